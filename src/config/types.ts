@@ -1,0 +1,111 @@
+/**
+ * The normalized config that the running gateway uses: defaults applied, dates resolved in
+ * `server.timezone`, `${ENV}` references kept as references. The raw file shape is
+ * `KeysFile` in types.gen.ts, generated from schemas/keys.schema.json.
+ */
+
+export type Severity = 'error' | 'warning';
+
+/** One problem found in a config file, with where it is. */
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dot path into the document, e.g. `keys.cursor-dev.limits.daly_usd`. */
+  path: string;
+  message: string;
+  severity: Severity;
+}
+
+export type WireFormat = 'openai' | 'anthropic';
+
+export interface UpstreamConfig {
+  name: string;
+  baseUrl: string;
+  /** Name of the environment variable holding the upstream's key (from `${NAME}`). */
+  apiKeyEnv: string;
+  timeoutMs: number;
+  format: WireFormat;
+}
+
+export interface ModelConfig {
+  name: string;
+  upstream: string;
+  inputPerMtok: number;
+  outputPerMtok: number;
+  /** Price of cached input tokens; defaults to inputPerMtok. */
+  cachedInputPerMtok: number;
+  /** Used to reserve budget when a request sets no max_tokens. */
+  maxOutputTokens: number;
+}
+
+export interface KeyLimits {
+  dailyUsd?: number;
+  monthlyUsd?: number;
+  rpm?: number;
+  maxParallel?: number;
+  maxOutputTokens?: number;
+}
+
+export interface KeyConfig {
+  name: string;
+  /** `sha256:<64 hex>` strings; several while a key is rotated. */
+  hashes: string[];
+  description?: string;
+  owner?: string;
+  notify: string[];
+  /** Own limits merged over `defaults.limits`. */
+  limits: KeyLimits;
+  /** Allow-list globs; undefined = every model. */
+  models?: string[];
+  /** `YYYY-MM-DD` as written. */
+  expires?: string;
+  /** First millisecond after the expiry day ends in server.timezone. */
+  expiresAt?: number;
+  disabled: boolean;
+  tags: Record<string, string>;
+}
+
+export interface SlackConfig {
+  channel?: string;
+  /** Cron expression, in server.timezone. Default `0 9 * * *`. */
+  digest: string;
+  admins: string[];
+  alerts: { budgetThresholds: number[] };
+}
+
+export interface ServerConfig {
+  host?: string;
+  port?: number;
+  /** IANA name; default UTC. */
+  timezone: string;
+  store?: string;
+}
+
+export interface Config {
+  version: 1;
+  server: ServerConfig;
+  upstreams: Record<string, UpstreamConfig>;
+  models: Record<string, ModelConfig>;
+  defaults: { limits: KeyLimits; maxExpiryDays?: number };
+  keys: Record<string, KeyConfig>;
+  slack?: SlackConfig;
+}
+
+export interface LoadResult {
+  /** Present when there are no errors. */
+  config?: Config;
+  warnings: Problem[];
+  errors: Problem[];
+}
+
+/** A config that the gateway serves, with its identity. Swapped whole on reload. */
+export interface LoadedConfig {
+  config: Config;
+  /** `<12 hex of sha256(content)>` or `<12 hex>@<git short sha>`. */
+  revision: string;
+  /** Epoch ms when this config was loaded. */
+  loadedAt: number;
+  /** key hash (`sha256:…`) → key config. */
+  keysByHash: Map<string, KeyConfig>;
+}

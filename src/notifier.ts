@@ -1,0 +1,29 @@
+import type { KeyConfig, Problem } from './config/types.js';
+import type { UsageRecord } from './store/types.js';
+
+/**
+ * Events the gateway reports to the outside (Slack alerts). Every method returns at once:
+ * an implementation queues and sends in the background and never throws into the caller,
+ * so a slow or broken Slack never slows a proxied request.
+ */
+export interface Notifier {
+  /** A reload applied; `summary` is the `tollgate diff` markdown of what changed. */
+  configReloaded(e: { revision: string; previousRevision: string; summary: string }): void;
+  /** A reload was rejected; the last good config keeps serving. */
+  configReloadFailed(e: { file: string; errors: Problem[]; revision: string }): void;
+  /** A request was settled; `spend` is the key's spend after it, per budget window. */
+  requestSettled(e: {
+    key: KeyConfig;
+    record: UsageRecord;
+    spend: { daily?: { spentUsd: number; limitUsd: number; period: string }; monthly?: { spentUsd: number; limitUsd: number; period: string } };
+  }): void;
+  /** A disabled or expired key was still tried. */
+  keyRefused(e: { key: string; code: 'key_disabled' | 'key_expired'; userAgent: string | null; ip: string | null; at: number }): void;
+}
+
+export const nullNotifier: Notifier = {
+  configReloaded() {},
+  configReloadFailed() {},
+  requestSettled() {},
+  keyRefused() {},
+};

@@ -1,0 +1,95 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { UsageRecord } from '../store/types.js';
+
+/** Prometheus metrics of SPEC §7. Labels carry key *names*, never keys. */
+export interface Metrics {
+  registry: Registry;
+  observeRequest(record: UsageRecord): void;
+  setBudgetUse(key: string, window: 'daily' | 'monthly', ratio: number): void;
+  setReload(ok: boolean, at: number, revision: string): void;
+  reloadAttempt(ok: boolean): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'tollgate_requests_total',
+    help: 'Requests by key, model and status.',
+    labelNames: ['key', 'model', 'status'],
+    registers: [registry],
+  });
+  const spend = new Counter({
+    name: 'tollgate_spend_usd_total',
+    help: 'Metered spend in USD by key and model.',
+    labelNames: ['key', 'model'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'tollgate_tokens_total',
+    help: 'Tokens by key, model and direction (input, output, cached).',
+    labelNames: ['key', 'model', 'direction'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'tollgate_request_duration_seconds',
+    help: 'Request latency by model and stream flag.',
+    labelNames: ['model', 'stream'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
+  const budgetUse = new Gauge({
+    name: 'tollgate_budget_use_ratio',
+    help: 'Spend divided by limit for the current window.',
+    labelNames: ['key', 'window'],
+    registers: [registry],
+  });
+  const reloadOk = new Gauge({
+    name: 'tollgate_config_last_reload_successful',
+    help: '1 when the last config reload attempt succeeded, 0 when it was rejected.',
+    registers: [registry],
+  });
+  const reloadTs = new Gauge({
+    name: 'tollgate_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time of the last successful config load.',
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'tollgate_config_reloads_total',
+    help: 'Config reload attempts by result.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const info = new Gauge({
+    name: 'tollgate_config_info',
+    help: 'The config revision being served (value is always 1).',
+    labelNames: ['revision'],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    observeRequest(r) {
+      const model = r.model ?? '';
+      requests.inc({ key: r.key, model, status: String(r.status) });
+      if (r.costUsd > 0) spend.inc({ key: r.key, model }, r.costUsd);
+      if (r.inputTokens > 0) tokens.inc({ key: r.key, model, direction: 'input' }, r.inputTokens);
+      if (r.outputTokens > 0) tokens.inc({ key: r.key, model, direction: 'output' }, r.outputTokens);
+      if (r.cachedTokens > 0) tokens.inc({ key: r.key, model, direction: 'cached' }, r.cachedTokens);
+      latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
+    },
+    setBudgetUse(key, window, ratio) {
+      budgetUse.set({ key, window }, ratio);
+    },
+    setReload(ok, at, revision) {
+      reloadOk.set(ok ? 1 : 0);
+      if (ok) {
+        reloadTs.set(Math.floor(at / 1000));
+        info.reset();
+        info.set({ revision }, 1);
+      }
+    },
+    reloadAttempt(ok) {
+      reloads.inc({ result: ok ? 'success' : 'failure' });
+    },
+  };
+}

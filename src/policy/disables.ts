@@ -1,0 +1,50 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { DisableRecord, Store } from '../store/types.js';
+
+/**
+ * The kill switch's in-memory view of the store's disables, so the hot path never waits on
+ * the store. Refreshed on every local change, on the store's change notifications (other
+ * replicas) and by a periodic re-read as the safety net after a lost notification.
+ */
+export interface DisableView {
+  get(key: string): DisableRecord | undefined;
+  all(): Map<string, DisableRecord>;
+  /** Re-reads the store now. */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+export async function createDisableView(deps: {
+  store: Store;
+  log: Logger;
+  refreshMs?: number;
+  clock?: Clock;
+}): Promise<DisableView> {
+  let current = await deps.store.listDisabled();
+  let refreshing: Promise<void> | null = null;
+  const refresh = (): Promise<void> => {
+    refreshing ??= deps.store
+      .listDisabled()
+      .then((m) => {
+        current = m;
+      })
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not re-read disabled keys; keeping the last view'))
+      .finally(() => {
+        refreshing = null;
+      });
+    return refreshing;
+  };
+  const unsubscribe = deps.store.onDisabledChange(() => void refresh());
+  const timer = setInterval(() => void refresh(), deps.refreshMs ?? 500);
+  timer.unref();
+  return {
+    get: (key) => current.get(key),
+    all: () => current,
+    refresh,
+    stop() {
+      clearInterval(timer);
+      unsubscribe();
+    },
+  };
+}

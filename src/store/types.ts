@@ -1,0 +1,197 @@
+/**
+ * The store: everything money-relevant and everything shared between replicas. One interface,
+ * two implementations (sqlite.ts for the embedded default, postgres.ts for several replicas),
+ * one test suite run against both (test/integration/store.test.ts).
+ */
+
+export type UsageSource = 'provider' | 'estimated' | 'reserved' | 'none';
+
+/** One row per request, failed ones included (SPEC §4). */
+export interface UsageRecord {
+  requestId: string;
+  /** Epoch ms when the request arrived. */
+  ts: number;
+  /** Local day (`YYYY-MM-DD`) of `ts` in server.timezone; feeds the daily rollup. */
+  day: string;
+  /** Key name, or '' when no key could be identified. */
+  key: string;
+  model: string | null;
+  upstream: string | null;
+  route: string;
+  status: number;
+  errorCode: string | null;
+  /** All input tokens, cached ones included. */
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens read from a cache (priced at cached_input_per_mtok). */
+  cachedTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  stream: boolean;
+  userAgent: string | null;
+  ip: string | null;
+  configRevision: string;
+  usageSource: UsageSource;
+}
+
+/** A budget window with a limit: `d:2026-11-26` (daily) or `m:2026-11` (monthly). */
+export interface BudgetWindow {
+  period: string;
+  limitUsd: number;
+}
+
+export type ReserveResult =
+  | { ok: true }
+  | { ok: false; period: string; limitUsd: number; spentUsd: number; reservedUsd: number };
+
+export interface ReserveRequest {
+  /** The request id; the reservation is settled or released under it. */
+  id: string;
+  key: string;
+  amountUsd: number;
+  /** Windows whose limit the reservation must fit in, atomically, all or nothing. */
+  windows: BudgetWindow[];
+  /** Every period the final cost is charged to (windows with and without limits). */
+  periods: string[];
+  /** After this instant (epoch ms) a reservation whose owner died is charged and released. */
+  leaseUntil: number;
+}
+
+export interface PeriodSpend {
+  spentUsd: number;
+  reservedUsd: number;
+}
+
+export type SlotResult =
+  | { ok: true }
+  | { ok: false; limit: 'rpm' | 'max_parallel'; retryAfterSec: number; remaining: number };
+
+export interface SlotRequest {
+  id: string;
+  key: string;
+  rpm?: number;
+  maxParallel?: number;
+  now: number;
+  /** A parallel slot not released by then (its replica died) stops counting. */
+  leaseUntil: number;
+}
+
+export interface DisableRecord {
+  key: string;
+  reason: string;
+  by: string;
+  source: 'slack' | 'admin_api';
+  at: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  source: 'slack' | 'admin_api' | 'cli';
+  action: string;
+  key: string | null;
+  reason: string | null;
+  /** `ok`, `refused: not an admin`, … */
+  result: string;
+}
+
+export type UsageGroupBy = 'key' | 'model' | 'day' | 'status';
+
+export interface UsageQuery {
+  since: number;
+  until: number;
+  key?: string;
+  by: UsageGroupBy;
+}
+
+/** One group of `tollgate usage` / `GET /admin/usage`. */
+export interface UsageRow {
+  key?: string;
+  model?: string;
+  day?: string;
+  status?: number;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+/** One row of the daily rollup (per local day, key, model and status). */
+export interface RollupRow {
+  day: string;
+  key: string;
+  model: string;
+  status: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies migrations (safe when several replicas start at once). */
+  init(): Promise<void>;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- budgets: reserve before forwarding, settle after ----
+  reserve(r: ReserveRequest): Promise<ReserveResult>;
+  /**
+   * In one transaction: drop the reservation `id` (if any) and its reserved amount, add
+   * `usage.costUsd` to every period of the reservation (or `periods` when there was none),
+   * insert the usage record and update the daily rollup. Idempotent per requestId.
+   */
+  settle(usage: UsageRecord, periods: string[]): Promise<void>;
+  /**
+   * Charges and releases reservations whose lease ended before `now` (a replica died), writing
+   * a usage record with usageSource 'reserved' for each. `all` releases every reservation:
+   * used by the embedded store at start, when no other process can own one.
+   */
+  recoverReservations(now: number, all?: boolean): Promise<number>;
+  /** Spent and reserved USD for a key in the given periods. */
+  getSpend(key: string, periods: string[]): Promise<Record<string, PeriodSpend>>;
+  /** Spent USD per key for the given periods: `result.get(key)?.[period]`. */
+  getAllSpend(periods: string[]): Promise<Map<string, Record<string, number>>>;
+
+  // ---- rate limits: rpm (rolling 60 s) and max_parallel, shared by all replicas ----
+  acquireSlot(r: SlotRequest): Promise<SlotResult>;
+  releaseSlot(id: string, key: string): Promise<void>;
+
+  // ---- the kill switch: durable disables from Slack and the admin API ----
+  /** Returns false when the key was already disabled (idempotent). */
+  setDisabled(d: DisableRecord): Promise<boolean>;
+  /** Returns false when the key was not disabled. */
+  clearDisabled(key: string): Promise<boolean>;
+  listDisabled(): Promise<Map<string, DisableRecord>>;
+  /** Called when any replica changes a disable (LISTEN/NOTIFY on postgres). Returns unsubscribe. */
+  onDisabledChange(cb: () => void): () => void;
+
+  audit(e: AuditEntry): Promise<void>;
+  listAudit(limit: number): Promise<AuditEntry[]>;
+
+  /**
+   * Once-only guard shared by replicas (digest per day, alert per key/window/threshold):
+   * true for the first caller of (scope, id), false for everyone after.
+   */
+  claimOnce(scope: string, id: string, at: number): Promise<boolean>;
+  /** Undoes a claim whose work failed, so it can be retried. */
+  releaseClaim(scope: string, id: string): Promise<void>;
+
+  /**
+   * Remembers that `key` was used from client `fingerprint` (user-agent family + network).
+   * Returns whether it is new and how many other clients the key had before.
+   */
+  recordClient(key: string, fingerprint: string, at: number): Promise<{ isNew: boolean; knownBefore: number }>;
+
+  // ---- queries ----
+  queryUsage(q: UsageQuery, timeZone: string): Promise<UsageRow[]>;
+  /** Daily rollup rows for local days in [fromDay, toDay] inclusive. */
+  rollup(fromDay: string, toDay: string): Promise<RollupRow[]>;
+  /** Cost and request count of a key's records with ts in [since, until). */
+  spendBetween(key: string, since: number, until: number): Promise<{ costUsd: number; requests: number }>;
+  /** Epoch ms of each key's latest usage record. */
+  lastUsed(): Promise<Map<string, number>>;
+}
