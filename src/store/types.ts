@@ -63,7 +63,8 @@ export interface PeriodSpend {
 }
 
 export type SlotResult =
-  | { ok: true }
+  /** `remaining`: requests left in the rpm window after this one (for x-ratelimit-remaining-requests), when known. */
+  | { ok: true; remaining?: number }
   | { ok: false; limit: 'rpm' | 'max_parallel'; retryAfterSec: number; remaining: number };
 
 export interface SlotRequest {
