@@ -1,0 +1,149 @@
+import type { Clock } from '../clock.js';
+import { formatLocal } from '../config/windows.js';
+import type { ConfigHolder } from '../deps.js';
+import { GatewayError } from '../errors.js';
+import type { AuditEntry, Store } from '../store/types.js';
+import type { DisableView } from './disables.js';
+import { suggestName } from './suggest-name.js';
+
+export type KillSwitchSource = 'slack' | 'admin_api';
+
+export interface KillSwitchResult {
+  ok: boolean;
+  /** Whether the store changed: false for a repeated disable or a refused request. */
+  changed: boolean;
+  /** One or two sentences for a person: what happened and what to do next. */
+  message: string;
+  /** The closest configured key name when the given one is unknown. */
+  suggestion?: string;
+}
+
+export interface KillSwitch {
+  disable(
+    name: string,
+    by: { reason?: string; actor: string; source: KillSwitchSource },
+  ): Promise<KillSwitchResult>;
+  enable(name: string, by: { actor: string; source: KillSwitchSource }): Promise<KillSwitchResult>;
+}
+
+/**
+ * The one mechanism behind /disable-key, /enable-key and the admin API: a durable override in
+ * the store, which can only narrow access. Lifting it never overrides keys.yaml (`disabled:
+ * true`, `expires`): widening access takes a pull request. Every call is audited, refusals too.
+ */
+export function createKillSwitch(deps: {
+  store: Store;
+  disables: DisableView;
+  config: ConfigHolder;
+  clock: Clock;
+}): KillSwitch {
+  const { store, disables, config, clock } = deps;
+
+  async function audit(e: Omit<AuditEntry, 'at'>): Promise<void> {
+    await guardStore(() => store.audit({ at: clock(), ...e }));
+  }
+
+  function unknown(name: string, extra: Iterable<string> = []): KillSwitchResult {
+    const names = [...Object.keys(config.current().config.keys), ...extra];
+    const suggestion = suggestName(name, names);
+    const hint = suggestion
+      ? ` Did you mean '${suggestion}'?`
+      : ' /keys (or GET /admin/keys) lists the names.';
+    return {
+      ok: false,
+      changed: false,
+      message: `There is no key named '${name}' in keys.yaml.${hint}`,
+      ...(suggestion ? { suggestion } : {}),
+    };
+  }
+
+  return {
+    async disable(name, by) {
+      const reason = by.reason?.trim() || 'no reason given';
+      const base = { actor: by.actor, source: by.source, action: 'disable', key: name, reason };
+      const key = config.current().config.keys[name];
+      if (!key) {
+        const r = unknown(name);
+        await audit({ ...base, result: 'refused: unknown key' });
+        return r;
+      }
+      const changed = await guardStore(() =>
+        store.setDisabled({ key: name, reason, by: by.actor, source: by.source, at: clock() }),
+      );
+      // Refresh before answering, so this replica refuses the key by the time the caller hears back.
+      await disables.refresh();
+      await audit({ ...base, result: changed ? 'ok' : 'ok: already disabled' });
+      const fileNote = key.disabled ? ' keys.yaml disables it too.' : '';
+      if (!changed) {
+        const prior = disables.get(name);
+        const who = prior ? ` by ${prior.by} (${prior.reason})` : '';
+        return {
+          ok: true,
+          changed: false,
+          message: `Key '${name}' was already disabled${who}; nothing changed.${fileNote}`,
+        };
+      }
+      return {
+        ok: true,
+        changed: true,
+        message:
+          `Key '${name}' is disabled: clients using it now get 401 key_disabled on every replica.${fileNote} ` +
+          `Undo with /enable-key ${name} (or POST /admin/keys/${name}/enable); to make it permanent, set ` +
+          `\`disabled: true\` for ${name} in keys.yaml.`,
+      };
+    },
+
+    async enable(name, by) {
+      const base = { actor: by.actor, source: by.source, action: 'enable', key: name, reason: null };
+      const cfg = config.current().config;
+      const key = cfg.keys[name];
+      const override = disables.get(name);
+      if (!key && !override) {
+        const r = unknown(name, disables.all().keys());
+        await audit({ ...base, result: 'refused: unknown key' });
+        return r;
+      }
+      if (key?.disabled) {
+        await audit({ ...base, result: 'refused: disabled in keys.yaml' });
+        return {
+          ok: false,
+          changed: false,
+          message:
+            `Key '${name}' is disabled in keys.yaml (\`disabled: true\`), and Slack or the admin API cannot ` +
+            'override the file: enabling it takes a pull request that removes that line.',
+        };
+      }
+      if (key?.expiresAt !== undefined && clock() >= key.expiresAt) {
+        await audit({ ...base, result: 'refused: expired' });
+        const when = formatLocal(key.expiresAt, cfg.server.timezone);
+        return {
+          ok: false,
+          changed: false,
+          message: `Key '${name}' expired at ${when}; extending \`expires\` in keys.yaml takes a pull request.`,
+        };
+      }
+      const changed = await guardStore(() => store.clearDisabled(name));
+      await disables.refresh();
+      await audit({ ...base, result: changed ? 'ok' : 'ok: was not disabled' });
+      if (!changed)
+        return { ok: true, changed: false, message: `Key '${name}' was not disabled; nothing changed.` };
+      return {
+        ok: true,
+        changed: true,
+        message: `Key '${name}' is enabled again; clients can use it right away.`,
+      };
+    },
+  };
+}
+
+/** A store failure becomes the gateway's 503 store_unavailable rather than an internal error. */
+async function guardStore<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError('store_unavailable', 'The store cannot be reached; the key was not changed.', {
+      cause: err,
+    });
+  }
+}
