@@ -27,3 +27,20 @@ export const nullNotifier: Notifier = {
   requestSettled() {},
   keyRefused() {},
 };
+
+/**
+ * A notifier that forwards to one set later: the config manager reports from the first load,
+ * before the Slack integration (which needs the config) exists.
+ */
+export function createNotifierRelay(): Notifier & { setTarget(target: Notifier): void } {
+  let target: Notifier = nullNotifier;
+  return {
+    setTarget(t) {
+      target = t;
+    },
+    configReloaded: (e) => target.configReloaded(e),
+    configReloadFailed: (e) => target.configReloadFailed(e),
+    requestSettled: (e) => target.requestSettled(e),
+    keyRefused: (e) => target.keyRefused(e),
+  };
+}

@@ -121,3 +121,8 @@ export function formatLocal(ms: number, timeZone: string): string {
   const p = localParts(ms, timeZone);
   return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)} ${timeZone}`;
 }
+
+/** The store periods of the budget windows containing `ms`: `d:YYYY-MM-DD` and `m:YYYY-MM`. */
+export function periodsAt(ms: number, timeZone: string): { daily: string; monthly: string } {
+  return { daily: `d:${dayOf(ms, timeZone)}`, monthly: `m:${monthOf(ms, timeZone)}` };
+}

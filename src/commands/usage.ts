@@ -1,0 +1,139 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';
+import { parseSince, parseUntil } from '../ops/time-args.js';
+import { openStore } from '../store/open.js';
+import type { UsageGroupBy, UsageRow } from '../store/types.js';
+import type { Command } from './io.js';
+
+const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE] [--by key|model|day|status]
+                      [--format table|csv|json] [--config F] [--store URL]
+
+Prints spend, requests, tokens and errors from the store, one row per group (default --by key,
+--since 7d). Dates are local days in server.timezone of the config.
+`;
+
+const GROUPS = ['key', 'model', 'day', 'status'] as const;
+const FORMATS = ['table', 'csv', 'json'] as const;
+
+export const usage: Command = async (argv, io) => {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (err) {
+    io.stderr(`tollgate usage: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const by = (values.by ?? 'key') as UsageGroupBy;
+  const format = values.format ?? 'table';
+  if (!GROUPS.includes(by)) return fail(io, `--by must be one of ${GROUPS.join(', ')}; got '${by}'.`);
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    return fail(io, `--format must be one of ${FORMATS.join(', ')}; got '${format}'.`);
+  }
+
+  // The config gives the timezone and the file's store; usage still works without a readable config.
+  const file = values.config ?? io.env.TOLLGATE_CONFIG ?? DEFAULT_CONFIG_FILE;
+  const text = await readFile(file, 'utf8').catch(() => null);
+  const config = text === null ? undefined : loadConfig(text, { file, now: Date.now() }).config;
+  if (values.config && !config) return fail(io, `cannot use config ${file}: run 'tollgate validate ${file}'.`);
+  const tz = config?.server.timezone ?? 'UTC';
+
+  let since: number;
+  let until: number;
+  const now = Date.now();
+  try {
+    since = parseSince(values.since ?? '7d', now, tz);
+    until = values.until ? parseUntil(values.until, tz) : now + 1;
+  } catch (err) {
+    return fail(io, (err as Error).message);
+  }
+
+  const url = resolveStoreUrl(values.store, io.env, config);
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore(url);
+  } catch (err) {
+    return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  try {
+    const rows = await store.queryUsage({ since, until, by, ...(values.key ? { key: values.key } : {}) }, tz);
+    io.stdout(render(rows, by, format));
+    return 0;
+  } finally {
+    await store.close();
+  }
+};
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      key: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      by: { type: 'string' },
+      format: { type: 'string' },
+      config: { type: 'string' },
+      store: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+}
+
+const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
+
+export function render(rows: UsageRow[], by: UsageGroupBy, format: string): string {
+  if (format === 'json') {
+    return `${JSON.stringify(rows.map((r) => ({ [by]: r[by] ?? null, ...pick(r) })), null, 2)}\n`;
+  }
+  const header = [by, ...COUNTERS];
+  const cells = rows.map((r) => [
+    String(r[by] ?? ''),
+    String(r.requests),
+    String(r.errors),
+    String(r.input_tokens),
+    String(r.output_tokens),
+    r.cost_usd.toFixed(6),
+  ]);
+  if (format === 'csv') {
+    return `${[header, ...cells].map((line) => line.map(csvCell).join(',')).join('\n')}\n`;
+  }
+  if (rows.length === 0) return 'No usage in that period.\n';
+  const total = rows.reduce((s, r) => s + r.cost_usd, 0);
+  const table = [header, ...cells];
+  const widths = header.map((_, i) => Math.max(...table.map((line) => (line[i] ?? '').length)));
+  const lines = table.map((line) =>
+    line.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '),
+  );
+  return `${lines.join('\n')}\n\nTotal: $${total.toFixed(4)} over ${rows.reduce((s, r) => s + r.requests, 0)} requests\n`;
+}
+
+function pick(r: UsageRow) {
+  return {
+    requests: r.requests,
+    errors: r.errors,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cost_usd: r.cost_usd,
+  };
+}
+
+function csvCell(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function fail(io: { stderr(t: string): void }, message: string): number {
+  io.stderr(`tollgate usage: ${message}\n`);
+  return 1;
+}
+
+/** Never print a database password. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}

@@ -1,0 +1,116 @@
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Clock } from '../clock.js';
+import type { KeyConfig } from '../config/types.js';
+import { periodsAt } from '../config/windows.js';
+import type { ConfigHolder } from '../deps.js';
+import type { DisableView } from '../policy/disables.js';
+import type { KillSwitch } from '../policy/kill-switch.js';
+import { keyStatus } from '../policy/key-status.js';
+import type { Store, UsageGroupBy } from '../store/types.js';
+import { parseSince, parseUntil } from './time-args.js';
+
+export interface AdminDeps {
+  token: string;
+  config: ConfigHolder;
+  store: Store;
+  disables: DisableView;
+  killSwitch: KillSwitch;
+  clock: Clock;
+}
+
+/** The admin API of SPEC §7, Bearer-authenticated with TOLLGATE_ADMIN_TOKEN (timing-safe). */
+export function createAdminRouter(deps: AdminDeps): Router {
+  const router = express.Router();
+  router.use(requireToken(deps.token));
+  router.use(express.json({ limit: '64kb' }));
+
+  router.get('/keys', async (_req, res) => {
+    const cfg = deps.config.current().config;
+    res.json({ data: await describeKeys(deps, Object.values(cfg.keys)) });
+  });
+
+  router.get('/keys/:name', async (req, res) => {
+    const key = deps.config.current().config.keys[String(req.params.name)];
+    if (!key) return void notFound(res, `no key named '${req.params.name}' in keys.yaml.`);
+    const [row] = await describeKeys(deps, [key]);
+    res.json(row);
+  });
+
+  router.post('/keys/:name/disable', async (req, res) => {
+    const reason = typeof req.body?.reason === 'string' ? req.body.reason : 'disabled through the admin API';
+    const r = await deps.killSwitch.disable(String(req.params.name), { reason, actor: 'admin-api', source: 'admin_api' });
+    res.status(r.ok ? 200 : 404).json(r);
+  });
+
+  router.post('/keys/:name/enable', async (req, res) => {
+    const r = await deps.killSwitch.enable(String(req.params.name), { actor: 'admin-api', source: 'admin_api' });
+    res.status(r.ok ? 200 : r.suggestion !== undefined || !r.changed ? 409 : 404).json(r);
+  });
+
+  router.get('/usage', async (req, res) => {
+    const now = deps.clock();
+    const tz = deps.config.current().config.server.timezone;
+    const by = String(req.query.by ?? 'key');
+    if (!['key', 'model', 'day', 'status'].includes(by)) {
+      return void badRequest(res, `by must be one of key, model, day, status; got '${by}'.`);
+    }
+    let since: number;
+    let until: number;
+    try {
+      since = parseSince(typeof req.query.since === 'string' ? req.query.since : '7d', now, tz);
+      until = typeof req.query.until === 'string' ? parseUntil(req.query.until, tz) : now + 1;
+    } catch (err) {
+      return void badRequest(res, (err as Error).message);
+    }
+    const key = typeof req.query.key === 'string' && req.query.key !== '' ? req.query.key : undefined;
+    const rows = await deps.store.queryUsage({ since, until, by: by as UsageGroupBy, ...(key ? { key } : {}) }, tz);
+    res.json({ data: rows });
+  });
+
+  return router;
+}
+
+async function describeKeys(deps: AdminDeps, keys: KeyConfig[]) {
+  const now = deps.clock();
+  const tz = deps.config.current().config.server.timezone;
+  const { daily, monthly } = periodsAt(now, tz);
+  const spend = await deps.store.getAllSpend([daily, monthly]);
+  return keys.map((k) => {
+    const override = deps.disables.get(k.name);
+    const s = spend.get(k.name);
+    return {
+      name: k.name,
+      status: keyStatus(k, override, now),
+      description: k.description ?? null,
+      owner: k.owner ?? null,
+      limits: k.limits,
+      spend: { today_usd: s?.[daily] ?? 0, month_usd: s?.[monthly] ?? 0 },
+      expires: k.expires ?? null,
+      models: k.models ?? null,
+      tags: k.tags,
+      disabled_override: override
+        ? { reason: override.reason, by: override.by, source: override.source, at: new Date(override.at).toISOString() }
+        : null,
+    };
+  });
+}
+
+function requireToken(token: string) {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    res.status(401).json({
+      error: { message: 'admin API: send Authorization: Bearer $TOLLGATE_ADMIN_TOKEN.', type: 'invalid_request_error', code: 'unauthorized', param: null },
+    });
+  };
+}
+
+function notFound(res: Response, message: string): void {
+  res.status(404).json({ error: { message, type: 'invalid_request_error', code: 'not_found', param: null } });
+}
+
+function badRequest(res: Response, message: string): void {
+  res.status(400).json({ error: { message, type: 'invalid_request_error', code: 'invalid_request', param: null } });
+}

@@ -1,0 +1,55 @@
+import type { Request, Response } from 'express';
+import type { Problem } from '../config/types.js';
+import type { Store } from '../store/types.js';
+
+export interface ConfigStatus {
+  revision: string;
+  loadedAt: number;
+  ok: boolean;
+  lastAttemptAt: number;
+  lastError: Problem[] | null;
+}
+
+/** GET /healthz: config revision, load time and last reload error; 503 when the store is unreachable. */
+export function healthHandler(deps: { store: Store; configStatus: () => ConfigStatus; timeoutMs?: number }) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    const status = deps.configStatus();
+    let storeOk = true;
+    let storeError: string | undefined;
+    try {
+      await withTimeout(deps.store.ping(), deps.timeoutMs ?? 2000);
+    } catch (err) {
+      storeOk = false;
+      storeError = err instanceof Error ? err.message : String(err);
+    }
+    res.status(storeOk ? 200 : 503).json({
+      status: storeOk ? 'ok' : 'store_unavailable',
+      store: { kind: deps.store.kind, ok: storeOk, ...(storeError ? { error: storeError } : {}) },
+      config: {
+        revision: status.revision,
+        loaded_at: new Date(status.loadedAt).toISOString(),
+        last_reload_ok: status.ok,
+        last_reload_attempt_at: new Date(status.lastAttemptAt).toISOString(),
+        last_reload_error: status.lastError
+          ? status.lastError.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
+          : null,
+      },
+    });
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,27 @@
+import { dayRange } from '../config/windows.js';
+
+const RELATIVE = /^(\d+)([mhdw])$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `--since 7d|24h|YYYY-MM-DD|ISO time` → epoch ms (a date means its local midnight). */
+export function parseSince(text: string, now: number, timeZone: string): number {
+  const rel = RELATIVE.exec(text);
+  if (rel) return now - Number(rel[1]) * (UNIT_MS[rel[2] ?? 'd'] ?? 0);
+  if (DATE.test(text)) return dayRange(text, timeZone).start;
+  return parseInstant(text, 'since');
+}
+
+/** `--until YYYY-MM-DD|ISO time` → epoch ms, exclusive (a date means through the end of that local day). */
+export function parseUntil(text: string, timeZone: string): number {
+  if (DATE.test(text)) return dayRange(text, timeZone).end;
+  return parseInstant(text, 'until');
+}
+
+function parseInstant(text: string, what: string): number {
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) {
+    throw new Error(`--${what} '${text}' is not a duration like 7d or 24h, a date like 2026-11-01, or an ISO time.`);
+  }
+  return t;
+}

@@ -1,0 +1,142 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { type Clock, systemClock } from './clock.js';
+import { createConfigManager } from './config/manager.js';
+import type { GatewayDeps } from './deps.js';
+import type { Logger } from './log.js';
+import { createNotifierRelay } from './notifier.js';
+import { createAdminRouter } from './ops/admin.js';
+import { healthHandler } from './ops/health.js';
+import { createMetrics } from './ops/metrics.js';
+import { resolveSettings, type SettingFlags } from './ops/settings.js';
+import { createDisableView } from './policy/disables.js';
+import { createKillSwitch } from './policy/kill-switch.js';
+import { createGateway } from './proxy/gateway.js';
+import { createDigestScheduler } from './schedule/digest-scheduler.js';
+import { createSlack } from './slack/app.js';
+import { openStore } from './store/open.js';
+
+export interface ServerOptions extends SettingFlags {
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  clock?: Clock;
+  /** How often the config file is re-checked besides watch events. */
+  pollMs?: number;
+  /** How long SIGTERM waits for in-flight requests. */
+  graceMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  deps: GatewayDeps;
+  reload(reason: string): Promise<unknown>;
+  /** Stops accepting, drains in-flight requests (up to the grace period), flushes and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Wiring: env → deps → app → listen. The only place with side effects at start. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log;
+  const metrics = createMetrics();
+  const notifier = createNotifierRelay();
+  const config = await createConfigManager({
+    file: opts.configFile,
+    clock,
+    log,
+    metrics,
+    notifier,
+    ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+  });
+  const settings = resolveSettings(opts, opts.env, config.current().config);
+
+  const store = await openStore(settings.store);
+  // The embedded store belongs to this one process, so every reservation left in it is from a
+  // previous run that died: charge and release them all. Replicas only recover expired leases.
+  const recovered = await store.recoverReservations(clock(), store.kind === 'sqlite');
+  if (recovered > 0) log.warn({ recovered }, 'charged and released reservations left by a previous run');
+  const sweep = setInterval(() => {
+    store.recoverReservations(clock()).catch((err: unknown) => log.warn({ err }, 'reservation sweep failed'));
+  }, 5_000);
+  sweep.unref();
+
+  const disables = await createDisableView({ store, log });
+  const killSwitch = createKillSwitch({ store, disables, config, clock });
+  const slack = await createSlack({ env: opts.env, config, store, disables, killSwitch, clock, log });
+  if (slack) notifier.setTarget(slack.notifier);
+
+  const deps: GatewayDeps = { config, store, disables, clock, log, metrics, notifier, env: opts.env };
+  const gateway = createGateway(deps);
+  const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
+  const listener = createApp({
+    gateway,
+    metrics,
+    log,
+    health: healthHandler({ store, configStatus: () => config.status() }),
+    ...(adminToken ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) } : {}),
+    ...(slack ? { slack: slack.router } : {}),
+  });
+
+  const server = createServer(listener);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  config.watch();
+  if (slack) await slack.start();
+
+  const channel = config.current().config.slack?.channel;
+  const digest =
+    slack && channel
+      ? createDigestScheduler({
+          store,
+          config,
+          clock,
+          log,
+          post: (msg) => slack.post({ channel, ...msg }),
+        })
+      : null;
+  await digest?.start();
+
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  log.info(
+    { port, host: settings.host, store: store.kind, revision: config.current().revision, admin: Boolean(adminToken) },
+    'tollgate is listening',
+  );
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    deps,
+    reload: (reason) => config.reload(reason),
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        digest?.stop();
+        const stopped = stopListening(server);
+        await gateway.drain(opts.graceMs ?? 30_000);
+        server.closeAllConnections();
+        await stopped;
+        await slack?.stop();
+        disables.stop();
+        await config.close();
+        await store.close();
+        log.info('tollgate stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function stopListening(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
