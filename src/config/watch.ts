@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
+
+export interface FileWatcher {
+  close(): Promise<void>;
+}
+
+export interface WatchOptions {
+  file: string;
+  /** Called (debounced) when the file may have changed; the caller re-reads and hashes it. */
+  onChange: (reason: 'watch' | 'poll') => void;
+  onError: (err: unknown) => void;
+  /** Quiet time after the last event before onChange fires. */
+  debounceMs?: number;
+  /** How often the content is re-read and hashed as a safety net behind the watcher. */
+  pollMs?: number;
+}
+
+async function fingerprint(file: string): Promise<string | null> {
+  try {
+    return createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+  } catch {
+    // Missing or unreadable: "no content", the reload path decides what that means.
+    return null;
+  }
+}
+
+/**
+ * Watches a config file however it gets replaced: in-place write, temp+rename, unlink+create,
+ * `git checkout`, a Kubernetes ConfigMap `..data` symlink swap.
+ *
+ * Two layers, because chokidar 5's fs.watch backend can go silent for good after two
+ * replacements 0 ms apart (STACK.md):
+ * - chokidar on the file's *directory* (not the file, whose inode is replaced) for low latency;
+ * - a periodic content-hash check that catches whatever the watcher misses.
+ * Both only schedule a debounced onChange; the caller re-reads and skips unchanged content.
+ */
+export function watchConfigFile(options: WatchOptions): FileWatcher {
+  const file = resolve(options.file);
+  const name = basename(file);
+  const debounceMs = options.debounceMs ?? 100;
+  const pollMs = options.pollMs ?? 500;
+
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pendingReason: 'watch' | 'poll' = 'watch';
+  let lastSeen: string | null | undefined;
+  let polling = false;
+
+  const schedule = (reason: 'watch' | 'poll') => {
+    if (closed) return;
+    pendingReason = reason;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!closed) options.onChange(pendingReason);
+    }, debounceMs);
+    timer.unref();
+  };
+
+  const watcher: FSWatcher = watch(dirname(file), {
+    depth: 0,
+    ignoreInitial: true,
+    // Events for sibling files are noise; ConfigMap plumbing (`..data`, `..2026_…`) is the signal.
+    ignored: (path: string) => {
+      const base = basename(path);
+      return path !== dirname(file) && base !== name && !base.startsWith('..');
+    },
+  });
+  watcher.on('all', () => schedule('watch'));
+  watcher.on('error', (err) => options.onError(err));
+
+  const poll = async () => {
+    if (polling || closed) return;
+    polling = true;
+    try {
+      const now = await fingerprint(file);
+      if (lastSeen !== undefined && now !== lastSeen) schedule('poll');
+      lastSeen = now;
+    } finally {
+      polling = false;
+    }
+  };
+  void poll();
+  const interval = setInterval(() => void poll(), pollMs);
+  interval.unref();
+
+  return {
+    async close() {
+      closed = true;
+      clearInterval(interval);
+      if (timer) clearTimeout(timer);
+      await watcher.close();
+    },
+  };
+}
