@@ -9,11 +9,26 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'check keys.yaml files against the schema and rules',
     load: async () => (await import('./commands/validate.js')).validate,
   },
-  keys: { summary: 'mint, hash and check keys (new | hash | check)', load: async () => (await import('./commands/keys.js')).keys },
-  diff: { summary: 'summarize what a change to keys.yaml does', load: async () => (await import('./commands/diff.js')).diff },
-  usage: { summary: 'print spend, requests, tokens and errors from the store', load: async () => (await import('./commands/usage.js')).usage },
-  digest: { summary: 'build and post (or print) the daily digest', load: async () => (await import('./commands/digest.js')).digest },
-  demo: { summary: 'run the gateway against a built-in fake upstream to try it', load: async () => (await import('./commands/demo.js')).demo },
+  keys: {
+    summary: 'mint, hash and check keys (new | hash | check)',
+    load: async () => (await import('./commands/keys.js')).keys,
+  },
+  diff: {
+    summary: 'summarize what a change to keys.yaml does',
+    load: async () => (await import('./commands/diff.js')).diff,
+  },
+  usage: {
+    summary: 'print spend, requests, tokens and errors from the store',
+    load: async () => (await import('./commands/usage.js')).usage,
+  },
+  digest: {
+    summary: 'build and post (or print) the daily digest',
+    load: async () => (await import('./commands/digest.js')).digest,
+  },
+  demo: {
+    summary: 'run the gateway against a built-in fake upstream to try it',
+    load: async () => (await import('./commands/demo.js')).demo,
+  },
 };
 
 function help(): string {

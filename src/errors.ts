@@ -63,9 +63,13 @@ export class GatewayError extends Error {
 /** Turns anything thrown into a GatewayError; unknown errors become `internal_error`. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
-  return new GatewayError('internal_error', 'tollgate hit an internal error; the request was not forwarded.', {
-    cause: err,
-  });
+  return new GatewayError(
+    'internal_error',
+    'tollgate hit an internal error; the request was not forwarded.',
+    {
+      cause: err,
+    },
+  );
 }
 
 export type ErrorShape = 'openai' | 'anthropic';
@@ -73,7 +77,10 @@ export type ErrorShape = 'openai' | 'anthropic';
 /** The JSON body of an error response, OpenAI- or Anthropic-shaped. */
 export function errorBody(err: GatewayError, shape: ErrorShape): unknown {
   if (shape === 'anthropic') {
-    return { type: 'error', error: { type: ANTHROPIC_TYPES[err.status] ?? 'api_error', message: err.message, code: err.code } };
+    return {
+      type: 'error',
+      error: { type: ANTHROPIC_TYPES[err.status] ?? 'api_error', message: err.message, code: err.code },
+    };
   }
   return { error: { message: err.message, type: err.type, code: err.code, param: null } };
 }

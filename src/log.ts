@@ -12,7 +12,12 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       base: undefined,
       redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers["x-api-key"]',
+          'headers.authorization',
+          'headers["x-api-key"]',
+        ],
         censor: '[redacted]',
       },
     },

@@ -15,10 +15,19 @@ export interface Notifier {
   requestSettled(e: {
     key: KeyConfig;
     record: UsageRecord;
-    spend: { daily?: { spentUsd: number; limitUsd: number; period: string }; monthly?: { spentUsd: number; limitUsd: number; period: string } };
+    spend: {
+      daily?: { spentUsd: number; limitUsd: number; period: string };
+      monthly?: { spentUsd: number; limitUsd: number; period: string };
+    };
   }): void;
   /** A disabled or expired key was still tried. */
-  keyRefused(e: { key: string; code: 'key_disabled' | 'key_expired'; userAgent: string | null; ip: string | null; at: number }): void;
+  keyRefused(e: {
+    key: string;
+    code: 'key_disabled' | 'key_expired';
+    userAgent: string | null;
+    ip: string | null;
+    at: number;
+  }): void;
 }
 
 export const nullNotifier: Notifier = {

@@ -76,7 +76,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics,
     log,
     health: healthHandler({ store, configStatus: () => config.status() }),
-    ...(adminToken ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) } : {}),
+    ...(adminToken
+      ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
+      : {}),
     ...(slack ? { slack: slack.router } : {}),
   });
 
@@ -105,7 +107,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   log.info(
-    { port, host: settings.host, store: store.kind, revision: config.current().revision, admin: Boolean(adminToken) },
+    {
+      port,
+      host: settings.host,
+      store: store.kind,
+      revision: config.current().revision,
+      admin: Boolean(adminToken),
+    },
     'tollgate is listening',
   );
 

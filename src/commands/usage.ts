@@ -40,7 +40,8 @@ export const usage: Command = async (argv, io) => {
   const file = values.config ?? io.env.TOLLGATE_CONFIG ?? DEFAULT_CONFIG_FILE;
   const text = await readFile(file, 'utf8').catch(() => null);
   const config = text === null ? undefined : loadConfig(text, { file, now: Date.now() }).config;
-  if (values.config && !config) return fail(io, `cannot use config ${file}: run 'tollgate validate ${file}'.`);
+  if (values.config && !config)
+    return fail(io, `cannot use config ${file}: run 'tollgate validate ${file}'.`);
   const tz = config?.server.timezone ?? 'UTC';
 
   let since: number;
@@ -90,7 +91,11 @@ const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_u
 
 export function render(rows: UsageRow[], by: UsageGroupBy, format: string): string {
   if (format === 'json') {
-    return `${JSON.stringify(rows.map((r) => ({ [by]: r[by] ?? null, ...pick(r) })), null, 2)}\n`;
+    return `${JSON.stringify(
+      rows.map((r) => ({ [by]: r[by] ?? null, ...pick(r) })),
+      null,
+      2,
+    )}\n`;
   }
   const header = [by, ...COUNTERS];
   const cells = rows.map((r) => [

@@ -40,18 +40,24 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
         object: 'chat.completion',
         created: 0,
         model,
-        choices: [{ index: 0, message: { role: 'assistant', content: WORDS.join('') }, finish_reason: 'stop' }],
+        choices: [
+          { index: 0, message: { role: 'assistant', content: WORDS.join('') }, finish_reason: 'stop' },
+        ],
         usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
       });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const w of WORDS) {
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: w } }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: w } }] })}\n\n`,
+      );
       await new Promise((r) => setTimeout(r, 40));
     }
     const options = body.stream_options as { include_usage?: boolean } | undefined;
     if (options?.include_usage) {
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', model, choices: [], usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output } })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', model, choices: [], usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output } })}\n\n`,
+      );
     }
     res.end('data: [DONE]\n\n');
     return;

@@ -5,8 +5,8 @@ import type { KeyConfig } from '../config/types.js';
 import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { DisableView } from '../policy/disables.js';
-import type { KillSwitch } from '../policy/kill-switch.js';
 import { keyStatus } from '../policy/key-status.js';
+import type { KillSwitch } from '../policy/kill-switch.js';
 import type { Store, UsageGroupBy } from '../store/types.js';
 import { parseSince, parseUntil } from './time-args.js';
 
@@ -39,12 +39,19 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.post('/keys/:name/disable', async (req, res) => {
     const reason = typeof req.body?.reason === 'string' ? req.body.reason : 'disabled through the admin API';
-    const r = await deps.killSwitch.disable(String(req.params.name), { reason, actor: 'admin-api', source: 'admin_api' });
+    const r = await deps.killSwitch.disable(String(req.params.name), {
+      reason,
+      actor: 'admin-api',
+      source: 'admin_api',
+    });
     res.status(r.ok ? 200 : 404).json(r);
   });
 
   router.post('/keys/:name/enable', async (req, res) => {
-    const r = await deps.killSwitch.enable(String(req.params.name), { actor: 'admin-api', source: 'admin_api' });
+    const r = await deps.killSwitch.enable(String(req.params.name), {
+      actor: 'admin-api',
+      source: 'admin_api',
+    });
     res.status(r.ok ? 200 : r.suggestion !== undefined || !r.changed ? 409 : 404).json(r);
   });
 
@@ -64,7 +71,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
       return void badRequest(res, (err as Error).message);
     }
     const key = typeof req.query.key === 'string' && req.query.key !== '' ? req.query.key : undefined;
-    const rows = await deps.store.queryUsage({ since, until, by: by as UsageGroupBy, ...(key ? { key } : {}) }, tz);
+    const rows = await deps.store.queryUsage(
+      { since, until, by: by as UsageGroupBy, ...(key ? { key } : {}) },
+      tz,
+    );
     res.json({ data: rows });
   });
 
@@ -90,7 +100,12 @@ async function describeKeys(deps: AdminDeps, keys: KeyConfig[]) {
       models: k.models ?? null,
       tags: k.tags,
       disabled_override: override
-        ? { reason: override.reason, by: override.by, source: override.source, at: new Date(override.at).toISOString() }
+        ? {
+            reason: override.reason,
+            by: override.by,
+            source: override.source,
+            at: new Date(override.at).toISOString(),
+          }
         : null,
     };
   });
@@ -100,9 +115,17 @@ function requireToken(token: string) {
   const expected = Buffer.from(`Bearer ${token}`);
   return (req: Request, res: Response, next: NextFunction): void => {
     const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      next();
+      return;
+    }
     res.status(401).json({
-      error: { message: 'admin API: send Authorization: Bearer $TOLLGATE_ADMIN_TOKEN.', type: 'invalid_request_error', code: 'unauthorized', param: null },
+      error: {
+        message: 'admin API: send Authorization: Bearer $TOLLGATE_ADMIN_TOKEN.',
+        type: 'invalid_request_error',
+        code: 'unauthorized',
+        param: null,
+      },
     });
   };
 }
@@ -112,5 +135,7 @@ function notFound(res: Response, message: string): void {
 }
 
 function badRequest(res: Response, message: string): void {
-  res.status(400).json({ error: { message, type: 'invalid_request_error', code: 'invalid_request', param: null } });
+  res
+    .status(400)
+    .json({ error: { message, type: 'invalid_request_error', code: 'invalid_request', param: null } });
 }

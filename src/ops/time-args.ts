@@ -21,7 +21,9 @@ export function parseUntil(text: string, timeZone: string): number {
 function parseInstant(text: string, what: string): number {
   const t = Date.parse(text);
   if (Number.isNaN(t)) {
-    throw new Error(`--${what} '${text}' is not a duration like 7d or 24h, a date like 2026-11-01, or an ISO time.`);
+    throw new Error(
+      `--${what} '${text}' is not a duration like 7d or 24h, a date like 2026-11-01, or an ISO time.`,
+    );
   }
   return t;
 }

@@ -29,7 +29,9 @@ export async function createDisableView(deps: {
       .then((m) => {
         current = m;
       })
-      .catch((err: unknown) => deps.log.warn({ err }, 'could not re-read disabled keys; keeping the last view'))
+      .catch((err: unknown) =>
+        deps.log.warn({ err }, 'could not re-read disabled keys; keeping the last view'),
+      )
       .finally(() => {
         refreshing = null;
       });

@@ -185,7 +185,11 @@ export interface Store {
    * Remembers that `key` was used from client `fingerprint` (user-agent family + network).
    * Returns whether it is new and how many other clients the key had before.
    */
-  recordClient(key: string, fingerprint: string, at: number): Promise<{ isNew: boolean; knownBefore: number }>;
+  recordClient(
+    key: string,
+    fingerprint: string,
+    at: number,
+  ): Promise<{ isNew: boolean; knownBefore: number }>;
 
   // ---- queries ----
   queryUsage(q: UsageQuery, timeZone: string): Promise<UsageRow[]>;
