@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createSqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+/**
+ * Opens and initializes the store named by a URL (`--store`, `$TOLLGATE_STORE`, `server.store`):
+ * `sqlite:data/tollgate.db` (relative to the working directory), `sqlite:/abs/path.db`,
+ * `sqlite::memory:`, or `postgres://…` / `postgresql://…`.
+ *
+ * It does not recover reservations: a second process on the same SQLite file (`tollgate usage`
+ * while `serve` runs) must not release the server's live reservations; `serve` does that itself.
+ */
+export async function openStore(url: string): Promise<Store> {
+  const store = await createStoreFor(url);
+  try {
+    await store.init();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+async function createStoreFor(url: string): Promise<Store> {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // Loaded on demand so the embedded default never pays for the pg driver.
+    const { createPostgresStore } = await import('./postgres.js');
+    return createPostgresStore(url);
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') {
+      throw new Error(
+        `The store URL '${url}' names no file; use sqlite:data/tollgate.db or sqlite::memory:.`,
+      );
+    }
+    if (path === ':memory:') return createSqliteStore(':memory:');
+    const file = resolve(path);
+    mkdirSync(dirname(file), { recursive: true });
+    return createSqliteStore(file);
+  }
+  throw new Error(
+    `The store URL '${withoutPassword(url)}' is not supported; use sqlite:PATH (e.g. sqlite:data/tollgate.db) or postgres://user@host:5432/db.`,
+  );
+}
+
+/** A URL in an error message must not carry its password into logs. */
+function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}

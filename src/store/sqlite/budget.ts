@@ -1,0 +1,162 @@
+import type { Database } from 'better-sqlite3';
+import type { Clock } from '../../clock.js';
+import { recoveredUsage } from '../recovered-usage.js';
+import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
+
+/** Float slack so that 100 × $0.01 fits a $1.00 limit (the sum is 1.0000000000000007). */
+const EPSILON = 1e-12;
+
+interface SpendRow {
+  spent_usd: number;
+  reserved_usd: number;
+}
+
+interface ReservationRow {
+  id: string;
+  key: string;
+  amount_usd: number;
+  periods: string;
+  created_at: number;
+}
+
+export interface SqliteBudget {
+  reserve(r: ReserveRequest): ReserveResult;
+  settle(usage: UsageRecord, periods: string[]): void;
+  recoverReservations(now: number, all: boolean): number;
+  getSpend(key: string, periods: string[]): Record<string, PeriodSpend>;
+  getAllSpend(periods: string[]): Map<string, Record<string, number>>;
+}
+
+/**
+ * Reserve and settle, the two store calls on every proxied request: statements are prepared
+ * once and each call is one short transaction. `reserve` uses BEGIN IMMEDIATE so that another
+ * process on the same file (a second `serve` by mistake) cannot interleave between the check and
+ * the write.
+ */
+export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
+  const spendOf = db.prepare<[string, string], SpendRow>(
+    'SELECT spent_usd, reserved_usd FROM spend WHERE key = ? AND period = ?',
+  );
+  // A release can leave 1e-18 of float residue; snapping it keeps "nothing in flight" exactly 0.
+  const addSpend = db.prepare<[string, string, number, number]>(`
+    INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (?1, ?2, ?3, MAX(0, ?4))
+    ON CONFLICT (key, period) DO UPDATE SET
+      spent_usd = spent_usd + excluded.spent_usd,
+      reserved_usd = CASE WHEN reserved_usd + ?4 < ${EPSILON} THEN 0 ELSE reserved_usd + ?4 END`);
+  const reservationById = db.prepare<[string], ReservationRow>(
+    'SELECT id, key, amount_usd, periods, created_at FROM reservations WHERE id = ?',
+  );
+  const insertReservation = db.prepare<[string, string, number, string, number, number]>(
+    'INSERT INTO reservations (id, key, amount_usd, periods, lease_until, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const deleteReservation = db.prepare<[string]>('DELETE FROM reservations WHERE id = ?');
+  const expiredReservations = db.prepare<[number], ReservationRow>(
+    'SELECT id, key, amount_usd, periods, created_at FROM reservations WHERE lease_until < ? ORDER BY created_at',
+  );
+  const allReservations = db.prepare<[], ReservationRow>(
+    'SELECT id, key, amount_usd, periods, created_at FROM reservations ORDER BY created_at',
+  );
+  const insertUsage = db.prepare(`
+    INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
+      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
+    VALUES (@requestId, @ts, @day, @key, @model, @upstream, @route, @status, @errorCode, @inputTokens,
+      @outputTokens, @cachedTokens, @costUsd, @latencyMs, @stream, @userAgent, @ip, @configRevision, @usageSource)
+    ON CONFLICT (request_id) DO NOTHING`);
+  const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
+    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+    ON CONFLICT (day, key, model, status) DO UPDATE SET
+      requests = requests + 1,
+      input_tokens = input_tokens + excluded.input_tokens,
+      output_tokens = output_tokens + excluded.output_tokens,
+      cost_usd = cost_usd + excluded.cost_usd`);
+  const spendByPeriod = db.prepare<[string], { key: string; spent_usd: number }>(
+    'SELECT key, spent_usd FROM spend WHERE period = ?',
+  );
+
+  /** Inserts the usage row and its rollup; false when this request id was already recorded. */
+  const recordUsage = (u: UsageRecord): boolean => {
+    const inserted = insertUsage.run({ ...u, stream: u.stream ? 1 : 0 }).changes > 0;
+    if (inserted)
+      addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
+    return inserted;
+  };
+
+  const reserve = db.transaction((r: ReserveRequest): ReserveResult => {
+    // Idempotent: a repeated reserve under the same id must not hold the amount twice.
+    if (reservationById.get(r.id)) return { ok: true };
+    for (const w of r.windows) {
+      const row = spendOf.get(r.key, w.period);
+      const spentUsd = row?.spent_usd ?? 0;
+      const reservedUsd = row?.reserved_usd ?? 0;
+      if (spentUsd + reservedUsd + r.amountUsd > w.limitUsd + EPSILON) {
+        return { ok: false, period: w.period, limitUsd: w.limitUsd, spentUsd, reservedUsd };
+      }
+    }
+    // A limited window missing from `periods` would otherwise not see this reservation.
+    const periods = [...new Set([...r.periods, ...r.windows.map((w) => w.period)])];
+    for (const p of periods) addSpend.run(r.key, p, 0, r.amountUsd);
+    insertReservation.run(r.id, r.key, r.amountUsd, JSON.stringify(periods), r.leaseUntil, clock());
+    return { ok: true };
+  });
+
+  const settle = db.transaction((u: UsageRecord, periods: string[]): void => {
+    // A usage row already there means this request was settled (or recovered) before: the
+    // retried settle charges nothing, but a stray reservation under the id is still given back.
+    const fresh = recordUsage(u);
+    const res = reservationById.get(u.requestId);
+    if (res) {
+      const cost = fresh ? u.costUsd : 0;
+      for (const p of JSON.parse(res.periods) as string[]) addSpend.run(res.key, p, cost, -res.amount_usd);
+      deleteReservation.run(res.id);
+    } else if (fresh) {
+      for (const p of new Set(periods)) addSpend.run(u.key, p, u.costUsd, 0);
+    }
+  });
+
+  const recover = db.transaction((now: number, all: boolean): number => {
+    const rows = all ? allReservations.all() : expiredReservations.all(now);
+    for (const row of rows) {
+      const periods = JSON.parse(row.periods) as string[];
+      const reservation = {
+        id: row.id,
+        key: row.key,
+        amountUsd: row.amount_usd,
+        periods,
+        createdAt: row.created_at,
+      };
+      const fresh = recordUsage(recoveredUsage(reservation, now));
+      for (const p of periods) addSpend.run(row.key, p, fresh ? row.amount_usd : 0, -row.amount_usd);
+      deleteReservation.run(row.id);
+    }
+    return rows.length;
+  });
+
+  return {
+    reserve: (r) => reserve.immediate(r),
+    settle: (u, periods) => settle.immediate(u, periods),
+    recoverReservations: (now, all) => recover.immediate(now, all),
+    getSpend(key, periods) {
+      const out: Record<string, PeriodSpend> = {};
+      for (const p of periods) {
+        const row = spendOf.get(key, p);
+        out[p] = { spentUsd: row?.spent_usd ?? 0, reservedUsd: row?.reserved_usd ?? 0 };
+      }
+      return out;
+    },
+    getAllSpend(periods) {
+      const out = new Map<string, Record<string, number>>();
+      for (const p of periods) {
+        for (const row of spendByPeriod.iterate(p)) {
+          let entry = out.get(row.key);
+          if (!entry) {
+            entry = {};
+            out.set(row.key, entry);
+          }
+          entry[p] = row.spent_usd;
+        }
+      }
+      return out;
+    },
+  };
+}

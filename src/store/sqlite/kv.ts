@@ -1,0 +1,66 @@
+import type { Database } from 'better-sqlite3';
+import type { AuditEntry, DisableRecord } from '../types.js';
+
+/** The small shared-state tables: disables (kill switch), audit log, once-only claims, clients. */
+export interface SqliteKv {
+  setDisabled(d: DisableRecord): boolean;
+  clearDisabled(key: string): boolean;
+  listDisabled(): Map<string, DisableRecord>;
+  audit(e: AuditEntry): void;
+  listAudit(limit: number): AuditEntry[];
+  claimOnce(scope: string, id: string, at: number): boolean;
+  releaseClaim(scope: string, id: string): void;
+  recordClient(key: string, fingerprint: string, at: number): { isNew: boolean; knownBefore: number };
+}
+
+export function createSqliteKv(db: Database): SqliteKv {
+  // DO NOTHING keeps the first disable's reason and author: a second /disable-key is a no-op.
+  const insertDisable = db.prepare(
+    `INSERT INTO disables (key, reason, by, source, at) VALUES (@key, @reason, @by, @source, @at)
+     ON CONFLICT (key) DO NOTHING`,
+  );
+  const deleteDisable = db.prepare<[string]>('DELETE FROM disables WHERE key = ?');
+  const allDisables = db.prepare<[], DisableRecord>('SELECT key, reason, by, source, at FROM disables');
+  const insertAudit = db.prepare(
+    `INSERT INTO audit (at, actor, source, action, key, reason, result)
+     VALUES (@at, @actor, @source, @action, @key, @reason, @result)`,
+  );
+  const latestAudit = db.prepare<[number], AuditEntry>(
+    'SELECT at, actor, source, action, key, reason, result FROM audit ORDER BY id DESC LIMIT ?',
+  );
+  const insertClaim = db.prepare<[string, string, number]>(
+    'INSERT INTO claims (scope, id, at) VALUES (?, ?, ?) ON CONFLICT (scope, id) DO NOTHING',
+  );
+  const deleteClaim = db.prepare<[string, string]>('DELETE FROM claims WHERE scope = ? AND id = ?');
+  const clientCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM clients WHERE key = ?');
+  const insertClient = db.prepare<[string, string, number]>(
+    `INSERT INTO clients (key, fingerprint, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+     ON CONFLICT (key, fingerprint) DO NOTHING`,
+  );
+  const touchClient = db.prepare<[number, string, string]>(
+    'UPDATE clients SET last_seen = MAX(last_seen, ?) WHERE key = ? AND fingerprint = ?',
+  );
+
+  const recordClient = db.transaction((key: string, fingerprint: string, at: number) => {
+    const before = clientCount.get(key)?.n ?? 0;
+    const isNew = insertClient.run(key, fingerprint, at).changes > 0;
+    if (!isNew) touchClient.run(at, key, fingerprint);
+    // "Other clients the key had before": a known fingerprint does not count itself.
+    return { isNew, knownBefore: isNew ? before : before - 1 };
+  });
+
+  return {
+    setDisabled: (d) => insertDisable.run(d).changes > 0,
+    clearDisabled: (key) => deleteDisable.run(key).changes > 0,
+    listDisabled: () => new Map(allDisables.all().map((d) => [d.key, d])),
+    audit: (e) => {
+      insertAudit.run(e);
+    },
+    listAudit: (limit) => latestAudit.all(limit),
+    claimOnce: (scope, id, at) => insertClaim.run(scope, id, at).changes > 0,
+    releaseClaim: (scope, id) => {
+      deleteClaim.run(scope, id);
+    },
+    recordClient: (key, fingerprint, at) => recordClient.immediate(key, fingerprint, at),
+  };
+}
