@@ -1,0 +1,120 @@
+import { type Clock, systemClock } from '../clock.js';
+import { type Logger, silentLogger } from '../log.js';
+import * as budget from './postgres/budget.js';
+import {
+  clearDisabled,
+  type DisableListener,
+  listDisabled,
+  setDisabled,
+  startDisableListener,
+} from './postgres/disables.js';
+import { applyPostgresMigrations } from './postgres/migrate.js';
+import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
+import { connectionConfig, createPool, guarded } from './postgres/pool.js';
+import * as queries from './postgres/queries.js';
+import { acquireSlot, releaseSlot } from './postgres/rate-limits.js';
+import type { Store } from './types.js';
+
+export type { PostgresStoreOptions } from './postgres/options.js';
+
+export interface CreatePostgresStoreOptions extends PostgresStoreOptions {
+  log?: Logger;
+  /** Stamps reservations, so a recovered one is charged to the time it was made. */
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The store for several replicas on one PostgreSQL database: budgets, rate limits, disables,
+ * claims and usage are shared by every gateway process that points at the same URL.
+ *
+ * Every method rejects with GatewayError `store_unavailable` while the database cannot be
+ * reached, within the connect timeout (2 s) or the statement timeout; the pool reconnects on
+ * its own once the database is back. Pool size and statement timeout: see options.ts.
+ */
+export function createPostgresStore(url: string, opts: CreatePostgresStoreOptions = {}): Store {
+  const log = opts.log ?? silentLogger();
+  const clock = opts.clock ?? systemClock;
+  const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
+  const pool = createPool(resolved, log);
+
+  const subscribers = new Set<() => void>();
+  let listener: DisableListener | null = null;
+  let closed = false;
+  const notify = () => {
+    for (const cb of [...subscribers]) {
+      try {
+        cb();
+      } catch (err) {
+        log.warn({ err }, 'a disable subscriber threw');
+      }
+    }
+  };
+
+  return {
+    kind: 'postgres',
+    init: () => guarded(() => applyPostgresMigrations(pool).then(() => undefined)),
+    ping: () =>
+      guarded(async () => {
+        await pool.query('SELECT 1');
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      subscribers.clear();
+      await listener?.stop();
+      listener = null;
+      await pool.end();
+    },
+
+    reserve: (r) => budget.reserve(pool, r, clock()),
+    settle: (usage, periods) => budget.settle(pool, usage, periods),
+    recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
+    getSpend: (key, periods) => budget.getSpend(pool, key, periods),
+    getAllSpend: (periods) => budget.getAllSpend(pool, periods),
+
+    acquireSlot: (r) => acquireSlot(pool, r),
+    releaseSlot: (id, key) => releaseSlot(pool, id, key),
+
+    async setDisabled(d) {
+      const changed = await setDisabled(pool, d);
+      // This replica's own view need not wait for the round trip through NOTIFY.
+      if (changed) notify();
+      return changed;
+    },
+    async clearDisabled(key) {
+      const changed = await clearDisabled(pool, key);
+      if (changed) notify();
+      return changed;
+    },
+    listDisabled: () => listDisabled(pool),
+    onDisabledChange(cb) {
+      subscribers.add(cb);
+      // The LISTEN connection is opened on the first subscriber: short-lived CLI commands that
+      // never subscribe do not hold one.
+      if (!listener && !closed) {
+        listener = startDisableListener({
+          clientConfig: connectionConfig(resolved),
+          pool,
+          log,
+          notify,
+          pollMs: resolved.disablePollMs,
+        });
+      }
+      return () => {
+        subscribers.delete(cb);
+      };
+    },
+
+    audit: (e) => queries.audit(pool, e),
+    listAudit: (limit) => queries.listAudit(pool, limit),
+    claimOnce: (scope, id, at) => queries.claimOnce(pool, scope, id, at),
+    releaseClaim: (scope, id) => queries.releaseClaim(pool, scope, id),
+    recordClient: (key, fingerprint, at) => queries.recordClient(pool, key, fingerprint, at),
+
+    queryUsage: (q) => queries.queryUsage(pool, q),
+    rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
+    spendBetween: (key, since, until) => queries.spendBetween(pool, key, since, until),
+    lastUsed: () => queries.lastUsed(pool),
+  };
+}

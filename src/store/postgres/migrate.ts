@@ -1,0 +1,58 @@
+import { POSTGRES_MIGRATIONS, type PostgresMigration } from '../migrations/postgres/index.js';
+import type { Pool } from './pool.js';
+
+/** Arbitrary constant: the session advisory lock every replica takes while migrating. */
+const MIGRATION_LOCK = 7_246_813_001;
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`. Replicas starting together
+ * queue on one advisory lock, so exactly one applies each version and the others find it done.
+ * Each migration runs in its own transaction with its bookkeeping row.
+ */
+export async function applyPostgresMigrations(
+  pool: Pool,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+): Promise<number> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const done = new Set(rows.map((r) => r.version));
+      let count = 0;
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw new Error(`postgres migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        count++;
+      }
+      return count;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } catch (err) {
+    broken = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    // A session lock dies with its connection, so a connection we are unsure of is destroyed.
+    client.release(broken);
+  }
+}
