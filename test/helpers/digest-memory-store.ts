@@ -1,0 +1,91 @@
+import type { DisableRecord, RollupRow, Store, UsageRecord } from '../../src/store/types.js';
+
+/**
+ * The part of the Store the digest uses (rollup, lastUsed, listDisabled, the once-only
+ * guard), in memory, computed from usage records the same way the real stores roll them up.
+ * Everything else throws, so a digest that starts depending on more of the store shows up here.
+ */
+export interface DigestMemoryStore extends Store {
+  records: UsageRecord[];
+  disabledKeys: Map<string, DisableRecord>;
+  claims: Map<string, number>;
+  calls: { rollup: number; lastUsed: number };
+}
+
+export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemoryStore {
+  const claims = new Map<string, number>();
+  const disabledKeys = new Map<string, DisableRecord>();
+  const calls = { rollup: 0, lastUsed: 0 };
+  const unsupported = (name: string) => () => {
+    throw new Error(`digest memory store: ${name} is not implemented`);
+  };
+  const store = {
+    kind: 'sqlite' as const,
+    records,
+    disabledKeys,
+    claims,
+    calls,
+    init: async () => {},
+    ping: async () => {},
+    close: async () => {},
+    async rollup(fromDay: string, toDay: string): Promise<RollupRow[]> {
+      calls.rollup++;
+      const rows = new Map<string, RollupRow>();
+      for (const r of records) {
+        if (r.day < fromDay || r.day > toDay) continue;
+        const id = `${r.day}\u0000${r.key}\u0000${r.model ?? ''}\u0000${r.status}`;
+        let row = rows.get(id);
+        if (!row) {
+          row = {
+            day: r.day,
+            key: r.key,
+            model: r.model ?? '',
+            status: r.status,
+            requests: 0,
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: 0,
+          };
+          rows.set(id, row);
+        }
+        row.requests++;
+        row.inputTokens += r.inputTokens;
+        row.outputTokens += r.outputTokens;
+        row.costUsd += r.costUsd;
+      }
+      return [...rows.values()];
+    },
+    async lastUsed(): Promise<Map<string, number>> {
+      calls.lastUsed++;
+      const out = new Map<string, number>();
+      for (const r of records) if (r.ts > (out.get(r.key) ?? -1)) out.set(r.key, r.ts);
+      return out;
+    },
+    listDisabled: async () => new Map(disabledKeys),
+    async claimOnce(scope: string, id: string, at: number): Promise<boolean> {
+      const k = `${scope}:${id}`;
+      if (claims.has(k)) return false;
+      claims.set(k, at);
+      return true;
+    },
+    async releaseClaim(scope: string, id: string): Promise<void> {
+      claims.delete(`${scope}:${id}`);
+    },
+    reserve: unsupported('reserve'),
+    settle: unsupported('settle'),
+    recoverReservations: unsupported('recoverReservations'),
+    getSpend: unsupported('getSpend'),
+    getAllSpend: unsupported('getAllSpend'),
+    acquireSlot: unsupported('acquireSlot'),
+    releaseSlot: unsupported('releaseSlot'),
+    setDisabled: unsupported('setDisabled'),
+    clearDisabled: unsupported('clearDisabled'),
+    onDisabledChange: () => () => {},
+    audit: unsupported('audit'),
+    listAudit: unsupported('listAudit'),
+    recordClient: unsupported('recordClient'),
+    queryUsage: unsupported('queryUsage'),
+    spendBetween: unsupported('spendBetween'),
+  };
+  return store as DigestMemoryStore;
+}

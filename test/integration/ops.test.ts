@@ -1,0 +1,165 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey, mintKey } from '../../src/keys/format.js';
+import { startTestServer, type TestServer } from '../helpers/server-harness.js';
+
+const key = mintKey();
+const otherKey = mintKey();
+const ADMIN = 'admin-token-for-tests';
+let upstream: Server;
+let upstreamUrl = '';
+let gw: TestServer;
+
+function yaml(): string {
+  return `version: 1
+server: { timezone: Europe/Berlin }
+upstreams:
+  fake: { base_url: ${upstreamUrl}/v1, api_key: \${FAKE_KEY} }
+models:
+  small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }
+keys:
+  cursor-dev: { hash: ${hashKey(key)}, limits: { daily_usd: 5, rpm: 1000 } }
+  open-webui-team: { hash: ${hashKey(otherKey)}, limits: { daily_usd: 5 } }
+`;
+}
+
+const chat = (k: string) =>
+  fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'secret prompt text' }], max_tokens: 10 }),
+  });
+const admin = (path: string, init: RequestInit = {}, token = ADMIN) =>
+  fetch(`${gw.url}/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'x',
+          object: 'chat.completion',
+          model: 'small',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'completion text' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  gw = await startTestServer({ yaml: yaml(), env: { FAKE_KEY: 'sk-upstream-secret', TOLLGATE_ADMIN_TOKEN: ADMIN } });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  upstream?.close();
+});
+
+describe('operations endpoints', () => {
+  it('answers /healthz with the config revision, its load time and no reload error', async () => {
+    const res = await fetch(`${gw.url}/healthz`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; config: Record<string, unknown> };
+    expect(body.status).toBe('ok');
+    expect(body.config.revision).toBe(gw.server.deps.config.current().revision);
+    expect(body.config.last_reload_error).toBeNull();
+    expect(typeof body.config.loaded_at).toBe('string');
+  });
+
+  it('answers an unknown path with a JSON 404 and never proxies it', async () => {
+    const res = await fetch(`${gw.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('counts requests and spend by key name in /metrics without ever showing a key', async () => {
+    expect((await chat(key)).status).toBe(200);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/tollgate_requests_total\{key="cursor-dev",model="small",status="200"\} \d+/);
+    expect(text).toMatch(/tollgate_spend_usd_total\{key="cursor-dev",model="small"\} 0\.002/);
+    expect(text).toContain('tollgate_config_last_reload_successful 1');
+    expect(text).toContain(`tollgate_config_info{revision="${gw.server.deps.config.current().revision}"} 1`);
+    expect(text).not.toContain(key);
+    expect(text).not.toContain('sk-upstream-secret');
+  });
+
+  it('keeps keys, the upstream key and prompts out of the logs', async () => {
+    expect((await chat(key)).status).toBe(200);
+    const logs = gw.logs.join('');
+    expect(logs).toContain('cursor-dev');
+    expect(logs).not.toContain(key);
+    expect(logs).not.toContain('sk-upstream-secret');
+    expect(logs).not.toContain('secret prompt text');
+    expect(logs).not.toContain('completion text');
+  });
+});
+
+describe('the admin API', () => {
+  it('refuses a wrong token', async () => {
+    const res = await admin('/keys', {}, 'wrong-token-of-other-len');
+    expect(res.status).toBe(401);
+  });
+
+  it('lists keys with status, limits and spend', async () => {
+    const res = await admin('/keys');
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: Array<{ name: string; status: string; spend: { today_usd: number } }> };
+    const cursor = data.find((k) => k.name === 'cursor-dev');
+    expect(cursor?.status).toBe('active');
+    expect(cursor?.spend.today_usd).toBeGreaterThan(0);
+    expect((await admin('/keys/nope')).status).toBe(404);
+  });
+
+  it('disables a key so requests get 401 key_disabled, and enables it again', async () => {
+    const off = await admin('/keys/open-webui-team/disable', { method: 'POST', body: JSON.stringify({ reason: 'leaked in a gist' }) });
+    expect(off.status).toBe(200);
+    const refused = await chat(otherKey);
+    expect(refused.status).toBe(401);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('key_disabled');
+    expect(body.error.message).toContain('open-webui-team');
+    const one = (await (await admin('/keys/open-webui-team')).json()) as { status: string; disabled_override: { reason: string } };
+    expect(one.status).toBe('disabled_override');
+    expect(one.disabled_override.reason).toBe('leaked in a gist');
+
+    expect((await admin('/keys/open-webui-team/enable', { method: 'POST' })).status).toBe(200);
+    expect((await chat(otherKey)).status).toBe(200);
+  });
+
+  it('reports usage grouped as asked', async () => {
+    const res = await admin('/usage?by=model&since=1d');
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: Array<{ model: string; requests: number; cost_usd: number }> };
+    const small = data.find((r) => r.model === 'small');
+    expect(small?.requests).toBeGreaterThanOrEqual(3);
+    expect(small?.cost_usd).toBeCloseTo(0.002 * (small?.requests ?? 0), 9);
+    expect((await admin('/usage?by=colour')).status).toBe(400);
+  });
+});
+
+describe('a store that cannot be reached', () => {
+  it('fails closed with 503 store_unavailable and says so on /healthz', async () => {
+    const broken = await startTestServer({ yaml: yaml(), env: { FAKE_KEY: 'k' } });
+    try {
+      await broken.server.deps.store.close();
+      const health = await fetch(`${broken.url}/healthz`);
+      expect(health.status).toBe(503);
+      const res = await fetch(`${broken.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'small', messages: [], max_tokens: 10 }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('store_unavailable');
+    } finally {
+      await broken.close().catch(() => {});
+    }
+  });
+});
