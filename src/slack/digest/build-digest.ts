@@ -129,7 +129,8 @@ function accumulateDay(rows: RollupRow[], config: Config): Map<string, DayAccumu
   }
   for (const acc of byKey.values()) {
     const line = acc.line;
-    if (line.dailyLimitUsd !== null && line.dailyLimitUsd > 0) line.dailyShare = line.costUsd / line.dailyLimitUsd;
+    if (line.dailyLimitUsd !== null && line.dailyLimitUsd > 0)
+      line.dailyShare = line.costUsd / line.dailyLimitUsd;
     let best: { costUsd: number; requests: number } | undefined;
     for (const [model, m] of acc.modelCost) {
       if (!best || m.costUsd > best.costUsd || (m.costUsd === best.costUsd && m.requests > best.requests)) {

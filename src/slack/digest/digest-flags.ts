@@ -160,7 +160,11 @@ export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {
       add(
         'unused',
         name,
-        at === undefined ? 'never used' : at < dayStart ? `last used ${dayOf(at, tz)}` : `no use in the 7 days to ${day}`,
+        at === undefined
+          ? 'never used'
+          : at < dayStart
+            ? `last used ${dayOf(at, tz)}`
+            : `no use in the 7 days to ${day}`,
       );
     }
   }

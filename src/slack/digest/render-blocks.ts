@@ -77,7 +77,8 @@ function flagBlock(f: DigestFlag): SlackBlock {
 function fallbackText(d: Digest): string {
   const head = `tollgate spend digest for ${d.day}: `;
   const body = hasTraffic(d) ? `${describeSpend(d)}; ${describeRequests(d)}.` : describeNoTraffic(d);
-  const flags = d.flags.length > 0 ? ` Flags: ${d.flags.map((f) => `${f.title} (${f.items.length})`).join(', ')}.` : '';
+  const flags =
+    d.flags.length > 0 ? ` Flags: ${d.flags.map((f) => `${f.title} (${f.items.length})`).join(', ')}.` : '';
   return escapeMrkdwn(`${head}${body} ${describeMonth(d)}.${flags}`);
 }
 

@@ -16,7 +16,19 @@ function clip(s: string, max: number): string {
 }
 
 export function renderKeyTable(lines: DigestKeyLine[]): string {
-  const header = ['key', 'spend', 'requests', 'errors', '401', '403', '404', '429', '5xx', 'daily', 'top model'];
+  const header = [
+    'key',
+    'spend',
+    'requests',
+    'errors',
+    '401',
+    '403',
+    '404',
+    '429',
+    '5xx',
+    'daily',
+    'top model',
+  ];
   const rows = lines.map((l) => [
     clip(l.inConfig ? l.key : `${l.key}*`, MAX_NAME),
     formatUsd(l.costUsd),
