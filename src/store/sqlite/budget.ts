@@ -38,11 +38,14 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     'SELECT spent_usd, reserved_usd FROM spend WHERE key = ? AND period = ?',
   );
   // A release can leave 1e-18 of float residue; snapping it keeps "nothing in flight" exactly 0.
-  const addSpend = db.prepare<[string, string, number, number]>(`
-    INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (?1, ?2, ?3, MAX(0, ?4))
+  const addSpendStmt = db.prepare<[{ key: string; period: string; spent: number; reserved: number }]>(`
+    INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (@key, @period, @spent, MAX(0, @reserved))
     ON CONFLICT (key, period) DO UPDATE SET
       spent_usd = spent_usd + excluded.spent_usd,
-      reserved_usd = CASE WHEN reserved_usd + ?4 < ${EPSILON} THEN 0 ELSE reserved_usd + ?4 END`);
+      reserved_usd = CASE WHEN reserved_usd + @reserved < ${EPSILON} THEN 0 ELSE reserved_usd + @reserved END`);
+  const addSpend = (key: string, period: string, spent: number, reserved: number): void => {
+    addSpendStmt.run({ key, period, spent, reserved });
+  };
   const reservationById = db.prepare<[string], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations WHERE id = ?',
   );
@@ -95,7 +98,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     }
     // A limited window missing from `periods` would otherwise not see this reservation.
     const periods = [...new Set([...r.periods, ...r.windows.map((w) => w.period)])];
-    for (const p of periods) addSpend.run(r.key, p, 0, r.amountUsd);
+    for (const p of periods) addSpend(r.key, p, 0, r.amountUsd);
     insertReservation.run(r.id, r.key, r.amountUsd, JSON.stringify(periods), r.leaseUntil, clock());
     return { ok: true };
   });
@@ -107,10 +110,10 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     const res = reservationById.get(u.requestId);
     if (res) {
       const cost = fresh ? u.costUsd : 0;
-      for (const p of JSON.parse(res.periods) as string[]) addSpend.run(res.key, p, cost, -res.amount_usd);
+      for (const p of JSON.parse(res.periods) as string[]) addSpend(res.key, p, cost, -res.amount_usd);
       deleteReservation.run(res.id);
     } else if (fresh) {
-      for (const p of new Set(periods)) addSpend.run(u.key, p, u.costUsd, 0);
+      for (const p of new Set(periods)) addSpend(u.key, p, u.costUsd, 0);
     }
   });
 
@@ -126,7 +129,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
         createdAt: row.created_at,
       };
       const fresh = recordUsage(recoveredUsage(reservation, now));
-      for (const p of periods) addSpend.run(row.key, p, fresh ? row.amount_usd : 0, -row.amount_usd);
+      for (const p of periods) addSpend(row.key, p, fresh ? row.amount_usd : 0, -row.amount_usd);
       deleteReservation.run(row.id);
     }
     return rows.length;

@@ -33,8 +33,8 @@ export function createSqliteKv(db: Database): SqliteKv {
   );
   const deleteClaim = db.prepare<[string, string]>('DELETE FROM claims WHERE scope = ? AND id = ?');
   const clientCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM clients WHERE key = ?');
-  const insertClient = db.prepare<[string, string, number]>(
-    `INSERT INTO clients (key, fingerprint, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+  const insertClient = db.prepare<[string, string, number, number]>(
+    `INSERT INTO clients (key, fingerprint, first_seen, last_seen) VALUES (?, ?, ?, ?)
      ON CONFLICT (key, fingerprint) DO NOTHING`,
   );
   const touchClient = db.prepare<[number, string, string]>(
@@ -43,7 +43,7 @@ export function createSqliteKv(db: Database): SqliteKv {
 
   const recordClient = db.transaction((key: string, fingerprint: string, at: number) => {
     const before = clientCount.get(key)?.n ?? 0;
-    const isNew = insertClient.run(key, fingerprint, at).changes > 0;
+    const isNew = insertClient.run(key, fingerprint, at, at).changes > 0;
     if (!isNew) touchClient.run(at, key, fingerprint);
     // "Other clients the key had before": a known fingerprint does not count itself.
     return { isNew, knownBefore: isNew ? before : before - 1 };

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+
+/**
+ * One storage backend the shared store suite (test/integration/store.test.ts) runs against,
+ * the way Kong's tests loop over its database strategies.
+ */
+export interface StoreBackend {
+  name: string;
+  /**
+   * Opens an initialized store on this backend's storage. The first call after `destroy()` (or
+   * ever) starts from empty storage; later calls reopen the same data, which is how the suite
+   * checks that something survives a close and reopen.
+   */
+  create(): Promise<Store>;
+  /** Closes every store `create()` returned and wipes the storage. */
+  destroy(): Promise<void>;
+}
+
+/** SQLite on a real file in a fresh temp dir (WAL needs a file; `:memory:` would hide it). */
+export function sqliteBackend(): StoreBackend {
+  let dir: string | null = null;
+  const opened: Store[] = [];
+  return {
+    name: 'sqlite',
+    async create() {
+      dir ??= mkdtempSync(join(tmpdir(), 'tollgate-store-'));
+      const store = createSqliteStore(join(dir, 'tollgate.db'));
+      opened.push(store);
+      await store.init();
+      return store;
+    },
+    async destroy() {
+      for (const store of opened.splice(0)) await store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = null;
+    },
+  };
+}
+
+/**
+ * Every backend the suite runs against.
+ *
+ * POSTGRES GOES HERE: add a `postgresBackend()` (in its own helper file) when a server is
+ * reachable, e.g. `...(process.env.TOLLGATE_TEST_PG_URL ? [postgresBackend(url)] : [])`; its
+ * `create()` must start from empty tables after `destroy()` (a fresh schema or database per run).
+ */
+export function storeBackends(): StoreBackend[] {
+  return [sqliteBackend()];
+}
