@@ -1,0 +1,217 @@
+import bolt, { type BlockAction, type ButtonAction, type RespondArguments } from '@slack/bolt';
+import express, { type RequestHandler } from 'express';
+import type { Clock } from '../clock.js';
+import type { ConfigHolder } from '../deps.js';
+import type { Logger } from '../log.js';
+import type { DisableView } from '../policy/disables.js';
+import type { KillSwitch } from '../policy/kill-switch.js';
+import type { Store } from '../store/types.js';
+import { DISABLE_KEY_ACTION } from './alert-messages.js';
+import { createSlackWebClient, slackApiUrl, toBoltLogger } from './client.js';
+import { disableKey, enableKey, type KillCommandDeps, type SlackReply } from './kill-commands.js';
+import { createSlackNotifier, type SlackNotifier, type SlackNotifierOptions } from './notifier.js';
+import { createRequestGuard } from './request-guard.js';
+import { createSendQueue, type SendQueueOptions } from './send-queue.js';
+import { keysReport, spendReport } from './spend-report.js';
+
+const { App, ExpressReceiver, SocketModeReceiver } = bolt;
+
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+export interface SlackDeps {
+  env: NodeJS.ProcessEnv;
+  config: ConfigHolder;
+  store: Store;
+  disables: DisableView;
+  killSwitch: KillSwitch;
+  clock: Clock;
+  log: Logger;
+  /** Tuning for tests: alert thresholds and timings, queue backoff. */
+  notifierOptions?: SlackNotifierOptions;
+  queueOptions?: Omit<SendQueueOptions, 'send' | 'log'>;
+}
+
+export interface SlackIntegration {
+  /** Mount with `app.use(slack.router)`: POST /slack/events (does nothing in Socket Mode). */
+  router: RequestHandler;
+  notifier: SlackNotifier;
+  /** Posts now (to slack.channel unless given) and throws when Slack refuses: for the digest. */
+  post(msg: { channel?: string; text: string; blocks?: unknown[] }): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  mode: 'http' | 'socket';
+}
+
+/**
+ * The Slack chat-ops of SPEC §6: slash commands and the Disable button through Bolt (HTTP mode
+ * behind our replay/clock guard, or Socket Mode), and alerts through a background queue.
+ * Returns null when Slack is not configured; the gateway then runs without it.
+ */
+export function createSlack(deps: SlackDeps): SlackIntegration | null {
+  const { env, config, log } = deps;
+  const token = env.SLACK_BOT_TOKEN?.trim();
+  const signingSecret = env.SLACK_SIGNING_SECRET?.trim();
+  const appToken = env.SLACK_APP_TOKEN?.trim();
+  const socketMode = Boolean(appToken);
+  if (!token || (!socketMode && !signingSecret)) {
+    const missing = [!token && 'SLACK_BOT_TOKEN', !socketMode && !signingSecret && 'SLACK_SIGNING_SECRET']
+      .filter(Boolean)
+      .join(' and ');
+    log.info(`Slack is not configured: ${missing} not set; running without Slack commands and alerts.`);
+    return null;
+  }
+
+  // Alerts retry in the queue, so their client does not retry on its own; post() (the digest) does.
+  const queueClient = createSlackWebClient(env, { retries: 0, log })!;
+  const postClient = createSlackWebClient(env, { log })!;
+  const queue = createSendQueue({
+    ...deps.queueOptions,
+    log,
+    send: async (msg) => {
+      await queueClient.chat.postMessage({ channel: msg.channel, text: msg.text, ...blocksOf(msg.blocks) });
+    },
+  });
+  const notifier = createSlackNotifier({
+    store: deps.store,
+    config,
+    clock: deps.clock,
+    log,
+    queue,
+    ...(deps.notifierOptions ? { options: deps.notifierOptions } : {}),
+  });
+
+  const logger = toBoltLogger(log, 'bolt');
+  const router = express.Router();
+  const receiver = socketMode
+    ? new SocketModeReceiver({
+        appToken: appToken!,
+        logger,
+        installerOptions: { clientOptions: { slackApiUrl: slackApiUrl(env) } },
+      })
+    : new ExpressReceiver({
+        signingSecret: signingSecret!,
+        endpoints: SLACK_EVENTS_PATH,
+        logger,
+        // Our guard runs first on the same route; Bolt's receiver adds its handlers after it.
+        router: guarded(router, createRequestGuard({ signingSecret: signingSecret!, ...deps })),
+        processBeforeResponse: false,
+      });
+  // A fixed authorize instead of `token`: Bolt would otherwise call auth.test once at start and,
+  // if Slack was down then, fail every later command on the cached rejection.
+  const app = new App({
+    receiver,
+    authorize: async () => ({ botToken: token }),
+    logger,
+    clientOptions: { slackApiUrl: slackApiUrl(env) },
+  });
+  app.error(async (err) => {
+    log.warn({ err: err.message }, 'a Slack handler failed');
+  });
+
+  const killDeps: KillCommandDeps = { ...deps };
+  const answer = async (respond: (r: RespondArguments) => Promise<unknown>, reply: SlackReply | string) => {
+    const args: RespondArguments =
+      typeof reply === 'string' ? { response_type: 'ephemeral', text: reply } : reply;
+    await respond(args).catch((err: unknown) =>
+      log.warn({ err: String(err) }, 'could not answer a Slack command'),
+    );
+  };
+  const announce = (text: string | undefined, answeredIn: string | undefined) => {
+    const channel = config.current().config.slack?.channel;
+    if (text && channel && channel !== answeredIn) queue.enqueue({ channel, text });
+  };
+
+  // Every handler acks first (Slack wants an answer within 3 s even when the store is slow) and
+  // then answers through response_url.
+  app.command('/disable-key', async ({ command, ack, respond }) => {
+    await ack();
+    const r = await disableKey(killDeps, {
+      userId: command.user_id,
+      text: command.text,
+      channelId: command.channel_id,
+      via: 'command',
+    });
+    await answer(respond, r.reply);
+    announce(r.announcement, command.channel_id);
+  });
+  app.command('/enable-key', async ({ command, ack, respond }) => {
+    await ack();
+    const r = await enableKey(killDeps, {
+      userId: command.user_id,
+      text: command.text,
+      channelId: command.channel_id,
+      via: 'command',
+    });
+    await answer(respond, r.reply);
+    announce(r.announcement, command.channel_id);
+  });
+  app.command('/spend', async ({ command, ack, respond }) => {
+    await ack();
+    await answer(respond, await report(() => spendReport(deps, command.text)));
+  });
+  app.command('/keys', async ({ ack, respond }) => {
+    await ack();
+    await answer(respond, await report(() => keysReport(deps)));
+  });
+  app.action<BlockAction<ButtonAction>>(
+    { action_id: DISABLE_KEY_ACTION },
+    async ({ ack, body, action, respond }) => {
+      await ack();
+      const channelId = body.channel?.id;
+      const r = await disableKey(killDeps, {
+        userId: body.user.id,
+        text: action.value ?? '',
+        ...(channelId ? { channelId } : {}),
+        via: 'button',
+      });
+      await answer(respond, { ...r.reply, replace_original: false });
+      announce(r.announcement, channelId);
+    },
+  );
+
+  async function report(build: () => Promise<string>): Promise<string> {
+    try {
+      return await build();
+    } catch (err) {
+      log.error({ err }, 'a Slack report failed');
+      return 'The store cannot be reached right now; try again in a moment.';
+    }
+  }
+
+  return {
+    router,
+    notifier,
+    mode: socketMode ? 'socket' : 'http',
+    async post(msg) {
+      const channel = msg.channel ?? config.current().config.slack?.channel;
+      if (!channel) throw new Error('no Slack channel: set slack.channel in keys.yaml');
+      await postClient.chat.postMessage({ channel, text: msg.text, ...blocksOf(msg.blocks) });
+    },
+    async start() {
+      if (socketMode) {
+        // A Slack outage at start must not stop the gateway; the socket client reconnects on its own.
+        await app
+          .start()
+          .catch((err: unknown) => log.error({ err: String(err) }, 'Slack Socket Mode could not connect'));
+      }
+      log.info({ mode: socketMode ? 'socket' : 'http' }, 'Slack commands and alerts are on');
+    },
+    async stop() {
+      // Give queued alerts a moment to go out, then drop the rest.
+      await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      notifier.stop();
+      if (socketMode) await app.stop().catch(() => {});
+    },
+  };
+}
+
+function guarded(router: express.Router, guard: RequestHandler): express.Router {
+  router.post(SLACK_EVENTS_PATH, guard);
+  return router;
+}
+
+function blocksOf(blocks: unknown[] | undefined): { blocks?: never[] } {
+  // Block Kit JSON is built by hand in alert-messages.ts; the client's block types are stricter
+  // than what is worth restating here.
+  return blocks ? { blocks: blocks as never[] } : {};
+}

@@ -1,0 +1,302 @@
+import type { Clock } from '../clock.js';
+import { dayOf } from '../config/windows.js';
+import type { ConfigHolder } from '../deps.js';
+import type { Logger } from '../log.js';
+import type { Notifier } from '../notifier.js';
+import type { Store } from '../store/types.js';
+import {
+  type AlertMessage,
+  budgetAlert,
+  newClientAlert,
+  refusedAlert,
+  reloadAppliedAlert,
+  reloadFailedAlert,
+  spikeAlert,
+} from './alert-messages.js';
+import { networkOf, userAgentFamily } from './client-fingerprint.js';
+import type { SendQueue } from './send-queue.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface SlackNotifierOptions {
+  /** A spike is the last hour's spend at least this many times the trailing hourly average … */
+  spikeFactor?: number;
+  /** … and at least this much in USD, so that cents going to dimes do not page anyone. */
+  spikeMinUsd?: number;
+  /** The spike check reads the store, so it runs at most this often per key. */
+  spikeCheckEveryMs?: number;
+  /** Refusals of a disabled/expired key are counted this long before the alert goes out. */
+  refusedAggregateMs?: number;
+  defaultThresholds?: number[];
+}
+
+export interface SlackNotifier extends Notifier {
+  /** Resolves when every background check has finished and the queue is empty (tests, shutdown). */
+  flush(): Promise<void>;
+  stop(): void;
+}
+
+interface RefusedBucket {
+  code: 'key_disabled' | 'key_expired';
+  count: number;
+  first: number;
+  last: number;
+  agents: Set<string>;
+  networks: Set<string>;
+}
+
+/**
+ * Slack alerts (SPEC §6). Every method returns at once: the checks that need the store run in the
+ * background and messages go through the send queue. Each alert is claimed once in the store per
+ * key, window and threshold, so restarts and other replicas do not repeat it; in-memory caches only
+ * save store round trips and never decide on their own.
+ */
+export function createSlackNotifier(deps: {
+  store: Store;
+  config: ConfigHolder;
+  clock: Clock;
+  log: Logger;
+  queue: SendQueue;
+  options?: SlackNotifierOptions;
+}): SlackNotifier {
+  const { store, config, clock, log, queue } = deps;
+  const o = deps.options ?? {};
+  const spikeFactor = o.spikeFactor ?? 5;
+  const spikeMinUsd = o.spikeMinUsd ?? 1;
+  const spikeCheckEveryMs = o.spikeCheckEveryMs ?? 60_000;
+  const refusedAggregateMs = o.refusedAggregateMs ?? 60_000;
+  const pending = new Set<Promise<void>>();
+  const claimed = new BoundedSet(10_000);
+  const knownClients = new BoundedSet(10_000);
+  const lastSpikeCheck = new Map<string, number>();
+  const refused = new Map<string, RefusedBucket>();
+  const refusedTimers = new Set<ReturnType<typeof setTimeout>>();
+  let stopped = false;
+
+  function background(what: string, task: () => Promise<void>): void {
+    if (stopped) return;
+    const p = task()
+      .catch((err: unknown) => log.warn({ err }, `Slack alert check failed: ${what}`))
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
+  /** Claims the alert in the store and queues it; false when it was already sent (by anyone). */
+  async function alertOnce(id: string, message: AlertMessage): Promise<boolean> {
+    const channel = config.current().config.slack?.channel;
+    if (!channel) {
+      log.debug({ alert: id }, 'no slack.channel configured; alert not sent');
+      return false;
+    }
+    if (claimed.has(id)) return false;
+    claimed.add(id);
+    let first: boolean;
+    try {
+      first = await store.claimOnce('alert', id, clock());
+    } catch (err) {
+      claimed.delete(id);
+      throw err;
+    }
+    if (!first) return false;
+    queue.enqueue({
+      channel,
+      ...message,
+      // A message Slack never took is released so that the next event can raise it again.
+      onGiveUp: () => {
+        claimed.delete(id);
+        store
+          .releaseClaim('alert', id)
+          .catch((err: unknown) => log.warn({ err }, 'could not release an alert claim'));
+      },
+    });
+    return true;
+  }
+
+  function thresholds(): number[] {
+    const t = config.current().config.slack?.alerts.budgetThresholds ?? o.defaultThresholds ?? [0.8, 1];
+    return [...t].sort((a, b) => b - a);
+  }
+
+  const notifier: SlackNotifier = {
+    configReloaded(e) {
+      background('config reloaded', async () => {
+        await alertOnce(`reload:${e.revision}`, reloadAppliedAlert(e));
+      });
+    },
+
+    configReloadFailed(e) {
+      background('config reload failed', async () => {
+        await alertOnce(`reload-failed:${e.revision}`, reloadFailedAlert(e));
+      });
+    },
+
+    requestSettled(e) {
+      const name = e.key.name;
+      const notify = e.key.notify;
+      const refusedForBudget = e.record.errorCode === 'insufficient_quota';
+      const windows = (['daily', 'monthly'] as const).flatMap((w) => {
+        const s = e.spend[w];
+        return s && s.limitUsd > 0 ? [{ window: w, ...s, ratio: s.spentUsd / s.limitUsd }] : [];
+      });
+      const levels = thresholds();
+      const lowest = levels[levels.length - 1] ?? 1;
+      if (windows.some((w) => w.ratio >= lowest) || (refusedForBudget && windows.length > 0)) {
+        background('budget', async () => {
+          // A refusal names no window: the fullest one is the one that ran out.
+          const fullest = [...windows].sort((a, b) => b.ratio - a.ratio)[0];
+          for (const w of windows) {
+            const exhaustedByRefusal = refusedForBudget && w === fullest;
+            const crossed = levels.filter((t) => w.ratio >= t);
+            if (exhaustedByRefusal && !crossed.includes(1)) crossed.unshift(1);
+            // Claim from the highest level down: one message for the highest new level, and the lower
+            // levels are claimed on the way so a later request does not report them late.
+            let sent = false;
+            for (const t of crossed.sort((a, b) => b - a)) {
+              const message = budgetAlert({
+                key: name,
+                notify,
+                window: w.window,
+                period: w.period,
+                spentUsd: w.spentUsd,
+                limitUsd: w.limitUsd,
+                threshold: t,
+                exhausted: t >= 1,
+              });
+              const id = `budget:${name}:${w.period}:${t}`;
+              if (sent) {
+                if (!claimed.has(id)) {
+                  claimed.add(id);
+                  await store.claimOnce('alert', id, clock());
+                }
+              } else {
+                sent = await alertOnce(id, message);
+              }
+            }
+          }
+        });
+      }
+
+      const now = clock();
+      const lastCheck = lastSpikeCheck.get(name);
+      if (lastCheck === undefined || now - lastCheck >= spikeCheckEveryMs) {
+        lastSpikeCheck.set(name, now);
+        background('spike', async () => {
+          const [hour, before] = await Promise.all([
+            store.spendBetween(name, now - HOUR_MS, now + 1),
+            store.spendBetween(name, now - 25 * HOUR_MS, now - HOUR_MS),
+          ]);
+          const average = before.costUsd / 24;
+          if (hour.costUsd < spikeMinUsd || hour.costUsd < spikeFactor * average) return;
+          const day = dayOf(now, config.current().config.server.timezone);
+          await alertOnce(
+            `spike:${name}:d:${day}`,
+            spikeAlert({
+              key: name,
+              notify,
+              lastHourUsd: hour.costUsd,
+              lastHourRequests: hour.requests,
+              hourlyAverageUsd: average,
+            }),
+          );
+        });
+      }
+
+      const family = userAgentFamily(e.record.userAgent);
+      const network = networkOf(e.record.ip);
+      const fingerprint = `${family} ${network}`;
+      const cacheId = `${name}\n${fingerprint}`;
+      if (!knownClients.has(cacheId)) {
+        knownClients.add(cacheId);
+        background('new client', async () => {
+          const r = await store.recordClient(name, fingerprint, now);
+          if (!r.isNew || r.knownBefore === 0) return;
+          await alertOnce(
+            `client:${name}:${fingerprint}`,
+            newClientAlert({
+              key: name,
+              notify,
+              userAgentFamily: family,
+              network,
+              knownBefore: r.knownBefore,
+            }),
+          );
+        });
+      }
+    },
+
+    keyRefused(e) {
+      if (stopped) return;
+      const bucket = refused.get(e.key);
+      const agent = userAgentFamily(e.userAgent);
+      const network = networkOf(e.ip);
+      if (bucket) {
+        bucket.count++;
+        bucket.last = e.at;
+        if (bucket.agents.size < 5) bucket.agents.add(e.userAgent?.slice(0, 120) ?? agent);
+        if (bucket.networks.size < 5) bucket.networks.add(network);
+        return;
+      }
+      const fresh: RefusedBucket = {
+        code: e.code,
+        count: 1,
+        first: e.at,
+        last: e.at,
+        agents: new Set([e.userAgent?.slice(0, 120) ?? agent]),
+        networks: new Set([network]),
+      };
+      refused.set(e.key, fresh);
+      // Count for a while first, so the alert can say how often and from where.
+      const timer = setTimeout(() => {
+        refusedTimers.delete(timer);
+        refused.delete(e.key);
+        background('key refused', async () => {
+          const hour = new Date(Math.floor(fresh.first / HOUR_MS) * HOUR_MS).toISOString().slice(0, 13);
+          const notify = config.current().config.keys[e.key]?.notify ?? [];
+          await alertOnce(
+            `refused:${e.key}:${hour}`,
+            refusedAlert({
+              key: e.key,
+              notify,
+              code: fresh.code,
+              attempts: fresh.count,
+              sinceSec: Math.max(refusedAggregateMs, fresh.last - fresh.first) / 1000,
+              userAgents: [...fresh.agents],
+              networks: [...fresh.networks],
+            }),
+          );
+        });
+      }, refusedAggregateMs);
+      timer.unref();
+      refusedTimers.add(timer);
+    },
+
+    async flush() {
+      while (pending.size > 0) await Promise.all([...pending]);
+      await queue.idle();
+    },
+
+    stop() {
+      stopped = true;
+      for (const t of refusedTimers) clearTimeout(t);
+      refusedTimers.clear();
+      queue.stop();
+    },
+  };
+  return notifier;
+}
+
+/** A set that forgets everything when it grows past its bound: a cache, never the source of truth. */
+class BoundedSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly max: number) {}
+  has(v: string): boolean {
+    return this.items.has(v);
+  }
+  add(v: string): void {
+    if (this.items.size >= this.max) this.items.clear();
+    this.items.add(v);
+  }
+  delete(v: string): void {
+    this.items.delete(v);
+  }
+}

@@ -1,0 +1,117 @@
+import type { Clock } from '../clock.js';
+import type { KeyConfig } from '../config/types.js';
+import { dayOf, monthOf, periodsAt } from '../config/windows.js';
+import type { ConfigHolder } from '../deps.js';
+import type { DisableView } from '../policy/disables.js';
+import { keyStatus } from '../policy/key-status.js';
+import { suggestName } from '../policy/suggest-name.js';
+import type { DisableRecord, Store } from '../store/types.js';
+import { escapeMrkdwn, formatPercent, formatUsd, userMention } from './format.js';
+
+export interface ReportDeps {
+  config: ConfigHolder;
+  store: Store;
+  disables: DisableView;
+  clock: Clock;
+}
+
+const MAX_LINES = 40;
+
+function against(spent: number, limit: number | undefined): string {
+  if (limit === undefined) return `${formatUsd(spent)} (no limit)`;
+  return `${formatUsd(spent)} of ${formatUsd(limit)} (${formatPercent(limit > 0 ? spent / limit : 1)})`;
+}
+
+/** /spend and /spend NAME: today's and this month's spend, in server.timezone. */
+export async function spendReport(deps: ReportDeps, text: string): Promise<string> {
+  const cfg = deps.config.current().config;
+  const now = deps.clock();
+  const tz = cfg.server.timezone;
+  const { daily, monthly } = periodsAt(now, tz);
+  const when = `today (${dayOf(now, tz)}, ${tz}) · this month (${monthOf(now, tz)})`;
+  const name = text.trim().split(/\s+/)[0] ?? '';
+
+  if (name) {
+    const key = cfg.keys[name];
+    if (!key) return unknownKey(name, Object.keys(cfg.keys));
+    const spend = await deps.store.getSpend(name, [daily, monthly]);
+    const d = spend[daily] ?? { spentUsd: 0, reservedUsd: 0 };
+    const m = spend[monthly] ?? { spentUsd: 0, reservedUsd: 0 };
+    const inFlight =
+      d.reservedUsd > 0 ? `\n${formatUsd(d.reservedUsd)} is reserved by requests in flight.` : '';
+    return (
+      `*Spend of \`${name}\`*, ${when}\n` +
+      `• today: ${against(d.spentUsd, key.limits.dailyUsd)}\n` +
+      `• this month: ${against(m.spentUsd, key.limits.monthlyUsd)}${inFlight}`
+    );
+  }
+
+  const all = await deps.store.getAllSpend([daily, monthly]);
+  let today = 0;
+  let month = 0;
+  const rows: { name: string; today: number; month: number }[] = [];
+  for (const [key, periods] of all) {
+    const t = periods[daily] ?? 0;
+    const mo = periods[monthly] ?? 0;
+    today += t;
+    month += mo;
+    if (t > 0 || mo > 0) rows.push({ name: key, today: t, month: mo });
+  }
+  rows.sort((a, b) => b.today - a.today || b.month - a.month || a.name.localeCompare(b.name));
+  const lines = rows
+    .slice(0, MAX_LINES)
+    .map(
+      (r) => `• \`${escapeMrkdwn(r.name)}\`: ${formatUsd(r.today)} today, ${formatUsd(r.month)} this month`,
+    );
+  if (rows.length > MAX_LINES) lines.push(`…and ${rows.length - MAX_LINES} more keys`);
+  return (
+    `*Spend*, ${when}\n*Total: ${formatUsd(today)} today, ${formatUsd(month)} this month*` +
+    (lines.length > 0 ? `\n${lines.join('\n')}` : '\nNo spend yet.')
+  );
+}
+
+/** Status label of /keys: active, disabled(file), disabled(slack), disabled(admin api) or expired. */
+export function statusLabel(key: KeyConfig, override: DisableRecord | undefined, now: number): string {
+  switch (keyStatus(key, override, now)) {
+    case 'disabled_in_file':
+      return 'disabled(file)';
+    case 'disabled_override':
+      return override?.source === 'admin_api' ? 'disabled(admin api)' : 'disabled(slack)';
+    case 'expired':
+      return 'expired';
+    default:
+      return 'active';
+  }
+}
+
+/** /keys: every key with status, spend against limits and expiry. */
+export async function keysReport(deps: ReportDeps): Promise<string> {
+  const cfg = deps.config.current().config;
+  const now = deps.clock();
+  const { daily, monthly } = periodsAt(now, cfg.server.timezone);
+  const all = await deps.store.getAllSpend([daily, monthly]);
+  const keys = Object.values(cfg.keys).sort((a, b) => a.name.localeCompare(b.name));
+  if (keys.length === 0) return 'keys.yaml has no keys yet.';
+  const lines = keys.slice(0, MAX_LINES).map((k) => {
+    const override = deps.disables.get(k.name);
+    const status = statusLabel(k, override, now);
+    const s = all.get(k.name);
+    const by =
+      override && status.startsWith('disabled(') && !k.disabled
+        ? ` by ${userMention(override.by)}: ${escapeMrkdwn(override.reason)}`
+        : '';
+    const expiry = k.expires ? ` · expires ${k.expires}` : '';
+    return (
+      `• \`${k.name}\` *${status}*${by} · today ${against(s?.[daily] ?? 0, k.limits.dailyUsd)}` +
+      ` · month ${against(s?.[monthly] ?? 0, k.limits.monthlyUsd)}${expiry}`
+    );
+  });
+  if (keys.length > MAX_LINES) lines.push(`…and ${keys.length - MAX_LINES} more (GET /admin/keys lists all)`);
+  return `*Keys* (config ${deps.config.current().revision})\n${lines.join('\n')}`;
+}
+
+function unknownKey(name: string, names: string[]): string {
+  const suggestion = suggestName(name, names);
+  const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : ' `/keys` lists the names.';
+  return `There is no key named \`${escapeMrkdwn(name)}\` in keys.yaml.${hint}`;
+}
