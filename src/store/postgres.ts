@@ -112,7 +112,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     releaseClaim: (scope, id) => queries.releaseClaim(pool, scope, id),
     recordClient: (key, fingerprint, at) => queries.recordClient(pool, key, fingerprint, at),
 
-    queryUsage: (q) => queries.queryUsage(pool, q),
+    queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),
     rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
     spendBetween: (key, since, until) => queries.spendBetween(pool, key, since, until),
     lastUsed: () => queries.lastUsed(pool),

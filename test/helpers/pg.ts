@@ -77,18 +77,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as net.AddressInfo;
+  const cut = () => {
+    isCut = true;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
   return {
     port: address.port,
-    cut() {
-      isCut = true;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
+    cut,
     restore() {
       isCut = false;
     },
     close() {
-      this.cut();
+      cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

@@ -140,10 +140,13 @@ describe('postgres store', () => {
       'd:2026-11-25': { spentUsd: 0.75, reservedUsd: 0 },
       'm:2026-11': { spentUsd: 0.75, reservedUsd: 0 },
     });
-    const rows = await store.queryUsage({ since: T0 - 1, until: T0 + 1, key: 'k-dead', by: 'day' }, 'UTC');
+    const rows = await store.queryUsage({ since: T0 - 1, until: T0 + 1, key: 'k-dead', by: 'key' }, 'UTC');
     expect(rows).toEqual([
-      { day: '2026-11-25', requests: 1, errors: 1, input_tokens: 0, output_tokens: 0, cost_usd: 0.75 },
+      { key: 'k-dead', requests: 1, errors: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0.75 },
     ]);
+    // The rollup puts it on the day of its daily period.
+    const roll = (await store.rollup('2026-11-25', '2026-11-25')).filter((r) => r.key === 'k-dead');
+    expect(roll).toMatchObject([{ day: '2026-11-25', model: '', status: 0, requests: 1, costUsd: 0.75 }]);
     // A late settle from the replica that was thought dead does not charge a second time.
     await store.settle(usage({ requestId: 'req-dead', key: 'k-dead', costUsd: 0.1 }), periods);
     expect((await store.getSpend('k-dead', periods))['m:2026-11']?.spentUsd).toBe(0.75);
@@ -174,6 +177,12 @@ describe('postgres store', () => {
       [],
     );
     const q = { since: T0, until: T0 + 100, key: 'k-q' };
+    expect(await store.queryUsage({ ...q, by: 'day' }, 'America/Los_Angeles')).toMatchObject([
+      { day: '2026-11-26', requests: 2 },
+    ]);
+    expect(await store.queryUsage({ ...q, by: 'day' }, 'Pacific/Kiritimati')).toMatchObject([
+      { day: '2026-11-27', requests: 2 },
+    ]);
     expect(await store.queryUsage({ ...q, by: 'status' }, 'UTC')).toEqual([
       { status: 200, requests: 1, errors: 0, input_tokens: 100, output_tokens: 50, cost_usd: 1 },
       { status: 502, requests: 1, errors: 1, input_tokens: 100, output_tokens: 50, cost_usd: 0 },

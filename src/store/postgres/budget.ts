@@ -1,3 +1,4 @@
+import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import { guarded, inTransaction, type Pool, type Queryable } from './pool.js';
 
@@ -147,12 +148,6 @@ export async function settle(pool: Pool, usage: UsageRecord, periods: string[]):
   });
 }
 
-/** `d:2026-11-26` → `2026-11-26`: the day a recovered charge belongs to. */
-function dayOfPeriods(periods: string[], ts: number): string {
-  const daily = periods.find((p) => p.startsWith('d:'));
-  return daily ? daily.slice(2) : new Date(ts).toISOString().slice(0, 10);
-}
-
 export async function recoverReservations(pool: Pool, now: number, all: boolean): Promise<number> {
   let total = 0;
   // Batches keep each transaction short; SKIP LOCKED lets several replicas sweep side by side
@@ -169,7 +164,13 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
       // Key order, so two sweeps (or a sweep and a reserve) lock spend rows in the same order.
       rows.sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1));
       for (const r of rows) {
-        const fresh = await insertUsage(c, recoveredUsage(r));
+        const fresh = await insertUsage(
+          c,
+          recoveredUsage(
+            { id: r.id, key: r.key, amountUsd: r.amount_usd, periods: r.periods, createdAt: r.created_at },
+            now,
+          ),
+        );
         // Money is never under-counted: an abandoned request costs what was reserved for it.
         await charge(c, r.key, r.periods, fresh ? r.amount_usd : 0, r.amount_usd);
       }
@@ -178,30 +179,6 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
     total += n;
     if (n < 200) return total;
   }
-}
-
-function recoveredUsage(r: ReservationRow): UsageRecord {
-  return {
-    requestId: r.id,
-    ts: r.created_at,
-    day: dayOfPeriods(r.periods, r.created_at),
-    key: r.key,
-    model: null,
-    upstream: null,
-    route: '',
-    status: 0,
-    errorCode: 'reservation_expired',
-    inputTokens: 0,
-    outputTokens: 0,
-    cachedTokens: 0,
-    costUsd: r.amount_usd,
-    latencyMs: 0,
-    stream: false,
-    userAgent: null,
-    ip: null,
-    configRevision: '',
-    usageSource: 'reserved',
-  };
 }
 
 export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Record<string, PeriodSpend>> {

@@ -6,18 +6,23 @@ import { guarded, inTransaction, type Pool } from './pool.js';
 const GROUP_COLUMNS = {
   key: 'key',
   model: "coalesce(model, '')",
-  day: 'day',
+  // The local day in the asked timezone (PostgreSQL has the IANA database), so the answer is the
+  // same as the embedded store's for any timezone, not only the one the `day` column was written in.
+  day: "to_char(to_timestamp(ts / 1000.0) AT TIME ZONE $3, 'YYYY-MM-DD')",
   status: 'status',
 } as const;
 
-export function queryUsage(pool: Pool, q: UsageQuery): Promise<UsageRow[]> {
+/**
+ * Rows ordered like the embedded store's: by day oldest first, otherwise most expensive first
+ * (ties by group name). Sorted here, not in SQL, so collation cannot make the two differ.
+ */
+export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise<UsageRow[]> {
   return guarded(async () => {
-    const group = GROUP_COLUMNS[q.by];
-    const params: unknown[] = [q.since, q.until];
+    const params: unknown[] = [q.since, q.until, timeZone];
     let where = 'ts >= $1 AND ts < $2';
     if (q.key !== undefined) {
       params.push(q.key);
-      where += ' AND key = $3';
+      where += ' AND key = $4';
     }
     const { rows } = await pool.query<{
       g: string | number;
@@ -27,15 +32,15 @@ export function queryUsage(pool: Pool, q: UsageQuery): Promise<UsageRow[]> {
       output_tokens: number;
       cost_usd: number;
     }>(
-      `SELECT ${group} AS g, count(*)::int AS requests,
-         count(*) FILTER (WHERE status >= 400 OR error_code IS NOT NULL)::int AS errors,
+      `SELECT ${GROUP_COLUMNS[q.by]} AS g, count(*)::int AS requests,
+         count(*) FILTER (WHERE status >= 400)::int AS errors,
          coalesce(sum(input_tokens), 0)::float8 AS input_tokens,
          coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
          coalesce(sum(cost_usd), 0)::float8 AS cost_usd
-       FROM usage WHERE ${where} GROUP BY 1 ORDER BY 1`,
+       FROM usage WHERE ${where} AND $3::text IS NOT NULL GROUP BY 1`,
       params,
     );
-    return rows.map((r) => ({
+    const out: UsageRow[] = rows.map((r) => ({
       [q.by]: q.by === 'status' ? Number(r.g) : String(r.g),
       requests: r.requests,
       errors: r.errors,
@@ -43,6 +48,9 @@ export function queryUsage(pool: Pool, q: UsageQuery): Promise<UsageRow[]> {
       output_tokens: r.output_tokens,
       cost_usd: r.cost_usd,
     }));
+    const name = (row: UsageRow) => String(row[q.by] ?? '');
+    if (q.by === 'day') return out.sort((a, b) => name(a).localeCompare(name(b)));
+    return out.sort((a, b) => b.cost_usd - a.cost_usd || name(a).localeCompare(name(b)));
   });
 }
 
