@@ -22,6 +22,7 @@ export type FlagKind =
 export interface DigestFlag {
   kind: FlagKind;
   title: string;
+  /** `detail` is '' when the title says it all (no expiry, no limit). */
   items: { key: string; detail: string }[];
 }
 
@@ -33,7 +34,7 @@ export const FLAG_TITLES: Record<FlagKind, string> = {
   expiring: 'Expiring within 7 days',
   disabled_drift: 'Disabled from Slack but not in keys.yaml (fix in a PR)',
   no_expiry: 'No expiry',
-  no_limit: 'No spending limit',
+  no_limit: 'No spending limit (neither daily_usd nor monthly_usd)',
 };
 
 const FLAG_ORDER: FlagKind[] = [
@@ -145,9 +146,9 @@ export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {
     if (key.expiresAt !== undefined && key.expiresAt > now && key.expiresAt <= now + SOON_DAYS * DAY_MS) {
       add('expiring', key.name, `expires ${key.expires ?? dayOf(key.expiresAt - 1, tz)} (end of day, ${tz})`);
     }
-    if (key.expiresAt === undefined) add('no_expiry', key.name, 'no expires date');
+    if (key.expiresAt === undefined) add('no_expiry', key.name, '');
     if (key.limits.dailyUsd === undefined && key.limits.monthlyUsd === undefined) {
-      add('no_limit', key.name, 'neither daily_usd nor monthly_usd');
+      add('no_limit', key.name, '');
     }
   }
 

@@ -24,6 +24,7 @@ export interface DigestMessage {
 }
 
 const SECTION_LIMIT = 2_900;
+const count = new Intl.NumberFormat('en-US');
 const TABLE_ROWS = 15;
 
 /** Slack reads `&`, `<` and `>` as markup in every text field. */
@@ -53,7 +54,7 @@ function tableBlocks(d: Digest): SlackBlock[] {
     const restRequests = rest.reduce((sum, l) => sum + l.requests, 0);
     blocks.push(
       context(
-        `…and ${rest.length} more key${rest.length === 1 ? '' : 's'}: ${formatUsd(restCost)}, ${restRequests} requests. \`tollgate digest --dry-run --date ${d.day}\` shows them all.`,
+        `…and ${rest.length} more key${rest.length === 1 ? '' : 's'}: ${formatUsd(restCost)}, ${count.format(restRequests)} requests. \`tollgate digest --dry-run --date ${d.day}\` shows them all.`,
       ),
     );
   }
@@ -62,12 +63,17 @@ function tableBlocks(d: Digest): SlackBlock[] {
 
 function flagBlock(f: DigestFlag): SlackBlock {
   let text = `*${escapeMrkdwn(f.title)}*`;
+  // Flags whose title says it all read as one line of names; the others get a line per key.
+  const compact = f.items.every((i) => i.detail === '');
   let listed = 0;
   for (const item of f.items) {
-    const line = `\n• \`${escapeMrkdwn(item.key)}\` ${escapeMrkdwn(item.detail)}`;
+    const name = `\`${escapeMrkdwn(item.key)}\``;
+    const piece = compact
+      ? `${listed === 0 ? '\n' : ', '}${name}`
+      : `\n• ${name}: ${escapeMrkdwn(item.detail)}`;
     // Leave room for the "…and N more" line.
-    if (text.length + line.length > SECTION_LIMIT - 40) break;
-    text += line;
+    if (text.length + piece.length > SECTION_LIMIT - 40) break;
+    text += piece;
     listed++;
   }
   if (listed < f.items.length) text += `\n…and ${f.items.length - listed} more`;

@@ -23,7 +23,8 @@ export function renderDigestText(d: Digest): string {
     out.push('', 'Flags');
     for (const f of d.flags) {
       out.push(`  ${f.title}`);
-      for (const item of f.items) out.push(`    - ${item.key}: ${item.detail}`);
+      for (const item of f.items)
+        out.push(item.detail ? `    - ${item.key}: ${item.detail}` : `    - ${item.key}`);
     }
   }
   out.push('', describeFooter(d));
