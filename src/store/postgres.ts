@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import * as budget from './postgres/budget.js';
@@ -38,6 +39,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
 
+  const origin = randomUUID();
   const subscribers = new Set<() => void>();
   let listener: DisableListener | null = null;
   let closed = false;
@@ -77,13 +79,13 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     releaseSlot: (id, key) => releaseSlot(pool, id, key),
 
     async setDisabled(d) {
-      const changed = await setDisabled(pool, d);
+      const changed = await setDisabled(pool, d, origin);
       // This replica's own view need not wait for the round trip through NOTIFY.
       if (changed) notify();
       return changed;
     },
     async clearDisabled(key) {
-      const changed = await clearDisabled(pool, key);
+      const changed = await clearDisabled(pool, key, origin);
       if (changed) notify();
       return changed;
     },
@@ -99,6 +101,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
           log,
           notify,
           pollMs: resolved.disablePollMs,
+          origin,
         });
       }
       return () => {

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
+import { createPostgresStore } from '../../src/store/postgres.js';
+import type { Store } from '../../src/store/types.js';
+import type { StoreBackend } from './store-backends.js';
 
 /** The machine's PostgreSQL (trust auth); override with TOLLGATE_TEST_PG_URL. */
 export const PG_ADMIN_URL = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -91,6 +94,31 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     close() {
       cut();
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The postgres entry of the shared store suite (test/helpers/store-backends.ts): a fresh
+ * database on the first `create()` after `destroy()`, the same database for later calls (a
+ * "reopen"), dropped by `destroy()`.
+ */
+export function postgresBackend(): StoreBackend {
+  let db: TestDatabase | null = null;
+  const opened: Store[] = [];
+  return {
+    name: 'postgres',
+    async create() {
+      db ??= await createTestDatabase('tollgate_suite');
+      const store = createPostgresStore(db.url, { poolSize: 4 });
+      opened.push(store);
+      await store.init();
+      return store;
+    },
+    async destroy() {
+      for (const store of opened.splice(0)) await store.close();
+      await db?.drop();
+      db = null;
     },
   };
 }

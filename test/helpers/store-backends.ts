@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
+import { postgresBackend } from './pg.js';
 
 /**
  * One storage backend the shared store suite (test/integration/store.test.ts) runs against,
@@ -42,12 +43,10 @@ export function sqliteBackend(): StoreBackend {
 }
 
 /**
- * Every backend the suite runs against.
- *
- * POSTGRES GOES HERE: add a `postgresBackend()` (in its own helper file) when a server is
- * reachable, e.g. `...(process.env.TOLLGATE_TEST_PG_URL ? [postgresBackend(url)] : [])`; its
- * `create()` must start from empty tables after `destroy()` (a fresh schema or database per run).
+ * Every backend the suite runs against. PostgreSQL is the machine's server (see test/helpers/pg.ts,
+ * TOLLGATE_TEST_PG_URL to point elsewhere); TOLLGATE_TEST_SKIP_PG=1 leaves it out on a machine
+ * without one.
  */
 export function storeBackends(): StoreBackend[] {
-  return [sqliteBackend()];
+  return [sqliteBackend(), ...(process.env.TOLLGATE_TEST_SKIP_PG === '1' ? [] : [postgresBackend()])];
 }

@@ -13,26 +13,29 @@ interface DisableRow {
   at: number;
 }
 
-/** Insert and NOTIFY in one statement: the notification is sent exactly when the change commits. */
-export function setDisabled(pool: Pool, d: DisableRecord): Promise<boolean> {
+/**
+ * Insert and NOTIFY in one statement: the notification is sent exactly when the change commits.
+ * The payload names the sending store instance, whose own subscribers were told already.
+ */
+export function setDisabled(pool: Pool, d: DisableRecord, origin: string): Promise<boolean> {
   return guarded(async () => {
     const res = await pool.query(
       `WITH ins AS (
          INSERT INTO disables (key, reason, disabled_by, source, at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (key) DO NOTHING RETURNING key)
-       SELECT pg_notify('${DISABLES_CHANNEL}', key) FROM ins`,
-      [d.key, d.reason, d.by, d.source, d.at],
+       SELECT pg_notify('${DISABLES_CHANNEL}', $6 || ' ' || key) FROM ins`,
+      [d.key, d.reason, d.by, d.source, d.at, origin],
     );
     return (res.rowCount ?? 0) > 0;
   });
 }
 
-export function clearDisabled(pool: Pool, key: string): Promise<boolean> {
+export function clearDisabled(pool: Pool, key: string, origin: string): Promise<boolean> {
   return guarded(async () => {
     const res = await pool.query(
       `WITH del AS (DELETE FROM disables WHERE key = $1 RETURNING key)
-       SELECT pg_notify('${DISABLES_CHANNEL}', key) FROM del`,
-      [key],
+       SELECT pg_notify('${DISABLES_CHANNEL}', $2 || ' ' || key) FROM del`,
+      [key, origin],
     );
     return (res.rowCount ?? 0) > 0;
   });
@@ -75,6 +78,8 @@ export function startDisableListener(deps: {
   log: Logger;
   notify: () => void;
   pollMs: number;
+  /** This store instance: its own notifications are not passed on a second time. */
+  origin: string;
 }): DisableListener {
   let stopped = false;
   let client: pg.Client | null = null;
@@ -109,7 +114,9 @@ export function startDisableListener(deps: {
     c.on('error', onLost);
     c.on('end', () => onLost());
     c.on('notification', (msg) => {
-      if (msg.channel === DISABLES_CHANNEL) deps.notify();
+      if (msg.channel !== DISABLES_CHANNEL) return;
+      if (msg.payload?.startsWith(`${deps.origin} `)) return;
+      deps.notify();
     });
     try {
       await c.connect();
