@@ -166,7 +166,8 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
     }
     missingLogged = false;
     // Unchanged bytes: nothing to do, and nothing to say (the poll runs every few hundred ms).
-    if (a.fingerprint === lastFingerprint) {
+    // An operator's SIGHUP is an explicit ask: it re-checks (e.g. a `git commit` of the same bytes).
+    if (a.fingerprint === lastFingerprint && reason !== 'SIGHUP') {
       return { applied: ok, changed: false, errors: ok ? [] : (lastError ?? []) };
     }
     lastFingerprint = a.fingerprint;

@@ -87,3 +87,9 @@ export function setupGitRepo(
   }
   return { file, shas, checkout: (sha) => void git(dir, 'checkout', '-q', sha) };
 }
+
+/** Commits every change in the work tree at `dir` (a `git commit -a` on the server). */
+export function commitAll(dir: string, message = 'update'): string {
+  git(dir, 'commit', '-q', '-am', message);
+  return git(dir, 'log', '-1', '--format=%h');
+}

@@ -10,6 +10,7 @@ import { createLogger } from '../../../src/log.js';
 import type { Notifier } from '../../../src/notifier.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import {
+  commitAll,
   setupConfigMap,
   setupGitRepo,
   swapConfigMap,
@@ -370,5 +371,22 @@ describe('watch()', () => {
     expect(manager.current()).toBe(good);
     writeFileSync(file, WITH_TWO);
     await waitFor(() => hasSecondKey(manager));
+  });
+});
+
+describe('SIGHUP', () => {
+  it('re-checks unchanged content on SIGHUP and picks up a commit of the same bytes', async () => {
+    const dir = tempDir();
+    const repo = setupGitRepo(dir, [BASE]);
+    writeFileSync(repo.file, WITH_TWO);
+    const { manager, logs } = await setup({ file: repo.file, gitRevision: undefined });
+    expect(manager.current().revision).toMatch(REVISION);
+    const sha = commitAll(dir);
+    await manager.reload('poll');
+    expect(manager.current().revision).toMatch(REVISION);
+    const result = await manager.reload('SIGHUP');
+    expect(result).toMatchObject({ applied: true, changed: true });
+    expect(manager.current().revision).toMatch(new RegExp(`^[0-9a-f]{12}@${sha}$`));
+    expect(logs.some((l) => l.includes('"reason":"SIGHUP"'))).toBe(true);
   });
 });
