@@ -30,10 +30,11 @@ interface Ready {
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
   const db = new Database(path);
+  // First, so that even switching to WAL waits for a process opening the same file at once. The
+  // CLI (`tollgate usage`) may also read while the server writes: wait for a lock rather than fail.
+  db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  // The CLI (`tollgate usage`) may read while the server writes; wait for a lock rather than fail.
-  db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
 
   const rate = createMemoryRateLimiter();

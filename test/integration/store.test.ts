@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -548,6 +548,87 @@ describe('sqlite store on disk', () => {
       expectUsd(after[DAY]?.reservedUsd, 0);
     } finally {
       await store.close();
+    }
+  });
+
+  it('lets two processes on one file together reserve no more than the limit', async () => {
+    const path = join(dir, 'shared.db');
+    const child = fileURLToPath(new URL('../helpers/sqlite-reserve-many.ts', import.meta.url));
+    const runChild = (prefix: string) =>
+      new Promise<string>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', child, path, prefix, '120'], {
+          timeout: 30_000,
+        });
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+        });
+        p.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+        });
+        p.on('error', reject);
+        p.on('close', (code) =>
+          code === 0 ? resolve(out) : reject(new Error(`child ${prefix} failed: ${err}`)),
+        );
+      });
+    const [a, b] = await Promise.all([runChild('a'), runChild('b')]);
+    expect(Number(a) + Number(b)).toBe(100);
+
+    const store = createSqliteStore(path);
+    try {
+      await store.init();
+      expectUsd((await store.getSpend('shared', [DAY]))[DAY]?.reservedUsd, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stores every field of a usage record as given', async () => {
+    const path = join(dir, 'fields.db');
+    const store = createSqliteStore(path);
+    const record = usage({
+      requestId: 'all-fields',
+      model: null,
+      upstream: null,
+      errorCode: 'upstream_timeout',
+      status: 504,
+      cachedTokens: 7,
+      stream: true,
+      userAgent: null,
+      ip: '::1',
+      usageSource: 'estimated',
+      latencyMs: 600_000,
+    });
+    await store.init();
+    await store.settle(record, []);
+    await store.close();
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare("SELECT * FROM usage WHERE request_id = 'all-fields'").get()).toEqual({
+        request_id: 'all-fields',
+        ts: record.ts,
+        day: record.day,
+        key: record.key,
+        model: null,
+        upstream: null,
+        route: record.route,
+        status: 504,
+        error_code: 'upstream_timeout',
+        input_tokens: record.inputTokens,
+        output_tokens: record.outputTokens,
+        cached_tokens: 7,
+        cost_usd: record.costUsd,
+        latency_ms: 600_000,
+        stream: 1,
+        user_agent: null,
+        ip: '::1',
+        config_revision: 'rev1',
+        usage_source: 'estimated',
+      });
+    } finally {
+      db.close();
     }
   });
 
