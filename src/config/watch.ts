@@ -14,6 +14,8 @@ export interface WatchOptions {
   onError: (err: unknown) => void;
   /** Quiet time after the last event before onChange fires. */
   debounceMs?: number;
+  /** Longest a burst of events can postpone onChange. */
+  maxWaitMs?: number;
   /** How often the content is re-read and hashed as a safety net behind the watcher. */
   pollMs?: number;
 }
@@ -44,21 +46,31 @@ export function watchConfigFile(options: WatchOptions): FileWatcher {
   const name = basename(file);
   const debounceMs = options.debounceMs ?? 100;
   const pollMs = options.pollMs ?? 500;
+  const maxWaitMs = options.maxWaitMs ?? 500;
 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let burstStartedAt: number | undefined;
   let pendingReason: 'watch' | 'poll' = 'watch';
   let lastSeen: string | null | undefined;
   let polling = false;
 
+  const fire = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    burstStartedAt = undefined;
+    if (!closed) options.onChange(pendingReason);
+  };
+
   const schedule = (reason: 'watch' | 'poll') => {
     if (closed) return;
     pendingReason = reason;
+    const now = Date.now();
+    burstStartedAt ??= now;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (!closed) options.onChange(pendingReason);
-    }, debounceMs);
+    // A writer that never pauses must not postpone the reload forever: cap the wait.
+    const wait = Math.max(0, Math.min(debounceMs, burstStartedAt + maxWaitMs - now));
+    timer = setTimeout(fire, wait);
     timer.unref();
   };
 

@@ -155,3 +155,29 @@ describe('watchConfigFile', () => {
     expect(changes).toBe(0);
   });
 });
+
+describe('watchConfigFile under a writer that never pauses', () => {
+  it('still reports a change while writes keep coming faster than the debounce', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, 'a\n');
+    let changes = 0;
+    const w = watchConfigFile({
+      file,
+      pollMs: 10_000,
+      debounceMs: 200,
+      maxWaitMs: 300,
+      onChange: () => changes++,
+      onError: () => {},
+    });
+    cleanups.push(() => w.close());
+    await new Promise((r) => setTimeout(r, 150));
+    const start = Date.now();
+    let i = 0;
+    while (changes === 0 && Date.now() - start < 2_000) {
+      writeInPlace(file, `v${i++}\n`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(changes).toBeGreaterThan(0);
+  });
+});
