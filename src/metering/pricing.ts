@@ -1,0 +1,36 @@
+import type { ModelConfig } from '../config/types.js';
+
+/** Tokens of one request as the gateway meters them. */
+export interface Usage {
+  /** All input tokens, cached ones included. */
+  inputTokens: number;
+  outputTokens: number;
+  /** The part of inputTokens read from a prompt cache. */
+  cachedTokens: number;
+}
+
+export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
+
+/**
+ * USD cost of `usage` at the model's prices per million tokens: uncached input at the input price,
+ * cached input at the cached price, output at the output price.
+ */
+export function costOf(
+  usage: Usage,
+  model: Pick<ModelConfig, 'inputPerMtok' | 'outputPerMtok' | 'cachedInputPerMtok'>,
+): number {
+  const cached = Math.min(usage.cachedTokens, usage.inputTokens);
+  const uncached = usage.inputTokens - cached;
+  return (
+    (uncached * model.inputPerMtok +
+      cached * model.cachedInputPerMtok +
+      usage.outputTokens * model.outputPerMtok) /
+    1e6
+  );
+}
+
+/** `$4.98`, or more digits for amounts under a cent so a tiny request does not read as `$0.00`. */
+export function formatUsd(amount: number): string {
+  if (amount === 0 || Math.abs(amount) >= 0.01) return `$${amount.toFixed(2)}`;
+  return `$${Number(amount.toPrecision(2))}`;
+}

@@ -1,0 +1,185 @@
+import type { Usage } from './pricing.js';
+
+/**
+ * Reads the provider's own token counts out of one response, whole (JSON) or event by event
+ * (SSE), plus the length of the generated text for when no counts ever come. One reader per
+ * request: it keeps the stream's state.
+ */
+export interface UsageReader {
+  readJson(body: unknown): void;
+  /** One SSE `data:` payload, already parsed. */
+  readEvent(data: unknown): void;
+  usage(): Usage | undefined;
+  /** Characters of generated text seen so far (for the estimate when `usage()` is undefined). */
+  textChars(): number;
+}
+
+export type UsageKind =
+  | 'openai-chat'
+  | 'openai-responses'
+  | 'openai-embeddings'
+  | 'anthropic-messages'
+  | 'none';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+const len = (v: unknown): number => (typeof v === 'string' ? v.length : 0);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** OpenAI `usage` of chat completions, completions and embeddings. */
+function openaiUsage(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  return {
+    inputTokens: num(u.prompt_tokens),
+    outputTokens: num(u.completion_tokens),
+    cachedTokens: num(details.cached_tokens),
+  };
+}
+
+/** Responses API `usage`. */
+function responsesUsage(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const details = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
+  return {
+    inputTokens: num(u.input_tokens),
+    outputTokens: num(u.output_tokens),
+    cachedTokens: num(details.cached_tokens),
+  };
+}
+
+function chatText(choice: unknown): number {
+  if (!isObject(choice)) return 0;
+  let n = len(choice.text);
+  for (const part of [choice.message, choice.delta]) {
+    if (!isObject(part)) continue;
+    n += len(part.content) + len(part.reasoning_content) + len(part.refusal);
+    for (const call of list(part.tool_calls)) {
+      if (isObject(call) && isObject(call.function)) n += len(call.function.arguments);
+    }
+  }
+  return n;
+}
+
+function createOpenaiChatReader(): UsageReader {
+  let usage: Usage | undefined;
+  let chars = 0;
+  return {
+    readJson(body) {
+      if (!isObject(body)) return;
+      usage = openaiUsage(body.usage) ?? usage;
+      for (const c of list(body.choices)) chars += chatText(c);
+    },
+    readEvent(data) {
+      if (!isObject(data)) return;
+      usage = openaiUsage(data.usage) ?? usage;
+      for (const c of list(data.choices)) chars += chatText(c);
+    },
+    usage: () => usage,
+    textChars: () => chars,
+  };
+}
+
+function createResponsesReader(): UsageReader {
+  let usage: Usage | undefined;
+  let chars = 0;
+  return {
+    readJson(body) {
+      if (!isObject(body)) return;
+      usage = responsesUsage(body.usage) ?? usage;
+      for (const item of list(body.output)) {
+        if (!isObject(item)) continue;
+        for (const part of list(item.content)) if (isObject(part)) chars += len(part.text);
+        chars += len(item.arguments);
+      }
+    },
+    readEvent(data) {
+      if (!isObject(data)) return;
+      // response.completed, response.incomplete and response.failed all carry the final usage.
+      if (isObject(data.response)) usage = responsesUsage(data.response.usage) ?? usage;
+      chars += len(data.delta);
+    },
+    usage: () => usage,
+    textChars: () => chars,
+  };
+}
+
+function createEmbeddingsReader(): UsageReader {
+  let usage: Usage | undefined;
+  return {
+    readJson(body) {
+      if (isObject(body) && isObject(body.usage)) {
+        usage = { inputTokens: num(body.usage.prompt_tokens), outputTokens: 0, cachedTokens: 0 };
+      }
+    },
+    readEvent() {},
+    usage: () => usage,
+    textChars: () => 0,
+  };
+}
+
+/**
+ * Anthropic counts uncached, cache-read and cache-write input separately; the gateway's input is
+ * their sum and its cached part is the cache reads. A stream reports them in `message_start` and
+ * the (cumulative) output in `message_delta`, which may also restate the input counts.
+ */
+function createAnthropicReader(): UsageReader {
+  const counts = { input: 0, cacheRead: 0, cacheWrite: 0, output: 0 };
+  let seen = false;
+  let chars = 0;
+  const fold = (u: unknown) => {
+    if (!isObject(u)) return;
+    seen = true;
+    if (typeof u.input_tokens === 'number') counts.input = num(u.input_tokens);
+    if (typeof u.cache_read_input_tokens === 'number') counts.cacheRead = num(u.cache_read_input_tokens);
+    if (typeof u.cache_creation_input_tokens === 'number')
+      counts.cacheWrite = num(u.cache_creation_input_tokens);
+    if (typeof u.output_tokens === 'number') counts.output = num(u.output_tokens);
+  };
+  return {
+    readJson(body) {
+      if (!isObject(body)) return;
+      fold(body.usage);
+      for (const block of list(body.content))
+        if (isObject(block)) chars += len(block.text) + len(block.thinking);
+    },
+    readEvent(data) {
+      if (!isObject(data)) return;
+      if (data.type === 'message_start' && isObject(data.message)) fold(data.message.usage);
+      else if (data.type === 'message_delta') fold(data.usage);
+      else if (data.type === 'content_block_delta' && isObject(data.delta)) {
+        chars += len(data.delta.text) + len(data.delta.partial_json) + len(data.delta.thinking);
+      }
+    },
+    usage: () =>
+      seen
+        ? {
+            inputTokens: counts.input + counts.cacheRead + counts.cacheWrite,
+            outputTokens: counts.output,
+            cachedTokens: counts.cacheRead,
+          }
+        : undefined,
+    textChars: () => chars,
+  };
+}
+
+function createNoneReader(): UsageReader {
+  return { readJson() {}, readEvent() {}, usage: () => undefined, textChars: () => 0 };
+}
+
+export function createUsageReader(kind: UsageKind): UsageReader {
+  switch (kind) {
+    case 'openai-chat':
+      return createOpenaiChatReader();
+    case 'openai-responses':
+      return createResponsesReader();
+    case 'openai-embeddings':
+      return createEmbeddingsReader();
+    case 'anthropic-messages':
+      return createAnthropicReader();
+    case 'none':
+      return createNoneReader();
+  }
+}

@@ -1,0 +1,68 @@
+import type { KeyConfig } from '../config/types.js';
+import { dayOf, dayRange, formatLocal, monthOf, monthRange } from '../config/windows.js';
+import { GatewayError } from '../errors.js';
+import { formatUsd } from '../metering/pricing.js';
+import type { BudgetWindow, ReserveResult, Store } from '../store/types.js';
+import { storeUnavailable } from './store-unavailable.js';
+
+export interface BudgetPlan {
+  /** Windows with a limit the reservation must fit in. */
+  windows: BudgetWindow[];
+  /** Every period the cost is charged to: always the day and the month, limited or not. */
+  periods: string[];
+}
+
+/** The key's budget windows at `now`: `d:<local day>` and `m:<local month>` in the server's timezone. */
+export function planBudget(key: KeyConfig, now: number, timeZone: string): BudgetPlan {
+  const daily = `d:${dayOf(now, timeZone)}`;
+  const monthly = `m:${monthOf(now, timeZone)}`;
+  const windows: BudgetWindow[] = [];
+  if (key.limits.dailyUsd !== undefined) windows.push({ period: daily, limitUsd: key.limits.dailyUsd });
+  if (key.limits.monthlyUsd !== undefined) windows.push({ period: monthly, limitUsd: key.limits.monthlyUsd });
+  return { windows, periods: [daily, monthly] };
+}
+
+/** When a period's limit resets: the next local midnight, or the 1st of the next month. */
+export function periodEnd(period: string, timeZone: string): number {
+  const value = period.slice(2);
+  return period.startsWith('d:') ? dayRange(value, timeZone).end : monthRange(value, timeZone).end;
+}
+
+/**
+ * Reserves the request's maximum cost in every limited window at once, or refuses with how much
+ * the key has spent, what the request may cost and when the limit resets.
+ */
+export async function reserveBudget(
+  store: Store,
+  r: {
+    id: string;
+    key: KeyConfig;
+    amountUsd: number;
+    plan: BudgetPlan;
+    leaseUntil: number;
+    timeZone: string;
+  },
+): Promise<void> {
+  let result: ReserveResult;
+  try {
+    result = await store.reserve({
+      id: r.id,
+      key: r.key.name,
+      amountUsd: r.amountUsd,
+      windows: r.plan.windows,
+      periods: r.plan.periods,
+      leaseUntil: r.leaseUntil,
+    });
+  } catch (err) {
+    throw storeUnavailable(err);
+  }
+  if (result.ok) return;
+  const which = result.period.startsWith('d:') ? 'daily' : 'monthly';
+  const held =
+    result.reservedUsd > 0 ? ` (plus ${formatUsd(result.reservedUsd)} held by requests in flight)` : '';
+  throw new GatewayError(
+    'insufficient_quota',
+    `key '${r.key.name}' has spent ${formatUsd(result.spentUsd)}${held} of its ${formatUsd(result.limitUsd)} ${which} limit; ` +
+      `this request may cost up to ${formatUsd(r.amountUsd)}; the limit resets at ${formatLocal(periodEnd(result.period, r.timeZone), r.timeZone)}`,
+  );
+}

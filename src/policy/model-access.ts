@@ -1,0 +1,85 @@
+import type { Config, KeyConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+
+const globCache = new Map<string, RegExp>();
+
+/** `*` matches any run of characters, `?` one; everything else literally. */
+export function matchesGlob(name: string, glob: string): boolean {
+  let re = globCache.get(glob);
+  if (!re) {
+    const body = glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`);
+    if (globCache.size < 1000) globCache.set(glob, re);
+  }
+  return re.test(name);
+}
+
+export function isModelAllowed(key: KeyConfig, model: string): boolean {
+  return key.models === undefined || key.models.some((g) => matchesGlob(model, g));
+}
+
+/** The configured models this key may use, in config order. */
+export function allowedModels(config: Config, key: KeyConfig): ModelConfig[] {
+  return Object.values(config.models).filter((m) => isModelAllowed(key, m.name));
+}
+
+export interface ModelRoute {
+  model: ModelConfig;
+  upstream: UpstreamConfig;
+  /** The upstream's own key, from the environment. */
+  upstreamKey: string;
+}
+
+function available(config: Config, key: KeyConfig): string {
+  const names = allowedModels(config, key).map((m) => m.name);
+  return names.length > 0 ? names.join(', ') : '(none)';
+}
+
+/**
+ * Resolves the request's `model` to its config and upstream, refusing in SPEC order: unknown model,
+ * model outside the key's allow-list, then an upstream whose key is not in the environment.
+ */
+export function resolveModel(
+  name: unknown,
+  config: Config,
+  key: KeyConfig,
+  env: NodeJS.ProcessEnv,
+): ModelRoute {
+  if (typeof name !== 'string' || name === '') {
+    throw new GatewayError(
+      'invalid_request',
+      `the request body has no 'model'; key '${key.name}' may use: ${available(config, key)}.`,
+    );
+  }
+  const model = config.models[name];
+  if (!model) {
+    throw new GatewayError(
+      'model_not_found',
+      `model '${name}' is not served by this gateway; key '${key.name}' may use: ${available(config, key)}.`,
+    );
+  }
+  if (!isModelAllowed(key, name)) {
+    throw new GatewayError(
+      'model_not_allowed',
+      `key '${key.name}' may not use model '${name}'; it may use: ${available(config, key)}. Widening its models takes a change to keys.yaml.`,
+    );
+  }
+  const upstream = config.upstreams[model.upstream];
+  if (!upstream) {
+    throw new GatewayError(
+      'upstream_not_configured',
+      `model '${name}' points at upstream '${model.upstream}', which is not configured in keys.yaml.`,
+    );
+  }
+  const upstreamKey = env[upstream.apiKeyEnv];
+  if (!upstreamKey) {
+    throw new GatewayError(
+      'upstream_not_configured',
+      `model '${name}' goes to upstream '${upstream.name}', whose API key is not set: set the environment variable ${upstream.apiKeyEnv} where tollgate runs and restart it.`,
+    );
+  }
+  return { model, upstream, upstreamKey };
+}

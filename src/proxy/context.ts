@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
+import { dayOf } from '../config/windows.js';
+import type { ErrorShape } from '../errors.js';
+import type { Metered } from '../metering/meter.js';
+import type { UsageRecord } from '../store/types.js';
+import { errorShapeFor, matchRoute, type Route } from './routes.js';
+
+/** What the gateway knows about one request, filled in as the checks pass. */
+export interface RequestContext {
+  requestId: string;
+  /** Epoch ms at arrival, from the injected clock: windows and expiry are judged at this instant. */
+  ts: number;
+  startedAt: number;
+  /** The config this request runs under from start to end, even if a reload lands meanwhile. */
+  loaded: LoadedConfig;
+  pathname: string;
+  route: Route | undefined;
+  shape: ErrorShape;
+  userAgent: string | null;
+  ip: string | null;
+  key?: KeyConfig;
+  model?: ModelConfig;
+  upstream?: UpstreamConfig;
+  stream: boolean;
+  /** The budget periods the cost is charged to (empty while no key is known). */
+  periods: string[];
+  inputEstimate: number;
+  /** A max_parallel slot is held and must be released. */
+  slotHeld: boolean;
+  /** Set once the request is settled: settlement happens exactly once. */
+  settled: boolean;
+}
+
+export function createContext(req: IncomingMessage, loaded: LoadedConfig, now: number): RequestContext {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const pathname = q < 0 ? url : url.slice(0, q);
+  return {
+    requestId: randomUUID(),
+    ts: now,
+    startedAt: performance.now(),
+    loaded,
+    pathname,
+    route: matchRoute(req.method, pathname),
+    shape: errorShapeFor(pathname),
+    userAgent: req.headers['user-agent'] ?? null,
+    ip: req.socket.remoteAddress ?? null,
+    stream: false,
+    periods: [],
+    inputEstimate: 0,
+    slotHeld: false,
+    settled: false,
+  };
+}
+
+export interface Outcome extends Metered {
+  status: number;
+  errorCode: string | null;
+}
+
+/** The usage record of SPEC §4, every field filled, for any outcome. */
+export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord {
+  return {
+    requestId: ctx.requestId,
+    ts: ctx.ts,
+    day: dayOf(ctx.ts, ctx.loaded.config.server.timezone),
+    key: ctx.key?.name ?? '',
+    model: ctx.model?.name ?? null,
+    upstream: ctx.upstream?.name ?? null,
+    route: ctx.pathname,
+    status: outcome.status,
+    errorCode: outcome.errorCode,
+    inputTokens: outcome.usage.inputTokens,
+    outputTokens: outcome.usage.outputTokens,
+    cachedTokens: outcome.usage.cachedTokens,
+    costUsd: outcome.costUsd,
+    latencyMs: Math.round(performance.now() - ctx.startedAt),
+    stream: ctx.stream,
+    userAgent: ctx.userAgent,
+    ip: ctx.ip,
+    configRevision: ctx.loaded.revision,
+    usageSource: outcome.usageSource,
+  };
+}

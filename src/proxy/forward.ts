@@ -1,0 +1,190 @@
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { EMPTY, type ResponseTap } from '../metering/tap.js';
+import { clientResponseHeaders } from './headers.js';
+
+/*
+ * Why node:http and not http-proxy-middleware: the gateway must rewrite the request body (usage
+ * and output caps), rewrite an SSE response on the fly (hide the usage chunk), abort the upstream
+ * when the client leaves before headers, time out the whole exchange and write the usage record
+ * before the response ends. With hpm each of these is a workaround (fixRequestBody,
+ * selfHandleResponse plus our own piping, a close hook on proxyReq, our own on.error), so what
+ * remains of it is one `http.request`; calling that directly keeps every step visible and the hot
+ * path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
+ * the body re-sent with its length, hop-by-hop headers dropped, `accept-encoding: identity`.
+ */
+
+export interface UpstreamAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+/** Keep-alive connections to the upstreams; without them every request pays a TCP (and TLS) handshake. */
+export function createAgents(): UpstreamAgents {
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+  };
+}
+
+export interface ForwardRequest {
+  url: URL;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+  timeoutMs: number;
+  /** The tap for the response, chosen once its content type is known; `rewrites` when bytes may change. */
+  tapFor(contentType: string): { tap: ResponseTap; rewrites: boolean };
+  /** True for response headers the gateway set itself, which the upstream's must not replace. */
+  gatewayHeader(name: string): boolean;
+}
+
+export type ForwardEnd =
+  /** The upstream body ended: the client response is still open until `finish()`. */
+  | 'completed'
+  /** No usable response: unreachable, refused, reset before headers. Nothing was sent to the client. */
+  | 'upstream_failed'
+  /** The upstream broke off mid-body: the client response was cut off at once. */
+  | 'upstream_died'
+  /** The whole exchange exceeded timeoutMs; if a response started, `finish()` ends it. */
+  | 'timeout'
+  /** The client left; the upstream request was aborted. */
+  | 'client_gone';
+
+export interface ForwardOutcome {
+  end: ForwardEnd;
+  upstreamStatus?: number;
+  /** Whether the response status and headers went to the client. */
+  responseStarted: boolean;
+  /** Whether the request reached the upstream, which may then bill for it. */
+  reachedUpstream: boolean;
+  error?: unknown;
+  /** Ends an open client response with the bytes the tap held back. Call after the usage record is written. */
+  finish(): void;
+}
+
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed;
+}
+
+/**
+ * Sends one request upstream and streams the response to the client through the tap, chunk by
+ * chunk with backpressure. Resolves once the exchange is decided (see ForwardEnd); never rejects.
+ */
+export function forward(
+  res: ServerResponse,
+  f: ForwardRequest,
+  agents: UpstreamAgents,
+): Promise<ForwardOutcome> {
+  return new Promise((resolve) => {
+    let decided = false;
+    let responseStarted = false;
+    let reachedUpstream = false;
+    let retried = false;
+    let upRes: IncomingMessage | undefined;
+    let upReq: http.ClientRequest | undefined;
+    let tail: Buffer = EMPTY;
+
+    const decide = (end: ForwardEnd, error?: unknown) => {
+      if (decided) return;
+      decided = true;
+      clearTimeout(timer);
+      res.off('close', onClientClose);
+      resolve({
+        end,
+        responseStarted,
+        reachedUpstream,
+        ...(upRes?.statusCode === undefined ? {} : { upstreamStatus: upRes.statusCode }),
+        ...(error === undefined ? {} : { error }),
+        finish() {
+          if (responseStarted && !res.writableEnded && !res.destroyed)
+            res.end(end === 'completed' ? tail : undefined);
+        },
+      });
+    };
+
+    const abortUpstream = () => {
+      upRes?.destroy();
+      upReq?.destroy();
+    };
+
+    const onClientClose = () => {
+      if (res.writableFinished) return;
+      decide('client_gone');
+      abortUpstream();
+    };
+
+    const timer = setTimeout(() => {
+      decide('timeout');
+      abortUpstream();
+    }, f.timeoutMs);
+
+    const onResponse = (up: IncomingMessage) => {
+      upRes = up;
+      if (decided) {
+        up.destroy();
+        return;
+      }
+      const { tap, rewrites } = f.tapFor(String(up.headers['content-type'] ?? ''));
+      res.writeHead(
+        up.statusCode ?? 502,
+        clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
+      );
+      // Headers go out now, not with the first body chunk: a stream's client sees the response begin.
+      res.flushHeaders();
+      responseStarted = true;
+      up.on('data', (chunk: Buffer) => {
+        if (decided) return;
+        const out = tap.transform(chunk);
+        if (out.length > 0 && !res.write(out)) {
+          up.pause();
+          res.once('drain', () => up.resume());
+        }
+      });
+      up.on('end', () => {
+        if (decided) return;
+        tail = tap.flush();
+        decide('completed');
+      });
+      up.on('error', () => {
+        // Reported through 'close' with `complete` false.
+      });
+      up.on('close', () => {
+        if (decided || up.complete) return;
+        decide('upstream_died');
+        // Cut the client off rather than end cleanly: a clean end would pass a truncated answer as whole.
+        res.destroy();
+      });
+    };
+
+    const send = () => {
+      const agent = f.url.protocol === 'https:' ? agents.https : agents.http;
+      const mod = f.url.protocol === 'https:' ? https : http;
+      const req = mod.request(f.url, { method: 'POST', headers: f.headers, agent });
+      upReq = req;
+      req.on('socket', (socket) => {
+        if (!socket.connecting) reachedUpstream = true;
+        else socket.once('connect', () => (reachedUpstream = true));
+      });
+      req.on('response', onResponse);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (decided || upRes) return;
+        // A kept-alive socket the upstream closed while idle: the request never arrived, so one
+        // retry on a fresh connection is safe (Node's documented pattern for reusedSocket).
+        if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
+          retried = true;
+          send();
+          return;
+        }
+        decide('upstream_failed', err);
+      });
+      req.end(f.body);
+    };
+
+    if (clientGone(res)) {
+      decide('client_gone');
+      return;
+    }
+    res.on('close', onClientClose);
+    send();
+  });
+}

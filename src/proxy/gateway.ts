@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayDeps } from '../deps.js';
+import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
+import { createContext } from './context.js';
+import { createFinisher } from './finish.js';
+import { createAgents } from './forward.js';
+import { createPipeline, NO_KEY } from './pipeline.js';
+
+export interface Gateway {
+  /** The node:http handler for every `/v1/*` request. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Requests being served right now. */
+  inFlight(): number;
+  /**
+   * Resolves when no request is in flight. After `timeoutMs` the remaining ones are cut off (and
+   * metered as aborted); then waits briefly for their records and for usage writes still retrying.
+   */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+export function createGateway(
+  deps: GatewayDeps,
+  options: { usageWriter?: UsageWriterOptions } = {},
+): Gateway {
+  const agents = createAgents();
+  const writer = createUsageWriter(deps, options.usageWriter);
+  const serve = createPipeline({ deps, agents, finish: createFinisher(deps, writer) });
+  const active = new Set<ServerResponse>();
+  let waiters: Array<() => void> = [];
+
+  const idle = () =>
+    active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
+
+  return {
+    handle: (req, res) => {
+      // Read once: the whole request runs under this config even if a reload lands meanwhile.
+      const ctx = createContext(req, deps.config.current(), deps.clock());
+      res.setHeader('x-tollgate-request-id', ctx.requestId);
+      res.setHeader('x-tollgate-key', NO_KEY);
+      active.add(res);
+      serve(ctx, req, res)
+        .catch((err: unknown) => {
+          deps.log.error({ err, requestId: ctx.requestId }, 'unhandled error in the request path');
+          if (!res.writableEnded) res.destroy();
+        })
+        .finally(() => {
+          active.delete(res);
+          if (active.size === 0) {
+            const wake = waiters;
+            waiters = [];
+            for (const w of wake) w();
+          }
+        });
+    },
+    inFlight: () => active.size,
+    async drain(timeoutMs) {
+      const drained = await Promise.race([idle().then(() => true), sleep(timeoutMs).then(() => false)]);
+      if (!drained) {
+        deps.log.warn(
+          { inFlight: active.size },
+          'grace period over; cutting off the requests still in flight',
+        );
+        for (const res of active) res.destroy();
+        await Promise.race([idle(), sleep(2_000)]);
+      }
+      await writer.flush(2_000);
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { UpstreamConfig } from '../config/types.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Never forwarded upstream: the client's credentials (the upstream's own key replaces them),
+ * account selectors that would let a client bill another project of the upstream key, and what
+ * the gateway recomputes itself (host, length, encoding, forwarding chain).
+ */
+const NOT_FORWARDED = new Set([
+  'authorization',
+  'x-api-key',
+  'api-key',
+  'cookie',
+  'openai-organization',
+  'openai-project',
+  'host',
+  'content-length',
+  'accept-encoding',
+  'forwarded',
+  'x-real-ip',
+  'via',
+]);
+
+const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+
+function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
+  const v = headers.connection;
+  return new Set(
+    (v ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+/** The headers sent upstream: the client's, cleaned, plus the upstream's auth from the environment. */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  upstream: UpstreamConfig,
+  upstreamKey: string,
+  bodyLength: number,
+): OutgoingHttpHeaders {
+  const named = connectionTokens(incoming);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || named.has(name)) continue;
+    if (name.startsWith('x-forwarded-') || name.startsWith('x-tollgate-')) continue;
+    out[name] = value;
+  }
+  out['content-type'] = 'application/json';
+  out['content-length'] = String(bodyLength);
+  // Plain bytes, so the tap can read usage; the hop to the client is usually local anyway.
+  out['accept-encoding'] = 'identity';
+  if (upstream.format === 'anthropic') {
+    out['x-api-key'] = upstreamKey;
+    out['anthropic-version'] ??= DEFAULT_ANTHROPIC_VERSION;
+  } else {
+    out.authorization = `Bearer ${upstreamKey}`;
+  }
+  return out;
+}
+
+/**
+ * The upstream's response headers for the client. Headers the gateway has set itself (x-tollgate-*,
+ * its own x-ratelimit-*) win; the upstream's cookies are for its own domain and stay behind.
+ */
+export function clientResponseHeaders(
+  upstream: IncomingHttpHeaders,
+  options: { keepLength: boolean; alreadySet: (name: string) => boolean },
+): OutgoingHttpHeaders {
+  const named = connectionTokens(upstream);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || named.has(name) || name === 'set-cookie') continue;
+    if (name === 'content-length' && !options.keepLength) continue;
+    if (options.alreadySet(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}

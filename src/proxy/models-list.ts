@@ -1,0 +1,26 @@
+import type { Config, KeyConfig } from '../config/types.js';
+import { allowedModels } from '../policy/model-access.js';
+
+/**
+ * `GET /v1/models` for one key: the configured models its allow-list matches. One body serves both
+ * SDKs: OpenAI's list fields (`object`, `owned_by`) and Anthropic's (`type`, `display_name`,
+ * `has_more`), each ignoring the other's.
+ */
+export function modelsList(config: Config, key: KeyConfig): unknown {
+  const data = allowedModels(config, key).map((m) => ({
+    id: m.name,
+    object: 'model',
+    created: 0,
+    owned_by: m.upstream,
+    type: 'model',
+    display_name: m.name,
+    created_at: '1970-01-01T00:00:00Z',
+  }));
+  return {
+    object: 'list',
+    data,
+    has_more: false,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+  };
+}

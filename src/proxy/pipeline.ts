@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KeyConfig } from '../config/types.js';
+import type { GatewayDeps } from '../deps.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { estimateInputTokens } from '../metering/estimate.js';
+import { createJsonTap } from '../metering/json-tap.js';
+import { meterExchange } from '../metering/meter.js';
+import { costOf, NO_USAGE } from '../metering/pricing.js';
+import { createSseTap } from '../metering/sse-tap.js';
+import { createUsageReader } from '../metering/usage-reader.js';
+import { authenticate, identifyKey } from '../policy/authenticate.js';
+import { planBudget, reserveBudget } from '../policy/budget.js';
+import { checkKeyUsable } from '../policy/key-usable.js';
+import { type ModelRoute, resolveModel } from '../policy/model-access.js';
+import { planOutput } from '../policy/output-cap.js';
+import { acquireRateSlot } from '../policy/rate-limit.js';
+import type { Outcome, RequestContext } from './context.js';
+import type { FinishRequest } from './finish.js';
+import { type ForwardOutcome, forward, type UpstreamAgents } from './forward.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { modelsList } from './models-list.js';
+import { type PreparedBody, prepareBody } from './prepare-body.js';
+import { parseJsonBody, readBody } from './read-body.js';
+import { sendError, sendJson } from './respond.js';
+import type { Route } from './routes.js';
+import { upstreamUrl } from './upstream-url.js';
+
+/** Placeholder for `x-tollgate-key` until a key is known (not a valid key name, so never ambiguous). */
+export const NO_KEY = '-';
+
+/** A reservation outlives a replica that died mid-request by at most this long past the timeout. */
+const LEASE_SLACK_MS = 60_000;
+
+const refused = (status: number, errorCode: string): Outcome => ({
+  status,
+  errorCode,
+  usage: NO_USAGE,
+  usageSource: 'none',
+  costUsd: 0,
+});
+
+const RATE_HEADER = /^x-ratelimit-.*-requests$/;
+
+/**
+ * The request path of SPEC §4, in order: route → key (present, well-formed, known) → disabled →
+ * expired → body → model → allow-list → upstream key → rate limit → budget → forward → meter →
+ * settle. Every path through it, refusals and crashes included, ends in exactly one `finish`.
+ */
+export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgents; finish: FinishRequest }) {
+  const { deps, agents, finish } = parts;
+
+  const setKey = (ctx: RequestContext, res: ServerResponse, key: KeyConfig) => {
+    ctx.key = key;
+    res.setHeader('x-tollgate-key', key.name);
+  };
+
+  const proxy = async (
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    target: ModelRoute,
+    prepared: PreparedBody,
+  ) => {
+    const reader = createUsageReader(route.usage);
+    const ownRateHeaders = ctx.key?.limits.rpm !== undefined;
+    const outcome: ForwardOutcome = await forward(
+      res,
+      {
+        url: upstreamUrl(target.upstream.baseUrl, ctx.pathname, req.url ?? ctx.pathname),
+        headers: upstreamRequestHeaders(
+          req.headers,
+          target.upstream,
+          target.upstreamKey,
+          prepared.body.length,
+        ),
+        body: prepared.body,
+        timeoutMs: target.upstream.timeoutMs,
+        tapFor: (contentType) =>
+          contentType.includes('text/event-stream')
+            ? {
+                tap: createSseTap(reader, { hideUsageChunk: prepared.hideUsageChunk }),
+                rewrites: prepared.hideUsageChunk,
+              }
+            : { tap: createJsonTap(reader), rewrites: false },
+        gatewayHeader: (name) => res.hasHeader(name) || (ownRateHeaders && RATE_HEADER.test(name)),
+      },
+      agents,
+    );
+    const metered = meterExchange(
+      {
+        completed: outcome.end === 'completed',
+        reachedUpstream: outcome.reachedUpstream,
+        ...pickStatus(outcome),
+      },
+      reader,
+      target.model,
+      ctx.inputEstimate,
+      route.free,
+    );
+    const up = target.upstream;
+    let error: GatewayError | undefined;
+    let status: number;
+    let errorCode: string | null;
+    switch (outcome.end) {
+      case 'completed':
+        status = outcome.upstreamStatus ?? 502;
+        errorCode = status >= 400 ? `upstream_${status}` : null;
+        break;
+      case 'client_gone':
+        // nginx's convention for "client closed request".
+        status = 499;
+        errorCode = 'client_closed_request';
+        break;
+      case 'timeout':
+        status = 504;
+        errorCode = 'upstream_timeout';
+        error = new GatewayError(
+          'upstream_timeout',
+          `upstream '${up.name}' did not finish within its timeout of ${up.timeoutMs} ms (timeout_ms in keys.yaml); the request of key '${ctx.key?.name}' was aborted.`,
+        );
+        break;
+      default: {
+        status = 502;
+        errorCode = 'upstream_error';
+        const cause = (outcome.error as NodeJS.ErrnoException | undefined)?.code ?? 'connection closed';
+        error = new GatewayError(
+          'upstream_error',
+          `upstream '${up.name}' could not be reached or broke off (${cause}); the request of key '${ctx.key?.name}' did not complete. Try again; if it persists, the gateway's owner should check the upstream.`,
+          { cause: outcome.error },
+        );
+      }
+    }
+    if (outcome.end !== 'completed' && outcome.end !== 'client_gone') {
+      deps.log.warn(
+        { requestId: ctx.requestId, upstream: up.name, end: outcome.end, err: outcome.error },
+        'upstream failed',
+      );
+    }
+    await finish(ctx, { status, errorCode, ...metered }, () => {
+      if (outcome.responseStarted) outcome.finish();
+      else if (error) sendError(res, error, ctx.shape);
+    });
+  };
+
+  const checkAndForward = async (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => {
+    const { config } = ctx.loaded;
+    const timeZone = config.server.timezone;
+    const route = ctx.route;
+    if (!route) {
+      const known = identifyKey(req.headers, ctx.loaded);
+      if (known) setKey(ctx, res, known);
+      throw new GatewayError(
+        'not_found',
+        `tollgate has no route ${req.method} ${ctx.pathname}; it serves POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/messages/count_tokens and GET /v1/models.`,
+      );
+    }
+    const key = authenticate(req.headers, ctx.loaded);
+    setKey(ctx, res, key);
+    const budget = planBudget(key, ctx.ts, timeZone);
+    ctx.periods = budget.periods;
+    checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
+
+    if (route.kind === 'models') {
+      const body = modelsList(config, key);
+      await finish(ctx, { ...refused(200, ''), errorCode: null }, () => sendJson(res, 200, body));
+      return;
+    }
+
+    const raw = await readBody(req);
+    const parsed = parseJsonBody(raw);
+    ctx.stream = parsed.stream === true;
+    const target = resolveModel(parsed.model, config, key, deps.env);
+    ctx.model = target.model;
+    ctx.upstream = target.upstream;
+    const output = planOutput(parsed, route.outputField, target.model, key);
+    const prepared = prepareBody(raw, parsed, route, output);
+    ctx.inputEstimate = estimateInputTokens(raw.length);
+
+    const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
+    const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
+    ctx.slotHeld = slot.held;
+    for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
+
+    if (!route.free) {
+      const maxCost = costOf(
+        { inputTokens: ctx.inputEstimate, outputTokens: output.maxOutputTokens, cachedTokens: 0 },
+        target.model,
+      );
+      await reserveBudget(deps.store, {
+        id: ctx.requestId,
+        key,
+        amountUsd: maxCost,
+        plan: budget,
+        leaseUntil,
+        timeZone,
+      });
+    }
+    await proxy(ctx, req, res, route, target, prepared);
+  };
+
+  /** Serves one request; never rejects. */
+  return async (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await checkAndForward(ctx, req, res);
+    } catch (thrown) {
+      const err = toGatewayError(thrown);
+      if (ctx.settled) {
+        deps.log.error({ err: thrown, requestId: ctx.requestId }, 'error after the request was settled');
+        if (!res.writableEnded) res.destroy();
+        return;
+      }
+      if (err.code === 'internal_error')
+        deps.log.error({ err: err.cause, requestId: ctx.requestId }, 'internal error');
+      if ((err.code === 'key_disabled' || err.code === 'key_expired') && ctx.key) {
+        deps.notifier.keyRefused({
+          key: ctx.key.name,
+          code: err.code,
+          userAgent: ctx.userAgent,
+          ip: ctx.ip,
+          at: ctx.ts,
+        });
+      }
+      // Do not read the rest of an oversized body just to keep the connection.
+      if (err.code === 'request_too_large' && !res.headersSent) res.setHeader('connection', 'close');
+      await finish(ctx, refused(err.status, err.code), () => sendError(res, err, ctx.shape));
+    }
+  };
+}
+
+function pickStatus(o: ForwardOutcome): { upstreamStatus?: number } {
+  return o.upstreamStatus === undefined ? {} : { upstreamStatus: o.upstreamStatus };
+}

@@ -1,0 +1,46 @@
+import type { OutputPlan } from '../policy/output-cap.js';
+import type { Route } from './routes.js';
+
+export interface PreparedBody {
+  /** The bytes sent upstream: the client's own when nothing had to change. */
+  body: Buffer;
+  stream: boolean;
+  /** The gateway asked for the usage chunk; the client did not, so it must not see it. */
+  hideUsageChunk: boolean;
+}
+
+/**
+ * The body to forward. Two changes, both so that metering is exact and the reservation holds:
+ * an OpenAI stream is asked to report usage (`stream_options.include_usage`), and a request
+ * without an output cap gets the key's cap.
+ */
+export function prepareBody(
+  raw: Buffer,
+  parsed: Record<string, unknown>,
+  route: Route,
+  output: OutputPlan,
+): PreparedBody {
+  const stream = parsed.stream === true;
+  let next: Record<string, unknown> | undefined;
+  let hideUsageChunk = false;
+  if (route.injectIncludeUsage && stream) {
+    const options = parsed.stream_options;
+    const asked =
+      typeof options === 'object' &&
+      options !== null &&
+      (options as Record<string, unknown>).include_usage === true;
+    if (!asked) {
+      next = { ...parsed };
+      next.stream_options = {
+        ...(typeof options === 'object' && options !== null ? options : {}),
+        include_usage: true,
+      };
+      hideUsageChunk = true;
+    }
+  }
+  if (output.inject) {
+    next ??= { ...parsed };
+    next[output.inject.field] = output.inject.value;
+  }
+  return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
+}

@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
+
+/** Prompts with images and long contexts run to tens of MB; beyond this the request is refused. */
+export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError(
+    'request_too_large',
+    `the request body is larger than tollgate's limit of ${Math.round(limit / 1024 / 1024)} MB.`,
+  );
+}
+
+/** Reads the whole request body, refusing it as soon as it passes `limit` bytes. */
+export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (err: GatewayError) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        fail(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, size));
+    });
+    req.once('error', (err) =>
+      fail(new GatewayError('invalid_request', 'the request body could not be read.', { cause: err })),
+    );
+    req.once('close', () => {
+      if (!req.complete)
+        fail(new GatewayError('invalid_request', 'the client closed the connection mid-body.'));
+    });
+  });
+}
+
+/** The body as a JSON object, or invalid_request. */
+export function parseJsonBody(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GatewayError('invalid_request', 'the request body is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new GatewayError('invalid_request', 'the request body must be a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
+}
