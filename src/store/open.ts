@@ -29,7 +29,9 @@ async function createStoreFor(url: string): Promise<Store> {
     return createPostgresStore(url);
   }
   if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
+    // `sqlite://data/x.db` and `sqlite:///abs/x.db` are common spellings too: read them as the
+    // path after `//` rather than as a path starting at the filesystem root.
+    const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
     if (path === '') {
       throw new Error(
         `The store URL '${url}' names no file; use sqlite:data/tollgate.db or sqlite::memory:.`,

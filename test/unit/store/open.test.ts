@@ -32,6 +32,13 @@ describe('openStore', () => {
     expect(existsSync(file)).toBe(true);
   });
 
+  it('reads sqlite:///abs/path as the absolute path after the slashes', async () => {
+    const file = join(dir, 'slashes.db');
+    const store = await openStore(`sqlite://${file}`);
+    await store.close();
+    expect(existsSync(file)).toBe(true);
+  });
+
   it('opens an in-memory SQLite store for sqlite::memory:', async () => {
     const store = await openStore('sqlite::memory:');
     try {
