@@ -1,0 +1,122 @@
+import { LineCounter, parseDocument } from 'yaml';
+import { maskKey } from '../keys/format.js';
+import { parseFast } from './fast-yaml.js';
+import type { Finding } from './finding.js';
+import { normalizeConfig } from './normalize.js';
+import { checkRules } from './rules.js';
+import { checkSchema } from './schema-check.js';
+import type { KeysFile } from './types.gen.js';
+import type { Config, KeyConfig, LoadResult, Problem } from './types.js';
+import { createLocator, findDuplicateKeys, formatPath, type Locator } from './yaml-positions.js';
+
+/**
+ * Loads keys.yaml text in the three visible steps every consumer shares (serve, validate, diff,
+ * hot reload): YAML parse → JSON Schema → normalize, then the semantic rules. Pure: no file
+ * system, no environment, no clock but the `now` it is given.
+ */
+
+// Matched on the raw text, so a key pasted into a comment or a broken file is still caught.
+const LEAKED_KEY = /\btgk_[0-9A-Za-z]{38}\b/g;
+
+function findLeakedKeys(text: string): Finding[] {
+  const out: Finding[] = [];
+  for (const m of text.matchAll(LEAKED_KEY)) {
+    out.push({
+      path: [],
+      offset: m.index,
+      severity: 'error',
+      message: `a plaintext tollgate key (${maskKey(m[0])}) is in this file: it has leaked and must be rotated. Mint a new one with 'tollgate keys new', put only its hash here, delete the old key's hash and remove the plaintext (it stays in git history)`,
+    });
+  }
+  return out;
+}
+
+export function loadConfig(text: string, opts: { file: string; now: number }): LoadResult {
+  const findings: Finding[] = findLeakedKeys(text);
+  let config: Config | undefined;
+  let locator: Locator | undefined;
+
+  // The precise parse: exact positions, syntax errors and duplicate keys. Built at most once,
+  // and for a valid file (the common case, when js-yaml is present) never.
+  const parsePrecisely = () => {
+    const lineCounter = new LineCounter();
+    // uniqueKeys: false because the parser's own duplicate check is quadratic; findDuplicateKeys replaces it.
+    const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
+    locator = createLocator(doc, lineCounter);
+    return { doc, locator };
+  };
+
+  const finish = (): LoadResult => {
+    const at = findings.length > 0 ? (locator ?? parsePrecisely().locator) : undefined;
+    const problems = findings.map((f): Problem => {
+      const pos = at
+        ? f.offset !== undefined
+          ? at.position(f.offset)
+          : at.locate(f.path, f.target)
+        : undefined;
+      const { line, col } = pos ?? { line: 1, col: 1 };
+      return {
+        file: opts.file,
+        line,
+        col,
+        path: formatPath(f.path),
+        message: f.message,
+        severity: f.severity,
+      };
+    });
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    const errors = problems.filter((p) => p.severity === 'error');
+    const warnings = problems.filter((p) => p.severity === 'warning');
+    return errors.length === 0 && config ? { config, warnings, errors } : { warnings, errors };
+  };
+
+  let data: unknown;
+  const fast = parseFast(text);
+  if (fast) {
+    data = fast.data;
+  } else {
+    const { doc, locator: at } = parsePrecisely();
+    for (const e of doc.errors) {
+      findings.push({
+        path: [],
+        offset: e.pos[0],
+        severity: 'error',
+        message: `YAML syntax error: ${e.message}`,
+      });
+    }
+    for (const w of doc.warnings) {
+      findings.push({ path: [], offset: w.pos[0], severity: 'warning', message: `YAML: ${w.message}` });
+    }
+    if (doc.errors.length > 0) return finish();
+    const duplicates = findDuplicateKeys(doc);
+    for (const d of duplicates) {
+      const { line } = at.position(d.firstOffset);
+      const name = String(d.path[d.path.length - 1]);
+      const inKeys = d.path.length === 2 && d.path[0] === 'keys';
+      const message = inKeys
+        ? `key name '${name}' is used twice (first on line ${line}): key names must be unique`
+        : `'${name}' appears twice in ${formatPath(d.path.slice(0, -1)) || 'the top level'} (first on line ${line})`;
+      findings.push({ path: d.path, offset: d.offset, severity: 'error', message });
+    }
+    if (duplicates.length > 0) return finish();
+    data = doc.toJS();
+  }
+
+  const schemaFindings = checkSchema(data);
+  findings.push(...schemaFindings);
+  // Rules and normalization assume the schema's shapes; past a schema error they would only guess.
+  if (schemaFindings.length > 0) return finish();
+
+  const raw = data as KeysFile;
+  const normalized = normalizeConfig(raw);
+  findings.push(...checkRules(raw, normalized, opts.now));
+  config = normalized;
+  return finish();
+}
+
+/** key hash (`sha256:…`) → key config, for the lookup on every request. */
+export function buildKeyIndex(config: Config): Map<string, KeyConfig> {
+  const index = new Map<string, KeyConfig>();
+  for (const key of Object.values(config.keys)) for (const hash of key.hashes) index.set(hash, key);
+  return index;
+}

@@ -1,0 +1,120 @@
+import type { KeysFile, LimitsSection } from './types.gen.js';
+import type { Config, KeyConfig, KeyLimits, ModelConfig, SlackConfig, UpstreamConfig } from './types.js';
+import { dayRange, isValidTimeZone } from './windows.js';
+
+/**
+ * The normalize step of loading: a schema-valid file becomes the `Config` the gateway runs on.
+ * Defaults are applied here and nowhere else, so every reader of Config sees the same values.
+ * It never throws on input the rules will reject (a bad timezone, 2027-02-30): the rules report
+ * those, and a config with errors is never served.
+ */
+
+export const DEFAULT_TIMEOUT_MS = 600_000;
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+export const DEFAULT_DIGEST_CRON = '0 9 * * *';
+export const DEFAULT_BUDGET_THRESHOLDS = [0.8, 1.0];
+
+function limitsOf(raw: LimitsSection | undefined): KeyLimits {
+  const out: KeyLimits = {};
+  if (!raw) return out;
+  if (raw.daily_usd !== undefined) out.dailyUsd = raw.daily_usd;
+  if (raw.monthly_usd !== undefined) out.monthlyUsd = raw.monthly_usd;
+  if (raw.rpm !== undefined) out.rpm = raw.rpm;
+  if (raw.max_parallel !== undefined) out.maxParallel = raw.max_parallel;
+  if (raw.max_output_tokens !== undefined) out.maxOutputTokens = raw.max_output_tokens;
+  return out;
+}
+
+/** `${OPENAI_API_KEY}` → `OPENAI_API_KEY`: the secret itself is read from the environment at request time. */
+export function envReference(apiKey: string): string {
+  const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(apiKey);
+  return m?.[1] ?? apiKey;
+}
+
+export function normalizeConfig(raw: KeysFile): Config {
+  const timezone = raw.server?.timezone ?? 'UTC';
+  const zone = isValidTimeZone(timezone) ? timezone : 'UTC';
+
+  const upstreams: Record<string, UpstreamConfig> = {};
+  for (const [name, u] of Object.entries(raw.upstreams ?? {})) {
+    if (!u) continue;
+    upstreams[name] = {
+      name,
+      baseUrl: u.base_url,
+      apiKeyEnv: envReference(u.api_key),
+      timeoutMs: u.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      format: u.format ?? 'openai',
+    };
+  }
+
+  const models: Record<string, ModelConfig> = {};
+  for (const [name, m] of Object.entries(raw.models ?? {})) {
+    if (!m) continue;
+    models[name] = {
+      name,
+      upstream: m.upstream,
+      inputPerMtok: m.input_per_mtok,
+      outputPerMtok: m.output_per_mtok,
+      cachedInputPerMtok: m.cached_input_per_mtok ?? m.input_per_mtok,
+      maxOutputTokens: m.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+    };
+  }
+
+  const defaultLimits = limitsOf(raw.defaults?.limits);
+  // Resolving a date in a timezone costs several Intl calls; keys share few dates, so resolve each once.
+  const expiryCache = new Map<string, number>();
+  const expiryOf = (day: string): number => {
+    let end = expiryCache.get(day);
+    if (end === undefined) {
+      end = dayRange(day, zone).end;
+      expiryCache.set(day, end);
+    }
+    return end;
+  };
+  const keys: Record<string, KeyConfig> = {};
+  for (const [name, k] of Object.entries(raw.keys ?? {})) {
+    if (!k) continue;
+    const key: KeyConfig = {
+      name,
+      hashes: typeof k.hash === 'string' ? [k.hash] : [...k.hash],
+      notify: k.notify ?? [],
+      limits: { ...defaultLimits, ...limitsOf(k.limits) },
+      disabled: k.disabled ?? false,
+      tags: Object.fromEntries(
+        Object.entries(k.tags ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    };
+    if (k.description !== undefined) key.description = k.description;
+    if (k.owner !== undefined) key.owner = k.owner;
+    if (k.models !== undefined) key.models = [...k.models];
+    if (k.expires !== undefined) {
+      key.expires = k.expires;
+      key.expiresAt = expiryOf(k.expires);
+    }
+    keys[name] = key;
+  }
+
+  const config: Config = {
+    version: 1,
+    server: { timezone },
+    upstreams,
+    models,
+    defaults: { limits: defaultLimits },
+    keys,
+  };
+  if (raw.server?.host !== undefined) config.server.host = raw.server.host;
+  if (raw.server?.port !== undefined) config.server.port = raw.server.port;
+  if (raw.server?.store !== undefined) config.server.store = raw.server.store;
+  if (raw.defaults?.max_expiry_days !== undefined)
+    config.defaults.maxExpiryDays = raw.defaults.max_expiry_days;
+  if (raw.slack) {
+    const slack: SlackConfig = {
+      digest: raw.slack.digest ?? DEFAULT_DIGEST_CRON,
+      admins: raw.slack.admins ?? [],
+      alerts: { budgetThresholds: raw.slack.alerts?.budget_thresholds ?? [...DEFAULT_BUDGET_THRESHOLDS] },
+    };
+    if (raw.slack.channel !== undefined) slack.channel = raw.slack.channel;
+    config.slack = slack;
+  }
+  return config;
+}

@@ -1,0 +1,167 @@
+import { validate as validateCron } from 'node-cron';
+import { errorAt, type Finding, warningAt } from './finding.js';
+import { matchesGlob } from './model-globs.js';
+import { closest } from './schema-check.js';
+import type { KeysFile } from './types.gen.js';
+import type { Config } from './types.js';
+import { isValidTimeZone } from './windows.js';
+
+/**
+ * The semantic rules of SPEC §3 that a schema cannot express. Each is a plain function over the
+ * schema-valid file (for paths) and the normalized config (for resolved values), returning
+ * findings with paths; the loader maps them to line:column. Every rule is linear in the number
+ * of keys so a 10,000-key file validates quickly.
+ */
+
+const DAY_MS = 86_400_000;
+
+type RuleContext = { raw: KeysFile; config: Config; now: number };
+type Rule = (ctx: RuleContext) => Finding[];
+
+function didYouMean(name: string, candidates: string[], noun: string): string {
+  const guess = closest(name, candidates);
+  if (guess) return `did you mean '${guess}'?`;
+  return candidates.length > 0 ? `defined ${noun}: ${candidates.join(', ')}` : `no ${noun} are defined`;
+}
+
+const timezoneIsKnown: Rule = ({ raw }) => {
+  const tz = raw.server?.timezone;
+  if (tz === undefined || isValidTimeZone(tz)) return [];
+  return [
+    errorAt(
+      ['server', 'timezone'],
+      `server.timezone '${tz}' is not an IANA timezone name such as UTC or Europe/Berlin`,
+    ),
+  ];
+};
+
+const modelUpstreamsExist: Rule = ({ raw, config }) => {
+  const upstreams = Object.keys(config.upstreams);
+  const out: Finding[] = [];
+  for (const [name, model] of Object.entries(raw.models ?? {})) {
+    if (!model || model.upstream in config.upstreams) continue;
+    out.push(
+      errorAt(
+        ['models', name, 'upstream'],
+        `model '${name}' uses upstream '${model.upstream}', which is not defined under upstreams: ${didYouMean(model.upstream, upstreams, 'upstreams')}`,
+      ),
+    );
+  }
+  return out;
+};
+
+const hashesAreUnique: Rule = ({ raw }) => {
+  const owners = new Map<string, string>();
+  const out: Finding[] = [];
+  for (const [name, key] of Object.entries(raw.keys ?? {})) {
+    if (!key) continue;
+    const list = typeof key.hash === 'string' ? [key.hash] : key.hash;
+    list.forEach((hash, i) => {
+      const path = typeof key.hash === 'string' ? ['keys', name, 'hash'] : ['keys', name, 'hash', i];
+      const owner = owners.get(hash);
+      if (owner === undefined) {
+        owners.set(hash, name);
+      } else if (owner === name) {
+        out.push(errorAt(path, `key '${name}' lists the same hash twice`));
+      } else {
+        out.push(
+          errorAt(
+            path,
+            `key '${name}' has the same hash as key '${owner}': every key needs its own secret, so mint one with 'tollgate keys new ${name}'`,
+          ),
+        );
+      }
+    });
+  }
+  return out;
+};
+
+const allowListsMatchModels: Rule = ({ raw, config }) => {
+  const models = Object.keys(config.models);
+  // Many keys share the same few allow-list entries: decide each entry once.
+  const matches = new Map<string, boolean>();
+  const out: Finding[] = [];
+  for (const [name, key] of Object.entries(raw.keys ?? {})) {
+    key?.models?.forEach((glob, i) => {
+      let ok = matches.get(glob);
+      if (ok === undefined) {
+        ok = models.some((m) => matchesGlob(glob, m));
+        matches.set(glob, ok);
+      }
+      if (!ok) {
+        out.push(
+          errorAt(
+            ['keys', name, 'models', i],
+            `'${glob}' in the models of key '${name}' matches no configured model: ${didYouMean(glob, models, 'models')}`,
+          ),
+        );
+      }
+    });
+  }
+  return out;
+};
+
+function isRealDate(day: string): boolean {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+const expiriesAreSensible: Rule = ({ config, now }) => {
+  const tz = config.server.timezone;
+  const maxDays = config.defaults.maxExpiryDays;
+  const out: Finding[] = [];
+  for (const key of Object.values(config.keys)) {
+    const path = ['keys', key.name, 'expires'];
+    if (key.expires === undefined || key.expiresAt === undefined) {
+      if (maxDays !== undefined) {
+        out.push(
+          warningAt(
+            ['keys', key.name],
+            `key '${key.name}' never expires, but defaults.max_expiry_days asks for an expiry within ${maxDays} days`,
+            'key',
+          ),
+        );
+      }
+      continue;
+    }
+    if (!isRealDate(key.expires)) {
+      out.push(errorAt(path, `keys.${key.name}.expires '${key.expires}' is not a real calendar date`));
+    } else if (key.expiresAt <= now) {
+      out.push(
+        warningAt(
+          path,
+          `key '${key.name}' expired at the end of ${key.expires} (${tz}) and is refused: remove it or move its expiry`,
+        ),
+      );
+    } else if (maxDays !== undefined && key.expiresAt - now > maxDays * DAY_MS) {
+      out.push(
+        warningAt(
+          path,
+          `key '${key.name}' expires on ${key.expires}, more than max_expiry_days (${maxDays}) from today`,
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+const digestIsCron: Rule = ({ raw }) => {
+  const digest = raw.slack?.digest;
+  if (digest === undefined || validateCron(digest)) return [];
+  return [errorAt(['slack', 'digest'], `slack.digest '${digest}' is not a cron expression like "0 9 * * *"`)];
+};
+
+const RULES: Rule[] = [
+  timezoneIsKnown,
+  modelUpstreamsExist,
+  hashesAreUnique,
+  allowListsMatchModels,
+  expiriesAreSensible,
+  digestIsCron,
+];
+
+export function checkRules(raw: KeysFile, config: Config, now: number): Finding[] {
+  const ctx = { raw, config, now };
+  return RULES.flatMap((rule) => rule(ctx));
+}

@@ -1,0 +1,206 @@
+/* This file is generated from schemas/keys.schema.json by scripts/gen-types.mjs. Do not edit it:
+ * change the schema and run `npm run gen:types`. A test fails when the two drift apart. */
+
+/**
+ * sha256:<64 lowercase hex> of a whole key string.
+ */
+export type Hash = string;
+
+/**
+ * tollgate keys.yaml, version 1: the upstreams, the models with their prices, and one entry per key with its limits.
+ */
+export interface KeysFile {
+  /**
+   * Schema version of this file. Always 1.
+   */
+  version: 1;
+  server?: ServerSection;
+  /**
+   * Where requests go, by upstream name. Each model names one of these.
+   */
+  upstreams?: {
+    [k: string]: UpstreamSection | undefined;
+  };
+  /**
+   * The models the gateway serves, by the name clients send as `model`, with USD prices per million tokens.
+   */
+  models?: {
+    [k: string]: ModelSection | undefined;
+  };
+  defaults?: DefaultsSection;
+  /**
+   * One entry per tool, project or environment, by key name (lowercase letters, digits, '.', '_', '-').
+   */
+  keys?: {
+    [k: string]: KeySection | undefined;
+  };
+  slack?: SlackSection;
+}
+/**
+ * How the gateway listens and stores usage. Command-line flags and environment variables override these.
+ */
+export interface ServerSection {
+  /**
+   * Address to listen on: 127.0.0.1 (default) for this machine only, 0.0.0.0 to serve teammates' machines.
+   */
+  host?: string;
+  /**
+   * TCP port to listen on. Default 8080.
+   */
+  port?: number;
+  /**
+   * IANA timezone name (e.g. Europe/Berlin) for daily and monthly budget windows, expiry dates and the digest. Default UTC.
+   */
+  timezone?: string;
+  /**
+   * Usage store URL: sqlite:PATH (default sqlite:data/tollgate.db) or postgres://user@host:5432/db for several replicas.
+   */
+  store?: string;
+}
+/**
+ * An API the gateway forwards to.
+ */
+export interface UpstreamSection {
+  /**
+   * Base URL of the upstream API, including the version path, e.g. https://api.openai.com/v1.
+   */
+  base_url: string;
+  /**
+   * The upstream's API key as an environment reference like ${OPENAI_API_KEY}; never a literal key.
+   */
+  api_key: string;
+  /**
+   * Wire format the upstream speaks: openai (default) or anthropic.
+   */
+  format?: 'openai' | 'anthropic';
+  /**
+   * How long to wait for the upstream, in milliseconds. Default 600000 (10 minutes).
+   */
+  timeout_ms?: number;
+}
+/**
+ * A model the gateway serves, with its upstream and USD prices per million tokens.
+ */
+export interface ModelSection {
+  /**
+   * Name of the upstream (under `upstreams`) that serves this model.
+   */
+  upstream: string;
+  /**
+   * USD per million input tokens.
+   */
+  input_per_mtok: number;
+  /**
+   * USD per million output tokens.
+   */
+  output_per_mtok: number;
+  /**
+   * USD per million cached input tokens. Defaults to input_per_mtok.
+   */
+  cached_input_per_mtok?: number;
+  /**
+   * The model's output limit, used to reserve budget when a request sets no max_tokens. Default 4096.
+   */
+  max_output_tokens?: number;
+}
+/**
+ * Applied to every key that does not set the field itself.
+ */
+export interface DefaultsSection {
+  limits?: LimitsSection;
+  /**
+   * Optional policy: validate warns about a key with no expiry or one further out than this many days.
+   */
+  max_expiry_days?: number;
+}
+/**
+ * Spending and rate limits of a key. A limit that is not set does not apply.
+ */
+export interface LimitsSection {
+  /**
+   * USD the key may spend per day; resets at midnight in server.timezone.
+   */
+  daily_usd?: number;
+  /**
+   * USD the key may spend per calendar month; resets on the 1st in server.timezone.
+   */
+  monthly_usd?: number;
+  /**
+   * Requests per minute.
+   */
+  rpm?: number;
+  /**
+   * Requests in flight at once.
+   */
+  max_parallel?: number;
+  /**
+   * Cap on a single request's output tokens.
+   */
+  max_output_tokens?: number;
+}
+/**
+ * One key: who uses it, its hash, limits, allowed models and expiry.
+ */
+export interface KeySection {
+  /**
+   * sha256:<64 hex> of the key (from `tollgate keys new` or `tollgate keys hash`), or a list of them to rotate a key without downtime.
+   */
+  hash: Hash | [Hash, ...Hash[]];
+  /**
+   * What uses this key, shown in Slack and the digest.
+   */
+  description?: string;
+  /**
+   * Who is responsible for this key.
+   */
+  owner?: string;
+  /**
+   * Slack user IDs mentioned in this key's alerts.
+   */
+  notify?: string[];
+  limits?: LimitsSection;
+  /**
+   * Allow-list of model names; `*` and `?` globs allowed. Omitted means every configured model.
+   */
+  models?: string[];
+  /**
+   * Last day (YYYY-MM-DD) the key works, through the end of that day in server.timezone.
+   */
+  expires?: string;
+  /**
+   * true refuses every request with this key.
+   */
+  disabled?: boolean;
+  /**
+   * Free-form labels, e.g. env: dev, tool: cursor.
+   */
+  tags?: {
+    [k: string]: string | undefined;
+  };
+}
+/**
+ * Slack digest, alerts and kill switch. Secrets come from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN.
+ */
+export interface SlackSection {
+  /**
+   * Channel ID where the digest and alerts go, e.g. C0123ABCD.
+   */
+  channel?: string;
+  /**
+   * Cron expression for the daily digest, in server.timezone. Default "0 9 * * *".
+   */
+  digest?: string;
+  /**
+   * Slack user IDs allowed to run /disable-key and /enable-key.
+   */
+  admins?: string[];
+  /**
+   * When to alert.
+   */
+  alerts?: {
+    /**
+     * Fractions of a budget at which to alert, e.g. [0.8, 1.0]. Default [0.8, 1.0].
+     */
+    budget_thresholds?: number[];
+  };
+}
