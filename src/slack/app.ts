@@ -1,4 +1,11 @@
-import bolt, { type BlockAction, type ButtonAction, type RespondArguments } from '@slack/bolt';
+import {
+  App,
+  type BlockAction,
+  type ButtonAction,
+  ExpressReceiver,
+  type RespondArguments,
+  SocketModeReceiver,
+} from '@slack/bolt';
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
@@ -13,8 +20,6 @@ import { createSlackNotifier, type SlackNotifier, type SlackNotifierOptions } fr
 import { createRequestGuard } from './request-guard.js';
 import { createSendQueue, type SendQueueOptions } from './send-queue.js';
 import { keysReport, spendReport } from './spend-report.js';
-
-const { App, ExpressReceiver, SocketModeReceiver } = bolt;
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
