@@ -148,29 +148,28 @@ export function createSlackNotifier(deps: {
             const exhaustedByRefusal = refusedForBudget && w === fullest;
             const crossed = levels.filter((t) => w.ratio >= t);
             if (exhaustedByRefusal && !crossed.includes(1)) crossed.unshift(1);
-            // Claim from the highest level down: one message for the highest new level, and the lower
-            // levels are claimed on the way so a later request does not report them late.
-            let sent = false;
-            for (const t of crossed.sort((a, b) => b - a)) {
-              const message = budgetAlert({
+            // Only the highest level crossed is ever sent; lower ones are claimed on the way so that a
+            // later request does not report them late (whoever claimed the highest already told Slack).
+            const [highest, ...lower] = crossed.sort((a, b) => b - a);
+            if (highest === undefined) continue;
+            await alertOnce(
+              `budget:${name}:${w.period}:${highest}`,
+              budgetAlert({
                 key: name,
                 notify,
                 window: w.window,
                 period: w.period,
                 spentUsd: w.spentUsd,
                 limitUsd: w.limitUsd,
-                threshold: t,
-                exhausted: t >= 1,
-              });
+                threshold: highest,
+                exhausted: highest >= 1,
+              }),
+            );
+            for (const t of lower) {
               const id = `budget:${name}:${w.period}:${t}`;
-              if (sent) {
-                if (!claimed.has(id)) {
-                  claimed.add(id);
-                  await store.claimOnce('alert', id, clock());
-                }
-              } else {
-                sent = await alertOnce(id, message);
-              }
+              if (claimed.has(id)) continue;
+              claimed.add(id);
+              await store.claimOnce('alert', id, clock());
             }
           }
         });
