@@ -1,0 +1,316 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A fake OpenAI/Anthropic upstream on 127.0.0.1:0. By default it answers every route with canned
+ * JSON or SSE carrying the usage below; a test can queue other behaviours (errors, delays, hangs,
+ * resets mid-stream). It records what it received, so tests can assert on headers and bodies.
+ */
+
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json: Record<string, unknown> | undefined;
+}
+
+export type Behaviour = (req: Received, res: ServerResponse) => void | Promise<void>;
+
+/** Usage the canned answers report, so tests can compute the exact cost. */
+export const CANNED = {
+  chat: { prompt_tokens: 1200, completion_tokens: 345, prompt_tokens_details: { cached_tokens: 200 } },
+  completions: { prompt_tokens: 50, completion_tokens: 7 },
+  embeddings: { prompt_tokens: 9 },
+  responses: { input_tokens: 800, output_tokens: 120, input_tokens_details: { cached_tokens: 300 } },
+  messages: {
+    input_tokens: 100,
+    cache_read_input_tokens: 1000,
+    cache_creation_input_tokens: 50,
+    output_tokens: 77,
+  },
+  countTokens: { input_tokens: 42 },
+  text: ['Hello', ', ', 'world', '!'],
+};
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Behaviour {
+  return (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+}
+
+export interface SseOptions {
+  delayMs?: number;
+  /** Destroy the connection after this many events instead of ending. */
+  resetAfter?: number;
+  /** Stop after this many events and keep the connection open forever. */
+  hangAfter?: number;
+}
+
+/** Each item is one SSE event: an object becomes `data: JSON`, a string is sent as written. */
+export function sse(events: Array<string | Record<string, unknown>>, opts: SseOptions = {}): Behaviour {
+  return async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    let sent = 0;
+    for (const e of events) {
+      if (opts.resetAfter !== undefined && sent >= opts.resetAfter) {
+        res.socket?.destroy();
+        return;
+      }
+      if (opts.hangAfter !== undefined && sent >= opts.hangAfter) return;
+      if (res.destroyed) return;
+      res.write(typeof e === 'string' ? e : `data: ${JSON.stringify(e)}\n\n`);
+      sent++;
+      if (opts.delayMs) await sleep(opts.delayMs);
+    }
+    if (opts.resetAfter !== undefined && sent >= opts.resetAfter) {
+      res.socket?.destroy();
+      return;
+    }
+    if (opts.hangAfter !== undefined) return;
+    res.end();
+  };
+}
+
+export const hang: Behaviour = () => {};
+
+export const resetNow: Behaviour = (_req, res) => {
+  res.socket?.destroy();
+};
+
+// ---- canned answers ----
+
+function chatChunks(body: Record<string, unknown>): Array<string | Record<string, unknown>> {
+  const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: body.model };
+  const includeUsage =
+    (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  const chunks: Array<string | Record<string, unknown>> = [
+    {
+      ...base,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+      ...(includeUsage ? { usage: null } : {}),
+    },
+    ...CANNED.text.map((t) => ({
+      ...base,
+      choices: [{ index: 0, delta: { content: t }, finish_reason: null }],
+      ...(includeUsage ? { usage: null } : {}),
+    })),
+    {
+      ...base,
+      choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      ...(includeUsage ? { usage: null } : {}),
+    },
+  ];
+  if (includeUsage) chunks.push({ ...base, choices: [], usage: { ...CANNED.chat, total_tokens: 1545 } });
+  chunks.push('data: [DONE]\n\n');
+  return chunks;
+}
+
+export function anthropicEvents(model: unknown): string[] {
+  const ev = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const { output_tokens, ...input } = CANNED.messages;
+  return [
+    ev('message_start', {
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        usage: { ...input, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ...CANNED.text.map((t) =>
+      ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } }),
+    ),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens },
+    }),
+    ev('message_stop', {}),
+  ];
+}
+
+export function responsesEvents(model: unknown): string[] {
+  const ev = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const response = {
+    id: 'resp_1',
+    object: 'response',
+    created_at: 1,
+    model,
+    status: 'in_progress',
+    output: [],
+  };
+  return [
+    ev('response.created', { response, sequence_number: 0 }),
+    ...CANNED.text.map((t, i) =>
+      ev('response.output_text.delta', {
+        item_id: 'msg_1',
+        output_index: 0,
+        content_index: 0,
+        delta: t,
+        sequence_number: i + 1,
+      }),
+    ),
+    ev('response.completed', {
+      response: {
+        ...response,
+        status: 'completed',
+        usage: { ...CANNED.responses, total_tokens: 920, output_tokens_details: { reasoning_tokens: 0 } },
+      },
+      sequence_number: 10,
+    }),
+  ];
+}
+
+export const canned: Behaviour = async (req, res) => {
+  const body = req.json ?? {};
+  const stream = body.stream === true;
+  const path = req.url.split('?')[0];
+  switch (path) {
+    case '/v1/chat/completions':
+      if (stream) return sse(chatChunks(body))(req, res);
+      return json(200, {
+        id: 'chatcmpl-1',
+        object: 'chat.completion',
+        created: 1,
+        model: body.model,
+        choices: [
+          { index: 0, message: { role: 'assistant', content: CANNED.text.join('') }, finish_reason: 'stop' },
+        ],
+        usage: { ...CANNED.chat, total_tokens: 1545 },
+      })(req, res);
+    case '/v1/completions':
+      return json(200, {
+        id: 'cmpl-1',
+        object: 'text_completion',
+        created: 1,
+        model: body.model,
+        choices: [{ index: 0, text: CANNED.text.join(''), finish_reason: 'stop' }],
+        usage: { ...CANNED.completions, total_tokens: 57 },
+      })(req, res);
+    case '/v1/embeddings':
+      return json(200, {
+        object: 'list',
+        data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }],
+        model: body.model,
+        usage: { ...CANNED.embeddings, total_tokens: CANNED.embeddings.prompt_tokens },
+      })(req, res);
+    case '/v1/responses':
+      if (stream) return sse(responsesEvents(body.model))(req, res);
+      return json(200, {
+        id: 'resp_1',
+        object: 'response',
+        created_at: 1,
+        model: body.model,
+        status: 'completed',
+        output: [
+          {
+            type: 'message',
+            id: 'msg_1',
+            role: 'assistant',
+            status: 'completed',
+            content: [{ type: 'output_text', text: CANNED.text.join(''), annotations: [] }],
+          },
+        ],
+        usage: { ...CANNED.responses, total_tokens: 920, output_tokens_details: { reasoning_tokens: 0 } },
+      })(req, res);
+    case '/v1/messages':
+      if (stream) return sse(anthropicEvents(body.model))(req, res);
+      return json(200, {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [{ type: 'text', text: CANNED.text.join('') }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: CANNED.messages,
+      })(req, res);
+    case '/v1/messages/count_tokens':
+      return json(200, CANNED.countTokens)(req, res);
+    default:
+      return json(404, { error: { message: `fake upstream: no route ${path}` } })(req, res);
+  }
+};
+
+export interface FakeUpstream {
+  /** Base URL including /v1, as keys.yaml's base_url. */
+  baseUrl: string;
+  received: Received[];
+  /** Queue a behaviour for the next request (FIFO); when the queue is empty, canned answers. */
+  next(b: Behaviour): void;
+  /** Requests whose connection closed before their response finished (client went away). */
+  abortedAt: number[];
+  openSockets(): number;
+  /** Resolves when `n` requests have arrived. */
+  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFakeUpstream(): Promise<FakeUpstream> {
+  const received: Received[] = [];
+  const queue: Behaviour[] = [];
+  const abortedAt: number[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let parsed: Record<string, unknown> | undefined;
+      try {
+        parsed = JSON.parse(body) as Record<string, unknown>;
+      } catch {
+        parsed = undefined;
+      }
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        json: parsed,
+      };
+      received.push(r);
+      res.on('close', () => {
+        if (!res.writableFinished) abortedAt.push(Date.now());
+      });
+      const behaviour = queue.shift() ?? canned;
+      Promise.resolve(behaviour(r, res)).catch(() => res.destroy());
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    received,
+    next: (b) => queue.push(b),
+    abortedAt,
+    openSockets: () => sockets.size,
+    async waitForRequests(n, timeoutMs = 5_000) {
+      const until = Date.now() + timeoutMs;
+      while (received.length < n) {
+        if (Date.now() > until) throw new Error(`fake upstream got ${received.length} requests, wanted ${n}`);
+        await sleep(5);
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
