@@ -191,7 +191,7 @@ models:
     input_per_mtok: 0.02
     output_per_mtok: 0
     max_output_tokens: 1
-  claude-sonnet-4-5:
+  claude-house-1:
     upstream: anthropic
     input_per_mtok: 3
     output_per_mtok: 15

@@ -158,7 +158,7 @@ describe('the gateway with the official openai SDK', () => {
     const claude = new OpenAI({ apiKey: gw.keys['claude-code'], baseURL: gw.baseURL, maxRetries: 0 });
     const ids = [];
     for await (const m of claude.models.list()) ids.push(m.id);
-    expect(ids).toEqual(['gpt-4o-mini', 'claude-sonnet-4-5']);
+    expect(ids).toEqual(['gpt-4o-mini', 'claude-house-1']);
     expect(upstream.received).toHaveLength(0);
     const rec = await lastRecord();
     expect(rec).toMatchObject({ key: 'claude-code', route: '/v1/models', status: 200, costUsd: 0 });
