@@ -1,0 +1,51 @@
+import type { ChangeArea, ConfigChange } from './diff-change.js';
+
+/**
+ * Renders `diffConfigs` output: markdown for pull-request summaries and Slack, text for a
+ * terminal. Each line starts with a mark so a reviewer scanning a long list sees what widens
+ * access or spend (⚠) apart from what narrows it.
+ */
+
+const AREAS: [ChangeArea, string][] = [
+  ['keys', 'Keys'],
+  ['models', 'Models'],
+  ['upstreams', 'Upstreams'],
+  ['defaults', 'Defaults'],
+  ['server', 'Server'],
+  ['slack', 'Slack'],
+];
+
+function mark(c: ConfigChange): string {
+  if (c.kind === 'key-added') return '➕';
+  if (c.kind === 'key-removed') return '➖';
+  if (c.kind === 'key-renamed') return '✏️';
+  if (c.effect === 'widens' || c.effect === 'sensitive') return '⚠';
+  if (c.effect === 'narrows') return '↓';
+  return '•';
+}
+
+function summary(changes: ConfigChange[]): string {
+  const flagged = changes.filter((c) => c.effect === 'widens' || c.effect === 'sensitive').length;
+  const noun = changes.length === 1 ? 'change' : 'changes';
+  if (flagged === 0) return `${changes.length} ${noun}, none widens access or spend.`;
+  return `${changes.length} ${noun}; ⚠ ${flagged} widen${flagged === 1 ? 's' : ''} access or spend or need${flagged === 1 ? 's' : ''} a careful look.`;
+}
+
+export function renderDiff(changes: ConfigChange[], format: 'markdown' | 'text'): string {
+  if (changes.length === 0) return 'No changes to keys, limits, models or upstreams.\n';
+  const md = format === 'markdown';
+  const lines: string[] = [
+    md ? `**tollgate diff**: ${summary(changes)}` : `tollgate diff: ${summary(changes)}`,
+  ];
+  for (const [area, title] of AREAS) {
+    const inArea = changes.filter((c) => c.area === area);
+    if (inArea.length === 0) continue;
+    lines.push('', md ? `**${title}**` : `${title}:`);
+    for (const c of inArea) {
+      lines.push(
+        md ? `- ${mark(c)} \`${c.subject}\`: ${c.detail}` : `  ${mark(c)} ${c.subject}: ${c.detail}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
