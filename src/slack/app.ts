@@ -174,6 +174,16 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     },
   );
 
+  // Subscribed in the manifest so an uninstall is visible in the logs rather than as silent alert failures.
+  app.event('app_uninstalled', async () => {
+    log.error(
+      'the Slack app was uninstalled: alerts, the digest and the commands stop until it is reinstalled',
+    );
+  });
+  app.event('tokens_revoked', async () => {
+    log.error('Slack revoked the bot token: set a new SLACK_BOT_TOKEN and restart');
+  });
+
   async function report(build: () => Promise<string>): Promise<string> {
     try {
       return await build();

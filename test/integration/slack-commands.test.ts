@@ -277,6 +277,14 @@ describe('Slack commands over signed HTTP requests', () => {
     });
   });
 
+  it('answers the Events API URL check with a signed JSON body (no JSON parser in front of Bolt)', async () => {
+    const body = JSON.stringify({ type: 'url_verification', challenge: 'c-123', token: 'x' });
+    const headers = { ...slackHeaders(SECRET, body), 'content-type': 'application/json' };
+    const res = await post(body, headers);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ challenge: 'c-123' });
+  });
+
   describe('request security', () => {
     const body = () =>
       slashCommandBody({
