@@ -64,7 +64,7 @@ export function resolveModel(
   if (!isModelAllowed(key, name)) {
     throw new GatewayError(
       'model_not_allowed',
-      `key '${key.name}' may not use model '${name}'; it may use: ${available(config, key)}. Widening its models takes a change to keys.yaml.`,
+      `key '${key.name}' may not use model '${name}'; its allow-list (models: ${(key.models ?? []).join(', ')}) matches: ${available(config, key)}. Widening it takes a change to keys.yaml.`,
     );
   }
   const upstream = config.upstreams[model.upstream];
