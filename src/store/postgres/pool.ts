@@ -71,6 +71,21 @@ export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Runs one statement (its own implicit transaction, one round trip) straight on the pool, again
+ * after a deadlock or serialization failure.
+ */
+export async function oneStatement<T>(pool: Pool, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(pool as unknown as Queryable);
+    } catch (err) {
+      if (isRetryable(err) && attempt < 5) continue;
+      throw storeError(err);
+    }
+  }
+}
+
+/**
  * Runs `fn` in one transaction on one pooled connection; retries on deadlock or serialization
  * failure (safe: nothing was committed). A connection that failed mid-transaction is destroyed,
  * not returned to the pool.
