@@ -1,0 +1,161 @@
+/**
+ * How long the daily digest takes on a large day: 1,000,000 usage records over 1,000 keys in one
+ * day of a SQLite store, then buildDigest + both renderings, timed. The digest reads the daily
+ * rollup (one row per day, key, model and status), so its cost follows the number of rollup
+ * rows, not of requests.
+ *
+ *   npx tsx bench/digest.ts            # BENCH_RECORDS=1000000 BENCH_KEYS=1000 by default
+ *
+ * Filling: settle() is one transaction per record (that is its contract), which would make the
+ * fill, not the digest, the slow part of this benchmark. This bench-only path therefore opens the
+ * same file with better-sqlite3 after the store's own migrations ran and writes each record with
+ * the same two statements settle() uses for usage (the `usage` row and the `usage_daily` upsert),
+ * 10,000 records per transaction. Budget counters (`spend`) are not written: the digest never
+ * reads them. BENCH_SETTLE=1 fills through store.settle() instead, to check the two agree.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import type { Config, KeyConfig } from '../src/config/types.js';
+import { dayRange } from '../src/config/windows.js';
+import { buildDigest } from '../src/slack/digest/build-digest.js';
+import { renderDigestBlocks } from '../src/slack/digest/render-blocks.js';
+import { renderDigestText } from '../src/slack/digest/render-text.js';
+import { createSqliteStore } from '../src/store/sqlite.js';
+import type { UsageRecord } from '../src/store/types.js';
+
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);
+/** Keys in the config that made no request: the "unused for 7 days" path reads last use for them. */
+const IDLE_KEYS = 50;
+const TZ = 'Europe/Berlin';
+const DAY = '2026-11-26';
+const MODELS = ['gpt-4o-mini', 'claude-sonnet-4-5', 'gpt-4o'];
+const STATUSES = [200, 200, 200, 200, 200, 200, 200, 429, 500, 401];
+
+const keyName = (i: number) => `tool-${String(i).padStart(4, '0')}`;
+
+function record(i: number, start: number, span: number): UsageRecord {
+  // Decorrelated from the key (i % KEYS), so every key sees every status and model.
+  const status = STATUSES[Math.floor(i / KEYS) % STATUSES.length] ?? 200;
+  return {
+    requestId: `bench-${i}`,
+    ts: start + Math.floor((i / RECORDS) * span),
+    day: DAY,
+    key: keyName(i % KEYS),
+    model: MODELS[Math.floor(i / 7) % MODELS.length] ?? null,
+    upstream: 'openai',
+    route: '/v1/chat/completions',
+    status,
+    errorCode: status === 200 ? null : 'upstream_error',
+    inputTokens: 500 + (i % 1000),
+    outputTokens: 100 + (i % 300),
+    cachedTokens: 0,
+    costUsd: status === 200 ? 0.0001 * (1 + (i % 50)) : 0,
+    latencyMs: 200,
+    stream: i % 2 === 0,
+    userAgent: 'bench',
+    ip: '127.0.0.1',
+    configRevision: 'bench',
+    usageSource: 'provider',
+  };
+}
+
+function config(): Config {
+  const keys: Record<string, KeyConfig> = {};
+  for (let i = 0; i < KEYS + IDLE_KEYS; i++) {
+    const name = keyName(i);
+    keys[name] = {
+      name,
+      hashes: [],
+      notify: [],
+      limits: i % 2 === 0 ? { dailyUsd: 5, monthlyUsd: 100 } : {},
+      disabled: false,
+      tags: {},
+      ...(i % 3 === 0 ? { expires: '2026-11-30', expiresAt: dayRange('2026-12-01', TZ).start } : {}),
+    };
+  }
+  return { version: 1, server: { timezone: TZ }, upstreams: {}, models: {}, defaults: { limits: {} }, keys };
+}
+
+function fillDirect(path: string, start: number, span: number): void {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  // The same statements as recordUsage() in src/store/sqlite/budget.ts.
+  const insertUsage = db.prepare(`
+    INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
+      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
+    VALUES (@requestId, @ts, @day, @key, @model, @upstream, @route, @status, @errorCode, @inputTokens,
+      @outputTokens, @cachedTokens, @costUsd, @latencyMs, @stream, @userAgent, @ip, @configRevision, @usageSource)
+    ON CONFLICT (request_id) DO NOTHING`);
+  const addDaily = db.prepare(`
+    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+    ON CONFLICT (day, key, model, status) DO UPDATE SET
+      requests = requests + 1,
+      input_tokens = input_tokens + excluded.input_tokens,
+      output_tokens = output_tokens + excluded.output_tokens,
+      cost_usd = cost_usd + excluded.cost_usd`);
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const u = record(i, start, span);
+      if (insertUsage.run({ ...u, stream: u.stream ? 1 : 0 }).changes > 0) {
+        addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
+      }
+    }
+  });
+  for (let i = 0; i < RECORDS; i += 10_000) batch(i, Math.min(RECORDS, i + 10_000));
+  db.close();
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-digest-'));
+  const path = join(dir, 'tollgate.db');
+  try {
+    const store = createSqliteStore(path);
+    await store.init();
+    const { start, end } = dayRange(DAY, TZ);
+    const fillStart = performance.now();
+    if (process.env.BENCH_SETTLE === '1') {
+      for (let i = 0; i < RECORDS; i++) {
+        const r = record(i, start, end - start - 1);
+        await store.settle(r, [`d:${DAY}`, `m:${DAY.slice(0, 7)}`]);
+      }
+    } else {
+      fillDirect(path, start, end - start - 1);
+    }
+    const fillMs = performance.now() - fillStart;
+    console.log(
+      `filled ${RECORDS.toLocaleString('en-US')} records over ${KEYS} keys in ${(fillMs / 1000).toFixed(1)} s (${Math.round(RECORDS / (fillMs / 1000)).toLocaleString('en-US')}/s)`,
+    );
+
+    const cfg = config();
+    const now = end + 9 * 3_600_000;
+    const times: number[] = [];
+    let summary = '';
+    for (let run = 0; run < 6; run++) {
+      const t0 = performance.now();
+      const d = await buildDigest({ store, config: cfg, revision: 'bench', day: DAY, now });
+      const blocks = renderDigestBlocks(d);
+      const text = renderDigestText(d);
+      times.push(performance.now() - t0);
+      summary = `${d.keys.length} keys in the table, ${d.total.requests.toLocaleString('en-US')} requests, ${d.flags.length} flags, ${blocks.blocks.length} blocks, ${text.length.toLocaleString('en-US')} characters of text`;
+    }
+    const rollupRows = (await store.rollup(DAY, DAY)).length;
+    const [first, ...warm] = times;
+    warm.sort((a, b) => a - b);
+    console.log(summary);
+    console.log(`rollup rows for the day: ${rollupRows.toLocaleString('en-US')}`);
+    console.log(
+      `buildDigest + renderDigestBlocks + renderDigestText: first ${first?.toFixed(1)} ms, then median ${warm[Math.floor(warm.length / 2)]?.toFixed(1)} ms, max ${warm.at(-1)?.toFixed(1)} ms (${warm.length} runs)`,
+    );
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
