@@ -63,7 +63,10 @@ export function sse(events: Array<string | Record<string, unknown>>, opts: SseOp
       }
       if (opts.hangAfter !== undefined && sent >= opts.hangAfter) return;
       if (res.destroyed) return;
-      res.write(typeof e === 'string' ? e : `data: ${JSON.stringify(e)}\n\n`);
+      // Wait until the bytes are handed to the socket, so a reset right after cannot swallow them.
+      await new Promise<void>((resolve) =>
+        res.write(typeof e === 'string' ? e : `data: ${JSON.stringify(e)}\n\n`, () => resolve()),
+      );
       sent++;
       if (opts.delayMs) await sleep(opts.delayMs);
     }
