@@ -78,6 +78,11 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     calls,
     callsTo: (method) => calls.filter((c) => c.method === method),
     setMode(m) {
+      // Leaving 'hang' fails the calls still hanging, as a recovering Slack would drop them.
+      if (mode === 'hang' && m !== 'hang') {
+        for (const res of hanging) res.writeHead(500).end('recovering');
+        hanging.clear();
+      }
       mode = m;
     },
     async waitFor(predicate, timeoutMs = 3000) {
