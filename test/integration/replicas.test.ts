@@ -25,15 +25,28 @@ function yaml(): string {
   // reserved for it (max_tokens 500 plus the estimated input), so spend can only stay under the
   // limit if reservations are atomic across the three replicas.
   return `version: 1
-server: { timezone: UTC }
+server:
+  timezone: UTC
 upstreams:
-  fake: { base_url: ${upstreamUrl}/v1, api_key: \${FAKE_KEY} }
+  fake:
+    base_url: ${upstreamUrl}/v1
+    api_key: \${FAKE_KEY}
 models:
-  small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 500 }
+  small:
+    upstream: fake
+    input_per_mtok: 1
+    output_per_mtok: 2
+    max_output_tokens: 500
 keys:
-  budget-key: { hash: ${hashKey(budgetKey)}, limits: { daily_usd: ${DAILY_USD}, rpm: 10000 } }
-  rate-key: { hash: ${hashKey(rateKey)}, limits: { daily_usd: 100, rpm: 10 } }
-  victim-key: { hash: ${hashKey(victimKey)}, limits: { daily_usd: 100 } }
+  budget-key:
+    hash: ${hashKey(budgetKey)}
+    limits: { daily_usd: ${DAILY_USD}, rpm: 10000 }
+  rate-key:
+    hash: ${hashKey(rateKey)}
+    limits: { daily_usd: 100, rpm: 10 }
+  victim-key:
+    hash: ${hashKey(victimKey)}
+    limits: { daily_usd: 100 }
 `;
 }
 
@@ -99,6 +112,7 @@ describe('three gateway replicas on one PostgreSQL database', () => {
     );
     const ok = codes.filter((c) => c === null).length;
     expect(ok).toBeGreaterThan(0);
+    expect(codes).toContain('insufficient_quota');
     expect(codes.filter((c) => c !== null && c !== 'insufficient_quota')).toEqual([]);
     const today = `d:${new Date().toISOString().slice(0, 10)}`;
     const spend = (await replicas[1]!.server.deps.store.getSpend('budget-key', [today]))[today]!;
