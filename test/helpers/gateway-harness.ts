@@ -46,11 +46,16 @@ export interface Harness {
   /** Waits until `n` records were settled. */
   waitForRecords(n: number, timeoutMs?: number): Promise<UsageRecord[]>;
   /** Swaps the served config (as a hot reload would). */
-  reload(yaml: string): void;
+  reload(yaml: string, revision?: string): void;
   close(): Promise<void>;
 }
 
-export function buildLoaded(yaml: string, keys: Record<string, string>, now: number): LoadedConfig {
+export function buildLoaded(
+  yaml: string,
+  keys: Record<string, string>,
+  now: number,
+  revision = 'test-rev',
+): LoadedConfig {
   const text = yaml.replace(/\{\{hash:([a-z0-9._-]+)\}\}/g, (_m, name: string) => {
     keys[name] ??= mintKey();
     return hashKey(keys[name] as string);
@@ -63,7 +68,7 @@ export function buildLoaded(yaml: string, keys: Record<string, string>, now: num
   }
   return {
     config: result.config,
-    revision: 'test-rev',
+    revision,
     loadedAt: now,
     keysByHash: buildKeyIndex(result.config),
   };
@@ -132,8 +137,8 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
       }
       return records;
     },
-    reload(yaml) {
-      current = buildLoaded(yaml, keys, clock());
+    reload(yaml, revision) {
+      current = buildLoaded(yaml, keys, clock(), revision);
     },
     async close() {
       server.closeAllConnections();
