@@ -37,20 +37,33 @@ export function createRequestGuard(deps: {
       );
       return refuse(res, 'the request timestamp is more than 5 minutes off');
     }
+    if (req.readableEnded) {
+      // Someone mounted a body parser in front of this route: the raw bytes the signature covers are gone.
+      deps.log.error('a body parser consumed a Slack request before its signature could be checked');
+      res
+        .status(500)
+        .json({
+          error: {
+            message: 'Slack route misconfigured.',
+            type: 'api_error',
+            code: 'internal_error',
+            param: null,
+          },
+        });
+      return;
+    }
     let body: Buffer;
     try {
       body = await readBody(req, BODY_LIMIT_BYTES);
     } catch {
-      res
-        .status(413)
-        .json({
-          error: {
-            message: 'Slack request body too large or unreadable.',
-            type: 'invalid_request_error',
-            code: 'request_too_large',
-            param: null,
-          },
-        });
+      res.status(413).json({
+        error: {
+          message: 'Slack request body too large or unreadable.',
+          type: 'invalid_request_error',
+          code: 'request_too_large',
+          param: null,
+        },
+      });
       return;
     }
     if (!signatureMatches(deps.signingSecret, tsHeader, body, signature)) {
@@ -65,16 +78,14 @@ export function createRequestGuard(deps: {
       }
     } catch (err) {
       deps.log.error({ err }, 'could not check a Slack request for replay: the store is unavailable');
-      res
-        .status(503)
-        .json({
-          error: {
-            message: 'The store is unavailable.',
-            type: 'api_error',
-            code: 'store_unavailable',
-            param: null,
-          },
-        });
+      res.status(503).json({
+        error: {
+          message: 'The store is unavailable.',
+          type: 'api_error',
+          code: 'store_unavailable',
+          param: null,
+        },
+      });
       return;
     }
     (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;

@@ -285,6 +285,26 @@ describe('Slack commands over signed HTTP requests', () => {
     expect(await res.json()).toEqual({ challenge: 'c-123' });
   });
 
+  it('fails loudly instead of hanging when a body parser was mounted in front of the Slack route', async () => {
+    const misconfigured = express();
+    misconfigured.use(express.urlencoded({ extended: false }));
+    misconfigured.use(slack.router);
+    const other = misconfigured.listen(0, '127.0.0.1');
+    await new Promise((r) => other.once('listening', r));
+    try {
+      const b = slashCommandBody({ command: '/keys', userId: ADMIN, responseUrl: fake.responseUrl('mis') });
+      const res = await fetch(`http://127.0.0.1:${(other.address() as AddressInfo).port}/slack/events`, {
+        method: 'POST',
+        headers: slackHeaders(SECRET, b),
+        body: b,
+      });
+      expect(res.status).toBe(500);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
+  });
+
   describe('request security', () => {
     const body = () =>
       slashCommandBody({
@@ -327,6 +347,11 @@ describe('Slack commands over signed HTTP requests', () => {
       const headers = slackHeaders(SECRET, b);
       expect((await post(b, headers)).status).toBe(200);
       expect((await post(b, headers)).status).toBe(401);
+    });
+
+    it('refuses a body larger than any Slack payload', async () => {
+      const b = `${body()}&pad=${'x'.repeat(1_100_000)}`;
+      expect((await post(b, slackHeaders(SECRET, b))).status).toBe(413);
     });
 
     it('never disabled anything through a refused request', async () => {
