@@ -1,0 +1,109 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createSseTap } from '../../../src/metering/sse-tap.js';
+import { createUsageReader } from '../../../src/metering/usage-reader.js';
+
+const data = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+const content = (t: string) => ({ choices: [{ index: 0, delta: { content: t } }], usage: null });
+const usageChunk = {
+  choices: [],
+  usage: { prompt_tokens: 10, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 4 } },
+};
+const STREAM = [data(content('Hel')), data(content('lo')), data(usageChunk), 'data: [DONE]\n\n'].join('');
+
+function run(stream: string, cuts: number[], hide: boolean) {
+  const reader = createUsageReader('openai-chat');
+  const tap = createSseTap(reader, { hideUsageChunk: hide });
+  const bytes = Buffer.from(stream, 'utf8');
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const p of [...points, bytes.length]) {
+    out.push(tap.transform(bytes.subarray(at, p)));
+    at = p;
+  }
+  out.push(tap.flush());
+  return { text: Buffer.concat(out).toString('utf8'), reader };
+}
+
+describe('the SSE tap', () => {
+  it('passes every byte through untouched when nothing is hidden, and reads the usage', () => {
+    const { text, reader } = run(STREAM, [7, 30, 61], false);
+    expect(text).toBe(STREAM);
+    expect(reader.usage()).toEqual({ inputTokens: 10, outputTokens: 3, cachedTokens: 4 });
+    expect(reader.textChars()).toBe(5);
+  });
+
+  it('hides the usage-only chunk and its blank line, and nothing else', () => {
+    const { text, reader } = run(STREAM, [], true);
+    expect(text).toBe([data(content('Hel')), data(content('lo')), 'data: [DONE]\n\n'].join(''));
+    expect(reader.usage()?.inputTokens).toBe(10);
+  });
+
+  it('gives the same output and usage however the upstream splits its chunks (multi-byte text included)', () => {
+    const stream = [data(content('Grüße 👋')), data(usageChunk), 'data: [DONE]\n\n'].join('');
+    const whole = run(stream, [], true);
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 12 }), fc.boolean(), (cuts, hide) => {
+        const split = run(stream, cuts, hide);
+        expect(split.text).toBe(hide ? whole.text : stream);
+        expect(split.reader.usage()).toEqual(whole.reader.usage());
+        expect(split.reader.textChars()).toBe('Grüße 👋'.length);
+      }),
+    );
+  });
+
+  it('sends complete lines at once when rewriting, holding back only a partial line', () => {
+    const tap = createSseTap(createUsageReader('openai-chat'), { hideUsageChunk: true });
+    const first = tap.transform(Buffer.from(`${data(content('a'))}data: {"cho`));
+    expect(first.toString()).toBe(data(content('a')));
+    const rest = tap.transform(Buffer.from('ices":[{"delta":{"content":"b"}}]}\n\n'));
+    expect(rest.toString()).toBe('data: {"choices":[{"delta":{"content":"b"}}]}\n\n');
+  });
+
+  it('handles CRLF line endings', () => {
+    const crlf = STREAM.replace(/\n/g, '\r\n');
+    const { text, reader } = run(crlf, [3, 50], true);
+    expect(text).not.toContain('prompt_tokens');
+    expect(text).toContain('[DONE]');
+    expect(reader.usage()?.outputTokens).toBe(3);
+  });
+
+  it('reads Anthropic message_start and message_delta, summing cache reads and writes into input', () => {
+    const reader = createUsageReader('anthropic-messages');
+    const tap = createSseTap(reader, { hideUsageChunk: false });
+    const ev = (type: string, d: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...d })}\n\n`;
+    tap.transform(
+      Buffer.from(
+        ev('message_start', {
+          message: {
+            usage: {
+              input_tokens: 5,
+              cache_read_input_tokens: 100,
+              cache_creation_input_tokens: 20,
+              output_tokens: 1,
+            },
+          },
+        }) +
+          ev('content_block_delta', { delta: { type: 'text_delta', text: 'abcdefgh' } }) +
+          ev('message_delta', { usage: { output_tokens: 42 } }),
+      ),
+    );
+    tap.flush();
+    expect(reader.usage()).toEqual({ inputTokens: 125, outputTokens: 42, cachedTokens: 100 });
+    expect(reader.textChars()).toBe(8);
+  });
+
+  it('reads the Responses API usage from response.completed', () => {
+    const reader = createUsageReader('openai-responses');
+    const tap = createSseTap(reader, { hideUsageChunk: false });
+    tap.transform(
+      Buffer.from(
+        `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hey"}\n\n` +
+          `event: response.completed\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":2,"input_tokens_details":{"cached_tokens":3}}}}\n\n`,
+      ),
+    );
+    expect(reader.usage()).toEqual({ inputTokens: 7, outputTokens: 2, cachedTokens: 3 });
+    expect(reader.textChars()).toBe(3);
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/log.js';
+import { createUsageWriter } from '../../../src/metering/usage-writer.js';
+import type { Store, UsageRecord } from '../../../src/store/types.js';
+
+const record = { requestId: 'r1' } as UsageRecord;
+
+function flakyStore(failures: number) {
+  const written: string[] = [];
+  let calls = 0;
+  const store = {
+    async settle(r: UsageRecord) {
+      calls++;
+      if (calls <= failures) throw new Error('store down');
+      written.push(r.requestId);
+    },
+  } as unknown as Store;
+  return { store, written, calls: () => calls };
+}
+
+describe('the usage writer', () => {
+  it('retries a failed settle in line and reports success', async () => {
+    const s = flakyStore(2);
+    const writer = createUsageWriter({ store: s.store, log: silentLogger() }, { retryDelaysMs: [1, 1, 1] });
+    expect(await writer.write(record, [])).toBe(true);
+    expect(s.written).toEqual(['r1']);
+  });
+
+  it('keeps retrying in the background instead of dropping the record', async () => {
+    const s = flakyStore(4);
+    const writer = createUsageWriter(
+      { store: s.store, log: silentLogger() },
+      { retryDelaysMs: [1], backgroundMs: 5 },
+    );
+    expect(await writer.write(record, [])).toBe(false);
+    expect(writer.pending()).toBe(1);
+    await writer.flush(1_000);
+    expect(s.written).toEqual(['r1']);
+    expect(writer.pending()).toBe(0);
+  });
+});
