@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { ResolvedPostgresOptions } from './options.js';
+import { type ResolvedPostgresOptions, redactUrl } from './options.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -40,7 +40,9 @@ export function createPool(o: ResolvedPostgresOptions, log: Logger): Pool {
   const pool = new pg.Pool({ ...connectionConfig(o), max: o.poolSize, idleTimeoutMillis: 30_000 });
   // An idle client whose connection dies emits 'error' on the pool; unhandled, it would crash the
   // process. The pool already drops that client and opens a new one on the next query.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'postgres: idle connection lost'));
+  pool.on('error', (err) =>
+    log.warn({ err: err.message, store: redactUrl(o.connectionString) }, 'postgres: idle connection lost'),
+  );
   return pool;
 }
 
