@@ -1,0 +1,352 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildKeyIndex, loadConfig } from '../../../src/config/load.js';
+import { contentRevision } from '../../../src/config/revision.js';
+import type { LoadResult, Problem } from '../../../src/config/types.js';
+import { mintKey } from '../../../src/keys/format.js';
+import { baseConfig, HASH_A, HASH_B, HASH_C, NOW, positionOf } from './config-text.js';
+
+const load = (text: string, now = NOW): LoadResult => loadConfig(text, { file: 'keys.yaml', now });
+
+function only(problems: Problem[]): Problem {
+  expect(problems, JSON.stringify(problems, null, 2)).toHaveLength(1);
+  return problems[0] as Problem;
+}
+
+/** Asserts the one error of `text` points at `needle` and its message matches. */
+function expectOneError(text: string, needle: string, message: RegExp, occurrence = 1): Problem {
+  const result = load(text);
+  expect(result.config).toBeUndefined();
+  const problem = only(result.errors);
+  expect(problem).toMatchObject({
+    file: 'keys.yaml',
+    severity: 'error',
+    ...positionOf(text, needle, occurrence),
+  });
+  expect(problem.message).toMatch(message);
+  return problem;
+}
+
+describe('loadConfig on the example', () => {
+  it('loads config/keys.yaml with no errors and no warnings', () => {
+    const text = readFileSync(new URL('../../../config/keys.yaml', import.meta.url), 'utf8');
+    const result = loadConfig(text, { file: 'config/keys.yaml', now: Date.UTC(2026, 10, 26) });
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toEqual([]);
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/keys.schema.json');
+    expect(Object.keys(result.config?.keys ?? {})).toEqual([
+      'cursor-dev',
+      'cherry-studio-personal',
+      'open-webui-team',
+      'backend-staging',
+      'backend-production',
+    ]);
+    expect(result.config?.upstreams.anthropic).toMatchObject({
+      apiKeyEnv: 'ANTHROPIC_API_KEY',
+      format: 'anthropic',
+    });
+  });
+});
+
+describe('loadConfig normalization', () => {
+  const text = `version: 1
+server:
+  timezone: Europe/Berlin
+upstreams:
+  openai:
+    base_url: https://api.openai.com/v1
+    api_key: \${OPENAI_API_KEY}
+  anthropic:
+    base_url: https://api.anthropic.com/v1
+    api_key: \${ANTHROPIC_API_KEY}
+    format: anthropic
+    timeout_ms: 1000
+models:
+  gpt-4o-mini: { upstream: openai, input_per_mtok: 0.15, output_per_mtok: 0.6 }
+  claude-sonnet-4-5: { upstream: anthropic, input_per_mtok: 3, output_per_mtok: 15, cached_input_per_mtok: 0.3, max_output_tokens: 64000 }
+defaults:
+  limits: { daily_usd: 1, rpm: 30 }
+keys:
+  cursor-dev:
+    hash: ${HASH_A}
+    limits: { daily_usd: 5, monthly_usd: 50 }
+    models: ["claude-*"]
+    expires: 2027-03-31
+  rotating:
+    hash: [${HASH_B}, ${HASH_C}]
+    disabled: true
+    tags: { env: dev }
+slack:
+  channel: C0123ABCD
+`;
+
+  it('merges defaults.limits under each key and keeps the key’s own values', () => {
+    const config = load(text).config;
+    expect(config?.keys['cursor-dev']?.limits).toEqual({ dailyUsd: 5, monthlyUsd: 50, rpm: 30 });
+    expect(config?.keys.rotating?.limits).toEqual({ dailyUsd: 1, rpm: 30 });
+  });
+
+  it('resolves expires to the first millisecond after that day ends in server.timezone', () => {
+    // Berlin is on summer time (UTC+2) on 2027-03-31, so the day ends at 22:00 UTC.
+    expect(load(text).config?.keys['cursor-dev']).toMatchObject({
+      expires: '2027-03-31',
+      expiresAt: Date.UTC(2027, 2, 31, 22),
+    });
+  });
+
+  it('turns a hash or a list of hashes into hashes and applies key defaults', () => {
+    const keys = load(text).config?.keys;
+    expect(keys?.['cursor-dev']).toMatchObject({ hashes: [HASH_A], disabled: false, notify: [], tags: {} });
+    expect(keys?.rotating).toMatchObject({ hashes: [HASH_B, HASH_C], disabled: true, tags: { env: 'dev' } });
+    expect(keys?.rotating?.models).toBeUndefined();
+  });
+
+  it('keeps ${ENV} references as names and fills upstream and model defaults', () => {
+    const config = load(text).config;
+    expect(config?.upstreams.openai).toEqual({
+      name: 'openai',
+      baseUrl: 'https://api.openai.com/v1',
+      apiKeyEnv: 'OPENAI_API_KEY',
+      timeoutMs: 600000,
+      format: 'openai',
+    });
+    expect(config?.upstreams.anthropic).toMatchObject({ timeoutMs: 1000, format: 'anthropic' });
+    expect(config?.models['gpt-4o-mini']).toMatchObject({ cachedInputPerMtok: 0.15, maxOutputTokens: 4096 });
+    expect(config?.models['claude-sonnet-4-5']).toMatchObject({
+      cachedInputPerMtok: 0.3,
+      maxOutputTokens: 64000,
+    });
+  });
+
+  it('fills the server and slack defaults', () => {
+    const config = load(text).config;
+    expect(config?.server).toEqual({ timezone: 'Europe/Berlin' });
+    expect(config?.slack).toEqual({
+      channel: 'C0123ABCD',
+      digest: '0 9 * * *',
+      admins: [],
+      alerts: { budgetThresholds: [0.8, 1.0] },
+    });
+    expect(load(baseConfig('  a:\n    hash: sha256:' + 'd'.repeat(64) + '\n')).config?.server.timezone).toBe(
+      'UTC',
+    );
+  });
+
+  it('indexes every hash of every key, rotation lists included', () => {
+    const index = buildKeyIndex(load(text).config!);
+    expect(index.get(HASH_A)?.name).toBe('cursor-dev');
+    expect(index.get(HASH_B)?.name).toBe('rotating');
+    expect(index.get(HASH_C)?.name).toBe('rotating');
+    expect(index.size).toBe(3);
+  });
+});
+
+describe('loadConfig problems, each with its line and column', () => {
+  it('reports a YAML syntax error where it is', () => {
+    const text = baseConfig(`  cursor-dev:\n    hash: ${HASH_A}\n    limits: daily_usd: 5\n`);
+    expectOneError(
+      text,
+      'daily_usd: 5',
+      /^YAML syntax error: Nested mappings are not allowed in compact mappings/,
+    );
+  });
+
+  it('reports a tab used as indentation', () => {
+    const text = baseConfig(`  cursor-dev:\n\thash: ${HASH_A}\n`);
+    expectOneError(text, '\thash', /^YAML syntax error: Tabs are not allowed as indentation/);
+  });
+
+  it('points an unknown field like daly_usd at the field itself and suggests the right name', () => {
+    const text = baseConfig(`  cursor-dev:\n    hash: ${HASH_A}\n    limits:\n      daly_usd: 5\n`);
+    const p = expectOneError(
+      text,
+      'daly_usd',
+      /unknown field 'daly_usd' in keys\.cursor-dev\.limits: did you mean 'daily_usd'\?/,
+    );
+    expect(p.path).toBe('keys.cursor-dev.limits.daly_usd');
+  });
+
+  it('reports an unknown top-level section', () => {
+    expectOneError(
+      baseConfig(`  a:\n    hash: ${HASH_A}\n`, 'limits:\n  rpm: 3\n'),
+      'limits:\n  rpm',
+      /unknown field 'limits'/,
+    );
+  });
+
+  it('reports a wrong type at the value', () => {
+    const text = baseConfig(`  cursor-dev:\n    hash: ${HASH_A}\n    limits:\n      rpm: "60"\n`);
+    expectOneError(text, '"60"', /keys\.cursor-dev\.limits\.rpm must be an integer, not a string/);
+  });
+
+  it('reports a bad key name at the name', () => {
+    const text = baseConfig(`  Cursor_Dev:\n    hash: ${HASH_A}\n`);
+    expectOneError(text, 'Cursor_Dev', /key name 'Cursor_Dev' is invalid: use 1 to 63 lowercase letters/);
+  });
+
+  it('reports a key name used twice at the second one, naming the line of the first', () => {
+    const text = baseConfig(`  cursor-dev:\n    hash: ${HASH_A}\n  cursor-dev:\n    hash: ${HASH_B}\n`);
+    const first = positionOf(text, 'cursor-dev:').line;
+    expectOneError(
+      text,
+      'cursor-dev:',
+      new RegExp(`key name 'cursor-dev' is used twice \\(first on line ${first}\\)`),
+      2,
+    );
+  });
+
+  it('reports a hash used by two keys at the second use', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n  two:\n    hash: [${HASH_B}, ${HASH_A}]\n`);
+    const p = expectOneError(text, HASH_A, /key 'two' has the same hash as key 'one'/, 2);
+    expect(p.path).toBe('keys.two.hash[1]');
+  });
+
+  it('reports a hash listed twice in one key', () => {
+    const text = baseConfig(`  one:\n    hash: [${HASH_A}, ${HASH_A}]\n`);
+    expectOneError(text, HASH_A, /key 'one' lists the same hash twice/, 2);
+  });
+
+  it('reports a hash that is not sha256:<64 hex> without echoing it', () => {
+    const text = baseConfig('  one:\n    hash: sha256:abc123\n');
+    const p = expectOneError(text, 'sha256:abc123', /keys\.one\.hash must be sha256:<64 lowercase hex>/);
+    expect(p.message).not.toContain('abc123');
+  });
+
+  it('reports a hash of the wrong type once, naming both accepted shapes', () => {
+    expectOneError(
+      baseConfig('  one:\n    hash: 12\n'),
+      '12',
+      /keys\.one\.hash must be a string or a list, not an integer/,
+    );
+  });
+
+  it('reports a missing required field at the entry that lacks it', () => {
+    expectOneError(
+      baseConfig('  one:\n    owner: alice\n'),
+      'one:',
+      /keys\.one is missing the required field 'hash'/,
+    );
+  });
+
+  it('reports a version other than 1', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`).replace('version: 1', 'version: 2');
+    expectOneError(text, '2', /version must be 1/);
+  });
+
+  it('reports a model whose upstream does not exist, suggesting the closest', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`).replace('upstream: openai', 'upstream: opneai');
+    expectOneError(
+      text,
+      'opneai',
+      /model 'gpt-4o-mini' uses upstream 'opneai', which is not defined under upstreams: did you mean 'openai'\?/,
+    );
+  });
+
+  it('reports an allow-list entry that matches no configured model, and accepts globs that match', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n    models: ["gpt-*", gpt-4o-mini, claude-*]\n`);
+    expectOneError(text, 'claude-*', /'claude-\*' in the models of key 'one' matches no configured model/);
+  });
+
+  it('reports a literal api_key, telling to use an environment reference and rotate', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`).replace('${OPENAI_API_KEY}', 'sk-proj-abcdef');
+    const p = expectOneError(
+      text,
+      'sk-proj-abcdef',
+      /upstreams\.openai\.api_key is a literal key: it must be an environment reference like \$\{OPENAI_API_KEY\}.*rotate/,
+    );
+    expect(p.message).not.toContain('sk-proj');
+  });
+
+  it('reports a plaintext tgk_ key anywhere, even in a comment, as leaked, without repeating it', () => {
+    const key = mintKey();
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}   # the key is ${key}\n`);
+    const p = expectOneError(
+      text,
+      key,
+      /plaintext tollgate key \(tgk_.{2}….{4}\) is in this file: it has leaked and must be rotated/,
+    );
+    expect(p.message).not.toContain(key);
+  });
+
+  it('reports a leaked key even when the file does not parse', () => {
+    const key = mintKey();
+    const text = `version: 1\nkeys: {\n  # ${key}\n`;
+    const result = load(text);
+    expect(result.errors.some((e) => /leaked/.test(e.message) && e.line === 3 && e.col === 5)).toBe(true);
+  });
+
+  it('warns about an expiry in the past and still returns the config', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n    expires: 2026-05-31\n`);
+    const result = load(text);
+    expect(result.errors).toEqual([]);
+    expect(result.config).toBeDefined();
+    const w = only(result.warnings);
+    expect(w).toMatchObject({ severity: 'warning', ...positionOf(text, '2026-05-31') });
+    expect(w.message).toMatch(/key 'one' expired at the end of 2026-05-31 \(UTC\)/);
+  });
+
+  it('does not warn about an expiry that ends later today', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n    expires: 2026-06-01\n`);
+    expect(load(text).warnings).toEqual([]);
+  });
+
+  it('warns about keys with no expiry or one beyond defaults.max_expiry_days', () => {
+    const text = baseConfig(
+      `  forever:\n    hash: ${HASH_A}\n  far:\n    hash: ${HASH_B}\n    expires: 2026-12-31\n  near:\n    hash: ${HASH_C}\n    expires: 2026-08-01\n`,
+      'defaults:\n  max_expiry_days: 90\n',
+    );
+    const result = load(text);
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toHaveLength(2);
+    expect(result.warnings[0]).toMatchObject(positionOf(text, 'forever:'));
+    expect(result.warnings[0]?.message).toMatch(/key 'forever' never expires/);
+    expect(result.warnings[1]).toMatchObject(positionOf(text, '2026-12-31'));
+    expect(result.warnings[1]?.message).toMatch(/more than max_expiry_days \(90\)/);
+  });
+
+  it('reports an expiry that is not a real date', () => {
+    expectOneError(
+      baseConfig(`  one:\n    hash: ${HASH_A}\n    expires: 2027-02-30\n`),
+      '2027-02-30',
+      /is not a real calendar date/,
+    );
+  });
+
+  it('reports an expiry that is not written YYYY-MM-DD', () => {
+    expectOneError(
+      baseConfig(`  one:\n    hash: ${HASH_A}\n    expires: 31.03.2027\n`),
+      '31.03.2027',
+      /must be a date written YYYY-MM-DD/,
+    );
+  });
+
+  it('reports an unknown timezone', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`, 'server:\n  timezone: Europe/Berlinn\n');
+    expectOneError(text, 'Europe/Berlinn', /server\.timezone 'Europe\/Berlinn' is not an IANA timezone name/);
+  });
+
+  it('reports a digest that is not a cron expression', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`, 'slack:\n  digest: every morning\n');
+    expectOneError(text, 'every morning', /slack\.digest 'every morning' is not a cron expression/);
+  });
+
+  it('reports every problem of a file at once, sorted by position', () => {
+    const text = baseConfig(
+      `  Bad:\n    hash: ${HASH_A}\n  good:\n    hash: nope\n    limits: { daly_usd: 1 }\n`,
+    );
+    const lines = load(text).errors.map((e) => e.line);
+    expect(lines).toHaveLength(3);
+    expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+  });
+
+  it('reports an empty file as not a map', () => {
+    expect(load('').errors[0]?.message).toMatch(/the file must be a map/);
+  });
+});
+
+describe('contentRevision', () => {
+  it('is the first 12 hex characters of the sha256 of the text', () => {
+    expect(contentRevision('abc')).toBe('ba7816bf8f01');
+    expect(contentRevision('abd')).not.toBe(contentRevision('abc'));
+  });
+});
