@@ -101,7 +101,7 @@ slack:
     expect(keys?.rotating?.models).toBeUndefined();
   });
 
-  it('keeps ${ENV} references as names and fills upstream and model defaults', () => {
+  it('keeps environment references as variable names and fills upstream and model defaults', () => {
     const config = load(text).config;
     expect(config?.upstreams.openai).toEqual({
       name: 'openai',
@@ -127,7 +127,7 @@ slack:
       admins: [],
       alerts: { budgetThresholds: [0.8, 1.0] },
     });
-    expect(load(baseConfig('  a:\n    hash: sha256:' + 'd'.repeat(64) + '\n')).config?.server.timezone).toBe(
+    expect(load(baseConfig(`  a:\n    hash: sha256:${'d'.repeat(64)}\n`)).config?.server.timezone).toBe(
       'UTC',
     );
   });
@@ -248,7 +248,7 @@ describe('loadConfig problems, each with its line and column', () => {
   });
 
   it('reports a literal api_key, telling to use an environment reference and rotate', () => {
-    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`).replace('${OPENAI_API_KEY}', 'sk-proj-abcdef');
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n`).replace(`\${OPENAI_API_KEY}`, 'sk-proj-abcdef');
     const p = expectOneError(
       text,
       'sk-proj-abcdef',
