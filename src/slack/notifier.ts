@@ -13,7 +13,9 @@ import {
   reloadFailedAlert,
   spikeAlert,
 } from './alert-messages.js';
+import { BoundedSet } from './bounded-set.js';
 import { networkOf, userAgentFamily } from './client-fingerprint.js';
+import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
 
 const HOUR_MS = 3_600_000;
@@ -34,15 +36,6 @@ export interface SlackNotifier extends Notifier {
   /** Resolves when every background check has finished and the queue is empty (tests, shutdown). */
   flush(): Promise<void>;
   stop(): void;
-}
-
-interface RefusedBucket {
-  code: 'key_disabled' | 'key_expired';
-  count: number;
-  first: number;
-  last: number;
-  agents: Set<string>;
-  networks: Set<string>;
 }
 
 /**
@@ -69,8 +62,6 @@ export function createSlackNotifier(deps: {
   const claimed = new BoundedSet(10_000);
   const knownClients = new BoundedSet(10_000);
   const lastSpikeCheck = new Map<string, number>();
-  const refused = new Map<string, RefusedBucket>();
-  const refusedTimers = new Set<ReturnType<typeof setTimeout>>();
   let stopped = false;
 
   function background(what: string, task: () => Promise<void>): void {
@@ -116,6 +107,24 @@ export function createSlackNotifier(deps: {
     const t = config.current().config.slack?.alerts.budgetThresholds ?? o.defaultThresholds ?? [0.8, 1];
     return [...t].sort((a, b) => b - a);
   }
+
+  const refusals = createRefusalCounter(refusedAggregateMs, (w) => {
+    background('key refused', async () => {
+      const hour = new Date(Math.floor(w.first / HOUR_MS) * HOUR_MS).toISOString().slice(0, 13);
+      await alertOnce(
+        `refused:${w.key}:${hour}`,
+        refusedAlert({
+          key: w.key,
+          notify: config.current().config.keys[w.key]?.notify ?? [],
+          code: w.code,
+          attempts: w.count,
+          sinceSec: Math.max(refusedAggregateMs, w.last - w.first) / 1000,
+          userAgents: w.userAgents,
+          networks: w.networks,
+        }),
+      );
+    });
+  });
 
   const notifier: SlackNotifier = {
     configReloaded(e) {
@@ -224,49 +233,7 @@ export function createSlackNotifier(deps: {
     },
 
     keyRefused(e) {
-      if (stopped) return;
-      const bucket = refused.get(e.key);
-      const agent = userAgentFamily(e.userAgent);
-      const network = networkOf(e.ip);
-      if (bucket) {
-        bucket.count++;
-        bucket.last = e.at;
-        if (bucket.agents.size < 5) bucket.agents.add(e.userAgent?.slice(0, 120) ?? agent);
-        if (bucket.networks.size < 5) bucket.networks.add(network);
-        return;
-      }
-      const fresh: RefusedBucket = {
-        code: e.code,
-        count: 1,
-        first: e.at,
-        last: e.at,
-        agents: new Set([e.userAgent?.slice(0, 120) ?? agent]),
-        networks: new Set([network]),
-      };
-      refused.set(e.key, fresh);
-      // Count for a while first, so the alert can say how often and from where.
-      const timer = setTimeout(() => {
-        refusedTimers.delete(timer);
-        refused.delete(e.key);
-        background('key refused', async () => {
-          const hour = new Date(Math.floor(fresh.first / HOUR_MS) * HOUR_MS).toISOString().slice(0, 13);
-          const notify = config.current().config.keys[e.key]?.notify ?? [];
-          await alertOnce(
-            `refused:${e.key}:${hour}`,
-            refusedAlert({
-              key: e.key,
-              notify,
-              code: fresh.code,
-              attempts: fresh.count,
-              sinceSec: Math.max(refusedAggregateMs, fresh.last - fresh.first) / 1000,
-              userAgents: [...fresh.agents],
-              networks: [...fresh.networks],
-            }),
-          );
-        });
-      }, refusedAggregateMs);
-      timer.unref();
-      refusedTimers.add(timer);
+      refusals.record(e);
     },
 
     async flush() {
@@ -276,26 +243,9 @@ export function createSlackNotifier(deps: {
 
     stop() {
       stopped = true;
-      for (const t of refusedTimers) clearTimeout(t);
-      refusedTimers.clear();
+      refusals.stop();
       queue.stop();
     },
   };
   return notifier;
-}
-
-/** A set that forgets everything when it grows past its bound: a cache, never the source of truth. */
-class BoundedSet {
-  private readonly items = new Set<string>();
-  constructor(private readonly max: number) {}
-  has(v: string): boolean {
-    return this.items.has(v);
-  }
-  add(v: string): void {
-    if (this.items.size >= this.max) this.items.clear();
-    this.items.add(v);
-  }
-  delete(v: string): void {
-    this.items.delete(v);
-  }
 }

@@ -40,16 +40,14 @@ export function createRequestGuard(deps: {
     if (req.readableEnded) {
       // Someone mounted a body parser in front of this route: the raw bytes the signature covers are gone.
       deps.log.error('a body parser consumed a Slack request before its signature could be checked');
-      res
-        .status(500)
-        .json({
-          error: {
-            message: 'Slack route misconfigured.',
-            type: 'api_error',
-            code: 'internal_error',
-            param: null,
-          },
-        });
+      res.status(500).json({
+        error: {
+          message: 'Slack route misconfigured.',
+          type: 'api_error',
+          code: 'internal_error',
+          param: null,
+        },
+      });
       return;
     }
     let body: Buffer;
