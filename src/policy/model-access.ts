@@ -1,24 +1,10 @@
+import { modelAllowed } from '../config/model-globs.js';
 import type { Config, KeyConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 
-const globCache = new Map<string, RegExp>();
-
-/** `*` matches any run of characters, `?` one; everything else literally. */
-export function matchesGlob(name: string, glob: string): boolean {
-  let re = globCache.get(glob);
-  if (!re) {
-    const body = glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    if (globCache.size < 1000) globCache.set(glob, re);
-  }
-  return re.test(name);
-}
-
+/** One glob definition for validate and the gateway, so what validate accepts is what the gateway allows. */
 export function isModelAllowed(key: KeyConfig, model: string): boolean {
-  return key.models === undefined || key.models.some((g) => matchesGlob(model, g));
+  return modelAllowed(key.models, model);
 }
 
 /** The configured models this key may use, in config order. */

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
+import { zonedTime } from '../../../src/config/windows.js';
+import { GatewayError } from '../../../src/errors.js';
+import { hashKey, mintKey } from '../../../src/keys/format.js';
+import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
+import { periodEnd, planBudget } from '../../../src/policy/budget.js';
+import { checkKeyUsable } from '../../../src/policy/key-usable.js';
+import { isModelAllowed, resolveModel } from '../../../src/policy/model-access.js';
+import { planOutput } from '../../../src/policy/output-cap.js';
+
+const key = (over: Partial<KeyConfig> = {}): KeyConfig => ({
+  name: 'k',
+  hashes: [],
+  notify: [],
+  limits: {},
+  disabled: false,
+  tags: {},
+  ...over,
+});
+
+const model: ModelConfig = {
+  name: 'gpt-4o-mini',
+  upstream: 'openai',
+  inputPerMtok: 0.15,
+  outputPerMtok: 0.6,
+  cachedInputPerMtok: 0.075,
+  maxOutputTokens: 16384,
+};
+
+const config = {
+  version: 1,
+  server: { timezone: 'UTC' },
+  upstreams: {
+    openai: {
+      name: 'openai',
+      baseUrl: 'http://x/v1',
+      apiKeyEnv: 'OPENAI_API_KEY',
+      timeoutMs: 1000,
+      format: 'openai',
+    },
+  },
+  models: { 'gpt-4o-mini': model },
+  defaults: { limits: {} },
+  keys: {},
+} as Config;
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof GatewayError ? e.code : 'not a GatewayError';
+  }
+  return undefined;
+}
+
+describe('authentication', () => {
+  const plaintext = mintKey();
+  const k = key({ hashes: [hashKey(plaintext)] });
+  const loaded = {
+    config,
+    revision: 'r',
+    loadedAt: 0,
+    keysByHash: new Map([[hashKey(plaintext), k]]),
+  } as LoadedConfig;
+
+  it('takes the key from a Bearer header or from x-api-key', () => {
+    expect(extractKey({ authorization: `Bearer ${plaintext}` })).toBe(plaintext);
+    expect(extractKey({ 'x-api-key': plaintext })).toBe(plaintext);
+    expect(authenticate({ 'x-api-key': plaintext }, loaded)).toBe(k);
+  });
+
+  it('refuses a key whose checksum does not match before looking it up', () => {
+    const last = plaintext.at(-1) === 'A' ? 'B' : 'A';
+    expect(
+      codeOf(() => authenticate({ authorization: `Bearer ${plaintext.slice(0, -1)}${last}` }, loaded)),
+    ).toBe('invalid_api_key');
+  });
+});
+
+describe('key state', () => {
+  it('reports a file disable before a Slack disable, and expiry from the first instant after the expiry day', () => {
+    const override = { key: 'k', reason: 'r', by: 'U1', source: 'slack' as const, at: 0 };
+    expect(codeOf(() => checkKeyUsable(key({ disabled: true }), override, 0, 'UTC'))).toBe('key_disabled');
+    const end = zonedTime(2026, 3, 2, 'UTC');
+    const k = key({ expires: '2026-03-01', expiresAt: end });
+    expect(codeOf(() => checkKeyUsable(k, undefined, end - 1, 'UTC'))).toBeUndefined();
+    expect(codeOf(() => checkKeyUsable(k, undefined, end, 'UTC'))).toBe('key_expired');
+  });
+});
+
+describe('model access', () => {
+  it('matches allow-list globs with * and ? only', () => {
+    const k = (models: string[]) => key({ models });
+    expect(isModelAllowed(k(['claude-*']), 'claude-sonnet-4-5')).toBe(true);
+    expect(isModelAllowed(k(['gpt-4?']), 'gpt-4o')).toBe(true);
+    expect(isModelAllowed(k(['gpt-4?']), 'gpt-4o-mini')).toBe(false);
+    expect(isModelAllowed(k(['gpt-4.']), 'gpt-4o')).toBe(false);
+    expect(isModelAllowed(key(), 'anything')).toBe(true);
+  });
+
+  it('refuses in order: no model, unknown model, not allowed, upstream key unset', () => {
+    const env = { OPENAI_API_KEY: 'sk' };
+    expect(codeOf(() => resolveModel(undefined, config, key(), env))).toBe('invalid_request');
+    expect(codeOf(() => resolveModel('nope', config, key({ models: ['x'] }), env))).toBe('model_not_found');
+    expect(codeOf(() => resolveModel('gpt-4o-mini', config, key({ models: ['claude-*'] }), {}))).toBe(
+      'model_not_allowed',
+    );
+    expect(codeOf(() => resolveModel('gpt-4o-mini', config, key(), {}))).toBe('upstream_not_configured');
+    expect(resolveModel('gpt-4o-mini', config, key(), env).upstreamKey).toBe('sk');
+  });
+});
+
+describe('output cap', () => {
+  it("reserves the request's own cap, or the model's, or the key's cap which it then writes into the body", () => {
+    expect(planOutput({ max_tokens: 50 }, 'max_tokens', model, key())).toEqual({ maxOutputTokens: 50 });
+    expect(planOutput({}, 'max_tokens', model, key())).toEqual({ maxOutputTokens: 16384 });
+    expect(planOutput({}, 'max_completion_tokens', model, key({ limits: { maxOutputTokens: 100 } }))).toEqual(
+      {
+        maxOutputTokens: 100,
+        inject: { field: 'max_completion_tokens', value: 100 },
+      },
+    );
+    expect(planOutput({ input: 'x' }, undefined, model, key())).toEqual({ maxOutputTokens: 0 });
+  });
+
+  it('refuses a request asking for more than the key allows', () => {
+    expect(
+      codeOf(() =>
+        planOutput({ max_tokens: 101 }, 'max_tokens', model, key({ limits: { maxOutputTokens: 100 } })),
+      ),
+    ).toBe('invalid_request');
+  });
+});
+
+describe('budget windows', () => {
+  it('charges every request to its local day and month, and limits only the windows with a limit', () => {
+    const at = zonedTime(2026, 11, 30, 'Europe/Berlin', 23, 30);
+    const plan = planBudget(key({ limits: { dailyUsd: 5 } }), at, 'Europe/Berlin');
+    expect(plan.periods).toEqual(['d:2026-11-30', 'm:2026-11']);
+    expect(plan.windows).toEqual([{ period: 'd:2026-11-30', limitUsd: 5 }]);
+    expect(periodEnd('d:2026-11-30', 'Europe/Berlin')).toBe(zonedTime(2026, 12, 1, 'Europe/Berlin'));
+    expect(periodEnd('m:2026-12', 'Europe/Berlin')).toBe(zonedTime(2027, 1, 1, 'Europe/Berlin'));
+  });
+});
