@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import { dayOf, previousDay, zonedTime } from '../../src/config/windows.js';
 import { silentLogger } from '../../src/log.js';
-import { createDigestScheduler, type DigestScheduler } from '../../src/schedule/digest-scheduler.js';
+import { createDigestScheduler } from '../../src/schedule/digest-scheduler.js';
 import { buildDigest } from '../../src/slack/digest/build-digest.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
@@ -226,13 +226,6 @@ function loadedConfig(): LoadedConfig {
 }
 
 describe('digest on a real store', () => {
-  const schedulers: DigestScheduler[] = [];
-  const extraStores: Store[] = [];
-  afterEach(async () => {
-    for (const s of schedulers.splice(0)) s.stop();
-    for (const s of extraStores.splice(0)) await s.close();
-  });
-
   it('reports per-key spend, requests and errors equal to the settled usage records', async () => {
     const day = '2026-11-26';
     const records: UsageRecord[] = [];
@@ -269,39 +262,5 @@ describe('digest on a real store', () => {
       );
     }
     expect(d.total.requests).toBe(records.filter((r) => r.day === day).length);
-  });
-
-  it('sends one digest when two schedulers on two connections to the same store tick every 2 seconds', async () => {
-    const loaded = loadedConfig();
-    const posts: string[] = [];
-    const second = createSqliteStore(dbPath);
-    await second.init();
-    extraStores.push(second);
-    let claimAttempts = 0;
-    for (const s of [store, second]) {
-      const claimOnce = s.claimOnce.bind(s);
-      s.claimOnce = (scope, id, at) => {
-        claimAttempts++;
-        return claimOnce(scope, id, at);
-      };
-      const scheduler = createDigestScheduler({
-        store: s,
-        config: { current: () => loaded },
-        clock: () => berlin('2026-11-27', 10),
-        log: silentLogger(),
-        post: async (msg) => {
-          posts.push(msg.text);
-        },
-        cronExpression: '*/2 * * * * *',
-      });
-      schedulers.push(scheduler);
-    }
-    await Promise.all(schedulers.map((s) => s.start()));
-    const deadline = Date.now() + 8_000;
-    while (claimAttempts < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await Promise.all(schedulers.map((s) => s.idle()));
-    expect(claimAttempts).toBeGreaterThanOrEqual(6);
-    expect(posts).toHaveLength(1);
-    expect(posts[0]).toContain('digest for 2026-11-26');
   });
 });
