@@ -34,10 +34,13 @@ function diffModels(
   const removed = before.models.filter((m) => !after.models?.includes(m));
   const wasAllowed = new Set(allowedModels(before.models, modelNames));
   const gained = allowedModels(after.models, modelNames).filter((m) => !wasAllowed.has(m));
+  // A new glob widens even when it matches nothing new today: it covers models added later.
+  const newGlobs = added.filter((m) => /[*?]/.test(m));
   const parts = [...added.map((m) => `+${m}`), ...removed.map((m) => `-${m}`)];
   if (parts.length === 0) return; // Only the order changed.
-  const gainedText = gained.length > 0 ? ` (now allows ${gained.join(', ')})` : '';
-  if (added.length > 0) {
+  if (gained.length > 0 || newGlobs.length > 0) {
+    const gainedText =
+      gained.length > 0 ? ` (now allows ${gained.join(', ')})` : ' (the glob covers future models)';
     out.push(
       change(area, 'models-widened', subject, 'widens', `models widened: ${parts.join(', ')}${gainedText}`),
     );
