@@ -28,7 +28,7 @@ function yaml(shape: Shape = {}): string {
   const lines = [
     'version: 1',
     'upstreams:',
-    `  fake: { base_url: ${upstreamUrl}/v1, api_key: \${FAKE_KEY} }`,
+    `  fake: { base_url: ${upstreamUrl}/v1, api_key: "\${FAKE_KEY}" }`,
     'models:',
     '  small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }',
     '  large: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }',
@@ -141,16 +141,20 @@ describe('hot reload through the real server', () => {
     // 1000 input + 500 output tokens at $1/$2 per Mtok: $0.002 per request.
     expect((await chat(cursorKey)).status).toBe(200);
     const periods = [`d:${new Date().toISOString().slice(0, 10)}`];
-    const before = await gw.server.deps.store.getSpend('cursor-dev', periods);
-    const spent = Object.values(before)[0]?.spentUsd ?? 0;
-    expect(spent).toBeCloseTo(0.002, 6);
+    const spentNow = async () =>
+      Object.values(await gw.server.deps.store.getSpend('cursor-dev', periods))[0]?.spentUsd ?? 0;
+    await waitFor(async () => Math.abs((await spentNow()) - 0.002) < 1e-9, 2_000);
 
     // $0.0015 would still fit a small request if the reload had reset the counter to 0.
     deploy(yaml({ cursor: { daily: 0.0015 } }));
-    const res = await untilStatus(() => chat(cursorKey), 429);
+    await waitFor(
+      () => gw.server.deps.config.current().config.keys['cursor-dev']?.limits.dailyUsd === 0.0015,
+      2_000,
+    );
+    expect(await spentNow()).toBeCloseTo(0.002, 9);
+    const res = await chat(cursorKey);
+    expect(res.status).toBe(429);
     expect(await codeOf(res)).toBe('insufficient_quota');
-    const after = await gw.server.deps.store.getSpend('cursor-dev', periods);
-    expect(Object.values(after)[0]?.spentUsd ?? 0).toBeCloseTo(spent, 6);
   });
 
   it('keeps serving the last good config on a broken file and shows the error on /healthz and /metrics', async () => {
