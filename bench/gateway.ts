@@ -38,7 +38,7 @@ const key = mintKey();
 const gw = await startTestServer({
   yaml: `version: 1
 upstreams:
-  bench: { base_url: ${upstreamUrl}/v1, api_key: \${BENCH_KEY} }
+  bench: { base_url: ${upstreamUrl}/v1, api_key: "\${BENCH_KEY}" }
 models:
   bench-model: { upstream: bench, input_per_mtok: 0.15, output_per_mtok: 0.6, max_output_tokens: 16 }
 keys:
@@ -47,7 +47,11 @@ keys:
   env: { BENCH_KEY: 'upstream-secret' },
 });
 
-const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 16 });
+const body = JSON.stringify({
+  model: 'bench-model',
+  messages: [{ role: 'user', content: 'hi' }],
+  max_tokens: 16,
+});
 async function run(url: string, headers: Record<string, string>) {
   const r = await autocannon({
     url,
@@ -64,7 +68,9 @@ async function run(url: string, headers: Record<string, string>) {
 await run(`${upstreamUrl}/v1/chat/completions`, {});
 const direct = await run(`${upstreamUrl}/v1/chat/completions`, {});
 const viaGateway = await run(`${gw.url}/v1/chat/completions`, { authorization: `Bearer ${key}` });
-console.log(JSON.stringify({ connections, duration, direct, viaGateway, ratio: viaGateway.rps / direct.rps }, null, 2));
+console.log(
+  JSON.stringify({ connections, duration, direct, viaGateway, ratio: viaGateway.rps / direct.rps }, null, 2),
+);
 console.log(
   `gateway/direct throughput ratio: ${(viaGateway.rps / direct.rps).toFixed(2)} (${viaGateway.rps.toFixed(0)} vs ${direct.rps.toFixed(0)} req/s, p99 ${viaGateway.p99} ms vs ${direct.p99} ms)`,
 );

@@ -56,8 +56,13 @@ Press Ctrl-C to stop.
         .then(() => upstream.close())
         .then(() => resolve(0));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    let stopping = false;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => {
+        if (!stopping) stop();
+        stopping = true;
+      });
+    }
   });
 };
 

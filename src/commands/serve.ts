@@ -43,9 +43,8 @@ export const serve: Command = async (argv, io) => {
     io.stderr(`tollgate serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  io.stdout(`tollgate listening on ${server.url}\n`);
-
   return new Promise<number>((resolve) => {
+    // Handlers go in before the "listening" line: a supervisor may signal as soon as it reads it.
     process.on('SIGHUP', () => void server.reload('SIGHUP'));
     const stop = (signal: string) => {
       log.info({ signal }, 'draining in-flight requests');
@@ -57,7 +56,16 @@ export const serve: Command = async (argv, io) => {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // `on`, not `once`: a library using signal-exit re-raises the signal when it sees no other
+    // listener left, which would kill the process in the middle of draining.
+    let stopping = false;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        if (stopping) return;
+        stopping = true;
+        stop(signal);
+      });
+    }
+    io.stdout(`tollgate listening on ${server.url}\n`);
   });
 };

@@ -15,7 +15,7 @@ function yaml(): string {
   return `version: 1
 server: { timezone: Europe/Berlin }
 upstreams:
-  fake: { base_url: ${upstreamUrl}/v1, api_key: \${FAKE_KEY} }
+  fake: { base_url: ${upstreamUrl}/v1, api_key: "\${FAKE_KEY}" }
 models:
   small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }
 keys:
@@ -28,12 +28,20 @@ const chat = (k: string) =>
   fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'secret prompt text' }], max_tokens: 10 }),
+    body: JSON.stringify({
+      model: 'small',
+      messages: [{ role: 'user', content: 'secret prompt text' }],
+      max_tokens: 10,
+    }),
   });
 const admin = (path: string, init: RequestInit = {}, token = ADMIN) =>
   fetch(`${gw.url}/admin${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      ...(init.headers ?? {}),
+    },
   });
 
 beforeAll(async () => {
@@ -46,7 +54,9 @@ beforeAll(async () => {
           id: 'x',
           object: 'chat.completion',
           model: 'small',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'completion text' }, finish_reason: 'stop' }],
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'completion text' }, finish_reason: 'stop' },
+          ],
           usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
         }),
       );
@@ -54,7 +64,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  gw = await startTestServer({ yaml: yaml(), env: { FAKE_KEY: 'sk-upstream-secret', TOLLGATE_ADMIN_TOKEN: ADMIN } });
+  gw = await startTestServer({
+    yaml: yaml(),
+    env: { FAKE_KEY: 'sk-upstream-secret', TOLLGATE_ADMIN_TOKEN: ADMIN },
+  });
 });
 
 afterAll(async () => {
@@ -110,7 +123,9 @@ describe('the admin API', () => {
   it('lists keys with status, limits and spend', async () => {
     const res = await admin('/keys');
     expect(res.status).toBe(200);
-    const { data } = (await res.json()) as { data: Array<{ name: string; status: string; spend: { today_usd: number } }> };
+    const { data } = (await res.json()) as {
+      data: Array<{ name: string; status: string; spend: { today_usd: number } }>;
+    };
     const cursor = data.find((k) => k.name === 'cursor-dev');
     expect(cursor?.status).toBe('active');
     expect(cursor?.spend.today_usd).toBeGreaterThan(0);
@@ -118,14 +133,20 @@ describe('the admin API', () => {
   });
 
   it('disables a key so requests get 401 key_disabled, and enables it again', async () => {
-    const off = await admin('/keys/open-webui-team/disable', { method: 'POST', body: JSON.stringify({ reason: 'leaked in a gist' }) });
+    const off = await admin('/keys/open-webui-team/disable', {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'leaked in a gist' }),
+    });
     expect(off.status).toBe(200);
     const refused = await chat(otherKey);
     expect(refused.status).toBe(401);
     const body = (await refused.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('key_disabled');
     expect(body.error.message).toContain('open-webui-team');
-    const one = (await (await admin('/keys/open-webui-team')).json()) as { status: string; disabled_override: { reason: string } };
+    const one = (await (await admin('/keys/open-webui-team')).json()) as {
+      status: string;
+      disabled_override: { reason: string };
+    };
     expect(one.status).toBe('disabled_override');
     expect(one.disabled_override.reason).toBe('leaked in a gist');
 
@@ -136,7 +157,9 @@ describe('the admin API', () => {
   it('reports usage grouped as asked', async () => {
     const res = await admin('/usage?by=model&since=1d');
     expect(res.status).toBe(200);
-    const { data } = (await res.json()) as { data: Array<{ model: string; requests: number; cost_usd: number }> };
+    const { data } = (await res.json()) as {
+      data: Array<{ model: string; requests: number; cost_usd: number }>;
+    };
     const small = data.find((r) => r.model === 'small');
     expect(small?.requests).toBeGreaterThanOrEqual(3);
     expect(small?.cost_usd).toBeCloseTo(0.002 * (small?.requests ?? 0), 9);

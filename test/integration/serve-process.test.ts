@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +24,16 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: `w${i} ` } }] })}\n\n`);
           await new Promise((r) => setTimeout(r, 100));
         }
-        res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 10 } })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 10 } })}\n\n`,
+        );
         res.end('data: [DONE]\n\n');
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }));
+      res.end(
+        JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }),
+      );
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -39,7 +43,7 @@ beforeAll(async () => {
     join(dir, 'keys.yaml'),
     `version: 1
 upstreams:
-  fake: { base_url: ${upstreamUrl}/v1, api_key: \${FAKE_KEY} }
+  fake: { base_url: ${upstreamUrl}/v1, api_key: "\${FAKE_KEY}" }
 models:
   small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }
 keys:
@@ -57,15 +61,23 @@ const post = (url: string, headers: Record<string, string> = {}, stream = false)
   fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, stream }),
+    body: JSON.stringify({
+      model: 'small',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 10,
+      stream,
+    }),
   });
 
 describe('tollgate serve as a process', () => {
   it('finishes an in-flight stream on SIGTERM, records its usage, and exits 0', async () => {
     const db = join(dir, 'sigterm.db');
-    const proc = await spawnServe(['--config', join(dir, 'keys.yaml'), '--port', '0', '--store', `sqlite:${db}`], {
-      FAKE_KEY: 'k',
-    });
+    const proc = await spawnServe(
+      ['--config', join(dir, 'keys.yaml'), '--port', '0', '--store', `sqlite:${db}`],
+      {
+        FAKE_KEY: 'k',
+      },
+    );
     const res = await post(proc.url, { 'x-test-slow': '1' }, true);
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-tollgate-request-id') ?? '';
@@ -97,7 +109,9 @@ describe('tollgate serve as a process', () => {
     const proc = await spawnServe(args, { FAKE_KEY: 'k' });
     const completed: string[] = [];
     // Slow streams keep reservations open while fast requests complete around them.
-    const slow = Array.from({ length: 5 }, () => post(proc.url, { 'x-test-slow': '1' }, true).catch(() => null));
+    const slow = Array.from({ length: 5 }, () =>
+      post(proc.url, { 'x-test-slow': '1' }, true).catch(() => null),
+    );
     const fast = Array.from({ length: 40 }, async () => {
       const res = await post(proc.url).catch(() => null);
       if (res?.status === 200) {
@@ -122,7 +136,8 @@ describe('tollgate serve as a process', () => {
 
     const again = await spawnServe(args, { FAKE_KEY: 'k' });
     again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    const code = await again.exited;
+    expect(code, again.output()).toBe(0);
     const after = createSqliteStore(db);
     await after.init();
     const spend = await after.getSpend('cursor-dev', [`d:${day}`]);
