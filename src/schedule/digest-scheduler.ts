@@ -36,6 +36,11 @@ export interface DigestSchedulerDeps {
   retryMs?: number;
   /** Retries of one day's failed post before giving up until the next tick (default 12). */
   maxRetries?: number;
+  /**
+   * How often to look for a reloaded `slack.digest` or `server.timezone` (default 10 s). A change
+   * reschedules the job; options given here are never overridden by the config.
+   */
+  reloadCheckMs?: number;
 }
 
 export interface DigestScheduler {
@@ -52,12 +57,18 @@ export interface DigestScheduler {
 
 export function createDigestScheduler(deps: DigestSchedulerDeps): DigestScheduler {
   const { store, config, clock, log, post } = deps;
-  const initial = config.current().config;
-  const expression = deps.cronExpression ?? initial.slack?.digest ?? DEFAULT_DIGEST_CRON;
-  const timeZone = deps.timeZone ?? initial.server.timezone;
+  const scheduleOf = (): { expression: string; timeZone: string } => {
+    const c = config.current().config;
+    return {
+      expression: deps.cronExpression ?? c.slack?.digest ?? DEFAULT_DIGEST_CRON,
+      timeZone: deps.timeZone ?? c.server.timezone,
+    };
+  };
+  let { expression, timeZone } = scheduleOf();
   const retryMs = deps.retryMs ?? 5 * 60_000;
   const maxRetries = deps.maxRetries ?? 12;
   let task: ScheduledTask | null = null;
+  let reloadTimer: NodeJS.Timeout | null = null;
   const inFlight = new Set<Promise<unknown>>();
   const retryTimers = new Set<NodeJS.Timeout>();
   let stopped = false;
@@ -134,34 +145,59 @@ export function createDigestScheduler(deps: DigestSchedulerDeps): DigestSchedule
     );
   }
 
+  /** Schedules the job with the current expression and timezone, then catches up a missed day. */
+  async function schedule(): Promise<void> {
+    const next = cron.createTask(
+      expression,
+      // The tick's day comes from the injected clock, not node-cron's Date: tests move time.
+      () => attempt(previousDay(dayOf(clock(), timeZone)), maxRetries),
+      {
+        timezone: timeZone,
+        name: 'tollgate-digest',
+        logger: {
+          info: (m) => log.debug(`node-cron: ${m}`),
+          warn: (m) => log.warn(`node-cron: ${m}`),
+          error: (m, err) => log.error({ err: err ?? m }, 'node-cron error'),
+          debug: () => {},
+        },
+      },
+    );
+    task = next;
+    await next.start();
+    // Catch-up: the digest that was due by now (only the most recent one) if it was never sent.
+    // Not awaited: a slow Slack must not hold up the gateway's start.
+    const missed = dueDay(clock());
+    if (missed) void attempt(missed, maxRetries);
+    log.info({ cron: expression, timeZone, catchUp: missed }, 'digest scheduled');
+  }
+
+  /** A reload that changed the digest time or the timezone moves the job; the guard prevents repeats. */
+  async function followReload(): Promise<void> {
+    const wanted = scheduleOf();
+    if (!task || (wanted.expression === expression && wanted.timeZone === timeZone)) return;
+    if (!cron.validate(wanted.expression)) return;
+    void task.destroy();
+    task = null;
+    ({ expression, timeZone } = wanted);
+    await schedule();
+  }
+
   return {
     async start() {
       if (task) return;
       stopped = false;
-      task = cron.createTask(
-        expression,
-        // The tick's day comes from the injected clock, not node-cron's Date: tests move time.
-        () => attempt(previousDay(dayOf(clock(), timeZone)), maxRetries),
-        {
-          timezone: timeZone,
-          name: 'tollgate-digest',
-          logger: {
-            info: (m) => log.debug(`node-cron: ${m}`),
-            warn: (m) => log.warn(`node-cron: ${m}`),
-            error: (m, err) => log.error({ err: err ?? m }, 'node-cron error'),
-            debug: () => {},
-          },
-        },
-      );
-      await task.start();
-      // Catch-up: the digest that was due by now (only the most recent one) if it was never sent.
-      // Not awaited: a slow Slack must not hold up the gateway's start.
-      const missed = dueDay(clock());
-      if (missed) void attempt(missed, maxRetries);
-      log.info({ cron: expression, timeZone, catchUp: missed }, 'digest scheduled');
+      await schedule();
+      reloadTimer = setInterval(() => {
+        followReload().catch((err: unknown) =>
+          log.error({ err }, 'digest: could not reschedule after a reload'),
+        );
+      }, deps.reloadCheckMs ?? 10_000);
+      reloadTimer.unref();
     },
     stop() {
       stopped = true;
+      if (reloadTimer) clearInterval(reloadTimer);
+      reloadTimer = null;
       for (const t of retryTimers) clearTimeout(t);
       retryTimers.clear();
       if (task) void task.destroy();

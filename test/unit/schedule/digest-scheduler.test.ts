@@ -216,6 +216,33 @@ describe('digest scheduler', () => {
     expect(posts.map(dayOfPost)).toEqual(['2026-11-26']);
   });
 
+  it('moves the job when a reload changes slack.digest, and sends what the new time makes due', async () => {
+    const store = createDigestMemoryStore();
+    const base = makeConfig([makeKey('cursor-dev')]);
+    let current: LoadedConfig = { config: base, revision: 'rev-1', loadedAt: 0, keysByHash: new Map() };
+    const posts: DigestMessage[] = [];
+    const scheduler = createDigestScheduler({
+      store,
+      config: { current: () => current },
+      clock: () => berlin(2026, 11, 27, 8),
+      log: silentLogger(),
+      post: async (msg) => {
+        posts.push(msg);
+      },
+      reloadCheckMs: 20,
+    });
+    started.push(scheduler);
+    await scheduler.start();
+    await scheduler.idle();
+    // At 08:00 with a 09:00 digest, the day before yesterday is the one due.
+    expect(posts.map(dayOfPost)).toEqual(['2026-11-25']);
+    const slack = { ...base.slack!, digest: '0 7 * * *' };
+    current = { ...current, config: { ...base, slack }, revision: 'rev-2' };
+    await waitFor(() => posts.length === 2, 3_000);
+    expect(posts.map(dayOfPost)).toEqual(['2026-11-25', '2026-11-26']);
+    expect(scheduler.dueDay(berlin(2026, 11, 27, 8))).toBe('2026-11-26');
+  });
+
   it('stops firing after stop()', async () => {
     const store = createDigestMemoryStore();
     const claims = countClaims(store);
