@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notifier } from '../../src/notifier.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
-import { type FakeUpstream, hang, sleep, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, hang, resetNow, sleep, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, standardYaml, startGateway } from '../helpers/gateway-harness.js';
 
 let upstream: FakeUpstream | undefined;
@@ -133,7 +133,7 @@ describe('the gateway around each request', () => {
     gw = await startGateway({
       yaml: standardYaml(upstream.baseUrl, { keys: '  one:\n    hash: {{hash:one}}\n    limits: { max_parallel: 1 }\n' }),
     });
-    upstream.next((_req, res) => res.socket?.destroy());
+    upstream.next(resetNow);
     expect((await post(gw, chat(), 'one')).status).toBe(502);
     expect((await post(gw, chat(), 'one')).status).toBe(200);
     upstream.next(hang);
