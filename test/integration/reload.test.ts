@@ -32,6 +32,7 @@ function yaml(shape: Shape = {}): string {
     'models:',
     '  small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }',
     '  large: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }',
+    '  slow: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }',
     'keys:',
   ];
   if (cursor) {
@@ -79,8 +80,12 @@ function deploy(content: string): void {
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      // The `slow` model answers late, so a reload can land while its request is in flight.
+      if (Buffer.concat(chunks).toString('utf8').includes('"slow"'))
+        await new Promise((r) => setTimeout(r, 1_000));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -191,5 +196,17 @@ describe('hot reload through the real server', () => {
     expect((await chat(cursorKey)).status).toBe(200);
     deploy(yaml({ ci: true }));
     await untilStatus(() => chat(ciKey), 200);
+  });
+
+  it('lets a request in flight finish under the config it started with when its key is removed', async () => {
+    const inFlight = chat(cursorKey, 'slow');
+    await new Promise((r) => setTimeout(r, 100));
+    const before = gw.server.deps.config.current().revision;
+    deploy(yaml({ cursor: null, ci: true }));
+    await waitFor(() => gw.server.deps.config.current().revision !== before, 2_000);
+    expect((await chat(cursorKey)).status).toBe(401);
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-tollgate-key')).toBe('cursor-dev');
   });
 });
