@@ -118,8 +118,10 @@ export function reloadFailedAlert(a: {
 }): AlertMessage {
   const lines = a.errors
     .slice(0, 10)
-    .// Block Kit sections hold 3000 characters: ten problems of at most 250 each fit.
-    .map((p) => `• \`${escapeMrkdwn(`${p.file}:${p.line}:${p.col}`)}\` ${escapeMrkdwn(p.message.slice(0, 200))}`);
+    // Block Kit sections hold 3000 characters: ten problems of at most 250 each fit.
+    .map(
+      (p) => `• \`${escapeMrkdwn(`${p.file}:${p.line}:${p.col}`)}\` ${escapeMrkdwn(p.message.slice(0, 200))}`,
+    );
   const more = a.errors.length > 10 ? `\n…and ${a.errors.length - 10} more` : '';
   const text = `:x: Config reload of \`${escapeMrkdwn(a.file)}\` was rejected; the last good config keeps serving.\n${lines.join('\n')}${more}`;
   return { text, blocks: [section(text)] };
