@@ -34,9 +34,10 @@ describe('tollgate validate', () => {
   });
 
   it('exits 1 on a YAML syntax error', async () => {
+    // .txt: an intentionally broken YAML file would fail Biome, which also lints YAML.
     const run = fakeIO();
-    expect(await validate([`${FIXTURES}/broken.yaml`], run.io)).toBe(1);
-    expect(run.stdout()).toMatch(/broken\.yaml:5:13: error: YAML syntax error/);
+    expect(await validate([`${FIXTURES}/broken-yaml.txt`], run.io)).toBe(1);
+    expect(run.stdout()).toMatch(/broken-yaml\.txt:5:13: error: YAML syntax error/);
   });
 
   it('exits 2 when a file cannot be read, saying so in one sentence on stderr', async () => {
