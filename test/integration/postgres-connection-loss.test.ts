@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { resolvePostgresOptions } from '../../src/store/postgres/options.js';
+import { createPool, inTransaction } from '../../src/store/postgres/pool.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
 import {
@@ -89,6 +92,30 @@ describe('postgres store when the database goes away', () => {
       expect(performance.now() - started).toBeLessThan(5000);
     } finally {
       await other.close();
+    }
+  });
+
+  it('survives a connection lost between two queries of a transaction, and the pool serves again', async () => {
+    // Between queries a checked-out client has no listener of pg-pool's: without ours, the
+    // 'error' event would be unhandled and end the process (vitest reports it as a failure).
+    const pool = createPool(resolvePostgresOptions(viaPort(db.url, proxy.port), {}, {}), silentLogger());
+    try {
+      const err = await inTransaction(pool, async (c) => {
+        await c.query('SELECT 1');
+        proxy.cut();
+        await new Promise((r) => setTimeout(r, 200));
+        await c.query('SELECT 1');
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as GatewayError).code).toBe('store_unavailable');
+      proxy.restore();
+      const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one');
+      expect(rows[0]?.one).toBe(1);
+    } finally {
+      proxy.restore();
+      await pool.end();
     }
   });
 

@@ -15,6 +15,11 @@ export async function applyPostgresMigrations(
 ): Promise<number> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no pool error listener; see inTransaction.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -53,6 +58,7 @@ export async function applyPostgresMigrations(
     throw err;
   } finally {
     // A session lock dies with its connection, so a connection we are unsure of is destroyed.
+    client.off('error', onError);
     client.release(broken);
   }
 }

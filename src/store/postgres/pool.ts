@@ -101,6 +101,12 @@ export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promis
       throw storeError(err);
     }
     let broken: Error | undefined;
+    // pg-pool listens for errors only on idle clients: a connection lost between two queries of
+    // a checked-out client would be an unhandled 'error' event and crash the process.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -115,6 +121,7 @@ export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promis
       if (isRetryable(err) && attempt < 5 && !broken) continue;
       throw storeError(err);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
