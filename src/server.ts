@@ -131,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await gateway.drain(opts.graceMs ?? 30_000);
         server.closeAllConnections();
         await stopped;
+        await digest?.idle(); // a digest being posted finishes before the store closes
         await slack?.stop();
         disables.stop();
         await config.close();
