@@ -149,8 +149,9 @@ export function diffKeys(oldCfg: Config, newCfg: Config, out: ConfigChange[]): v
           'keys',
           'key-renamed',
           name,
-          'neutral',
-          `renamed from ${formerName} (same hash; spend so far stays with the old name)`,
+          // Spend is tracked by name: a rename starts the key's budgets again from zero.
+          'widens',
+          `renamed from ${formerName} (same hash): spend is tracked by name, so its budgets start again from zero`,
         ),
       );
       diffKey(name, former, key, modelNames, out);

@@ -25,10 +25,14 @@ function mark(c: ConfigChange): string {
 }
 
 function summary(changes: ConfigChange[]): string {
-  const flagged = changes.filter((c) => c.effect === 'widens' || c.effect === 'sensitive').length;
-  const noun = changes.length === 1 ? 'change' : 'changes';
-  if (flagged === 0) return `${changes.length} ${noun}, none widens access or spend.`;
-  return `${changes.length} ${noun}; ⚠ ${flagged} widen${flagged === 1 ? 's' : ''} access or spend or need${flagged === 1 ? 's' : ''} a careful look.`;
+  const widens = changes.filter((c) => c.effect === 'widens').length;
+  const sensitive = changes.filter((c) => c.effect === 'sensitive').length;
+  const parts = [`${changes.length} ${changes.length === 1 ? 'change' : 'changes'}`];
+  if (widens > 0) parts.push(`⚠ ${widens} widen${widens === 1 ? 's' : ''} access or spend`);
+  if (sensitive > 0)
+    parts.push(`⚠ ${sensitive} change${sensitive === 1 ? 's' : ''} where traffic or secrets go`);
+  if (widens + sensitive === 0) parts.push('none widens access or spend');
+  return `${parts.join('; ')}.`;
 }
 
 export function renderDiff(changes: ConfigChange[], format: 'markdown' | 'text'): string {

@@ -41,11 +41,12 @@ describe('diffConfigs on keys', () => {
     });
   });
 
-  it('reports a key renamed with the same hash as a rename, not as removed and added', () => {
+  it('reports a key renamed with the same hash as a rename that restarts its budgets, not as removed and added', () => {
     expect(one(key('old-name', HASH_A), key('new-name', HASH_A))).toMatchObject({
       kind: 'key-renamed',
       subject: 'new-name',
-      detail: expect.stringMatching(/renamed from old-name/),
+      effect: 'widens',
+      detail: expect.stringMatching(/renamed from old-name \(same hash\): spend is tracked by name/),
     });
   });
 
