@@ -30,9 +30,14 @@ function loadJsYaml(): JsYaml | null {
 }
 
 /** The document's data, or undefined when the precise parser must look at it. */
+// An alias (`*name`) starting a node. js-yaml shares aliased nodes without limit, so a file of
+// nested aliases ("billion laughs") would make the schema check walk an exponential tree; the
+// precise parser caps aliases. Real keys.yaml files rarely use them.
+const MAY_HAVE_ALIAS = /(?:^|[\s[{,])\*[^\s,[\]{}]/m;
+
 export function parseFast(text: string): { data: unknown } | undefined {
   const lib = loadJsYaml();
-  if (!lib) return undefined;
+  if (!lib || MAY_HAVE_ALIAS.test(text)) return undefined;
   try {
     return { data: lib.load(text, { schema: lib.CORE_SCHEMA }) };
   } catch {

@@ -99,7 +99,13 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
       findings.push({ path: d.path, offset: d.offset, severity: 'error', message });
     }
     if (duplicates.length > 0) return finish();
-    data = doc.toJS();
+    try {
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // yaml refuses aliases that expand too far (a "billion laughs" file) by throwing.
+      findings.push({ path: [], offset: 0, severity: 'error', message: `YAML: ${(err as Error).message}` });
+      return finish();
+    }
   }
 
   const schemaFindings = checkSchema(data);

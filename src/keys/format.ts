@@ -30,7 +30,10 @@ function buildCrcTable(): Uint32Array {
   return table;
 }
 
-/** CRC32 (IEEE, as zlib): zlib.crc32 is missing from Node 20 releases before 20.15, which we still run on. */
+/**
+ * CRC32 (IEEE, as zlib). zlib.crc32 only exists from Node 20.15 and 22.2; this small table keeps the key
+ * format independent of the runtime, and a test compares the two where zlib has it.
+ */
 export function crc32(text: string): number {
   let crc = 0xffffffff;
   for (const byte of Buffer.from(text, 'utf8')) {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildKeyIndex, loadConfig } from '../../../src/config/load.js';
 import { contentRevision } from '../../../src/config/revision.js';
@@ -348,5 +349,51 @@ describe('contentRevision', () => {
   it('is the first 12 hex characters of the sha256 of the text', () => {
     expect(contentRevision('abc')).toBe('ba7816bf8f01');
     expect(contentRevision('abd')).not.toBe(contentRevision('abc'));
+  });
+});
+
+describe('loadConfig robustness', () => {
+  it('refuses a file of nested aliases ("billion laughs") instead of expanding it', () => {
+    const lines = ['version: 1', 'l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++)
+      lines.push(
+        `l${i}: &l${i} [${Array(10)
+          .fill(`*l${i - 1}`)
+          .join(', ')}]`,
+      );
+    const result = load(`${lines.join('\n')}\n`);
+    expect(result.config).toBeUndefined();
+    expect(result.errors[0]?.message).toMatch(/alias/i);
+  });
+
+  it('accepts an alias used a few times, as in a shared limits block', () => {
+    const text = baseConfig(
+      `  a:\n    hash: ${HASH_A}\n    limits: &small { daily_usd: 1 }\n  b:\n    hash: ${HASH_B}\n    limits: *small\n`,
+    );
+    const result = load(text);
+    expect(result.errors).toEqual([]);
+    expect(result.config?.keys.b?.limits.dailyUsd).toBe(1);
+  });
+
+  it('never throws and never returns a config with errors, whatever is cut out of a valid file', () => {
+    const text = readFileSync(new URL('../../../config/keys.yaml', import.meta.url), 'utf8');
+    fc.assert(
+      fc.property(
+        fc.nat({ max: text.length - 1 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.string({ maxLength: 3 }),
+        (at, len, insert) => {
+          const mutated = text.slice(0, at) + insert + text.slice(at + len);
+          const result = loadConfig(mutated, { file: 'm.yaml', now: NOW });
+          if (result.config) expect(result.errors).toEqual([]);
+          else expect(result.errors.length).toBeGreaterThan(0);
+          for (const p of [...result.errors, ...result.warnings]) {
+            expect(p.line).toBeGreaterThanOrEqual(1);
+            expect(p.col).toBeGreaterThanOrEqual(1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
