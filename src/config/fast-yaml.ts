@@ -30,14 +30,15 @@ function loadJsYaml(): JsYaml | null {
 }
 
 /** The document's data, or undefined when the precise parser must look at it. */
-// An alias (`*name`) starting a node. js-yaml shares aliased nodes without limit, so a file of
-// nested aliases ("billion laughs") would make the schema check walk an exponential tree; the
-// precise parser caps aliases. Real keys.yaml files rarely use them.
-const MAY_HAVE_ALIAS = /(?:^|[\s[{,])\*[^\s,[\]{}]/m;
+// An anchor (`&name`) starting a node: only anchored nodes can be aliased. js-yaml shares aliased
+// nodes without limit, so a file of nested aliases ("billion laughs") would make the schema check
+// walk an exponential tree; the precise parser caps aliases. Anchors are rare in keys.yaml, and
+// unlike `*` the `&` sigil does not show up in cron expressions and globs.
+const MAY_HAVE_ANCHOR = /(?:^|[\s[{,])&[^\s,[\]{}]/m;
 
 export function parseFast(text: string): { data: unknown } | undefined {
   const lib = loadJsYaml();
-  if (!lib || MAY_HAVE_ALIAS.test(text)) return undefined;
+  if (!lib || MAY_HAVE_ANCHOR.test(text)) return undefined;
   try {
     return { data: lib.load(text, { schema: lib.CORE_SCHEMA }) };
   } catch {
