@@ -1,6 +1,7 @@
 import type { KeyConfig } from '../config/types.js';
-import { dayOf, dayRange, formatLocal, monthOf, monthRange } from '../config/windows.js';
+import { dayRange, formatLocal, monthRange } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
+import type { LocalDay } from '../metering/local-day.js';
 import { formatUsd } from '../metering/pricing.js';
 import type { BudgetWindow, ReserveResult, Store } from '../store/types.js';
 import { storeUnavailable } from './store-unavailable.js';
@@ -12,10 +13,10 @@ export interface BudgetPlan {
   periods: string[];
 }
 
-/** The key's budget windows at `now`: `d:<local day>` and `m:<local month>` in the server's timezone. */
-export function planBudget(key: KeyConfig, now: number, timeZone: string): BudgetPlan {
-  const daily = `d:${dayOf(now, timeZone)}`;
-  const monthly = `m:${monthOf(now, timeZone)}`;
+/** The key's budget windows on a local day: `d:<day>` and `m:<month>` in the server's timezone. */
+export function planBudget(key: KeyConfig, local: LocalDay): BudgetPlan {
+  const daily = `d:${local.day}`;
+  const monthly = `m:${local.month}`;
   const windows: BudgetWindow[] = [];
   if (key.limits.dailyUsd !== undefined) windows.push({ period: daily, limitUsd: key.limits.dailyUsd });
   if (key.limits.monthlyUsd !== undefined) windows.push({ period: monthly, limitUsd: key.limits.monthlyUsd });

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
-import { dayOf } from '../config/windows.js';
 import type { ErrorShape } from '../errors.js';
+import type { LocalDay } from '../metering/local-day.js';
 import type { Metered } from '../metering/meter.js';
 import type { UsageRecord } from '../store/types.js';
 import { errorShapeFor, matchRoute, type Route } from './routes.js';
@@ -13,6 +13,8 @@ export interface RequestContext {
   requestId: string;
   /** Epoch ms at arrival, from the injected clock: windows and expiry are judged at this instant. */
   ts: number;
+  /** The local day and month of `ts` in server.timezone. */
+  local: LocalDay;
   startedAt: number;
   /** The config this request runs under from start to end, even if a reload lands meanwhile. */
   loaded: LoadedConfig;
@@ -34,13 +36,19 @@ export interface RequestContext {
   settled: boolean;
 }
 
-export function createContext(req: IncomingMessage, loaded: LoadedConfig, now: number): RequestContext {
+export function createContext(
+  req: IncomingMessage,
+  loaded: LoadedConfig,
+  now: number,
+  local: LocalDay,
+): RequestContext {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const pathname = q < 0 ? url : url.slice(0, q);
   return {
     requestId: randomUUID(),
     ts: now,
+    local,
     startedAt: performance.now(),
     loaded,
     pathname,
@@ -66,7 +74,7 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
   return {
     requestId: ctx.requestId,
     ts: ctx.ts,
-    day: dayOf(ctx.ts, ctx.loaded.config.server.timezone),
+    day: ctx.local.day,
     key: ctx.key?.name ?? '',
     model: ctx.model?.name ?? null,
     upstream: ctx.upstream?.name ?? null,

@@ -129,8 +129,9 @@ export function forward(
         up.statusCode ?? 502,
         clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
       );
-      // Headers go out now, not with the first body chunk: a stream's client sees the response begin.
-      res.flushHeaders();
+      // A stream's headers go out now, not with its first event, so its client sees the response begin.
+      if (rewrites || String(up.headers['content-type'] ?? '').includes('text/event-stream'))
+        res.flushHeaders();
       responseStarted = true;
       up.on('data', (chunk: Buffer) => {
         if (decided) return;

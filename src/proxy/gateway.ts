@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayDeps } from '../deps.js';
+import { createLocalDayCache } from '../metering/local-day.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
 import { createContext } from './context.js';
 import { createFinisher } from './finish.js';
@@ -25,6 +26,7 @@ export function createGateway(
   options: { usageWriter?: UsageWriterOptions } = {},
 ): Gateway {
   const agents = createAgents();
+  const localDay = createLocalDayCache();
   const writer = createUsageWriter(deps, options.usageWriter);
   const serve = createPipeline({ deps, agents, finish: createFinisher(deps, writer) });
   const active = new Set<ServerResponse>();
@@ -36,7 +38,9 @@ export function createGateway(
   return {
     handle: (req, res) => {
       // Read once: the whole request runs under this config even if a reload lands meanwhile.
-      const ctx = createContext(req, deps.config.current(), deps.clock());
+      const loaded = deps.config.current();
+      const now = deps.clock();
+      const ctx = createContext(req, loaded, now, localDay(now, loaded.config.server.timezone));
       res.setHeader('x-tollgate-request-id', ctx.requestId);
       res.setHeader('x-tollgate-key', NO_KEY);
       active.add(res);

@@ -157,7 +157,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     }
     const key = authenticate(req.headers, ctx.loaded);
     setKey(ctx, res, key);
-    const budget = planBudget(key, ctx.ts, timeZone);
+    const budget = planBudget(key, ctx.local);
     ctx.periods = budget.periods;
     checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
 

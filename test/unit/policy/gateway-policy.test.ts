@@ -3,6 +3,7 @@ import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/
 import { zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';
 import { hashKey, mintKey } from '../../../src/keys/format.js';
+import { createLocalDayCache } from '../../../src/metering/local-day.js';
 import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
 import { periodEnd, planBudget } from '../../../src/policy/budget.js';
 import { checkKeyUsable } from '../../../src/policy/key-usable.js';
@@ -136,7 +137,7 @@ describe('output cap', () => {
 describe('budget windows', () => {
   it('charges every request to its local day and month, and limits only the windows with a limit', () => {
     const at = zonedTime(2026, 11, 30, 'Europe/Berlin', 23, 30);
-    const plan = planBudget(key({ limits: { dailyUsd: 5 } }), at, 'Europe/Berlin');
+    const plan = planBudget(key({ limits: { dailyUsd: 5 } }), createLocalDayCache()(at, 'Europe/Berlin'));
     expect(plan.periods).toEqual(['d:2026-11-30', 'm:2026-11']);
     expect(plan.windows).toEqual([{ period: 'd:2026-11-30', limitUsd: 5 }]);
     expect(periodEnd('d:2026-11-30', 'Europe/Berlin')).toBe(zonedTime(2026, 12, 1, 'Europe/Berlin'));
