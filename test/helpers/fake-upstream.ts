@@ -252,6 +252,8 @@ export interface FakeUpstream {
   received: Received[];
   /** Queue a behaviour for the next request (FIFO); when the queue is empty, canned answers. */
   next(b: Behaviour): void;
+  /** Drops queued behaviours and what was received. */
+  reset(): void;
   /** Requests whose connection closed before their response finished (client went away). */
   abortedAt: number[];
   openSockets(): number;
@@ -301,6 +303,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     received,
     next: (b) => queue.push(b),
+    reset() {
+      queue.length = 0;
+      received.length = 0;
+      abortedAt.length = 0;
+    },
     abortedAt,
     openSockets: () => sockets.size,
     async waitForRequests(n, timeoutMs = 5_000) {

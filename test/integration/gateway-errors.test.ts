@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, hang, json, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, hang, json, resetNow, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, standardYaml, startGateway } from '../helpers/gateway-harness.js';
 
 let upstream: FakeUpstream;
@@ -28,6 +28,9 @@ const EXTRA_KEYS = `  off-file:
   local-user:
     hash: {{hash:local-user}}
     models: [llama-local]
+  once:
+    hash: {{hash:once}}
+    limits: { rpm: 1 }
 `;
 
 interface Reply {
@@ -85,7 +88,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  upstream.received.length = 0;
+  upstream.reset();
   gw.records.length = 0;
 });
 
@@ -340,4 +343,47 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
       gw.store.reserve = reserve;
     }
   });
+
+  const sdkCases: Array<
+    [code: string, status: number, key: string, model: string, extra?: Record<string, unknown>]
+  > = [
+    ['invalid_api_key', 401, 'nobody', 'gpt-4o-mini'],
+    ['key_disabled', 401, 'off-file', 'gpt-4o-mini'],
+    ['key_expired', 401, 'old', 'gpt-4o-mini'],
+    ['invalid_request', 400, 'capped', 'gpt-4o-mini', { max_tokens: 5000 }],
+    ['model_not_found', 404, 'cursor-dev', 'gpt-9'],
+    ['model_not_allowed', 403, 'claude-code', 'llama-local'],
+    ['upstream_not_configured', 503, 'local-user', 'llama-local'],
+    ['rate_limit_exceeded', 429, 'once', 'gpt-4o-mini'],
+    ['insufficient_quota', 429, 'tiny', 'gpt-4o-mini'],
+    ['upstream_error', 502, 'cursor-dev', 'gpt-4o-mini'],
+    ['store_unavailable', 503, 'cursor-dev', 'gpt-4o-mini'],
+  ];
+
+  it.each(sdkCases)(
+    'gives the openai SDK %s with status %i',
+    async (code, status, key, model, extra = {}) => {
+      const client = new OpenAI({ apiKey: gw.keys[key] ?? 'sk-nobody', baseURL: gw.baseURL, maxRetries: 0 });
+      const create = () => client.chat.completions.create({ ...chat(model, extra) } as never);
+      if (code === 'rate_limit_exceeded') await create();
+      // Twice: a reset on a kept-alive connection is retried once on a fresh one.
+      if (code === 'upstream_error') for (let i = 0; i < 2; i++) upstream.next(resetNow);
+      const reserve = gw.store.reserve;
+      if (code === 'store_unavailable') {
+        gw.store.reserve = async () => {
+          throw new Error('connection refused');
+        };
+      }
+      try {
+        const err = await create().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OpenAI.APIError);
+        const apiErr = err as InstanceType<typeof OpenAI.APIError>;
+        expect(apiErr.status).toBe(status);
+        expect(apiErr.code).toBe(code);
+        expect(apiErr.headers.get('x-tollgate-request-id')).toBeTruthy();
+      } finally {
+        gw.store.reserve = reserve;
+      }
+    },
+  );
 });

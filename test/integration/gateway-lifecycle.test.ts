@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notifier } from '../../src/notifier.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
-import { type FakeUpstream, hang, resetNow, sleep, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
+import {
+  type FakeUpstream,
+  hang,
+  resetNow,
+  sleep,
+  sse,
+  startFakeUpstream,
+} from '../helpers/fake-upstream.js';
 import { type Harness, standardYaml, startGateway } from '../helpers/gateway-harness.js';
 
 let upstream: FakeUpstream | undefined;
@@ -80,7 +87,9 @@ describe('the gateway around each request', () => {
     upstream = await startFakeUpstream();
     const rec = recordingNotifier();
     gw = await startGateway({
-      yaml: standardYaml(upstream.baseUrl, { keys: '  gone:\n    hash: {{hash:gone}}\n    disabled: true\n' }),
+      yaml: standardYaml(upstream.baseUrl, {
+        keys: '  gone:\n    hash: {{hash:gone}}\n    disabled: true\n',
+      }),
       notifier: rec.notifier,
     });
     expect((await post(gw, chat())).status).toBe(200);
@@ -90,7 +99,9 @@ describe('the gateway around each request', () => {
     expect(first?.spend.daily?.limitUsd).toBe(5);
     expect(first?.spend.daily?.spentUsd).toBeCloseTo(first?.record.costUsd ?? -1, 12);
     expect(first?.spend.monthly?.limitUsd).toBe(50);
-    expect(rec.refused).toEqual([expect.objectContaining({ key: 'gone', code: 'key_disabled', ip: '127.0.0.1' })]);
+    expect(rec.refused).toEqual([
+      expect.objectContaining({ key: 'gone', code: 'key_disabled', ip: '127.0.0.1' }),
+    ]);
   });
 
   it('counts requests by key, model and status in the metrics', async () => {
@@ -106,7 +117,9 @@ describe('the gateway around each request', () => {
   it('drains: waits for an in-flight stream to finish', async () => {
     upstream = await startFakeUpstream();
     gw = await startGateway({ yaml: standardYaml(upstream.baseUrl) });
-    upstream.next(sse([{ choices: [{ index: 0, delta: { content: 'a' } }] }, 'data: [DONE]\n\n'], { delayMs: 200 }));
+    upstream.next(
+      sse([{ choices: [{ index: 0, delta: { content: 'a' } }] }, 'data: [DONE]\n\n'], { delayMs: 200 }),
+    );
     const res = post(gw, chat({ stream: true }));
     await upstream.waitForRequests(1);
     expect(gw.gateway.inFlight()).toBe(1);
@@ -131,7 +144,9 @@ describe('the gateway around each request', () => {
   it('releases the parallel slot of every request, failed ones included', async () => {
     upstream = await startFakeUpstream();
     gw = await startGateway({
-      yaml: standardYaml(upstream.baseUrl, { keys: '  one:\n    hash: {{hash:one}}\n    limits: { max_parallel: 1 }\n' }),
+      yaml: standardYaml(upstream.baseUrl, {
+        keys: '  one:\n    hash: {{hash:one}}\n    limits: { max_parallel: 1 }\n',
+      }),
     });
     upstream.next(resetNow);
     expect((await post(gw, chat(), 'one')).status).toBe(502);
@@ -143,5 +158,15 @@ describe('the gateway around each request', () => {
     expect(second.status).toBe(429);
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe('rate_limit_exceeded');
     void first.catch(() => {});
+  });
+
+  it('retries once on a fresh connection when the upstream resets a kept-alive one before answering', async () => {
+    upstream = await startFakeUpstream();
+    gw = await startGateway({ yaml: standardYaml(upstream.baseUrl) });
+    expect((await post(gw, chat())).status).toBe(200);
+    upstream.next(resetNow);
+    expect((await post(gw, chat())).status).toBe(200);
+    expect(upstream.received).toHaveLength(3);
+    expect(gw.records.map((r) => r.status)).toEqual([200, 200]);
   });
 });
