@@ -380,7 +380,7 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
         const apiErr = err as InstanceType<typeof OpenAI.APIError>;
         expect(apiErr.status).toBe(status);
         expect(apiErr.code).toBe(code);
-        expect(apiErr.headers.get('x-tollgate-request-id')).toBeTruthy();
+        expect(apiErr.headers?.get('x-tollgate-request-id')).toBeTruthy();
       } finally {
         gw.store.reserve = reserve;
       }
