@@ -128,10 +128,17 @@ export function forward(
         return;
       }
       const { tap, rewrites } = f.tapFor(String(up.headers['content-type'] ?? ''));
-      res.writeHead(
-        up.statusCode ?? 502,
-        clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
-      );
+      try {
+        res.writeHead(
+          up.statusCode ?? 502,
+          clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
+        );
+      } catch (err) {
+        // A header Node refuses to send (an invalid status or value): a broken response, not a crash.
+        decide('upstream_failed', err);
+        up.destroy();
+        return;
+      }
       // A stream's headers go out now, not with its first event, so its client sees the response begin.
       if (rewrites || String(up.headers['content-type'] ?? '').includes('text/event-stream'))
         res.flushHeaders();
