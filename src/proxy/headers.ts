@@ -32,6 +32,8 @@ const NOT_FORWARDED = new Set([
   'forwarded',
   'x-real-ip',
   'via',
+  // The gateway already read the whole body; the upstream gets it in one go.
+  'expect',
 ]);
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';

@@ -30,6 +30,7 @@ const incoming = {
   'content-length': '999',
   'user-agent': 'cursor/1.0',
   'anthropic-beta': 'tools-2024',
+  expect: '100-continue',
 };
 
 describe('header hygiene', () => {
