@@ -11,14 +11,24 @@ import { createRequire } from 'node:module';
  * js-yaml is loaded optionally: when it is missing the loader uses `yaml` alone, only slower.
  */
 
+/** The part of js-yaml's API used here (the package ships no types of its own). */
+export interface JsYamlState {
+  position: number;
+  kind: string | null;
+  result: unknown;
+}
+
 interface JsYaml {
-  load(text: string, options: { schema: unknown; json?: boolean }): unknown;
+  load(
+    text: string,
+    options: { schema: unknown; listener?: (event: 'open' | 'close', state: JsYamlState) => void },
+  ): unknown;
   CORE_SCHEMA: unknown;
 }
 
 let jsYaml: JsYaml | null | undefined;
 
-function loadJsYaml(): JsYaml | null {
+export function loadJsYaml(): JsYaml | null {
   if (jsYaml === undefined) {
     try {
       jsYaml = createRequire(import.meta.url)('js-yaml') as JsYaml;

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { maskKey } from '../keys/format.js';
+import { createFastLocator } from './fast-positions.js';
 import { parseFast } from './fast-yaml.js';
 import type { Finding } from './finding.js';
 import { normalizeConfig } from './normalize.js';
@@ -47,7 +48,9 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
   };
 
   const finish = (): LoadResult => {
-    const at = findings.length > 0 ? (locator ?? parsePrecisely().locator) : undefined;
+    // A file that parsed cleanly is located with js-yaml; the `yaml` document is the fallback.
+    const at =
+      findings.length > 0 ? (locator ?? createFastLocator(text) ?? parsePrecisely().locator) : undefined;
     const problems = findings.map((f): Problem => {
       const pos = at
         ? f.offset !== undefined

@@ -35,7 +35,12 @@ function keyText(pair: Pair): string {
  * a clean 10,000-key file pays nothing; each map's key index is built on first use, so many
  * problems in one big map stay linear instead of scanning the map once per problem.
  */
-export function createLocator(doc: Document, lineCounter: LineCounter) {
+export function createLocator(
+  doc: Document,
+  lineCounter: LineCounter,
+): Locator & {
+  offsetOf(path: readonly PathSegment[], target: Target): number;
+} {
   const indexes = new WeakMap<object, Map<string, Pair>>();
 
   function pairsOf(map: { items: Pair[] }): Map<string, Pair> {
@@ -92,7 +97,11 @@ export function createLocator(doc: Document, lineCounter: LineCounter) {
   };
 }
 
-export type Locator = ReturnType<typeof createLocator>;
+/** Maps findings to 1-based line and column; built only when there is something to point at. */
+export interface Locator {
+  position(offset: number): { line: number; col: number };
+  locate(path: readonly PathSegment[], target?: Target): { line: number; col: number };
+}
 
 /** A duplicated map key: where the repeat is, and the line of the first one. */
 export interface DuplicateKey {
