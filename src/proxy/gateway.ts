@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayDeps } from '../deps.js';
+import { toGatewayError } from '../errors.js';
 import { createLocalDayCache } from '../metering/local-day.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
-import { createContext } from './context.js';
+import { createContext, type RequestContext } from './context.js';
 import { createFinisher } from './finish.js';
 import { createAgents } from './forward.js';
 import { createPipeline, NO_KEY } from './pipeline.js';
+import { sendError } from './respond.js';
 
 export interface Gateway {
   /** The node:http handler for every `/v1/*` request. */
@@ -37,10 +40,20 @@ export function createGateway(
 
   return {
     handle: (req, res) => {
-      // Read once: the whole request runs under this config even if a reload lands meanwhile.
-      const loaded = deps.config.current();
-      const now = deps.clock();
-      const ctx = createContext(req, loaded, now, localDay(now, loaded.config.server.timezone));
+      let ctx: RequestContext;
+      try {
+        // Read once: the whole request runs under this config even if a reload lands meanwhile.
+        const loaded = deps.config.current();
+        const now = deps.clock();
+        ctx = createContext(req, loaded, now, localDay(now, loaded.config.server.timezone));
+      } catch (err) {
+        // Nothing to meter against without a config; answer rather than crash the process.
+        deps.log.error({ err }, 'could not start serving a request');
+        res.setHeader('x-tollgate-request-id', randomUUID());
+        res.setHeader('x-tollgate-key', NO_KEY);
+        sendError(res, toGatewayError(err), 'openai');
+        return;
+      }
       res.setHeader('x-tollgate-request-id', ctx.requestId);
       res.setHeader('x-tollgate-key', NO_KEY);
       active.add(res);

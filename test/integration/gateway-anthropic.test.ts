@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../src/store/types.js';
-import { CANNED, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { CANNED, type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, standardYaml, startGateway } from '../helpers/gateway-harness.js';
 
 let upstream: FakeUpstream;
@@ -139,5 +139,36 @@ describe('the gateway with the official Anthropic SDK', () => {
     expect(body.error.type).toBe('not_found_error');
     expect(body.error.code).toBe('model_not_found');
     expect(body.error.message).toContain("key 'claude-code'");
+  });
+
+  it('gives the Anthropic SDK an authentication error for an unknown key', async () => {
+    const client = new Anthropic({ apiKey: 'sk-ant-not-ours', baseURL: gw.url, maxRetries: 0 });
+    const err = await client.messages
+      .create({ model: 'claude-house-1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect((err as { error: { error: { type: string; code: string } } }).error.error).toMatchObject({
+      type: 'authentication_error',
+      code: 'invalid_api_key',
+    });
+  });
+
+  it('passes an upstream 529 overloaded answer through unchanged', async () => {
+    const body = { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } };
+    upstream.next(json(529, body));
+    const res = await fetch(`${gw.baseURL}/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': gw.keys['claude-code'] as string, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-house-1',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(res.status).toBe(529);
+    expect(await res.text()).toBe(JSON.stringify(body));
+    expect(res.headers.get('x-tollgate-key')).toBe('claude-code');
+    const rec = await lastRecord();
+    expect(rec).toMatchObject({ status: 529, errorCode: 'upstream_529', costUsd: 0 });
   });
 });

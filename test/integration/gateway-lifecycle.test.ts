@@ -169,4 +169,22 @@ describe('the gateway around each request', () => {
     expect(upstream.received).toHaveLength(3);
     expect(gw.records.map((r) => r.status)).toEqual([200, 200]);
   });
+
+  it('answers 500 internal_error instead of crashing when no config can be read', async () => {
+    upstream = await startFakeUpstream();
+    gw = await startGateway({ yaml: standardYaml(upstream.baseUrl) });
+    const current = gw.deps.config.current;
+    gw.deps.config.current = () => {
+      throw new Error('config holder broke');
+    };
+    try {
+      const res = await post(gw, chat());
+      expect(res.status).toBe(500);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('internal_error');
+      expect(res.headers.get('x-tollgate-request-id')).toBeTruthy();
+    } finally {
+      gw.deps.config.current = current;
+    }
+    expect((await post(gw, chat())).status).toBe(200);
+  });
 });
