@@ -9,9 +9,9 @@ export interface UsageWriter {
    * Resolves true when the record is written.
    */
   write(record: UsageRecord, periods: string[]): Promise<boolean>;
-  /** Records still waiting for the store. */
+  /** Records still waiting for the store (being written or retried). */
   pending(): number;
-  /** Waits (up to `timeoutMs`) for the background retries to finish. */
+  /** Waits (up to `timeoutMs`) for writes still in progress or retrying. */
   flush(timeoutMs: number): Promise<void>;
 }
 
@@ -22,6 +22,11 @@ export interface UsageWriterOptions {
   backgroundMs?: number;
   /** Background attempts before a record is given up (and logged whole so it can be replayed). */
   backgroundAttempts?: number;
+  /**
+   * How long `write` holds up the response for a store that neither succeeds nor fails (a hung
+   * connection). After it the client is answered and the write goes on in the background.
+   */
+  maxWaitMs?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -34,7 +39,13 @@ export function createUsageWriter(
   const delays = options.retryDelaysMs ?? [25, 100, 400];
   const backgroundMs = options.backgroundMs ?? 5_000;
   const backgroundAttempts = options.backgroundAttempts ?? 120;
-  const queued = new Set<Promise<void>>();
+  const maxWaitMs = options.maxWaitMs ?? 10_000;
+  const queued = new Set<Promise<unknown>>();
+  const track = <T>(job: Promise<T>): Promise<T> => {
+    queued.add(job);
+    void job.finally(() => queued.delete(job));
+    return job;
+  };
 
   const attempt = async (record: UsageRecord, periods: string[], n: number): Promise<boolean> => {
     try {
@@ -61,20 +72,34 @@ export function createUsageWriter(
         'gave up writing a usage record; its spend is missing from the store',
       );
     })();
-    queued.add(job);
-    void job.finally(() => queued.delete(job));
+    void track(job);
   };
 
   return {
-    async write(record, periods) {
-      for (let i = 0; ; i++) {
-        if (await attempt(record, periods, i)) return true;
-        const delay = delays[i];
-        if (delay === undefined) break;
-        await sleep(delay);
-      }
-      retryInBackground(record, periods);
-      return false;
+    write(record, periods) {
+      const job = track(
+        (async () => {
+          for (let i = 0; ; i++) {
+            if (await attempt(record, periods, i)) return true;
+            const delay = delays[i];
+            if (delay === undefined) break;
+            await sleep(delay);
+          }
+          retryInBackground(record, periods);
+          return false;
+        })(),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => {
+          deps.log.error(
+            { requestId: record.requestId, key: record.key, waitedMs: maxWaitMs },
+            'the store has not settled a request yet; answering the client and still waiting for it',
+          );
+          resolve(false);
+        }, maxWaitMs);
+      });
+      return Promise.race([job, late]).finally(() => clearTimeout(timer));
     },
     pending: () => queued.size,
     async flush(timeoutMs) {

@@ -38,4 +38,25 @@ describe('the usage writer', () => {
     expect(s.written).toEqual(['r1']);
     expect(writer.pending()).toBe(0);
   });
+
+  it('stops holding up the response for a store that hangs, and still finishes the write', async () => {
+    let release!: () => void;
+    const written: string[] = [];
+    const store = {
+      settle: (r: UsageRecord) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            written.push(r.requestId);
+            resolve();
+          };
+        }),
+    } as unknown as Store;
+    const writer = createUsageWriter({ store, log: silentLogger() }, { maxWaitMs: 20 });
+    expect(await writer.write(record, [])).toBe(false);
+    expect(writer.pending()).toBe(1);
+    release();
+    await writer.flush(1_000);
+    expect(written).toEqual(['r1']);
+    expect(writer.pending()).toBe(0);
+  });
 });
