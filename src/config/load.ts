@@ -58,14 +58,10 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
           : at.locate(f.path, f.target)
         : undefined;
       const { line, col } = pos ?? { line: 1, col: 1 };
-      return {
-        file: opts.file,
-        line,
-        col,
-        path: formatPath(f.path),
-        message: f.message,
-        severity: f.severity,
-      };
+      // A key pasted where a name goes would otherwise be echoed by the message that names it.
+      const message = f.message.replace(LEAKED_KEY, (key) => maskKey(key));
+      const path = formatPath(f.path).replace(LEAKED_KEY, (key) => maskKey(key));
+      return { file: opts.file, line, col, path, message, severity: f.severity };
     });
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     const errors = problems.filter((p) => p.severity === 'error');

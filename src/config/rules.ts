@@ -76,6 +76,21 @@ const hashesAreUnique: Rule = ({ raw }) => {
   return out;
 };
 
+const allowListsAreNotEmpty: Rule = ({ raw }) => {
+  const out: Finding[] = [];
+  for (const [name, key] of Object.entries(raw.keys ?? {})) {
+    if (key?.models?.length === 0) {
+      out.push(
+        warningAt(
+          ['keys', name, 'models'],
+          `key '${name}' has an empty models list, so it may use no model: list models, or remove 'models' to allow every model`,
+        ),
+      );
+    }
+  }
+  return out;
+};
+
 const allowListsMatchModels: Rule = ({ raw, config }) => {
   const models = Object.keys(config.models);
   // Many keys share the same few allow-list entries: decide each entry once.
@@ -157,6 +172,7 @@ const RULES: Rule[] = [
   modelUpstreamsExist,
   hashesAreUnique,
   allowListsMatchModels,
+  allowListsAreNotEmpty,
   expiriesAreSensible,
   digestIsCron,
 ];

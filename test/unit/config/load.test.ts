@@ -397,3 +397,23 @@ describe('loadConfig robustness', () => {
     );
   });
 });
+
+describe('loadConfig secrecy and allow-lists', () => {
+  it('masks a key pasted as a key name in every message and path', () => {
+    const key = mintKey();
+    const result = load(baseConfig(`  ${key}:\n    hash: ${HASH_A}\n`));
+    expect(result.errors.length).toBeGreaterThan(0);
+    for (const p of result.errors) {
+      expect(p.message).not.toContain(key);
+      expect(p.path).not.toContain(key);
+    }
+  });
+
+  it('warns about an empty models list, which allows no model', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n    models: []\n`);
+    const result = load(text);
+    expect(result.errors).toEqual([]);
+    expect(only(result.warnings)).toMatchObject({ ...positionOf(text, '[]'), path: 'keys.one.models' });
+    expect(result.warnings[0]?.message).toMatch(/empty models list, so it may use no model/);
+  });
+});
