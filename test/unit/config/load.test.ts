@@ -417,3 +417,23 @@ describe('loadConfig secrecy and allow-lists', () => {
     expect(result.warnings[0]?.message).toMatch(/empty models list, so it may use no model/);
   });
 });
+
+describe('loadConfig without the fast parser', () => {
+  it('finds the same problems at the same places through the position-aware yaml parser', () => {
+    // An anchor sends the file down the precise path (the one used when js-yaml is missing).
+    const body = (anchor: string) =>
+      baseConfig(
+        `  one:\n    hash: ${HASH_A}\n    description: ${anchor}shared\n    limits: { daily_usd: 1 }\n  two:\n    hash: ${HASH_A}\n    models: [gpt-5]\n    expires: 2020-01-01\n`,
+      ).replace('upstream: openai', 'upstream: opneai');
+    const fast = load(body(''));
+    const precise = load(body('&d '));
+    expect(fast.errors.map((e) => e.path)).toEqual([
+      'models.gpt-4o-mini.upstream',
+      'keys.two.hash',
+      'keys.two.models[0]',
+    ]);
+    expect(fast.warnings).toHaveLength(1);
+    expect(precise.errors).toEqual(fast.errors);
+    expect(precise.warnings).toEqual(fast.warnings);
+  });
+});
