@@ -27,6 +27,7 @@ export function planOutput(
   if (outputField === undefined) return { maxOutputTokens: 0 };
   const requested = requestedOutputTokens(body);
   const cap = key.limits.maxOutputTokens;
+  const choices = choiceCount(body);
   if (requested !== undefined) {
     if (cap !== undefined && requested > cap) {
       throw new GatewayError(
@@ -34,10 +35,20 @@ export function planOutput(
         `key '${key.name}' may ask for at most ${cap} output tokens per request (limits.max_output_tokens); this request asks for ${requested}: lower max_tokens to ${cap} or less.`,
       );
     }
-    return { maxOutputTokens: requested };
+    return { maxOutputTokens: requested * choices };
   }
   if (cap !== undefined && cap < model.maxOutputTokens) {
-    return { maxOutputTokens: cap, inject: { field: outputField, value: cap } };
+    return { maxOutputTokens: cap * choices, inject: { field: outputField, value: cap } };
   }
-  return { maxOutputTokens: model.maxOutputTokens };
+  return { maxOutputTokens: model.maxOutputTokens * choices };
+}
+
+/** OpenAI's `n` (and legacy `best_of`) generate that many answers, each up to the output cap. */
+function choiceCount(body: Record<string, unknown>): number {
+  let count = 1;
+  for (const field of ['n', 'best_of']) {
+    const v = body[field];
+    if (typeof v === 'number' && Number.isInteger(v) && v > count) count = v;
+  }
+  return count;
 }

@@ -125,6 +125,14 @@ describe('output cap', () => {
     expect(planOutput({ input: 'x' }, undefined, model, key())).toEqual({ maxOutputTokens: 0 });
   });
 
+  it('reserves the cap once per requested choice (n, best_of)', () => {
+    expect(planOutput({ max_tokens: 50, n: 3 }, 'max_tokens', model, key()).maxOutputTokens).toBe(150);
+    expect(
+      planOutput({ best_of: 2 }, 'max_tokens', model, key({ limits: { maxOutputTokens: 10 } }))
+        .maxOutputTokens,
+    ).toBe(20);
+  });
+
   it('refuses a request asking for more than the key allows', () => {
     expect(
       codeOf(() =>
