@@ -67,6 +67,8 @@ export function createContext(
 export interface Outcome extends Metered {
   status: number;
   errorCode: string | null;
+  /** How a forwarded exchange ended when it did not complete (`timeout`, `upstream_failed: ECONNREFUSED`): logged, not stored. */
+  detail?: string;
 }
 
 /** The usage record of SPEC §4, every field filled, for any outcome. */

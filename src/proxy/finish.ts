@@ -82,6 +82,7 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
         usageSource: record.usageSource,
         stream: record.stream,
         latencyMs: record.latencyMs,
+        ...(outcome.detail ? { detail: outcome.detail } : {}),
       },
       'request',
     );

@@ -131,13 +131,10 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         );
       }
     }
-    if (outcome.end !== 'completed' && outcome.end !== 'client_gone') {
-      deps.log.warn(
-        { requestId: ctx.requestId, upstream: up.name, end: outcome.end, err: outcome.error },
-        'upstream failed',
-      );
-    }
-    await finish(ctx, { status, errorCode, ...metered }, () => {
+    // Why an exchange failed goes on the request's one log line, not a line of its own.
+    const cause = (outcome.error as NodeJS.ErrnoException | undefined)?.code;
+    const detail = outcome.end === 'completed' ? undefined : cause ? `${outcome.end}: ${cause}` : outcome.end;
+    await finish(ctx, { status, errorCode, ...metered, ...(detail ? { detail } : {}) }, () => {
       if (outcome.responseStarted) outcome.finish();
       else if (error) sendError(res, error, ctx.shape);
     });

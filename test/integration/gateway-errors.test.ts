@@ -320,6 +320,13 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
       }
       const records = await broken.waitForRecords(3);
       expect(records.every((r) => r.errorCode === 'upstream_error' && r.costUsd === 0)).toBe(true);
+      // One log line per request, carrying the cause.
+      const lines = broken.logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.filter((l) => l.msg === 'request')).toHaveLength(3);
+      expect(
+        lines.filter((l) => l.msg === 'request').every((l) => l.detail === 'upstream_failed: ECONNREFUSED'),
+      ).toBe(true);
+      expect(lines).toHaveLength(3);
       const models = await fetch(`${broken.baseURL}/models`, {
         headers: { authorization: `Bearer ${broken.keys['cursor-dev']}` },
       });
