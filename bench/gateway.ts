@@ -1,30 +1,40 @@
 /**
- * Throughput of the request path: the fake upstream alone, then the gateway in front of it (auth,
- * rate limit, reservation and settle in SQLite, usage tap), plain and streamed. Reports numbers;
- * asserts nothing. Run: npx tsx bench/gateway.ts [seconds] [connections]
+ * Throughput of the real server (`startServer`: config manager, policy, reservation and settle,
+ * usage tap) in front of a fake upstream, against the upstream called directly — all in one run,
+ * because the machine is shared and noisy and only ratios mean something. Also one replica on
+ * PostgreSQL vs on SQLite (issue 7). Reports numbers; asserts nothing.
+ *
+ *   npx tsx bench/gateway.ts [seconds=5] [connections=50]      (PostgreSQL on 127.0.0.1:5432)
  */
 import autocannon from 'autocannon';
+import { hashKey, mintKey } from '../src/keys/format.js';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.js';
-import { standardYaml, startGateway } from '../test/helpers/gateway-harness.js';
+import { createTestDatabase } from '../test/helpers/pg.js';
+import { startTestServer } from '../test/helpers/server-harness.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 50);
 
-async function run(title: string, url: string, headers: Record<string, string>, body: string) {
-  const result = await autocannon({ url, method: 'POST', headers, body, connections, duration: seconds });
-  const errors = result.non2xx + result.errors;
-  console.log(
-    `${title.padEnd(34)} ${Math.round(result.requests.average).toString().padStart(7)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  non-2xx/errors ${errors}`,
-  );
+async function rps(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  const r = await autocannon({ url, method: 'POST', headers, body, connections, duration: seconds });
+  const bad = r.non2xx + r.errors;
+  if (bad > 0) console.warn(`  (${bad} non-2xx or failed requests at ${url})`);
+  return r.requests.average;
 }
 
 const upstream = await startFakeUpstream();
-// Every request goes to the canned answers: the queue stays empty.
-const gw = await startGateway({
-  yaml: standardYaml(upstream.baseUrl, {
-    keys: '  bench:\n    hash: {{hash:bench}}\n    limits: { daily_usd: 1000000, rpm: 100000000, max_parallel: 100000 }\n',
-  }),
-});
+const key = mintKey();
+const yaml = `version: 1
+upstreams:
+  openai: { base_url: "${upstream.baseUrl}", api_key: "\${BENCH_UPSTREAM_KEY}" }
+models:
+  gpt-4o-mini: { upstream: openai, input_per_mtok: 0.15, output_per_mtok: 0.6, max_output_tokens: 16384 }
+keys:
+  bench: { hash: "${hashKey(key)}", limits: { daily_usd: 1000000, rpm: 100000000 } }
+`;
+const env = { BENCH_UPSTREAM_KEY: 'sk-bench' };
+const json = { 'content-type': 'application/json' };
+const auth = { ...json, authorization: `Bearer ${key}` };
 const body = JSON.stringify({
   model: 'gpt-4o-mini',
   messages: [{ role: 'user', content: 'hello' }],
@@ -35,13 +45,28 @@ const stream = JSON.stringify({
   messages: [{ role: 'user', content: 'hello' }],
   stream: true,
 });
-const json = { 'content-type': 'application/json' };
-const auth = { ...json, authorization: `Bearer ${gw.keys.bench}` };
+
+const sqlite = await startTestServer({ yaml, env });
+const db = await createTestDatabase('tollgate_bench');
+const postgres = await startTestServer({ yaml, env, store: db.url });
 
 console.log(`node ${process.version}, ${connections} connections, ${seconds} s each`);
-await run('fake upstream directly', `${upstream.baseUrl}/chat/completions`, json, body);
-await run('gateway → upstream, JSON', `${gw.baseURL}/chat/completions`, auth, body);
-await run('gateway → upstream, SSE (usage hidden)', `${gw.baseURL}/chat/completions`, auth, stream);
-console.log(`usage records written: ${gw.records.length}`);
-await gw.close();
+await rps(`${upstream.baseUrl}/chat/completions`, json, body); // warm-up
+const direct = await rps(`${upstream.baseUrl}/chat/completions`, json, body);
+const viaSqlite = await rps(`${sqlite.url}/v1/chat/completions`, auth, body);
+const viaSqliteSse = await rps(`${sqlite.url}/v1/chat/completions`, auth, stream);
+const viaPostgres = await rps(`${postgres.url}/v1/chat/completions`, auth, body);
+
+const row = (name: string, v: number) =>
+  console.log(`${name.padEnd(40)} ${Math.round(v).toString().padStart(7)} req/s`);
+row('fake upstream directly', direct);
+row('gateway (SQLite), JSON', viaSqlite);
+row('gateway (SQLite), SSE with usage hidden', viaSqliteSse);
+row('gateway (PostgreSQL), JSON', viaPostgres);
+console.log(`gateway/direct (SQLite, JSON): ${(viaSqlite / direct).toFixed(3)}`);
+console.log(`one replica PostgreSQL/SQLite (JSON): ${(viaPostgres / viaSqlite).toFixed(3)}`);
+
+await sqlite.close();
+await postgres.close();
+await db.drop();
 await upstream.close();
