@@ -1,14 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Problem } from '../config/types.js';
+import type { ConfigStatus } from '../config/manager.js';
 import type { Store } from '../store/types.js';
-
-export interface ConfigStatus {
-  revision: string;
-  loadedAt: number;
-  ok: boolean;
-  lastAttemptAt: number;
-  lastError: Problem[] | null;
-}
 
 /** GET /healthz: config revision, load time and last reload error; 503 when the store is unreachable. */
 export function healthHandler(deps: { store: Store; configStatus: () => ConfigStatus; timeoutMs?: number }) {
