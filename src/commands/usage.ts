@@ -99,7 +99,7 @@ export function render(rows: UsageRow[], by: UsageGroupBy, format: string): stri
   }
   const header = [by, ...COUNTERS];
   const cells = rows.map((r) => [
-    String(r[by] ?? ''),
+    by === 'key' && r.key === '' ? '(no valid key)' : String(r[by] ?? ''),
     String(r.requests),
     String(r.errors),
     String(r.input_tokens),

@@ -1,0 +1,164 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIO } from '../../src/commands/io.js';
+import { usage } from '../../src/commands/usage.js';
+import { createSqliteStore } from '../../src/store/sqlite.js';
+import type { UsageRecord } from '../../src/store/types.js';
+
+let dir = '';
+let storeUrl = '';
+
+function record(over: Partial<UsageRecord>): UsageRecord {
+  return {
+    requestId: Math.random().toString(36).slice(2),
+    ts: Date.now() - 3_600_000,
+    day: new Date(Date.now() - 3_600_000).toISOString().slice(0, 10),
+    key: 'cursor-dev',
+    model: 'gpt-4o-mini',
+    upstream: 'openai',
+    route: '/v1/chat/completions',
+    status: 200,
+    errorCode: null,
+    inputTokens: 100,
+    outputTokens: 10,
+    cachedTokens: 0,
+    costUsd: 0.001,
+    latencyMs: 5,
+    stream: false,
+    userAgent: null,
+    ip: null,
+    configRevision: 'abc',
+    usageSource: 'provider',
+    ...over,
+  };
+}
+
+function fakeIO(): CliIO & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    stdout(t: string) {
+      io.out += t;
+    },
+    stderr(t: string) {
+      io.err += t;
+    },
+    readStdin: async () => '',
+    env: {},
+    cwd: dir,
+  };
+  return io;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tollgate-usage-'));
+  storeUrl = `sqlite:${join(dir, 'usage.db')}`;
+  const store = createSqliteStore(join(dir, 'usage.db'));
+  await store.init();
+  await store.settle(record({}), []);
+  await store.settle(record({ costUsd: 0.002 }), []);
+  await store.settle(
+    record({ key: 'open-webui-team', model: 'claude-sonnet-4-5', costUsd: 0.5, outputTokens: 1000 }),
+    [],
+  );
+  await store.settle(
+    record({
+      key: 'open-webui-team',
+      status: 429,
+      errorCode: 'insufficient_quota',
+      costUsd: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+    }),
+    [],
+  );
+  await store.settle(record({ ts: Date.now() - 30 * 86_400_000, day: '2000-01-01', costUsd: 9 }), []);
+  await store.close();
+  await writeFile(join(dir, 'keys.yaml'), 'version: 1\n');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('tollgate usage', () => {
+  it('prints one JSON row per key with requests, errors, tokens and cost over the last 7 days', async () => {
+    const io = fakeIO();
+    expect(
+      await usage(['--store', storeUrl, '--config', join(dir, 'keys.yaml'), '--format', 'json'], io),
+    ).toBe(0);
+    const rows = JSON.parse(io.out) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([
+      {
+        key: 'open-webui-team',
+        requests: 2,
+        errors: 1,
+        input_tokens: 100,
+        output_tokens: 1000,
+        cost_usd: 0.5,
+      },
+      {
+        key: 'cursor-dev',
+        requests: 2,
+        errors: 0,
+        input_tokens: 200,
+        output_tokens: 20,
+        cost_usd: expect.closeTo(0.003, 12),
+      },
+    ]);
+  });
+
+  it('groups by model and filters by key', async () => {
+    const io = fakeIO();
+    await usage(
+      [
+        '--store',
+        storeUrl,
+        '--config',
+        join(dir, 'keys.yaml'),
+        '--format',
+        'json',
+        '--by',
+        'model',
+        '--key',
+        'open-webui-team',
+      ],
+      io,
+    );
+    const rows = JSON.parse(io.out) as Array<{ model: string; requests: number }>;
+    expect(rows.map((r) => [r.model, r.requests])).toEqual([
+      ['claude-sonnet-4-5', 1],
+      ['gpt-4o-mini', 1],
+    ]);
+  });
+
+  it('writes CSV with a header and a table with a total', async () => {
+    const csv = fakeIO();
+    await usage(
+      ['--store', storeUrl, '--config', join(dir, 'keys.yaml'), '--format', 'csv', '--by', 'status'],
+      csv,
+    );
+    expect(csv.out.split('\n')[0]).toBe('status,requests,errors,input_tokens,output_tokens,cost_usd');
+    expect(csv.out).toContain('429,1,1,0,0,0.000000');
+    const table = fakeIO();
+    await usage(['--store', storeUrl, '--config', join(dir, 'keys.yaml'), '--since', '2000-01-01'], table);
+    expect(table.out).toContain('Total: $9.5030 over 5 requests');
+  });
+
+  it('refuses an unknown grouping or format with one sentence and exit 1', async () => {
+    const io = fakeIO();
+    expect(await usage(['--store', storeUrl, '--by', 'colour'], io)).toBe(1);
+    expect(io.err).toBe("tollgate usage: --by must be one of key, model, day, status; got 'colour'.\n");
+    const bad = fakeIO();
+    expect(await usage(['--store', storeUrl, '--since', 'yesterday-ish'], bad)).toBe(1);
+    expect(bad.err).toContain('is not a duration like 7d');
+  });
+
+  it('says clearly when the store cannot be opened', async () => {
+    const io = fakeIO();
+    expect(await usage(['--store', 'mysql://nope', '--config', join(dir, 'keys.yaml')], io)).toBe(1);
+    expect(io.err).toMatch(/^tollgate usage: cannot open the store/);
+  });
+});
