@@ -5,12 +5,63 @@
  */
 
 /**
- * Input tokens of a request body, high side: one token per 3 bytes of the whole JSON. Real text
+ * What one image costs at most as input, in tokens. Providers bill an image by its pixels, not its
+ * bytes: OpenAI's high-detail tiles and Anthropic's ~1.15 megapixel cap both stay under this.
+ */
+export const IMAGE_INPUT_TOKENS = 2_000;
+
+/**
+ * Input tokens of a request body, high side: one token per 3 bytes of the JSON. Real text
  * averages about 4 characters per token and the JSON syntax adds more bytes, so this over-reserves
  * rather than lets concurrent requests overshoot a budget; settle charges the real count.
+ * Images are counted apart, at IMAGE_INPUT_TOKENS each: a base64 screenshot is hundreds of
+ * kilobytes (bytes/3 would reserve a hundred times its price), while an image given by URL is a
+ * few bytes that can cost a thousand tokens. Other attachments (PDFs) stay at bytes/3, high.
  */
-export function estimateInputTokens(bodyBytes: number): number {
-  return Math.ceil(bodyBytes / 3);
+export function estimateInputTokens(bodyBytes: number, body?: unknown): number {
+  const images = { count: 0, bytes: 0 };
+  if (body !== undefined) findImages(body, images, 0);
+  return Math.ceil(Math.max(0, bodyBytes - images.bytes) / 3) + images.count * IMAGE_INPUT_TOKENS;
+}
+
+const MAX_DEPTH = 32;
+
+function findImages(value: unknown, found: { count: number; bytes: number }, depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  if (typeof value === 'string') {
+    // OpenAI image_url / input_image as a data URL.
+    if (value.startsWith('data:image/')) {
+      found.count++;
+      found.bytes += value.length;
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) findImages(item, found, depth + 1);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const o = value as Record<string, unknown>;
+  // Anthropic: { type: 'base64', media_type: 'image/png', data } or { type: 'url', url }.
+  if (typeof o.media_type === 'string' && o.media_type.startsWith('image/') && typeof o.data === 'string') {
+    found.count++;
+    found.bytes += o.data.length;
+    return;
+  }
+  if (o.type === 'image' && isRecord(o.source) && o.source.type === 'url') {
+    found.count++;
+    return;
+  }
+  // OpenAI: { type: 'image_url', image_url: { url } } and Responses { type: 'input_image', image_url }.
+  if (o.type === 'image_url' || o.type === 'input_image') {
+    const url = isRecord(o.image_url) ? o.image_url.url : o.image_url;
+    if (typeof url === 'string' && !url.startsWith('data:')) found.count++;
+  }
+  for (const key in o) findImages(o[key], found, depth + 1);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Output tokens of streamed text that the provider never counted: 4 characters per token, rounded up. */

@@ -172,7 +172,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.upstream = target.upstream;
     const output = planOutput(parsed, route.outputField, target.model, key);
     const prepared = prepareBody(raw, parsed, route, output);
-    ctx.inputEstimate = estimateInputTokens(raw.length);
+    ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
 
     const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
     const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });

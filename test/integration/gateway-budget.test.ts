@@ -62,6 +62,29 @@ describe('hard budgets', () => {
     expect(spend[`d:${day}`]?.reservedUsd).toBe(0);
   });
 
+  it('reserves an image given by URL at its pixel price, and a base64 screenshot not at its bytes', async () => {
+    upstream = await startFakeUpstream();
+    // gpt-4o-mini input: $0.15 per million tokens, so one image (2,000 tokens) reserves $0.0003.
+    gw = await startGateway({
+      yaml: standardYaml(upstream.baseUrl, {
+        keys:
+          '  vision:\n    hash: {{hash:vision}}\n    limits: { daily_usd: 0.0002 }\n' +
+          '  shots:\n    hash: {{hash:shots}}\n    limits: { daily_usd: 0.0004 }\n',
+      }),
+    });
+    const image = (url: string) =>
+      ask({
+        max_tokens: 1,
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+      });
+    const byUrl = await post(gw, 'vision', image('https://example.test/cat.png'));
+    expect(byUrl.status).toBe(429);
+    expect(((await byUrl.json()) as { error: { code: string } }).error.code).toBe('insufficient_quota');
+    // 30 kB of base64 would be 10,000 tokens ($0.0015) at bytes/3; as one image it fits in $0.0004.
+    const screenshot = await post(gw, 'shots', image(`data:image/png;base64,${'A'.repeat(30_000)}`));
+    expect(screenshot.status).toBe(200);
+  });
+
   it('rolls the daily window over at midnight in the configured timezone', async () => {
     upstream = await startFakeUpstream();
     const clock = manualClock(zonedTime(2026, 11, 26, 'Europe/Berlin', 23, 59));
