@@ -8,6 +8,12 @@ import type { Store } from '../store/types.js';
 /** Slack's own replay window, applied in both directions. */
 export const SLACK_TOLERANCE_SEC = 5 * 60;
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * A signature can only be replayed while its timestamp is within the tolerance of our clock, so a
+ * claim older than twice the tolerance (plus slack) can never refuse anything: forget it.
+ */
+const SIGNATURE_RETENTION_MS = 3 * SLACK_TOLERANCE_SEC * 1000;
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Runs before Bolt on POST /slack/events and adds what Bolt does not check: a timestamp too far
@@ -22,6 +28,14 @@ export function createRequestGuard(deps: {
   clock: Clock;
   log: Logger;
 }): RequestHandler {
+  let lastPrune = 0;
+  const pruneOldSignatures = (now: number) => {
+    if (now - lastPrune < PRUNE_EVERY_MS) return;
+    lastPrune = now;
+    deps.store
+      .pruneClaims('slack-signature', now - SIGNATURE_RETENTION_MS)
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not prune old Slack signatures'));
+  };
   return async (req, res, next) => {
     const tsHeader = req.headers['x-slack-request-timestamp'];
     const signature = req.headers['x-slack-signature'];
@@ -86,6 +100,7 @@ export function createRequestGuard(deps: {
       });
       return;
     }
+    pruneOldSignatures(deps.clock());
     (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
     next();
   };

@@ -113,6 +113,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     listAudit: (limit) => queries.listAudit(pool, limit),
     claimOnce: (scope, id, at) => queries.claimOnce(pool, scope, id, at),
     releaseClaim: (scope, id) => queries.releaseClaim(pool, scope, id),
+    pruneClaims: (scope, before) => queries.pruneClaims(pool, scope, before),
     recordClient: (key, fingerprint, at) => queries.recordClient(pool, key, fingerprint, at),
 
     queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),

@@ -134,6 +134,9 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     async claimOnce(scope, id, at) {
       return use().kv.claimOnce(scope, id, at);
     },
+    async pruneClaims(scope, before) {
+      return use().kv.pruneClaims(scope, before);
+    },
     async releaseClaim(scope, id) {
       use().kv.releaseClaim(scope, id);
     },

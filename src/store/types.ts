@@ -180,6 +180,8 @@ export interface Store {
   claimOnce(scope: string, id: string, at: number): Promise<boolean>;
   /** Undoes a claim whose work failed, so it can be retried. */
   releaseClaim(scope: string, id: string): Promise<void>;
+  /** Forgets claims of `scope` made before `before` (e.g. Slack signatures past the replay window). */
+  pruneClaims(scope: string, before: number): Promise<number>;
 
   /**
    * Remembers that `key` was used from client `fingerprint` (user-agent family + network).

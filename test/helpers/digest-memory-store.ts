@@ -84,6 +84,7 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
     audit: unsupported('audit'),
     listAudit: unsupported('listAudit'),
     recordClient: unsupported('recordClient'),
+    pruneClaims: unsupported('pruneClaims'),
     queryUsage: unsupported('queryUsage'),
     spendBetween: unsupported('spendBetween'),
   };

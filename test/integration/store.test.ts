@@ -379,6 +379,16 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       expect(await store.claimOnce('digest', '2026-11-26', NOON)).toBe(true);
     });
 
+    it('forgets claims of one scope made before a cut-off, and only those', async () => {
+      await store.claimOnce('slack-signature', 'old', NOON - 600_000);
+      await store.claimOnce('slack-signature', 'new', NOON);
+      await store.claimOnce('digest', 'old-day', NOON - 600_000);
+      expect(await store.pruneClaims('slack-signature', NOON - 300_000)).toBe(1);
+      expect(await store.claimOnce('slack-signature', 'old', NOON)).toBe(true);
+      expect(await store.claimOnce('slack-signature', 'new', NOON)).toBe(false);
+      expect(await store.claimOnce('digest', 'old-day', NOON)).toBe(false);
+    });
+
     it('remembers the clients a key was used from', async () => {
       expect(await store.recordClient('k', 'curl|10.0.0.0/24', 1)).toEqual({ isNew: true, knownBefore: 0 });
       expect(await store.recordClient('k', 'curl|10.0.0.0/24', 2)).toEqual({ isNew: false, knownBefore: 0 });

@@ -143,6 +143,13 @@ export function releaseClaim(pool: Pool, scope: string, id: string): Promise<voi
   });
 }
 
+export function pruneClaims(pool: Pool, scope: string, before: number): Promise<number> {
+  return guarded(async () => {
+    const res = await pool.query('DELETE FROM claims WHERE scope = $1 AND at < $2', [scope, before]);
+    return res.rowCount ?? 0;
+  });
+}
+
 export function recordClient(
   pool: Pool,
   key: string,

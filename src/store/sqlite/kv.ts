@@ -10,6 +10,7 @@ export interface SqliteKv {
   listAudit(limit: number): AuditEntry[];
   claimOnce(scope: string, id: string, at: number): boolean;
   releaseClaim(scope: string, id: string): void;
+  pruneClaims(scope: string, before: number): number;
   recordClient(key: string, fingerprint: string, at: number): { isNew: boolean; knownBefore: number };
 }
 
@@ -32,6 +33,7 @@ export function createSqliteKv(db: Database): SqliteKv {
     'INSERT INTO claims (scope, id, at) VALUES (?, ?, ?) ON CONFLICT (scope, id) DO NOTHING',
   );
   const deleteClaim = db.prepare<[string, string]>('DELETE FROM claims WHERE scope = ? AND id = ?');
+  const deleteOldClaims = db.prepare<[string, number]>('DELETE FROM claims WHERE scope = ? AND at < ?');
   const clientCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM clients WHERE key = ?');
   const insertClient = db.prepare<[string, string, number, number]>(
     `INSERT INTO clients (key, fingerprint, first_seen, last_seen) VALUES (?, ?, ?, ?)
@@ -61,6 +63,7 @@ export function createSqliteKv(db: Database): SqliteKv {
     releaseClaim: (scope, id) => {
       deleteClaim.run(scope, id);
     },
+    pruneClaims: (scope, before) => deleteOldClaims.run(scope, before).changes,
     recordClient: (key, fingerprint, at) => recordClient.immediate(key, fingerprint, at),
   };
 }
