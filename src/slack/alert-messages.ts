@@ -133,7 +133,12 @@ export function reloadAppliedAlert(a: {
   summary: string;
 }): AlertMessage {
   const summary =
-    a.summary.trim() === '' ? '_no change that affects keys_' : escapeMrkdwn(a.summary.trim()).slice(0, 2500);
+    a.summary.trim() === ''
+      ? '_no change that affects keys_'
+      : // The diff is GitHub markdown; Slack's mrkdwn bolds with single asterisks.
+        escapeMrkdwn(a.summary.trim())
+          .replace(/\*\*(.+?)\*\*/g, '*$1*')
+          .slice(0, 2500);
   const text = `:arrows_counterclockwise: Config reloaded: \`${escapeMrkdwn(a.previousRevision)}\` → \`${escapeMrkdwn(a.revision)}\`\n${summary}`;
   return { text, blocks: [section(text)] };
 }

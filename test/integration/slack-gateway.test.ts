@@ -148,4 +148,34 @@ describe('Slack kill switch through the gateway', () => {
       await gw.close();
     }
   });
+  it('posts a rejected reload with file:line:col to the channel, then the diff of the fix', async () => {
+    const gw = await start();
+    try {
+      fake.calls.length = 0;
+      await writeFile(
+        gw.file,
+        yaml().replace('limits: { daily_usd: 5, rpm: 1000 }', 'limits: { daly_usd: 5 }'),
+      );
+      await fake.waitFor(
+        (calls) =>
+          calls.some((c) => c.method === 'chat.postMessage' && String(c.body.text).includes('daly_usd')),
+        5_000,
+      );
+      const failed = fake.callsTo('chat.postMessage').find((c) => String(c.body.text).includes('daly_usd'))!;
+      expect(failed.body.channel).toBe(ALERT_CHANNEL);
+      expect(String(failed.body.text)).toMatch(/keys\.yaml:\d+:\d+/);
+      expect((await chat(gw)).status).toBe(200); // the last good config keeps serving
+
+      await writeFile(gw.file, yaml().replace('daily_usd: 5,', 'daily_usd: 50,'));
+      const applied = () =>
+        fake.callsTo('chat.postMessage').find((c) => String(c.body.text).includes('Config reloaded'));
+      await fake.waitFor(() => applied() !== undefined, 5_000);
+      expect(applied()!.body.channel).toBe(ALERT_CHANNEL);
+      expect(applied()!.body.text).toContain('`cursor-dev`: daily_usd raised $5 → $50 (+900%)');
+      expect(applied()!.body.text).toContain('*Keys*');
+      expect(applied()!.body.text).not.toContain('**');
+    } finally {
+      await gw.close();
+    }
+  });
 });
