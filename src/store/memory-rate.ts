@@ -60,7 +60,7 @@ export function createMemoryRateLimiter(): RateLimiter {
       if (r.rpm !== undefined) s.events.push(r.now);
       if (r.maxParallel !== undefined) s.inFlight.set(r.id, r.leaseUntil);
       if (s.events.length === 0 && s.inFlight.size === 0) keys.delete(r.key);
-      return { ok: true };
+      return r.rpm === undefined ? { ok: true } : { ok: true, remaining: r.rpm - s.events.length };
     },
     releaseSlot(id, key) {
       const s = keys.get(key);

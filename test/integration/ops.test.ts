@@ -103,6 +103,16 @@ describe('operations endpoints', () => {
     expect(text).not.toContain('sk-upstream-secret');
   });
 
+  it('sends OpenAI-style rate-limit headers with the requests left this minute', async () => {
+    const first = await chat(key);
+    const second = await chat(key);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('1000');
+    const left = Number(second.headers.get('x-ratelimit-remaining-requests'));
+    expect(left).toBe(Number(first.headers.get('x-ratelimit-remaining-requests')) - 1);
+    expect(first.headers.get('x-tollgate-key')).toBe('cursor-dev');
+    expect(first.headers.get('x-tollgate-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('keeps keys, the upstream key and prompts out of the logs', async () => {
     expect((await chat(key)).status).toBe(200);
     const logs = gw.logs.join('');
