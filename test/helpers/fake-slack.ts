@@ -25,11 +25,16 @@ export interface FakeSlack {
   close(): Promise<void>;
 }
 
+export interface FakeSlackOptions {
+  /** What `apps.connections.open` hands out as the Socket Mode websocket URL (Socket Mode tests). */
+  socketModeUrl?: string;
+}
+
 /**
  * A stand-in for Slack's Web API and response_url endpoints on 127.0.0.1: records every call and
  * can be switched to answer 500 or to hang, to prove that a broken Slack never slows the gateway.
  */
-export async function startFakeSlack(): Promise<FakeSlack> {
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const calls: FakeSlackCall[] = [];
   let mode: FakeSlackMode = 'ok';
   const hanging = new Set<ServerResponse>();
@@ -64,6 +69,9 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       return void res.end(
         JSON.stringify({ ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'tollgate' }),
       );
+    }
+    if (method === 'apps.connections.open' && options.socketModeUrl) {
+      return void res.end(JSON.stringify({ ok: true, url: options.socketModeUrl }));
     }
     res.end(JSON.stringify({ ok: true, channel: body.channel ?? 'C0', ts: `${Date.now() / 1000}` }));
   }
