@@ -4,21 +4,29 @@ import type { Store, UsageRecord } from '../store/types.js';
 export interface UsageWriter {
   /**
    * Settles one request in the store (its usage record, spend and reservation). Retries a few
-   * times in line; if the store still fails, keeps retrying in the background and logs each
-   * failure as an error. Never throws: the caller goes on to answer the client either way.
-   * Resolves true when the record is written.
+   * times in line; if the store still fails, keeps the record in a backlog retried in the
+   * background and logs each failure as an error. Never throws: the caller goes on to answer the
+   * client either way. Resolves true when the record is written.
    */
   write(record: UsageRecord, periods: string[]): Promise<boolean>;
-  /** Records still waiting for the store (being written or retried). */
+  /** Records still waiting for the store (being written, or in the backlog). */
   pending(): number;
-  /** Waits (up to `timeoutMs`) for writes still in progress or retrying. */
+  /**
+   * Waits (up to `timeoutMs`) for writes in progress, and retries the backlog now rather than at
+   * its next tick: a store that came back is used at once.
+   */
   flush(timeoutMs: number): Promise<void>;
+  /**
+   * Stops retrying (the store is about to close) and logs every record still in the backlog
+   * whole, as fatal, so an operator can replay it: nothing is dropped silently.
+   */
+  close(): void;
 }
 
 export interface UsageWriterOptions {
   /** Pauses between in-line attempts. */
   retryDelaysMs?: number[];
-  /** Pause between background attempts. */
+  /** Pause between background passes over the backlog. */
   backgroundMs?: number;
   /** Background attempts before a record is given up (and logged whole so it can be replayed). */
   backgroundAttempts?: number;
@@ -29,7 +37,13 @@ export interface UsageWriterOptions {
   maxWaitMs?: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+interface Backlogged {
+  record: UsageRecord;
+  periods: string[];
+  attempts: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** No batching on a timer: each record is written before the response that it meters ends (SIGKILL-safe). */
 export function createUsageWriter(
@@ -40,12 +54,11 @@ export function createUsageWriter(
   const backgroundMs = options.backgroundMs ?? 5_000;
   const backgroundAttempts = options.backgroundAttempts ?? 120;
   const maxWaitMs = options.maxWaitMs ?? 10_000;
-  const queued = new Set<Promise<unknown>>();
-  const track = <T>(job: Promise<T>): Promise<T> => {
-    queued.add(job);
-    void job.finally(() => queued.delete(job));
-    return job;
-  };
+  const inLine = new Set<Promise<unknown>>();
+  const backlog = new Map<string, Backlogged>();
+  let timer: NodeJS.Timeout | null = null;
+  let pass: Promise<void> | null = null;
+  let closed = false;
 
   const attempt = async (record: UsageRecord, periods: string[], n: number): Promise<boolean> => {
     try {
@@ -60,38 +73,67 @@ export function createUsageWriter(
     }
   };
 
-  const retryInBackground = (record: UsageRecord, periods: string[]) => {
-    const job = (async () => {
-      for (let i = 0; i < backgroundAttempts; i++) {
-        await sleep(backgroundMs);
-        if (await attempt(record, periods, delays.length + 1 + i)) return;
+  const giveUp = (item: Backlogged, why: string) => {
+    // Logged whole (it holds no key or prompt) so an operator can replay it.
+    deps.log.fatal(
+      { record: item.record, periods: item.periods },
+      `${why}; its spend is missing from the store`,
+    );
+  };
+
+  /** One pass over the backlog, oldest first; a record that fails stays for the next pass. */
+  const retryBacklog = (): Promise<void> => {
+    pass ??= (async () => {
+      for (const [id, item] of backlog) {
+        if (closed) return;
+        item.attempts++;
+        if (await attempt(item.record, item.periods, delays.length + item.attempts)) backlog.delete(id);
+        else if (item.attempts >= backgroundAttempts) {
+          backlog.delete(id);
+          giveUp(item, 'gave up writing a usage record');
+        }
       }
-      // Logged whole (it holds no key or prompt) so an operator can replay it.
-      deps.log.fatal(
-        { record, periods },
-        'gave up writing a usage record; its spend is missing from the store',
-      );
-    })();
-    void track(job);
+    })().finally(() => {
+      pass = null;
+      schedule();
+    });
+    return pass;
+  };
+
+  const schedule = () => {
+    if (closed || timer || backlog.size === 0) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void retryBacklog();
+    }, backgroundMs);
+    // A backlog never keeps the process alive on its own: close() logs what is left.
+    timer.unref();
+  };
+
+  const toBacklog = (record: UsageRecord, periods: string[]) => {
+    if (closed)
+      return giveUp({ record, periods, attempts: 0 }, 'the store closed before a usage record was written');
+    backlog.set(record.requestId, { record, periods, attempts: 0 });
+    schedule();
   };
 
   return {
     write(record, periods) {
-      const job = track(
-        (async () => {
-          for (let i = 0; ; i++) {
-            if (await attempt(record, periods, i)) return true;
-            const delay = delays[i];
-            if (delay === undefined) break;
-            await sleep(delay);
-          }
-          retryInBackground(record, periods);
-          return false;
-        })(),
-      );
-      let timer: NodeJS.Timeout | undefined;
+      const job = (async () => {
+        for (let i = 0; ; i++) {
+          if (await attempt(record, periods, i)) return true;
+          const delay = delays[i];
+          if (delay === undefined) break;
+          await sleep(delay);
+        }
+        toBacklog(record, periods);
+        return false;
+      })();
+      inLine.add(job);
+      void job.finally(() => inLine.delete(job));
+      let waitTimer: NodeJS.Timeout | undefined;
       const late = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => {
+        waitTimer = setTimeout(() => {
           deps.log.error(
             { requestId: record.requestId, key: record.key, waitedMs: maxWaitMs },
             'the store has not settled a request yet; answering the client and still waiting for it',
@@ -99,12 +141,29 @@ export function createUsageWriter(
           resolve(false);
         }, maxWaitMs);
       });
-      return Promise.race([job, late]).finally(() => clearTimeout(timer));
+      return Promise.race([job, late]).finally(() => clearTimeout(waitTimer));
     },
-    pending: () => queued.size,
+    pending: () => inLine.size + backlog.size,
     async flush(timeoutMs) {
-      if (queued.size === 0) return;
-      await Promise.race([Promise.allSettled([...queued]), sleep(timeoutMs)]);
+      const deadline = Date.now() + timeoutMs;
+      const done = (async () => {
+        await Promise.allSettled([...inLine]);
+        while (backlog.size > 0 && !closed && Date.now() < deadline) {
+          if (timer) clearTimeout(timer);
+          timer = null;
+          await retryBacklog();
+          if (backlog.size > 0) await sleep(Math.min(backgroundMs, 200));
+        }
+      })();
+      await Promise.race([done, sleep(timeoutMs)]);
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      for (const item of backlog.values())
+        giveUp(item, 'the gateway stopped before a usage record could be written');
+      backlog.clear();
     },
   };
 }

@@ -82,7 +82,9 @@ export function createGateway(
         for (const res of active) res.destroy();
         await Promise.race([idle(), sleep(2_000)]);
       }
-      await writer.flush(2_000);
+      // Records that failed while the store was away are retried now, then any left are logged whole.
+      await writer.flush(5_000);
+      writer.close();
       agents.http.destroy();
       agents.https.destroy();
     },

@@ -102,4 +102,23 @@ describe('the gateway on PostgreSQL when the database is lost', () => {
     expect(again.status).toBe(200);
     await again.arrayBuffer();
   });
+  it('writes the records of requests refused during the outage once it is back, and stops promptly', async () => {
+    proxy.cut();
+    const refused = await Promise.all([chat(), chat()]);
+    const ids = refused.map((r) => r.headers.get('x-tollgate-request-id'));
+    expect(refused.map((r) => r.status)).toEqual([503, 503]);
+    proxy.restore();
+    // Stop right away, before the writer's next background tick: close() retries the backlog now.
+    const started = Date.now();
+    await gw.server.close();
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    const { createPostgresStore } = await import('../../src/store/postgres.js');
+    const store = createPostgresStore(db.url);
+    await store.init();
+    const rows = await store.queryUsage({ since: 0, until: Date.now() + 1, by: 'status' }, 'UTC');
+    expect(rows.find((r) => r.status === 503)?.requests).toBeGreaterThanOrEqual(3);
+    await store.close();
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+  });
 });

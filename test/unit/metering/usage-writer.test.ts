@@ -60,3 +60,33 @@ describe('the usage writer', () => {
     expect(writer.pending()).toBe(0);
   });
 });
+
+describe('the usage writer at shutdown', () => {
+  it('retries the backlog at once on flush instead of waiting for its next tick', async () => {
+    const s = flakyStore(2);
+    const writer = createUsageWriter(
+      { store: s.store, log: silentLogger() },
+      { retryDelaysMs: [1], backgroundMs: 3_600_000 },
+    );
+    expect(await writer.write(record, [])).toBe(false);
+    await writer.flush(1_000);
+    expect(s.written).toEqual(['r1']);
+    expect(writer.pending()).toBe(0);
+  });
+
+  it('logs every record it could not write, whole, when it is closed', async () => {
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const s = flakyStore(1_000);
+    const writer = createUsageWriter({ store: s.store, log }, { retryDelaysMs: [], backgroundMs: 3_600_000 });
+    await writer.write({ requestId: 'lost-1', key: 'cursor-dev', costUsd: 0.5 } as UsageRecord, [
+      'd:2026-11-26',
+    ]);
+    writer.close();
+    const fatal = lines.map((l) => JSON.parse(l)).find((l) => l.level === 60);
+    expect(fatal?.record).toMatchObject({ requestId: 'lost-1', key: 'cursor-dev', costUsd: 0.5 });
+    expect(fatal?.periods).toEqual(['d:2026-11-26']);
+    expect(writer.pending()).toBe(0);
+  });
+});
