@@ -11,7 +11,6 @@ export const ERROR_TABLE = {
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
   insufficient_quota: { status: 429, type: 'insufficient_quota' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
-  request_too_large: { status: 413, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   upstream_error: { status: 502, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'api_error' },

@@ -218,8 +218,6 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
           at: ctx.ts,
         });
       }
-      // Do not read the rest of an oversized body just to keep the connection.
-      if (err.code === 'request_too_large' && !res.headersSent) res.setHeader('connection', 'close');
       await finish(ctx, refused(err.status, err.code), () => sendError(res, err, ctx.shape));
     }
   };

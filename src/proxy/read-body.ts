@@ -4,10 +4,15 @@ import { GatewayError } from '../errors.js';
 /** Prompts with images and long contexts run to tens of MB; beyond this the request is refused. */
 export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
+/**
+ * SPEC §4 files "too large" under 400 invalid_request (not 413): clients and scripts match on the
+ * code. The connection is closed rather than reading the rest of an oversized body to keep it.
+ */
 function tooLarge(limit: number): GatewayError {
   return new GatewayError(
-    'request_too_large',
-    `the request body is larger than tollgate's limit of ${Math.round(limit / 1024 / 1024)} MB.`,
+    'invalid_request',
+    `the request body is larger than tollgate's limit of ${Math.round(limit / 1024 / 1024)} MB; send less context or smaller images.`,
+    { headers: { connection: 'close' } },
   );
 }
 

@@ -168,7 +168,7 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     expect(r.body.error.message).toContain("no 'model'");
   });
 
-  it('refuses a body above 32 MB with 413 request_too_large without reading it', async () => {
+  it('refuses a body above 32 MB with 400 invalid_request without reading it', async () => {
     const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${gw.url}/v1/chat/completions`, {
         method: 'POST',
@@ -188,8 +188,9 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
       req.on('error', reject);
       req.write('{"model":"gpt-4o-mini","messages":[');
     });
-    expect(reply.status).toBe(413);
-    expect(JSON.parse(reply.body).error.code).toBe('request_too_large');
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.body).error.code).toBe('invalid_request');
+    expect(JSON.parse(reply.body).error.message).toContain('larger than tollgate');
   });
 
   it('refuses an unknown model with model_not_found, listing what the key may use', async () => {
