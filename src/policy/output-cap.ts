@@ -1,19 +1,22 @@
 import type { KeyConfig, ModelConfig } from '../config/types.js';
-import { GatewayError } from '../errors.js';
-import { requestedOutputTokens } from '../metering/estimate.js';
+import { MAX_OUTPUT_FIELDS, requestedOutputTokens } from '../metering/estimate.js';
 
 export interface OutputPlan {
   /** The most output tokens this request can produce: what the reservation pays for. */
   maxOutputTokens: number;
-  /** Set when the request names no cap but the key has one: the gateway adds it to the body. */
-  inject?: { field: string; value: number };
+  /** Cap fields the gateway writes into the body (the key's cap), when it must. */
+  inject?: { fields: string[]; value: number };
+  /** The request asked for more than the key's cap and was lowered to it. */
+  lowered?: boolean;
 }
 
 /**
- * The output bound of a request. A request that asks for more than the key's `max_output_tokens`
- * is refused rather than silently clamped, so a tool never gets answers cut short without being
- * told why. A request that asks for nothing gets the key's cap written into its body, otherwise
- * the model could write past what the reservation covers.
+ * The output bound of a request under SPEC §4: the request's own max_tokens (or the model's
+ * max_output_tokens when it sets none), capped by the key's `max_output_tokens`. The cap is
+ * enforced on the request itself by writing it into the body: a request asking for more is
+ * lowered to the cap (the answer then ends with the provider's usual "length" stop, and the
+ * response says so in `x-tollgate-output-capped`), one asking for nothing gets the cap. Refusing
+ * instead would lock out tools that always send a large max_tokens (Claude Code sends 32,000).
  *
  * @param outputField the route's field for the cap (`max_completion_tokens`, `max_tokens`, …),
  *   undefined for routes that produce no output tokens (embeddings, count_tokens).
@@ -30,15 +33,15 @@ export function planOutput(
   const choices = choiceCount(body);
   if (requested !== undefined) {
     if (cap !== undefined && requested > cap) {
-      throw new GatewayError(
-        'invalid_request',
-        `key '${key.name}' may ask for at most ${cap} output tokens per request (limits.max_output_tokens); this request asks for ${requested}: lower max_tokens to ${cap} or less.`,
+      const fields = MAX_OUTPUT_FIELDS.filter(
+        (f) => typeof body[f] === 'number' && (body[f] as number) > cap,
       );
+      return { maxOutputTokens: cap * choices, inject: { fields, value: cap }, lowered: true };
     }
     return { maxOutputTokens: requested * choices };
   }
   if (cap !== undefined && cap < model.maxOutputTokens) {
-    return { maxOutputTokens: cap * choices, inject: { field: outputField, value: cap } };
+    return { maxOutputTokens: cap * choices, inject: { fields: [outputField], value: cap } };
   }
   return { maxOutputTokens: model.maxOutputTokens * choices };
 }

@@ -172,6 +172,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.upstream = target.upstream;
     const output = planOutput(parsed, route.outputField, target.model, key);
     const prepared = prepareBody(raw, parsed, route, output);
+    if (output.lowered && output.inject)
+      res.setHeader('x-tollgate-output-capped', String(output.inject.value));
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
 
     const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;

@@ -12,7 +12,7 @@ export interface PreparedBody {
 /**
  * The body to forward. Two changes, both so that metering is exact and the reservation holds:
  * an OpenAI stream is asked to report usage (`stream_options.include_usage`), and a request
- * without an output cap gets the key's cap.
+ * without an output cap, or asking for more than the key's cap, gets the key's cap.
  */
 export function prepareBody(
   raw: Buffer,
@@ -40,7 +40,7 @@ export function prepareBody(
   }
   if (output.inject) {
     next ??= { ...parsed };
-    next[output.inject.field] = output.inject.value;
+    for (const field of output.inject.fields) next[field] = output.inject.value;
   }
   return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
 }

@@ -215,12 +215,15 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     expect(r.body.error.message).toContain('LOCAL_LLM_KEY');
   });
 
-  it('refuses output above the key cap with invalid_request naming the cap, and adds the cap when none is asked', async () => {
+  it("lowers output above the key's cap to the cap and says so, and adds the cap when none is asked", async () => {
     const r = await call('/v1/chat/completions', gw.keys.capped, chat('gpt-4o-mini', { max_tokens: 500 }));
-    expectError(r, 400, 'invalid_request');
-    expect(r.body.error.message).toContain('at most 100 output tokens');
-    expect((await call('/v1/chat/completions', gw.keys.capped, chat())).status).toBe(200);
-    expect(upstream.received[0]?.json?.max_completion_tokens).toBe(100);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-tollgate-output-capped')).toBe('100');
+    expect(upstream.received[0]?.json?.max_tokens).toBe(100);
+    const plain = await call('/v1/chat/completions', gw.keys.capped, chat());
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('x-tollgate-output-capped')).toBeNull();
+    expect(upstream.received[1]?.json?.max_completion_tokens).toBe(100);
   });
 
   it('refuses past rpm with rate_limit_exceeded, Retry-After and x-ratelimit headers', async () => {
@@ -358,7 +361,7 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     ['invalid_api_key', 401, 'nobody', 'gpt-4o-mini'],
     ['key_disabled', 401, 'off-file', 'gpt-4o-mini'],
     ['key_expired', 401, 'old', 'gpt-4o-mini'],
-    ['invalid_request', 400, 'capped', 'gpt-4o-mini', { max_tokens: 5000 }],
+    ['invalid_request', 400, 'cursor-dev', '', {}],
     ['model_not_found', 404, 'cursor-dev', 'gpt-9'],
     ['model_not_allowed', 403, 'claude-code', 'llama-local'],
     ['upstream_not_configured', 503, 'local-user', 'llama-local'],

@@ -119,7 +119,7 @@ describe('output cap', () => {
     expect(planOutput({}, 'max_completion_tokens', model, key({ limits: { maxOutputTokens: 100 } }))).toEqual(
       {
         maxOutputTokens: 100,
-        inject: { field: 'max_completion_tokens', value: 100 },
+        inject: { fields: ['max_completion_tokens'], value: 100 },
       },
     );
     expect(planOutput({ input: 'x' }, undefined, model, key())).toEqual({ maxOutputTokens: 0 });
@@ -133,12 +133,21 @@ describe('output cap', () => {
     ).toBe(20);
   });
 
-  it('refuses a request asking for more than the key allows', () => {
+  it("lowers a request asking for more than the key's cap to the cap, in every field it set", () => {
+    const capped = key({ limits: { maxOutputTokens: 100 } });
+    expect(planOutput({ max_tokens: 101 }, 'max_tokens', model, capped)).toEqual({
+      maxOutputTokens: 100,
+      inject: { fields: ['max_tokens'], value: 100 },
+      lowered: true,
+    });
     expect(
-      codeOf(() =>
-        planOutput({ max_tokens: 101 }, 'max_tokens', model, key({ limits: { maxOutputTokens: 100 } })),
-      ),
-    ).toBe('invalid_request');
+      planOutput({ max_tokens: 500, max_completion_tokens: 90 }, 'max_completion_tokens', model, capped),
+    ).toEqual({
+      maxOutputTokens: 100,
+      inject: { fields: ['max_tokens'], value: 100 },
+      lowered: true,
+    });
+    expect(planOutput({ max_tokens: 100 }, 'max_tokens', model, capped)).toEqual({ maxOutputTokens: 100 });
   });
 });
 
