@@ -28,9 +28,3 @@ export function costOf(
     1e6
   );
 }
-
-/** `$4.98`, or more digits for amounts under a cent so a tiny request does not read as `$0.00`. */
-export function formatUsd(amount: number): string {
-  if (amount === 0 || Math.abs(amount) >= 0.01) return `$${amount.toFixed(2)}`;
-  return `$${Number(amount.toPrecision(2))}`;
-}

@@ -2,7 +2,6 @@ import type { KeyConfig } from '../config/types.js';
 import { dayRange, formatLocal, monthRange } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
 import type { LocalDay } from '../metering/local-day.js';
-import { formatUsd } from '../metering/pricing.js';
 import type { BudgetWindow, ReserveResult, Store } from '../store/types.js';
 import { storeUnavailable } from './store-unavailable.js';
 
@@ -55,15 +54,37 @@ export async function reserveBudget(
       leaseUntil: r.leaseUntil,
     });
   } catch (err) {
-    throw storeUnavailable(err);
+    throw storeUnavailable(err, r.key.name);
   }
   if (result.ok) return;
   const which = result.period.startsWith('d:') ? 'daily' : 'monthly';
-  const held =
-    result.reservedUsd > 0 ? ` (plus ${formatUsd(result.reservedUsd)} held by requests in flight)` : '';
+  const usd = moneyShowingOverflow(result.spentUsd, result.reservedUsd, r.amountUsd, result.limitUsd);
+  const held = result.reservedUsd > 0 ? ` (plus ${usd(result.reservedUsd)} held by requests in flight)` : '';
   throw new GatewayError(
     'insufficient_quota',
-    `key '${r.key.name}' has spent ${formatUsd(result.spentUsd)}${held} of its ${formatUsd(result.limitUsd)} ${which} limit; ` +
-      `this request may cost up to ${formatUsd(r.amountUsd)}; the limit resets at ${formatLocal(periodEnd(result.period, r.timeZone), r.timeZone)}`,
+    `key '${r.key.name}' has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
+      `this request may cost up to ${usd(r.amountUsd)}; the limit resets at ${formatLocal(periodEnd(result.period, r.timeZone), r.timeZone)}`,
   );
+}
+
+/**
+ * A dollar format with as few decimals (2 to 6) as show the limit as written, a non-zero cost as
+ * non-zero, and why the request does not fit: "$4.98 of $5.00; up to $0.06" stays as it is,
+ * while "$0.00 of $0.01; up to $0.01" (which reads as if it fits) becomes
+ * "$0.000 of $0.010; up to $0.012".
+ */
+export function moneyShowingOverflow(
+  spent: number,
+  reserved: number,
+  cost: number,
+  limit: number,
+): (usd: number) => string {
+  let decimals = 2;
+  const at = (x: number) => Number(x.toFixed(decimals));
+  const readable = () =>
+    Math.abs(at(limit) - limit) < 1e-12 &&
+    (cost === 0 || at(cost) > 0) &&
+    at(spent) + at(reserved) + at(cost) > at(limit);
+  while (decimals < 6 && !readable()) decimals++;
+  return (usd) => `$${usd.toFixed(decimals)}`;
 }

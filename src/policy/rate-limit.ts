@@ -31,7 +31,7 @@ export async function acquireRateSlot(
       ...(maxParallel === undefined ? {} : { maxParallel }),
     });
   } catch (err) {
-    throw storeUnavailable(err);
+    throw storeUnavailable(err, r.key.name);
   }
   const headers: Record<string, string> = {};
   if (rpm !== undefined) headers['x-ratelimit-limit-requests'] = String(rpm);

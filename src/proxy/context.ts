@@ -25,6 +25,8 @@ export interface RequestContext {
   ip: string | null;
   key?: KeyConfig;
   model?: ModelConfig;
+  /** The `model` the body named, kept for the record when it is unknown or not allowed. */
+  requestedModel?: string;
   upstream?: UpstreamConfig;
   stream: boolean;
   /** The budget periods the cost is charged to (empty while no key is known). */
@@ -78,7 +80,7 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     ts: ctx.ts,
     day: ctx.local.day,
     key: ctx.key?.name ?? '',
-    model: ctx.model?.name ?? null,
+    model: ctx.model?.name ?? ctx.requestedModel ?? null,
     upstream: ctx.upstream?.name ?? null,
     route: ctx.pathname,
     status: outcome.status,

@@ -167,6 +167,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     const raw = await readBody(req);
     const parsed = parseJsonBody(raw);
     ctx.stream = parsed.stream === true;
+    // Which tool asks for a model it may not use, or one that does not exist, is worth recording.
+    if (typeof parsed.model === 'string' && parsed.model !== '')
+      ctx.requestedModel = parsed.model.slice(0, 200);
     const target = resolveModel(parsed.model, config, key, deps.env);
     ctx.model = target.model;
     ctx.upstream = target.upstream;

@@ -197,6 +197,9 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     const r = await call('/v1/chat/completions', gw.keys['claude-code'], chat('gpt-9'));
     expectError(r, 404, 'model_not_found');
     expect(r.body.error.message).toContain('claude-house-1');
+    // The record keeps the name asked for: which tool asks for models that do not exist.
+    const [record] = await gw.waitForRecords(1);
+    expect(record).toMatchObject({ model: 'gpt-9', status: 404, errorCode: 'model_not_found' });
   });
 
   it("refuses a model outside the key's allow-list with model_not_allowed", async () => {
@@ -241,7 +244,7 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     const r = await call('/v1/chat/completions', gw.keys.tiny, chat());
     expectError(r, 429, 'insufficient_quota');
     expect(r.body.error.message).toMatch(
-      /^key 'tiny' has spent \$0\.00 of its \$0\.0001 daily limit; this request may cost up to \$0\.0\d+; the limit resets at \d{4}-\d\d-\d\d 00:00 Europe\/Berlin$/,
+      /^key 'tiny' has spent \$0\.0000 of its \$0\.0001 daily limit; this request may cost up to \$0\.0\d+; the limit resets at \d{4}-\d\d-\d\d 00:00 Europe\/Berlin$/,
     );
     expect(upstream.received).toHaveLength(0);
   });
@@ -349,6 +352,7 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
       const r = await call('/v1/chat/completions', gw.keys['cursor-dev'], chat());
       expectError(r, 503, 'store_unavailable');
       expect(r.text).not.toContain('database is locked');
+      expect(r.body.error.message).toContain("key 'cursor-dev'");
       expect(upstream.received).toHaveLength(0);
     } finally {
       gw.store.reserve = reserve;

@@ -303,7 +303,9 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
         limit: 'max_parallel',
       });
       await store.releaseSlot('a', 'cursor-dev');
-      expect(await store.acquireSlot(slot(2, { id: 'b', rpm: 2, maxParallel: 1 }))).toMatchObject({ ok: true });
+      expect(await store.acquireSlot(slot(2, { id: 'b', rpm: 2, maxParallel: 1 }))).toMatchObject({
+        ok: true,
+      });
     });
 
     it('counts each key separately', async () => {

@@ -5,7 +5,7 @@ import {
   requestedOutputTokens,
 } from '../../../src/metering/estimate.js';
 import { meterExchange } from '../../../src/metering/meter.js';
-import { costOf, formatUsd } from '../../../src/metering/pricing.js';
+import { costOf } from '../../../src/metering/pricing.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
 
 const model = {
@@ -23,13 +23,6 @@ describe('pricing and estimates', () => {
       (600 * 3 + 400 * 0.3 + 100 * 15) / 1e6,
       15,
     );
-  });
-
-  it('formats dollars with cents, and small amounts with enough digits to not read as zero', () => {
-    expect(formatUsd(4.98)).toBe('$4.98');
-    expect(formatUsd(0)).toBe('$0.00');
-    expect(formatUsd(0.0001)).toBe('$0.0001');
-    expect(formatUsd(0.000246)).toBe('$0.00025');
   });
 
   it('estimates input on the high side and output at four characters per token, rounded up', () => {

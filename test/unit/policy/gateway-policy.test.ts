@@ -5,7 +5,7 @@ import { GatewayError } from '../../../src/errors.js';
 import { hashKey, mintKey } from '../../../src/keys/format.js';
 import { createLocalDayCache } from '../../../src/metering/local-day.js';
 import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
-import { periodEnd, planBudget } from '../../../src/policy/budget.js';
+import { moneyShowingOverflow, periodEnd, planBudget } from '../../../src/policy/budget.js';
 import { checkKeyUsable } from '../../../src/policy/key-usable.js';
 import { isModelAllowed, resolveModel } from '../../../src/policy/model-access.js';
 import { planOutput } from '../../../src/policy/output-cap.js';
@@ -159,5 +159,16 @@ describe('budget windows', () => {
     expect(plan.windows).toEqual([{ period: 'd:2026-11-30', limitUsd: 5 }]);
     expect(periodEnd('d:2026-11-30', 'Europe/Berlin')).toBe(zonedTime(2026, 12, 1, 'Europe/Berlin'));
     expect(periodEnd('m:2026-12', 'Europe/Berlin')).toBe(zonedTime(2027, 1, 1, 'Europe/Berlin'));
+  });
+});
+
+describe('budget refusal amounts', () => {
+  it('keeps two decimals when they already show the overflow, and adds digits when they do not', () => {
+    const a = moneyShowingOverflow(4.98, 0, 0.06, 5);
+    expect([a(4.98), a(5), a(0.06)]).toEqual(['$4.98', '$5.00', '$0.06']);
+    const b = moneyShowingOverflow(0, 0, 0.012, 0.01);
+    expect([b(0), b(0.01), b(0.012)]).toEqual(['$0.000', '$0.010', '$0.012']);
+    const c = moneyShowingOverflow(0, 0, 0.0098, 0.0001);
+    expect([c(0), c(0.0001), c(0.0098)]).toEqual(['$0.0000', '$0.0001', '$0.0098']);
   });
 });
