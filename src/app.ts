@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { errorBody, GatewayError, toGatewayError } from './errors.js';
@@ -24,6 +25,12 @@ export interface AppParts {
 export function createApp(parts: AppParts): RequestListener {
   const app = express();
   app.disable('x-powered-by');
+  // Every response carries the two headers (SPEC §4); off the proxy no key is involved.
+  app.use((_req, res, next) => {
+    res.setHeader('x-tollgate-request-id', randomUUID());
+    res.setHeader('x-tollgate-key', '-');
+    next();
+  });
   app.get('/healthz', parts.health);
   app.get('/metrics', async (_req, res) => {
     res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());

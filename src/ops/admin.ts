@@ -94,7 +94,7 @@ async function describeKeys(deps: AdminDeps, keys: KeyConfig[]) {
       status: keyStatus(k, override, now),
       description: k.description ?? null,
       owner: k.owner ?? null,
-      limits: k.limits,
+      limits: snakeLimits(k.limits),
       spend: { today_usd: s?.[daily] ?? 0, month_usd: s?.[monthly] ?? 0 },
       expires: k.expires ?? null,
       models: k.models ?? null,
@@ -138,4 +138,15 @@ function badRequest(res: Response, message: string): void {
   res
     .status(400)
     .json({ error: { message, type: 'invalid_request_error', code: 'invalid_request', param: null } });
+}
+
+/** Limits as keys.yaml spells them, like the rest of the API. */
+function snakeLimits(l: KeyConfig['limits']) {
+  return {
+    daily_usd: l.dailyUsd ?? null,
+    monthly_usd: l.monthlyUsd ?? null,
+    rpm: l.rpm ?? null,
+    max_parallel: l.maxParallel ?? null,
+    max_output_tokens: l.maxOutputTokens ?? null,
+  };
 }

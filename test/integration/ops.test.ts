@@ -90,6 +90,8 @@ describe('operations endpoints', () => {
     const res = await fetch(`${gw.url}/nope`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    expect(res.headers.get('x-tollgate-key')).toBe('-');
+    expect(res.headers.get('x-tollgate-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('counts requests and spend by key name in /metrics without ever showing a key', async () => {
@@ -134,10 +136,17 @@ describe('the admin API', () => {
     const res = await admin('/keys');
     expect(res.status).toBe(200);
     const { data } = (await res.json()) as {
-      data: Array<{ name: string; status: string; spend: { today_usd: number } }>;
+      data: Array<{ name: string; status: string; spend: { today_usd: number }; limits: unknown }>;
     };
     const cursor = data.find((k) => k.name === 'cursor-dev');
     expect(cursor?.status).toBe('active');
+    expect(cursor?.limits).toEqual({
+      daily_usd: 5,
+      monthly_usd: null,
+      rpm: 1000,
+      max_parallel: null,
+      max_output_tokens: null,
+    });
     expect(cursor?.spend.today_usd).toBeGreaterThan(0);
     expect((await admin('/keys/nope')).status).toBe(404);
   });
