@@ -39,9 +39,12 @@ export const usage: Command = async (argv, io) => {
   // The config gives the timezone and the file's store; usage still works without a readable config.
   const file = values.config ?? io.env.TOLLGATE_CONFIG ?? DEFAULT_CONFIG_FILE;
   const text = await readFile(file, 'utf8').catch(() => null);
+  if (values.config && text === null) {
+    return fail(io, `cannot read the config file ${file}: it does not exist or is not readable.`);
+  }
   const config = text === null ? undefined : loadConfig(text, { file, now: Date.now() }).config;
   if (values.config && !config)
-    return fail(io, `cannot use config ${file}: run 'tollgate validate ${file}'.`);
+    return fail(io, `the config file ${file} is invalid: run 'tollgate validate ${file}'.`);
   const tz = config?.server.timezone ?? 'UTC';
 
   let since: number;
@@ -57,9 +60,9 @@ export const usage: Command = async (argv, io) => {
   const url = resolveStoreUrl(values.store, io.env, config);
   let store: Awaited<ReturnType<typeof openStore>>;
   try {
-    store = await openStore(url);
+    store = await openStore(url, { mustExist: true });
   } catch (err) {
-    return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}`);
+    return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}.`);
   }
   try {
     const rows = await store.queryUsage({ since, until, by, ...(values.key ? { key: values.key } : {}) }, tz);

@@ -8,22 +8,28 @@ const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000
 export function parseSince(text: string, now: number, timeZone: string): number {
   const rel = RELATIVE.exec(text);
   if (rel) return now - Number(rel[1]) * (UNIT_MS[rel[2] ?? 'd'] ?? 0);
-  if (DATE.test(text)) return dayRange(text, timeZone).start;
-  return parseInstant(text, 'since');
+  if (DATE.test(text)) return dayRange(checkDate(text, 'since'), timeZone).start;
+  return parseInstant(text, 'since', 'a duration like 7d or 24h, a date like 2026-11-01, or an ISO time');
 }
 
 /** `--until YYYY-MM-DD|ISO time` → epoch ms, exclusive (a date means through the end of that local day). */
 export function parseUntil(text: string, timeZone: string): number {
-  if (DATE.test(text)) return dayRange(text, timeZone).end;
-  return parseInstant(text, 'until');
+  if (DATE.test(text)) return dayRange(checkDate(text, 'until'), timeZone).end;
+  return parseInstant(text, 'until', 'a date like 2026-11-01 or an ISO time');
 }
 
-function parseInstant(text: string, what: string): number {
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) {
-    throw new Error(
-      `--${what} '${text}' is not a duration like 7d or 24h, a date like 2026-11-01, or an ISO time.`,
-    );
+/** `2026-02-30` matches the pattern but is no day: Date.UTC would quietly roll it into March. */
+function checkDate(text: string, what: string): string {
+  const [y, m, d] = text.split('-').map(Number) as [number, number, number];
+  const t = new Date(Date.UTC(y, m - 1, d));
+  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== m - 1 || t.getUTCDate() !== d) {
+    throw new Error(`--${what} '${text}' is not a calendar date.`);
   }
+  return text;
+}
+
+function parseInstant(text: string, what: string, expected: string): number {
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new Error(`--${what} '${text}' is not ${expected}.`);
   return t;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -10,9 +10,12 @@ import type { Store } from './types.js';
  *
  * It does not recover reservations: a second process on the same SQLite file (`tollgate usage`
  * while `serve` runs) must not release the server's live reservations; `serve` does that itself.
+ *
+ * `mustExist` is for the commands that only read (`usage`, `digest`): a typo in `--store` must be
+ * an error, not a fresh empty database that reports "no spend".
  */
-export async function openStore(url: string): Promise<Store> {
-  const store = await createStoreFor(url);
+export async function openStore(url: string, opts: { mustExist?: boolean } = {}): Promise<Store> {
+  const store = await createStoreFor(url, opts.mustExist ?? false);
   try {
     await store.init();
   } catch (err) {
@@ -22,7 +25,7 @@ export async function openStore(url: string): Promise<Store> {
   return store;
 }
 
-async function createStoreFor(url: string): Promise<Store> {
+async function createStoreFor(url: string, mustExist: boolean): Promise<Store> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Loaded on demand so the embedded default never pays for the pg driver.
     const { createPostgresStore } = await import('./postgres.js');
@@ -39,6 +42,11 @@ async function createStoreFor(url: string): Promise<Store> {
     }
     if (path === ':memory:') return createSqliteStore(':memory:');
     const file = resolve(path);
+    if (mustExist && !existsSync(file)) {
+      throw new Error(
+        `there is no SQLite store at ${file}; check --store or $TOLLGATE_STORE ('tollgate serve' creates it)`,
+      );
+    }
     mkdirSync(dirname(file), { recursive: true });
     return createSqliteStore(file);
   }

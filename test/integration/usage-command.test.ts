@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,5 +161,19 @@ describe('tollgate usage', () => {
     const io = fakeIO();
     expect(await usage(['--store', 'mysql://nope', '--config', join(dir, 'keys.yaml')], io)).toBe(1);
     expect(io.err).toMatch(/^tollgate usage: cannot open the store/);
+  });
+
+  it('refuses a store file that does not exist instead of reporting an empty one', async () => {
+    const io = fakeIO();
+    const typo = join(dir, 'typo.db');
+    expect(await usage(['--store', `sqlite:${typo}`, '--config', join(dir, 'keys.yaml')], io)).toBe(1);
+    expect(io.err).toContain(`there is no SQLite store at ${typo}`);
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('says a missing config file is missing', async () => {
+    const io = fakeIO();
+    expect(await usage(['--store', storeUrl, '--config', join(dir, 'nope.yaml')], io)).toBe(1);
+    expect(io.err).toContain('does not exist');
   });
 });

@@ -57,5 +57,16 @@ describe('time arguments', () => {
 
   it('explains a value it cannot read', () => {
     expect(() => parseSince('last week', now, 'UTC')).toThrow(/not a duration like 7d/);
+    expect(() => parseUntil('7d', 'UTC')).toThrow(
+      "--until '7d' is not a date like 2026-11-01 or an ISO time.",
+    );
+  });
+
+  it('refuses dates that match the pattern but are not days', () => {
+    expect(() => parseSince('2026-13-01', now, 'UTC')).toThrow(
+      "--since '2026-13-01' is not a calendar date.",
+    );
+    expect(() => parseSince('2026-02-30', now, 'UTC')).toThrow(/not a calendar date/);
+    expect(() => parseUntil('2026-11-32', 'UTC')).toThrow(/not a calendar date/);
   });
 });
