@@ -5,7 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import { createConfigManager } from './config/manager.js';
 import type { GatewayDeps } from './deps.js';
 import type { Logger } from './log.js';
-import { createNotifierRelay } from './notifier.js';
+import { createNotifierRelay, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
 import { createMetrics } from './ops/metrics.js';
@@ -66,7 +66,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
   const slack = await createSlack({ env: opts.env, config, store, disables, killSwitch, clock, log });
-  if (slack) notifier.setTarget(slack.notifier);
+  const outward = slack?.notifier ?? nullNotifier;
+  notifier.setTarget({
+    configReloaded: (e) => {
+      metrics.retainKeys(new Set(Object.keys(config.current().config.keys)));
+      outward.configReloaded(e);
+    },
+    configReloadFailed: (e) => outward.configReloadFailed(e),
+    requestSettled: (e) => outward.requestSettled(e),
+    keyRefused: (e) => outward.keyRefused(e),
+  });
 
   const deps: GatewayDeps = { config, store, disables, clock, log, metrics, notifier, env: opts.env };
   const gateway = createGateway(deps);

@@ -6,6 +6,8 @@ export interface Metrics {
   registry: Registry;
   observeRequest(record: UsageRecord): void;
   setBudgetUse(key: string, window: 'daily' | 'monthly', ratio: number): void;
+  /** Drops the budget gauges of keys no longer configured, so a removed key stops showing. */
+  retainKeys(names: ReadonlySet<string>): void;
   setReload(ok: boolean, at: number, revision: string): void;
   reloadAttempt(ok: boolean): void;
 }
@@ -66,6 +68,7 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const gaugedKeys = new Set<string>();
   return {
     registry,
     observeRequest(r) {
@@ -78,7 +81,16 @@ export function createMetrics(): Metrics {
       latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
     },
     setBudgetUse(key, window, ratio) {
+      gaugedKeys.add(key);
       budgetUse.set({ key, window }, ratio);
+    },
+    retainKeys(names) {
+      for (const key of gaugedKeys) {
+        if (names.has(key)) continue;
+        gaugedKeys.delete(key);
+        budgetUse.remove({ key, window: 'daily' });
+        budgetUse.remove({ key, window: 'monthly' });
+      }
     },
     setReload(ok, at, revision) {
       reloadOk.set(ok ? 1 : 0);

@@ -117,9 +117,14 @@ afterEach(async () => {
 describe('hot reload through the real server', () => {
   it('refuses a key removed from the file within 2 s', async () => {
     expect((await chat(cursorKey)).status).toBe(200);
+    const gauge = 'tollgate_budget_use_ratio{key="cursor-dev"';
+    // The gauge is set just after the response, off its path.
+    await waitFor(async () => (await (await fetch(`${gw.url}/metrics`)).text()).includes(gauge));
     deploy(yaml({ cursor: null, ci: true }));
     const res = await untilStatus(() => chat(cursorKey), 401);
     expect(await codeOf(res)).toBe('invalid_api_key');
+    // A removed key stops showing as using its budget.
+    expect(await (await fetch(`${gw.url}/metrics`)).text()).not.toContain(gauge);
   });
 
   it('accepts a key added to the file within 2 s', async () => {
