@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { diffConfigs, renderDiff } from '../config/diff.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 
 const HELP = `Usage: tollgate diff OLD NEW [--format markdown|text]
@@ -46,7 +47,7 @@ export const diff: Command = async (argv, io) => {
       options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    io.stderr(`tollgate diff: ${(err as Error).message}. Run 'tollgate diff --help'.\n`);
+    io.stderr(`tollgate diff: ${argsError(err)} Run 'tollgate diff --help'.\n`);
     return 2;
   }
   if (parsed.values.help) {

@@ -15,6 +15,7 @@ import { buildDigest } from '../slack/digest/build-digest.js';
 import { renderDigestText } from '../slack/digest/render-text.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
+import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 
 const HELP = `Usage: tollgate digest [--date YYYY-MM-DD] [--dry-run] [--force] [--config F] [--store URL]
@@ -69,7 +70,10 @@ async function loadForDigest(file: string, now: number): Promise<LoadedConfig | 
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    return `cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return `the config file ${file} does not exist; pass --config F or set $TOLLGATE_CONFIG.`;
+    }
+    return `cannot read the config file ${file}: ${(err as Error).message}.`;
   }
   const result = loadConfig(text, { file, now });
   if (!result.config) {
@@ -90,7 +94,7 @@ export const digest: Command = async (argv, io) => {
   try {
     values = parse(argv).values;
   } catch (err) {
-    return fail(io, `${(err as Error).message} Run 'tollgate digest --help'.`, 2);
+    return fail(io, `${argsError(err)} Run 'tollgate digest --help'.`, 2);
   }
   if (values.help) {
     io.stdout(HELP);

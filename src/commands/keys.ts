@@ -5,11 +5,12 @@ import { buildKeyIndex, loadConfig } from '../config/load.js';
 import { KEY_NAME_RULE } from '../config/schema-check.js';
 import { checkKeyFormat, hashKey, maskKey, mintKey } from '../keys/format.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
+import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 
 const HELP = `Usage: tollgate keys new NAME [--json]
        tollgate keys hash KEY|-
-       tollgate keys check KEY|- [--config F]
+       tollgate keys check KEY|- [--config F] [--store URL]
 
   new    mints a key for NAME, prints it once and the keys.yaml stanza with its hash.
          --json prints {"name","key","hash"} only. Nothing is written to disk.
@@ -17,7 +18,8 @@ const HELP = `Usage: tollgate keys new NAME [--json]
          your shell history).
   check  says whether KEY is well-formed (prefix and checksum) and which key of the config
          (--config, $TOLLGATE_CONFIG or ${DEFAULT_CONFIG_FILE}) it belongs to. Exit 0 when
-         well-formed, 1 when not.
+         well-formed, 1 when not. --store is accepted like every command that reads the
+         config, but check does not use the store.
 `;
 
 const KEY_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -128,7 +130,10 @@ async function check(args: string[], configFlag: string | undefined, io: CliIO):
 }
 
 export const keys: Command = async (argv, io) => {
-  let parsed: { values: { json?: boolean; config?: string; help?: boolean }; positionals: string[] };
+  let parsed: {
+    values: { json?: boolean; config?: string; store?: string; help?: boolean };
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args: argv,
@@ -136,11 +141,13 @@ export const keys: Command = async (argv, io) => {
       options: {
         json: { type: 'boolean' },
         config: { type: 'string' },
+        // Accepted so one set of --config/--store flags works with every command (SPEC §1); unused here.
+        store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
-    return fail(io, `${(err as Error).message}. Run 'tollgate keys --help'.`, 2);
+    return fail(io, `${argsError(err)} Run 'tollgate keys --help'.`, 2);
   }
   const [sub, ...rest] = parsed.positionals;
   if (parsed.values.help) {

@@ -4,13 +4,16 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { Problem } from '../config/types.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
+import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 
-const HELP = `Usage: tollgate validate [FILE ...] [--format text|github|json]
+const HELP = `Usage: tollgate validate [FILE ...] [--config F] [--format text|github|json]
 
 Checks keys.yaml files against schemas/keys.schema.json and the rules of keys.yaml (unique key
 names and hashes, known upstreams and models, api_key only from the environment, no plaintext
 tgk_ key). Needs no secrets and no network. FILE defaults to $TOLLGATE_CONFIG or ${DEFAULT_CONFIG_FILE}.
+
+  --config F        one more file to check, as 'serve --config F' would load it
 
   --format text     file:line:col: error|warning: message (default)
   --format github   ::error file=…,line=…,col=…::message annotations for GitHub Actions
@@ -41,19 +44,19 @@ function escapeProperty(s: string): string {
 function renderText(results: FileResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
-    // An unreadable file is reported once, on stderr.
-    if (!r.readable) continue;
     for (const p of [...r.errors, ...r.warnings].sort((a, b) => a.line - b.line || a.col - b.col)) {
       lines.push(`${p.file}:${p.line}:${p.col}: ${p.severity}: ${p.message}`);
     }
     const warned = r.warnings.length > 0 ? ` with ${r.warnings.length} warning(s)` : '';
     lines.push(
-      r.errors.length === 0
-        ? `${r.file}: valid (${r.keys} key${r.keys === 1 ? '' : 's'})${warned}`
-        : `${r.file}: invalid, ${r.errors.length} error(s)${warned}`,
+      !r.readable
+        ? `${r.file}: unreadable`
+        : r.errors.length === 0
+          ? `${r.file}: valid (${r.keys} key${r.keys === 1 ? '' : 's'})${warned}`
+          : `${r.file}: invalid, ${r.errors.length} error(s)${warned}`,
     );
   }
-  return `${lines.join('\n')}\n`;
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }
 
 function renderGithub(results: FileResult[]): string {
@@ -103,15 +106,19 @@ async function check(file: string, io: CliIO, now: number): Promise<FileResult> 
 }
 
 export const validate: Command = async (argv, io) => {
-  let parsed: { values: { format?: string; help?: boolean }; positionals: string[] };
+  let parsed: { values: { format?: string; config?: string[]; help?: boolean }; positionals: string[] };
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        format: { type: 'string' },
+        config: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
-    io.stderr(`tollgate validate: ${(err as Error).message}. Run 'tollgate validate --help'.\n`);
+    io.stderr(`tollgate validate: ${argsError(err)} Run 'tollgate validate --help'.\n`);
     return 2;
   }
   if (parsed.values.help) {
@@ -123,8 +130,8 @@ export const validate: Command = async (argv, io) => {
     io.stderr(`tollgate validate: --format must be one of ${FORMATS.join(', ')}; got '${format}'.\n`);
     return 2;
   }
-  const files =
-    parsed.positionals.length > 0 ? parsed.positionals : [io.env.TOLLGATE_CONFIG ?? DEFAULT_CONFIG_FILE];
+  const given = [...parsed.positionals, ...(parsed.values.config ?? [])];
+  const files = given.length > 0 ? given : [io.env.TOLLGATE_CONFIG ?? DEFAULT_CONFIG_FILE];
   // The command line is the edge of the program: the one place validate reads the clock.
   const now = Date.now();
   const results: FileResult[] = [];

@@ -24,14 +24,29 @@ function mark(c: ConfigChange): string {
   return '•';
 }
 
+/** Keys added, removed or renamed carry their own mark; the headline counts them apart from ⚠. */
+const KEY_MARKS: [ConfigChange['kind'], string, string][] = [
+  ['key-added', '➕', 'added'],
+  ['key-removed', '➖', 'removed'],
+  ['key-renamed', '✏️', 'renamed'],
+];
+
 function summary(changes: ConfigChange[]): string {
-  const widens = changes.filter((c) => c.effect === 'widens').length;
-  const sensitive = changes.filter((c) => c.effect === 'sensitive').length;
+  // Counted by the mark each line shows, so the headline's ⚠ count is the number of ⚠ lines.
+  const warned = changes.filter((c) => mark(c) === '⚠');
+  const widens = warned.filter((c) => c.effect === 'widens').length;
+  const sensitive = warned.filter((c) => c.effect === 'sensitive').length;
   const parts = [`${changes.length} ${changes.length === 1 ? 'change' : 'changes'}`];
   if (widens > 0) parts.push(`⚠ ${widens} widen${widens === 1 ? 's' : ''} access or spend`);
   if (sensitive > 0)
     parts.push(`⚠ ${sensitive} change${sensitive === 1 ? 's' : ''} where traffic or secrets go`);
-  if (widens + sensitive === 0) parts.push('none widens access or spend');
+  for (const [kind, icon, verb] of KEY_MARKS) {
+    const n = changes.filter((c) => c.kind === kind).length;
+    if (n > 0) parts.push(`${icon} ${n} key${n === 1 ? '' : 's'} ${verb}`);
+  }
+  // A new or renamed key (fresh budgets) widens too, even though its line is not marked ⚠.
+  if (changes.every((c) => c.effect !== 'widens' && c.effect !== 'sensitive'))
+    parts.push('none widens access or spend');
   return `${parts.join('; ')}.`;
 }
 

@@ -107,6 +107,17 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
     }
   }
 
+  // An empty or comments-only file parses to nothing; the schema would call it "not a map".
+  if (data === undefined || data === null) {
+    findings.push({
+      path: [],
+      offset: 0,
+      severity: 'error',
+      message: 'the file is empty: it needs at least `version: 1`',
+    });
+    return finish();
+  }
+
   const schemaFindings = checkSchema(data);
   findings.push(...schemaFindings);
   // Rules and normalization assume the schema's shapes; past a schema error they would only guess.

@@ -41,6 +41,7 @@ function pathOf(pointer: string, data: unknown): PathSegment[] {
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'empty (null)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';

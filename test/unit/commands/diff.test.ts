@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diff } from '../../../src/commands/diff.js';
 import { fakeIO } from './fake-io.js';
@@ -13,6 +16,29 @@ describe('tollgate diff', () => {
     expect(md).toContain('- ⚠ `cursor-dev`: daily_usd raised $5 → $10 (+100%)');
     expect(md).toContain('- ⚠ `cursor-dev`: models widened: +gpt-4o (now allows gpt-4o)');
     expect(md).toContain('- ✏️ `backend-staging-eu`: renamed from backend-staging');
+  });
+
+  it('counts in its headline exactly the lines it marks ⚠, and the added and renamed keys apart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-diff-'));
+    const head = readFileSync(HEAD, 'utf8');
+    writeFileSync(
+      join(dir, 'new.yaml'),
+      `${head.replace('rpm: 30', 'rpm: 60')}  new-bot:\n    hash: sha256:${'3'.repeat(64)}\n`,
+    );
+    const run = fakeIO();
+    expect(await diff([BASE, join(dir, 'new.yaml'), '--format', 'text'], run.io)).toBe(0);
+    const [headline, ...body] = run.stdout().split('\n');
+    const warned = body.filter((l) => l.trimStart().startsWith('⚠')).length;
+    expect(warned).toBeGreaterThan(1);
+    expect(headline).toContain(`⚠ ${warned} widen access or spend`);
+    expect(headline).toContain('➕ 1 key added');
+    expect(headline).toContain('✏️ 1 key renamed');
+  });
+
+  it("refuses an unknown option in one sentence, without Node's hint about --", async () => {
+    const run = fakeIO();
+    expect(await diff([BASE, HEAD, '--formt', 'text'], run.io)).toBe(2);
+    expect(run.stderr()).toBe("tollgate diff: Unknown option '--formt'. Run 'tollgate diff --help'.\n");
   });
 
   it('prints plain text with --format text', async () => {

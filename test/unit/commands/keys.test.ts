@@ -130,6 +130,18 @@ describe('tollgate keys check', () => {
     expect(run.stdout()).toMatch(/belongs to key 'cursor-dev'/);
   });
 
+  it('accepts --config and --store like every command that reads the config', async () => {
+    const key = mintKey();
+    const dir = configWith(hashKey(key));
+    const run = fakeIO({ cwd: dir });
+    expect(await keys(['check', key, '--config', 'keys.yaml', '--store', 'sqlite:unused.db'], run.io)).toBe(
+      0,
+    );
+    expect(run.stdout()).toMatch(/belongs to key 'cursor-dev' in keys\.yaml/);
+    expect(run.stderr()).toBe('');
+    expect(readdirSync(dir)).toEqual(['keys.yaml']);
+  });
+
   it('still says whether the key is well-formed when the config cannot be read', async () => {
     const run = fakeIO({ cwd: mkdtempSync(join(tmpdir(), 'tollgate-empty-')) });
     expect(await keys(['check', mintKey()], run.io)).toBe(0);
@@ -143,6 +155,12 @@ describe('tollgate keys', () => {
     const run = fakeIO();
     expect(await keys(['rotate'], run.io)).toBe(2);
     expect(run.stderr()).toBe("tollgate keys: unknown subcommand 'rotate': use new, hash or check.\n");
+  });
+
+  it("refuses an unknown option in one sentence, without Node's hint about --", async () => {
+    const run = fakeIO();
+    expect(await keys(['check', 'x', '--stor', 'y'], run.io)).toBe(2);
+    expect(run.stderr()).toBe("tollgate keys: Unknown option '--stor'. Run 'tollgate keys --help'.\n");
   });
 
   it('prints help with --help', async () => {

@@ -104,10 +104,41 @@ describe('tollgate validate', () => {
     expect(run.stderr()).toBe("tollgate validate: --format must be one of text, github, json; got 'xml'.\n");
   });
 
-  it('refuses an unknown flag with exit 2', async () => {
+  it("refuses an unknown flag with exit 2 in one sentence, without Node's hint about --", async () => {
     const run = fakeIO();
     expect(await validate(['--strict'], run.io)).toBe(2);
-    expect(run.stderr()).toMatch(/^tollgate validate: .*--strict/);
+    expect(run.stderr()).toBe(
+      "tollgate validate: Unknown option '--strict'. Run 'tollgate validate --help'.\n",
+    );
+  });
+
+  it('checks the file given with --config as one more file, next to positional files', async () => {
+    const run = fakeIO();
+    expect(await validate([`${FIXTURES}/valid.yaml`, '--config', `${FIXTURES}/typo.yaml`], run.io)).toBe(1);
+    expect(run.stdout()).toContain(`${FIXTURES}/valid.yaml: valid (2 keys)`);
+    expect(run.stdout()).toContain(`${FIXTURES}/typo.yaml: invalid, 1 error(s)`);
+    const alone = fakeIO();
+    expect(await validate(['--config', `${FIXTURES}/valid.yaml`], alone.io)).toBe(0);
+    expect(alone.stdout()).toMatch(/^test\/fixtures\/config\/valid\.yaml:18:14: warning/);
+  });
+
+  it('reports an unreadable file in text format at file:1:1 like every other problem', async () => {
+    const run = fakeIO();
+    expect(await validate(['nonexist.yaml'], run.io)).toBe(2);
+    expect(run.stdout()).toBe(
+      'nonexist.yaml:1:1: error: cannot read nonexist.yaml: no such file\nnonexist.yaml: unreadable\n',
+    );
+    expect(run.stderr()).toBe('tollgate validate: cannot read nonexist.yaml: no such file.\n');
+  });
+
+  it('says an empty file is empty instead of calling it "a undefined"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-validate-'));
+    writeFileSync(join(dir, 'empty.yaml'), '');
+    const run = fakeIO({ cwd: dir });
+    expect(await validate(['empty.yaml'], run.io)).toBe(1);
+    expect(run.stdout()).toContain(
+      'empty.yaml:1:1: error: the file is empty: it needs at least `version: 1`',
+    );
   });
 
   it('prints help with --help', async () => {

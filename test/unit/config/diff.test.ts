@@ -299,7 +299,10 @@ describe('renderDiff', () => {
 
   it('renders markdown with a summary, a section per area and ⚠ on what widens access', () => {
     const md = renderDiff(list, 'markdown');
-    expect(md).toMatch(/^\*\*tollgate diff\*\*: 3 changes; ⚠ 2 widen access or spend/);
+    // The ⚠ count is the number of ⚠ lines; added and removed keys are counted by their own marks.
+    expect(md).toMatch(
+      /^\*\*tollgate diff\*\*: 3 changes; ⚠ 1 widens access or spend; ➕ 1 key added; ➖ 1 key removed\./,
+    );
     expect(md).toContain('**Keys**');
     expect(md).toContain('- ⚠ `a`: daily_usd raised $5 → $10 (+100%)');
     expect(md).toContain('- ➕ `new`: new key:');

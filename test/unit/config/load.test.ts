@@ -340,8 +340,12 @@ describe('loadConfig problems, each with its line and column', () => {
     expect([...lines].sort((a, b) => a - b)).toEqual(lines);
   });
 
-  it('reports an empty file as not a map', () => {
-    expect(load('').errors[0]?.message).toMatch(/the file must be a map/);
+  it('reports an empty or comments-only file in one sentence that says what it needs', () => {
+    for (const text of ['', '# nothing yet\n']) {
+      const problem = only(load(text).errors);
+      expect(problem).toMatchObject({ line: 1, col: 1 });
+      expect(problem.message).toBe('the file is empty: it needs at least `version: 1`');
+    }
   });
 });
 
