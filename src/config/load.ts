@@ -5,6 +5,7 @@ import { parseFast } from './fast-yaml.js';
 import type { Finding } from './finding.js';
 import { normalizeConfig } from './normalize.js';
 import { checkRules } from './rules.js';
+import { rulesOverValidParts } from './rules-over-valid-parts.js';
 import { checkSchema } from './schema-check.js';
 import type { KeysFile } from './types.gen.js';
 import type { Config, KeyConfig, LoadResult, Problem } from './types.js';
@@ -120,8 +121,11 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
 
   const schemaFindings = checkSchema(data);
   findings.push(...schemaFindings);
-  // Rules and normalization assume the schema's shapes; past a schema error they would only guess.
-  if (schemaFindings.length > 0) return finish();
+  if (schemaFindings.length > 0) {
+    // Rules and normalization assume the schema's shapes, so they see only the parts that passed it.
+    findings.push(...rulesOverValidParts(data, schemaFindings, opts.now));
+    return finish();
+  }
 
   const raw = data as KeysFile;
   const normalized = normalizeConfig(raw);

@@ -15,7 +15,16 @@ import { isValidTimeZone } from './windows.js';
 
 const DAY_MS = 86_400_000;
 
-type RuleContext = { raw: KeysFile; config: Config; now: number };
+/**
+ * Upstreams and models removed from a schema-invalid file before the rules ran over the rest
+ * ('all' when the whole section was): references to them are not reported as unknown.
+ */
+export interface PrunedParts {
+  upstreams: Set<string> | 'all';
+  models: Set<string> | 'all';
+}
+
+type RuleContext = { raw: KeysFile; config: Config; now: number; pruned?: PrunedParts };
 type Rule = (ctx: RuleContext) => Finding[];
 
 function didYouMean(name: string, candidates: string[], noun: string): string {
@@ -35,11 +44,13 @@ const timezoneIsKnown: Rule = ({ raw }) => {
   ];
 };
 
-const modelUpstreamsExist: Rule = ({ raw, config }) => {
+const modelUpstreamsExist: Rule = ({ raw, config, pruned }) => {
   const upstreams = Object.keys(config.upstreams);
+  const removed = pruned?.upstreams;
+  if (removed === 'all') return [];
   const out: Finding[] = [];
   for (const [name, model] of Object.entries(raw.models ?? {})) {
-    if (!model || model.upstream in config.upstreams) continue;
+    if (!model || model.upstream in config.upstreams || removed?.has(model.upstream)) continue;
     out.push(
       errorAt(
         ['models', name, 'upstream'],
@@ -91,8 +102,10 @@ const allowListsAreNotEmpty: Rule = ({ raw }) => {
   return out;
 };
 
-const allowListsMatchModels: Rule = ({ raw, config }) => {
-  const models = Object.keys(config.models);
+const allowListsMatchModels: Rule = ({ raw, config, pruned }) => {
+  if (pruned?.models === 'all') return [];
+  // A model removed for a schema error still counts: the allow-list may be meant for it.
+  const models = [...Object.keys(config.models), ...(pruned?.models ?? [])];
   // Many keys share the same few allow-list entries: decide each entry once.
   const matches = new Map<string, boolean>();
   const out: Finding[] = [];
@@ -177,7 +190,7 @@ const RULES: Rule[] = [
   digestIsCron,
 ];
 
-export function checkRules(raw: KeysFile, config: Config, now: number): Finding[] {
-  const ctx = { raw, config, now };
+export function checkRules(raw: KeysFile, config: Config, now: number, pruned?: PrunedParts): Finding[] {
+  const ctx = { raw, config, now, pruned };
   return RULES.flatMap((rule) => rule(ctx));
 }

@@ -349,6 +349,47 @@ describe('loadConfig problems, each with its line and column', () => {
   });
 });
 
+describe('loadConfig rules on a file with schema errors', () => {
+  it('reports the semantic rules over the parts that passed the schema in the same run', () => {
+    const text = baseConfig(
+      `  typo:\n    hash: ${HASH_A}\n    limits: { daly_usd: 1 }\n` +
+        `  one:\n    hash: ${HASH_B}\n    models: [gpt-5]\n  two:\n    hash: ${HASH_B}\n`,
+      'server:\n  timezone: Europe/Berlinn\n',
+    ).replace('upstream: openai\n    input_per_mtok: 2.5', 'upstream: opena\n    input_per_mtok: 2.5');
+    const result = load(text);
+    expect(result.config).toBeUndefined();
+    const messages = result.errors.map((e) => e.message);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/unknown field 'daly_usd'/),
+        expect.stringMatching(/server\.timezone 'Europe\/Berlinn' is not an IANA timezone name/),
+        expect.stringMatching(/model 'gpt-4o' uses upstream 'opena'/),
+        expect.stringMatching(/key 'two' has the same hash as key 'one'/),
+        expect.stringMatching(/'gpt-5' in the models of key 'one' matches no configured model/),
+      ]),
+    );
+    expect(messages).toHaveLength(5);
+    const dup = result.errors.find((e) => e.message.includes("key 'two'"));
+    expect(dup).toMatchObject(positionOf(text, HASH_B, 2));
+  });
+
+  it('does not call an upstream or model unknown when its own entry failed the schema', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n    models: [gpt-4o]\n`)
+      .replace('    base_url: https://api.openai.com/v1\n', '')
+      .replace('input_per_mtok: 2.5', 'input_per_mtok: cheap');
+    const messages = load(text).errors.map((e) => e.message);
+    expect(messages).toHaveLength(2);
+    expect(messages.join('\n')).toMatch(/missing the required field 'base_url'/);
+    expect(messages.join('\n')).toMatch(/input_per_mtok must be a number/);
+  });
+
+  it('runs no rules when the file is not a map at all', () => {
+    expect(load('- version: 1\n').errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/must be a map/),
+    ]);
+  });
+});
+
 describe('contentRevision', () => {
   it('is the first 12 hex characters of the sha256 of the text', () => {
     expect(contentRevision('abc')).toBe('ba7816bf8f01');
