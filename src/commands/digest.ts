@@ -128,9 +128,10 @@ export const digest: Command = async (argv, io) => {
   const url = resolveStoreUrl(values.store, io.env, config);
   let store: Store;
   try {
-    store = await openStore(url);
+    // A typo in --store must not read as "no traffic": the store has to exist already.
+    store = await openStore(url, { mustExist: true });
   } catch (err) {
-    return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}`);
+    return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}.`);
   }
   try {
     if (dryRun) {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { startServer } from '../server.js';
+import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 
 const HELP = `Usage: tollgate serve [--config F] [--port N] [--host H] [--store URL]
@@ -12,17 +13,13 @@ SIGHUP reloads the config; SIGTERM drains in-flight requests and exits 0.
 `;
 
 export const serve: Command = async (argv, io) => {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      store: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  let values: ReturnType<typeof parseServeArgs>['values'];
+  try {
+    values = parseServeArgs(argv).values;
+  } catch (err) {
+    io.stderr(`tollgate serve: ${argsError(err)} Run 'tollgate serve --help'.\n`);
+    return 2;
+  }
   if (values.help) {
     io.stdout(HELP);
     return 0;
@@ -69,3 +66,17 @@ export const serve: Command = async (argv, io) => {
     io.stdout(`tollgate listening on ${server.url}\n`);
   });
 };
+
+function parseServeArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      store: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+}

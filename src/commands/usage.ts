@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';
 import { parseSince, parseUntil } from '../ops/time-args.js';
 import { openStore } from '../store/open.js';
 import type { UsageGroupBy, UsageRow } from '../store/types.js';
+import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 
 const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE] [--by key|model|day|status]
@@ -22,7 +23,7 @@ export const usage: Command = async (argv, io) => {
   try {
     values = parse(argv).values;
   } catch (err) {
-    io.stderr(`tollgate usage: ${(err as Error).message}\n`);
+    io.stderr(`tollgate usage: ${argsError(err)} Run 'tollgate usage --help'.\n`);
     return 2;
   }
   if (values.help) {

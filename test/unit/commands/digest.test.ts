@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,5 +28,17 @@ describe('tollgate digest errors', () => {
     const run = fakeIO();
     expect(await digest(['--dryrun'], run.io)).toBe(2);
     expect(run.stderr()).toBe("tollgate digest: Unknown option '--dryrun'. Run 'tollgate digest --help'.\n");
+  });
+
+  it('refuses a store file that does not exist rather than report a day without traffic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-digest-'));
+    writeFileSync(join(dir, 'keys.yaml'), 'version: 1\n');
+    const run = fakeIO({ cwd: dir });
+    const typo = join(dir, 'typo.db');
+    expect(
+      await digest(['--config', join(dir, 'keys.yaml'), '--store', `sqlite:${typo}`, '--dry-run'], run.io),
+    ).toBe(1);
+    expect(run.stderr()).toContain(`there is no SQLite store at ${typo}`);
+    expect(existsSync(typo)).toBe(false);
   });
 });
