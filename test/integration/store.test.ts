@@ -271,6 +271,16 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       expect(await store.acquireSlot(slot(60_000, { rpm: 3 }))).toMatchObject({ ok: true });
     });
 
+    it('tells an admitted request how many are left in the rolling minute', async () => {
+      const left = [];
+      for (const t of [0, 1_000, 2_000]) left.push(await store.acquireSlot(slot(t, { rpm: 3 })));
+      expect(left).toEqual([
+        { ok: true, remaining: 2 },
+        { ok: true, remaining: 1 },
+        { ok: true, remaining: 0 },
+      ]);
+    });
+
     it('does not count refused requests against rpm', async () => {
       for (const t of [0, 1_000]) await store.acquireSlot(slot(t, { rpm: 2 }));
       for (let t = 2_000; t < 60_000; t += 5_000)

@@ -16,6 +16,7 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
       o_ok: boolean;
       o_limit: 'rpm' | 'max_parallel' | null;
       o_retry_after_sec: number;
+      o_remaining: number | null;
     }>('SELECT * FROM tollgate_acquire_slot($1, $2, $3, $4, $5, $6)', [
       r.key,
       r.id,
@@ -25,7 +26,8 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
       r.leaseUntil,
     ]);
     const row = rows[0];
-    if (!row || row.o_ok) return { ok: true };
+    if (!row) return { ok: true };
+    if (row.o_ok) return row.o_remaining === null ? { ok: true } : { ok: true, remaining: row.o_remaining };
     return { ok: false, limit: row.o_limit ?? 'rpm', retryAfterSec: row.o_retry_after_sec, remaining: 0 };
   });
 }
