@@ -134,7 +134,7 @@ export interface LimitsSection {
    */
   max_parallel?: number;
   /**
-   * Cap on a single request's output tokens.
+   * Cap on a single request's output tokens: a request asking for more (or for nothing) is sent with this cap.
    */
   max_output_tokens?: number;
 }
