@@ -128,28 +128,22 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
 
   // Every handler acks first (Slack wants an answer within 3 s even when the store is slow) and
   // then answers through response_url.
-  app.command('/disable-key', async ({ command, ack, respond }) => {
-    await ack();
-    const r = await disableKey(killDeps, {
-      userId: command.user_id,
-      text: command.text,
-      channelId: command.channel_id,
-      via: 'command',
+  for (const [name, run] of [
+    ['/disable-key', disableKey],
+    ['/enable-key', enableKey],
+  ] as const) {
+    app.command(name, async ({ command, ack, respond }) => {
+      await ack();
+      const r = await run(killDeps, {
+        userId: command.user_id,
+        text: command.text,
+        channelId: command.channel_id,
+        via: 'command',
+      });
+      await answer(respond, r.reply);
+      announce(r.announcement, command.channel_id);
     });
-    await answer(respond, r.reply);
-    announce(r.announcement, command.channel_id);
-  });
-  app.command('/enable-key', async ({ command, ack, respond }) => {
-    await ack();
-    const r = await enableKey(killDeps, {
-      userId: command.user_id,
-      text: command.text,
-      channelId: command.channel_id,
-      via: 'command',
-    });
-    await answer(respond, r.reply);
-    announce(r.announcement, command.channel_id);
-  });
+  }
   app.command('/spend', async ({ command, ack, respond }) => {
     await ack();
     await answer(respond, await report(() => spendReport(deps, command.text)));
