@@ -9,8 +9,12 @@ import type { UsageRecord } from './store/types.js';
 export interface Notifier {
   /** A reload applied; `summary` is the `tollgate diff` markdown of what changed. */
   configReloaded(e: { revision: string; previousRevision: string; summary: string }): void;
-  /** A reload was rejected; the last good config keeps serving. */
-  configReloadFailed(e: { file: string; errors: Problem[]; revision: string }): void;
+  /**
+   * A reload was rejected; the last good config (`revision`) keeps serving. `rejected` identifies
+   * the rejected content, so each broken version is reported once (by one replica), not only the
+   * first one after a good config.
+   */
+  configReloadFailed(e: { file: string; errors: Problem[]; revision: string; rejected: string }): void;
   /** A request was settled; `spend` is the key's spend after it, per budget window. */
   requestSettled(e: {
     key: KeyConfig;

@@ -182,7 +182,12 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
         { file, reason, revision: current.revision, errors: a.errors.map(formatProblem) },
         'config reload rejected; keeping the last good config',
       );
-      notifier.configReloadFailed({ file, errors: a.errors, revision: current.revision });
+      notifier.configReloadFailed({
+        file,
+        errors: a.errors,
+        revision: current.revision,
+        rejected: a.fingerprint,
+      });
       return { applied: false, changed: false, errors: a.errors };
     }
 

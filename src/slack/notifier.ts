@@ -129,13 +129,15 @@ export function createSlackNotifier(deps: {
   const notifier: SlackNotifier = {
     configReloaded(e) {
       background('config reloaded', async () => {
-        await alertOnce(`reload:${e.revision}`, reloadAppliedAlert(e));
+        // Keyed by the transition: replicas applying the same change post once, while a later
+        // revert to an earlier revision is still announced.
+        await alertOnce(`reload:${e.previousRevision}->${e.revision}`, reloadAppliedAlert(e));
       });
     },
 
     configReloadFailed(e) {
       background('config reload failed', async () => {
-        await alertOnce(`reload-failed:${e.revision}`, reloadFailedAlert(e));
+        await alertOnce(`reload-failed:${e.revision}->${e.rejected}`, reloadFailedAlert(e));
       });
     },
 

@@ -238,7 +238,8 @@ describe('Slack alerts', () => {
   it('posts a rejected config reload with file:line:col, and an applied one with its summary, once per revision', async () => {
     const failed = {
       file: 'config/keys.yaml',
-      revision: 'bad1',
+      revision: 'old1',
+      rejected: 'bad1',
       errors: [
         {
           file: 'config/keys.yaml',
@@ -252,6 +253,12 @@ describe('Slack alerts', () => {
     };
     slack.notifier.configReloadFailed(failed);
     slack.notifier.configReloadFailed(failed);
+    // Another broken version while the same good config serves is news too.
+    slack.notifier.configReloadFailed({
+      ...failed,
+      rejected: 'bad2',
+      errors: [{ ...failed.errors[0]!, line: 13 }],
+    });
     slack.notifier.configReloaded({
       revision: 'new2',
       previousRevision: 'old1',
@@ -259,10 +266,11 @@ describe('Slack alerts', () => {
     });
     await slack.notifier.flush();
     const texts = posts().map((p) => String(p.body.text));
-    expect(texts).toHaveLength(2);
+    expect(texts).toHaveLength(3);
     expect(texts[0]).toContain('`config/keys.yaml:12:7` unknown field daly_usd');
-    expect(texts[1]).toContain('`old1` → `new2`');
-    expect(texts[1]).toContain('cursor-dev: daily_usd 5 → 10 (+100%)');
+    expect(texts[1]).toContain('`config/keys.yaml:13:7` unknown field daly_usd');
+    expect(texts[2]).toContain('`old1` → `new2`');
+    expect(texts[2]).toContain('cursor-dev: daily_usd 5 → 10 (+100%)');
   });
 
   it('sends nothing when keys.yaml names no Slack channel', async () => {

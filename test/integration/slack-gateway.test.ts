@@ -152,6 +152,14 @@ describe('Slack kill switch through the gateway', () => {
     const gw = await start();
     try {
       fake.calls.length = 0;
+      // First a truncated file, as an editor mid-write or a bad merge leaves it, then another
+      // broken version: each is reported, not only the first one after the good config.
+      await writeFile(gw.file, '');
+      await fake.waitFor(
+        (calls) =>
+          calls.some((c) => c.method === 'chat.postMessage' && String(c.body.text).includes('empty')),
+        5_000,
+      );
       await writeFile(
         gw.file,
         yaml().replace('limits: { daily_usd: 5, rpm: 1000 }', 'limits: { daly_usd: 5 }'),
