@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
+import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrations.js';
 import { createSqliteUsageQueries, type SqliteUsageQueries } from './sqlite/usage-queries.js';
@@ -23,7 +24,8 @@ interface Ready {
  * makes every committed transaction survive a process kill (only power loss can drop the last
  * ones), at ~30× the write rate of FULL. better-sqlite3 is synchronous, so each call runs to
  * completion before another starts: reservations are serialized without locks in this process,
- * and IMMEDIATE transactions keep them correct if another process opens the same file.
+ * and IMMEDIATE transactions keep them correct if another process opens the same file. Reserve
+ * and settle share their commits through a group commit (sqlite/group-commit.ts).
  *
  * Rate-limit slots live in memory (memory-rate.ts): one process has nothing to share them with.
  */
@@ -38,6 +40,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   db.pragma('foreign_keys = ON');
 
   const rate = createMemoryRateLimiter();
+  const group = createGroupCommit(db);
   const subscribers = new Set<() => void>();
   let ready: Ready | null = null;
   let closed = false;
@@ -78,14 +81,18 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       if (closed) return;
       closed = true;
       subscribers.clear();
+      // Callers still waiting for the batch get its commit, not a closed database.
+      group.flush();
       db.close();
     },
 
     async reserve(r) {
-      return use().budget.reserve(r);
+      const { budget } = use();
+      return group.run(() => budget.reserve(r));
     },
     async settle(usage, periods) {
-      use().budget.settle(usage, periods);
+      const { budget } = use();
+      return group.run(() => budget.settle(usage, periods));
     },
     async recoverReservations(now, all = false) {
       return use().budget.recoverReservations(now, all);
