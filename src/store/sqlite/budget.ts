@@ -11,6 +11,28 @@ interface SpendRow {
   reserved_usd: number;
 }
 
+type UsageRow = [
+  string,
+  number,
+  string,
+  string,
+  string | null,
+  string | null,
+  string,
+  number,
+  string | null,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  string | null,
+  string | null,
+  string,
+  string,
+];
+
 interface ReservationRow {
   id: string;
   key: string;
@@ -20,7 +42,9 @@ interface ReservationRow {
 }
 
 export interface SqliteBudget {
+  /** Runs inside the caller's transaction (the group commit's): call it through that. */
   reserve(r: ReserveRequest): ReserveResult;
+  /** Runs inside the caller's transaction (the group commit's): call it through that. */
   settle(usage: UsageRecord, periods: string[]): void;
   recoverReservations(now: number, all: boolean): number;
   getSpend(key: string, periods: string[]): Record<string, PeriodSpend>;
@@ -29,7 +53,7 @@ export interface SqliteBudget {
 
 /**
  * Reserve and settle, the two store calls on every proxied request: statements are prepared
- * once and each call is one short transaction. `reserve` uses BEGIN IMMEDIATE so that another
+ * once, and the calls run inside the group commit's IMMEDIATE transaction, so that another
  * process on the same file (a second `serve` by mistake) cannot interleave between the check and
  * the write.
  */
@@ -38,19 +62,23 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     'SELECT spent_usd, reserved_usd FROM spend WHERE key = ? AND period = ?',
   );
   // A release can leave 1e-18 of float residue; snapping it keeps "nothing in flight" exactly 0.
-  const addSpendStmt = db.prepare<[{ key: string; period: string; spent: number; reserved: number }]>(`
-    INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (@key, @period, @spent, MAX(0, @reserved))
+  const addSpendStmt = db.prepare<[string, string, number, number, number, number]>(`
+    INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (?, ?, ?, MAX(0, ?))
     ON CONFLICT (key, period) DO UPDATE SET
       spent_usd = spent_usd + excluded.spent_usd,
-      reserved_usd = CASE WHEN reserved_usd + @reserved < ${EPSILON} THEN 0 ELSE reserved_usd + @reserved END`);
+      reserved_usd = CASE WHEN reserved_usd + ? < ${EPSILON} THEN 0 ELSE reserved_usd + ? END`);
+  // Positional parameters: binding an object by name costs more than the statement on this path.
   const addSpend = (key: string, period: string, spent: number, reserved: number): void => {
-    addSpendStmt.run({ key, period, spent, reserved });
+    addSpendStmt.run(key, period, spent, reserved, reserved, reserved);
   };
   const reservationById = db.prepare<[string], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations WHERE id = ?',
   );
   const insertReservation = db.prepare<[string, string, number, string, number, number]>(
     'INSERT INTO reservations (id, key, amount_usd, periods, lease_until, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const takeReservation = db.prepare<[string], Pick<ReservationRow, 'key' | 'amount_usd' | 'periods'>>(
+    'DELETE FROM reservations WHERE id = ? RETURNING key, amount_usd, periods',
   );
   const deleteReservation = db.prepare<[string]>('DELETE FROM reservations WHERE id = ?');
   const expiredReservations = db.prepare<[number], ReservationRow>(
@@ -59,11 +87,10 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const allReservations = db.prepare<[], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations ORDER BY created_at',
   );
-  const insertUsage = db.prepare(`
+  const insertUsage = db.prepare<UsageRow>(`
     INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
       output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
-    VALUES (@requestId, @ts, @day, @key, @model, @upstream, @route, @status, @errorCode, @inputTokens,
-      @outputTokens, @cachedTokens, @costUsd, @latencyMs, @stream, @userAgent, @ip, @configRevision, @usageSource)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (request_id) DO NOTHING`);
   const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
     INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
@@ -79,13 +106,34 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
   const recordUsage = (u: UsageRecord): boolean => {
-    const inserted = insertUsage.run({ ...u, stream: u.stream ? 1 : 0 }).changes > 0;
+    const inserted =
+      insertUsage.run(
+        u.requestId,
+        u.ts,
+        u.day,
+        u.key,
+        u.model,
+        u.upstream,
+        u.route,
+        u.status,
+        u.errorCode,
+        u.inputTokens,
+        u.outputTokens,
+        u.cachedTokens,
+        u.costUsd,
+        u.latencyMs,
+        u.stream ? 1 : 0,
+        u.userAgent,
+        u.ip,
+        u.configRevision,
+        u.usageSource,
+      ).changes > 0;
     if (inserted)
       addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
     return inserted;
   };
 
-  const reserve = db.transaction((r: ReserveRequest): ReserveResult => {
+  const reserve = (r: ReserveRequest): ReserveResult => {
     // Idempotent: a repeated reserve under the same id must not hold the amount twice.
     if (reservationById.get(r.id)) return { ok: true };
     for (const w of r.windows) {
@@ -101,21 +149,20 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     for (const p of periods) addSpend(r.key, p, 0, r.amountUsd);
     insertReservation.run(r.id, r.key, r.amountUsd, JSON.stringify(periods), r.leaseUntil, clock());
     return { ok: true };
-  });
+  };
 
-  const settle = db.transaction((u: UsageRecord, periods: string[]): void => {
+  const settle = (u: UsageRecord, periods: string[]): void => {
     // A usage row already there means this request was settled (or recovered) before: the
     // retried settle charges nothing, but a stray reservation under the id is still given back.
     const fresh = recordUsage(u);
-    const res = reservationById.get(u.requestId);
+    const res = takeReservation.get(u.requestId);
     if (res) {
       const cost = fresh ? u.costUsd : 0;
       for (const p of JSON.parse(res.periods) as string[]) addSpend(res.key, p, cost, -res.amount_usd);
-      deleteReservation.run(res.id);
     } else if (fresh) {
       for (const p of new Set(periods)) addSpend(u.key, p, u.costUsd, 0);
     }
-  });
+  };
 
   const recover = db.transaction((now: number, all: boolean): number => {
     const rows = all ? allReservations.all() : expiredReservations.all(now);
@@ -136,8 +183,8 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   });
 
   return {
-    reserve: (r) => reserve.immediate(r),
-    settle: (u, periods) => settle.immediate(u, periods),
+    reserve,
+    settle,
     recoverReservations: (now, all) => recover.immediate(now, all),
     getSpend(key, periods) {
       const out: Record<string, PeriodSpend> = {};

@@ -69,6 +69,8 @@ describe('SQLite group commit', () => {
       const results = await Promise.allSettled([group.run(() => insert(1)), group.run(() => insert(2))]);
       expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
       expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/locked|busy/i);
+      // One attempt for the batch, not one more per call: each would wait out busy_timeout.
+      expect(statements.filter((s) => s === 'BEGIN IMMEDIATE')).toHaveLength(1);
     } finally {
       other.exec('ROLLBACK');
       other.close();
