@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
 import { createConfigManager } from './config/manager.js';
@@ -15,7 +16,7 @@ import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createSlack } from './slack/app.js';
-import { openStore } from './store/open.js';
+import { openStore, sqliteFileOf } from './store/open.js';
 
 export interface ServerOptions extends SettingFlags {
   configFile: string;
@@ -54,6 +55,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const settings = resolveSettings(opts, opts.env, config.current().config);
 
   const store = await openStore(settings.store);
+  const storeFile = sqliteFileOf(settings.store);
+  if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
+    log.warn(
+      { store: storeFile, config: resolve(opts.configFile) },
+      "the SQLite store is in the config file's folder: the config watcher re-reads that folder on every write to the store; keep them apart (the default is data/ and config/)",
+    );
+  }
   // The embedded store belongs to this one process, so every reservation left in it is from a
   // previous run that died: charge and release them all. Replicas only recover expired leases.
   const recovered = await store.recoverReservations(clock(), store.kind === 'sqlite');

@@ -25,6 +25,13 @@ export async function openStore(url: string, opts: { mustExist?: boolean } = {})
   return store;
 }
 
+/** The SQLite file a store URL names (absolute), or undefined for PostgreSQL and `:memory:`. */
+export function sqliteFileOf(url: string): string | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
+  return path === '' || path === ':memory:' ? undefined : resolve(path);
+}
+
 async function createStoreFor(url: string, mustExist: boolean): Promise<Store> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Loaded on demand so the embedded default never pays for the pg driver.

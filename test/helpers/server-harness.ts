@@ -26,6 +26,8 @@ export async function startTestServer(opts: {
   env?: Record<string, string>;
   clock?: Clock;
   store?: string;
+  /** Put the SQLite store next to keys.yaml instead of in data/ (the layout `serve` warns about). */
+  storeInConfigDir?: boolean;
   pollMs?: number;
   graceMs?: number;
 }): Promise<TestServer> {
@@ -43,7 +45,7 @@ export async function startTestServer(opts: {
     configFile: file,
     port: '0',
     host: '127.0.0.1',
-    store: opts.store ?? `sqlite:${join(dir, 'tollgate.db')}`,
+    store: opts.store ?? `sqlite:${join(dir, opts.storeInConfigDir ? '' : 'data', 'tollgate.db')}`,
     env: { ...opts.env },
     log: createLogger({ level: 'info', destination: sink }),
     ...(opts.clock ? { clock: opts.clock } : {}),

@@ -115,6 +115,18 @@ describe('operations endpoints', () => {
     expect(first.headers.get('x-tollgate-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("warns at start when the SQLite store sits in the config file's folder, and not otherwise", async () => {
+    const warning = /the SQLite store is in the config file's folder/;
+    expect(gw.logs.join('')).not.toMatch(warning);
+    const beside = await startTestServer({ yaml: yaml(), env: { FAKE_KEY: 'k' }, storeInConfigDir: true });
+    try {
+      const line = beside.logs.find((l) => warning.test(l));
+      expect(line && JSON.parse(line)).toMatchObject({ level: 40, config: beside.file });
+    } finally {
+      await beside.close();
+    }
+  });
+
   it('keeps keys, the upstream key and prompts out of the logs', async () => {
     expect((await chat(key)).status).toBe(200);
     const logs = gw.logs.join('');
