@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { errorBody, GatewayError, toGatewayError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Gateway } from './proxy/gateway.js';
+import { newRequestId } from './proxy/request-id.js';
 
 export interface AppParts {
   gateway: Gateway;
@@ -27,7 +27,7 @@ export function createApp(parts: AppParts): RequestListener {
   app.disable('x-powered-by');
   // Every response carries the two headers (SPEC §4); off the proxy no key is involved.
   app.use((_req, res, next) => {
-    res.setHeader('x-tollgate-request-id', randomUUID());
+    res.setHeader('x-tollgate-request-id', newRequestId());
     res.setHeader('x-tollgate-key', '-');
     next();
   });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
@@ -6,6 +5,7 @@ import type { ErrorShape } from '../errors.js';
 import type { LocalDay } from '../metering/local-day.js';
 import type { Metered } from '../metering/meter.js';
 import type { UsageRecord } from '../store/types.js';
+import { newRequestId } from './request-id.js';
 import { errorShapeFor, matchRoute, type Route } from './routes.js';
 
 /** What the gateway knows about one request, filled in as the checks pass. */
@@ -48,7 +48,7 @@ export function createContext(
   const q = url.indexOf('?');
   const pathname = q < 0 ? url : url.slice(0, q);
   return {
-    requestId: randomUUID(),
+    requestId: newRequestId(),
     ts: now,
     local,
     startedAt: performance.now(),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayDeps } from '../deps.js';
 import { toGatewayError } from '../errors.js';
@@ -8,6 +7,7 @@ import { createContext, type RequestContext } from './context.js';
 import { createFinisher } from './finish.js';
 import { createAgents } from './forward.js';
 import { createPipeline, NO_KEY } from './pipeline.js';
+import { newRequestId } from './request-id.js';
 import { sendError } from './respond.js';
 
 export interface Gateway {
@@ -49,7 +49,7 @@ export function createGateway(
       } catch (err) {
         // Nothing to meter against without a config; answer rather than crash the process.
         deps.log.error({ err }, 'could not start serving a request');
-        res.setHeader('x-tollgate-request-id', randomUUID());
+        res.setHeader('x-tollgate-request-id', newRequestId());
         res.setHeader('x-tollgate-key', NO_KEY);
         sendError(res, toGatewayError(err), 'openai');
         return;
