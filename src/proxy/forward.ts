@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerRespon
 import https from 'node:https';
 import { EMPTY, type ResponseTap } from '../metering/tap.js';
 import { clientResponseHeaders } from './headers.js';
+import type { UpstreamTarget } from './upstream-url.js';
 
 /*
  * Why node:http and not http-proxy-middleware: the gateway must rewrite the request body (usage
@@ -31,7 +32,7 @@ export function createAgents(): UpstreamAgents {
 }
 
 export interface ForwardRequest {
-  url: URL;
+  target: UpstreamTarget;
   headers: OutgoingHttpHeaders;
   body: Buffer;
   timeoutMs: number;
@@ -168,9 +169,23 @@ export function forward(
     };
 
     const send = () => {
-      const agent = f.url.protocol === 'https:' ? agents.https : agents.http;
-      const mod = f.url.protocol === 'https:' ? https : http;
-      const req = mod.request(f.url, { method: 'POST', headers: f.headers, agent });
+      const t = f.target;
+      let req: http.ClientRequest;
+      try {
+        req = (t.https ? https : http).request({
+          hostname: t.hostname,
+          port: t.port,
+          auth: t.auth,
+          path: t.path,
+          method: 'POST',
+          headers: f.headers,
+          agent: t.https ? agents.https : agents.http,
+        });
+      } catch (err) {
+        // A path or header Node refuses to send: nothing left the gateway.
+        decide('upstream_failed', err);
+        return;
+      }
       upReq = req;
       req.on('socket', (socket) => {
         if (!socket.connecting) reachedUpstream = true;

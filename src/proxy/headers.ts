@@ -38,8 +38,12 @@ const NOT_FORWARDED = new Set([
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
-function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+function connectionTokens(headers: IncomingHttpHeaders): ReadonlySet<string> {
   const v = headers.connection;
+  // Most requests say `keep-alive` or nothing: no header to drop beyond the hop-by-hop ones.
+  if (v === undefined || v === 'keep-alive' || v === 'close') return NONE;
   return new Set(
     (v ?? '')
       .split(',')

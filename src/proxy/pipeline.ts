@@ -67,7 +67,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     const outcome: ForwardOutcome = await forward(
       res,
       {
-        url: upstreamUrl(target.upstream.baseUrl, ctx.pathname, req.url ?? ctx.pathname),
+        target: upstreamUrl(target.upstream.baseUrl, ctx.pathname, req.url ?? ctx.pathname),
         headers: upstreamRequestHeaders(
           req.headers,
           target.upstream,

@@ -86,9 +86,22 @@ describe('routes and bodies', () => {
   });
 
   it('maps a route onto the upstream base URL, keeping the query string', () => {
-    expect(upstreamUrl('https://api.anthropic.com/v1/', '/v1/messages', '/v1/messages?beta=true').href).toBe(
-      'https://api.anthropic.com/v1/messages?beta=true',
-    );
+    expect(upstreamUrl('https://api.anthropic.com/v1/', '/v1/messages', '/v1/messages?beta=true')).toEqual({
+      https: true,
+      hostname: 'api.anthropic.com',
+      port: undefined,
+      auth: undefined,
+      path: '/v1/messages?beta=true',
+    });
+    expect(
+      upstreamUrl('http://u:p%40ss@[::1]:8081/openai/v1', '/v1/chat/completions', '/v1/chat/completions'),
+    ).toEqual({
+      https: false,
+      hostname: '::1',
+      port: 8081,
+      auth: 'u:p@ss',
+      path: '/openai/v1/chat/completions',
+    });
   });
 
   it('asks an OpenAI stream for usage unless the client did, and forwards an untouched body as is', () => {
