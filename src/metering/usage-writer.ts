@@ -1,14 +1,21 @@
 import type { Logger } from '../log.js';
-import type { Store, UsageRecord } from '../store/types.js';
+import type { PeriodSpend, Store, UsageRecord } from '../store/types.js';
+
+export interface WriteResult {
+  /** The record is in the store (false: it waits in the backlog, or the store is still busy). */
+  written: boolean;
+  /** The key's spend after the record, when the store returned it with the write (see Store.settle). */
+  spend?: Record<string, PeriodSpend>;
+}
 
 export interface UsageWriter {
   /**
    * Settles one request in the store (its usage record, spend and reservation). Retries a few
    * times in line; if the store still fails, keeps the record in a backlog retried in the
    * background and logs each failure as an error. Never throws: the caller goes on to answer the
-   * client either way. Resolves true when the record is written.
+   * client either way.
    */
-  write(record: UsageRecord, periods: string[]): Promise<boolean>;
+  write(record: UsageRecord, periods: string[]): Promise<WriteResult>;
   /** Records still waiting for the store (being written, or in the backlog). */
   pending(): number;
   /**
@@ -43,6 +50,8 @@ interface Backlogged {
   attempts: number;
 }
 
+const NOT_WRITTEN: WriteResult = { written: false };
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** No batching on a timer: each record is written before the response that it meters ends (SIGKILL-safe). */
@@ -60,16 +69,16 @@ export function createUsageWriter(
   let pass: Promise<void> | null = null;
   let closed = false;
 
-  const attempt = async (record: UsageRecord, periods: string[], n: number): Promise<boolean> => {
+  const attempt = async (record: UsageRecord, periods: string[], n: number): Promise<WriteResult> => {
     try {
-      await deps.store.settle(record, periods);
-      return true;
+      const spend = await deps.store.settle(record, periods);
+      return spend ? { written: true, spend } : { written: true };
     } catch (err) {
       deps.log.error(
         { err, requestId: record.requestId, key: record.key, attempt: n + 1 },
         'could not write a usage record to the store; retrying',
       );
-      return false;
+      return NOT_WRITTEN;
     }
   };
 
@@ -87,7 +96,8 @@ export function createUsageWriter(
       for (const [id, item] of backlog) {
         if (closed) return;
         item.attempts++;
-        if (await attempt(item.record, item.periods, delays.length + item.attempts)) backlog.delete(id);
+        if ((await attempt(item.record, item.periods, delays.length + item.attempts)).written)
+          backlog.delete(id);
         else if (item.attempts >= backgroundAttempts) {
           backlog.delete(id);
           giveUp(item, 'gave up writing a usage record');
@@ -121,24 +131,25 @@ export function createUsageWriter(
     write(record, periods) {
       const job = (async () => {
         for (let i = 0; ; i++) {
-          if (await attempt(record, periods, i)) return true;
+          const result = await attempt(record, periods, i);
+          if (result.written) return result;
           const delay = delays[i];
           if (delay === undefined) break;
           await sleep(delay);
         }
         toBacklog(record, periods);
-        return false;
+        return NOT_WRITTEN;
       })();
       inLine.add(job);
       void job.finally(() => inLine.delete(job));
       let waitTimer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => {
+      const late = new Promise<WriteResult>((resolve) => {
         waitTimer = setTimeout(() => {
           deps.log.error(
             { requestId: record.requestId, key: record.key, waitedMs: maxWaitMs },
             'the store has not settled a request yet; answering the client and still waiting for it',
           );
-          resolve(false);
+          resolve(NOT_WRITTEN);
         }, maxWaitMs);
       });
       return Promise.race([job, late]).finally(() => clearTimeout(waitTimer));

@@ -1,7 +1,7 @@
 import type { GatewayDeps } from '../deps.js';
 import type { UsageWriter } from '../metering/usage-writer.js';
 import type { Notifier } from '../notifier.js';
-import type { UsageRecord } from '../store/types.js';
+import type { PeriodSpend, UsageRecord } from '../store/types.js';
 import { buildRecord, type Outcome, type RequestContext } from './context.js';
 
 type SpendReport = Parameters<Notifier['requestSettled']>[0]['spend'];
@@ -14,14 +14,19 @@ type SpendReport = Parameters<Notifier['requestSettled']>[0]['spend'];
 export type FinishRequest = (ctx: RequestContext, outcome: Outcome, respond: () => void) => Promise<void>;
 
 export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRequest {
-  const reportSpend = async (ctx: RequestContext, record: UsageRecord) => {
+  const reportSpend = async (
+    ctx: RequestContext,
+    record: UsageRecord,
+    known: Record<string, PeriodSpend> | undefined,
+  ) => {
     const key = ctx.key;
     if (!key) return;
     const spend: SpendReport = {};
     // Only a charge can move a key across a threshold; free requests skip the store read.
     if (record.costUsd > 0 && ctx.periods.length > 0) {
       const [daily, monthly] = ctx.periods as [string, string];
-      const current = await deps.store.getSpend(key.name, ctx.periods);
+      // SQLite returns the spend with the write; otherwise one more read.
+      const current = known ?? (await deps.store.getSpend(key.name, ctx.periods));
       const { dailyUsd, monthlyUsd } = key.limits;
       if (dailyUsd !== undefined) {
         spend.daily = { spentUsd: current[daily]?.spentUsd ?? 0, limitUsd: dailyUsd, period: daily };
@@ -49,7 +54,7 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     }
     ctx.settled = true;
     const record = buildRecord(ctx, outcome);
-    await writer.write(record, ctx.periods);
+    const written = await writer.write(record, ctx.periods);
     try {
       respond();
     } catch (err) {
@@ -87,7 +92,7 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
       'request',
     );
     deps.metrics.observeRequest(record);
-    reportSpend(ctx, record).catch((err: unknown) =>
+    reportSpend(ctx, record, written.spend).catch((err: unknown) =>
       deps.log.warn({ err, requestId: ctx.requestId }, 'could not report spend after a request'),
     );
   };

@@ -143,9 +143,11 @@ export interface Store {
   /**
    * In one transaction: drop the reservation `id` (if any) and its reserved amount, add
    * `usage.costUsd` to every period of the reservation (or `periods` when there was none),
-   * insert the usage record and update the daily rollup. Idempotent per requestId.
+   * insert the usage record and update the daily rollup. Idempotent per requestId. Resolves with
+   * the key's spend after it in the periods it changed when the store has it at no extra cost
+   * (SQLite); undefined means "ask getSpend".
    */
-  settle(usage: UsageRecord, periods: string[]): Promise<void>;
+  settle(usage: UsageRecord, periods: string[]): Promise<Record<string, PeriodSpend> | undefined>;
   /**
    * Charges and releases reservations whose lease ended before `now` (a replica died), writing
    * a usage record with usageSource 'reserved' for each. `all` releases every reservation:

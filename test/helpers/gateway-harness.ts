@@ -94,8 +94,9 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
   const records: UsageRecord[] = [];
   const settle = store.settle.bind(store);
   store.settle = async (record, periods) => {
-    await settle(record, periods);
+    const spend = await settle(record, periods);
     records.push(record);
+    return spend;
   };
   const disables = await createDisableView({ store, log, refreshMs: 100 });
   const deps: GatewayDeps = {

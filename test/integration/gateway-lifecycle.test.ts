@@ -54,7 +54,7 @@ describe('the gateway around each request', () => {
     // A slow disk: if the response ended first, the client would finish before the record exists.
     store.settle = async (r, p) => {
       await sleep(150);
-      await settle(r, p);
+      return settle(r, p);
     };
     gw = await startGateway({ yaml: standardYaml(upstream.baseUrl), store });
     for (const body of [chat(), chat({ stream: true })]) {
@@ -74,7 +74,7 @@ describe('the gateway around each request', () => {
     let failures = 4;
     h.store.settle = async (r, p) => {
       if (failures-- > 0) throw new Error('disk I/O error');
-      await settle(r, p);
+      return settle(r, p);
     };
     const res = await post(h, chat());
     expect(res.status).toBe(200);

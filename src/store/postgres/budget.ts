@@ -75,7 +75,7 @@ async function settleOn(c: Queryable, u: UsageRecord, periods: string[]): Promis
   return rows[0]?.fresh ?? false;
 }
 
-export function settle(pool: Pool, usage: UsageRecord, periods: string[]): Promise<void> {
+export function settle(pool: Pool, usage: UsageRecord, periods: string[]): Promise<undefined> {
   return oneStatement(pool, (c) => settleOn(c, usage, periods).then(() => undefined));
 }
 

@@ -22,7 +22,7 @@ describe('the usage writer', () => {
   it('retries a failed settle in line and reports success', async () => {
     const s = flakyStore(2);
     const writer = createUsageWriter({ store: s.store, log: silentLogger() }, { retryDelaysMs: [1, 1, 1] });
-    expect(await writer.write(record, [])).toBe(true);
+    expect(await writer.write(record, [])).toMatchObject({ written: true });
     expect(s.written).toEqual(['r1']);
   });
 
@@ -32,7 +32,7 @@ describe('the usage writer', () => {
       { store: s.store, log: silentLogger() },
       { retryDelaysMs: [1], backgroundMs: 5 },
     );
-    expect(await writer.write(record, [])).toBe(false);
+    expect(await writer.write(record, [])).toEqual({ written: false });
     expect(writer.pending()).toBe(1);
     await writer.flush(1_000);
     expect(s.written).toEqual(['r1']);
@@ -52,7 +52,7 @@ describe('the usage writer', () => {
         }),
     } as unknown as Store;
     const writer = createUsageWriter({ store, log: silentLogger() }, { maxWaitMs: 20 });
-    expect(await writer.write(record, [])).toBe(false);
+    expect(await writer.write(record, [])).toEqual({ written: false });
     expect(writer.pending()).toBe(1);
     release();
     await writer.flush(1_000);
@@ -68,7 +68,7 @@ describe('the usage writer at shutdown', () => {
       { store: s.store, log: silentLogger() },
       { retryDelaysMs: [1], backgroundMs: 3_600_000 },
     );
-    expect(await writer.write(record, [])).toBe(false);
+    expect(await writer.write(record, [])).toEqual({ written: false });
     await writer.flush(1_000);
     expect(s.written).toEqual(['r1']);
     expect(writer.pending()).toBe(0);
