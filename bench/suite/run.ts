@@ -96,6 +96,13 @@ try {
         ['json@2000', 'json', 2000],
         ['sse@200', 'sse', 200],
       ] as const) {
+        // An open loop above what a target can serve only measures its queue (and leaves a backlog
+        // that spoils the next run): rates beyond 2/3 of its measured throughput are skipped.
+        const capacity = tp.get(t.name)?.[mode].at(-1)?.rps ?? Number.POSITIVE_INFINITY;
+        if (rate > capacity * (2 / 3)) {
+          log(`round ${r + 1} ${t.name} ${label}: skipped, above 2/3 of its ${Math.round(capacity)} req/s`);
+          continue;
+        }
         const l = await latency(t, mode, rate, latencySeconds);
         const byLabel = lat.get(t.name) as Record<string, Latency[]>;
         byLabel[label] = [...(byLabel[label] ?? []), l];

@@ -56,14 +56,20 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
 
   return {
     transform(chunk) {
+      const held = partial !== '';
       const lines = (partial + decoder.write(chunk)).split('\n');
       partial = lines.pop() ?? '';
       if (!options.hideUsageChunk) {
         for (const line of lines) hide(line);
         return chunk;
       }
+      const hidden = lines.map(hide);
+      // The common case — whole events, nothing to hide — forwards the upstream's bytes as they came.
+      if (!held && partial === '' && !hidden.includes(true)) return chunk;
       let out = '';
-      for (const line of lines) if (!hide(line)) out += `${line}\n`;
+      lines.forEach((line, i) => {
+        if (!hidden[i]) out += `${line}\n`;
+      });
       return out === '' ? EMPTY : Buffer.from(out, 'utf8');
     },
     flush() {

@@ -61,6 +61,14 @@ describe('the SSE tap', () => {
     expect(rest.toString()).toBe('data: {"choices":[{"delta":{"content":"b"}}]}\n\n');
   });
 
+  it('forwards a chunk of whole events as the very same buffer when rewriting and nothing is hidden', () => {
+    const tap = createSseTap(createUsageReader('openai-chat'), { hideUsageChunk: true });
+    const whole = Buffer.from(data(content('a')) + data(content('b')));
+    expect(tap.transform(whole)).toBe(whole);
+    const withUsage = Buffer.from(data(content('c')) + data(usageChunk));
+    expect(tap.transform(withUsage).toString()).toBe(data(content('c')));
+  });
+
   it('handles CRLF line endings', () => {
     const crlf = STREAM.replace(/\n/g, '\r\n');
     const { text, reader } = run(crlf, [3, 50], true);
