@@ -101,7 +101,7 @@ export function forward(
         ...(error === undefined ? {} : { error }),
         finish() {
           if (responseStarted && !res.writableEnded && !res.destroyed)
-            res.end(end === 'completed' ? tail : undefined);
+            res.end(end === 'completed' && tail.length > 0 ? tail : undefined);
         },
       });
     };

@@ -670,8 +670,14 @@ describe('sqlite store on disk', () => {
     const db = new Database(path, { readonly: true });
     try {
       const rows = db.prepare('SELECT version FROM schema_migrations').all();
-      expect(rows).toEqual([{ version: 1 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      // Migration 2: the in-flight reservations table carries no index beyond its key.
+      const indexes = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reservations'")
+        .pluck()
+        .all();
+      expect(indexes).not.toContain('reservations_lease');
     } finally {
       db.close();
     }
