@@ -65,27 +65,25 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     'SELECT spent_usd, reserved_usd FROM spend WHERE key = ? AND period = ?',
   );
   // A release can leave 1e-18 of float residue; snapping it keeps "nothing in flight" exactly 0.
-  // (One statement per period: a multi-row upsert or an IN list measured slower here.)
-  const upsertSpend = (returning: boolean) => `
+  const addSpendStmt = db.prepare<[string, string, number, number, number, number]>(`
     INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (?, ?, ?, MAX(0, ?))
     ON CONFLICT (key, period) DO UPDATE SET
       spent_usd = spent_usd + excluded.spent_usd,
-      reserved_usd = CASE WHEN reserved_usd + ? < ${EPSILON} THEN 0 ELSE reserved_usd + ? END
-    ${returning ? 'RETURNING spent_usd, reserved_usd' : ''}`;
-  const addSpendStmt = db.prepare<[string, string, number, number, number, number]>(upsertSpend(false));
-  const addSpendReturning = db.prepare<[string, string, number, number, number, number], SpendRow>(
-    upsertSpend(true),
-  );
+      reserved_usd = CASE WHEN reserved_usd + ? < ${EPSILON} THEN 0 ELSE reserved_usd + ? END`);
   // Positional parameters: binding an object by name costs more than the statement on this path.
   const addSpend = (key: string, periods: readonly string[], spent: number, reserved: number): void => {
     for (const p of periods) addSpendStmt.run(key, p, spent, reserved, reserved, reserved);
   };
-  /** Adds to every period and returns the spend after it (saves reading it again). */
+  /**
+   * Adds to every period and returns the spend after it, read in the same transaction (cheaper
+   * than RETURNING on the upsert, and than a read of its own after the commit).
+   */
   const addSpendAndRead = (key: string, periods: readonly string[], spent: number, reserved: number) => {
+    addSpend(key, periods, spent, reserved);
     const out: Record<string, PeriodSpend> = {};
     for (const p of periods) {
-      const row = addSpendReturning.get(key, p, spent, reserved, reserved, reserved);
-      if (row) out[p] = { spentUsd: row.spent_usd, reservedUsd: row.reserved_usd };
+      const row = spendOf.get(key, p);
+      out[p] = { spentUsd: row?.spent_usd ?? 0, reservedUsd: row?.reserved_usd ?? 0 };
     }
     return out;
   };
