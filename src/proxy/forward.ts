@@ -144,16 +144,29 @@ export function forward(
       if (rewrites || String(up.headers['content-type'] ?? '').includes('text/event-stream'))
         res.flushHeaders();
       responseStarted = true;
-      up.on('data', (chunk: Buffer) => {
-        if (decided) return;
-        const out = tap.transform(chunk);
-        if (out.length > 0 && !res.write(out)) {
+      // The chunks one socket read yields (a model's burst of events arrives as many small
+      // chunked-encoding chunks) go to the client as one write at the end of that read, not one
+      // write each: same bytes, same moment, a fraction of the syscalls.
+      let pending: Buffer[] = [];
+      const writePending = () => {
+        if (pending.length === 0) return;
+        const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+        pending = [];
+        if (res.destroyed || res.writableEnded) return;
+        if (!res.write(out)) {
           up.pause();
           res.once('drain', () => up.resume());
         }
+      };
+      up.on('data', (chunk: Buffer) => {
+        if (decided) return;
+        const out = tap.transform(chunk);
+        if (out.length === 0) return;
+        if (pending.push(out) === 1) process.nextTick(writePending);
       });
       up.on('end', () => {
         if (decided) return;
+        writePending();
         tail = tap.flush();
         decide('completed');
       });
