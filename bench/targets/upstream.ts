@@ -2,8 +2,10 @@
  * The benchmark's zero-delay fake upstream: POST /v1/chat/completions (or /chat/completions)
  * answers canned JSON with usage, or — with `"stream": true` — 22 SSE events (role, 18 content
  * deltas, finish, usage, `[DONE]`), each its own write, all at once (zero delay). A body with
- * `"bench_big_kb":N` streams N KiB of events as fast as the reader takes them, honouring
- * backpressure (the slow-reader check); GET /stats tells how many of those bytes were written.
+ * `"bench_big_kb":N` (tollgate passes unknown body fields through) streams N KiB of `data:` events
+ * as fast as the reader takes them, honouring res.write()'s return value and 'drain' (the
+ * slow-reader check); GET /stats returns `{ bigBytesWritten, streams: { <bench_big_id>: bytes } }`:
+ * the bytes actually handed to the socket, in all and per stream.
  * Prints `listening <port>` on stdout.
  *
  *   node --import tsx bench/targets/upstream.ts [port=0]
@@ -39,8 +41,9 @@ export const SSE_EVENTS = [
 ];
 
 let bigBytesWritten = 0;
+const streams: Record<string, number> = {};
 
-function streamBig(res: import('node:http').ServerResponse, kb: number): void {
+function streamBig(res: import('node:http').ServerResponse, kb: number, id: string): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   const line = `data: ${'x'.repeat(1016)}\n\n`; // 1 KiB per event
   let left = kb;
@@ -48,6 +51,7 @@ function streamBig(res: import('node:http').ServerResponse, kb: number): void {
     while (left > 0) {
       left--;
       bigBytesWritten += line.length;
+      streams[id] = (streams[id] ?? 0) + line.length;
       if (!res.write(line)) return void res.once('drain', pump);
     }
     res.end();
@@ -60,7 +64,7 @@ function streamBig(res: import('node:http').ServerResponse, kb: number): void {
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/stats') {
-    res.end(JSON.stringify({ bigBytesWritten }));
+    res.end(JSON.stringify({ bigBytesWritten, streams }));
     return;
   }
   let body = '';
@@ -70,7 +74,7 @@ const server = createServer((req, res) => {
   });
   req.on('end', () => {
     const big = /"bench_big_kb":(\d+)/.exec(body);
-    if (big) return streamBig(res, Number(big[1]));
+    if (big) return streamBig(res, Number(big[1]), /"bench_big_id":"([\w-]+)"/.exec(body)?.[1] ?? '-');
     if (!body.includes('"stream":true')) {
       res.writeHead(200, {
         'content-type': 'application/json',
@@ -80,6 +84,8 @@ const server = createServer((req, res) => {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    // Zero delay: all 22 events in this same tick, each its own write (so each may become its
+    // own chunk on the wire, as a real upstream's would), then the end.
     for (const e of SSE_EVENTS) res.write(e);
     res.end();
   });
