@@ -1,168 +1,238 @@
 /**
- * `npm run bench`: tollgate against nginx (the reference hop) and a plain node:http proxy (the
- * Node floor), all in one run, pinned with taskset (targets on CPU 0; wrk, the open-loop
- * generator and the fake upstream on CPU 1), targets interleaved, repeated, medians reported.
- * Writes bench/results/latest.md and latest.json. Tests never assert on speed; this reports it.
+ * `npm run bench`: tollgate against nginx (the reference hop), a plain node:http proxy (the Node
+ * floor) and http-proxy-middleware, all in one run, pinned with taskset (targets on CPU 0; wrk,
+ * the open-loop generator and the fake upstream on CPU 1), targets interleaved, repeated, medians
+ * reported. Writes bench/results/latest.md and latest.json. Installs nothing. Tests never assert
+ * on speed; this reports it.
  *
- *   npm run bench [-- --quick] [--rounds N] [--seconds S]
+ *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/pg.js';
+import { createTestDatabase } from '../test/helpers/pg.js';
+import type { Mode } from './lib/configs.js';
+import { type Latency, latency, reloadMs, type SlowReader, slowReader } from './lib/measure.js';
+import { cleanUp, hasCommand, onCleanUp, run } from './lib/procs.js';
 import {
-  type Latency,
-  latency,
-  type Mode,
-  reloadMs,
-  slowReader,
-  type Throughput,
-  throughput,
-} from './measure.js';
-import { hasCommand, killAll, run } from './procs.js';
-import { type Report, renderReport } from './report.js';
-import { median } from './stats.js';
-import { startNginx, startNodeProxy, startTollgate, startUpstream, type Target } from './targets.js';
+  LATENCY_RUNS,
+  type LatencyLabel,
+  type Report,
+  renderReport,
+  type Summary,
+  type TargetResult,
+} from './lib/report.js';
+import { median } from './lib/stats.js';
+import {
+  startHpmProxy,
+  startNginx,
+  startNodeProxy,
+  startTollgate,
+  startUpstream,
+  type Target,
+} from './lib/targets.js';
+import { type Throughput, throughput } from './lib/wrk.js';
 
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
+    only: { type: 'string' },
   },
 });
-const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
-const seconds = Number(values.seconds ?? (values.quick ? 2 : 5));
-const latencySeconds = values.quick ? 2 : 4;
+const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 1 : 3)));
+const seconds = Math.max(1, Number(values.seconds ?? (values.quick ? 2 : 5)));
+const latencySeconds = values.quick ? 2 : 5;
+const only = values.only ? values.only.split(',').map((s) => s.trim()) : [];
+const unknown = only.filter((id) => !IDS.includes(id));
+if (unknown.length || !Number.isFinite(rounds) || !Number.isFinite(seconds)) {
+  console.error(`usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--only ${IDS.join(',')}]`);
+  process.exit(2);
+}
+const wanted = (id: string) => only.length === 0 || only.includes(id);
 
 const missing = ['wrk', 'nginx', 'taskset'].filter((c) => !hasCommand(c));
 if (missing.length > 0) {
   console.error(
-    `npm run bench needs ${missing.join(', ')}; install with:\n  sudo apt-get install -y wrk nginx-light util-linux\n(nothing is installed for you)`,
+    `npm run bench needs ${missing.join(', ')}, and installs nothing itself. Install with:\n` +
+      '  apt-get install -y wrk nginx-light   (taskset is in util-linux)',
   );
   process.exit(1);
 }
 if (cpus().length < 2)
-  console.warn('only one CPU: targets and load share it; ratios still hold, absolutes do not');
+  console.warn('[bench] one CPU: targets and load share it; ratios hold, absolutes do not');
 
-const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const log = (s: string) => console.error(`[bench] ${s}`);
-let db: TestDatabase | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
+const notes: string[] = [];
+const loadAtStart = loadavg();
 
 try {
   const upstream = await startUpstream(dir);
   const up = upstream.port;
-  const targets: Target[] = [
-    await startNginx(dir, up),
-    await startNodeProxy(dir, up),
-    await startTollgate(dir, 'tollgate (SQLite, 10 keys)', { upstreamPort: up, keys: 10 }),
-    await startTollgate(dir, 'tollgate (SQLite, 10,000 keys)', { upstreamPort: up, keys: 10_000 }),
-  ];
-  try {
-    db = await createTestDatabase('tollgate_bench');
-    targets.push(
-      await startTollgate(dir, 'tollgate (PostgreSQL, 10 keys)', {
-        upstreamPort: up,
-        keys: 10,
-        store: db.url,
-      }),
-    );
-  } catch (err) {
-    log(`PostgreSQL rows skipped: ${(err as Error).message}`);
+  const targets: Target[] = [];
+  if (wanted('nginx')) targets.push(await startNginx(dir, up));
+  if (wanted('node')) targets.push(await startNodeProxy(dir, up));
+  if (wanted('hpm')) targets.push(await startHpmProxy(dir, up));
+  const opts = (keys: number) => ({ upstreamPort: up, keys });
+  if (wanted('sqlite'))
+    targets.push(await startTollgate(dir, 'sqlite', 'tollgate (SQLite, 10 keys)', opts(10)));
+  if (wanted('10k'))
+    targets.push(await startTollgate(dir, '10k', 'tollgate (SQLite, 10,000 keys)', opts(10_000)));
+  if (wanted('pg')) {
+    try {
+      const db = await createTestDatabase('tollgate_bench');
+      onCleanUp(() => db.drop());
+      targets.push(
+        await startTollgate(dir, 'pg', 'tollgate (PostgreSQL, 10 keys)', { ...opts(10), store: db.url }),
+      );
+    } catch (err) {
+      notes.push(`PostgreSQL rows skipped: ${(err as Error).message}`);
+      log(notes.at(-1) as string);
+    }
   }
 
-  const tp = new Map<string, Record<Mode, Throughput[]>>();
-  const lat = new Map<string, Record<string, Latency[]>>();
-  for (const t of [upstream, ...targets]) lat.set(t.name, {});
-  for (const t of targets) tp.set(t.name, { json: [], sse: [] });
+  const tp = new Map<string, Record<Mode, Throughput[]>>(targets.map((t) => [t.id, { json: [], sse: [] }]));
+  // Per target and label, one Latency per round (undefined when skipped), index-aligned with direct's.
+  const lat = new Map<string, Record<string, Array<Latency | undefined>>>(
+    [upstream, ...targets].map((t) => [t.id, {}]),
+  );
 
-  for (const t of targets) for (const mode of ['json', 'sse'] as const) await throughput(dir, t, mode, 1); // warm-up
+  log(`warm-up: 2 s per target and mode`);
+  for (const t of targets) for (const mode of ['json', 'sse'] as const) await throughput(dir, t, mode, 2);
+
+  // The slow reader runs on warmed-up but otherwise fresh processes: after minutes of load, a
+  // heap full of garbage could hide a buffered stream in the RSS.
+  const slow: SlowReader[] = [];
+  for (const t of targets.filter((t) => ['nginx', 'node', 'sqlite'].includes(t.id))) {
+    log(`slow reader through ${t.name} (10 MiB stream read at ~1 KiB/s, 10 s)`);
+    slow.push(await slowReader(t, up, 10));
+  }
+
   for (let r = 0; r < rounds; r++) {
     // Interleaved, and a different order each round, so drift on the machine hits every target.
     const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
     for (const t of order) {
       for (const mode of ['json', 'sse'] as const) {
         const m = await throughput(dir, t, mode, seconds);
-        tp.get(t.name)?.[mode].push(m);
+        tp.get(t.id)?.[mode].push(m);
         log(
-          `round ${r + 1} ${t.name} ${mode}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req`,
+          `round ${r + 1} ${t.name} ${mode}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req, ${m.rssMb.toFixed(0)} MB`,
         );
       }
     }
-    for (const t of [upstream, ...order]) {
-      for (const [label, mode, rate] of [
-        ['json@200', 'json', 200],
-        ['json@2000', 'json', 2000],
-        ['sse@200', 'sse', 200],
-      ] as const) {
+    for (const [mode, rate] of LATENCY_RUNS) {
+      const label = `${mode}@${rate}`;
+      for (const t of [upstream, ...order]) {
+        const runs = lat.get(t.id) as Record<string, Array<Latency | undefined>>;
+        runs[label] ??= [];
         // An open loop above what a target can serve only measures its queue (and leaves a backlog
-        // that spoils the next run): rates beyond 2/3 of its measured throughput are skipped.
-        const capacity = tp.get(t.name)?.[mode].at(-1)?.rps ?? Number.POSITIVE_INFINITY;
-        if (rate > capacity * (2 / 3)) {
+        // that spoils the next run): rates above 2/3 of its measured throughput are skipped.
+        const capacity = median(tp.get(t.id)?.[mode].map((x) => x.rps) ?? []);
+        if (rate > (capacity * 2) / 3) {
+          runs[label][r] = undefined;
           log(`round ${r + 1} ${t.name} ${label}: skipped, above 2/3 of its ${Math.round(capacity)} req/s`);
           continue;
         }
         const l = await latency(t, mode, rate, latencySeconds);
-        const byLabel = lat.get(t.name) as Record<string, Latency[]>;
-        byLabel[label] = [...(byLabel[label] ?? []), l];
-        log(`round ${r + 1} ${t.name} ${label}: p50 ${l.latencyUs.p50} µs, p99 ${l.latencyUs.p99} µs`);
+        runs[label][r] = l;
+        if (l.errors) {
+          notes.push(`${t.name} ${label}, round ${r + 1}: open-loop errors ${JSON.stringify(l.errorKinds)}.`);
+          log(`warning: ${notes.at(-1)}`);
+        }
+        log(
+          `round ${r + 1} ${t.name} ${label}: p50 ${l.latencyUs.p50} µs, p99 ${l.latencyUs.p99} µs, TTFB p50 ${l.ttfbUs.p50} µs (send lag p99 ${l.sendLagUs.p99} µs)`,
+        );
       }
     }
   }
 
-  const sqlite = targets[2] as Target & { configFile?: string };
-  const tenK = targets[3] as Target & { configFile: string };
-  log('slow reader (10 MiB stream read at 1 KiB/s)');
-  const slow = await slowReader(sqlite, up, values.quick ? 5 : 10);
-  log('reloads of the 10,000-key file');
-  const reloads: number[] = [];
-  for (let i = 0; i < 5; i++) reloads.push(await reloadMs(tenK, tenK.configFile, i));
+  let reload: Report['reloadMs'] = null;
+  const tenK = targets.find((t) => t.id === '10k');
+  if (tenK) {
+    log('reloads of the 10,000-key file');
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      runs.push(await reloadMs(tenK, i));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    reload = { runs, median: median(runs), max: Math.max(...runs) };
+  }
 
-  const versions = {
-    node: process.version,
-    nginx: (await run('sh', ['-c', 'nginx -v 2>&1'])).trim(),
-    wrk: (await run('sh', ['-c', 'wrk -v 2>&1 | head -n1'])).trim(),
-  };
+  const results: TargetResult[] = [upstream, ...targets].map((t) => result(t));
+  for (const t of results) {
+    const errors = (t.json?.errors ?? 0) + (t.sse?.errors ?? 0);
+    if (errors) notes.push(`${t.name}: ${errors} wrk errors (non-2xx or socket) — see its row.`);
+  }
   const report: Report = {
     date: new Date().toISOString(),
-    args: { rounds, seconds, latencySeconds },
-    versions,
-    cpus: cpus().length,
-    throughput: [...tp].map(([name, m]) => ({
-      name,
-      json: summarize(m.json),
-      sse: summarize(m.sse),
-    })),
-    latency: [...lat].map(([name, byLabel]) => ({
-      name,
-      ...Object.fromEntries(
-        Object.entries(byLabel).map(([label, ls]) => [
-          label,
-          {
-            p50: median(ls.map((l) => l.latencyUs.p50)),
-            p99: median(ls.map((l) => l.latencyUs.p99)),
-            firstEventP50: median(ls.map((l) => l.firstEventUs.p50)),
-            errors: ls.reduce((a, l) => a + l.errors, 0),
-          },
-        ]),
-      ),
-    })),
+    args: { rounds, seconds, latencySeconds, only },
+    machine: {
+      node: process.version,
+      nginx: (await run('sh', ['-c', 'nginx -v 2>&1'])).trim(),
+      wrk: (await run('sh', ['-c', 'wrk -v 2>&1 | head -n1'])).trim().split(' Copyright')[0] as string,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? '?',
+      loadavg: loadAtStart,
+    },
+    targets: results,
     slowReader: slow,
-    reloadMs: { median: median(reloads), max: Math.max(...reloads) },
+    reloadMs: reload,
+    notes,
   };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
   const md = renderReport(report);
   writeFileSync('bench/results/latest.md', md);
   console.log(md);
-} finally {
-  killAll();
-  await db?.drop().catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
-}
 
-function summarize(ms: Throughput[]) {
+  /** Medians over rounds; added latency per round against direct's run of the same round. */
+  function result(t: Target): TargetResult {
+    const m = tp.get(t.id);
+    const runs = lat.get(t.id) ?? {};
+    const direct = lat.get('direct') ?? {};
+    const res: TargetResult = {
+      id: t.id,
+      name: t.name,
+      ...(m ? { json: summarize(m.json), sse: summarize(m.sse) } : {}),
+      latency: {},
+      added: {},
+    };
+    for (const [label, ls] of Object.entries(runs) as Array<[LatencyLabel, Array<Latency | undefined>]>) {
+      const ran = ls.filter((l): l is Latency => l !== undefined);
+      if (ran.length === 0) continue;
+      res.latency[label] = {
+        p50: median(ran.map((l) => l.latencyUs.p50)),
+        p99: median(ran.map((l) => l.latencyUs.p99)),
+        ttfbP50: median(ran.map((l) => l.ttfbUs.p50)),
+        errors: ran.reduce((a, l) => a + l.errors, 0),
+        sendLagP99: median(ran.map((l) => l.sendLagUs.p99)),
+      };
+      const diff = (f: (l: Latency) => number) =>
+        median(
+          ls.map((l, i) => {
+            const d = direct[label]?.[i];
+            return l && d ? f(l) - f(d) : Number.NaN;
+          }),
+        );
+      res.added[label] = {
+        p50: diff((l) => l.latencyUs.p50),
+        p99: diff((l) => l.latencyUs.p99),
+        ttfbP50: diff((l) => l.ttfbUs.p50),
+      };
+    }
+    return res;
+  }
+} finally {
+  await cleanUp();
+}
+process.exit(0);
+
+function summarize(ms: Throughput[]): Summary {
   return {
     rps: median(ms.map((m) => m.rps)),
     cpuUsPerRequest: median(ms.map((m) => m.cpuUsPerRequest)),

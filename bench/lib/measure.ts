@@ -1,74 +1,31 @@
-/** One measurement each: closed-loop throughput (wrk), open-loop latency, slow reader, reload. */
-import { appendFileSync, writeFileSync } from 'node:fs';
+/**
+ * The measurements besides wrk: open-loop latency (runs bench/lib/open-loop.ts pinned to the
+ * load CPU), the slow reader (RSS growth while a client reads a big stream at ~1 KiB/s), and the
+ * reload time of a keys file (change → /healthz serves the new revision).
+ */
+import { appendFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
-import { cpuOf, pidTree, rssOf, run } from './procs.js';
-import { type Percentiles, parseWrk } from './stats.js';
-import { LOAD_CPU, type Target } from './targets.js';
-
-export const PATH = '/v1/chat/completions';
-export const BODIES = {
-  json: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}],"max_tokens":50}',
-  sse: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}],"stream":true}',
-};
-export type Mode = keyof typeof BODIES;
-
-export interface Throughput {
-  rps: number;
-  cpuUsPerRequest: number;
-  rssMb: number;
-  errors: number;
-}
-
-function wrkScript(dir: string, t: Target, mode: Mode): string {
-  const file = join(dir, `wrk-${t.port}-${mode}.lua`);
-  const headers = { 'content-type': 'application/json', ...t.headers };
-  writeFileSync(
-    file,
-    [
-      'wrk.method = "POST"',
-      ...Object.entries(headers).map(([k, v]) => `wrk.headers["${k}"] = "${v}"`),
-      `wrk.body = '${BODIES[mode]}'`,
-    ].join('\n'),
-  );
-  return file;
-}
-
-/** wrk with 50 connections on the load CPU; the target's CPU time and peak RSS over the run. */
-export async function throughput(dir: string, t: Target, mode: Mode, seconds: number): Promise<Throughput> {
-  const pids = pidTree(t.child.pid as number);
-  const script = wrkScript(dir, t, mode);
-  let peak = rssOf(pids);
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssOf(pids));
-  }, 200);
-  const cpu0 = cpuOf(pids);
-  const out = await run('taskset', [
-    '-c',
-    String(LOAD_CPU),
-    'wrk',
-    '-t1',
-    '-c50',
-    `-d${seconds}s`,
-    '-s',
-    script,
-    `http://127.0.0.1:${t.port}${PATH}`,
-  ]);
-  const cpu = cpuOf(pids) - cpu0;
-  clearInterval(sampler);
-  const w = parseWrk(out);
-  return { rps: w.rps, cpuUsPerRequest: cpu / Math.max(1, w.requests), rssMb: peak, errors: w.errors };
-}
+import { BODIES, bigBody, LOAD_CPU, type Mode, PATH } from './configs.js';
+import type { OpenLoopArgs } from './open-loop.js';
+import { pidTree, rssOf } from './proc-stats.js';
+import { run } from './procs.js';
+import type { Percentiles } from './stats.js';
+import type { Target } from './targets.js';
 
 export interface Latency {
-  latencyUs: Percentiles;
-  firstEventUs: Percentiles;
+  sent: number;
+  done: number;
   errors: number;
+  errorKinds: Record<string, number>;
+  latencyUs: Percentiles;
+  ttfbUs: Percentiles;
+  /** How late the generator itself sent (actual − intended): its own precision. */
+  sendLagUs: Percentiles;
 }
 
-/** The open-loop generator at `rate` req/s, pinned to the load CPU. */
+/** The open-loop generator against `t` at `rate` req/s for `seconds` (after 1 s of warm-up). */
 export async function latency(t: Target, mode: Mode, rate: number, seconds: number): Promise<Latency> {
-  const args = {
+  const args: OpenLoopArgs = {
     port: t.port,
     path: PATH,
     headers: { 'content-type': 'application/json', ...t.headers },
@@ -77,70 +34,95 @@ export async function latency(t: Target, mode: Mode, rate: number, seconds: numb
     seconds,
     warmupSeconds: 1,
   };
-  const out = await run('taskset', [
-    '-c',
-    String(LOAD_CPU),
-    process.execPath,
-    '--import',
-    'tsx',
-    'bench/suite/open-loop.ts',
-    JSON.stringify(args),
-  ]);
+  const out = await run(
+    'taskset',
+    [
+      '-c',
+      String(LOAD_CPU),
+      process.execPath,
+      '--import',
+      'tsx',
+      'bench/lib/open-loop.ts',
+      JSON.stringify(args),
+    ],
+    (seconds + 30) * 1000,
+  );
   return JSON.parse(out.trim().split('\n').pop() as string) as Latency;
 }
 
+export interface SlowReader {
+  name: string;
+  seconds: number;
+  rssGrowthMb: number;
+  upstreamWrittenKb: number;
+  clientReadKb: number;
+  /** The upstream wrote nothing in the window's second half: backpressure held it. */
+  upstreamBlocked: boolean;
+}
+
 /**
- * A client reading a 10 MiB stream at ~1 KiB/s through `t` for `seconds`: how much the target's
- * RSS grows, and how much of the stream the upstream could write (backpressure holds it back).
+ * A client asks `t` for a 10 MiB stream (the upstream pushes it as fast as its socket takes it)
+ * and reads it at ~1 KiB/s for `seconds`: how much the target's RSS grows over its RSS before the
+ * request, and how many bytes the upstream managed to write.
  */
-export async function slowReader(
-  t: Target,
-  upstreamPort: number,
-  seconds: number,
-): Promise<{ rssGrowthMb: number; upstreamWrittenKb: number; clientReadKb: number }> {
+export async function slowReader(t: Target, upstreamPort: number, seconds: number): Promise<SlowReader> {
+  const id = `${t.id}-${Date.now()}`;
+  const body = bigBody(10 * 1024, id);
   const pids = pidTree(t.child.pid as number);
   const before = rssOf(pids);
-  const written0 = await upstreamWritten(upstreamPort);
-  const body =
-    '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}],"stream":true,"bench_big_kb":10240}';
   const socket = net.connect(t.port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise((r) => socket.once('connect', r));
+  socket.pause();
   socket.write(
-    `POST ${PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${Object.entries(t.headers)
+    `POST ${PATH} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n${Object.entries(t.headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('')}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  socket.pause();
   let read = 0;
   let peak = before;
   const reader = setInterval(() => {
-    const chunk = socket.read(102) as Buffer | null; // ~1 KiB/s at 10 reads a second
+    const chunk = socket.read(Math.min(socket.readableLength, 103)) as Buffer | null; // ~1 KiB/s
     if (chunk) read += chunk.length;
     peak = Math.max(peak, rssOf(pids));
   }, 100);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  clearInterval(reader);
-  const written = (await upstreamWritten(upstreamPort)) - written0;
-  socket.destroy();
-  return { rssGrowthMb: peak - before, upstreamWrittenKb: written / 1024, clientReadKb: read / 1024 };
+  try {
+    await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+    const half = await upstreamWritten(upstreamPort, id);
+    await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+    const written = await upstreamWritten(upstreamPort, id);
+    return {
+      name: t.name,
+      seconds,
+      rssGrowthMb: peak - before,
+      upstreamWrittenKb: written / 1024,
+      clientReadKb: read / 1024,
+      upstreamBlocked: written === half && written < 10 * 1024 * 1024,
+    };
+  } finally {
+    clearInterval(reader);
+    socket.destroy();
+  }
 }
 
-async function upstreamWritten(port: number): Promise<number> {
+async function upstreamWritten(port: number, id: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/stats`);
-  return ((await res.json()) as { bigBytesWritten: number }).bigBytesWritten;
+  return ((await res.json()) as { streams: Record<string, number> }).streams[id] ?? 0;
 }
 
-/** ms from SIGHUP (after a change to keys.yaml) until /healthz serves the new revision. */
-export async function reloadMs(t: Target, configFile: string, round: number): Promise<number> {
-  const revision = async () =>
-    ((await (await fetch(`http://127.0.0.1:${t.port}/healthz`)).json()) as { config: { revision: string } })
-      .config.revision;
-  const before = await revision();
-  appendFileSync(configFile, `# bench reload ${round}\n`);
+/** /healthz's config revision. */
+async function revision(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return ((await res.json()) as { config: { revision: string } }).config.revision;
+}
+
+/** ms from a change to keys.yaml (+ SIGHUP) until /healthz serves the new revision, polled every 1 ms. */
+export async function reloadMs(t: Target, round: number): Promise<number> {
+  const before = await revision(t.port);
+  appendFileSync(t.configFile as string, `# bench reload ${round}\n`);
   const start = performance.now();
   t.child.kill('SIGHUP');
-  while ((await revision()) === before) {
+  while ((await revision(t.port)) === before) {
     if (performance.now() - start > 10_000) throw new Error('the reload did not land within 10 s');
     await new Promise((r) => setTimeout(r, 1));
   }

@@ -1,23 +1,59 @@
-/** Child processes of the benchmark: spawn pinned to a CPU, wait until they listen, read /proc, stop. */
+/**
+ * Child processes of the benchmark: spawn pinned to a CPU with taskset, wait until they listen,
+ * run a command to completion under a timeout, and kill every child (and its children, e.g.
+ * nginx's worker) however the suite ends — normally, on an error, or on Ctrl-C.
+ */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import net from 'node:net';
-import { cpuMicros, rssMb } from './stats.js';
+import { pidTree } from './proc-stats.js';
 
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const children = new Set<ChildProcess>();
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
-/** Every child is killed when the suite exits, however it exits. */
+/** Kills every child still running, with its own children (synchronous: safe in 'exit'). */
 export function killAll(): void {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) {
+    if (c.pid === undefined || c.exitCode !== null) continue;
+    for (const pid of pidTree(c.pid).reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
   children.clear();
 }
-process.on('exit', killAll);
-for (const s of ['SIGINT', 'SIGTERM'] as const)
-  process.on(s, () => {
-    killAll();
-    process.exit(130);
-  });
+
+/** Registers something to undo at the end (temp dir, test database); run by `cleanUp`. */
+export function onCleanUp(fn: () => Promise<unknown> | unknown): void {
+  cleanups.unshift(fn);
+}
+
+/** Kills the children, then runs the registered clean-ups (each bounded to 5 s). */
+export async function cleanUp(): Promise<void> {
+  killAll();
+  for (const fn of cleanups.splice(0)) {
+    await Promise.race([
+      Promise.resolve()
+        .then(fn)
+        .catch(() => {}),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
+  }
+}
+
+let handlersInstalled = false;
+/** From the first child on, the children die with the suite (exit, Ctrl-C, SIGTERM). */
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', killAll);
+  for (const s of ['SIGINT', 'SIGTERM'] as const)
+    process.on(s, () => {
+      console.error(`[bench] ${s}: stopping`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+}
 
 export function hasCommand(cmd: string): boolean {
   try {
@@ -64,52 +100,32 @@ export async function startPinned(
   args: string[],
   opts: { port: number; log: string; env?: NodeJS.ProcessEnv },
 ): Promise<ChildProcess> {
+  installHandlers();
   const out = openSync(opts.log, 'a');
   const child = spawn('taskset', ['-c', String(cpu), cmd, ...args], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, ...opts.env },
+    env: opts.env ?? process.env,
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
-  await Promise.race([
-    waitForPort(opts.port),
-    new Promise((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`${cmd} exited (${code}); see ${opts.log}`))),
-    ),
-  ]);
+  let onExit: ((code: number | null) => void) | undefined;
+  try {
+    await Promise.race([
+      waitForPort(opts.port),
+      new Promise((_, reject) => {
+        onExit = (code) => reject(new Error(`${cmd} exited (${code}) before listening; see ${opts.log}`));
+        child.once('exit', onExit);
+      }),
+    ]);
+  } finally {
+    if (onExit) child.off('exit', onExit);
+  }
   return child;
 }
 
-export async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))]);
-  child.kill('SIGKILL');
-}
-
-/** The pid and its children (nginx's workers; `taskset` execs, so the pid is the program's). */
-export function pidTree(pid: number): number[] {
-  try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)])
-      .toString()
-      .trim()
-      .split('\n')
-      .filter(Boolean);
-    return [pid, ...kids.map(Number)];
-  } catch {
-    return [pid];
-  }
-}
-
-export const cpuOf = (pids: number[]): number =>
-  pids.reduce((sum, p) => sum + cpuMicros(readFileSync(`/proc/${p}/stat`, 'utf8'), TICKS), 0);
-
-export const rssOf = (pids: number[]): number =>
-  pids.reduce((sum, p) => sum + rssMb(readFileSync(`/proc/${p}/status`, 'utf8')), 0);
-
-/** Runs a command to completion and returns its stdout. */
-export function run(cmd: string, args: string[]): Promise<string> {
+/** Runs a command to completion and returns its stdout; killed (and rejected) after `timeoutMs`. */
+export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
+  installHandlers();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(child);
@@ -117,10 +133,13 @@ export function run(cmd: string, args: string[]): Promise<string> {
     child.stdout.on('data', (d) => {
       out += d;
     });
-    child.once('exit', (code) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
       children.delete(child);
       if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}`));
     });
   });
 }

@@ -1,80 +1,37 @@
-/** The targets under test: configs and how to start each, pinned to CPU 0. */
+/**
+ * The targets under test and how each starts, pinned to the gateway CPU: nginx (the reference
+ * hop), a plain node:http proxy (the Node floor), http-proxy-middleware (reference), and tollgate
+ * as `tollgate serve` runs it from dist/ — real key auth, policy, budget reservation, metering, a
+ * usage record per request, logs at the default level to a file. The fake upstream runs on the
+ * load CPU.
+ */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashKey, mintKey } from '../../src/keys/format.js';
+import { benchKey, GATEWAY_CPU, keysYaml, LOAD_CPU, nginxConf } from './configs.js';
 import { freePort, startPinned } from './procs.js';
 
-export const GATEWAY_CPU = 0;
-export const LOAD_CPU = 1;
-
 export interface Target {
+  /** Short id for --only and file names: direct, nginx, node, hpm, sqlite, 10k, pg. */
+  id: string;
   name: string;
   port: number;
   child: ChildProcess;
   /** Headers a request needs (tollgate's key). */
   headers: Record<string, string>;
+  /** tollgate's keys.yaml. */
+  configFile?: string;
 }
 
-export const benchKey = mintKey();
-
-/** keys.yaml with `count` keys, the bench key among them; each key with its own limits. */
-export function keysYaml(upstreamPort: number, count: number): string {
-  const lines = [
-    'version: 1',
-    'upstreams:',
-    `  openai: { base_url: "http://127.0.0.1:${upstreamPort}/v1", api_key: "\${BENCH_UPSTREAM_KEY}" }`,
-    'models:',
-    '  gpt-4o-mini: { upstream: openai, input_per_mtok: 0.15, output_per_mtok: 0.6, max_output_tokens: 16384 }',
-    'keys:',
-    `  bench: { hash: "${hashKey(benchKey)}", limits: { daily_usd: 1000000, rpm: 100000000 } }`,
-  ];
-  for (let i = 1; i < count; i++) {
-    const name = `tool-${String(i).padStart(5, '0')}`;
-    lines.push(`  ${name}: { hash: "${hashKey(mintKey())}", limits: { daily_usd: 5, rpm: 60 } }`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-export function nginxConf(dir: string, port: number, upstreamPort: number): string {
-  return `daemon off;
-master_process on;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
-  keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
-    }
-  }
-}
-`;
-}
+const tsx = (script: string, ...args: number[]) => ['--import', 'tsx', script, ...args.map(String)];
 
 export async function startUpstream(dir: string): Promise<Target> {
   const port = await freePort();
-  const child = await startPinned(
-    LOAD_CPU,
-    process.execPath,
-    ['--import', 'tsx', 'bench/targets/upstream.ts', String(port)],
-    { port, log: join(dir, 'upstream.log') },
-  );
-  return { name: 'direct to upstream', port, child, headers: {} };
+  const child = await startPinned(LOAD_CPU, process.execPath, tsx('bench/targets/upstream.ts', port), {
+    port,
+    log: join(dir, 'upstream.log'),
+  });
+  return { id: 'direct', name: 'direct to upstream', port, child, headers: {} };
 }
 
 export async function startNginx(dir: string, upstreamPort: number): Promise<Target> {
@@ -85,7 +42,7 @@ export async function startNginx(dir: string, upstreamPort: number): Promise<Tar
     port,
     log: join(dir, 'nginx.log'),
   });
-  return { name: 'nginx proxy_pass (keep-alive)', port, child, headers: {} };
+  return { id: 'nginx', name: 'nginx proxy_pass (keep-alive)', port, child, headers: {} };
 }
 
 export async function startNodeProxy(dir: string, upstreamPort: number): Promise<Target> {
@@ -93,33 +50,51 @@ export async function startNodeProxy(dir: string, upstreamPort: number): Promise
   const child = await startPinned(
     GATEWAY_CPU,
     process.execPath,
-    ['--import', 'tsx', 'bench/targets/plain-proxy.ts', String(upstreamPort), String(port)],
+    tsx('bench/targets/plain-proxy.ts', upstreamPort, port),
     { port, log: join(dir, 'node-proxy.log') },
   );
-  return { name: 'plain node:http proxy', port, child, headers: {} };
+  return { id: 'node', name: 'plain node:http proxy (keep-alive agent)', port, child, headers: {} };
+}
+
+export async function startHpmProxy(dir: string, upstreamPort: number): Promise<Target> {
+  const port = await freePort();
+  const child = await startPinned(
+    GATEWAY_CPU,
+    process.execPath,
+    tsx('bench/targets/hpm-proxy.ts', upstreamPort, port),
+    { port, log: join(dir, 'hpm-proxy.log') },
+  );
+  return {
+    id: 'hpm',
+    name: 'http-proxy-middleware 3 from node:http (keep-alive agent)',
+    port,
+    child,
+    headers: {},
+  };
 }
 
 /**
- * The real server, built (`dist/`), as `tollgate serve` runs it: logs at the default level to a
- * file, the config in a folder of its own and the SQLite store in another (the default layout).
+ * The real server, built (`dist/`): `node dist/cli.js serve`, the config in a folder of its own
+ * and the SQLite store in another (the default layout), LOG_LEVEL unset (the default level).
  */
 export async function startTollgate(
   dir: string,
+  id: string,
   name: string,
   opts: { upstreamPort: number; keys: number; store?: string },
-): Promise<Target & { configFile: string }> {
+): Promise<Target> {
   const port = await freePort();
-  const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-  const cfgDir = join(dir, `config-${slug}`);
+  const cfgDir = join(dir, `config-${id}`);
   mkdirSync(cfgDir, { recursive: true });
   const configFile = join(cfgDir, 'keys.yaml');
   writeFileSync(configFile, keysYaml(opts.upstreamPort, opts.keys));
-  const store = opts.store ?? `sqlite:${join(dir, `data-${slug}`, 'tollgate.db')}`;
+  const store = opts.store ?? `sqlite:${join(dir, `data-${id}`, 't.db')}`;
+  const { LOG_LEVEL: _, ...env } = process.env;
   const child = await startPinned(
     GATEWAY_CPU,
     process.execPath,
     ['dist/cli.js', 'serve', '--config', configFile, '--port', String(port), '--store', store],
-    { port, log: join(dir, `${slug}.log`), env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
+    { port, log: join(dir, `tollgate-${id}.log`), env: { ...env, BENCH_UPSTREAM_KEY: 'sk-bench' } },
   );
-  return { name, port, child, configFile, headers: { authorization: `Bearer ${benchKey}` } };
+  return { id, name, port, child, configFile, headers: { authorization: `Bearer ${benchKey}` } };
 }

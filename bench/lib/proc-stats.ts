@@ -1,0 +1,50 @@
+/**
+ * CPU time and memory of processes, from /proc: the parsers are pure (unit-tested), the readers
+ * sum over a set of pids (nginx: master + worker). Clock ticks come from `getconf CLK_TCK`.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** CPU time (utime + stime) of a process in µs, from the text of /proc/<pid>/stat. */
+export function cpuMicros(stat: string, ticksPerSecond: number): number {
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last `)` are
+  // fixed: state is field 3, utime field 14, stime field 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return ((utime + stime) * 1e6) / ticksPerSecond;
+}
+
+/** VmRSS in MB (MiB) from the text of /proc/<pid>/status; NaN when absent (a zombie). */
+export function rssMb(status: string): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+let ticks = 0;
+function clockTicks(): number {
+  if (!ticks) ticks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  return ticks;
+}
+
+/** The pid and its direct children (nginx's worker; `taskset` execs, so a pid is the program's). */
+export function pidTree(pid: number): number[] {
+  try {
+    const kids = execFileSync('pgrep', ['-P', String(pid)], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+    return [pid, ...kids.map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** Total CPU µs used so far by `pids`. */
+export const cpuOf = (pids: readonly number[]): number =>
+  pids.reduce((sum, p) => sum + cpuMicros(readFileSync(`/proc/${p}/stat`, 'utf8'), clockTicks()), 0);
+
+/** Current total RSS of `pids` in MB. */
+export const rssOf = (pids: readonly number[]): number =>
+  pids.reduce((sum, p) => sum + rssMb(readFileSync(`/proc/${p}/status`, 'utf8')), 0);

@@ -1,0 +1,80 @@
+/**
+ * Closed-loop throughput with wrk (1 thread, 50 connections) pinned to the load CPU, while the
+ * target's CPU time (/proc utime+stime delta over the run) and peak RSS (sampled every 100 ms)
+ * are recorded. CPU µs per request = CPU time / requests completed.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BODIES, LOAD_CPU, type Mode, PATH } from './configs.js';
+import { cpuOf, pidTree, rssOf } from './proc-stats.js';
+import { run } from './procs.js';
+import type { Target } from './targets.js';
+
+export const CONNECTIONS = 50;
+
+export interface Throughput {
+  rps: number;
+  requests: number;
+  cpuUsPerRequest: number;
+  rssMb: number;
+  errors: number;
+}
+
+/** Requests/sec, total requests and error counts (non-2xx/3xx + socket errors) from wrk's output. */
+export function parseWrk(out: string): { rps: number; requests: number; errors: number } {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const sockErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  return { rps, requests, errors: non2xx + sockErrors };
+}
+
+/** The Lua script that makes wrk send `mode`'s request with the target's headers. */
+export function wrkLua(headers: Record<string, string>, body: string): string {
+  return [
+    'wrk.method = "POST"',
+    ...Object.entries({ 'content-type': 'application/json', ...headers }).map(
+      ([k, v]) => `wrk.headers["${k}"] = "${v}"`,
+    ),
+    `wrk.body = '${body}'`,
+    '',
+  ].join('\n');
+}
+
+export async function throughput(dir: string, t: Target, mode: Mode, seconds: number): Promise<Throughput> {
+  const script = join(dir, `wrk-${t.id}-${mode}.lua`);
+  writeFileSync(script, wrkLua(t.headers, BODIES[mode]));
+  const pids = pidTree(t.child.pid as number);
+  let peak = rssOf(pids);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(pids));
+  }, 100);
+  const cpu0 = cpuOf(pids);
+  try {
+    const out = await run(
+      'taskset',
+      [
+        '-c',
+        String(LOAD_CPU),
+        'wrk',
+        '-t1',
+        `-c${CONNECTIONS}`,
+        `-d${seconds}s`,
+        '--timeout',
+        '5s',
+        '-s',
+        script,
+        `http://127.0.0.1:${t.port}${PATH}`,
+      ],
+      (seconds + 30) * 1000,
+    );
+    const cpu = cpuOf(pids) - cpu0;
+    peak = Math.max(peak, rssOf(pids));
+    const w = parseWrk(out);
+    if (w.errors > 0) console.error(`[bench] warning: ${t.name} ${mode}: ${w.errors} errors\n${out}`);
+    return { ...w, cpuUsPerRequest: cpu / Math.max(1, w.requests), rssMb: peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
