@@ -19,4 +19,20 @@ describe('the embedded rate limiter', () => {
       ok: true,
     });
   });
+
+  it('keeps an exact rolling minute for a busy key, across the compactions of its history', () => {
+    const limiter = createMemoryRateLimiter();
+    const rpm = 10_000;
+    const slot = (id: string, now: number) =>
+      limiter.acquireSlot({ id, key: 'busy', rpm, now, leaseUntil: now + 1000 });
+    // 10,000 requests 20 ms apart over 200 s: the minute before the last one holds 3,000 of them.
+    let last: ReturnType<typeof slot> | undefined;
+    for (let i = 0; i < 10_000; i++) last = slot(`r${i}`, i * 20);
+    expect(last).toEqual({ ok: true, remaining: rpm - 3_000 });
+    // A burst at that instant is admitted up to the limit, then refused until 140,000 leaves.
+    const now = 9_999 * 20;
+    for (let i = 0; i < rpm - 3_000; i++) expect(slot(`b${i}`, now).ok).toBe(true);
+    expect(slot('over', now)).toMatchObject({ ok: false, limit: 'rpm', remaining: 0, retryAfterSec: 1 });
+    expect(slot('later', 200_001)).toEqual({ ok: true, remaining: 0 });
+  });
 });
