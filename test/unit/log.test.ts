@@ -32,6 +32,17 @@ describe('the default logger (buffered stdout)', () => {
     expect(r.firstDataBeforeExit).toBe(true);
   });
 
+  it('flushes on a timer without fsync (a sync to disk would stall every request in flight)', async () => {
+    const r = await runChild(
+      `import fs from 'node:fs'; let syncs = 0; const orig = fs.fsyncSync;
+       fs.fsyncSync = (...a) => { syncs++; return orig(...a); };
+       ${LOGGER} createLogger().info('periodic');
+       setTimeout(() => { process.stdout.write('fsyncs=' + syncs + '\\n'); }, 700);`,
+    );
+    expect(r.out).toContain('"msg":"periodic"');
+    expect(r.out).toContain('fsyncs=0');
+  });
+
   it('writes every buffered line when the process exits at once, and when it crashes', async () => {
     const exit = await runChild(
       `${LOGGER} const log = createLogger(); for (let i = 0; i < 50; i++) log.info({ i }, 'line'); process.exit(0);`,
