@@ -7,8 +7,11 @@ import type { UsageRecord } from './store/types.js';
  * so a slow or broken Slack never slows a proxied request.
  */
 export interface Notifier {
-  /** A reload applied; `summary` is the `tollgate diff` markdown of what changed. */
-  configReloaded(e: { revision: string; previousRevision: string; summary: string }): void;
+  /**
+   * A reload applied; `summary()` is the `tollgate diff` markdown of what changed, computed when
+   * first asked (for 10,000 keys it takes tens of ms, and only Slack reads it).
+   */
+  configReloaded(e: { revision: string; previousRevision: string; summary: () => string }): void;
   /**
    * A reload was rejected; the last good config (`revision`) keeps serving. `rejected` identifies
    * the rejected content, so each broken version is reported once (by one replica), not only the

@@ -152,6 +152,7 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
 
   const reloadNow = async (reason: string): Promise<ReloadResult> => {
     const now = clock();
+    const started = performance.now();
     const a = await attempt(file, now);
 
     if (a.kind === 'missing') {
@@ -202,19 +203,33 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
     metrics.reloadAttempt(true);
     metrics.setReload(true, now, current.revision);
     log.info(
-      { file, reason, revision: current.revision, previousRevision: previous.revision },
+      {
+        file,
+        reason,
+        revision: current.revision,
+        previousRevision: previous.revision,
+        ms: Math.round(performance.now() - started),
+      },
       'config reloaded',
     );
     if (a.warnings.length > 0) log.warn({ file, warnings: a.warnings.map(formatProblem) }, 'config warnings');
     if (changed || recovered) {
-      let summary: string;
-      try {
-        summary = renderDiff(diffConfigs(previous.config, next.config), 'markdown');
-      } catch (err) {
-        log.error({ err, file }, 'could not summarize the config change');
-        summary = 'The config changed (the summary could not be computed).';
-      }
-      notifier.configReloaded({ revision: current.revision, previousRevision: previous.revision, summary });
+      let summary: string | undefined;
+      const summarize = (): string => {
+        if (summary !== undefined) return summary;
+        try {
+          summary = renderDiff(diffConfigs(previous.config, next.config), 'markdown');
+        } catch (err) {
+          log.error({ err, file }, 'could not summarize the config change');
+          summary = 'The config changed (the summary could not be computed).';
+        }
+        return summary;
+      };
+      notifier.configReloaded({
+        revision: current.revision,
+        previousRevision: previous.revision,
+        summary: summarize,
+      });
     }
     return { applied: true, changed, errors: [] };
   };

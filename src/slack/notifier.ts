@@ -129,9 +129,14 @@ export function createSlackNotifier(deps: {
   const notifier: SlackNotifier = {
     configReloaded(e) {
       background('config reloaded', async () => {
+        // The diff is computed a turn later: the new config serves before Slack's summary is built.
+        await new Promise((resolve) => setImmediate(resolve));
         // Keyed by the transition: replicas applying the same change post once, while a later
         // revert to an earlier revision is still announced.
-        await alertOnce(`reload:${e.previousRevision}->${e.revision}`, reloadAppliedAlert(e));
+        await alertOnce(
+          `reload:${e.previousRevision}->${e.revision}`,
+          reloadAppliedAlert({ ...e, summary: e.summary() }),
+        );
       });
     },
 

@@ -262,7 +262,7 @@ describe('Slack alerts', () => {
     slack.notifier.configReloaded({
       revision: 'new2',
       previousRevision: 'old1',
-      summary: '- cursor-dev: daily_usd 5 → 10 (+100%)',
+      summary: () => '- cursor-dev: daily_usd 5 → 10 (+100%)',
     });
     await slack.notifier.flush();
     const texts = posts().map((p) => String(p.body.text));
@@ -314,7 +314,7 @@ describe('Slack alerts', () => {
       const results: unknown[] = [];
       for (let i = 0; i < 50; i++) {
         results.push(
-          slack.notifier.configReloaded({ revision: `r${i}`, previousRevision: 'r', summary: `change ${i}` }),
+          slack.notifier.configReloaded({ revision: `r${i}`, previousRevision: 'r', summary: () => `change ${i}` }),
         );
       }
       // Nothing to await: the calls hand their work to the background.

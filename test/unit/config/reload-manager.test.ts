@@ -37,7 +37,7 @@ function tempDir(): string {
 }
 
 interface Recorded {
-  reloaded: { revision: string; previousRevision: string; summary: string }[];
+  reloaded: { revision: string; previousRevision: string; summary: () => string }[];
   failed: { file: string; errors: Problem[]; revision: string }[];
 }
 
@@ -146,7 +146,7 @@ describe('createConfigManager', () => {
       revision: after.revision,
       previousRevision: before.revision,
     });
-    expect(notifier.reloaded[0]?.summary).toContain('ci-bot');
+    expect(notifier.reloaded[0]?.summary()).toContain('ci-bot');
     expect(await gauge(metrics, 'tollgate_config_last_reload_successful')).toBe(1);
     expect(await metrics.registry.getSingleMetricAsString('tollgate_config_info')).toContain(
       `revision="${after.revision}"`,
@@ -250,8 +250,8 @@ describe('createConfigManager', () => {
     writeFileSync(file, keysYaml({ keys: { 'cursor-laptop': { hash: H1, dailyUsd: 5 } } }));
     await manager.reload('test');
     expect(manager.current().keysByHash.get(H1)?.name).toBe('cursor-laptop');
-    expect(notifier.reloaded[0]?.summary).toContain('cursor-laptop');
-    expect(notifier.reloaded[0]?.summary).toContain('cursor-dev');
+    expect(notifier.reloaded[0]?.summary()).toContain('cursor-laptop');
+    expect(notifier.reloaded[0]?.summary()).toContain('cursor-dev');
   });
 
   it('never puts a leaked plaintext key into logs, status or notifications', async () => {
