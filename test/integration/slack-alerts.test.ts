@@ -314,7 +314,11 @@ describe('Slack alerts', () => {
       const results: unknown[] = [];
       for (let i = 0; i < 50; i++) {
         results.push(
-          slack.notifier.configReloaded({ revision: `r${i}`, previousRevision: 'r', summary: () => `change ${i}` }),
+          slack.notifier.configReloaded({
+            revision: `r${i}`,
+            previousRevision: 'r',
+            summary: () => `change ${i}`,
+          }),
         );
       }
       // Nothing to await: the calls hand their work to the background.
