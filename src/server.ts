@@ -42,7 +42,7 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics: true });
   const notifier = createNotifierRelay();
   const config = await createConfigManager({
     file: opts.configFile,

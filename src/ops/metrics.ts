@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { UsageRecord } from '../store/types.js';
 
 /** Prometheus metrics of SPEC §7. Labels carry key *names*, never keys. */
@@ -12,8 +12,14 @@ export interface Metrics {
   reloadAttempt(ok: boolean): void;
 }
 
-export function createMetrics(): Metrics {
+/**
+ * `processMetrics` (the server) adds prom-client's standard process_* and nodejs_* series: RSS,
+ * heap, GC and event-loop lag, read when /metrics is scraped — what to watch for a gateway's
+ * memory and its tail latency.
+ */
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'tollgate_requests_total',
     help: 'Requests by key, model and status.',

@@ -105,6 +105,13 @@ describe('operations endpoints', () => {
     expect(text).not.toContain('sk-upstream-secret');
   });
 
+  it('shows the process in /metrics: RSS, heap and event-loop lag', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(text.match(/^process_resident_memory_bytes (\d+)/m)?.[1])).toBeGreaterThan(1e6);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds [\d.e-]+/m);
+  });
+
   it('sends OpenAI-style rate-limit headers with the requests left this minute', async () => {
     const first = await chat(key);
     const second = await chat(key);
