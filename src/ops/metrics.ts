@@ -6,7 +6,10 @@ export interface Metrics {
   registry: Registry;
   observeRequest(record: UsageRecord): void;
   setBudgetUse(key: string, window: 'daily' | 'monthly', ratio: number): void;
-  /** Drops the budget gauges of keys no longer configured, so a removed key stops showing. */
+  /**
+   * Drops the budget gauges of keys no longer configured, so a removed key stops showing, and
+   * ignores later setBudgetUse calls for them.
+   */
   retainKeys(names: ReadonlySet<string>): void;
   setReload(ok: boolean, at: number, revision: string): void;
   reloadAttempt(ok: boolean): void;
@@ -75,6 +78,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   });
 
   const gaugedKeys = new Set<string>();
+  let retained: ReadonlySet<string> | undefined;
   return {
     registry,
     observeRequest(r) {
@@ -87,10 +91,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
     },
     setBudgetUse(key, window, ratio) {
+      // A request admitted before a reload removed its key settles after it: no gauge for it.
+      if (retained && !retained.has(key)) return;
       gaugedKeys.add(key);
       budgetUse.set({ key, window }, ratio);
     },
     retainKeys(names) {
+      retained = names;
       for (const key of gaugedKeys) {
         if (names.has(key)) continue;
         gaugedKeys.delete(key);
