@@ -14,6 +14,8 @@ describe('budget gauges', () => {
     expect(text).toContain('tollgate_budget_use_ratio{key="ci-bot",window="daily"} 0.3');
     m.retainKeys(new Set(['ci-bot', 'cursor-dev']));
     m.setBudgetUse('cursor-dev', 'daily', 0.7);
-    expect(await m.registry.metrics()).toContain('tollgate_budget_use_ratio{key="cursor-dev",window="daily"} 0.7');
+    expect(await m.registry.metrics()).toContain(
+      'tollgate_budget_use_ratio{key="cursor-dev",window="daily"} 0.7',
+    );
   });
 });
