@@ -17,6 +17,14 @@ export function extractKey(headers: IncomingHttpHeaders): string | undefined {
 
 /** The key's config if the key is present, well-formed and listed; the error says which of the three failed. */
 export function authenticate(headers: IncomingHttpHeaders, loaded: LoadedConfig): KeyConfig {
+  return authenticateKey(headers, loaded).config;
+}
+
+/** As `authenticate`, also telling which of the key's hashes matched (a rotating key lists several). */
+export function authenticateKey(
+  headers: IncomingHttpHeaders,
+  loaded: LoadedConfig,
+): { config: KeyConfig; hash: string } {
   const key = extractKey(headers);
   if (!key) {
     throw new GatewayError(
@@ -30,14 +38,15 @@ export function authenticate(headers: IncomingHttpHeaders, loaded: LoadedConfig)
       'the API key is not a well-formed tollgate key (tgk_ and 38 letters or digits with a valid checksum); check that it was copied whole.',
     );
   }
-  const config = loaded.keysByHash.get(hashKey(key));
+  const hash = hashKey(key);
+  const config = loaded.keysByHash.get(hash);
   if (!config) {
     throw new GatewayError(
       'invalid_api_key',
       `the key ${maskKey(key)} is not in keys.yaml (revision ${loaded.revision}): it was never added, or was rotated or removed; check it with 'tollgate keys check'.`,
     );
   }
-  return config;
+  return { config, hash };
 }
 
 /** The key's name if the request carries a known key, without refusing anything (for unknown routes). */

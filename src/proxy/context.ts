@@ -24,6 +24,8 @@ export interface RequestContext {
   userAgent: string | null;
   ip: string | null;
   key?: KeyConfig;
+  /** First 12 hex digits of the key hash that matched (which of a rotating key's hashes is in use). */
+  keyHash?: string;
   model?: ModelConfig;
   /** The `model` the body named, kept for the record when it is unknown or not allowed. */
   requestedModel?: string;
@@ -95,5 +97,7 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     ip: ctx.ip,
     configRevision: ctx.loaded.revision,
     usageSource: outcome.usageSource,
+    requestedModel: ctx.requestedModel ?? null,
+    keyHash: ctx.keyHash ?? null,
   };
 }

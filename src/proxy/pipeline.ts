@@ -8,7 +8,7 @@ import { meterExchange } from '../metering/meter.js';
 import { costOf, NO_USAGE } from '../metering/pricing.js';
 import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
-import { authenticate, identifyKey } from '../policy/authenticate.js';
+import { authenticateKey, identifyKey } from '../policy/authenticate.js';
 import { planBudget, reserveBudget } from '../policy/budget.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
@@ -152,8 +152,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         `tollgate has no route ${req.method} ${ctx.pathname}; it serves POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/messages/count_tokens and GET /v1/models.`,
       );
     }
-    const key = authenticate(req.headers, ctx.loaded);
+    const { config: key, hash } = authenticateKey(req.headers, ctx.loaded);
     setKey(ctx, res, key);
+    ctx.keyHash = keyHashPrefix(hash);
     const budget = planBudget(key, ctx.local);
     ctx.periods = budget.periods;
     checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
@@ -226,6 +227,11 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       await finish(ctx, refused(err.status, err.code), () => sendError(res, err, ctx.shape));
     }
   };
+}
+
+/** `sha256:<64 hex>` → its first 12 hex digits, as the usage record keeps them. */
+export function keyHashPrefix(hash: string): string {
+  return hash.slice(hash.indexOf(':') + 1, hash.indexOf(':') + 13);
 }
 
 function pickStatus(o: ForwardOutcome): { upstreamStatus?: number } {

@@ -25,6 +25,8 @@ export interface UsageRecord {
   outputTokens: number;
   /** Input tokens read from a cache (priced at cached_input_per_mtok). */
   cachedTokens: number;
+  /** Input tokens written to a prompt cache (priced at cache_write_per_mtok); absent = 0. */
+  cacheWriteTokens?: number;
   costUsd: number;
   latencyMs: number;
   stream: boolean;
@@ -32,6 +34,10 @@ export interface UsageRecord {
   ip: string | null;
   configRevision: string;
   usageSource: UsageSource;
+  /** The `model` exactly as the client sent it (`model` holds the entry it resolved to); absent = null. */
+  requestedModel?: string | null;
+  /** First 12 hex digits of the key hash that authenticated the request (rotation: which hash is still used); absent = null. */
+  keyHash?: string | null;
 }
 
 /** A budget window with a limit: `d:2026-11-26` (daily) or `m:2026-11` (monthly). */

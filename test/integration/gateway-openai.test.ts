@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hashKey } from '../../src/keys/format.js';
 import type { UsageRecord } from '../../src/store/types.js';
 import { CANNED, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, standardYaml, startGateway } from '../helpers/gateway-harness.js';
@@ -59,6 +60,8 @@ describe('the gateway with the official openai SDK', () => {
       usageSource: 'provider',
       configRevision: 'test-rev',
       requestId: response.headers.get('x-tollgate-request-id'),
+      requestedModel: 'gpt-4o-mini',
+      keyHash: hashKey(gw.keys['cursor-dev'] as string).slice('sha256:'.length, 'sha256:'.length + 12),
     });
     expect(rec.userAgent).toMatch(/OpenAI/i);
     expect(rec.ip).toBe('127.0.0.1');

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
@@ -109,6 +110,33 @@ describe('postgres store', () => {
         costUsd: 0.25,
       },
     ]);
+  });
+
+  it('stores the cache-write tokens, the requested model and the key hash prefix of a record', async () => {
+    await store.settle(
+      usage({
+        requestId: 'fields-1',
+        cacheWriteTokens: 11,
+        requestedModel: 'gpt-4o-mini-2024-07-18',
+        keyHash: '0123456789ab',
+      }),
+      ['d:2026-11-26'],
+    );
+    await store.settle(usage({ requestId: 'fields-2' }), ['d:2026-11-26']);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT request_id, cache_write_tokens::int AS w, requested_model, key_hash FROM usage
+         WHERE request_id IN ('fields-1', 'fields-2') ORDER BY request_id`,
+      );
+      expect(rows).toEqual([
+        { request_id: 'fields-1', w: 11, requested_model: 'gpt-4o-mini-2024-07-18', key_hash: '0123456789ab' },
+        { request_id: 'fields-2', w: 0, requested_model: null, key_hash: null },
+      ]);
+    } finally {
+      await c.end();
+    }
   });
 
   it('settles a request that had no reservation into the given periods', async () => {

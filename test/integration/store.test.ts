@@ -620,11 +620,14 @@ describe('sqlite store on disk', () => {
       errorCode: 'upstream_timeout',
       status: 504,
       cachedTokens: 7,
+      cacheWriteTokens: 11,
       stream: true,
       userAgent: null,
       ip: '::1',
       usageSource: 'estimated',
       latencyMs: 600_000,
+      requestedModel: 'gpt-4o-mini-2024-07-18',
+      keyHash: '0123456789ab',
     });
     await store.init();
     await store.settle(record, []);
@@ -652,6 +655,9 @@ describe('sqlite store on disk', () => {
         ip: '::1',
         config_revision: 'rev1',
         usage_source: 'estimated',
+        cache_write_tokens: 11,
+        requested_model: 'gpt-4o-mini-2024-07-18',
+        key_hash: '0123456789ab',
       });
     } finally {
       db.close();
@@ -670,7 +676,7 @@ describe('sqlite store on disk', () => {
     const db = new Database(path, { readonly: true });
     try {
       const rows = db.prepare('SELECT version FROM schema_migrations').all();
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       // Migration 2: the in-flight reservations table carries no index beyond its key.
       const indexes = db

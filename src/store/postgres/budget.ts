@@ -48,7 +48,7 @@ export function reserve(pool: Pool, r: ReserveRequest, now: number): Promise<Res
 async function settleOn(c: Queryable, u: UsageRecord, periods: string[]): Promise<boolean> {
   const { rows } = await c.query<{ fresh: boolean }>(
     `SELECT tollgate_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric, $14, $15, $16,
-       $17, $18, $19, $20::text[]) AS fresh`,
+       $17, $18, $19, $20::text[], $21, $22, $23) AS fresh`,
     [
       u.requestId,
       u.ts,
@@ -70,6 +70,9 @@ async function settleOn(c: Queryable, u: UsageRecord, periods: string[]): Promis
       u.configRevision,
       u.usageSource,
       uniqueSorted(periods),
+      u.cacheWriteTokens ?? 0,
+      u.requestedModel ?? null,
+      u.keyHash ?? null,
     ],
   );
   return rows[0]?.fresh ?? false;

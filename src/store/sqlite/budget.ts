@@ -31,6 +31,9 @@ type UsageRow = [
   string | null,
   string,
   string,
+  number,
+  string | null,
+  string | null,
 ];
 
 interface ReservationRow {
@@ -105,8 +108,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   );
   const insertUsage = db.prepare<UsageRow>(`
     INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source,
+      cache_write_tokens, requested_model, key_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (request_id) DO NOTHING`);
   const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
     INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
@@ -143,6 +147,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
         u.ip,
         u.configRevision,
         u.usageSource,
+        u.cacheWriteTokens ?? 0,
+        u.requestedModel ?? null,
+        u.keyHash ?? null,
       ).changes > 0;
     if (inserted)
       addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
