@@ -131,7 +131,12 @@ describe('postgres store', () => {
          WHERE request_id IN ('fields-1', 'fields-2') ORDER BY request_id`,
       );
       expect(rows).toEqual([
-        { request_id: 'fields-1', w: 11, requested_model: 'gpt-4o-mini-2024-07-18', key_hash: '0123456789ab' },
+        {
+          request_id: 'fields-1',
+          w: 11,
+          requested_model: 'gpt-4o-mini-2024-07-18',
+          key_hash: '0123456789ab',
+        },
         { request_id: 'fields-2', w: 0, requested_model: null, key_hash: null },
       ]);
     } finally {
