@@ -128,7 +128,7 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
   }
 
   const raw = data as KeysFile;
-  const normalized = normalizeConfig(raw);
+  const normalized = normalizeConfig(raw, opts.now);
   findings.push(...checkRules(raw, normalized, opts.now));
   config = normalized;
   return finish();

@@ -1,3 +1,5 @@
+import { providerOf } from '../metering/catalog.js';
+import { buildEntry } from './model-prices.js';
 import type { KeysFile, LimitsSection } from './types.gen.js';
 import type { Config, KeyConfig, KeyLimits, ModelConfig, SlackConfig, UpstreamConfig } from './types.js';
 import { dayRange, isValidTimeZone } from './windows.js';
@@ -10,7 +12,6 @@ import { dayRange, isValidTimeZone } from './windows.js';
  */
 
 export const DEFAULT_TIMEOUT_MS = 600_000;
-export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 export const DEFAULT_DIGEST_CRON = '0 9 * * *';
 export const DEFAULT_BUDGET_THRESHOLDS = [0.8, 1.0];
 
@@ -31,7 +32,8 @@ export function envReference(apiKey: string): string {
   return m?.[1] ?? apiKey;
 }
 
-export function normalizeConfig(raw: KeysFile): Config {
+/** `now` picks the prices shown (metering picks them per request, as prices change by date). */
+export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
   const timezone = raw.server?.timezone ?? 'UTC';
   const zone = isValidTimeZone(timezone) ? timezone : 'UTC';
 
@@ -45,19 +47,14 @@ export function normalizeConfig(raw: KeysFile): Config {
       timeoutMs: u.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       format: u.format ?? 'openai',
     };
+    const provider = providerOf({ baseUrl: u.base_url, ...(u.provider ? { provider: u.provider } : {}) });
+    if (provider !== undefined) (upstreams[name] as UpstreamConfig).provider = provider;
   }
 
   const models: Record<string, ModelConfig> = {};
   for (const [name, m] of Object.entries(raw.models ?? {})) {
     if (!m) continue;
-    models[name] = {
-      name,
-      upstream: m.upstream,
-      inputPerMtok: m.input_per_mtok,
-      outputPerMtok: m.output_per_mtok,
-      cachedInputPerMtok: m.cached_input_per_mtok ?? m.input_per_mtok,
-      maxOutputTokens: m.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
-    };
+    models[name] = buildEntry(name, m, upstreams[m.upstream], now);
   }
 
   const defaultLimits = limitsOf(raw.defaults?.limits);

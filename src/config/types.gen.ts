@@ -74,12 +74,16 @@ export interface UpstreamSection {
    */
   format?: 'openai' | 'anthropic';
   /**
+   * The price catalog's provider id for this upstream (e.g. openai, anthropic, google, mistral, openrouter), used to look up the prices of its models that set none. Default: the provider whose API the base_url points at; when none matches (a proxy, a local server), models are looked up by name alone.
+   */
+  provider?: string;
+  /**
    * How long to wait for the upstream, in milliseconds. Default 600000 (10 minutes).
    */
   timeout_ms?: number;
 }
 /**
- * A model the gateway serves, with its upstream and USD prices per million tokens.
+ * A model the gateway serves, by the name clients send (a dated snapshot such as claude-sonnet-4-5-20250929 is served by the entry it extends, claude-sonnet-4-5), or a glob such as "claude-*" that serves every matching name the price catalog prices. Prices are USD per million tokens; those not set here come from the price catalog bundled with tollgate (@pydantic/genai-prices at the version the lockfile pins), which covers every token kind the provider bills: uncached input, cache reads, cache writes, output and long-context tiers. Explicit prices always win, each over the catalog's price of the same kind. A model the catalog does not know needs input_per_mtok and output_per_mtok: a budget cannot be hard without a price.
  */
 export interface ModelSection {
   /**
@@ -87,19 +91,23 @@ export interface ModelSection {
    */
   upstream: string;
   /**
-   * USD per million input tokens.
+   * USD per million uncached input tokens. Default: the catalog's (tiered where the catalog is, e.g. above 200k input tokens); required when the catalog does not know the model.
    */
-  input_per_mtok: number;
+  input_per_mtok?: number;
   /**
-   * USD per million output tokens.
+   * USD per million output tokens, reasoning tokens included. Default: the catalog's; required when the catalog does not know the model.
    */
-  output_per_mtok: number;
+  output_per_mtok?: number;
   /**
-   * USD per million cached input tokens. Defaults to input_per_mtok.
+   * USD per million input tokens read from a prompt cache. Default: the catalog's, else input_per_mtok.
    */
   cached_input_per_mtok?: number;
   /**
-   * The model's output limit, used to reserve budget when a request sets no max_tokens. Default 4096.
+   * USD per million input tokens written to a prompt cache (5-minute and 1-hour writes alike when set). Default: the catalog's (Anthropic: 1.25 x input for 5-minute writes, 2 x for 1-hour ones), else 1.25 x input_per_mtok (2 x for 1-hour writes) on anthropic-format upstreams and input_per_mtok on others.
+   */
+  cache_write_per_mtok?: number;
+  /**
+   * The most output one request may produce: a request that sets no output limit is sent with this one, and the budget reserves it. Default 16384 (the catalog has no output limits).
    */
   max_output_tokens?: number;
 }

@@ -1,3 +1,5 @@
+import type { PricePeriod } from '../metering/pricing.js';
+
 /**
  * The normalized config that the running gateway uses: defaults applied, dates resolved in
  * `server.timezone`, `${ENV}` references kept as references. The raw file shape is
@@ -26,16 +28,44 @@ export interface UpstreamConfig {
   apiKeyEnv: string;
   timeoutMs: number;
   format: WireFormat;
+  /** The price catalog's provider: `provider` from the file, else recognised from baseUrl. */
+  provider?: string;
 }
 
+/** Explicit USD prices per million tokens from keys.yaml; each wins over the catalog's. */
+export interface ExplicitPrices {
+  input?: number;
+  output?: number;
+  cachedInput?: number;
+  cacheWrite?: number;
+}
+
+/** Where a price comes from: keys.yaml, the bundled catalog, or a default derived from the input price. */
+export type PriceSource = 'keys.yaml' | 'catalog' | 'default';
+
 export interface ModelConfig {
+  /** The entry's name; for a model served by a glob, the catalog's id of the name asked for. */
   name: string;
   upstream: string;
+  /** A glob entry (`claude-*`): it serves the names the catalog prices; it has no prices itself. */
+  glob: boolean;
+  /** The prices metering uses, over time (see src/metering/pricing.ts); empty for a glob entry. */
+  prices: PricePeriod[];
+  explicit: ExplicitPrices;
+  /** The catalog's id of this model, when its prices (or some of them) come from the catalog. */
+  catalogId?: string;
+  /** Base prices at load time (the first tier), for display: models, diff, validate. */
   inputPerMtok: number;
   outputPerMtok: number;
-  /** Price of cached input tokens; defaults to inputPerMtok. */
   cachedInputPerMtok: number;
-  /** Used to reserve budget when a request sets no max_tokens. */
+  cacheWritePerMtok: number;
+  priceSources: {
+    input: PriceSource;
+    output: PriceSource;
+    cachedInput: PriceSource;
+    cacheWrite: PriceSource;
+  };
+  /** The bound written into a request that sets no output limit, and reserved. */
   maxOutputTokens: number;
 }
 

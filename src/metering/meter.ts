@@ -31,6 +31,7 @@ export function meterExchange(
   model: ModelConfig,
   inputEstimate: number,
   free: boolean,
+  ts: number,
 ): Metered {
   if (free) return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
   const reported = reader.usage();
@@ -48,10 +49,15 @@ export function meterExchange(
     // An error answer without usage: the provider does not bill it.
     return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
   } else if (end.reachedUpstream) {
-    usage = { inputTokens: inputEstimate, outputTokens: streamedOutput, cachedTokens: 0 };
+    usage = {
+      inputTokens: inputEstimate,
+      outputTokens: streamedOutput,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+    };
     usageSource = 'estimated';
   } else {
     return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
   }
-  return { usage, usageSource, costUsd: costOf(usage, model) };
+  return { usage, usageSource, costUsd: costOf(usage, model, ts) };
 }

@@ -1,30 +1,136 @@
-import type { ModelConfig } from '../config/types.js';
+/**
+ * Prices and cost. A model's prices are resolved once, when the config is loaded (explicit
+ * keys.yaml prices over the bundled catalog's, see src/config/model-prices.ts), into plain
+ * tables; metering a request is then arithmetic on them, with no catalog lookup on the hot path.
+ * The arithmetic is the catalog's own (`calcPrice` of @pydantic/genai-prices): each kind of token
+ * at its own price, tiers chosen by the request's total input tokens, and a test checks the two
+ * agree to 1e-9 USD.
+ */
 
 /** Tokens of one request as the gateway meters them. */
 export interface Usage {
-  /** All input tokens, cached ones included. */
+  /** All input tokens: uncached, cache reads and cache writes. */
   inputTokens: number;
+  /** All output tokens, reasoning tokens included. */
   outputTokens: number;
   /** The part of inputTokens read from a prompt cache. */
   cachedTokens: number;
+  /** The part of inputTokens written to a prompt cache (Anthropic), any TTL. */
+  cacheWriteTokens: number;
+  /** The part of cacheWriteTokens written with a 1-hour TTL, when the provider says so. */
+  cacheWrite1hTokens?: number;
+  /** The part of outputTokens spent on reasoning, when the provider says so. */
+  reasoningTokens?: number;
 }
 
-export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
+export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
+
+/** USD per million tokens: `base`, or a tier's price once the request's input exceeds its `start`. */
+export interface Tiered {
+  base: number;
+  /** Ascending by start. */
+  tiers: Array<{ start: number; price: number }>;
+}
+
+/** Every kind of token a provider bills, at its price. */
+export interface PriceTable {
+  /** Uncached input. */
+  input: Tiered;
+  cacheRead: Tiered;
+  /** Cache writes of the default (Anthropic: 5-minute) TTL. */
+  cacheWrite: Tiered;
+  cacheWrite1h: Tiered;
+  /** Output, reasoning included unless `outputReasoning` prices it apart. */
+  output: Tiered;
+  outputReasoning?: Tiered;
+  /** USD per request, for the few models billed per call as well. */
+  perRequest: number;
+}
 
 /**
- * USD cost of `usage` at the model's prices per million tokens: uncached input at the input price,
- * cached input at the cached price, output at the output price.
+ * A model's prices over time: the last period whose constraint holds at a request's time applies
+ * (the catalog's rule), e.g. a price cut from a start date, or off-peak hours.
  */
-export function costOf(
-  usage: Usage,
-  model: Pick<ModelConfig, 'inputPerMtok' | 'outputPerMtok' | 'cachedInputPerMtok'>,
+export interface PricePeriod {
+  /** Epoch ms from which this period applies. */
+  from?: number;
+  /** Seconds after UTC midnight: applies in [start, end), wrapping past midnight when end < start. */
+  timeOfDay?: { start: number; end: number };
+  table: PriceTable;
+}
+
+export const flat = (price: number): Tiered => ({ base: price, tiers: [] });
+
+/** The table that applies at `ts` (the catalog's rule; the first period when none matches). */
+export function priceAt(periods: readonly PricePeriod[], ts: number): PriceTable {
+  if (periods.length === 1) return (periods[0] as PricePeriod).table;
+  for (let i = periods.length - 1; i >= 0; i--) {
+    const p = periods[i] as PricePeriod;
+    if (p.from === undefined && p.timeOfDay === undefined) return p.table;
+    if (p.from !== undefined && ts >= p.from) return p.table;
+    if (p.timeOfDay) {
+      const d = new Date(ts);
+      const sec =
+        d.getUTCHours() * 3600 + d.getUTCMinutes() * 60 + d.getUTCSeconds() + d.getUTCMilliseconds() / 1000;
+      const { start, end } = p.timeOfDay;
+      if (end < start ? sec >= start || sec < end : sec >= start && sec < end) return p.table;
+    }
+  }
+  return (periods[0] as PricePeriod).table;
+}
+
+function rate(t: Tiered, input: number): number {
+  let price = t.base;
+  for (const tier of t.tiers) if (input > tier.start) price = tier.price;
+  return price;
+}
+
+const part = (t: Tiered, tokens: number, input: number): number =>
+  tokens > 0 ? (rate(t, input) * tokens) / 1e6 : 0;
+
+/**
+ * USD cost of `usage` at `table`: uncached input, cache reads, 5-minute and 1-hour cache writes,
+ * output and (where priced apart) reasoning, each at its price, in the tier the request's total
+ * input falls in. Parts reported larger than their whole are clamped, never negative.
+ */
+export function costWith(usage: Usage, table: PriceTable): number {
+  const input = Math.max(0, usage.inputTokens);
+  const read = Math.min(Math.max(0, usage.cachedTokens), input);
+  const write = Math.min(Math.max(0, usage.cacheWriteTokens), input - read);
+  const write1h = Math.min(Math.max(0, usage.cacheWrite1hTokens ?? 0), write);
+  const output = Math.max(0, usage.outputTokens);
+  const reasoning = table.outputReasoning ? Math.min(Math.max(0, usage.reasoningTokens ?? 0), output) : 0;
+  let usd =
+    part(table.input, input - read - write, input) +
+    part(table.cacheRead, read, input) +
+    part(table.cacheWrite, write - write1h, input) +
+    part(table.cacheWrite1h, write1h, input) +
+    part(table.output, output - reasoning, input) +
+    table.perRequest;
+  if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, input);
+  return usd;
+}
+
+/** USD cost of `usage` on `model` at the prices that apply at `ts`. */
+export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, ts: number): number {
+  return costWith(usage, priceAt(model.prices, ts));
+}
+
+/**
+ * The most a request can cost: `inputTokens` at the dearest way input can be billed (a prompt
+ * that asks for caching, `cacheWrites`, may be billed entirely as 1-hour cache writes, at twice
+ * the input price on Anthropic), and `outputTokens` at the output price, in the tier of that input.
+ */
+export function maxCostOf(
+  model: { prices: readonly PricePeriod[] },
+  ts: number,
+  tokens: { inputTokens: number; outputTokens: number; cacheWrites: boolean },
 ): number {
-  const cached = Math.min(usage.cachedTokens, usage.inputTokens);
-  const uncached = usage.inputTokens - cached;
-  return (
-    (uncached * model.inputPerMtok +
-      cached * model.cachedInputPerMtok +
-      usage.outputTokens * model.outputPerMtok) /
-    1e6
-  );
+  const t = priceAt(model.prices, ts);
+  const input = Math.max(0, tokens.inputTokens);
+  let inputRate = rate(t.input, input);
+  if (tokens.cacheWrites)
+    inputRate = Math.max(inputRate, rate(t.cacheWrite, input), rate(t.cacheWrite1h, input));
+  const outputRate = Math.max(rate(t.output, input), t.outputReasoning ? rate(t.outputReasoning, input) : 0);
+  return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest;
 }

@@ -28,25 +28,35 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 const len = (v: unknown): number => (typeof v === 'string' ? v.length : 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-/** OpenAI `usage` of chat completions, completions and embeddings. */
+/**
+ * OpenAI `usage` of chat completions and completions: `prompt_tokens` is all input, its
+ * `cached_tokens` the cache reads (OpenAI bills no cache writes); `completion_tokens` is all
+ * output, its `reasoning_tokens` the reasoning part.
+ */
 function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
-  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const input = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const output = isObject(u.completion_tokens_details) ? u.completion_tokens_details : {};
   return {
     inputTokens: num(u.prompt_tokens),
     outputTokens: num(u.completion_tokens),
-    cachedTokens: num(details.cached_tokens),
+    cachedTokens: num(input.cached_tokens),
+    cacheWriteTokens: 0,
+    reasoningTokens: num(output.reasoning_tokens),
   };
 }
 
-/** Responses API `usage`. */
+/** Responses API `usage`: the same counts under the Responses names. */
 function responsesUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
-  const details = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
+  const input = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
+  const output = isObject(u.output_tokens_details) ? u.output_tokens_details : {};
   return {
     inputTokens: num(u.input_tokens),
     outputTokens: num(u.output_tokens),
-    cachedTokens: num(details.cached_tokens),
+    cachedTokens: num(input.cached_tokens),
+    cacheWriteTokens: 0,
+    reasoningTokens: num(output.reasoning_tokens),
   };
 }
 
@@ -111,7 +121,12 @@ function createEmbeddingsReader(): UsageReader {
   return {
     readJson(body) {
       if (isObject(body) && isObject(body.usage)) {
-        usage = { inputTokens: num(body.usage.prompt_tokens), outputTokens: 0, cachedTokens: 0 };
+        usage = {
+          inputTokens: num(body.usage.prompt_tokens),
+          outputTokens: 0,
+          cachedTokens: 0,
+          cacheWriteTokens: 0,
+        };
       }
     },
     readEvent() {},
@@ -122,11 +137,13 @@ function createEmbeddingsReader(): UsageReader {
 
 /**
  * Anthropic counts uncached, cache-read and cache-write input separately; the gateway's input is
- * their sum and its cached part is the cache reads. A stream reports them in `message_start` and
- * the (cumulative) output in `message_delta`, which may also restate the input counts.
+ * their sum, its cached part the cache reads and its cache-write part the writes, of which
+ * `cache_creation.ephemeral_1h_input_tokens` were written for an hour (billed 2 x input instead
+ * of 1.25 x). A stream reports them in `message_start` and the (cumulative) output in
+ * `message_delta`, which may also restate the input counts.
  */
 function createAnthropicReader(): UsageReader {
-  const counts = { input: 0, cacheRead: 0, cacheWrite: 0, output: 0 };
+  const counts = { input: 0, cacheRead: 0, cacheWrite: 0, cacheWrite5m: 0, cacheWrite1h: 0, output: 0 };
   let seen = false;
   let chars = 0;
   const fold = (u: unknown) => {
@@ -136,6 +153,13 @@ function createAnthropicReader(): UsageReader {
     if (typeof u.cache_read_input_tokens === 'number') counts.cacheRead = num(u.cache_read_input_tokens);
     if (typeof u.cache_creation_input_tokens === 'number')
       counts.cacheWrite = num(u.cache_creation_input_tokens);
+    if (isObject(u.cache_creation)) {
+      const c = u.cache_creation;
+      if (typeof c.ephemeral_5m_input_tokens === 'number')
+        counts.cacheWrite5m = num(c.ephemeral_5m_input_tokens);
+      if (typeof c.ephemeral_1h_input_tokens === 'number')
+        counts.cacheWrite1h = num(c.ephemeral_1h_input_tokens);
+    }
     if (typeof u.output_tokens === 'number') counts.output = num(u.output_tokens);
   };
   return {
@@ -153,14 +177,18 @@ function createAnthropicReader(): UsageReader {
         chars += len(data.delta.text) + len(data.delta.partial_json) + len(data.delta.thinking);
       }
     },
-    usage: () =>
-      seen
-        ? {
-            inputTokens: counts.input + counts.cacheRead + counts.cacheWrite,
-            outputTokens: counts.output,
-            cachedTokens: counts.cacheRead,
-          }
-        : undefined,
+    usage: () => {
+      if (!seen) return undefined;
+      // The total and its TTL breakdown should agree; if only one is sent, it is the count.
+      const writes = Math.max(counts.cacheWrite, counts.cacheWrite5m + counts.cacheWrite1h);
+      return {
+        inputTokens: counts.input + counts.cacheRead + writes,
+        outputTokens: counts.output,
+        cachedTokens: counts.cacheRead,
+        cacheWriteTokens: writes,
+        cacheWrite1hTokens: counts.cacheWrite1h,
+      };
+    },
     textChars: () => chars,
   };
 }

@@ -28,9 +28,16 @@ export function periodEnd(period: string, timeZone: string): number {
   return period.startsWith('d:') ? dayRange(value, timeZone).end : monthRange(value, timeZone).end;
 }
 
+/** A refused reservation is retried at a smaller amount at most this often (see `fit`). */
+const FIT_ATTEMPTS = 3;
+
 /**
  * Reserves the request's maximum cost in every limited window at once, or refuses with how much
- * the key has spent, what the request may cost and when the limit resets.
+ * the key has spent, what the request may cost and when the limit resets: 429 with `Retry-After`
+ * (seconds until that window resets) and `x-should-retry: false`, so SDKs do not retry a spent
+ * budget. `fit`, given the USD still free in the window that refused, may offer a smaller amount
+ * to try instead (a request whose output bound the gateway chose, lowered to what fits); it
+ * resolves with the amount reserved.
  */
 export async function reserveBudget(
   store: Store,
@@ -41,30 +48,49 @@ export async function reserveBudget(
     plan: BudgetPlan;
     leaseUntil: number;
     timeZone: string;
+    now: number;
+    fit?: (roomUsd: number) => number | undefined;
   },
-): Promise<void> {
+): Promise<number> {
   let result: ReserveResult;
-  try {
-    result = await store.reserve({
-      id: r.id,
-      key: r.key.name,
-      amountUsd: r.amountUsd,
-      windows: r.plan.windows,
-      periods: r.plan.periods,
-      leaseUntil: r.leaseUntil,
-    });
-  } catch (err) {
-    throw storeUnavailable(err, r.key.name);
+  let amountUsd = r.amountUsd;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      result = await store.reserve({
+        id: r.id,
+        key: r.key.name,
+        amountUsd,
+        windows: r.plan.windows,
+        periods: r.plan.periods,
+        leaseUntil: r.leaseUntil,
+      });
+    } catch (err) {
+      throw storeUnavailable(err, r.key.name);
+    }
+    if (result.ok) return amountUsd;
+    const smaller =
+      attempt < FIT_ATTEMPTS ? r.fit?.(result.limitUsd - result.spentUsd - result.reservedUsd) : undefined;
+    if (smaller === undefined || !(smaller > 0 && smaller < amountUsd)) break;
+    amountUsd = smaller;
   }
-  if (result.ok) return;
   const which = result.period.startsWith('d:') ? 'daily' : 'monthly';
-  const usd = moneyShowingOverflow(result.spentUsd, result.reservedUsd, r.amountUsd, result.limitUsd);
+  const usd = moneyShowingOverflow(result.spentUsd, result.reservedUsd, amountUsd, result.limitUsd);
   const held = result.reservedUsd > 0 ? ` (plus ${usd(result.reservedUsd)} held by requests in flight)` : '';
+  const resetsAt = periodEnd(result.period, r.timeZone);
   throw new GatewayError(
     'insufficient_quota',
     `key '${r.key.name}' has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
-      `this request may cost up to ${usd(r.amountUsd)}; the limit resets at ${formatLocal(periodEnd(result.period, r.timeZone), r.timeZone)}`,
+      `this request may cost up to ${usd(amountUsd)}; the limit resets at ${formatLocal(resetsAt, r.timeZone)}`,
+    { headers: spentBudgetHeaders(resetsAt, r.now) },
   );
+}
+
+/** `Retry-After` in whole seconds until the window resets (at least 1), and no SDK retries. */
+export function spentBudgetHeaders(resetsAt: number, now: number): Record<string, string> {
+  return {
+    'retry-after': String(Math.max(1, Math.ceil((resetsAt - now) / 1000))),
+    'x-should-retry': 'false',
+  };
 }
 
 /**

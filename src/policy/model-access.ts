@@ -1,15 +1,35 @@
 import { modelAllowed } from '../config/model-globs.js';
 import type { Config, KeyConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
+import { globCatalogIds, resolveModelName } from './model-names.js';
 
 /** One glob definition for validate and the gateway, so what validate accepts is what the gateway allows. */
 export function isModelAllowed(key: KeyConfig, model: string): boolean {
   return modelAllowed(key.models, model);
 }
 
-/** The configured models this key may use, in config order. */
+/** The configured models this key may use, in config order (glob entries by their glob). */
 export function allowedModels(config: Config, key: KeyConfig): ModelConfig[] {
   return Object.values(config.models).filter((m) => isModelAllowed(key, m.name));
+}
+
+/**
+ * The model names a key may ask for, in config order: each plain entry its allow-list matches,
+ * and for each glob entry the catalog's models it serves (their catalog ids), deduplicated.
+ */
+export function servedModelIds(config: Config, key: KeyConfig): Array<{ id: string; upstream: string }> {
+  const seen = new Set<string>();
+  const out: Array<{ id: string; upstream: string }> = [];
+  const add = (id: string, upstream: string) => {
+    if (seen.has(id) || !isModelAllowed(key, id)) return;
+    seen.add(id);
+    out.push({ id, upstream });
+  };
+  for (const m of Object.values(config.models)) {
+    if (!m.glob) add(m.name, m.upstream);
+    else for (const id of globCatalogIds(config, m)) add(id, m.upstream);
+  }
+  return out;
 }
 
 export interface ModelRoute {
@@ -33,6 +53,7 @@ export function resolveModel(
   config: Config,
   key: KeyConfig,
   env: NodeJS.ProcessEnv,
+  now = 0,
 ): ModelRoute {
   if (typeof name !== 'string' || name === '') {
     throw new GatewayError(
@@ -40,17 +61,20 @@ export function resolveModel(
       `the request body has no 'model'; key '${key.name}' may use: ${available(config, key)}.`,
     );
   }
-  const model = config.models[name];
-  if (!model) {
+  const resolved = resolveModelName(config, name, now);
+  if (!resolved.model) {
     throw new GatewayError(
       'model_not_found',
-      `model '${name}' is not served by this gateway; key '${key.name}' may use: ${available(config, key)}.`,
+      `${resolved.reason}; key '${key.name}' may use: ${available(config, key)}.`,
     );
   }
-  if (!isModelAllowed(key, name)) {
+  const { model } = resolved;
+  // The allow-list applies to the resolved name: the entry, or the catalog's id behind a glob.
+  if (!isModelAllowed(key, model.name)) {
+    const shown = model.name === name ? `'${name}'` : `'${name}' (${model.name})`;
     throw new GatewayError(
       'model_not_allowed',
-      `key '${key.name}' may not use model '${name}'; its allow-list (models: ${(key.models ?? []).join(', ')}) matches: ${available(config, key)}. Widening it takes a change to keys.yaml.`,
+      `key '${key.name}' may not use model ${shown}; its allow-list (models: ${(key.models ?? []).join(', ')}) matches: ${available(config, key)}. Widening it takes a change to keys.yaml.`,
     );
   }
   const upstream = config.upstreams[model.upstream];

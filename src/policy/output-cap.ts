@@ -4,19 +4,28 @@ import { MAX_OUTPUT_FIELDS, requestedOutputTokens } from '../metering/estimate.j
 export interface OutputPlan {
   /** The most output tokens this request can produce: what the reservation pays for. */
   maxOutputTokens: number;
-  /** Cap fields the gateway writes into the body (the key's cap), when it must. */
+  /** Cap fields the gateway writes into the body, when it must. */
   inject?: { fields: string[]; value: number };
+  /** The gateway set or lowered the request's output cap (sent back as `x-tollgate-output-capped`). */
+  capped?: boolean;
   /** The request asked for more than the key's cap and was lowered to it. */
   lowered?: boolean;
+  /** The request set no output cap of its own: the bound is the gateway's choice (see fit-output.ts). */
+  gatewayChosen?: boolean;
 }
 
 /**
  * The output bound of a request under SPEC §4: the request's own max_tokens (or the model's
- * max_output_tokens when it sets none), capped by the key's `max_output_tokens`. The cap is
- * enforced on the request itself by writing it into the body: a request asking for more is
- * lowered to the cap (the answer then ends with the provider's usual "length" stop, and the
- * response says so in `x-tollgate-output-capped`), one asking for nothing gets the cap. Refusing
- * instead would lock out tools that always send a large max_tokens (Claude Code sends 32,000).
+ * max_output_tokens when it sets none), capped by the key's `max_output_tokens`. The bound is
+ * enforced on the request itself by writing it into the body, so no answer can cost more than
+ * was reserved: a request asking for more than the key's cap is lowered to the cap (the answer
+ * then ends with the provider's usual "length" stop), and a request asking for nothing gets the
+ * bound written in. Both say so in `x-tollgate-output-capped`. Refusing instead would lock out
+ * tools that always send a large max_tokens (Claude Code sends 32,000) or none (Codex).
+ *
+ * A model whose output is free (a local model at $0) gets nothing written into a request that set
+ * no cap: no answer can overshoot a reservation there, and some local servers reject fields they
+ * do not know.
  *
  * @param outputField the route's field for the cap (`max_completion_tokens`, `max_tokens`, …),
  *   undefined for routes that produce no output tokens (embeddings, count_tokens).
@@ -36,18 +45,31 @@ export function planOutput(
       const fields = MAX_OUTPUT_FIELDS.filter(
         (f) => typeof body[f] === 'number' && (body[f] as number) > cap,
       );
-      return { maxOutputTokens: cap * choices, inject: { fields, value: cap }, lowered: true };
+      return {
+        maxOutputTokens: cap * choices,
+        inject: { fields, value: cap },
+        capped: true,
+        lowered: true,
+      };
     }
     return { maxOutputTokens: requested * choices };
   }
-  if (cap !== undefined && cap < model.maxOutputTokens) {
-    return { maxOutputTokens: cap * choices, inject: { fields: [outputField], value: cap } };
-  }
-  return { maxOutputTokens: model.maxOutputTokens * choices };
+  const bound = cap !== undefined && cap < model.maxOutputTokens ? cap : model.maxOutputTokens;
+  if (cap === undefined && !outputCosts(model)) return { maxOutputTokens: bound * choices };
+  return {
+    maxOutputTokens: bound * choices,
+    inject: { fields: [outputField], value: bound },
+    capped: true,
+    gatewayChosen: true,
+  };
+}
+
+function outputCosts(model: ModelConfig): boolean {
+  return model.outputPerMtok > 0;
 }
 
 /** OpenAI's `n` (and legacy `best_of`) generate that many answers, each up to the output cap. */
-function choiceCount(body: Record<string, unknown>): number {
+export function choiceCount(body: Record<string, unknown>): number {
   let count = 1;
   for (const field of ['n', 'best_of']) {
     const v = body[field];

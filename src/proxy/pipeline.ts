@@ -5,14 +5,15 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { estimateInputTokens } from '../metering/estimate.js';
 import { createJsonTap } from '../metering/json-tap.js';
 import { meterExchange } from '../metering/meter.js';
-import { costOf, NO_USAGE } from '../metering/pricing.js';
+import { NO_USAGE } from '../metering/pricing.js';
 import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
 import { authenticateKey, identifyKey } from '../policy/authenticate.js';
 import { planBudget, reserveBudget } from '../policy/budget.js';
+import { createOutputFitter } from '../policy/fit-output.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
-import { planOutput } from '../policy/output-cap.js';
+import { choiceCount, planOutput } from '../policy/output-cap.js';
 import { acquireRateSlot } from '../policy/rate-limit.js';
 import type { Outcome, RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
@@ -97,6 +98,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       target.model,
       ctx.inputEstimate,
       route.free,
+      ctx.ts,
     );
     const up = target.upstream;
     let error: GatewayError | undefined;
@@ -171,14 +173,21 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     // Which tool asks for a model it may not use, or one that does not exist, is worth recording.
     if (typeof parsed.model === 'string' && parsed.model !== '')
       ctx.requestedModel = parsed.model.slice(0, 200);
-    const target = resolveModel(parsed.model, config, key, deps.env);
+    const target = resolveModel(parsed.model, config, key, deps.env, ctx.ts);
     ctx.model = target.model;
     ctx.upstream = target.upstream;
-    const output = planOutput(parsed, route.outputField, target.model, key);
-    const prepared = prepareBody(raw, parsed, route, output);
-    if (output.lowered && output.inject)
-      res.setHeader('x-tollgate-output-capped', String(output.inject.value));
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
+    const output = createOutputFitter(
+      planOutput(parsed, route.outputField, target.model, key),
+      target.model,
+      ctx.ts,
+      {
+        inputTokens: ctx.inputEstimate,
+        // A prompt that asks for caching may be billed as cache writes, dearer than input.
+        cacheWrites: raw.includes('cache_control'),
+        choices: choiceCount(parsed),
+      },
+    );
 
     const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
     const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
@@ -186,20 +195,20 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
 
     if (!route.free) {
-      const maxCost = costOf(
-        { inputTokens: ctx.inputEstimate, outputTokens: output.maxOutputTokens, cachedTokens: 0 },
-        target.model,
-      );
       await reserveBudget(deps.store, {
         id: ctx.requestId,
         key,
-        amountUsd: maxCost,
+        amountUsd: output.amountUsd,
         plan: budget,
         leaseUntil,
         timeZone,
+        now: ctx.ts,
+        ...(output.fit ? { fit: output.fit } : {}),
       });
     }
-    await proxy(ctx, req, res, route, target, prepared);
+    const plan = output.plan();
+    if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
+    await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan));
   };
 
   /** Serves one request; never rejects. */

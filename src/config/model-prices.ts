@@ -1,0 +1,134 @@
+import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../metering/catalog.js';
+import { flat, type PricePeriod, type PriceTable, priceAt, type Tiered } from '../metering/pricing.js';
+import type { ModelSection } from './types.gen.js';
+import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from './types.js';
+
+/**
+ * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price
+ * over the catalog's price of the same kind, and for a model the catalog does not know, the
+ * defaults of SPEC §3 (cache reads at the input price; cache writes at 1.25 x input, 1-hour ones
+ * at 2 x, on anthropic-format upstreams, else at the input price).
+ */
+
+/** Written into a request that sets no output limit when keys.yaml and the catalog give none. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 16_384;
+
+/** Anthropic's cache-write multipliers on the input price (5-minute and 1-hour TTL). */
+const ANTHROPIC_WRITE = 1.25;
+const ANTHROPIC_WRITE_1H = 2;
+
+export function explicitPrices(raw: ModelSection): ExplicitPrices {
+  const out: ExplicitPrices = {};
+  if (raw.input_per_mtok !== undefined) out.input = raw.input_per_mtok;
+  if (raw.output_per_mtok !== undefined) out.output = raw.output_per_mtok;
+  if (raw.cached_input_per_mtok !== undefined) out.cachedInput = raw.cached_input_per_mtok;
+  if (raw.cache_write_per_mtok !== undefined) out.cacheWrite = raw.cache_write_per_mtok;
+  return out;
+}
+
+export const isGlobName = (name: string): boolean => name.includes('*') || name.includes('?');
+
+const scaled = (t: Tiered, by: number): Tiered => ({
+  base: t.base * by,
+  tiers: t.tiers.map((x) => ({ start: x.start, price: x.price * by })),
+});
+
+/** One period's table: explicit prices over the catalog's, kinds the catalog leaves out billed as their parent. */
+function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
+  const input = e.input !== undefined ? flat(e.input) : c.input;
+  const cacheWrite = e.cacheWrite !== undefined ? flat(e.cacheWrite) : (c.cacheWrite ?? input);
+  const table: PriceTable = {
+    input,
+    cacheRead: e.cachedInput !== undefined ? flat(e.cachedInput) : (c.cacheRead ?? input),
+    cacheWrite,
+    cacheWrite1h: e.cacheWrite !== undefined ? cacheWrite : (c.cacheWrite1h ?? cacheWrite),
+    output: e.output !== undefined ? flat(e.output) : c.output,
+    perRequest: c.perRequest,
+  };
+  // An explicit output price covers reasoning tokens too.
+  if (e.output === undefined && c.outputReasoning) table.outputReasoning = c.outputReasoning;
+  return table;
+}
+
+/** The table of a model the catalog does not know: explicit prices and SPEC §3's defaults. */
+function ownTable(e: ExplicitPrices, anthropic: boolean): PriceTable | undefined {
+  if (e.input === undefined || e.output === undefined) return undefined;
+  const input = flat(e.input);
+  return {
+    input,
+    cacheRead: e.cachedInput !== undefined ? flat(e.cachedInput) : input,
+    cacheWrite: flat(e.cacheWrite ?? (anthropic ? e.input * ANTHROPIC_WRITE : e.input)),
+    cacheWrite1h:
+      e.cacheWrite !== undefined ? flat(e.cacheWrite) : anthropic ? scaled(input, ANTHROPIC_WRITE_1H) : input,
+    output: flat(e.output),
+    perRequest: 0,
+  };
+}
+
+/**
+ * The ModelConfig for `name` served through entry `raw`: prices from the explicit fields over the
+ * catalog's for `catalog` (the model the name resolves to there, if any). Without a catalog entry
+ * and without both input and output prices, `prices` is empty: validate refuses that model.
+ */
+export function buildModel(
+  name: string,
+  raw: ModelSection,
+  upstream: UpstreamConfig | undefined,
+  catalog: CatalogModel | undefined,
+  now: number,
+): ModelConfig {
+  const explicit = explicitPrices(raw);
+  const anthropic = upstream?.format === 'anthropic';
+  let prices: PricePeriod[] = [];
+  if (catalog) {
+    prices = catalog.periods.map((p) => {
+      const period: PricePeriod = { table: tableOf(explicit, p.prices) };
+      if (p.from !== undefined) period.from = p.from;
+      if (p.timeOfDay) period.timeOfDay = p.timeOfDay;
+      return period;
+    });
+  } else {
+    const table = ownTable(explicit, anthropic);
+    if (table) prices = [{ table }];
+  }
+  // The period in force at load time, for the prices shown (metering picks one per request).
+  const at = prices.length > 0 ? prices.findIndex((p) => p.table === priceAt(prices, now)) : -1;
+  const shown = prices[at]?.table;
+  const current = catalog?.periods[at];
+  const source = (own: number | undefined, fromCatalog: unknown): PriceSource =>
+    own !== undefined ? 'keys.yaml' : catalog && fromCatalog !== undefined ? 'catalog' : 'default';
+  const model: ModelConfig = {
+    name,
+    upstream: raw.upstream,
+    glob: false,
+    prices,
+    explicit,
+    inputPerMtok: shown?.input.base ?? explicit.input ?? 0,
+    outputPerMtok: shown?.output.base ?? explicit.output ?? 0,
+    cachedInputPerMtok: shown?.cacheRead.base ?? 0,
+    cacheWritePerMtok: shown?.cacheWrite.base ?? 0,
+    priceSources: {
+      input: source(explicit.input, catalog),
+      output: source(explicit.output, catalog),
+      cachedInput: source(explicit.cachedInput, current?.prices.cacheRead),
+      cacheWrite: source(explicit.cacheWrite, current?.prices.cacheWrite),
+    },
+    maxOutputTokens: raw.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+  };
+  if (catalog) model.catalogId = catalog.id;
+  return model;
+}
+
+/** A configured entry: a glob entry keeps no prices (each name it serves is priced when asked for). */
+export function buildEntry(
+  name: string,
+  raw: ModelSection,
+  upstream: UpstreamConfig | undefined,
+  now: number,
+): ModelConfig {
+  if (isGlobName(name)) {
+    const model = buildModel(name, raw, upstream, undefined, now);
+    return { ...model, glob: true, prices: [] };
+  }
+  return buildModel(name, raw, upstream, lookupCatalog(name, upstream?.provider), now);
+}

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { calcPrice, findProvider, type ModelInfo, type ModelPrice } from '@pydantic/genai-prices';
+import { flat, type PricePeriod, type Tiered } from './pricing.js';
+
+/**
+ * The bundled price catalog: @pydantic/genai-prices at the version the lockfile pins. Its data
+ * ships inside the package and is never updated at run time (the package only fetches when
+ * `updatePrices` is called, which tollgate never does): upgrading prices is `npm update
+ * @pydantic/genai-prices` and a pull request, like any dependency. Lookups happen when a config
+ * is loaded (and once per new client model name behind a glob), never per request.
+ */
+
+const PACKAGE = '@pydantic/genai-prices';
+
+/** The catalog's package name and version, e.g. `@pydantic/genai-prices 0.1.8`. */
+export const CATALOG_VERSION = readVersion();
+
+function readVersion(): string {
+  try {
+    // The package exports no package.json; find it next to its entry point.
+    const entry = createRequire(import.meta.url).resolve(PACKAGE);
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return `${PACKAGE} ${pkg.version ?? 'unknown'}`;
+  } catch {
+    return `${PACKAGE} unknown`;
+  }
+}
+
+/** A model's catalog prices in one period; a kind left out is billed as its parent (input, cache write). */
+export interface CatalogPrices {
+  input: Tiered;
+  output: Tiered;
+  cacheRead?: Tiered;
+  cacheWrite?: Tiered;
+  cacheWrite1h?: Tiered;
+  outputReasoning?: Tiered;
+  perRequest: number;
+}
+
+export type CatalogPeriod = Omit<PricePeriod, 'table'> & { prices: CatalogPrices };
+
+/** A model the catalog prices. */
+export interface CatalogModel {
+  /** The catalog's id for it, e.g. `claude-sonnet-4-5` for `claude-sonnet-4-5-20250929`. */
+  id: string;
+  providerId: string;
+  periods: CatalogPeriod[];
+}
+
+/** The catalog provider of an upstream: its `provider`, else the one whose API URL `baseUrl` is. */
+export function providerOf(upstream: { provider?: string; baseUrl: string }): string | undefined {
+  if (upstream.provider !== undefined) return upstream.provider;
+  try {
+    return findProvider({ providerApiUrl: upstream.baseUrl })?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the catalog has a provider of this id. */
+export function isCatalogProvider(id: string): boolean {
+  return findProvider({ providerId: id }) !== undefined;
+}
+
+/**
+ * The catalog's prices for a model name, looked up with the provider when one is known and else
+ * (or when that provider does not list it) by the name alone, as SPEC §3 says. Dated snapshots
+ * resolve to their model (`gpt-4o-2024-08-06` → `gpt-4o`), as the catalog's own matching does.
+ */
+export function lookupCatalog(name: string, providerId: string | undefined): CatalogModel | undefined {
+  const found = (providerId ? find(name, providerId) : undefined) ?? find(name, undefined);
+  if (!found) return undefined;
+  const periods = compilePrices(found.model);
+  return periods ? { id: found.model.id, providerId: found.providerId, periods } : undefined;
+}
+
+function find(name: string, providerId: string | undefined) {
+  try {
+    const r = calcPrice({ input_tokens: 0, output_tokens: 0 }, name, providerId ? { providerId } : {});
+    return r ? { model: r.model, providerId: r.provider.id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The catalog's models of a provider (for what a glob entry serves), deprecated ones left out. */
+export function catalogModelIds(providerId: string): string[] {
+  const provider = findProvider({ providerId });
+  return (provider?.models ?? []).filter((m) => m.deprecated !== true).map((m) => m.id);
+}
+
+/** The provider whose models' names a glob's literal prefix looks like (`claude-*` → anthropic). */
+export function providerForName(name: string): string | undefined {
+  try {
+    return findProvider({ modelId: name })?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A model's catalog prices by period; undefined when it has no token prices. */
+function compilePrices(model: ModelInfo): CatalogPeriod[] | undefined {
+  const raw = Array.isArray(model.prices) ? model.prices : [{ prices: model.prices }];
+  const periods: CatalogPeriod[] = [];
+  for (const c of raw) {
+    const prices = toPrices(c.prices);
+    if (!prices) return undefined;
+    const period: CatalogPeriod = { prices };
+    const k = c.constraint;
+    if (k?.type === 'start_date') period.from = Date.parse(`${k.start_date}T00:00:00Z`);
+    else if (k?.type === 'time_of_date')
+      period.timeOfDay = { start: secondsOfDay(k.start_time), end: secondsOfDay(k.end_time) };
+    periods.push(period);
+  }
+  return periods.length > 0 ? periods : undefined;
+}
+
+function tiered(v: ModelPrice[string]): Tiered | undefined {
+  if (typeof v === 'number') return flat(v);
+  if (v && typeof v === 'object')
+    return { base: v.base, tiers: [...v.tiers].sort((a, b) => a.start - b.start) };
+  return undefined;
+}
+
+function toPrices(p: ModelPrice): CatalogPrices | undefined {
+  const input = tiered(p.input_mtok);
+  const output = tiered(p.output_mtok);
+  if (!input || !output) return undefined;
+  const prices: CatalogPrices = {
+    input,
+    output,
+    perRequest: typeof p.requests_kcount === 'number' ? p.requests_kcount / 1000 : 0,
+  };
+  const cacheRead = tiered(p.cache_read_mtok);
+  const cacheWrite = tiered(p.cache_write_mtok);
+  const cacheWrite1h = tiered(p.cache_write_1h_mtok);
+  const outputReasoning = tiered(p.output_reasoning_mtok);
+  if (cacheRead) prices.cacheRead = cacheRead;
+  if (cacheWrite) prices.cacheWrite = cacheWrite;
+  if (cacheWrite1h) prices.cacheWrite1h = cacheWrite1h;
+  if (outputReasoning) prices.outputReasoning = outputReasoning;
+  return prices;
+}
+
+/** `HH:MM:SS[.fff](Z|±HH:MM)` → seconds after UTC midnight. */
+function secondsOfDay(time: string): number {
+  const m = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/.exec(time);
+  if (!m) return 0;
+  const local = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(`0.${m[4] ?? ''}`);
+  const offset = m[5] === 'Z' ? 0 : (m[6] === '+' ? 1 : -1) * (Number(m[7]) * 60 + Number(m[8])) * 60;
+  return (local - offset + 86400) % 86400;
+}
