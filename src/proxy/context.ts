@@ -90,6 +90,7 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     inputTokens: outcome.usage.inputTokens,
     outputTokens: outcome.usage.outputTokens,
     cachedTokens: outcome.usage.cachedTokens,
+    cacheWriteTokens: outcome.usage.cacheWriteTokens,
     costUsd: outcome.costUsd,
     latencyMs: Math.round(performance.now() - ctx.startedAt),
     stream: ctx.stream,

@@ -17,9 +17,19 @@ export interface Received {
 
 export type Behaviour = (req: Received, res: ServerResponse) => void | Promise<void>;
 
-/** Usage the canned answers report, so tests can compute the exact cost. */
+/**
+ * Usage the canned answers report, as the providers report it, so tests can compute the exact
+ * cost: OpenAI's cached prompt tokens and reasoning tokens (parts of prompt_tokens and
+ * completion_tokens), Anthropic's uncached input, cache reads and cache writes apart, the writes
+ * split by TTL in `cache_creation`.
+ */
 export const CANNED = {
-  chat: { prompt_tokens: 1200, completion_tokens: 345, prompt_tokens_details: { cached_tokens: 200 } },
+  chat: {
+    prompt_tokens: 1200,
+    completion_tokens: 345,
+    prompt_tokens_details: { cached_tokens: 200, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 45, audio_tokens: 0 },
+  },
   completions: { prompt_tokens: 50, completion_tokens: 7 },
   embeddings: { prompt_tokens: 9 },
   responses: { input_tokens: 800, output_tokens: 120, input_tokens_details: { cached_tokens: 300 } },
@@ -27,6 +37,7 @@ export const CANNED = {
     input_tokens: 100,
     cache_read_input_tokens: 1000,
     cache_creation_input_tokens: 50,
+    cache_creation: { ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 20 },
     output_tokens: 77,
   },
   countTokens: { input_tokens: 42 },
@@ -134,9 +145,15 @@ export function anthropicEvents(model: unknown): string[] {
       ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } }),
     ),
     ev('content_block_stop', { index: 0 }),
+    // Anthropic's message_delta restates the cumulative input counts along with the output.
     ev('message_delta', {
       delta: { stop_reason: 'end_turn', stop_sequence: null },
-      usage: { output_tokens },
+      usage: {
+        input_tokens: input.input_tokens,
+        cache_read_input_tokens: input.cache_read_input_tokens,
+        cache_creation_input_tokens: input.cache_creation_input_tokens,
+        output_tokens,
+      },
     }),
     ev('message_stop', {}),
   ];

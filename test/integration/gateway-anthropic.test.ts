@@ -8,9 +8,15 @@ let upstream: FakeUpstream;
 let gw: Harness;
 
 const SONNET = { input: 3, cached: 0.3, output: 15 };
-/** Anthropic input = uncached + cache reads + cache writes; cached = cache reads. */
+/**
+ * Anthropic input = uncached + cache reads + cache writes; cached = cache reads. claude-house-1 is
+ * not in the catalog, so its writes take the anthropic-format defaults: 1.25 x input for
+ * 5-minute writes, 2 x for 1-hour ones.
+ */
 const EXPECTED_COST =
-  ((CANNED.messages.input_tokens + CANNED.messages.cache_creation_input_tokens) * SONNET.input +
+  (CANNED.messages.input_tokens * SONNET.input +
+    CANNED.messages.cache_creation.ephemeral_5m_input_tokens * SONNET.input * 1.25 +
+    CANNED.messages.cache_creation.ephemeral_1h_input_tokens * SONNET.input * 2 +
     CANNED.messages.cache_read_input_tokens * SONNET.cached +
     CANNED.messages.output_tokens * SONNET.output) /
   1e6;
@@ -35,7 +41,7 @@ beforeEach(() => {
 });
 
 describe('the gateway with the official Anthropic SDK', () => {
-  it('answers a plain message, counting cache reads and writes as input', async () => {
+  it('answers a plain message, counting cache reads and writes as input and pricing each kind apart', async () => {
     const client = new Anthropic({ apiKey: gw.keys['claude-code'], baseURL: gw.url, maxRetries: 0 });
     const msg = await client.messages.create({
       model: 'claude-house-1',
@@ -50,6 +56,7 @@ describe('the gateway with the official Anthropic SDK', () => {
       upstream: 'anthropic',
       inputTokens: 1150,
       cachedTokens: 1000,
+      cacheWriteTokens: 50,
       outputTokens: 77,
       usageSource: 'provider',
     });
@@ -74,6 +81,7 @@ describe('the gateway with the official Anthropic SDK', () => {
       stream: true,
       inputTokens: 1150,
       cachedTokens: 1000,
+      cacheWriteTokens: 50,
       outputTokens: 77,
       usageSource: 'provider',
     });

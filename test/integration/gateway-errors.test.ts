@@ -218,14 +218,14 @@ describe('the gateway refuses in SPEC order with a clear error for each check', 
     expect(r.body.error.message).toContain('LOCAL_LLM_KEY');
   });
 
-  it("lowers output above the key's cap to the cap and says so, and adds the cap when none is asked", async () => {
+  it("lowers output above the key's cap to the cap and says so, and adds the cap when none is asked, saying so too", async () => {
     const r = await call('/v1/chat/completions', gw.keys.capped, chat('gpt-4o-mini', { max_tokens: 500 }));
     expect(r.status).toBe(200);
     expect(r.headers.get('x-tollgate-output-capped')).toBe('100');
     expect(upstream.received[0]?.json?.max_tokens).toBe(100);
     const plain = await call('/v1/chat/completions', gw.keys.capped, chat());
     expect(plain.status).toBe(200);
-    expect(plain.headers.get('x-tollgate-output-capped')).toBeNull();
+    expect(plain.headers.get('x-tollgate-output-capped')).toBe('100');
     expect(upstream.received[1]?.json?.max_completion_tokens).toBe(100);
   });
 

@@ -110,9 +110,13 @@ slack:
       apiKeyEnv: 'OPENAI_API_KEY',
       timeoutMs: 600000,
       format: 'openai',
+      provider: 'openai',
     });
     expect(config?.upstreams.anthropic).toMatchObject({ timeoutMs: 1000, format: 'anthropic' });
-    expect(config?.models['gpt-4o-mini']).toMatchObject({ cachedInputPerMtok: 0.15, maxOutputTokens: 4096 });
+    expect(config?.models['gpt-4o-mini']).toMatchObject({
+      cachedInputPerMtok: 0.075,
+      maxOutputTokens: 16384,
+    });
     expect(config?.models['claude-sonnet-4-5']).toMatchObject({
       cachedInputPerMtok: 0.3,
       maxOutputTokens: 64000,

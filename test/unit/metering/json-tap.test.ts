@@ -8,13 +8,23 @@ describe('the JSON tap', () => {
     const tap = createJsonTap(reader);
     const body = JSON.stringify({
       choices: [{ message: { content: 'hi' } }],
-      usage: { prompt_tokens: 3, completion_tokens: 1 },
+      usage: {
+        prompt_tokens: 3,
+        completion_tokens: 1,
+        completion_tokens_details: { reasoning_tokens: 1 },
+      },
     });
     const a = Buffer.from(body.slice(0, 10));
     expect(tap.transform(a)).toBe(a);
     tap.transform(Buffer.from(body.slice(10)));
     expect(tap.flush()).toHaveLength(0);
-    expect(reader.usage()).toEqual({ inputTokens: 3, outputTokens: 1, cachedTokens: 0 });
+    expect(reader.usage()).toEqual({
+      inputTokens: 3,
+      outputTokens: 1,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 1,
+    });
   });
 
   it('reads no usage from a body that is not JSON', () => {

@@ -1,28 +1,108 @@
 import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../../src/config/model-prices.js';
+import type { UpstreamConfig } from '../../../src/config/types.js';
+import { lookupCatalog } from '../../../src/metering/catalog.js';
 import {
   estimateInputTokens,
   estimateOutputTokens,
   requestedOutputTokens,
 } from '../../../src/metering/estimate.js';
 import { meterExchange } from '../../../src/metering/meter.js';
-import { costOf } from '../../../src/metering/pricing.js';
+import { costOf, maxCostOf } from '../../../src/metering/pricing.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
 
-const model = {
-  name: 'm',
-  upstream: 'u',
-  inputPerMtok: 3,
-  outputPerMtok: 15,
-  cachedInputPerMtok: 0.3,
-  maxOutputTokens: 1000,
-};
+const model = buildModel(
+  'm',
+  {
+    upstream: 'u',
+    input_per_mtok: 3,
+    output_per_mtok: 15,
+    cached_input_per_mtok: 0.3,
+    max_output_tokens: 1000,
+  },
+  undefined,
+  undefined,
+  0,
+);
+
+const upstreamOf = (format: 'openai' | 'anthropic'): UpstreamConfig => ({
+  name: 'u',
+  baseUrl: 'http://127.0.0.1:1/v1',
+  apiKeyEnv: 'X',
+  timeoutMs: 1,
+  format,
+});
 
 describe('pricing and estimates', () => {
   it('prices uncached input, cached input and output each at their own rate per million', () => {
-    expect(costOf({ inputTokens: 1000, cachedTokens: 400, outputTokens: 100 }, model)).toBeCloseTo(
-      (600 * 3 + 400 * 0.3 + 100 * 15) / 1e6,
-      15,
+    expect(
+      costOf({ inputTokens: 1000, cachedTokens: 400, cacheWriteTokens: 0, outputTokens: 100 }, model, 0),
+    ).toBeCloseTo((600 * 3 + 400 * 0.3 + 100 * 15) / 1e6, 15);
+  });
+
+  it('prices cache writes of a model the catalog does not know at 1.25 x input (2 x for 1 hour) on anthropic-format upstreams, else as input', () => {
+    const raw = { upstream: 'u', input_per_mtok: 4, output_per_mtok: 20 };
+    const anthropic = buildModel('house', raw, upstreamOf('anthropic'), undefined, 0);
+    const openai = buildModel('house', raw, upstreamOf('openai'), undefined, 0);
+    const usage = {
+      inputTokens: 3000,
+      cachedTokens: 0,
+      cacheWriteTokens: 3000,
+      cacheWrite1hTokens: 1000,
+      outputTokens: 0,
+    };
+    expect(costOf(usage, anthropic, 0)).toBeCloseTo((2000 * 5 + 1000 * 8) / 1e6, 15);
+    expect(costOf(usage, openai, 0)).toBeCloseTo((3000 * 4) / 1e6, 15);
+    expect(anthropic.priceSources).toEqual({
+      input: 'keys.yaml',
+      output: 'keys.yaml',
+      cachedInput: 'default',
+      cacheWrite: 'default',
+    });
+    const explicit = buildModel(
+      'house',
+      { ...raw, cache_write_per_mtok: 6 },
+      upstreamOf('anthropic'),
+      undefined,
+      0,
     );
+    expect(costOf(usage, explicit, 0)).toBeCloseTo((3000 * 6) / 1e6, 15);
+  });
+
+  it('takes each price kind keys.yaml sets over the catalog, and the rest from the catalog', () => {
+    const catalog = lookupCatalog('claude-sonnet-4-5', 'anthropic');
+    const m = buildModel(
+      'claude-sonnet-4-5',
+      { upstream: 'a', output_per_mtok: 10 },
+      upstreamOf('anthropic'),
+      catalog,
+      0,
+    );
+    expect(m).toMatchObject({
+      inputPerMtok: 3,
+      outputPerMtok: 10,
+      cachedInputPerMtok: 0.3,
+      cacheWritePerMtok: 3.75,
+    });
+    expect(m.priceSources).toEqual({
+      input: 'catalog',
+      output: 'keys.yaml',
+      cachedInput: 'catalog',
+      cacheWrite: 'catalog',
+    });
+    // An explicit output price is flat: the catalog's long-context output tier no longer applies.
+    const long = { inputTokens: 300_000, cachedTokens: 0, cacheWriteTokens: 0, outputTokens: 1_000 };
+    expect(costOf(long, m, 0)).toBeCloseTo((300_000 * 6 + 1_000 * 10) / 1e6, 15);
+  });
+
+  it('reserves input at the dearest way it can be billed when the prompt asks for caching', () => {
+    const catalog = lookupCatalog('claude-sonnet-4-5', 'anthropic');
+    const m = buildModel('claude-sonnet-4-5', { upstream: 'a' }, upstreamOf('anthropic'), catalog, 0);
+    const plain = maxCostOf(m, 0, { inputTokens: 10_000, outputTokens: 1_000, cacheWrites: false });
+    const cached = maxCostOf(m, 0, { inputTokens: 10_000, outputTokens: 1_000, cacheWrites: true });
+    expect(plain).toBeCloseTo((10_000 * 3 + 1_000 * 15) / 1e6, 15);
+    // Every input token written to the 1-hour cache: 2 x the input price.
+    expect(cached).toBeCloseTo((10_000 * 6 + 1_000 * 15) / 1e6, 15);
   });
 
   it('estimates input on the high side and output at four characters per token, rounded up', () => {
@@ -40,7 +120,7 @@ describe('pricing and estimates', () => {
   it('estimates a cut-off exchange from the body and the streamed text, and charges nothing for one that never reached the upstream', () => {
     const reader = createUsageReader('openai-chat');
     reader.readEvent({ choices: [{ delta: { content: 'abcdefgh' } }] });
-    const cut = meterExchange({ completed: false, reachedUpstream: true }, reader, model, 100, false);
+    const cut = meterExchange({ completed: false, reachedUpstream: true }, reader, model, 100, false, 0);
     expect(cut).toMatchObject({
       usageSource: 'estimated',
       usage: { inputTokens: 100, outputTokens: 2, cachedTokens: 0 },
@@ -51,6 +131,7 @@ describe('pricing and estimates', () => {
       model,
       100,
       false,
+      0,
     );
     expect(never).toMatchObject({ usageSource: 'none', costUsd: 0 });
   });
@@ -62,6 +143,7 @@ describe('pricing and estimates', () => {
       model,
       100,
       false,
+      0,
     );
     expect(m.costUsd).toBe(0);
   });
@@ -70,8 +152,14 @@ describe('pricing and estimates', () => {
     const reader = createUsageReader('anthropic-messages');
     reader.readJson({ usage: { input_tokens: 5 } });
     expect(
-      meterExchange({ completed: true, upstreamStatus: 200, reachedUpstream: true }, reader, model, 9, true)
-        .costUsd,
+      meterExchange(
+        { completed: true, upstreamStatus: 200, reachedUpstream: true },
+        reader,
+        model,
+        9,
+        true,
+        0,
+      ).costUsd,
     ).toBe(0);
   });
 });

@@ -30,7 +30,13 @@ describe('the SSE tap', () => {
   it('passes every byte through untouched when nothing is hidden, and reads the usage', () => {
     const { text, reader } = run(STREAM, [7, 30, 61], false);
     expect(text).toBe(STREAM);
-    expect(reader.usage()).toEqual({ inputTokens: 10, outputTokens: 3, cachedTokens: 4 });
+    expect(reader.usage()).toEqual({
+      inputTokens: 10,
+      outputTokens: 3,
+      cachedTokens: 4,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    });
     expect(reader.textChars()).toBe(5);
   });
 
@@ -77,7 +83,7 @@ describe('the SSE tap', () => {
     expect(reader.usage()?.outputTokens).toBe(3);
   });
 
-  it('reads Anthropic message_start and message_delta, summing cache reads and writes into input', () => {
+  it('reads Anthropic message_start and message_delta, summing cache reads and writes into input and keeping the 1-hour writes apart', () => {
     const reader = createUsageReader('anthropic-messages');
     const tap = createSseTap(reader, { hideUsageChunk: false });
     const ev = (type: string, d: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...d })}\n\n`;
@@ -89,16 +95,31 @@ describe('the SSE tap', () => {
               input_tokens: 5,
               cache_read_input_tokens: 100,
               cache_creation_input_tokens: 20,
+              cache_creation: { ephemeral_5m_input_tokens: 5, ephemeral_1h_input_tokens: 15 },
               output_tokens: 1,
             },
           },
         }) +
           ev('content_block_delta', { delta: { type: 'text_delta', text: 'abcdefgh' } }) +
-          ev('message_delta', { usage: { output_tokens: 42 } }),
+          // message_delta restates the input counts (cumulative), here unchanged.
+          ev('message_delta', {
+            usage: {
+              input_tokens: 5,
+              cache_read_input_tokens: 100,
+              cache_creation_input_tokens: 20,
+              output_tokens: 42,
+            },
+          }),
       ),
     );
     tap.flush();
-    expect(reader.usage()).toEqual({ inputTokens: 125, outputTokens: 42, cachedTokens: 100 });
+    expect(reader.usage()).toEqual({
+      inputTokens: 125,
+      outputTokens: 42,
+      cachedTokens: 100,
+      cacheWriteTokens: 20,
+      cacheWrite1hTokens: 15,
+    });
     expect(reader.textChars()).toBe(8);
   });
 
@@ -108,10 +129,16 @@ describe('the SSE tap', () => {
     tap.transform(
       Buffer.from(
         `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hey"}\n\n` +
-          `event: response.completed\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":2,"input_tokens_details":{"cached_tokens":3}}}}\n\n`,
+          `event: response.completed\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":2,"input_tokens_details":{"cached_tokens":3},"output_tokens_details":{"reasoning_tokens":1}}}}\n\n`,
       ),
     );
-    expect(reader.usage()).toEqual({ inputTokens: 7, outputTokens: 2, cachedTokens: 3 });
+    expect(reader.usage()).toEqual({
+      inputTokens: 7,
+      outputTokens: 2,
+      cachedTokens: 3,
+      cacheWriteTokens: 0,
+      reasoningTokens: 1,
+    });
     expect(reader.textChars()).toBe(3);
   });
 });

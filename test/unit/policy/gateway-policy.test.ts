@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../../src/config/model-prices.js';
 import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
 import { zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';
@@ -20,14 +21,19 @@ const key = (over: Partial<KeyConfig> = {}): KeyConfig => ({
   ...over,
 });
 
-const model: ModelConfig = {
-  name: 'gpt-4o-mini',
-  upstream: 'openai',
-  inputPerMtok: 0.15,
-  outputPerMtok: 0.6,
-  cachedInputPerMtok: 0.075,
-  maxOutputTokens: 16384,
-};
+const model: ModelConfig = buildModel(
+  'gpt-4o-mini',
+  {
+    upstream: 'openai',
+    input_per_mtok: 0.15,
+    output_per_mtok: 0.6,
+    cached_input_per_mtok: 0.075,
+    max_output_tokens: 16384,
+  },
+  undefined,
+  undefined,
+  0,
+);
 
 const config = {
   version: 1,
@@ -113,16 +119,28 @@ describe('model access', () => {
 });
 
 describe('output cap', () => {
-  it("reserves the request's own cap, or the model's, or the key's cap which it then writes into the body", () => {
+  it("reserves the request's own cap, else the model's or the key's cap, and writes a bound the request lacks into it", () => {
     expect(planOutput({ max_tokens: 50 }, 'max_tokens', model, key())).toEqual({ maxOutputTokens: 50 });
-    expect(planOutput({}, 'max_tokens', model, key())).toEqual({ maxOutputTokens: 16384 });
+    expect(planOutput({}, 'max_tokens', model, key())).toEqual({
+      maxOutputTokens: 16384,
+      inject: { fields: ['max_tokens'], value: 16384 },
+      capped: true,
+      gatewayChosen: true,
+    });
     expect(planOutput({}, 'max_completion_tokens', model, key({ limits: { maxOutputTokens: 100 } }))).toEqual(
       {
         maxOutputTokens: 100,
         inject: { fields: ['max_completion_tokens'], value: 100 },
+        capped: true,
+        gatewayChosen: true,
       },
     );
     expect(planOutput({ input: 'x' }, undefined, model, key())).toEqual({ maxOutputTokens: 0 });
+  });
+
+  it('writes no bound into a request for a model whose output is free', () => {
+    const local = { ...model, outputPerMtok: 0 };
+    expect(planOutput({}, 'max_tokens', local, key())).toEqual({ maxOutputTokens: 16384 });
   });
 
   it('reserves the cap once per requested choice (n, best_of)', () => {
@@ -138,6 +156,7 @@ describe('output cap', () => {
     expect(planOutput({ max_tokens: 101 }, 'max_tokens', model, capped)).toEqual({
       maxOutputTokens: 100,
       inject: { fields: ['max_tokens'], value: 100 },
+      capped: true,
       lowered: true,
     });
     expect(
@@ -145,6 +164,7 @@ describe('output cap', () => {
     ).toEqual({
       maxOutputTokens: 100,
       inject: { fields: ['max_tokens'], value: 100 },
+      capped: true,
       lowered: true,
     });
     expect(planOutput({ max_tokens: 100 }, 'max_tokens', model, capped)).toEqual({ maxOutputTokens: 100 });

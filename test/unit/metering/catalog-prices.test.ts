@@ -1,0 +1,290 @@
+import { calcPrice } from '@pydantic/genai-prices';
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../../src/config/model-prices.js';
+import type { UpstreamConfig } from '../../../src/config/types.js';
+import { lookupCatalog } from '../../../src/metering/catalog.js';
+import { costOf } from '../../../src/metering/pricing.js';
+import { createUsageReader, type UsageKind } from '../../../src/metering/usage-reader.js';
+
+/**
+ * Metered cost against the catalog's own `calcPrice` for real models and the usage their
+ * providers report: the provider's `usage` JSON goes through the gateway's usage reader and price
+ * tables, the same counts go to calcPrice in its terms (input_tokens is all input), and the two
+ * must agree to 1e-9 USD.
+ */
+
+interface Case {
+  name: string;
+  model: string;
+  provider: string;
+  kind: UsageKind;
+  usage: Record<string, unknown>;
+  /** calcPrice's usage for the same response. */
+  catalog: Record<string, number>;
+  at?: string;
+}
+
+const upstream = (provider: string): UpstreamConfig => ({
+  name: provider,
+  baseUrl: 'http://127.0.0.1:1/v1',
+  apiKeyEnv: 'X',
+  timeoutMs: 1000,
+  format: provider === 'anthropic' ? 'anthropic' : 'openai',
+  provider,
+});
+
+const CASES: Case[] = [
+  {
+    name: 'an OpenAI chat answer with a cached prompt',
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: { prompt_tokens: 10_000, completion_tokens: 500, prompt_tokens_details: { cached_tokens: 6_144 } },
+    catalog: { input_tokens: 10_000, cache_read_tokens: 6_144, output_tokens: 500 },
+  },
+  {
+    name: 'a pinned OpenAI snapshot with a cached prompt',
+    model: 'gpt-4o-2024-08-06',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: { prompt_tokens: 2_048, completion_tokens: 77, prompt_tokens_details: { cached_tokens: 1_024 } },
+    catalog: { input_tokens: 2_048, cache_read_tokens: 1_024, output_tokens: 77 },
+  },
+  {
+    name: "a reasoning model's output on the Responses API (reasoning tokens are output)",
+    model: 'gpt-5',
+    provider: 'openai',
+    kind: 'openai-responses',
+    usage: {
+      input_tokens: 30_000,
+      output_tokens: 4_000,
+      input_tokens_details: { cached_tokens: 20_000 },
+      output_tokens_details: { reasoning_tokens: 3_500 },
+    },
+    catalog: { input_tokens: 30_000, cache_read_tokens: 20_000, output_tokens: 4_000 },
+  },
+  {
+    name: 'o4-mini with reasoning on chat completions',
+    model: 'o4-mini',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 1_500,
+      completion_tokens: 2_200,
+      completion_tokens_details: { reasoning_tokens: 2_000 },
+    },
+    catalog: { input_tokens: 1_500, output_tokens: 2_200 },
+  },
+  {
+    name: 'o3 before its price cut of 2025-06-10',
+    model: 'o3',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: { prompt_tokens: 5_000, completion_tokens: 1_000 },
+    catalog: { input_tokens: 5_000, output_tokens: 1_000 },
+    at: '2025-05-01T12:00:00Z',
+  },
+  {
+    name: 'o3 after its price cut',
+    model: 'o3',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: { prompt_tokens: 5_000, completion_tokens: 1_000 },
+    catalog: { input_tokens: 5_000, output_tokens: 1_000 },
+    at: '2026-11-01T12:00:00Z',
+  },
+  {
+    name: 'a Claude Code turn with 5-minute cache writes and cache reads',
+    model: 'claude-sonnet-4-5',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: {
+      input_tokens: 12,
+      cache_read_input_tokens: 18_000,
+      cache_creation_input_tokens: 2_500,
+      cache_creation: { ephemeral_5m_input_tokens: 2_500, ephemeral_1h_input_tokens: 0 },
+      output_tokens: 640,
+    },
+    catalog: {
+      input_tokens: 20_512,
+      cache_read_tokens: 18_000,
+      cache_write_tokens: 2_500,
+      output_tokens: 640,
+    },
+  },
+  {
+    name: 'a dated Claude snapshot with 1-hour cache writes',
+    model: 'claude-sonnet-4-5-20250929',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: {
+      input_tokens: 3,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 40_000,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 40_000 },
+      output_tokens: 900,
+    },
+    catalog: {
+      input_tokens: 40_003,
+      cache_write_tokens: 40_000,
+      cache_write_1h_tokens: 40_000,
+      output_tokens: 900,
+    },
+  },
+  {
+    name: 'Haiku with both 5-minute and 1-hour writes in one turn',
+    model: 'claude-haiku-4-5-20251001',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: {
+      input_tokens: 250,
+      cache_read_input_tokens: 9_000,
+      cache_creation_input_tokens: 3_000,
+      cache_creation: { ephemeral_5m_input_tokens: 1_000, ephemeral_1h_input_tokens: 2_000 },
+      output_tokens: 120,
+    },
+    catalog: {
+      input_tokens: 12_250,
+      cache_read_tokens: 9_000,
+      cache_write_tokens: 3_000,
+      cache_write_1h_tokens: 2_000,
+      output_tokens: 120,
+    },
+  },
+  {
+    name: 'a 300k-token Sonnet prompt, priced in the long-context tier',
+    model: 'claude-sonnet-4-5',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: {
+      input_tokens: 250_000,
+      cache_read_input_tokens: 40_000,
+      cache_creation_input_tokens: 10_000,
+      output_tokens: 2_000,
+    },
+    catalog: {
+      input_tokens: 300_000,
+      cache_read_tokens: 40_000,
+      cache_write_tokens: 10_000,
+      output_tokens: 2_000,
+    },
+  },
+  {
+    name: 'Opus reading a large cache',
+    model: 'claude-opus-4-1',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: { input_tokens: 40, cache_read_input_tokens: 150_000, output_tokens: 3_000 },
+    catalog: { input_tokens: 150_040, cache_read_tokens: 150_000, output_tokens: 3_000 },
+  },
+  {
+    name: 'Gemini 2.5 Pro above its 200k tier',
+    model: 'gemini-2.5-pro',
+    provider: 'google',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 250_000,
+      completion_tokens: 1_000,
+      prompt_tokens_details: { cached_tokens: 100_000 },
+    },
+    catalog: { input_tokens: 250_000, cache_read_tokens: 100_000, output_tokens: 1_000 },
+  },
+  {
+    name: "DeepSeek's off-peak price at 18:00 UTC",
+    model: 'deepseek-chat',
+    provider: 'deepseek',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 8_000,
+      completion_tokens: 1_000,
+      prompt_tokens_details: { cached_tokens: 4_000 },
+    },
+    catalog: { input_tokens: 8_000, cache_read_tokens: 4_000, output_tokens: 1_000 },
+    at: '2026-11-30T18:00:00Z',
+  },
+  {
+    name: "DeepSeek's peak price at 09:00 UTC",
+    model: 'deepseek-chat',
+    provider: 'deepseek',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 8_000,
+      completion_tokens: 1_000,
+      prompt_tokens_details: { cached_tokens: 4_000 },
+    },
+    catalog: { input_tokens: 8_000, cache_read_tokens: 4_000, output_tokens: 1_000 },
+    at: '2026-11-30T09:00:00Z',
+  },
+  {
+    name: 'Perplexity deep research: reasoning priced apart, plus a price per request',
+    model: 'sonar-deep-research',
+    provider: 'perplexity',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 300,
+      completion_tokens: 5_000,
+      completion_tokens_details: { reasoning_tokens: 4_000 },
+    },
+    catalog: { input_tokens: 300, output_tokens: 5_000, output_reasoning_tokens: 4_000 },
+  },
+];
+
+describe('metered cost equals the price catalog', () => {
+  it.each(CASES)('meters $name exactly as calcPrice', (c) => {
+    const at = new Date(c.at ?? '2026-11-30T12:00:00Z');
+    const catalog = lookupCatalog(c.model, c.provider);
+    expect(catalog, `${c.model} is in the catalog`).toBeDefined();
+    const model = buildModel(c.model, { upstream: c.provider }, upstream(c.provider), catalog, at.getTime());
+    const reader = createUsageReader(c.kind);
+    reader.readJson({ usage: c.usage });
+    const usage = reader.usage();
+    if (!usage) throw new Error('the reader found no usage');
+    const expected = calcPrice(c.catalog, c.model, { providerId: c.provider, timestamp: at });
+    expect(expected).not.toBeNull();
+    const metered = costOf(usage, model, at.getTime());
+    expect(Math.abs(metered - (expected?.total_price ?? Number.NaN))).toBeLessThan(1e-9);
+    expect(metered).toBeGreaterThan(0);
+  });
+
+  it('prices a 300k-token Sonnet prompt in the long-context tier, at twice the base input price', () => {
+    const model = buildModel(
+      'claude-sonnet-4-5',
+      { upstream: 'anthropic' },
+      upstream('anthropic'),
+      lookupCatalog('claude-sonnet-4-5', 'anthropic'),
+      0,
+    );
+    const usage = { inputTokens: 300_000, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
+    expect(costOf(usage, model, 0)).toBeCloseTo((300_000 * 6) / 1e6, 12);
+    expect(costOf({ ...usage, inputTokens: 200_000 }, model, 0)).toBeCloseTo((200_000 * 3) / 1e6, 12);
+  });
+
+  it("bills the issue's two cached Claude turns at what Anthropic bills, not as plain input", () => {
+    // Two turns of claude-sonnet-4-5: the first writes 2,000 tokens to the cache, the second reads them.
+    const model = buildModel(
+      'claude-sonnet-4-5',
+      { upstream: 'anthropic' },
+      upstream('anthropic'),
+      lookupCatalog('claude-sonnet-4-5', 'anthropic'),
+      0,
+    );
+    const turns = [
+      { input_tokens: 100, cache_creation_input_tokens: 2_000, output_tokens: 300 },
+      { input_tokens: 120, cache_read_input_tokens: 2_000, output_tokens: 280 },
+    ];
+    const total = turns.reduce((sum, u) => {
+      const r = createUsageReader('anthropic-messages');
+      r.readJson({ usage: u });
+      return (
+        sum +
+        costOf(
+          r.usage() ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 },
+          model,
+          0,
+        )
+      );
+    }, 0);
+    const billed = (100 * 3 + 2_000 * 3.75 + 300 * 15 + 120 * 3 + 2_000 * 0.3 + 280 * 15) / 1e6;
+    expect(total).toBeCloseTo(billed, 12);
+  });
+});
