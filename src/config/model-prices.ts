@@ -1,5 +1,5 @@
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../metering/catalog.js';
-import { flat, type PricePeriod, type PriceTable, priceAt, type Tiered } from '../metering/pricing.js';
+import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../metering/pricing.js';
 import type { ModelSection } from './types.gen.js';
 import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from './types.js';
 
@@ -92,9 +92,8 @@ export function buildModel(
     if (table) prices = [{ table }];
   }
   // The period in force at load time, for the prices shown (metering picks one per request).
-  const at = prices.length > 0 ? prices.findIndex((p) => p.table === priceAt(prices, now)) : -1;
-  const shown = prices[at]?.table;
-  const current = catalog?.periods[at];
+  const shown = prices.length > 0 ? pickPeriod(prices, now).table : undefined;
+  const current = catalog ? pickPeriod(catalog.periods, now) : undefined;
   const source = (own: number | undefined, fromCatalog: unknown): PriceSource =>
     own !== undefined ? 'keys.yaml' : catalog && fromCatalog !== undefined ? 'catalog' : 'default';
   const model: ModelConfig = {

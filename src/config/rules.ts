@@ -1,6 +1,8 @@
 import { validate as validateCron } from 'node-cron';
 import { errorAt, type Finding, warningAt } from './finding.js';
 import { matchesGlob } from './model-globs.js';
+import { isGlobName } from './model-prices.js';
+import { checkPrices } from './price-rules.js';
 import { closest } from './schema-check.js';
 import type { KeysFile } from './types.gen.js';
 import type { Config } from './types.js';
@@ -113,7 +115,8 @@ const allowListsMatchModels: Rule = ({ raw, config, pruned }) => {
     key?.models?.forEach((glob, i) => {
       let ok = matches.get(glob);
       if (ok === undefined) {
-        ok = models.some((m) => matchesGlob(glob, m));
+        // A name a glob entry serves (claude-haiku-4-5 under "claude-*") counts as configured.
+        ok = models.some((m) => matchesGlob(glob, m) || (isGlobName(m) && matchesGlob(m, glob)));
         matches.set(glob, ok);
       }
       if (!ok) {
@@ -188,6 +191,7 @@ const RULES: Rule[] = [
   allowListsAreNotEmpty,
   expiriesAreSensible,
   digestIsCron,
+  checkPrices,
 ];
 
 export function checkRules(raw: KeysFile, config: Config, now: number, pruned?: PrunedParts): Finding[] {

@@ -63,20 +63,25 @@ export const flat = (price: number): Tiered => ({ base: price, tiers: [] });
 
 /** The table that applies at `ts` (the catalog's rule; the first period when none matches). */
 export function priceAt(periods: readonly PricePeriod[], ts: number): PriceTable {
-  if (periods.length === 1) return (periods[0] as PricePeriod).table;
+  return pickPeriod(periods, ts).table;
+}
+
+/** The period that applies at `ts`: the last whose constraint holds, else the first. */
+export function pickPeriod<P extends Omit<PricePeriod, 'table'>>(periods: readonly P[], ts: number): P {
+  if (periods.length === 1) return periods[0] as P;
   for (let i = periods.length - 1; i >= 0; i--) {
-    const p = periods[i] as PricePeriod;
-    if (p.from === undefined && p.timeOfDay === undefined) return p.table;
-    if (p.from !== undefined && ts >= p.from) return p.table;
+    const p = periods[i] as P;
+    if (p.from === undefined && p.timeOfDay === undefined) return p;
+    if (p.from !== undefined && ts >= p.from) return p;
     if (p.timeOfDay) {
       const d = new Date(ts);
       const sec =
         d.getUTCHours() * 3600 + d.getUTCMinutes() * 60 + d.getUTCSeconds() + d.getUTCMilliseconds() / 1000;
       const { start, end } = p.timeOfDay;
-      if (end < start ? sec >= start || sec < end : sec >= start && sec < end) return p.table;
+      if (end < start ? sec >= start || sec < end : sec >= start && sec < end) return p;
     }
   }
-  return (periods[0] as PricePeriod).table;
+  return periods[0] as P;
 }
 
 function rate(t: Tiered, input: number): number {
