@@ -21,6 +21,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'print spend, requests, tokens and errors from the store',
     load: async () => (await import('./commands/usage.js')).usage,
   },
+  models: {
+    summary: 'list the models served, their prices and where each price comes from',
+    load: async () => (await import('./commands/models.js')).models,
+  },
   digest: {
     summary: 'build and post (or print) the daily digest',
     load: async () => (await import('./commands/digest.js')).digest,

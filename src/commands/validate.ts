@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { Problem } from '../config/types.js';
+import { CATALOG_VERSION } from '../metering/catalog.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
@@ -17,7 +18,10 @@ tgk_ key). Needs no secrets and no network. FILE defaults to $TOLLGATE_CONFIG or
 
   --format text     file:line:col: error|warning: message (default)
   --format github   ::error file=…,line=…,col=…::message annotations for GitHub Actions
-  --format json     {"valid", "files": [{"file", "valid", "errors", "warnings"}]}
+  --format json     {"valid", "catalog", "files": [{"file", "valid", "errors", "warnings"}]}
+
+Prices a file does not set come from the price catalog bundled with tollgate
+(${CATALOG_VERSION}); a model with no price there either is an error.
 
 Exit status: 0 valid (warnings allowed), 1 invalid, 2 a file could not be read.
 `;
@@ -56,6 +60,8 @@ function renderText(results: FileResult[]): string {
           : `${r.file}: invalid, ${r.errors.length} error(s)${warned}`,
     );
   }
+  if (results.some((r) => r.readable))
+    lines.push(`prices not set in a file come from the catalog ${CATALOG_VERSION}`);
   return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }
 
@@ -69,7 +75,7 @@ function renderGithub(results: FileResult[]): string {
   }
   const invalid = results.filter((r) => r.errors.length > 0).length;
   lines.push(
-    invalid === 0 ? `${results.length} file(s) valid` : `${invalid} of ${results.length} file(s) invalid`,
+    `${invalid === 0 ? `${results.length} file(s) valid` : `${invalid} of ${results.length} file(s) invalid`} (price catalog ${CATALOG_VERSION})`,
   );
   return `${lines.join('\n')}\n`;
 }
@@ -81,7 +87,8 @@ function renderJson(results: FileResult[]): string {
     errors: r.errors,
     warnings: r.warnings,
   }));
-  return `${JSON.stringify({ valid: files.every((f) => f.valid), files }, null, 2)}\n`;
+  const report = { valid: files.every((f) => f.valid), catalog: CATALOG_VERSION, files };
+  return `${JSON.stringify(report, null, 2)}\n`;
 }
 
 async function check(file: string, io: CliIO, now: number): Promise<FileResult> {

@@ -128,8 +128,9 @@ function tiered(v: ModelPrice[string]): Tiered | undefined {
 
 function toPrices(p: ModelPrice): CatalogPrices | undefined {
   const input = tiered(p.input_mtok);
-  const output = tiered(p.output_mtok);
-  if (!input || !output) return undefined;
+  if (!input) return undefined;
+  // Embedding models have no output price: their output is free, as calcPrice bills it.
+  const output = tiered(p.output_mtok) ?? flat(0);
   const prices: CatalogPrices = {
     input,
     output,

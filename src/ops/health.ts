@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/manager.js';
+import { CATALOG_VERSION } from '../metering/catalog.js';
 import type { Store } from '../store/types.js';
 
 /** GET /healthz: config revision, load time and last reload error; 503 when the store is unreachable. */
@@ -26,6 +27,7 @@ export function healthHandler(deps: { store: Store; configStatus: () => ConfigSt
           ? status.lastError.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
           : null,
       },
+      prices: { catalog: CATALOG_VERSION },
     });
   };
 }

@@ -84,6 +84,9 @@ describe('operations endpoints', () => {
     expect(body.config.revision).toBe(gw.server.deps.config.current().revision);
     expect(body.config.last_reload_error).toBeNull();
     expect(typeof body.config.loaded_at).toBe('string');
+    expect((body as unknown as { prices: { catalog: string } }).prices.catalog).toMatch(
+      /^@pydantic\/genai-prices 0\.1\.\d+$/,
+    );
   });
 
   it('answers an unknown path with a JSON 404 and never proxies it', async () => {

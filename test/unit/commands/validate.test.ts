@@ -15,6 +15,17 @@ describe('tollgate validate', () => {
     expect(run.stderr()).toBe('');
   });
 
+  it('names the version of the price catalog that prices the models a file leaves unpriced', async () => {
+    const text = fakeIO();
+    await validate([], text.io);
+    expect(text.stdout()).toMatch(
+      /^prices not set in a file come from the catalog @pydantic\/genai-prices 0\.1\.\d+$/m,
+    );
+    const json = fakeIO();
+    await validate(['--format', 'json'], json.io);
+    expect(JSON.parse(json.stdout()).catalog).toMatch(/^@pydantic\/genai-prices 0\.1\.\d+$/);
+  });
+
   it('exits 0 on a file with only warnings and prints them as file:line:col: warning: message', async () => {
     const run = fakeIO();
     expect(await validate([`${FIXTURES}/valid.yaml`], run.io)).toBe(0);
