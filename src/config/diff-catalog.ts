@@ -61,7 +61,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
           'model-added',
           name,
           users > 0 ? 'widens' : 'neutral',
-          `added on ${m.upstream} at $${m.inputPerMtok}/$${m.outputPerMtok} per Mtok in/out; ${users} key(s) may use it`,
+          `added on ${m.upstream} ${m.glob ? 'for every matching name the price catalog prices' : `at $${m.inputPerMtok}/$${m.outputPerMtok} per Mtok in/out`}; ${users} key(s) may use it`,
         ),
       );
       continue;
@@ -75,6 +75,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
       ['input_per_mtok', old.inputPerMtok, m.inputPerMtok],
       ['output_per_mtok', old.outputPerMtok, m.outputPerMtok],
       ['cached_input_per_mtok', old.cachedInputPerMtok, m.cachedInputPerMtok],
+      ['cache_write_per_mtok', old.cacheWritePerMtok, m.cacheWritePerMtok],
     ];
     for (const [field, a, b] of prices) {
       if (a !== b) {
