@@ -31,7 +31,6 @@ function time(label: string, calls: number, fn: (i: number) => unknown): void {
   console.log(`${label.padEnd(58)} ${median(runs).toFixed(0).padStart(8)} ns/call${sink < 0 ? '' : ''}`);
 }
 
-// biome-ignore lint/suspicious/noTemplateCurlyInString: keys.yaml's own ${ENV} syntax, not a template
 const env = (name: string) => `"\${${name}}"`;
 const yaml = `version: 1
 upstreams:
@@ -47,7 +46,8 @@ keys: {}
 `;
 const now = Date.now();
 const config = loadConfig(yaml, { file: 'bench.yaml', now }).config;
-if (!config) throw new Error(`bench config is invalid: ${JSON.stringify(loadConfig(yaml, { file: 'b', now }).errors)}`);
+if (!config)
+  throw new Error(`bench config is invalid: ${JSON.stringify(loadConfig(yaml, { file: 'b', now }).errors)}`);
 const sonnet = config.models['claude-sonnet-4-5'];
 if (!sonnet) throw new Error('no sonnet');
 

@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { isModelAllowed } from '../policy/model-access.js';
 import { globCatalogIds, resolveModelName } from '../policy/model-names.js';
 import { argsError } from './args-error.js';
-import type { CliIO, Command } from './io.js';
+import type { Command } from './io.js';
 
 const HELP = `Usage: tollgate models [--key NAME] [--format table|json] [--config F]
 
