@@ -37,7 +37,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   });
   const tokens = new Counter({
     name: 'tollgate_tokens_total',
-    help: 'Tokens by key, model and direction (input, output, cached).',
+    help: 'Tokens by key, model and direction (input, output, cached, cache_write).',
     labelNames: ['key', 'model', 'direction'],
     registers: [registry],
   });
@@ -88,6 +88,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       if (r.inputTokens > 0) tokens.inc({ key: r.key, model, direction: 'input' }, r.inputTokens);
       if (r.outputTokens > 0) tokens.inc({ key: r.key, model, direction: 'output' }, r.outputTokens);
       if (r.cachedTokens > 0) tokens.inc({ key: r.key, model, direction: 'cached' }, r.cachedTokens);
+      const writes = r.cacheWriteTokens ?? 0;
+      if (writes > 0) tokens.inc({ key: r.key, model, direction: 'cache_write' }, writes);
       latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
     },
     setBudgetUse(key, window, ratio) {

@@ -111,6 +111,9 @@ describe('names as clients send them', () => {
       cacheWriteTokens: CANNED.messages.cache_creation_input_tokens,
     });
     expect(Math.abs(rec.costUsd - (anthropicBill('claude-sonnet-4-5') ?? Number.NaN))).toBeLessThan(1e-9);
+    expect(await gw.deps.metrics.registry.metrics()).toContain(
+      'tollgate_tokens_total{key="sonnet-only",model="claude-sonnet-4-5",direction="cache_write"} 50',
+    );
   });
 
   it('serves claude-haiku-4-5-20251001 through the claude-* glob, recorded under the catalog id', async () => {
