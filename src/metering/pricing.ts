@@ -123,19 +123,33 @@ export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, 
 
 /**
  * The most a request can cost: `inputTokens` at the dearest way input can be billed (a prompt
- * that asks for caching, `cacheWrites`, may be billed entirely as 1-hour cache writes, at twice
- * the input price on Anthropic), and `outputTokens` at the output price, in the tier of that input.
+ * that asks for caching may be billed entirely as cache writes: 1.25 x the input price for
+ * Anthropic's 5-minute cache, 2 x for a 1-hour one), and `outputTokens` at the output price, in
+ * the tier of that input.
  */
 export function maxCostOf(
   model: { prices: readonly PricePeriod[] },
   ts: number,
-  tokens: { inputTokens: number; outputTokens: number; cacheWrites: boolean },
+  tokens: { inputTokens: number; outputTokens: number; cacheWrites: CacheWrites },
 ): number {
   const t = priceAt(model.prices, ts);
   const input = Math.max(0, tokens.inputTokens);
   let inputRate = rate(t.input, input);
-  if (tokens.cacheWrites)
-    inputRate = Math.max(inputRate, rate(t.cacheWrite, input), rate(t.cacheWrite1h, input));
+  if (tokens.cacheWrites !== 'none') inputRate = Math.max(inputRate, rate(t.cacheWrite, input));
+  if (tokens.cacheWrites === '1h') inputRate = Math.max(inputRate, rate(t.cacheWrite1h, input));
   const outputRate = Math.max(rate(t.output, input), t.outputReasoning ? rate(t.outputReasoning, input) : 0);
   return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest;
+}
+
+/** What a request body asks of the prompt cache: nothing, writes, or writes kept for an hour. */
+export type CacheWrites = 'none' | '5m' | '1h';
+
+/**
+ * Read from the raw bytes, without walking the JSON: `cache_control` anywhere asks for writes
+ * (Anthropic's blocks and its top-level automatic caching), `"1h"` anywhere may be a 1-hour TTL.
+ * A false positive only reserves more, and settling charges the real cost.
+ */
+export function cacheWritesOf(body: Buffer): CacheWrites {
+  if (!body.includes('cache_control')) return 'none';
+  return body.includes('"1h"') ? '1h' : '5m';
 }

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config/types.js';
-import { maxCostOf } from '../metering/pricing.js';
+import { type CacheWrites, maxCostOf } from '../metering/pricing.js';
 import type { OutputPlan } from './output-cap.js';
 
 /**
@@ -25,7 +25,7 @@ export function createOutputFitter(
   plan: OutputPlan,
   model: ModelConfig,
   ts: number,
-  input: { inputTokens: number; cacheWrites: boolean; choices: number },
+  input: { inputTokens: number; cacheWrites: CacheWrites; choices: number },
 ): OutputFitter {
   const costFor = (outputTokens: number) =>
     maxCostOf(model, ts, { inputTokens: input.inputTokens, cacheWrites: input.cacheWrites, outputTokens });

@@ -5,7 +5,7 @@ import { GatewayError, toGatewayError } from '../errors.js';
 import { estimateInputTokens } from '../metering/estimate.js';
 import { createJsonTap } from '../metering/json-tap.js';
 import { meterExchange } from '../metering/meter.js';
-import { NO_USAGE } from '../metering/pricing.js';
+import { cacheWritesOf, NO_USAGE } from '../metering/pricing.js';
 import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
 import { authenticateKey, identifyKey } from '../policy/authenticate.js';
@@ -184,7 +184,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       {
         inputTokens: ctx.inputEstimate,
         // A prompt that asks for caching may be billed as cache writes, dearer than input.
-        cacheWrites: raw.includes('cache_control'),
+        cacheWrites: cacheWritesOf(raw),
         choices: choiceCount(parsed),
       },
     );

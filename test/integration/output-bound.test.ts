@@ -167,6 +167,86 @@ describe('the output bound on the embedded store', () => {
   });
 });
 
+describe('the reservation of a prompt that asks for caching', () => {
+  it('keeps concurrent requests within the limit when every input token is billed as a 1-hour cache write', async () => {
+    const up = await startFakeUpstream();
+    const key = mintKey();
+    const limit = 0.05;
+    const gw = await startGateway({
+      yaml: `version: 1
+upstreams:
+  anthropic:
+    base_url: ${up.baseUrl}
+    api_key: \${ANTHROPIC_API_KEY}
+    format: anthropic
+models:
+  claude-house:
+    upstream: anthropic
+    input_per_mtok: 3
+    output_per_mtok: 15
+keys:
+  agent:
+    hash: ${hashKey(key)}
+    limits: { daily_usd: ${limit} }
+`,
+    });
+    // An honest provider: about 4 bytes per token, the whole prompt written to the 1-hour cache.
+    for (let i = 0; i < 10; i++) {
+      up.next(async (req, res) => {
+        await sleep(30);
+        const tokens = Math.ceil(req.body.length / 4);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'msg',
+            type: 'message',
+            role: 'assistant',
+            content: [{ type: 'text', text: 'ok' }],
+            usage: {
+              input_tokens: 0,
+              cache_read_input_tokens: 0,
+              cache_creation_input_tokens: tokens,
+              cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: tokens },
+              output_tokens: 10,
+            },
+          }),
+        );
+      });
+    }
+    const body = JSON.stringify({
+      model: 'claude-house',
+      max_tokens: 10,
+      system: [
+        { type: 'text', text: 'rules '.repeat(3_500), cache_control: { type: 'ephemeral', ttl: '1h' } },
+      ],
+      messages: [{ role: 'user', content: 'go' }],
+    });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${gw.url}/v1/messages`, {
+            method: 'POST',
+            headers: {
+              'x-api-key': key,
+              'content-type': 'application/json',
+              'anthropic-version': '2023-06-01',
+            },
+            body,
+          }).then((r) => r.status),
+        ),
+      );
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+      const records = await gw.waitForRecords(10);
+      const charged = records.reduce((sum, r) => sum + r.costUsd, 0);
+      expect(records.filter((r) => r.status === 200).every((r) => (r.cacheWriteTokens ?? 0) > 0)).toBe(true);
+      expect(charged).toBeLessThanOrEqual(limit + 1e-12);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});
+
 describe('the output bound on PostgreSQL, two replicas', () => {
   let db: TestDatabase;
   let up: FakeUpstream;

@@ -8,7 +8,7 @@ import {
   requestedOutputTokens,
 } from '../../../src/metering/estimate.js';
 import { meterExchange } from '../../../src/metering/meter.js';
-import { costOf, maxCostOf } from '../../../src/metering/pricing.js';
+import { type CacheWrites, cacheWritesOf, costOf, maxCostOf } from '../../../src/metering/pricing.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
 
 const model = buildModel(
@@ -98,11 +98,18 @@ describe('pricing and estimates', () => {
   it('reserves input at the dearest way it can be billed when the prompt asks for caching', () => {
     const catalog = lookupCatalog('claude-sonnet-4-5', 'anthropic');
     const m = buildModel('claude-sonnet-4-5', { upstream: 'a' }, upstreamOf('anthropic'), catalog, 0);
-    const plain = maxCostOf(m, 0, { inputTokens: 10_000, outputTokens: 1_000, cacheWrites: false });
-    const cached = maxCostOf(m, 0, { inputTokens: 10_000, outputTokens: 1_000, cacheWrites: true });
-    expect(plain).toBeCloseTo((10_000 * 3 + 1_000 * 15) / 1e6, 15);
-    // Every input token written to the 1-hour cache: 2 x the input price.
-    expect(cached).toBeCloseTo((10_000 * 6 + 1_000 * 15) / 1e6, 15);
+    const at = (cacheWrites: CacheWrites) =>
+      maxCostOf(m, 0, { inputTokens: 10_000, outputTokens: 1_000, cacheWrites });
+    expect(at('none')).toBeCloseTo((10_000 * 3 + 1_000 * 15) / 1e6, 15);
+    // Every input token written to the 5-minute cache (1.25 x input), or the 1-hour one (2 x).
+    expect(at('5m')).toBeCloseTo((10_000 * 3.75 + 1_000 * 15) / 1e6, 15);
+    expect(at('1h')).toBeCloseTo((10_000 * 6 + 1_000 * 15) / 1e6, 15);
+    const body = (o: unknown) => Buffer.from(JSON.stringify(o));
+    expect(cacheWritesOf(body({ messages: [{ content: 'hi' }] }))).toBe('none');
+    expect(cacheWritesOf(body({ system: [{ text: 'x', cache_control: { type: 'ephemeral' } }] }))).toBe('5m');
+    expect(
+      cacheWritesOf(body({ system: [{ text: 'x', cache_control: { type: 'ephemeral', ttl: '1h' } }] })),
+    ).toBe('1h');
   });
 
   it('estimates input on the high side and output at four characters per token, rounded up', () => {
