@@ -142,7 +142,7 @@ export interface LimitsSection {
    */
   max_parallel?: number;
   /**
-   * Cap on a single request's output tokens: a request asking for more (or for nothing) is sent with this cap.
+   * Cap on a single request's output tokens: a request asking for more is lowered to it, and one asking for nothing is sent with it (or with the model's max_output_tokens when that is lower); the response says so in x-tollgate-output-capped.
    */
   max_output_tokens?: number;
 }
