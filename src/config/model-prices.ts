@@ -45,8 +45,10 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
     output: e.output !== undefined ? flat(e.output) : c.output,
     perRequest: c.perRequest,
   };
-  // An explicit output price covers reasoning tokens too.
+  // An explicit output price covers reasoning tokens too; audio keeps the catalog's price.
   if (e.output === undefined && c.outputReasoning) table.outputReasoning = c.outputReasoning;
+  if (c.inputAudio) table.inputAudio = c.inputAudio;
+  if (c.outputAudio) table.outputAudio = c.outputAudio;
   return table;
 }
 

@@ -38,6 +38,8 @@ export interface CatalogPrices {
   cacheWrite?: Tiered;
   cacheWrite1h?: Tiered;
   outputReasoning?: Tiered;
+  inputAudio?: Tiered;
+  outputAudio?: Tiered;
   perRequest: number;
 }
 
@@ -144,6 +146,10 @@ function toPrices(p: ModelPrice): CatalogPrices | undefined {
   if (cacheWrite) prices.cacheWrite = cacheWrite;
   if (cacheWrite1h) prices.cacheWrite1h = cacheWrite1h;
   if (outputReasoning) prices.outputReasoning = outputReasoning;
+  const inputAudio = tiered(p.input_audio_mtok);
+  const outputAudio = tiered(p.output_audio_mtok);
+  if (inputAudio) prices.inputAudio = inputAudio;
+  if (outputAudio) prices.outputAudio = outputAudio;
   return prices;
 }
 

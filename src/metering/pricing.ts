@@ -21,6 +21,9 @@ export interface Usage {
   cacheWrite1hTokens?: number;
   /** The part of outputTokens spent on reasoning, when the provider says so. */
   reasoningTokens?: number;
+  /** The parts of inputTokens and outputTokens that are audio (OpenAI's audio models). */
+  inputAudioTokens?: number;
+  outputAudioTokens?: number;
 }
 
 export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
@@ -43,6 +46,9 @@ export interface PriceTable {
   /** Output, reasoning included unless `outputReasoning` prices it apart. */
   output: Tiered;
   outputReasoning?: Tiered;
+  /** Audio input and output, for the models that price audio apart from text. */
+  inputAudio?: Tiered;
+  outputAudio?: Tiered;
   /** USD per request, for the few models billed per call as well. */
   perRequest: number;
 }
@@ -95,7 +101,7 @@ const part = (t: Tiered, tokens: number, input: number): number =>
 
 /**
  * USD cost of `usage` at `table`: uncached input, cache reads, 5-minute and 1-hour cache writes,
- * output and (where priced apart) reasoning, each at its price, in the tier the request's total
+ * output and (where priced apart) reasoning and audio, each at its price, in the tier the request's total
  * input falls in. Parts reported larger than their whole are clamped, never negative.
  */
 export function costWith(usage: Usage, table: PriceTable): number {
@@ -103,16 +109,24 @@ export function costWith(usage: Usage, table: PriceTable): number {
   const read = Math.min(Math.max(0, usage.cachedTokens), input);
   const write = Math.min(Math.max(0, usage.cacheWriteTokens), input - read);
   const write1h = Math.min(Math.max(0, usage.cacheWrite1hTokens ?? 0), write);
+  const audioIn = table.inputAudio
+    ? Math.min(Math.max(0, usage.inputAudioTokens ?? 0), input - read - write)
+    : 0;
   const output = Math.max(0, usage.outputTokens);
   const reasoning = table.outputReasoning ? Math.min(Math.max(0, usage.reasoningTokens ?? 0), output) : 0;
+  const audioOut = table.outputAudio
+    ? Math.min(Math.max(0, usage.outputAudioTokens ?? 0), output - reasoning)
+    : 0;
   let usd =
-    part(table.input, input - read - write, input) +
+    part(table.input, input - read - write - audioIn, input) +
     part(table.cacheRead, read, input) +
     part(table.cacheWrite, write - write1h, input) +
     part(table.cacheWrite1h, write1h, input) +
-    part(table.output, output - reasoning, input) +
+    part(table.output, output - reasoning - audioOut, input) +
     table.perRequest;
   if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, input);
+  if (table.inputAudio) usd += part(table.inputAudio, audioIn, input);
+  if (table.outputAudio) usd += part(table.outputAudio, audioOut, input);
   return usd;
 }
 
@@ -124,8 +138,8 @@ export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, 
 /**
  * The most a request can cost: `inputTokens` at the dearest way input can be billed (a prompt
  * that asks for caching may be billed entirely as cache writes: 1.25 x the input price for
- * Anthropic's 5-minute cache, 2 x for a 1-hour one), and `outputTokens` at the output price, in
- * the tier of that input.
+ * Anthropic's 5-minute cache, 2 x for a 1-hour one; an audio model's input may be all audio), and
+ * `outputTokens` at the dearest output price, in the tier of that input.
  */
 export function maxCostOf(
   model: { prices: readonly PricePeriod[] },
@@ -137,7 +151,11 @@ export function maxCostOf(
   let inputRate = rate(t.input, input);
   if (tokens.cacheWrites !== 'none') inputRate = Math.max(inputRate, rate(t.cacheWrite, input));
   if (tokens.cacheWrites === '1h') inputRate = Math.max(inputRate, rate(t.cacheWrite1h, input));
-  const outputRate = Math.max(rate(t.output, input), t.outputReasoning ? rate(t.outputReasoning, input) : 0);
+  // An audio model's input and output may be all audio.
+  if (t.inputAudio) inputRate = Math.max(inputRate, rate(t.inputAudio, input));
+  let outputRate = rate(t.output, input);
+  for (const other of [t.outputReasoning, t.outputAudio])
+    if (other) outputRate = Math.max(outputRate, rate(other, input));
   return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest;
 }
 

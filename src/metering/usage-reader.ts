@@ -30,8 +30,8 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
  * OpenAI `usage` of chat completions and completions: `prompt_tokens` is all input, its
- * `cached_tokens` the cache reads (OpenAI bills no cache writes); `completion_tokens` is all
- * output, its `reasoning_tokens` the reasoning part.
+ * `cached_tokens` the cache reads (OpenAI bills no cache writes) and `audio_tokens` the audio;
+ * `completion_tokens` is all output, its `reasoning_tokens` and `audio_tokens` parts of it.
  */
 function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
@@ -43,6 +43,8 @@ function openaiUsage(u: unknown): Usage | undefined {
     cachedTokens: num(input.cached_tokens),
     cacheWriteTokens: 0,
     reasoningTokens: num(output.reasoning_tokens),
+    inputAudioTokens: num(input.audio_tokens),
+    outputAudioTokens: num(output.audio_tokens),
   };
 }
 

@@ -227,6 +227,19 @@ const CASES: Case[] = [
     },
     catalog: { input_tokens: 300, output_tokens: 5_000, output_reasoning_tokens: 4_000 },
   },
+  {
+    name: 'an audio model, audio priced apart from text on both sides',
+    model: 'gpt-audio',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 1_200,
+      completion_tokens: 900,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 1_000 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 800 },
+    },
+    catalog: { input_tokens: 1_200, input_audio_tokens: 1_000, output_tokens: 900, output_audio_tokens: 800 },
+  },
 ];
 
 describe('metered cost equals the price catalog', () => {

@@ -24,6 +24,8 @@ describe('the JSON tap', () => {
       cachedTokens: 0,
       cacheWriteTokens: 0,
       reasoningTokens: 1,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
     });
   });
 

@@ -36,6 +36,8 @@ describe('the SSE tap', () => {
       cachedTokens: 4,
       cacheWriteTokens: 0,
       reasoningTokens: 0,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
     });
     expect(reader.textChars()).toBe(5);
   });
