@@ -49,6 +49,7 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
   if (e.output === undefined && c.outputReasoning) table.outputReasoning = c.outputReasoning;
   if (c.inputAudio) table.inputAudio = c.inputAudio;
   if (c.outputAudio) table.outputAudio = c.outputAudio;
+  if (c.perWebSearch) table.perWebSearch = c.perWebSearch;
   return table;
 }
 

@@ -41,6 +41,7 @@ export interface CatalogPrices {
   inputAudio?: Tiered;
   outputAudio?: Tiered;
   perRequest: number;
+  perWebSearch?: number;
 }
 
 export type CatalogPeriod = Omit<PricePeriod, 'table'> & { prices: CatalogPrices };
@@ -150,6 +151,7 @@ function toPrices(p: ModelPrice): CatalogPrices | undefined {
   const outputAudio = tiered(p.output_audio_mtok);
   if (inputAudio) prices.inputAudio = inputAudio;
   if (outputAudio) prices.outputAudio = outputAudio;
+  if (typeof p.web_searches_kcount === 'number') prices.perWebSearch = p.web_searches_kcount / 1000;
   return prices;
 }
 

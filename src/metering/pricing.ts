@@ -24,6 +24,8 @@ export interface Usage {
   /** The parts of inputTokens and outputTokens that are audio (OpenAI's audio models). */
   inputAudioTokens?: number;
   outputAudioTokens?: number;
+  /** Server-side web searches the provider ran and bills per search (Anthropic's web_search tool). */
+  webSearches?: number;
 }
 
 export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
@@ -51,6 +53,8 @@ export interface PriceTable {
   outputAudio?: Tiered;
   /** USD per request, for the few models billed per call as well. */
   perRequest: number;
+  /** USD per server-side web search. */
+  perWebSearch?: number;
 }
 
 /**
@@ -127,6 +131,7 @@ export function costWith(usage: Usage, table: PriceTable): number {
   if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, input);
   if (table.inputAudio) usd += part(table.inputAudio, audioIn, input);
   if (table.outputAudio) usd += part(table.outputAudio, audioOut, input);
+  if (table.perWebSearch) usd += Math.max(0, usage.webSearches ?? 0) * table.perWebSearch;
   return usd;
 }
 

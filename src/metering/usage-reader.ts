@@ -145,7 +145,15 @@ function createEmbeddingsReader(): UsageReader {
  * `message_delta`, which may also restate the input counts.
  */
 function createAnthropicReader(): UsageReader {
-  const counts = { input: 0, cacheRead: 0, cacheWrite: 0, cacheWrite5m: 0, cacheWrite1h: 0, output: 0 };
+  const counts = {
+    input: 0,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cacheWrite5m: 0,
+    cacheWrite1h: 0,
+    output: 0,
+    webSearches: 0,
+  };
   let seen = false;
   let chars = 0;
   const fold = (u: unknown) => {
@@ -163,6 +171,9 @@ function createAnthropicReader(): UsageReader {
         counts.cacheWrite1h = num(c.ephemeral_1h_input_tokens);
     }
     if (typeof u.output_tokens === 'number') counts.output = num(u.output_tokens);
+    // Billed per search; message_delta carries the count (cumulative), so the last one wins.
+    if (isObject(u.server_tool_use) && typeof u.server_tool_use.web_search_requests === 'number')
+      counts.webSearches = num(u.server_tool_use.web_search_requests);
   };
   return {
     readJson(body) {
@@ -189,6 +200,7 @@ function createAnthropicReader(): UsageReader {
         cachedTokens: counts.cacheRead,
         cacheWriteTokens: writes,
         cacheWrite1hTokens: counts.cacheWrite1h,
+        ...(counts.webSearches > 0 ? { webSearches: counts.webSearches } : {}),
       };
     },
     textChars: () => chars,

@@ -228,6 +228,20 @@ const CASES: Case[] = [
     catalog: { input_tokens: 300, output_tokens: 5_000, output_reasoning_tokens: 4_000 },
   },
   {
+    name: 'a Claude turn that ran web searches, billed per search',
+    model: 'claude-sonnet-4-5',
+    provider: 'anthropic',
+    kind: 'anthropic-messages',
+    usage: {
+      input_tokens: 3_000,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      output_tokens: 700,
+      server_tool_use: { web_search_requests: 3 },
+    },
+    catalog: { input_tokens: 3_000, output_tokens: 700, web_searches: 3 },
+  },
+  {
     name: 'an audio model, audio priced apart from text on both sides',
     model: 'gpt-audio',
     provider: 'openai',
