@@ -149,7 +149,7 @@ export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, 
 export function maxCostOf(
   model: { prices: readonly PricePeriod[] },
   ts: number,
-  tokens: { inputTokens: number; outputTokens: number; cacheWrites: CacheWrites },
+  tokens: { inputTokens: number; outputTokens: number; cacheWrites: CacheWrites; webSearches?: number },
 ): number {
   const t = priceAt(model.prices, ts);
   const input = Math.max(0, tokens.inputTokens);
@@ -161,7 +161,8 @@ export function maxCostOf(
   let outputRate = rate(t.output, input);
   for (const other of [t.outputReasoning, t.outputAudio])
     if (other) outputRate = Math.max(outputRate, rate(other, input));
-  return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest;
+  const searches = Math.max(0, tokens.webSearches ?? 0) * (t.perWebSearch ?? 0);
+  return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest + searches;
 }
 
 /** What a request body asks of the prompt cache: nothing, writes, or writes kept for an hour. */

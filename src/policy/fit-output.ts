@@ -25,10 +25,15 @@ export function createOutputFitter(
   plan: OutputPlan,
   model: ModelConfig,
   ts: number,
-  input: { inputTokens: number; cacheWrites: CacheWrites; choices: number },
+  input: { inputTokens: number; cacheWrites: CacheWrites; choices: number; webSearches: number },
 ): OutputFitter {
   const costFor = (outputTokens: number) =>
-    maxCostOf(model, ts, { inputTokens: input.inputTokens, cacheWrites: input.cacheWrites, outputTokens });
+    maxCostOf(model, ts, {
+      inputTokens: input.inputTokens,
+      cacheWrites: input.cacheWrites,
+      webSearches: input.webSearches,
+      outputTokens,
+    });
   let current = plan;
   const amountUsd = costFor(plan.maxOutputTokens);
   const inject = plan.inject;

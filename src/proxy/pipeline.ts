@@ -15,6 +15,7 @@ import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
 import { choiceCount, planOutput } from '../policy/output-cap.js';
 import { acquireRateSlot } from '../policy/rate-limit.js';
+import { planServerTools } from '../policy/server-tools.js';
 import type { Outcome, RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
 import { type ForwardOutcome, forward, type UpstreamAgents } from './forward.js';
@@ -177,6 +178,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.model = target.model;
     ctx.upstream = target.upstream;
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
+    const serverTools = planServerTools(parsed);
     const output = createOutputFitter(
       planOutput(parsed, route.outputField, target.model, key),
       target.model,
@@ -186,6 +188,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         // A prompt that asks for caching may be billed as cache writes, dearer than input.
         cacheWrites: cacheWritesOf(raw),
         choices: choiceCount(parsed),
+        webSearches: serverTools.webSearches,
       },
     );
 
@@ -208,7 +211,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     }
     const plan = output.plan();
     if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
-    await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan));
+    await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan, serverTools.tools));
   };
 
   /** Serves one request; never rejects. */

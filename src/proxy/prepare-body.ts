@@ -12,13 +12,15 @@ export interface PreparedBody {
 /**
  * The body to forward. Two changes, both so that metering is exact and the reservation holds:
  * an OpenAI stream is asked to report usage (`stream_options.include_usage`), and a request
- * without an output cap, or asking for more than the key's cap, gets the key's cap.
+ * without an output cap, or asking for more than the key's cap, gets the key's cap (and a web
+ * search tool without `max_uses` gets one, see src/policy/server-tools.ts).
  */
 export function prepareBody(
   raw: Buffer,
   parsed: Record<string, unknown>,
   route: Route,
   output: OutputPlan,
+  tools?: unknown[],
 ): PreparedBody {
   const stream = parsed.stream === true;
   let next: Record<string, unknown> | undefined;
@@ -41,6 +43,10 @@ export function prepareBody(
   if (output.inject) {
     next ??= { ...parsed };
     for (const field of output.inject.fields) next[field] = output.inject.value;
+  }
+  if (tools) {
+    next ??= { ...parsed };
+    next.tools = tools;
   }
   return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
 }

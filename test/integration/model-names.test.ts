@@ -129,6 +129,44 @@ describe('names as clients send them', () => {
     expect(Math.abs(rec.costUsd - (anthropicBill('claude-haiku-4-5') ?? Number.NaN))).toBeLessThan(1e-9);
   });
 
+  it('bounds and meters web searches: max_uses written into a web search tool without one, each search billed', async () => {
+    upstream.next(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'found it' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 2_000, output_tokens: 300, server_tool_use: { web_search_requests: 2 } },
+        }),
+      );
+    });
+    const client = new Anthropic({ apiKey: gw.keys['claude-code'], baseURL: gw.url, maxRetries: 0 });
+    await client.messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 1_000,
+      tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+      messages: [{ role: 'user', content: 'what is new?' }],
+    });
+    expect(upstream.received[0]?.json?.tools).toEqual([
+      { type: 'web_search_20250305', name: 'web_search', max_uses: 10 },
+    ]);
+    const rec = await lastRecord();
+    const bill = calcPrice(
+      { input_tokens: 2_000, output_tokens: 300, web_searches: 2 },
+      'claude-sonnet-4-5',
+      {
+        providerId: 'anthropic',
+      },
+    )?.total_price;
+    expect(Math.abs(rec.costUsd - (bill ?? Number.NaN))).toBeLessThan(1e-9);
+    expect(rec.costUsd).toBeGreaterThan((2_000 * 3 + 300 * 15) / 1e6 + 0.019);
+  });
+
   it('refuses a name the glob matches but the catalog does not price, saying why', async () => {
     const client = new Anthropic({ apiKey: gw.keys['claude-code'], baseURL: gw.url, maxRetries: 0 });
     const err = await client.messages

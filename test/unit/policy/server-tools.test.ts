@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../../src/config/model-prices.js';
+import { lookupCatalog } from '../../../src/metering/catalog.js';
+import { maxCostOf } from '../../../src/metering/pricing.js';
+import { DEFAULT_WEB_SEARCH_USES, planServerTools } from '../../../src/policy/server-tools.js';
+
+describe('server-side tools billed per use', () => {
+  it('reserves max_uses web searches, and writes a default into a web search tool without one', () => {
+    expect(planServerTools({ tools: [{ name: 'bash', input_schema: {} }] })).toEqual({ webSearches: 0 });
+    expect(
+      planServerTools({ tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }] }),
+    ).toEqual({
+      webSearches: 3,
+    });
+    const plan = planServerTools({
+      tools: [{ name: 'x' }, { type: 'web_search_20250305', name: 'web_search' }],
+    });
+    expect(plan).toEqual({
+      webSearches: DEFAULT_WEB_SEARCH_USES,
+      tools: [
+        { name: 'x' },
+        { type: 'web_search_20250305', name: 'web_search', max_uses: DEFAULT_WEB_SEARCH_USES },
+      ],
+    });
+  });
+
+  it('adds the searches to the maximum cost at the catalog price per search', () => {
+    const m = buildModel(
+      'claude-sonnet-4-5',
+      { upstream: 'a' },
+      undefined,
+      lookupCatalog('claude-sonnet-4-5', 'anthropic'),
+      0,
+    );
+    const base = { inputTokens: 1_000, outputTokens: 100, cacheWrites: 'none' as const };
+    expect(maxCostOf(m, 0, { ...base, webSearches: 10 }) - maxCostOf(m, 0, base)).toBeCloseTo(0.1, 12);
+  });
+});
