@@ -94,13 +94,21 @@ function createOpenaiChatReader(): UsageReader {
   };
 }
 
+/** OpenAI bills each hosted web search call of a response (`web_search_call` output items). */
+const webSearchCalls = (output: unknown): number =>
+  list(output).filter((item) => isObject(item) && item.type === 'web_search_call').length;
+
+function withSearches(usage: Usage | undefined, searches: number): Usage | undefined {
+  return usage && searches > 0 ? { ...usage, webSearches: searches } : usage;
+}
+
 function createResponsesReader(): UsageReader {
   let usage: Usage | undefined;
   let chars = 0;
   return {
     readJson(body) {
       if (!isObject(body)) return;
-      usage = responsesUsage(body.usage) ?? usage;
+      usage = withSearches(responsesUsage(body.usage), webSearchCalls(body.output)) ?? usage;
       for (const item of list(body.output)) {
         if (!isObject(item)) continue;
         for (const part of list(item.content)) if (isObject(part)) chars += len(part.text);
@@ -110,7 +118,9 @@ function createResponsesReader(): UsageReader {
     readEvent(data) {
       if (!isObject(data)) return;
       // response.completed, response.incomplete and response.failed all carry the final usage.
-      if (isObject(data.response)) usage = responsesUsage(data.response.usage) ?? usage;
+      if (isObject(data.response))
+        usage =
+          withSearches(responsesUsage(data.response.usage), webSearchCalls(data.response.output)) ?? usage;
       chars += len(data.delta);
     },
     usage: () => usage,

@@ -19,6 +19,8 @@ interface Case {
   provider: string;
   kind: UsageKind;
   usage: Record<string, unknown>;
+  /** The response's output items, where the provider bills some (hosted tool calls). */
+  output?: unknown[];
   /** calcPrice's usage for the same response. */
   catalog: Record<string, number>;
   at?: string;
@@ -242,6 +244,19 @@ const CASES: Case[] = [
     catalog: { input_tokens: 3_000, output_tokens: 700, web_searches: 3 },
   },
   {
+    name: 'a Responses answer that ran two hosted web searches',
+    model: 'gpt-4.1',
+    provider: 'openai',
+    kind: 'openai-responses',
+    usage: { input_tokens: 9_000, output_tokens: 400, input_tokens_details: { cached_tokens: 0 } },
+    output: [
+      { type: 'web_search_call', id: 'ws_1', status: 'completed' },
+      { type: 'web_search_call', id: 'ws_2', status: 'completed' },
+      { type: 'message', id: 'msg_1', content: [{ type: 'output_text', text: 'x' }] },
+    ],
+    catalog: { input_tokens: 9_000, output_tokens: 400, web_searches: 2 },
+  },
+  {
     name: 'an audio model, audio priced apart from text on both sides',
     model: 'gpt-audio',
     provider: 'openai',
@@ -263,7 +278,7 @@ describe('metered cost equals the price catalog', () => {
     expect(catalog, `${c.model} is in the catalog`).toBeDefined();
     const model = buildModel(c.model, { upstream: c.provider }, upstream(c.provider), catalog, at.getTime());
     const reader = createUsageReader(c.kind);
-    reader.readJson({ usage: c.usage });
+    reader.readJson({ usage: c.usage, ...(c.output ? { output: c.output } : {}) });
     const usage = reader.usage();
     if (!usage) throw new Error('the reader found no usage');
     const expected = calcPrice(c.catalog, c.model, { providerId: c.provider, timestamp: at });

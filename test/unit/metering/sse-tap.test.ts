@@ -125,6 +125,20 @@ describe('the SSE tap', () => {
     expect(reader.textChars()).toBe(8);
   });
 
+  it('counts the hosted web searches of a streamed response from response.completed', () => {
+    const reader = createUsageReader('openai-responses');
+    const tap = createSseTap(reader, { hideUsageChunk: false });
+    const completed = {
+      type: 'response.completed',
+      response: {
+        output: [{ type: 'web_search_call', id: 'ws_1' }, { type: 'message', id: 'm' }],
+        usage: { input_tokens: 7, output_tokens: 2 },
+      },
+    };
+    tap.transform(Buffer.from(`event: response.completed\ndata: ${JSON.stringify(completed)}\n\n`));
+    expect(reader.usage()).toMatchObject({ inputTokens: 7, outputTokens: 2, webSearches: 1 });
+  });
+
   it('reads the Responses API usage from response.completed', () => {
     const reader = createUsageReader('openai-responses');
     const tap = createSseTap(reader, { hideUsageChunk: false });
