@@ -131,7 +131,10 @@ describe('the SSE tap', () => {
     const completed = {
       type: 'response.completed',
       response: {
-        output: [{ type: 'web_search_call', id: 'ws_1' }, { type: 'message', id: 'm' }],
+        output: [
+          { type: 'web_search_call', id: 'ws_1' },
+          { type: 'message', id: 'm' },
+        ],
         usage: { input_tokens: 7, output_tokens: 2 },
       },
     };
