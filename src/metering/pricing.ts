@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/types.js';
+import { checkedUsd } from './money.js';
 
 /** Tokens of one request as the gateway meters them. */
 export interface Usage {
@@ -7,6 +8,8 @@ export interface Usage {
   outputTokens: number;
   /** The part of inputTokens read from a prompt cache. */
   cachedTokens: number;
+  /** The part of outputTokens spent reasoning, when the provider says (checked, not priced). */
+  reasoningTokens?: number;
 }
 
 export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
@@ -21,10 +24,11 @@ export function costOf(
 ): number {
   const cached = Math.min(usage.cachedTokens, usage.inputTokens);
   const uncached = usage.inputTokens - cached;
-  return (
+  return checkedUsd(
     (uncached * model.inputPerMtok +
       cached * model.cachedInputPerMtok +
       usage.outputTokens * model.outputPerMtok) /
-    1e6
+      1e6,
+    `the cost of ${usage.inputTokens} input and ${usage.outputTokens} output tokens`,
   );
 }

@@ -24,7 +24,19 @@ export type UsageKind =
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+/**
+ * A token count: 0 when absent, NaN when present but not a count (a string, a negative, a
+ * fraction, 1e308), so that implausibleUsage (plausible-usage.ts) can refuse the whole report
+ * instead of it being charged as 0 or as Infinity.
+ */
+const num = (v: unknown): number =>
+  v === undefined || v === null
+    ? 0
+    : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+      ? v
+      : Number.NaN;
+/** A count that is there (an Anthropic delta restates only some of them). */
+const present = (v: unknown): boolean => v !== undefined && v !== null;
 const len = (v: unknown): number => (typeof v === 'string' ? v.length : 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -32,10 +44,12 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const out = isObject(u.completion_tokens_details) ? u.completion_tokens_details : {};
   return {
     inputTokens: num(u.prompt_tokens),
     outputTokens: num(u.completion_tokens),
     cachedTokens: num(details.cached_tokens),
+    ...(present(out.reasoning_tokens) ? { reasoningTokens: num(out.reasoning_tokens) } : {}),
   };
 }
 
@@ -43,10 +57,12 @@ function openaiUsage(u: unknown): Usage | undefined {
 function responsesUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const details = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
+  const out = isObject(u.output_tokens_details) ? u.output_tokens_details : {};
   return {
     inputTokens: num(u.input_tokens),
     outputTokens: num(u.output_tokens),
     cachedTokens: num(details.cached_tokens),
+    ...(present(out.reasoning_tokens) ? { reasoningTokens: num(out.reasoning_tokens) } : {}),
   };
 }
 
@@ -132,11 +148,10 @@ function createAnthropicReader(): UsageReader {
   const fold = (u: unknown) => {
     if (!isObject(u)) return;
     seen = true;
-    if (typeof u.input_tokens === 'number') counts.input = num(u.input_tokens);
-    if (typeof u.cache_read_input_tokens === 'number') counts.cacheRead = num(u.cache_read_input_tokens);
-    if (typeof u.cache_creation_input_tokens === 'number')
-      counts.cacheWrite = num(u.cache_creation_input_tokens);
-    if (typeof u.output_tokens === 'number') counts.output = num(u.output_tokens);
+    if (present(u.input_tokens)) counts.input = num(u.input_tokens);
+    if (present(u.cache_read_input_tokens)) counts.cacheRead = num(u.cache_read_input_tokens);
+    if (present(u.cache_creation_input_tokens)) counts.cacheWrite = num(u.cache_creation_input_tokens);
+    if (present(u.output_tokens)) counts.output = num(u.output_tokens);
   };
   return {
     readJson(body) {

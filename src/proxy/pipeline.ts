@@ -99,6 +99,11 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       route.free,
     );
     const up = target.upstream;
+    if (metered.distrusted)
+      deps.log.warn(
+        { requestId: ctx.requestId, key: ctx.key?.name, upstream: up.name, reason: metered.distrusted },
+        `upstream '${up.name}' reported usage that cannot be true (${metered.distrusted}); charged the estimate instead`,
+      );
     let error: GatewayError | undefined;
     let status: number;
     let errorCode: string | null;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
+import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
 import {
   clearDisabled,
@@ -69,8 +70,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       await pool.end();
     },
 
-    reserve: (r) => budget.reserve(pool, r, clock()),
-    settle: (usage, periods) => budget.settle(pool, usage, periods),
+    reserve: async (r) => budget.reserve(pool, checkedReserve(r), clock()),
+    settle: async (usage, periods) => budget.settle(pool, checkedSettle(usage), periods),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: (key, periods) => budget.getSpend(pool, key, periods),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
