@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
 import { createConfigManager } from './config/manager.js';
 import type { GatewayDeps } from './deps.js';
+import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
 import { createNotifierRelay, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
@@ -16,6 +17,7 @@ import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createSlack } from './slack/app.js';
+import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
 
 export interface ServerOptions extends SettingFlags {
@@ -27,6 +29,8 @@ export interface ServerOptions extends SettingFlags {
   pollMs?: number;
   /** How long SIGTERM waits for in-flight requests. */
   graceMs?: number;
+  /** The masker the logger uses (keys/mask-secrets.ts): the server keeps its upstream keys current. */
+  masker?: SecretMasker;
 }
 
 export interface RunningServer {
@@ -53,8 +57,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const settings = resolveSettings(opts, opts.env, config.current().config);
+  const masker = opts.masker ?? createSecretMasker();
+  const refreshSecrets = () => masker.setSecrets(upstreamSecretsOf(config.current().config, opts.env));
+  refreshSecrets();
 
-  const store = await openStore(settings.store);
+  const store = maskStoreWrites(await openStore(settings.store), masker.mask);
   const storeFile = sqliteFileOf(settings.store);
   if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
     log.warn(
@@ -73,10 +80,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
-  const slack = await createSlack({ env: opts.env, config, store, disables, killSwitch, clock, log });
+  const slack = await createSlack({
+    env: opts.env,
+    config,
+    store,
+    disables,
+    killSwitch,
+    clock,
+    log,
+    mask: masker.maskDeep,
+  });
   const outward = slack?.notifier ?? nullNotifier;
   notifier.setTarget({
     configReloaded: (e) => {
+      refreshSecrets();
       metrics.retainKeys(new Set(Object.keys(config.current().config.keys)));
       outward.configReloaded(e);
     },

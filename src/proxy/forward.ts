@@ -40,6 +40,8 @@ export interface ForwardRequest {
   tapFor(contentType: string): { tap: ResponseTap; rewrites: boolean };
   /** True for response headers the gateway set itself, which the upstream's must not replace. */
   gatewayHeader(name: string): boolean;
+  /** Masks secrets in a response header's value (see clientResponseHeaders). */
+  redactHeader?: (value: string) => string;
 }
 
 export type ForwardEnd =
@@ -132,7 +134,11 @@ export function forward(
       try {
         res.writeHead(
           up.statusCode ?? 502,
-          clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
+          clientResponseHeaders(up.headers, {
+            keepLength: !rewrites,
+            alreadySet: f.gatewayHeader,
+            ...(f.redactHeader ? { redact: f.redactHeader } : {}),
+          }),
         );
       } catch (err) {
         // A header Node refuses to send (an invalid status or value): a broken response, not a crash.

@@ -2,13 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyConfig } from '../config/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError, toGatewayError } from '../errors.js';
+import { maskSecrets } from '../keys/mask-secrets.js';
 import { estimateInputTokens } from '../metering/estimate.js';
 import { createJsonTap } from '../metering/json-tap.js';
 import { meterExchange } from '../metering/meter.js';
 import { costOf, NO_USAGE } from '../metering/pricing.js';
 import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
-import { authenticateKey, identifyKey } from '../policy/authenticate.js';
+import { authenticateKey, extractKey, identifyKey } from '../policy/authenticate.js';
 import { planBudget, reserveBudget } from '../policy/budget.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
@@ -21,6 +22,7 @@ import { upstreamRequestHeaders } from './headers.js';
 import { modelsList } from './models-list.js';
 import { type PreparedBody, prepareBody } from './prepare-body.js';
 import { parseJsonBody, readBody } from './read-body.js';
+import { redactTap } from './redact-tap.js';
 import { sendError, sendJson } from './respond.js';
 import type { Route } from './routes.js';
 import { upstreamUrl } from './upstream-url.js';
@@ -64,6 +66,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
   ) => {
     const reader = createUsageReader(route.usage);
     const ownRateHeaders = ctx.key?.limits.rpm !== undefined;
+    // What must never come back to the client, even from an upstream that echoes its request.
+    const secrets = [target.upstreamKey, extractKey(req.headers) ?? ''];
     const outcome: ForwardOutcome = await forward(
       res,
       {
@@ -79,11 +83,12 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         tapFor: (contentType) =>
           contentType.includes('text/event-stream')
             ? {
-                tap: createSseTap(reader, { hideUsageChunk: prepared.hideUsageChunk }),
+                tap: redactTap(createSseTap(reader, { hideUsageChunk: prepared.hideUsageChunk }), secrets),
                 rewrites: prepared.hideUsageChunk,
               }
-            : { tap: createJsonTap(reader), rewrites: false },
+            : { tap: redactTap(createJsonTap(reader), secrets), rewrites: false },
         gatewayHeader: (name) => res.hasHeader(name) || (ownRateHeaders && RATE_HEADER.test(name)),
+        redactHeader: (value) => maskSecrets(value, secrets),
       },
       agents,
     );
