@@ -19,6 +19,8 @@ import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createSlack } from './slack/app.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
+import { lockSqliteStore } from './store/sqlite/owner-lock.js';
+import type { Store } from './store/types.js';
 
 export interface ServerOptions extends SettingFlags {
   configFile: string;
@@ -61,8 +63,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const refreshSecrets = () => masker.setSecrets(upstreamSecretsOf(config.current().config, opts.env));
   refreshSecrets();
 
-  const store = maskStoreWrites(await openStore(settings.store), masker.mask);
   const storeFile = sqliteFileOf(settings.store);
+  // Before the store opens: a second `serve` must not get as far as recovering reservations.
+  const lock = storeFile ? lockSqliteStore(storeFile) : undefined;
+  let opened: Store;
+  try {
+    opened = await openStore(settings.store);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  const store = maskStoreWrites(opened, masker.mask);
   if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
     log.warn(
       { store: storeFile, config: resolve(opts.configFile) },
@@ -170,6 +181,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         disables.stop();
         await config.close();
         await store.close();
+        lock?.release();
         log.info('tollgate stopped');
       })();
       return closing;
