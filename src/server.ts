@@ -21,6 +21,7 @@ import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
 import { lockSqliteStore } from './store/sqlite/owner-lock.js';
 import type { Store } from './store/types.js';
+import { trackWriteHealth } from './store/write-health.js';
 
 export interface ServerOptions extends SettingFlags {
   configFile: string;
@@ -31,6 +32,8 @@ export interface ServerOptions extends SettingFlags {
   pollMs?: number;
   /** How long SIGTERM waits for in-flight requests. */
   graceMs?: number;
+  /** Opens the store named by the settings; tests inject one that fails on demand. */
+  openStore?: (url: string) => Promise<Store>;
   /** The masker the logger uses (keys/mask-secrets.ts): the server keeps its upstream keys current. */
   masker?: SecretMasker;
 }
@@ -68,12 +71,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const lock = storeFile ? lockSqliteStore(storeFile) : undefined;
   let opened: Store;
   try {
-    opened = await openStore(settings.store);
+    opened = await (opts.openStore ?? openStore)(settings.store);
   } catch (err) {
     lock?.release();
     throw err;
   }
-  const store = maskStoreWrites(opened, masker.mask);
+  const tracked = trackWriteHealth(maskStoreWrites(opened, masker.mask), clock);
+  const store = tracked.store;
   if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
     log.warn(
       { store: storeFile, config: resolve(opts.configFile) },
@@ -120,7 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     gateway,
     metrics,
     log,
-    health: healthHandler({ store, configStatus: () => config.status() }),
+    health: healthHandler({ store, configStatus: () => config.status(), writes: tracked.health }),
     ...(adminToken
       ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
       : {}),

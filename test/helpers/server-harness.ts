@@ -6,6 +6,7 @@ import type { Clock } from '../../src/clock.js';
 import { createSecretMasker } from '../../src/keys/mask-secrets.js';
 import { createLogger } from '../../src/log.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import type { Store } from '../../src/store/types.js';
 
 export interface TestServer {
   url: string;
@@ -33,6 +34,7 @@ export async function startTestServer(opts: {
   graceMs?: number;
   /** Log level of the lines in `logs` (default info). */
   logLevel?: string;
+  openStore?: (url: string) => Promise<Store>;
 }): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-test-'));
   const file = join(dir, 'keys.yaml');
@@ -56,6 +58,7 @@ export async function startTestServer(opts: {
     masker,
     ...(opts.clock ? { clock: opts.clock } : {}),
     pollMs: opts.pollMs ?? 200,
+    ...(opts.openStore ? { openStore: opts.openStore } : {}),
     graceMs: opts.graceMs ?? 5_000,
   });
   return {
