@@ -19,6 +19,7 @@ import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createSlack } from './slack/app.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
+import { resolvePostgresOptions } from './store/postgres/options.js';
 import { lockSqliteStore } from './store/sqlite/owner-lock.js';
 import type { Store } from './store/types.js';
 import { trackWriteHealth } from './store/write-health.js';
@@ -118,7 +119,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
 
   const deps: GatewayDeps = { config, store, disables, clock, log, metrics, notifier, env: opts.env };
-  const gateway = createGateway(deps);
+  // The answer never waits longer for a usage write than one store call may take.
+  const gateway = createGateway(
+    deps,
+    store.kind === 'postgres'
+      ? {
+          usageWriter: { maxWaitMs: resolvePostgresOptions(settings.store, {}, opts.env).statementTimeoutMs },
+        }
+      : {},
+  );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
   const listener = createApp({
     gateway,

@@ -20,6 +20,7 @@ export function healthHandler(deps: {
     let storeError: string | undefined;
     try {
       await withTimeout(deps.store.ping(), deps.timeoutMs ?? 2000);
+      if (deps.writes?.failure()) await withTimeout(deps.writes.probe(), deps.timeoutMs ?? 2000);
       const failed = deps.writes?.failure();
       if (failed) {
         storeOk = false;

@@ -10,14 +10,16 @@ export interface WriteFailure {
 export interface WriteHealth {
   /** Set while the store's last write failed; cleared by the next one that works. */
   failure(): WriteFailure | undefined;
+  /** While a failure is set, tries one small write of its own (a claim, taken and released) to see if it still holds. */
+  probe(): Promise<void>;
 }
 
 /**
  * What requests see of the store, for /healthz. A store can answer `SELECT 1` and still refuse
  * every write (a full disk: SQLITE_FULL on commit; a read-only file); then every request gets
  * 503 and health must say so too. The writes every request makes (reserve, settle, the parallel
- * slot) report here; the usage writer's backlog retries keep trying while no request comes, so
- * health turns ok again once space is back.
+ * slot) report here; while one failed, /healthz probes with a write of its own, so health turns
+ * ok again as soon as space is back, with or without traffic.
  */
 export function trackWriteHealth(store: Store, clock: () => number): { store: Store; health: WriteHealth } {
   let failure: WriteFailure | undefined;
@@ -39,6 +41,7 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
         throw err;
       }
     };
+  const claim = watch((id: string, at: number) => store.claimOnce('healthz-probe', id, at));
   return {
     store: {
       ...store,
@@ -47,6 +50,15 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
       settle: watch((u, p) => store.settle(u, p)),
       acquireSlot: watch((r) => store.acquireSlot(r)),
     },
-    health: { failure: () => failure },
+    health: {
+      failure: () => failure,
+      async probe() {
+        if (!failure) return;
+        const at = clock();
+        const id = `${process.pid}-${at}`;
+        await claim(id, at).catch(() => {});
+        if (!failure) await store.releaseClaim('healthz-probe', id).catch(() => {});
+      },
+    },
   };
 }

@@ -25,6 +25,7 @@ async function openFillableStore(url: string): Promise<Store> {
     kind: store.kind,
     reserve: (r) => (full ? Promise.reject(diskFull()) : store.reserve(r)),
     settle: (u, p) => (full ? Promise.reject(diskFull()) : store.settle(u, p)),
+    claimOnce: (scope, id, at) => (full ? Promise.reject(diskFull()) : store.claimOnce(scope, id, at)),
   };
 }
 
@@ -78,8 +79,16 @@ describe('/healthz while the store refuses writes', () => {
     expect(during.body.store.error).toContain('SQLITE_FULL: database or disk is full');
 
     full = false;
-    // No request needed: the backlog's retry writes the refused request's record and health follows.
-    await waitFor(async () => (await health()).status === 200, 10_000);
+    // No request needed: health probes with a write of its own.
+    expect((await health()).status).toBe(200);
+    // The refused request's record, kept in the backlog, is written once space is back.
+    await waitFor(async () => {
+      const r = await gw.server.deps.store.queryUsage(
+        { since: 0, until: Date.now() + 1, by: 'status' },
+        'UTC',
+      );
+      return r.some((x) => x.status === 503);
+    }, 10_000);
     const rows = await gw.server.deps.store.queryUsage(
       { since: 0, until: Date.now() + 1, by: 'status' },
       'UTC',
