@@ -2,12 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyConfig } from '../config/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { maskSecrets } from '../keys/mask-secrets.js';
 import { estimateInputTokens } from '../metering/estimate.js';
-import { createJsonTap } from '../metering/json-tap.js';
 import { meterExchange } from '../metering/meter.js';
 import { costOf, NO_USAGE } from '../metering/pricing.js';
-import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
 import { authenticateKey, extractKey, identifyKey } from '../policy/authenticate.js';
 import { planBudget, reserveBudget } from '../policy/budget.js';
@@ -17,13 +14,13 @@ import { planOutput } from '../policy/output-cap.js';
 import { acquireRateSlot } from '../policy/rate-limit.js';
 import type { Outcome, RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
-import { type ForwardOutcome, forward, type UpstreamAgents } from './forward.js';
+import { type ForwardOutcome, forward, maxExchangeMs, type UpstreamAgents } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { modelsList } from './models-list.js';
 import { type PreparedBody, prepareBody } from './prepare-body.js';
 import { parseJsonBody, readBody } from './read-body.js';
-import { redactTap } from './redact-tap.js';
 import { sendError, sendJson } from './respond.js';
+import { responseTaps } from './response-taps.js';
 import type { Route } from './routes.js';
 import { upstreamUrl } from './upstream-url.js';
 
@@ -67,7 +64,10 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     const reader = createUsageReader(route.usage);
     const ownRateHeaders = ctx.key?.limits.rpm !== undefined;
     // What must never come back to the client, even from an upstream that echoes its request.
-    const secrets = [target.upstreamKey, extractKey(req.headers) ?? ''];
+    const taps = responseTaps(reader, {
+      hideUsageChunk: prepared.hideUsageChunk,
+      secrets: [target.upstreamKey, extractKey(req.headers) ?? ''],
+    });
     const outcome: ForwardOutcome = await forward(
       res,
       {
@@ -80,15 +80,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         ),
         body: prepared.body,
         timeoutMs: target.upstream.timeoutMs,
-        tapFor: (contentType) =>
-          contentType.includes('text/event-stream')
-            ? {
-                tap: redactTap(createSseTap(reader, { hideUsageChunk: prepared.hideUsageChunk }), secrets),
-                rewrites: prepared.hideUsageChunk,
-              }
-            : { tap: redactTap(createJsonTap(reader), secrets), rewrites: false },
+        tapFor: taps.tapFor,
         gatewayHeader: (name) => res.hasHeader(name) || (ownRateHeaders && RATE_HEADER.test(name)),
-        redactHeader: (value) => maskSecrets(value, secrets),
+        redactHeader: taps.redactHeader,
       },
       agents,
     );
@@ -98,7 +92,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         reachedUpstream: outcome.reachedUpstream,
         ...pickStatus(outcome),
       },
-      reader,
+      taps.reader(),
       target.model,
       ctx.inputEstimate,
       route.free,
@@ -127,7 +121,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         errorCode = 'upstream_timeout';
         error = new GatewayError(
           'upstream_timeout',
-          `upstream '${up.name}' did not finish within its timeout of ${up.timeoutMs} ms (timeout_ms in keys.yaml); the request of key '${ctx.key?.name}' was aborted.`,
+          outcome.timedOut === 'total'
+            ? `upstream '${up.name}' did not finish within ${maxExchangeMs(up.timeoutMs)} ms, the most a request may take with its timeout_ms of ${up.timeoutMs} in keys.yaml; the request of key '${ctx.key?.name}' was aborted.`
+            : `upstream '${up.name}' sent nothing for ${up.timeoutMs} ms (its timeout_ms in keys.yaml); the request of key '${ctx.key?.name}' was aborted.`,
         );
         break;
       default: {
@@ -190,7 +186,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       res.setHeader('x-tollgate-output-capped', String(output.inject.value));
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
 
-    const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
+    const leaseUntil = ctx.ts + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
     const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
     ctx.slotHeld = slot.held;
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
