@@ -102,7 +102,7 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     ip: ctx.ip,
     configRevision: ctx.loaded.revision,
     usageSource: outcome.usageSource,
-    requestedModel: ctx.requestedModel ?? null,
+    requestedModel: ctx.requestedModel === undefined ? null : maskSecrets(ctx.requestedModel),
     keyHash: ctx.keyHash ?? null,
   };
 }

@@ -20,6 +20,7 @@ export function maskStoreWrites(store: Store, mask: Mask): Store {
           ...u,
           route: mask(u.route),
           model: maybe(mask, u.model),
+          ...(u.requestedModel ? { requestedModel: mask(u.requestedModel) } : {}),
           userAgent: maybe(mask, u.userAgent),
           errorCode: maybe(mask, u.errorCode),
         },

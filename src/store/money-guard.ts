@@ -19,6 +19,7 @@ export function checkedSettle(u: UsageRecord): UsageRecord {
     ['inputTokens', u.inputTokens],
     ['outputTokens', u.outputTokens],
     ['cachedTokens', u.cachedTokens],
+    ['cacheWriteTokens', u.cacheWriteTokens ?? 0],
   ] as const) {
     if (!Number.isSafeInteger(n) || n < 0)
       throw new RangeError(`${field} of request ${u.requestId} is ${n}, not a token count; refused`);
