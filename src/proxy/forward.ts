@@ -8,10 +8,10 @@ import type { UpstreamTarget } from './upstream-url.js';
  * Why node:http and not http-proxy-middleware: the gateway must rewrite the request body (usage
  * and output caps), rewrite an SSE response on the fly (hide the usage chunk), abort the upstream
  * when the client leaves before headers, time the upstream out (idle, and in total, below) and
- * write the usage record before the response ends. With hpm each of these is a workaround (fixRequestBody,
- * selfHandleResponse plus our own piping, a close hook on proxyReq, our own on.error), so what
- * remains of it is one `http.request`; calling that directly keeps every step visible and the hot
- * path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
+ * write the usage record before the response ends. With hpm each of these is a workaround
+ * (fixRequestBody, selfHandleResponse plus our own piping, a close hook on proxyReq, our own
+ * on.error), so what remains of it is one `http.request`; calling that directly keeps every step
+ * visible and the hot path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
  * the body re-sent with its length, hop-by-hop headers dropped, `accept-encoding: identity`.
  */
 
@@ -64,7 +64,10 @@ export type ForwardEnd =
   | 'upstream_failed'
   /** The upstream broke off mid-body: the client response was cut off at once. */
   | 'upstream_died'
-  /** The upstream sent nothing for timeoutMs, or the exchange passed maxExchangeMs; if a response started, `finish()` ends it. */
+  /**
+   * The upstream sent nothing for timeoutMs, or the exchange passed maxExchangeMs; if a
+   * response started, `finish()` ends it.
+   */
   | 'timeout'
   /** The client left; the upstream request was aborted. */
   | 'client_gone';
