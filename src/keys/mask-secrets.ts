@@ -63,15 +63,18 @@ export interface SecretMasker {
 }
 
 export function createSecretMasker(initial: readonly string[] = []): SecretMasker {
-  let list: readonly string[] = initial.filter((s) => s.length >= MIN_SECRET_LENGTH);
-  return {
+  let list: readonly string[] = [];
+  const masker: SecretMasker = {
     mask: (text) => maskSecrets(text, list),
     maskDeep: (value) => maskDeep(value, list),
     setSecrets(secrets) {
-      list = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort(
-        (a, b) => b.length - a.length,
-      );
+      const long = secrets.filter((s) => s.length >= MIN_SECRET_LENGTH);
+      // A log line is JSON: a key with a quote or a backslash appears there escaped.
+      const escaped = long.map((s) => JSON.stringify(s).slice(1, -1));
+      list = [...new Set([...long, ...escaped])].sort((a, b) => b.length - a.length);
     },
     secrets: () => list,
   };
+  masker.setSecrets(initial);
+  return masker;
 }
