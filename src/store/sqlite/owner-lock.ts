@@ -26,7 +26,7 @@ export function lockSqliteStore(file: string): StoreLock {
     mkdirSync(dirname(file), { recursive: true });
     db = new Database(lockFile);
   } catch (err) {
-    throw sqliteOpenError(lockFile, err);
+    throw sqliteOpenError(file, err, `its lock file ${lockFile}`);
   }
   try {
     db.pragma('busy_timeout = 0');
@@ -43,7 +43,7 @@ export function lockSqliteStore(file: string): StoreLock {
       throw new Error(
         `the SQLite store ${file} is in use by another 'tollgate serve' (it holds ${lockFile}); the embedded store belongs to one process. Stop the other one first, or give this one its own store with --store or $TOLLGATE_STORE; several replicas need PostgreSQL.`,
       );
-    throw sqliteOpenError(lockFile, err);
+    throw sqliteOpenError(file, err, `its lock file ${lockFile}`);
   }
   return {
     file: lockFile,
