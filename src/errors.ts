@@ -1,3 +1,5 @@
+import { maskSecrets } from './keys/mask-secrets.js';
+
 /**
  * The one error type of tollgate. Every refusal the gateway makes is a GatewayError whose
  * `code` is one of the stable strings of SPEC §4; status and OpenAI `type` come from the table.
@@ -75,11 +77,13 @@ export type ErrorShape = 'openai' | 'anthropic';
 
 /** The JSON body of an error response, OpenAI- or Anthropic-shaped. */
 export function errorBody(err: GatewayError, shape: ErrorShape): unknown {
+  // A message may quote what the client sent (its path, its model): never a whole key back.
+  const message = maskSecrets(err.message);
   if (shape === 'anthropic') {
     return {
       type: 'error',
-      error: { type: ANTHROPIC_TYPES[err.status] ?? 'api_error', message: err.message, code: err.code },
+      error: { type: ANTHROPIC_TYPES[err.status] ?? 'api_error', message, code: err.code },
     };
   }
-  return { error: { message: err.message, type: err.type, code: err.code, param: null } };
+  return { error: { message, type: err.type, code: err.code, param: null } };
 }

@@ -1,4 +1,5 @@
 import { type DestinationStream, destination, type Logger, pino } from 'pino';
+import { maskSecrets, type SecretMasker } from './keys/mask-secrets.js';
 
 export type { Logger };
 
@@ -21,13 +22,20 @@ function bufferedStdout(): DestinationStream {
 
 /**
  * JSON logs, one line per event. Redaction is a second line of defence: the code never puts a
- * key, prompt or completion into a log call in the first place.
+ * key, prompt or completion into a log call in the first place. The third: every finished line
+ * goes through the one masking function (keys/mask-secrets.ts), so a key that came in through a
+ * path, a user-agent or an upstream's error is masked whatever field carries it; `masker` adds
+ * the configured upstream keys to the `tgk_…` keys masked always.
  */
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; destination?: NodeJS.WritableStream; masker?: SecretMasker } = {},
+): Logger {
+  const mask = options.masker ? options.masker.mask : (line: string) => maskSecrets(line);
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       base: undefined,
+      hooks: { streamWrite: mask },
       redact: {
         paths: [
           'req.headers.authorization',

@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
 import { createConfigManager } from './config/manager.js';
 import type { GatewayDeps } from './deps.js';
+import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
 import { createNotifierRelay, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
@@ -16,7 +17,12 @@ import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createSlack } from './slack/app.js';
+import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
+import { resolvePostgresOptions } from './store/postgres/options.js';
+import { lockSqliteStore } from './store/sqlite/owner-lock.js';
+import type { Store } from './store/types.js';
+import { trackWriteHealth } from './store/write-health.js';
 
 export interface ServerOptions extends SettingFlags {
   configFile: string;
@@ -27,6 +33,10 @@ export interface ServerOptions extends SettingFlags {
   pollMs?: number;
   /** How long SIGTERM waits for in-flight requests. */
   graceMs?: number;
+  /** Opens the store named by the settings; tests inject one that fails on demand. */
+  openStore?: (url: string) => Promise<Store>;
+  /** The masker the logger uses (keys/mask-secrets.ts): the server keeps its upstream keys current. */
+  masker?: SecretMasker;
 }
 
 export interface RunningServer {
@@ -53,9 +63,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const settings = resolveSettings(opts, opts.env, config.current().config);
+  const masker = opts.masker ?? createSecretMasker();
+  const refreshSecrets = () => masker.setSecrets(upstreamSecretsOf(config.current().config, opts.env));
+  refreshSecrets();
 
-  const store = await openStore(settings.store);
   const storeFile = sqliteFileOf(settings.store);
+  // Before the store opens: a second `serve` must not get as far as recovering reservations.
+  const lock = storeFile ? lockSqliteStore(storeFile) : undefined;
+  let opened: Store;
+  try {
+    opened = await (opts.openStore ?? openStore)(settings.store);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  const tracked = trackWriteHealth(maskStoreWrites(opened, masker.mask), clock);
+  const store = tracked.store;
   if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
     log.warn(
       { store: storeFile, config: resolve(opts.configFile) },
@@ -73,10 +96,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
-  const slack = await createSlack({ env: opts.env, config, store, disables, killSwitch, clock, log });
+  const slack = await createSlack({
+    env: opts.env,
+    config,
+    store,
+    disables,
+    killSwitch,
+    clock,
+    log,
+    mask: masker.maskDeep,
+  });
   const outward = slack?.notifier ?? nullNotifier;
   notifier.setTarget({
     configReloaded: (e) => {
+      refreshSecrets();
       metrics.retainKeys(new Set(Object.keys(config.current().config.keys)));
       outward.configReloaded(e);
     },
@@ -86,13 +119,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
 
   const deps: GatewayDeps = { config, store, disables, clock, log, metrics, notifier, env: opts.env };
-  const gateway = createGateway(deps);
+  // The answer never waits longer for a usage write than one store call may take.
+  const gateway = createGateway(
+    deps,
+    store.kind === 'postgres'
+      ? {
+          usageWriter: { maxWaitMs: resolvePostgresOptions(settings.store, {}, opts.env).statementTimeoutMs },
+        }
+      : {},
+  );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
   const listener = createApp({
     gateway,
     metrics,
     log,
-    health: healthHandler({ store, configStatus: () => config.status() }),
+    health: healthHandler({ store, configStatus: () => config.status(), writes: tracked.health }),
     ...(adminToken
       ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
       : {}),
@@ -153,6 +194,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         disables.stop();
         await config.close();
         await store.close();
+        lock?.release();
         log.info('tollgate stopped');
       })();
       return closing;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { createSecretMasker } from '../keys/mask-secrets.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { startServer } from '../server.js';
@@ -24,7 +25,8 @@ export const serve: Command = async (argv, io) => {
     io.stdout(HELP);
     return 0;
   }
-  const log = createLogger();
+  const masker = createSecretMasker();
+  const log = createLogger({ masker });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
@@ -35,6 +37,7 @@ export const serve: Command = async (argv, io) => {
       ...(values.host === undefined ? {} : { host: values.host }),
       ...(values.store === undefined ? {} : { store: values.store }),
       graceMs: Number(io.env.TOLLGATE_GRACE_MS ?? 30_000),
+      masker,
     });
   } catch (err) {
     io.stderr(`tollgate serve: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../config/types.js';
 import type { UsageSource } from '../store/types.js';
 import { estimateOutputTokens } from './estimate.js';
+import { implausibleUsage } from './plausible-usage.js';
 import { costOf, NO_USAGE, type Usage } from './pricing.js';
 import type { UsageReader } from './usage-reader.js';
 
@@ -18,12 +19,15 @@ export interface Metered {
   usage: Usage;
   usageSource: UsageSource;
   costUsd: number;
+  /** Why the provider's own usage report was not trusted (then the estimate was charged). */
+  distrusted?: string;
 }
 
 /**
- * Tokens and cost of one forwarded request. The provider's numbers when it sent them; otherwise an
- * estimate (input from the request body, output from the text streamed so far) whenever the
- * upstream may have done work: a request cut short is still paid for.
+ * Tokens and cost of one forwarded request. The provider's numbers when it sent them and they
+ * are plausible (plausible-usage.ts); otherwise an estimate (input from the request body, output
+ * from the text streamed so far) whenever the upstream may have done work: a request cut short
+ * is still paid for.
  */
 export function meterExchange(
   end: ExchangeEnd,
@@ -34,30 +38,37 @@ export function meterExchange(
   ts: number,
 ): Metered {
   if (free) return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
-  const reported = reader.usage();
   const streamedOutput = estimateOutputTokens(reader.textChars());
-  let usage: Usage;
-  let usageSource: UsageSource;
-  if (reported) {
-    // A stream cut short can carry a partial count (Anthropic's message_start says 1 output token).
-    const outputTokens = end.completed
-      ? reported.outputTokens
-      : Math.max(reported.outputTokens, streamedOutput);
-    usage = { ...reported, outputTokens };
-    usageSource = outputTokens > reported.outputTokens ? 'estimated' : 'provider';
-  } else if (end.completed && (end.upstreamStatus ?? 0) >= 400) {
-    // An error answer without usage: the provider does not bill it.
-    return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
-  } else if (end.reachedUpstream) {
-    usage = {
+  const estimate = (): Metered => {
+    const usage = {
       inputTokens: inputEstimate,
       outputTokens: streamedOutput,
       cachedTokens: 0,
       cacheWriteTokens: 0,
     };
-    usageSource = 'estimated';
-  } else {
-    return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
+    return { usage, usageSource: 'estimated', costUsd: costOf(usage, model, ts) };
+  };
+  const reported = reader.usage();
+  const distrusted = reported && implausibleUsage(reported);
+  if (reported && !distrusted) {
+    // A stream cut short can carry a partial count (Anthropic's message_start says 1 output token).
+    const outputTokens = end.completed
+      ? reported.outputTokens
+      : Math.max(reported.outputTokens, streamedOutput);
+    const usage = { ...reported, outputTokens };
+    const usageSource = outputTokens > reported.outputTokens ? 'estimated' : 'provider';
+    try {
+      return { usage, usageSource, costUsd: costOf(usage, model, ts) };
+    } catch (err) {
+      // Plausible counts at the configured prices still overflow: the estimate's smaller counts.
+      return { ...estimate(), distrusted: err instanceof Error ? err.message : String(err) };
+    }
   }
-  return { usage, usageSource, costUsd: costOf(usage, model, ts) };
+  // A report that cannot be true is no report: the upstream did work, charge what it may have cost.
+  if (distrusted) return { ...estimate(), distrusted };
+  // An error answer without usage: the provider does not bill it.
+  if (end.completed && (end.upstreamStatus ?? 0) >= 400)
+    return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
+  if (end.reachedUpstream) return estimate();
+  return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
 }

@@ -1,3 +1,5 @@
+import { checkedUsd } from './money.js';
+
 /**
  * Prices and cost. A model's prices are resolved once, when the config is loaded (explicit
  * keys.yaml prices over the bundled catalog's, see src/config/model-prices.ts), into plain
@@ -137,7 +139,10 @@ export function costWith(usage: Usage, table: PriceTable): number {
 
 /** USD cost of `usage` on `model` at the prices that apply at `ts`. */
 export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, ts: number): number {
-  return costWith(usage, priceAt(model.prices, ts));
+  return checkedUsd(
+    costWith(usage, priceAt(model.prices, ts)),
+    `the cost of ${usage.inputTokens} input and ${usage.outputTokens} output tokens`,
+  );
 }
 
 /**
@@ -162,7 +167,10 @@ export function maxCostOf(
   for (const other of [t.outputReasoning, t.outputAudio])
     if (other) outputRate = Math.max(outputRate, rate(other, input));
   const searches = Math.max(0, tokens.webSearches ?? 0) * (t.perWebSearch ?? 0);
-  return (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest + searches;
+  return checkedUsd(
+    (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest + searches,
+    `the most ${tokens.inputTokens} input and ${tokens.outputTokens} output tokens can cost`,
+  );
 }
 
 /** What a request body asks of the prompt cache: nothing, writes, or writes kept for an hour. */

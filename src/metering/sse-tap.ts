@@ -8,7 +8,17 @@ export interface SseTapOptions {
    * without choices.
    */
   hideUsageChunk: boolean;
+  /** Told the size of each line too long to parse, so its text can still be counted in an estimate. */
+  onUnparsed?: (bytes: number) => void;
 }
+
+/**
+ * The longest SSE line the tap parses. A real event is a few hundred bytes (a big tool call a
+ * few hundred kB); one 60 MB line held the event loop for 3.3 s while it was re-joined chunk by
+ * chunk and parsed. A longer line goes to the client as it comes, unparsed: if it carried the
+ * usage, the request is charged the estimate.
+ */
+export const MAX_PARSED_LINE_BYTES = 1024 * 1024;
 
 function isUsageOnlyChunk(data: unknown): boolean {
   if (typeof data !== 'object' || data === null) return false;
@@ -61,30 +71,62 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
     return false;
   };
 
-  return {
-    transform(chunk) {
-      const held = partial.length > 0;
-      const buf = held ? Buffer.concat([partial, chunk]) : chunk;
-      const last = buf.lastIndexOf(LF);
-      partial = last < 0 ? buf : buf.subarray(last + 1);
-      if (last < 0) return options.hideUsageChunk ? EMPTY : chunk;
-      // Lines of buf[0, last]; a kept line goes out with its `\n`.
-      let kept: Buffer[] | undefined;
-      let keptFrom = 0;
-      for (let start = 0; start <= last; ) {
-        const end = buf.indexOf(LF, start);
-        if (hide(buf, start, end) && options.hideUsageChunk) {
-          kept ??= [];
-          if (start > keptFrom) kept.push(buf.subarray(keptFrom, start));
-          keptFrom = end + 1;
-        }
-        start = end + 1;
+  let skipping = false;
+  const unparsed = options.onUnparsed ?? (() => {});
+
+  /** The bytes to send on for `chunk` outside an over-long line. */
+  const lines = (chunk: Buffer): Buffer => {
+    const held = partial.length > 0;
+    const buf = held ? Buffer.concat([partial, chunk]) : chunk;
+    const last = buf.lastIndexOf(LF);
+    partial = last < 0 ? buf : buf.subarray(last + 1);
+    if (last < 0) return options.hideUsageChunk ? EMPTY : chunk;
+    // Lines of buf[0, last]; a kept line goes out with its `\n`.
+    let kept: Buffer[] | undefined;
+    let keptFrom = 0;
+    for (let start = 0; start <= last; ) {
+      const end = buf.indexOf(LF, start);
+      if (hide(buf, start, end) && options.hideUsageChunk) {
+        kept ??= [];
+        if (start > keptFrom) kept.push(buf.subarray(keptFrom, start));
+        keptFrom = end + 1;
       }
-      if (!options.hideUsageChunk) return chunk;
-      // The common case — whole events, nothing hidden — forwards the upstream's own buffer.
-      if (!kept) return !held && partial.length === 0 ? chunk : buf.subarray(0, last + 1);
-      if (last + 1 > keptFrom) kept.push(buf.subarray(keptFrom, last + 1));
-      return kept.length === 0 ? EMPTY : kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept);
+      start = end + 1;
+    }
+    if (!options.hideUsageChunk) return chunk;
+    // The common case — whole events, nothing hidden — forwards the upstream's own buffer.
+    if (!kept) return !held && partial.length === 0 ? chunk : buf.subarray(0, last + 1);
+    if (last + 1 > keptFrom) kept.push(buf.subarray(keptFrom, last + 1));
+    return kept.length === 0 ? EMPTY : kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept);
+  };
+
+  return {
+    transform(input) {
+      let chunk = input;
+      let head: Buffer = EMPTY;
+      if (skipping) {
+        // Inside an over-long line: pass it on untouched until its end, without looking into it.
+        const lf = chunk.indexOf(LF);
+        if (lf < 0) {
+          unparsed(chunk.length);
+          return chunk;
+        }
+        unparsed(lf);
+        skipping = false;
+        dropBlank = false;
+        head = chunk.subarray(0, lf + 1);
+        chunk = chunk.subarray(lf + 1);
+        if (chunk.length === 0) return head;
+      }
+      let out = lines(chunk);
+      if (partial.length > MAX_PARSED_LINE_BYTES) {
+        unparsed(partial.length);
+        skipping = true;
+        // Held back only when rewriting; it is no usage chunk, so it goes on now.
+        if (options.hideUsageChunk) out = out.length === 0 ? partial : Buffer.concat([out, partial]);
+        partial = EMPTY;
+      }
+      return head.length === 0 ? out : out.length === 0 ? head : Buffer.concat([head, out]);
     },
     flush() {
       const rest = partial;

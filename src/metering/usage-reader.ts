@@ -24,7 +24,19 @@ export type UsageKind =
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+/**
+ * A token count: 0 when absent, NaN when present but not a count (a string, a negative, a
+ * fraction, 1e308), so that implausibleUsage (plausible-usage.ts) can refuse the whole report
+ * instead of it being charged as 0 or as Infinity.
+ */
+const num = (v: unknown): number =>
+  v === undefined || v === null
+    ? 0
+    : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+      ? v
+      : Number.NaN;
+/** A count that is there (an Anthropic delta restates only some of them). */
+const present = (v: unknown): boolean => v !== undefined && v !== null;
 const len = (v: unknown): number => (typeof v === 'string' ? v.length : 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -169,20 +181,17 @@ function createAnthropicReader(): UsageReader {
   const fold = (u: unknown) => {
     if (!isObject(u)) return;
     seen = true;
-    if (typeof u.input_tokens === 'number') counts.input = num(u.input_tokens);
-    if (typeof u.cache_read_input_tokens === 'number') counts.cacheRead = num(u.cache_read_input_tokens);
-    if (typeof u.cache_creation_input_tokens === 'number')
-      counts.cacheWrite = num(u.cache_creation_input_tokens);
+    if (present(u.input_tokens)) counts.input = num(u.input_tokens);
+    if (present(u.cache_read_input_tokens)) counts.cacheRead = num(u.cache_read_input_tokens);
+    if (present(u.cache_creation_input_tokens)) counts.cacheWrite = num(u.cache_creation_input_tokens);
     if (isObject(u.cache_creation)) {
       const c = u.cache_creation;
-      if (typeof c.ephemeral_5m_input_tokens === 'number')
-        counts.cacheWrite5m = num(c.ephemeral_5m_input_tokens);
-      if (typeof c.ephemeral_1h_input_tokens === 'number')
-        counts.cacheWrite1h = num(c.ephemeral_1h_input_tokens);
+      if (present(c.ephemeral_5m_input_tokens)) counts.cacheWrite5m = num(c.ephemeral_5m_input_tokens);
+      if (present(c.ephemeral_1h_input_tokens)) counts.cacheWrite1h = num(c.ephemeral_1h_input_tokens);
     }
-    if (typeof u.output_tokens === 'number') counts.output = num(u.output_tokens);
+    if (present(u.output_tokens)) counts.output = num(u.output_tokens);
     // Billed per search; message_delta carries the count (cumulative), so the last one wins.
-    if (isObject(u.server_tool_use) && typeof u.server_tool_use.web_search_requests === 'number')
+    if (isObject(u.server_tool_use) && present(u.server_tool_use.web_search_requests))
       counts.webSearches = num(u.server_tool_use.web_search_requests);
   };
   return {

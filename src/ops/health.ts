@@ -2,15 +2,31 @@ import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/manager.js';
 import { CATALOG_VERSION } from '../metering/catalog.js';
 import type { Store } from '../store/types.js';
+import type { WriteHealth } from '../store/write-health.js';
 
-/** GET /healthz: config revision, load time and last reload error; 503 when the store is unreachable. */
-export function healthHandler(deps: { store: Store; configStatus: () => ConfigStatus; timeoutMs?: number }) {
+/**
+ * GET /healthz: config revision, load time and last reload error; 503 when the store is
+ * unreachable, or when it answers but refuses the writes requests make (a full disk): health
+ * reports what requests see.
+ */
+export function healthHandler(deps: {
+  store: Store;
+  configStatus: () => ConfigStatus;
+  timeoutMs?: number;
+  writes?: WriteHealth;
+}) {
   return async (_req: Request, res: Response): Promise<void> => {
     const status = deps.configStatus();
     let storeOk = true;
     let storeError: string | undefined;
     try {
       await withTimeout(deps.store.ping(), deps.timeoutMs ?? 2000);
+      if (deps.writes?.failure()) await withTimeout(deps.writes.probe(), deps.timeoutMs ?? 2000);
+      const failed = deps.writes?.failure();
+      if (failed) {
+        storeOk = false;
+        storeError = `the store refuses writes since ${new Date(failed.since).toISOString()}: ${failed.error}; requests are refused with 503 store_unavailable until a write succeeds again`;
+      }
     } catch (err) {
       storeOk = false;
       storeError = err instanceof Error ? err.message : String(err);

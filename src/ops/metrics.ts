@@ -84,7 +84,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     observeRequest(r) {
       const model = r.model ?? '';
       requests.inc({ key: r.key, model, status: String(r.status) });
-      if (r.costUsd > 0) spend.inc({ key: r.key, model }, r.costUsd);
+      // Counters only ever see finite numbers: prom-client throws on Infinity and NaN would stick.
+      if (r.costUsd > 0 && Number.isFinite(r.costUsd)) spend.inc({ key: r.key, model }, r.costUsd);
       if (r.inputTokens > 0) tokens.inc({ key: r.key, model, direction: 'input' }, r.inputTokens);
       if (r.outputTokens > 0) tokens.inc({ key: r.key, model, direction: 'output' }, r.outputTokens);
       if (r.cachedTokens > 0) tokens.inc({ key: r.key, model, direction: 'cached' }, r.cachedTokens);

@@ -1,5 +1,10 @@
 import type { KeyConfig, ModelConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
 import { MAX_OUTPUT_FIELDS, requestedOutputTokens } from '../metering/estimate.js';
+import { MAX_PLAUSIBLE_TOKENS } from '../metering/plausible-usage.js';
+
+/** OpenAI's own ceiling for `n`; more choices than this is no real request. */
+const MAX_CHOICES = 128;
 
 export interface OutputPlan {
   /** The most output tokens this request can produce: what the reservation pays for. */
@@ -37,6 +42,7 @@ export function planOutput(
   key: KeyConfig,
 ): OutputPlan {
   if (outputField === undefined) return { maxOutputTokens: 0 };
+  checkOutputFields(body);
   const requested = requestedOutputTokens(body);
   const cap = key.limits.maxOutputTokens;
   const choices = choiceCount(body);
@@ -76,4 +82,22 @@ export function choiceCount(body: Record<string, unknown>): number {
     if (typeof v === 'number' && Number.isInteger(v) && v > count) count = v;
   }
   return count;
+}
+
+/**
+ * The fields the reservation is computed from must be counts: `max_tokens: 1e308` would reserve
+ * $Infinity and `n: -1` nothing. Refused with what is wrong and the value, before any money moves.
+ */
+function checkOutputFields(body: Record<string, unknown>): void {
+  const bad = (field: string, v: unknown, max: number, min: number) => {
+    if (v === undefined || v === null) return;
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max) return;
+    const shown = typeof v === 'string' ? `'${v.slice(0, 40)}'` : JSON.stringify(v)?.slice(0, 40);
+    throw new GatewayError(
+      'invalid_request',
+      `${field} must be a whole number from ${min} to ${max.toLocaleString('en-US')}; got ${shown}. Send a smaller ${field}, or leave it out to get the model's limit.`,
+    );
+  };
+  for (const field of MAX_OUTPUT_FIELDS) bad(field, body[field], MAX_PLAUSIBLE_TOKENS, 0);
+  for (const field of ['n', 'best_of']) bad(field, body[field], MAX_CHOICES, 1);
 }

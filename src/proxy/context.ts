@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import type { ErrorShape } from '../errors.js';
+import { maskSecrets } from '../keys/mask-secrets.js';
 import type { LocalDay } from '../metering/local-day.js';
 import type { Metered } from '../metering/meter.js';
 import type { UsageRecord } from '../store/types.js';
@@ -75,16 +76,20 @@ export interface Outcome extends Metered {
   detail?: string;
 }
 
-/** The usage record of SPEC §4, every field filled, for any outcome. */
+/**
+ * The usage record of SPEC §4, every field filled, for any outcome. The strings the client chose
+ * (path, model, user-agent) are masked for keys here, before the record reaches the log, the
+ * store, the metrics labels and Slack's new-client alert.
+ */
 export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord {
   return {
     requestId: ctx.requestId,
     ts: ctx.ts,
     day: ctx.local.day,
     key: ctx.key?.name ?? '',
-    model: ctx.model?.name ?? ctx.requestedModel ?? null,
+    model: ctx.model?.name ?? (ctx.requestedModel === undefined ? null : maskSecrets(ctx.requestedModel)),
     upstream: ctx.upstream?.name ?? null,
-    route: ctx.pathname,
+    route: maskSecrets(ctx.pathname),
     status: outcome.status,
     errorCode: outcome.errorCode,
     inputTokens: outcome.usage.inputTokens,
@@ -94,11 +99,11 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     costUsd: outcome.costUsd,
     latencyMs: Math.round(performance.now() - ctx.startedAt),
     stream: ctx.stream,
-    userAgent: ctx.userAgent,
+    userAgent: ctx.userAgent === null ? null : maskSecrets(ctx.userAgent),
     ip: ctx.ip,
     configRevision: ctx.loaded.revision,
     usageSource: outcome.usageSource,
-    requestedModel: ctx.requestedModel ?? null,
+    requestedModel: ctx.requestedModel === undefined ? null : maskSecrets(ctx.requestedModel),
     keyHash: ctx.keyHash ?? null,
   };
 }

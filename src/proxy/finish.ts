@@ -54,7 +54,11 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     }
     ctx.settled = true;
     const record = buildRecord(ctx, outcome);
-    const written = await writer.write(record, ctx.periods);
+    // Refused because the store is away: the record (no cost, no reservation) goes on being
+    // written in the background rather than holding the answer for the store that just failed.
+    let written: Awaited<ReturnType<UsageWriter['write']>> = { written: false };
+    if (outcome.errorCode === 'store_unavailable') void writer.write(record, ctx.periods);
+    else written = await writer.write(record, ctx.periods);
     try {
       respond();
     } catch (err) {

@@ -7,13 +7,26 @@ import type { UpstreamTarget } from './upstream-url.js';
 /*
  * Why node:http and not http-proxy-middleware: the gateway must rewrite the request body (usage
  * and output caps), rewrite an SSE response on the fly (hide the usage chunk), abort the upstream
- * when the client leaves before headers, time out the whole exchange and write the usage record
- * before the response ends. With hpm each of these is a workaround (fixRequestBody,
- * selfHandleResponse plus our own piping, a close hook on proxyReq, our own on.error), so what
- * remains of it is one `http.request`; calling that directly keeps every step visible and the hot
- * path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
+ * when the client leaves before headers, time the upstream out (idle, and in total, below) and
+ * write the usage record before the response ends. With hpm each of these is a workaround
+ * (fixRequestBody, selfHandleResponse plus our own piping, a close hook on proxyReq, our own
+ * on.error), so what remains of it is one `http.request`; calling that directly keeps every step
+ * visible and the hot path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
  * the body re-sent with its length, hop-by-hop headers dropped, `accept-encoding: identity`.
  */
+
+/**
+ * How timeout_ms is measured: it bounds the upstream's silence, not the exchange. The timer runs
+ * while the gateway waits for the upstream (connect, headers, the next bytes) and stops while the
+ * gateway itself holds the upstream back because the client reads slowly (backpressure): a
+ * healthy stream to a slow reader is not cut, an upstream that goes quiet for timeout_ms is.
+ * The whole exchange is still capped (three times timeout_ms, and at least five minutes more
+ * than it), so that no request outlives its budget reservation's lease: pipeline.ts sets the
+ * lease from the same bound. A trickling upstream or a stalled reader ends there.
+ */
+export function maxExchangeMs(timeoutMs: number): number {
+  return Math.max(3 * timeoutMs, timeoutMs + 300_000);
+}
 
 export interface UpstreamAgents {
   http: http.Agent;
@@ -40,6 +53,8 @@ export interface ForwardRequest {
   tapFor(contentType: string): { tap: ResponseTap; rewrites: boolean };
   /** True for response headers the gateway set itself, which the upstream's must not replace. */
   gatewayHeader(name: string): boolean;
+  /** Masks secrets in a response header's value (see clientResponseHeaders). */
+  redactHeader?: (value: string) => string;
 }
 
 export type ForwardEnd =
@@ -49,7 +64,10 @@ export type ForwardEnd =
   | 'upstream_failed'
   /** The upstream broke off mid-body: the client response was cut off at once. */
   | 'upstream_died'
-  /** The whole exchange exceeded timeoutMs; if a response started, `finish()` ends it. */
+  /**
+   * The upstream sent nothing for timeoutMs, or the exchange passed maxExchangeMs; if a
+   * response started, `finish()` ends it.
+   */
   | 'timeout'
   /** The client left; the upstream request was aborted. */
   | 'client_gone';
@@ -61,6 +79,8 @@ export interface ForwardOutcome {
   responseStarted: boolean;
   /** Whether the request reached the upstream, which may then bill for it. */
   reachedUpstream: boolean;
+  /** For 'timeout': the upstream went quiet (`idle`) or the whole exchange ran too long (`total`). */
+  timedOut?: 'idle' | 'total';
   error?: unknown;
   /** Ends an open client response with the bytes the tap held back. Call after the usage record is written. */
   finish(): void;
@@ -87,16 +107,19 @@ export function forward(
     let upRes: IncomingMessage | undefined;
     let upReq: http.ClientRequest | undefined;
     let tail: Buffer = EMPTY;
+    let timedOut: 'idle' | 'total' | undefined;
 
     const decide = (end: ForwardEnd, error?: unknown) => {
       if (decided) return;
       decided = true;
-      clearTimeout(timer);
+      clearTimeout(idle);
+      clearTimeout(cap);
       res.off('close', onClientClose);
       resolve({
         end,
         responseStarted,
         reachedUpstream,
+        ...(timedOut ? { timedOut } : {}),
         ...(upRes?.statusCode === undefined ? {} : { upstreamStatus: upRes.statusCode }),
         ...(error === undefined ? {} : { error }),
         finish() {
@@ -117,10 +140,14 @@ export function forward(
       abortUpstream();
     };
 
-    const timer = setTimeout(() => {
+    const timeOut = (kind: 'idle' | 'total') => () => {
+      timedOut = kind;
       decide('timeout');
       abortUpstream();
-    }, f.timeoutMs);
+    };
+    // Runs while the gateway waits for the upstream; refreshed by every chunk, stopped under backpressure.
+    let idle = setTimeout(timeOut('idle'), f.timeoutMs);
+    const cap = setTimeout(timeOut('total'), maxExchangeMs(f.timeoutMs));
 
     const onResponse = (up: IncomingMessage) => {
       upRes = up;
@@ -128,11 +155,16 @@ export function forward(
         up.destroy();
         return;
       }
+      idle.refresh();
       const { tap, rewrites } = f.tapFor(String(up.headers['content-type'] ?? ''));
       try {
         res.writeHead(
           up.statusCode ?? 502,
-          clientResponseHeaders(up.headers, { keepLength: !rewrites, alreadySet: f.gatewayHeader }),
+          clientResponseHeaders(up.headers, {
+            keepLength: !rewrites,
+            alreadySet: f.gatewayHeader,
+            ...(f.redactHeader ? { redact: f.redactHeader } : {}),
+          }),
         );
       } catch (err) {
         // A header Node refuses to send (an invalid status or value): a broken response, not a crash.
@@ -148,18 +180,29 @@ export function forward(
       // chunked-encoding chunks) go to the client as one write at the end of that read, not one
       // write each: same bytes, same moment, a fraction of the syscalls.
       let pending: Buffer[] = [];
+      let blocked = false;
       const writePending = () => {
         if (pending.length === 0) return;
         const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
         pending = [];
         if (res.destroyed || res.writableEnded) return;
-        if (!res.write(out)) {
+        if (!res.write(out) && !blocked) {
+          // The client is slow, not the upstream: its silence from now on is ours, not timed.
+          blocked = true;
           up.pause();
-          res.once('drain', () => up.resume());
+          clearTimeout(idle);
+          res.once('drain', () => {
+            blocked = false;
+            if (decided) return;
+            clearTimeout(idle);
+            idle = setTimeout(timeOut('idle'), f.timeoutMs);
+            up.resume();
+          });
         }
       };
       up.on('data', (chunk: Buffer) => {
         if (decided) return;
+        if (!blocked) idle.refresh();
         const out = tap.transform(chunk);
         if (out.length === 0) return;
         if (pending.push(out) === 1) process.nextTick(writePending);

@@ -83,11 +83,14 @@ export function upstreamRequestHeaders(
 /**
  * The upstream's response headers for the client. Headers the gateway has set itself (x-tollgate-*,
  * its own x-ratelimit-*) win; the upstream's cookies are for its own domain and stay behind.
+ * `redact` masks secrets in each value: an upstream that echoes request headers back would
+ * otherwise hand the client the upstream key.
  */
 export function clientResponseHeaders(
   upstream: IncomingHttpHeaders,
-  options: { keepLength: boolean; alreadySet: (name: string) => boolean },
+  options: { keepLength: boolean; alreadySet: (name: string) => boolean; redact?: (value: string) => string },
 ): OutgoingHttpHeaders {
+  const redact = options.redact;
   const named = connectionTokens(upstream);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
@@ -95,7 +98,7 @@ export function clientResponseHeaders(
     if (HOP_BY_HOP.has(name) || named.has(name) || name === 'set-cookie') continue;
     if (name === 'content-length' && !options.keepLength) continue;
     if (options.alreadySet(name)) continue;
-    out[name] = value;
+    out[name] = !redact ? value : Array.isArray(value) ? value.map(redact) : redact(value);
   }
   return out;
 }

@@ -3,12 +3,10 @@ import type { KeyConfig } from '../config/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { estimateInputTokens } from '../metering/estimate.js';
-import { createJsonTap } from '../metering/json-tap.js';
 import { meterExchange } from '../metering/meter.js';
 import { cacheWritesOf, NO_USAGE } from '../metering/pricing.js';
-import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
-import { authenticateKey, identifyKey } from '../policy/authenticate.js';
+import { authenticateKey, extractKey, identifyKey } from '../policy/authenticate.js';
 import { planBudget, reserveBudget } from '../policy/budget.js';
 import { createOutputFitter } from '../policy/fit-output.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
@@ -18,12 +16,13 @@ import { acquireRateSlot } from '../policy/rate-limit.js';
 import { planServerTools } from '../policy/server-tools.js';
 import type { Outcome, RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
-import { type ForwardOutcome, forward, type UpstreamAgents } from './forward.js';
+import { type ForwardOutcome, forward, maxExchangeMs, type UpstreamAgents } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { modelsList } from './models-list.js';
 import { type PreparedBody, prepareBody } from './prepare-body.js';
 import { parseJsonBody, readBody } from './read-body.js';
 import { sendError, sendJson } from './respond.js';
+import { responseTaps } from './response-taps.js';
 import type { Route } from './routes.js';
 import { upstreamUrl } from './upstream-url.js';
 
@@ -66,6 +65,11 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
   ) => {
     const reader = createUsageReader(route.usage);
     const ownRateHeaders = ctx.key?.limits.rpm !== undefined;
+    // What must never come back to the client, even from an upstream that echoes its request.
+    const taps = responseTaps(reader, {
+      hideUsageChunk: prepared.hideUsageChunk,
+      secrets: [target.upstreamKey, extractKey(req.headers) ?? ''],
+    });
     const outcome: ForwardOutcome = await forward(
       res,
       {
@@ -78,14 +82,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         ),
         body: prepared.body,
         timeoutMs: target.upstream.timeoutMs,
-        tapFor: (contentType) =>
-          contentType.includes('text/event-stream')
-            ? {
-                tap: createSseTap(reader, { hideUsageChunk: prepared.hideUsageChunk }),
-                rewrites: prepared.hideUsageChunk,
-              }
-            : { tap: createJsonTap(reader), rewrites: false },
+        tapFor: taps.tapFor,
         gatewayHeader: (name) => res.hasHeader(name) || (ownRateHeaders && RATE_HEADER.test(name)),
+        redactHeader: taps.redactHeader,
       },
       agents,
     );
@@ -95,13 +94,18 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         reachedUpstream: outcome.reachedUpstream,
         ...pickStatus(outcome),
       },
-      reader,
+      taps.reader(),
       target.model,
       ctx.inputEstimate,
       route.free,
       ctx.ts,
     );
     const up = target.upstream;
+    if (metered.distrusted)
+      deps.log.warn(
+        { requestId: ctx.requestId, key: ctx.key?.name, upstream: up.name, reason: metered.distrusted },
+        `upstream '${up.name}' reported usage that cannot be true (${metered.distrusted}); charged the estimate instead`,
+      );
     let error: GatewayError | undefined;
     let status: number;
     let errorCode: string | null;
@@ -120,7 +124,9 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         errorCode = 'upstream_timeout';
         error = new GatewayError(
           'upstream_timeout',
-          `upstream '${up.name}' did not finish within its timeout of ${up.timeoutMs} ms (timeout_ms in keys.yaml); the request of key '${ctx.key?.name}' was aborted.`,
+          outcome.timedOut === 'total'
+            ? `upstream '${up.name}' did not finish within ${maxExchangeMs(up.timeoutMs)} ms, the most a request may take with its timeout_ms of ${up.timeoutMs} in keys.yaml; the request of key '${ctx.key?.name}' was aborted.`
+            : `upstream '${up.name}' sent nothing for ${up.timeoutMs} ms (its timeout_ms in keys.yaml); the request of key '${ctx.key?.name}' was aborted.`,
         );
         break;
       default: {
@@ -192,7 +198,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       },
     );
 
-    const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
+    const leaseUntil = ctx.ts + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
     const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
     ctx.slotHeld = slot.held;
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);

@@ -9,6 +9,7 @@ import {
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
+import { maskDeep } from '../keys/mask-secrets.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
@@ -31,6 +32,8 @@ export interface SlackDeps {
   killSwitch: KillSwitch;
   clock: Clock;
   log: Logger;
+  /** Masks keys in everything posted (keys/mask-secrets.ts): a key typed into a reason or sent as a user-agent. */
+  mask?: <T>(value: T) => T;
   /** Tuning for tests: alert thresholds and timings, queue backoff. */
   notifierOptions?: SlackNotifierOptions;
   queueOptions?: Omit<SendQueueOptions, 'send' | 'log'>;
@@ -54,6 +57,7 @@ export interface SlackIntegration {
  */
 export function createSlack(deps: SlackDeps): SlackIntegration | null {
   const { env, config, log } = deps;
+  const mask = deps.mask ?? ((v) => maskDeep(v));
   const token = env.SLACK_BOT_TOKEN?.trim();
   const signingSecret = env.SLACK_SIGNING_SECRET?.trim();
   const appToken = env.SLACK_APP_TOKEN?.trim();
@@ -72,7 +76,8 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
   const queue = createSendQueue({
     ...deps.queueOptions,
     log,
-    send: async (msg) => {
+    send: async (sent) => {
+      const msg = mask(sent);
       await queueClient.chat.postMessage({ channel: msg.channel, text: msg.text, ...blocksOf(msg.blocks) });
     },
   });
@@ -115,8 +120,9 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
 
   const killDeps: KillCommandDeps = { ...deps };
   const answer = async (respond: (r: RespondArguments) => Promise<unknown>, reply: SlackReply | string) => {
-    const args: RespondArguments =
-      typeof reply === 'string' ? { response_type: 'ephemeral', text: reply } : reply;
+    const args: RespondArguments = mask(
+      typeof reply === 'string' ? { response_type: 'ephemeral', text: reply } : reply,
+    );
     await respond(args).catch((err: unknown) =>
       log.warn({ err: String(err) }, 'could not answer a Slack command'),
     );
@@ -191,7 +197,8 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     router,
     notifier,
     mode: socketMode ? 'socket' : 'http',
-    async post(msg) {
+    async post(posted) {
+      const msg = mask(posted);
       const channel = msg.channel ?? config.current().config.slack?.channel;
       if (!channel) throw new Error('no Slack channel: set slack.channel in keys.yaml');
       await postClient.chat.postMessage({ channel, text: msg.text, ...blocksOf(msg.blocks) });

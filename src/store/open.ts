@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { sqliteOpenError } from './sqlite/open-error.js';
 import { createSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -20,10 +21,33 @@ export async function openStore(url: string, opts: { mustExist?: boolean } = {})
     await store.init();
   } catch (err) {
     await store.close().catch(() => {});
-    throw err;
+    throw openError(url, err);
   }
   return store;
 }
+
+/** Why the store at `url` could not be opened, naming it (never its password) and what to do. */
+function openError(url: string, err: unknown): Error {
+  const file = sqliteFileOf(url);
+  if (file) return sqliteOpenError(file, err);
+  if (!isPostgres(url)) return err instanceof Error ? err : new Error(String(err));
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  const code = (cause as { code?: string }).code;
+  const why = (cause instanceof Error && cause.message) || code || String(cause);
+  let where = withoutPassword(url);
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || '5432'}, database '${decodeURIComponent(u.pathname.slice(1)) || u.username || 'postgres'}'${u.username ? ` as user '${decodeURIComponent(u.username)}'` : ''}`;
+  } catch {
+    // An unparsable URL is named as written, password removed.
+  }
+  return new Error(
+    `cannot open the PostgreSQL store at ${where}: ${why}${code && !why.includes(code) ? ` (${code})` : ''}; check that the server runs and accepts connections there, that the database exists, and the --store URL or $TOLLGATE_STORE.`,
+    { cause },
+  );
+}
+
+const isPostgres = (url: string) => url.startsWith('postgres://') || url.startsWith('postgresql://');
 
 /** The SQLite file a store URL names (absolute), or undefined for PostgreSQL and `:memory:`. */
 export function sqliteFileOf(url: string): string | undefined {
@@ -54,8 +78,12 @@ async function createStoreFor(url: string, mustExist: boolean): Promise<Store> {
         `there is no SQLite store at ${file}; check --store or $TOLLGATE_STORE ('tollgate serve' creates it)`,
       );
     }
-    mkdirSync(dirname(file), { recursive: true });
-    return createSqliteStore(file);
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      return createSqliteStore(file);
+    } catch (err) {
+      throw sqliteOpenError(file, err);
+    }
   }
   throw new Error(
     `The store URL '${withoutPassword(url)}' is not supported; use sqlite:PATH (e.g. sqlite:data/tollgate.db) or postgres://user@host:5432/db.`,

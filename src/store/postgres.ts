@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
+import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
+import { withDeadline } from './postgres/deadline.js';
 import {
   clearDisabled,
   type DisableListener,
@@ -38,6 +40,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const clock = opts.clock ?? systemClock;
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
+  const limit = resolved.statementTimeoutMs;
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
@@ -69,14 +72,15 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       await pool.end();
     },
 
-    reserve: (r) => budget.reserve(pool, r, clock()),
-    settle: (usage, periods) => budget.settle(pool, usage, periods),
+    // The calls on a request's path answer within the statement timeout, whatever the network does.
+    reserve: withDeadline(limit, async (r) => budget.reserve(pool, checkedReserve(r), clock())),
+    settle: withDeadline(limit, async (usage, periods) => budget.settle(pool, checkedSettle(usage), periods)),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
-    getSpend: (key, periods) => budget.getSpend(pool, key, periods),
+    getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: (r) => acquireSlot(pool, r),
-    releaseSlot: (id, key) => releaseSlot(pool, id, key),
+    acquireSlot: withDeadline(limit, (r) => acquireSlot(pool, r)),
+    releaseSlot: withDeadline(limit, (id, key) => releaseSlot(pool, id, key)),
 
     async setDisabled(d) {
       const changed = await setDisabled(pool, d, origin);

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
+import { checkedReserve, checkedSettle } from './money-guard.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
@@ -95,10 +96,12 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
 
     async reserve(r) {
       const { budget } = use();
+      checkedReserve(r);
       return group.run(() => budget.reserve(r));
     },
     async settle(usage, periods) {
       const { budget } = use();
+      checkedSettle(usage);
       return group.run(() => budget.settle(usage, periods));
     },
     async recoverReservations(now, all = false) {

@@ -6,6 +6,7 @@ import { buildKeyIndex, loadConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import type { GatewayDeps } from '../../src/deps.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { createSecretMasker, upstreamSecretsOf } from '../../src/keys/mask-secrets.js';
 import { createLogger } from '../../src/log.js';
 import { type Notifier, nullNotifier } from '../../src/notifier.js';
 import { createMetrics } from '../../src/ops/metrics.js';
@@ -27,6 +28,8 @@ export interface HarnessOptions {
   clock?: Clock;
   store?: Store;
   notifier?: Notifier;
+  /** Log level of the lines in `logLines` (default info). */
+  logLevel?: string;
 }
 
 export interface Harness {
@@ -85,7 +88,13 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
       cb();
     },
   });
-  const log = createLogger({ level: 'info', destination: sink });
+  const env = opts.env ?? {
+    OPENAI_API_KEY: 'sk-upstream-openai-secret',
+    ANTHROPIC_API_KEY: 'sk-ant-upstream-secret',
+  };
+  // As server.ts does: the logger masks keys and the configured upstream keys.
+  const masker = createSecretMasker(upstreamSecretsOf(current.config, env));
+  const log = createLogger({ level: opts.logLevel ?? 'info', destination: sink, masker });
   let store = opts.store;
   if (!store) {
     store = createSqliteStore(':memory:', { clock });
@@ -107,10 +116,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     log,
     metrics: createMetrics(),
     notifier: opts.notifier ?? nullNotifier,
-    env: opts.env ?? {
-      OPENAI_API_KEY: 'sk-upstream-openai-secret',
-      ANTHROPIC_API_KEY: 'sk-ant-upstream-secret',
-    },
+    env,
   };
   const gateway = createGateway(deps, {
     usageWriter: { retryDelaysMs: [5, 10], backgroundMs: 50, backgroundAttempts: 5 },

@@ -50,6 +50,11 @@ export interface TcpProxy {
   port: number;
   /** Destroys every open connection and refuses new ones (like a database that went away). */
   cut(): void;
+  /**
+   * Drops every byte both ways on open connections and accepts new ones without ever answering:
+   * a database whose packets are dropped (a firewall, a dead host), not one that refuses.
+   */
+  blackhole(): void;
   /** Accepts and forwards again. */
   restore(): void;
   close(): Promise<void>;
@@ -58,10 +63,17 @@ export interface TcpProxy {
 /** A TCP pass-through on 127.0.0.1:0 to `target`, to simulate losing the database in tests. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let isCut = false;
+  let isBlackhole = false;
   const sockets = new Set<net.Socket>();
+  const silent = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (isCut) {
       client.destroy();
+      return;
+    }
+    if (isBlackhole) {
+      client.on('data', () => {}).on('error', () => {});
+      silent.add(client);
       return;
     }
     const upstream = net.connect(target.port, target.host);
@@ -75,8 +87,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded unless blackholed: then every byte is swallowed.
+    client.on('data', (d) => {
+      if (!isBlackhole) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!isBlackhole) client.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as net.AddressInfo;
@@ -88,10 +105,17 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port: address.port,
     cut,
+    blackhole() {
+      isBlackhole = true;
+    },
     restore() {
       isCut = false;
+      isBlackhole = false;
+      for (const s of silent) s.destroy();
+      silent.clear();
     },
     close() {
+      for (const s of silent) s.destroy();
       cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },

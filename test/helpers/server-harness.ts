@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Clock } from '../../src/clock.js';
+import { createSecretMasker } from '../../src/keys/mask-secrets.js';
 import { createLogger } from '../../src/log.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import type { Store } from '../../src/store/types.js';
 
 export interface TestServer {
   url: string;
@@ -30,6 +32,9 @@ export async function startTestServer(opts: {
   storeInConfigDir?: boolean;
   pollMs?: number;
   graceMs?: number;
+  /** Log level of the lines in `logs` (default info). */
+  logLevel?: string;
+  openStore?: (url: string) => Promise<Store>;
 }): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-test-'));
   const file = join(dir, 'keys.yaml');
@@ -41,15 +46,19 @@ export async function startTestServer(opts: {
       cb();
     },
   });
+  // As `tollgate serve` does: one masker for the logger, kept current by the server.
+  const masker = createSecretMasker();
   const server = await startServer({
     configFile: file,
     port: '0',
     host: '127.0.0.1',
     store: opts.store ?? `sqlite:${join(dir, opts.storeInConfigDir ? '' : 'data', 'tollgate.db')}`,
     env: { ...opts.env },
-    log: createLogger({ level: 'info', destination: sink }),
+    log: createLogger({ level: opts.logLevel ?? 'info', destination: sink, masker }),
+    masker,
     ...(opts.clock ? { clock: opts.clock } : {}),
     pollMs: opts.pollMs ?? 200,
+    ...(opts.openStore ? { openStore: opts.openStore } : {}),
     graceMs: opts.graceMs ?? 5_000,
   });
   return {

@@ -102,6 +102,26 @@ describe('the gateway on PostgreSQL when the database is lost', () => {
     expect(again.status).toBe(200);
     await again.arrayBuffer();
   });
+  it('answers 503 within the statement timeout when the database drops packets instead of refusing', async () => {
+    expect((await chat()).status).toBe(200);
+    proxy.blackhole();
+    try {
+      // Twice: once on a pooled connection that stops answering, once on a new one that never connects.
+      for (let i = 0; i < 2; i++) {
+        const started = performance.now();
+        const res = await chat();
+        const waited = performance.now() - started;
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('store_unavailable');
+        // A correctness bound, not a speed goal: the configured 1,000 ms, with room for scheduling.
+        expect(waited).toBeLessThan(2 * 1000);
+      }
+    } finally {
+      proxy.restore();
+    }
+    await waitFor(async () => (await fetch(`${gw.url}/healthz`)).status === 200, 5000);
+  });
+
   it('writes the records of requests refused during the outage once it is back, and stops promptly', async () => {
     proxy.cut();
     const refused = await Promise.all([chat(), chat()]);

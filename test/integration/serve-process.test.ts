@@ -145,3 +145,48 @@ describe('tollgate serve as a process', () => {
     await after.close();
   });
 });
+
+describe('two serve processes on one SQLite store', () => {
+  it("refuses the second with a clear message, leaves the first one's reservations alone, and a restart after kill -9 works", async () => {
+    const db = join(dir, 'twice.db');
+    const args = ['--config', join(dir, 'keys.yaml'), '--port', '0', '--store', `sqlite:${db}`];
+    const first = await spawnServe(args, { FAKE_KEY: 'k' });
+    // A stream in flight holds a reservation in the store.
+    const res = await post(first.url, { 'x-test-slow': '1' }, true);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+
+    const second = await spawnServe(args, { FAKE_KEY: 'k' }).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(second).toContain(`the SQLite store ${db} is in use by another 'tollgate serve'`);
+    expect(second).toContain('--store');
+
+    // The first one's stream finishes and is recorded with its real cost, not as an expired reservation.
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    expect(text).toContain('[DONE]');
+    const requestId = res.headers.get('x-tollgate-request-id') ?? '';
+    const check = createSqliteStore(db);
+    await check.init();
+    const rows = await check.queryUsage({ since: 0, until: Date.now() + 1, by: 'status' }, 'UTC');
+    expect(rows.map((r) => r.status)).toEqual([200]);
+    expect(rows[0]?.cost_usd).toBeCloseTo((10 * 1 + 10 * 2) / 1e6, 12);
+    await check.close();
+    expect(requestId).not.toBe('');
+
+    // kill -9 leaves the lock file behind but no lock: a restart takes the store over at once.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const again = await spawnServe(args, { FAKE_KEY: 'k' });
+    expect((await post(again.url)).status).toBe(200);
+    again.child.kill('SIGTERM');
+    expect(await again.exited, again.output()).toBe(0);
+  });
+});

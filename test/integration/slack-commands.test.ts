@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { periodsAt } from '../../src/config/windows.js';
+import { mintKey } from '../../src/keys/format.js';
 import { silentLogger } from '../../src/log.js';
 import { createDisableView, type DisableView } from '../../src/policy/disables.js';
 import { createKillSwitch } from '../../src/policy/kill-switch.js';
@@ -91,6 +92,15 @@ describe('Slack commands over signed HTTP requests', () => {
     await fake.waitFor((calls) => calls.some((c) => c.responseId === id));
     return fake.calls.find((c) => c.responseId === id)!.body as { response_type: string; text: string };
   }
+
+  it('masks a key pasted into a /disable-key reason in the reply and the channel announcement', async () => {
+    const leaked = mintKey();
+    const reply = await command('/disable-key', `cursor-dev leaked as ${leaked}`);
+    const masked = `${leaked.slice(0, 6)}…${leaked.slice(-4)}`;
+    expect(reply.text).toContain(`leaked as ${masked}`);
+    await fake.waitFor((calls) => calls.some((c) => c.method === 'chat.postMessage'));
+    expect(JSON.stringify(fake.calls)).not.toContain(leaked);
+  });
 
   it('disables a key from /disable-key, visible to the gateway within a second, and announces it', async () => {
     const sent = Date.now();

@@ -73,7 +73,9 @@ export function resolvePostgresOptions(
     poolSize,
     statementTimeoutMs,
     disablePollMs,
-    connectionTimeoutMs: 2000,
+    // A connection attempt is bounded like a statement (and by 2 s at most): with packets dropped
+    // a connect never fails on its own.
+    connectionTimeoutMs: Math.min(statementTimeoutMs, 2000),
   };
 }
 

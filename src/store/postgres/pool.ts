@@ -31,6 +31,8 @@ export function connectionConfig(o: ResolvedPostgresOptions): pg.ClientConfig {
     query_timeout: o.statementTimeoutMs + 1000,
     idle_in_transaction_session_timeout: o.statementTimeoutMs * 2,
     keepAlive: true,
+    // Probe an idle connection after 10 s, so one the network silently dropped is found out.
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'tollgate',
     types,
   };

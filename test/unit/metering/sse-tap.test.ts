@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createSseTap } from '../../../src/metering/sse-tap.js';
+import { createSseTap, MAX_PARSED_LINE_BYTES } from '../../../src/metering/sse-tap.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
 
 const data = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
@@ -160,4 +160,40 @@ describe('the SSE tap', () => {
     });
     expect(reader.textChars()).toBe(3);
   });
+});
+
+describe('the SSE tap and a line too long to parse', () => {
+  for (const hide of [false, true]) {
+    it(`passes a line over ${MAX_PARSED_LINE_BYTES} bytes through unparsed and parses the lines after it (hiding: ${hide})`, () => {
+      const long = data({
+        choices: [],
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+        pad: 'z'.repeat(2 * MAX_PARSED_LINE_BYTES),
+      });
+      const stream = [
+        data(content('Hel')),
+        data(usageChunk),
+        long,
+        data(content('lo')),
+        'data: [DONE]\n\n',
+      ].join('');
+      const reader = createUsageReader('openai-chat');
+      let unparsed = 0;
+      const tap = createSseTap(reader, { hideUsageChunk: hide, onUnparsed: (n) => (unparsed += n) });
+      const bytes = Buffer.from(stream, 'utf8');
+      const out: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += 64 * 1024)
+        out.push(tap.transform(bytes.subarray(at, at + 64 * 1024)));
+      out.push(tap.flush());
+      const text = Buffer.concat(out).toString('utf8');
+      // The long line's own usage (1/1), after the usage chunk, was never read; the line after it was.
+      expect(reader.usage()).toEqual({ inputTokens: 10, outputTokens: 3, cachedTokens: 4 });
+      expect(reader.textChars()).toBe(5);
+      expect(unparsed).toBe(long.length - 2);
+      expect(text).toContain(long);
+      expect(text).toContain('[DONE]');
+      if (!hide) expect(text).toBe(stream);
+      else expect(text).not.toContain('"prompt_tokens":10');
+    });
+  }
 });

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/open.js';
+import { sqliteOpenError } from '../../../src/store/sqlite/open-error.js';
 
 describe('openStore', () => {
   let dir: string;
@@ -58,5 +59,51 @@ describe('openStore', () => {
 
   it('refuses sqlite: with no file', async () => {
     await expect(openStore('sqlite:')).rejects.toThrow(/names no file/);
+  });
+});
+
+describe('a store that cannot be opened', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-open-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names the SQLite path and says what to do, for a path that is a folder', async () => {
+    const err = (await openStore(`sqlite:${dir}`).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`cannot open the SQLite store ${dir}:`);
+    expect(err.message).toMatch(/check that the folder exists and that tollgate may write to it/);
+    expect(err.message).toContain('--store or $TOLLGATE_STORE');
+  });
+
+  it('names the SQLite path when its folder cannot be made', async () => {
+    writeFileSync(join(dir, 'plain-file'), 'x');
+    const file = join(dir, 'plain-file', 'tollgate.db');
+    const err = (await openStore(`sqlite:${file}`).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`cannot open the SQLite store ${file}:`);
+  });
+
+  it('says what to do about a read-only store (the message better-sqlite3 gives has no path)', () => {
+    const cause = Object.assign(new Error('attempt to write a readonly database'), {
+      code: 'SQLITE_READONLY',
+    });
+    const err = sqliteOpenError('/srv/tollgate/data/tollgate.db', cause);
+    expect(err.message).toBe(
+      'cannot open the SQLite store /srv/tollgate/data/tollgate.db: attempt to write a readonly database (SQLITE_READONLY); check that the folder exists and that tollgate may write to it and to the file (SQLite also writes -wal and -shm files next to it), or choose another store with --store or $TOLLGATE_STORE.',
+    );
+  });
+
+  it('names the PostgreSQL host, port, database and user, never the password, when nothing listens', async () => {
+    const err = (await openStore('postgres://tollgate:hunter2@127.0.0.1:1/usage_db').catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(err.message).toContain(
+      "cannot open the PostgreSQL store at 127.0.0.1:1, database 'usage_db' as user 'tollgate'",
+    );
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).not.toContain('so the request was refused');
   });
 });

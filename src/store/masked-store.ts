@@ -1,0 +1,34 @@
+import type { Store } from './types.js';
+
+type Mask = (text: string) => string;
+
+const maybe = (mask: Mask, s: string | null): string | null => (s === null ? null : mask(s));
+
+/**
+ * The store's door for strings that came from outside: whatever a client sent as its path,
+ * user-agent or model, and whatever an admin typed as a reason, is masked for keys
+ * (keys/mask-secrets.ts) before it is written, so no key sits in usage.route, usage.user_agent,
+ * the clients table or the audit log. Everything else passes straight through.
+ */
+export function maskStoreWrites(store: Store, mask: Mask): Store {
+  return {
+    ...store,
+    kind: store.kind,
+    settle: (u, periods) =>
+      store.settle(
+        {
+          ...u,
+          route: mask(u.route),
+          model: maybe(mask, u.model),
+          ...(u.requestedModel ? { requestedModel: mask(u.requestedModel) } : {}),
+          userAgent: maybe(mask, u.userAgent),
+          errorCode: maybe(mask, u.errorCode),
+        },
+        periods,
+      ),
+    setDisabled: (d) => store.setDisabled({ ...d, reason: mask(d.reason), by: mask(d.by) }),
+    audit: (e) =>
+      store.audit({ ...e, actor: mask(e.actor), reason: maybe(mask, e.reason), result: mask(e.result) }),
+    recordClient: (key, fingerprint, at) => store.recordClient(key, mask(fingerprint), at),
+  };
+}

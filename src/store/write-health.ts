@@ -1,0 +1,64 @@
+import type { Store } from './types.js';
+
+export interface WriteFailure {
+  /** The store's own words (SQLITE_FULL: database or disk is full). */
+  error: string;
+  /** Epoch ms of the first failure since the last write that worked. */
+  since: number;
+}
+
+export interface WriteHealth {
+  /** Set while the store's last write failed; cleared by the next one that works. */
+  failure(): WriteFailure | undefined;
+  /** While a failure is set, tries one small write of its own (a claim, taken and released) to see if it still holds. */
+  probe(): Promise<void>;
+}
+
+/**
+ * What requests see of the store, for /healthz. A store can answer `SELECT 1` and still refuse
+ * every write (a full disk: SQLITE_FULL on commit; a read-only file); then every request gets
+ * 503 and health must say so too. The writes every request makes (reserve, settle, the parallel
+ * slot) report here; while one failed, /healthz probes with a write of its own, so health turns
+ * ok again as soon as space is back, with or without traffic.
+ */
+export function trackWriteHealth(store: Store, clock: () => number): { store: Store; health: WriteHealth } {
+  let failure: WriteFailure | undefined;
+  const watch =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        const out = await fn(...args);
+        failure = undefined;
+        return out;
+      } catch (err) {
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        const code = (cause as { code?: string }).code;
+        const message = cause instanceof Error ? cause.message : String(cause);
+        failure ??= {
+          error: code && !message.includes(code) ? `${code}: ${message}` : message,
+          since: clock(),
+        };
+        throw err;
+      }
+    };
+  const claim = watch((id: string, at: number) => store.claimOnce('healthz-probe', id, at));
+  return {
+    store: {
+      ...store,
+      kind: store.kind,
+      reserve: watch((r) => store.reserve(r)),
+      settle: watch((u, p) => store.settle(u, p)),
+      acquireSlot: watch((r) => store.acquireSlot(r)),
+    },
+    health: {
+      failure: () => failure,
+      async probe() {
+        if (!failure) return;
+        const at = clock();
+        const id = `${process.pid}-${at}`;
+        await claim(id, at).catch(() => {});
+        if (!failure) await store.releaseClaim('healthz-probe', id).catch(() => {});
+      },
+    },
+  };
+}
