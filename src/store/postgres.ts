@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import * as budget from './postgres/budget.js';
+import * as dashboard from './postgres/dashboard-queries.js';
 import {
   clearDisabled,
   type DisableListener,
@@ -120,5 +121,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
     spendBetween: (key, since, until) => queries.spendBetween(pool, key, since, until),
     lastUsed: () => queries.lastUsed(pool),
+    dailyTotals: (q) => dashboard.dailyTotals(pool, q),
+    recentUsage: (key, limit) => dashboard.recentUsage(pool, key, limit),
+    keyAudit: (key, limit) => dashboard.keyAudit(pool, key, limit),
   };
 }

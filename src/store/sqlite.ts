@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
+import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrations.js';
@@ -17,6 +18,7 @@ interface Ready {
   budget: SqliteBudget;
   queries: SqliteUsageQueries;
   kv: SqliteKv;
+  dashboard: SqliteDashboardQueries;
 }
 
 /**
@@ -78,6 +80,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
         budget: createSqliteBudget(db, clock),
         queries: createSqliteUsageQueries(db),
         kv: createSqliteKv(db),
+        dashboard: createSqliteDashboardQueries(db),
       };
     },
     async ping() {
@@ -169,6 +172,15 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     },
     async lastUsed() {
       return use().queries.lastUsed();
+    },
+    async dailyTotals(q) {
+      return use().dashboard.dailyTotals(q);
+    },
+    async recentUsage(key, limit) {
+      return use().dashboard.recentUsage(key, limit);
+    },
+    async keyAudit(key, limit) {
+      return use().dashboard.keyAudit(key, limit);
     },
   };
 }

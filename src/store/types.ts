@@ -136,6 +136,27 @@ export interface RollupRow {
   costUsd: number;
 }
 
+/** Dashboard charts: one row per local day and group (a key or a model), summed from the rollup. */
+export interface DailyTotalsQuery {
+  fromDay: string;
+  toDay: string;
+  by: 'key' | 'model';
+  /** Only this key's rows. */
+  key?: string;
+}
+
+export interface DailyTotal {
+  day: string;
+  /** The key or the model ('' for requests without one). */
+  group: string;
+  requests: number;
+  /** Requests that ended with status >= 400. */
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies migrations (safe when several replicas start at once). */
@@ -209,4 +230,12 @@ export interface Store {
   spendBetween(key: string, since: number, until: number): Promise<{ costUsd: number; requests: number }>;
   /** Epoch ms of each key's latest usage record. */
   lastUsed(): Promise<Map<string, number>>;
+
+  // ---- dashboard reads (src/dashboard/) ----
+  /** Rollup sums for local days in [fromDay, toDay], ordered by day then group. */
+  dailyTotals(q: DailyTotalsQuery): Promise<DailyTotal[]>;
+  /** A key's latest usage records, newest first. */
+  recentUsage(key: string, limit: number): Promise<UsageRecord[]>;
+  /** Audit entries about one key, newest first. */
+  keyAudit(key: string, limit: number): Promise<AuditEntry[]>;
 }
