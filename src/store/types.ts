@@ -87,14 +87,14 @@ export interface DisableRecord {
   key: string;
   reason: string;
   by: string;
-  source: 'slack' | 'admin_api';
+  source: 'slack' | 'admin_api' | 'dashboard';
   at: number;
 }
 
 export interface AuditEntry {
   at: number;
   actor: string;
-  source: 'slack' | 'admin_api' | 'cli';
+  source: 'slack' | 'admin_api' | 'dashboard' | 'cli';
   action: string;
   key: string | null;
   reason: string | null;
