@@ -46,10 +46,22 @@ export async function runKillSwitch(
   if (verb === 'disable') {
     const reason = typedReason.trim() || 'Disable button on the dashboard';
     const r = await deps.killSwitch.disable(name, { reason, actor: DASHBOARD_ADMIN, source: 'dashboard' });
-    if (r.ok && r.changed) deps.announce?.(disableAnnouncement(DASHBOARD_ADMIN, name, reason));
-    return { status: r.ok ? 200 : 404, ok: r.ok, message: r.message };
+    if (!r.ok || !r.changed) return { status: r.ok ? 200 : 404, ok: r.ok, message: r.message };
+    deps.announce?.(disableAnnouncement(DASHBOARD_ADMIN, name, reason));
+    return {
+      status: 200,
+      ok: true,
+      message: `Key '${name}' is disabled: clients using it now get 401 key_disabled on every replica. ${
+        deps.announce ? 'Announced in Slack. ' : ''
+      }To make it permanent, set disabled: true in keys.yaml.`,
+    };
   }
   const r = await deps.killSwitch.enable(name, { actor: DASHBOARD_ADMIN, source: 'dashboard' });
-  if (r.ok && r.changed) deps.announce?.(enableAnnouncement(DASHBOARD_ADMIN, name));
-  return { status: r.ok ? 200 : 409, ok: r.ok, message: r.message };
+  if (!r.ok || !r.changed) return { status: r.ok ? 200 : 409, ok: r.ok, message: r.message };
+  deps.announce?.(enableAnnouncement(DASHBOARD_ADMIN, name));
+  return {
+    status: 200,
+    ok: true,
+    message: `Key '${name}' is enabled again; clients can use it right away.${deps.announce ? ' Announced in Slack.' : ''}`,
+  };
 }

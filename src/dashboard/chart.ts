@@ -17,6 +17,8 @@ export interface ChartOptions {
   label: string;
   /** Series drawn on their own; the rest are summed as "other". */
   maxSeries?: number;
+  /** Drawn for a card the page's full width (the key page) rather than half of it. */
+  fullWidth?: boolean;
   /** A link for a series' legend entry (a key's page). */
   href?: (name: string) => string | null;
 }
@@ -46,8 +48,9 @@ interface Frame {
 
 // Two renderings of the same data; CSS shows the one that fits, so text stays legible on a phone
 // instead of shrinking with a scaled-down wide chart.
-const WIDE: Frame = { width: 760, height: 230, left: 56, bottom: 24, labelEvery: 5, ticks: 5 };
-const NARROW: Frame = { width: 360, height: 220, left: 50, bottom: 24, labelEvery: 10, ticks: 4 };
+const WIDE: Frame = { width: 560, height: 230, left: 50, bottom: 24, labelEvery: 7, ticks: 5 };
+const FULL: Frame = { width: 1120, height: 260, left: 50, bottom: 24, labelEvery: 3, ticks: 5 };
+const NARROW: Frame = { width: 360, height: 220, left: 46, bottom: 24, labelEvery: 10, ticks: 4 };
 
 /**
  * A stacked bar chart of spend per day, as inline SVG built on the server: d3-scale places the
@@ -66,7 +69,7 @@ export function stackedBars(opts: ChartOptions): SafeHtml {
   });
   const svg = (f: Frame, cls: string) => trusted(render(f, cls, opts, series, colors, total));
   return html`<figure class="chart">
-    ${svg(WIDE, 'wide')}${svg(NARROW, 'narrow')}
+    ${svg(opts.fullWidth ? FULL : WIDE, 'wide')}${svg(NARROW, 'narrow')}
     ${total > 0 ? html`<ul class="legend">${legend}</ul>` : ''}
   </figure>`;
 }
@@ -114,7 +117,8 @@ function render(
 ): string {
   const { days } = opts;
   const top = 10;
-  const right = 8;
+  // Room for the last day's label, centred under the rightmost bar.
+  const right = 18;
   const rows = days.map((_, i) => Object.fromEntries(series.map((s) => [s.name, s.values[i] ?? 0])));
   const layers = stack<Record<string, number>>().keys(series.map((s) => s.name))(rows);
   const max = Math.max(0, ...layers.flatMap((l) => l.map((p) => p[1])));

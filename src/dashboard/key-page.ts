@@ -1,8 +1,8 @@
 import type { AuditEntry, UsageRecord } from '../store/types.js';
-import { stackedBars } from './chart.js';
+import { meter, stackedBars } from './chart.js';
 import { formatInt, formatRate, formatTime, formatUsd, relativeDays } from './format.js';
 import { html, type SafeHtml } from './html.js';
-import { sourceLabel, spendCell, statusBadge } from './parts.js';
+import { sourceLabel, statusBadge } from './parts.js';
 import type { KeyDetail, WindowDetail } from './queries.js';
 import type { Session } from './session.js';
 import { sortedTable } from './table.js';
@@ -31,7 +31,53 @@ ${ctx.flash ? html`<div class="notice ${ctx.flash.ok ? 'ok' : 'error'}" role="st
 </div>
 ${killSwitch(d, ctx)}
 <section class="card"><div class="card-head"><h2>Spend per day by model</h2><a class="button small" href="/dashboard/usage.csv?by=day&amp;key=${enc}&amp;since=${since}" download>CSV</a></div>
-${stackedBars({ days: d.days, series: d.byModel, label: `Spend of ${k.name} per day over the last 30 days, by model` })}</section>
+${stackedBars({ days: d.days, series: d.byModel, label: `Spend of ${k.name} per day over the last 30 days, by model`, fullWidth: true })}</section>
+${sortedTable({
+  id: 'models',
+  caption: 'Models, last 30 days',
+  columns: [
+    { id: 'model', label: 'Model', value: (m) => m.name, cell: (m) => m.name || '(none)' },
+    {
+      id: 'requests',
+      label: 'Requests',
+      numeric: true,
+      value: (m) => m.requests,
+      cell: (m) => formatInt(m.requests),
+    },
+    {
+      id: 'errors',
+      label: 'Error rate',
+      numeric: true,
+      value: (m) => (m.requests > 0 ? m.errors / m.requests : null),
+      cell: (m) => formatRate(m.requests > 0 ? m.errors / m.requests : null),
+    },
+    { id: 'cost', label: 'Cost', numeric: true, value: (m) => m.costUsd, cell: (m) => formatUsd(m.costUsd) },
+  ],
+  rows: d.models,
+  path: ctx.path,
+  query: ctx.query,
+  defaultSort: { col: 'cost', dir: 'desc' },
+  csv: `/dashboard/usage.csv?by=model&key=${enc}&since=${since}`,
+  empty: 'No requests in the last 30 days.',
+})}
+${sortedTable({
+  id: 'history',
+  caption: 'Disable and enable history',
+  columns: [
+    { id: 'time', label: 'Time', value: (a: AuditEntry) => a.at, cell: (a) => formatTime(a.at, d.timeZone) },
+    { id: 'action', label: 'Action', value: (a) => a.action },
+    { id: 'by', label: 'By', value: (a) => a.actor },
+    { id: 'via', label: 'Via', value: (a) => a.source, cell: (a) => sourceLabel(a.source) },
+    { id: 'reason', label: 'Reason', value: (a) => a.reason, cell: (a) => a.reason ?? '–' },
+    { id: 'result', label: 'Result', value: (a) => a.result },
+  ],
+  rows: d.audit,
+  path: ctx.path,
+  query: ctx.query,
+  defaultSort: { col: 'time', dir: 'desc' },
+  csv: `/dashboard/keys/${enc}/audit.csv`,
+  empty: 'Nobody has disabled or enabled this key from Slack, the admin API or the dashboard.',
+})}
 ${sortedTable({
   id: 'requests',
   caption: `Recent requests (latest ${d.recent.length})`,
@@ -83,68 +129,30 @@ ${sortedTable({
   defaultSort: { col: 'time', dir: 'desc' },
   csv: `/dashboard/keys/${enc}/requests.csv`,
   empty: 'No requests recorded for this key.',
-})}
-${sortedTable({
-  id: 'models',
-  caption: 'Models, last 30 days',
-  columns: [
-    { id: 'model', label: 'Model', value: (m) => m.name, cell: (m) => m.name || '(none)' },
-    {
-      id: 'requests',
-      label: 'Requests',
-      numeric: true,
-      value: (m) => m.requests,
-      cell: (m) => formatInt(m.requests),
-    },
-    {
-      id: 'errors',
-      label: 'Error rate',
-      numeric: true,
-      value: (m) => (m.requests > 0 ? m.errors / m.requests : null),
-      cell: (m) => formatRate(m.requests > 0 ? m.errors / m.requests : null),
-    },
-    { id: 'cost', label: 'Cost', numeric: true, value: (m) => m.costUsd, cell: (m) => formatUsd(m.costUsd) },
-  ],
-  rows: d.models,
-  path: ctx.path,
-  query: ctx.query,
-  defaultSort: { col: 'cost', dir: 'desc' },
-  csv: `/dashboard/usage.csv?by=model&key=${enc}&since=${since}`,
-  empty: 'No requests in the last 30 days.',
-})}
-${sortedTable({
-  id: 'history',
-  caption: 'Disable and enable history',
-  columns: [
-    { id: 'time', label: 'Time', value: (a: AuditEntry) => a.at, cell: (a) => formatTime(a.at, d.timeZone) },
-    { id: 'action', label: 'Action', value: (a) => a.action },
-    { id: 'by', label: 'By', value: (a) => a.actor },
-    { id: 'via', label: 'Via', value: (a) => a.source, cell: (a) => sourceLabel(a.source) },
-    { id: 'reason', label: 'Reason', value: (a) => a.reason, cell: (a) => a.reason ?? '–' },
-    { id: 'result', label: 'Result', value: (a) => a.result },
-  ],
-  rows: d.audit,
-  path: ctx.path,
-  query: ctx.query,
-  defaultSort: { col: 'time', dir: 'desc' },
-  csv: `/dashboard/keys/${enc}/audit.csv`,
-  empty: 'Nobody has disabled or enabled this key from Slack, the admin API or the dashboard.',
+  limit: 25,
 })}`;
 }
 
 function limits(d: KeyDetail): SafeHtml {
   const l = d.key.limits;
-  const row = (w: WindowDetail) => html`<tr><th scope="row">${w.name === 'daily' ? 'Daily' : 'Monthly'}</th>
-    <td>${spendCell(w)}</td>
-    <td class="num">${w.leftUsd === null ? '–' : formatUsd(w.leftUsd)}${w.reservedUsd > 0 ? html`<span class="desc">${formatUsd(w.reservedUsd)} reserved</span>` : ''}</td>
-    <td class="num">${formatTime(w.resetsAt, d.timeZone, false)}</td></tr>`;
+  const window = (w: WindowDetail) => {
+    const name = w.name === 'daily' ? 'Daily' : 'Monthly';
+    const resets = `resets ${formatTime(w.resetsAt, d.timeZone, false)}`;
+    if (w.limitUsd === undefined) {
+      return html`<div class="window"><div class="window-head"><strong>${name}</strong><span>${formatUsd(w.spentUsd)} spent, no limit</span></div>
+      <div class="window-foot"><span></span><span>${resets}</span></div></div>`;
+    }
+    const pct = `${Math.round((w.ratio ?? 0) * 100)}%`;
+    return html`<div class="window"><div class="window-head"><strong>${name}</strong><span><span class="level-${w.level}">${formatUsd(w.spentUsd)}</span> of ${formatUsd(w.limitUsd)} (${pct})</span></div>
+    ${meter(w.ratio ?? 0, w.level)}
+    <div class="window-foot"><span><strong>${formatUsd(w.leftUsd ?? 0)}</strong> left${w.reservedUsd > 0 ? html`, ${formatUsd(w.reservedUsd)} reserved by requests in flight` : ''}</span><span>${resets}</span></div></div>`;
+  };
   const other = [
     ['Requests per minute', l.rpm === undefined ? 'no limit' : `${formatInt(l.rpm)} (rolling 60 s)`],
     ['Parallel requests', l.maxParallel === undefined ? 'no limit' : formatInt(l.maxParallel)],
     ['Output tokens per request', l.maxOutputTokens === undefined ? 'no cap' : formatInt(l.maxOutputTokens)],
   ];
-  return html`<div class="scroll"><table><thead><tr><th>Window</th><th>Spent</th><th class="num">Left</th><th class="num">Resets</th></tr></thead>
-  <tbody>${d.windows.map(row)}</tbody></table></div>
+  return html`${d.windows.map(window)}
   <dl class="facts">${other.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 

@@ -48,6 +48,14 @@ th[aria-sort=ascending] a,th[aria-sort=descending] a{color:var(--ink)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:hover{background:#f8f9fb}
 td .desc{display:block;color:var(--muted);font-size:.8rem;max-width:28rem}
+td[data-label=Key]{min-width:10rem}
+td[data-label=Key] a{white-space:nowrap}
+.window{padding:.2rem 0 .8rem}
+.window-head,.window-foot{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.2rem .8rem}
+.window-head{font-variant-numeric:tabular-nums}
+.window-foot{color:var(--muted);font-size:.84rem;margin-top:.3rem}
+.window-foot strong{color:var(--ink)}
+.window svg.meter{height:8px;margin-top:.35rem}
 td.ua{max-width:18rem;overflow-wrap:anywhere;color:var(--muted);font-size:.82rem}
 .spend{min-width:9rem}
 .spend .amount{display:flex;justify-content:space-between;gap:.5rem;font-variant-numeric:tabular-nums}
@@ -64,7 +72,7 @@ figure.chart svg.wide,figure.chart svg.narrow{width:100%;height:auto;display:blo
 figure.chart svg.narrow{display:none}
 figure.chart .grid{stroke:var(--line);stroke-width:1}
 figure.chart .axis{stroke:#9aa5b1;stroke-width:1}
-figure.chart .tick{fill:var(--muted);font-size:11px}
+figure.chart .tick{fill:var(--muted);font-size:12px}
 figure.chart .empty{fill:var(--muted);font-size:13px}
 .legend{list-style:none;margin:.6rem 0 0;padding:0;display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.84rem}
 .legend li{display:flex;align-items:center;gap:.35rem}
@@ -96,6 +104,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 @media (max-width:640px){
 main{padding:.8rem}
 header.top{padding:.6rem .8rem}
+header.top .brand{flex:1}
+header.top .meta{order:3;flex-basis:100%}
 figure.chart svg.wide{display:none}
 figure.chart svg.narrow{display:block}
 .stat .value{font-size:1.3rem}

@@ -357,7 +357,9 @@ describe('dashboard kill switch', () => {
     ]);
 
     const after = await get(gw.url, '/dashboard/keys/cursor-dev', cookie);
-    expect(after.body).toContain('is disabled: clients using it now get 401 key_disabled');
+    expect(after.body).toContain(
+      'is disabled: clients using it now get 401 key_disabled on every replica. Announced in Slack.',
+    );
     expect(after.body).toContain('Enable key</button>');
     expect(after.body).toMatch(
       /<td[^>]*>disable<\/td><td[^>]*>dashboard admin<\/td><td[^>]*>the dashboard<\/td><td[^>]*>runaway loop<\/td><td[^>]*>ok<\/td>/,
