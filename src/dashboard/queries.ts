@@ -4,6 +4,7 @@ import { type KeyStatus, keyStatus } from '../policy/key-status.js';
 import type { AuditEntry, DailyTotal, DisableRecord, UsageRecord } from '../store/types.js';
 import type { Series } from './chart.js';
 import type { DashboardDeps } from './deps.js';
+import type { RollupCache } from './rollup-cache.js';
 
 export const CHART_DAYS = 30;
 const ERROR_DAYS = 7;
@@ -82,29 +83,30 @@ export interface KeyDetail {
 }
 
 /** The overview's reads: the spend counters, then two rollup sums; never the usage table. */
-export async function loadOverview(deps: DashboardDeps): Promise<Overview> {
+export async function loadOverview(deps: DashboardDeps, rollup: RollupCache): Promise<Overview> {
   const now = deps.clock();
   const cfg = deps.config.current().config;
   const tz = cfg.server.timezone;
   const { daily, monthly } = periodsAt(now, tz);
   const days = lastDays(dayOf(now, tz), CHART_DAYS);
   const range = { fromDay: days[0] ?? '', toDay: days[days.length - 1] ?? '' };
-  const [spend, perKey, perModel] = await Promise.all([
+  const [spend, summaries] = await Promise.all([
     deps.store.getAllSpend([daily, monthly]),
-    deps.store.dailyTotals({ ...range, by: 'key' }),
-    deps.store.dailyTotals({ ...range, by: 'model' }),
+    rollup.summaries(days, tz),
   ]);
+  const perKey = summaries.flatMap((s) => s.perKey);
+  const perModel = summaries.flatMap((s) => s.perModel);
   const thresholds = levels(cfg.slack?.alerts.budgetThresholds);
   const errorSince = days[days.length - ERROR_DAYS] ?? range.fromDay;
   const activity = new Map<string, { requests: number; errors: number; last: string }>();
   for (const t of perKey) {
-    const a = activity.get(t.group) ?? { requests: 0, errors: 0, last: t.day };
+    const a = activity.get(t.key) ?? { requests: 0, errors: 0, last: t.day };
     if (t.day >= errorSince) {
       a.requests += t.requests;
       a.errors += t.errors;
     }
     if (t.requests > 0 && t.day > a.last) a.last = t.day;
-    activity.set(t.group, a);
+    activity.set(t.key, a);
   }
 
   const keys = Object.values(cfg.keys).map((key): KeyRow => {
@@ -127,7 +129,7 @@ export async function loadOverview(deps: DashboardDeps): Promise<Overview> {
     };
   });
   const todayDay = range.toDay;
-  const todays = perKey.filter((t) => t.day === todayDay);
+  const todays = summaries[summaries.length - 1]?.perKey ?? [];
   let month = 0;
   for (const s of spend.values()) month += s[monthly] ?? 0;
   return {
@@ -137,9 +139,9 @@ export async function loadOverview(deps: DashboardDeps): Promise<Overview> {
     since: range.fromDay,
     month: monthOf(now, tz),
     keys,
-    byKey: toSeries(perKey, days),
-    byModel: toSeries(perModel, days),
-    models: groupTotals(perModel),
+    byKey: toSeries(perKey, days, (t) => t.key),
+    byModel: toSeries(perModel, days, (t) => t.model),
+    models: groupTotals(perModel, (t) => t.model),
     totals: {
       today: todays.reduce((sum, t) => sum + t.costUsd, 0),
       month,
@@ -151,7 +153,7 @@ export async function loadOverview(deps: DashboardDeps): Promise<Overview> {
 }
 
 /** A key's page: its counters, its rollup by model, its latest records and its audit entries. */
-export async function loadKey(deps: DashboardDeps, key: KeyConfig): Promise<KeyDetail> {
+export async function loadKey(deps: DashboardDeps, rollup: RollupCache, key: KeyConfig): Promise<KeyDetail> {
   const now = deps.clock();
   const cfg = deps.config.current().config;
   const tz = cfg.server.timezone;
@@ -160,7 +162,7 @@ export async function loadKey(deps: DashboardDeps, key: KeyConfig): Promise<KeyD
   const days = lastDays(today, CHART_DAYS);
   const [spend, perModel, recent, audit] = await Promise.all([
     deps.store.getSpend(key.name, [daily, monthly]),
-    deps.store.dailyTotals({ fromDay: days[0] ?? today, toDay: today, by: 'model', key: key.name }),
+    rollup.rows(days, tz, key.name),
     deps.store.recentUsage(key.name, RECENT_REQUESTS),
     deps.store.keyAudit(key.name, 50),
   ]);
@@ -188,8 +190,8 @@ export async function loadKey(deps: DashboardDeps, key: KeyConfig): Promise<KeyD
       detail('monthly', monthly, key.limits.monthlyUsd, monthRange(monthOf(now, tz), tz).end),
     ],
     days,
-    byModel: toSeries(perModel, days),
-    models: groupTotals(perModel),
+    byModel: toSeries(perModel, days, (t) => t.model),
+    models: groupTotals(perModel, (t) => t.model),
     recent,
     audit,
   };
@@ -229,27 +231,29 @@ export function lastDays(last: string, n: number): string[] {
   return out;
 }
 
-function toSeries(totals: DailyTotal[], days: string[]): Series[] {
+function toSeries(totals: DailyTotal[], days: string[], groupOf: (t: DailyTotal) => string): Series[] {
   const index = new Map(days.map((d, i) => [d, i]));
   const byGroup = new Map<string, number[]>();
   for (const t of totals) {
     const i = index.get(t.day);
     if (i === undefined) continue;
-    let values = byGroup.get(t.group);
+    const group = groupOf(t);
+    let values = byGroup.get(group);
     if (!values) {
       values = days.map(() => 0);
-      byGroup.set(t.group, values);
+      byGroup.set(group, values);
     }
     values[i] = (values[i] ?? 0) + t.costUsd;
   }
   return [...byGroup].map(([name, values]) => ({ name, values }));
 }
 
-function groupTotals(totals: DailyTotal[]): GroupTotal[] {
+function groupTotals(totals: DailyTotal[], groupOf: (t: DailyTotal) => string): GroupTotal[] {
   const out = new Map<string, GroupTotal>();
   for (const t of totals) {
-    const g = out.get(t.group) ?? {
-      name: t.group,
+    const name = groupOf(t);
+    const g = out.get(name) ?? {
+      name,
       requests: 0,
       errors: 0,
       inputTokens: 0,
@@ -261,7 +265,7 @@ function groupTotals(totals: DailyTotal[]): GroupTotal[] {
     g.inputTokens += t.inputTokens;
     g.outputTokens += t.outputTokens;
     g.costUsd += t.costUsd;
-    out.set(t.group, g);
+    out.set(name, g);
   }
   return [...out.values()];
 }

@@ -10,6 +10,7 @@ import { page, secureHeaders, sendPage } from './layout.js';
 import { overviewBody } from './overview-page.js';
 import { configNote, keyHref, reloadNotice } from './parts.js';
 import { loadKey, loadOverview, RECENT_REQUESTS } from './queries.js';
+import { createRollupCache } from './rollup-cache.js';
 import { createSessions, SESSION_COOKIE, type Session } from './session.js';
 import { signInBody } from './sign-in-page.js';
 
@@ -27,6 +28,11 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   });
   // One-shot messages after a redirect (disable, enable), per session; bounded.
   const flashes = new Map<string, { ok: boolean; text: string }>();
+  const rollup = createRollupCache(deps);
+  // Read the past 30 days into the cache now, so the first person to open the page does not wait.
+  loadOverview(deps, rollup).catch((err: unknown) =>
+    deps.log.debug({ err }, 'dashboard: could not warm the rollup cache'),
+  );
   const router = express.Router();
   router.use((_req, res, next) => {
     secureHeaders(res);
@@ -93,7 +99,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
 
   router.get('/', async (req, res) => {
     const session = sessionOf(res);
-    const overview = await loadOverview(deps);
+    const overview = await loadOverview(deps, rollup);
     const query = new URLSearchParams(req.url.split('?')[1] ?? '');
     render(
       res,
@@ -121,7 +127,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     const name = String(req.params.name);
     const key = deps.config.current().config.keys[name];
     if (!key) return void unknownKey(res, name, session);
-    const detail = await loadKey(deps, key);
+    const detail = await loadKey(deps, rollup, key);
     const flash = flashes.get(session.sid);
     flashes.delete(session.sid);
     const path = keyHref(name);

@@ -136,19 +136,19 @@ export interface RollupRow {
   costUsd: number;
 }
 
-/** Dashboard charts: one row per local day and group (a key or a model), summed from the rollup. */
+/** Dashboard charts: the daily rollup with statuses folded into an error count. */
 export interface DailyTotalsQuery {
   fromDay: string;
   toDay: string;
-  by: 'key' | 'model';
   /** Only this key's rows. */
   key?: string;
 }
 
+/** One local day, key and model ('' for requests without one). */
 export interface DailyTotal {
   day: string;
-  /** The key or the model ('' for requests without one). */
-  group: string;
+  key: string;
+  model: string;
   requests: number;
   /** Requests that ended with status >= 400. */
   errors: number;
@@ -232,7 +232,7 @@ export interface Store {
   lastUsed(): Promise<Map<string, number>>;
 
   // ---- dashboard reads (src/dashboard/) ----
-  /** Rollup sums for local days in [fromDay, toDay], ordered by day then group. */
+  /** Rollup sums per day, key and model for local days in [fromDay, toDay], in that order. */
   dailyTotals(q: DailyTotalsQuery): Promise<DailyTotal[]>;
   /** A key's latest usage records, newest first. */
   recentUsage(key: string, limit: number): Promise<UsageRecord[]>;

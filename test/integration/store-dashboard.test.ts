@@ -56,53 +56,45 @@ describe.each(storeBackends())('dashboard reads: $name', (backend: StoreBackend)
     return rows;
   }
 
-  it('sums the rollup per day and key, with errors counted from the status', async () => {
+  it('sums the rollup per day, key and model, with errors counted from the status', async () => {
     await seed();
-    const rows = await store.dailyTotals({ fromDay: '2026-11-26', toDay: '2026-11-27', by: 'key' });
+    const rows = await store.dailyTotals({ fromDay: '2026-11-26', toDay: '2026-11-27' });
+    const row = (
+      day: string,
+      key: string,
+      model: string,
+      requests: number,
+      errors: number,
+      costUsd: number,
+    ) => ({
+      day,
+      key,
+      model,
+      requests,
+      errors,
+      inputTokens: 100 * requests,
+      outputTokens: 50 * requests,
+      costUsd,
+    });
     expect(rows).toEqual([
-      {
-        day: '2026-11-26',
-        group: 'cursor-dev',
-        requests: 3,
-        errors: 1,
-        inputTokens: 300,
-        outputTokens: 150,
-        costUsd: 0.75,
-      },
-      {
-        day: '2026-11-26',
-        group: 'open-webui',
-        requests: 1,
-        errors: 1,
-        inputTokens: 100,
-        outputTokens: 50,
-        costUsd: 1,
-      },
-      {
-        day: '2026-11-27',
-        group: 'cursor-dev',
-        requests: 1,
-        errors: 0,
-        inputTokens: 100,
-        outputTokens: 50,
-        costUsd: 0.125,
-      },
+      row('2026-11-26', 'cursor-dev', 'claude-sonnet-4-5', 1, 0, 0.5),
+      row('2026-11-26', 'cursor-dev', 'gpt-4o-mini', 2, 1, 0.25),
+      row('2026-11-26', 'open-webui', 'gpt-4o-mini', 1, 1, 1),
+      row('2026-11-27', 'cursor-dev', 'gpt-4o-mini', 1, 0, 0.125),
     ]);
   });
 
-  it('sums the rollup per day and model, for one key when asked', async () => {
+  it('sums the rollup of one key only when asked', async () => {
     await seed();
-    const rows = await store.dailyTotals({
-      fromDay: '2026-11-20',
-      toDay: '2026-11-26',
-      by: 'model',
-      key: 'cursor-dev',
-    });
-    expect(rows.map((r) => [r.day, r.group, r.requests, r.costUsd])).toEqual([
-      ['2026-11-20', 'gpt-4o-mini', 1, 0.25],
-      ['2026-11-26', 'claude-sonnet-4-5', 1, 0.5],
-      ['2026-11-26', 'gpt-4o-mini', 2, 0.25],
+    const rows = await store.dailyTotals({ fromDay: '2026-11-20', toDay: '2026-11-26', key: 'cursor-dev' });
+    expect(rows.map((r) => [r.day, r.key, r.model, r.requests, r.costUsd])).toEqual([
+      ['2026-11-20', 'cursor-dev', 'gpt-4o-mini', 1, 0.25],
+      ['2026-11-26', 'cursor-dev', 'claude-sonnet-4-5', 1, 0.5],
+      ['2026-11-26', 'cursor-dev', 'gpt-4o-mini', 2, 0.25],
     ]);
+    expect(await store.dailyTotals({ fromDay: '2026-11-20', toDay: '2026-11-26', key: 'nobody' })).toEqual(
+      [],
+    );
   });
 
   it("lists a key's latest usage records newest first, every field intact", async () => {

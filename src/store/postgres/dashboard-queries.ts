@@ -11,35 +11,36 @@ export function dailyTotals(pool: Pool, q: DailyTotalsQuery): Promise<DailyTotal
       params.push(q.key);
       where += ' AND key = $3';
     }
-    const group = q.by === 'key' ? 'key' : 'model';
     const { rows } = await pool.query<{
       day: string;
-      g: string;
+      key: string;
+      model: string;
       requests: number;
       errors: number;
       input_tokens: number;
       output_tokens: number;
       cost_usd: number;
     }>(
-      `SELECT day, ${group} AS g, sum(requests)::float8 AS requests,
+      `SELECT day, key, model, sum(requests)::float8 AS requests,
          coalesce(sum(requests) FILTER (WHERE status >= 400), 0)::float8 AS errors,
          sum(input_tokens)::float8 AS input_tokens, sum(output_tokens)::float8 AS output_tokens,
          sum(cost_usd)::float8 AS cost_usd
-       FROM usage_daily WHERE ${where} GROUP BY day, ${group}`,
+       FROM usage_daily WHERE ${where} GROUP BY day, key, model`,
       params,
     );
     // Sorted here, not in SQL, so collation cannot make the two stores differ.
     return rows
       .map((r) => ({
         day: r.day,
-        group: r.g,
+        key: r.key,
+        model: r.model,
         requests: r.requests,
         errors: r.errors,
         inputTokens: r.input_tokens,
         outputTokens: r.output_tokens,
         costUsd: r.cost_usd,
       }))
-      .sort((a, b) => cmp(a.day, b.day) || cmp(a.group, b.group));
+      .sort((a, b) => cmp(a.day, b.day) || cmp(a.key, b.key) || cmp(a.model, b.model));
   });
 }
 

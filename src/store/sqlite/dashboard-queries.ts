@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord, UsageSource } from '../types.js';
 
 /**
@@ -14,7 +14,8 @@ export interface SqliteDashboardQueries {
 
 interface TotalRow {
   day: string;
-  g: string;
+  key: string;
+  model: string;
   requests: number;
   errors: number;
   input_tokens: number;
@@ -45,21 +46,17 @@ interface UsageDbRow {
 }
 
 export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueries {
-  const totals = new Map<string, Statement<unknown[], TotalRow>>();
-  const totalsStatement = (by: 'key' | 'model', oneKey: boolean) => {
-    const id = `${by}:${oneKey}`;
-    let stmt = totals.get(id);
-    if (!stmt) {
-      stmt = db.prepare<unknown[], TotalRow>(`
-        SELECT day, ${by} AS g, SUM(requests) AS requests,
-          SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END) AS errors,
-          SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
-        FROM usage_daily WHERE day >= ? AND day <= ? ${oneKey ? 'AND key = ?' : ''}
-        GROUP BY day, g ORDER BY day, g`);
-      totals.set(id, stmt);
-    }
-    return stmt;
-  };
+  // GROUP BY follows the primary key (day, key, model, status): a streaming aggregate over one
+  // range scan, and with a key, one seek per day.
+  const totals = (oneKey: boolean) =>
+    db.prepare<unknown[], TotalRow>(`
+      SELECT day, key, model, SUM(requests) AS requests,
+        SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END) AS errors,
+        SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
+      FROM usage_daily WHERE day >= ? AND day <= ? ${oneKey ? 'AND key = ?' : ''}
+      GROUP BY day, key, model ORDER BY day, key, model`);
+  const allTotals = totals(false);
+  const keyTotals = totals(true);
   // usage_key_ts walked backwards: one index probe, then `limit` rows.
   const recent = db.prepare<[string, number], UsageDbRow>(
     'SELECT * FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?',
@@ -70,19 +67,18 @@ export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueri
 
   return {
     dailyTotals(q) {
-      const params: unknown[] = [q.fromDay, q.toDay];
-      if (q.key !== undefined) params.push(q.key);
-      return totalsStatement(q.by, q.key !== undefined)
-        .all(...params)
-        .map((r) => ({
-          day: r.day,
-          group: r.g,
-          requests: r.requests,
-          errors: r.errors,
-          inputTokens: r.input_tokens,
-          outputTokens: r.output_tokens,
-          costUsd: r.cost_usd,
-        }));
+      const rows =
+        q.key === undefined ? allTotals.all(q.fromDay, q.toDay) : keyTotals.all(q.fromDay, q.toDay, q.key);
+      return rows.map((r) => ({
+        day: r.day,
+        key: r.key,
+        model: r.model,
+        requests: r.requests,
+        errors: r.errors,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        costUsd: r.cost_usd,
+      }));
     },
     recentUsage: (key, limit) => recent.all(key, Math.max(0, Math.floor(limit))).map(fromUsageRow),
     keyAudit: (key, limit) => audit.all(key, Math.max(0, Math.floor(limit))),
