@@ -82,7 +82,7 @@ export interface KeyDetail {
   audit: AuditEntry[];
 }
 
-/** The overview's reads: the spend counters, then two rollup sums; never the usage table. */
+/** The overview's reads: the spend counters and the rollup (past days from the cache); never the usage table. */
 export async function loadOverview(deps: DashboardDeps, rollup: RollupCache): Promise<Overview> {
   const now = deps.clock();
   const cfg = deps.config.current().config;
@@ -128,7 +128,6 @@ export async function loadOverview(deps: DashboardDeps, rollup: RollupCache): Pr
       lastActiveDay: a ? a.last : null,
     };
   });
-  const todayDay = range.toDay;
   const todays = summaries[summaries.length - 1]?.perKey ?? [];
   let month = 0;
   for (const s of spend.values()) month += s[monthly] ?? 0;

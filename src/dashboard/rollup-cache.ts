@@ -3,8 +3,11 @@ import { dayRange } from '../config/windows.js';
 import type { Logger } from '../log.js';
 import type { DailyTotal, Store } from '../store/types.js';
 
-/** A closed day read this long after its end is final: requests still in flight then are long done. */
-const SETTLED_AFTER_MS = 15 * 60_000;
+/**
+ * A closed day read this long after its end is final: a request is charged to the day it started
+ * on, and one still in flight an hour after midnight is past any sane upstream timeout.
+ */
+const SETTLED_AFTER_MS = 60 * 60_000;
 /** Re-read even a final day this often (in the background), for reservations recovered late. */
 const MAX_AGE_MS = 60 * 60_000;
 

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { createSqliteStore } from '../../src/store/sqlite.js';
 import { ADMIN_TOKEN } from '../helpers/dashboard-client.js';
 import { seedHistory } from '../helpers/dashboard-seed.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
@@ -28,6 +30,7 @@ let upstream: FakeUpstream;
 let slack: FakeSlack;
 let gw: TestServer;
 let browser: Browser;
+let storeDir = '';
 
 function yaml(): string {
   const keys = [
@@ -100,8 +103,16 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     upstream = await startFakeUpstream();
     slack = await startFakeSlack();
+    // History is written before the server starts, as it would have been by the gateway itself:
+    // the dashboard caches past days from its first read on.
+    storeDir = await mkdtemp(join(tmpdir(), 'tollgate-browser-'));
+    const seeded = createSqliteStore(join(storeDir, 'tollgate.db'));
+    await seeded.init();
+    await seedHistory(seeded, Date.now(), 'UTC');
+    await seeded.close();
     gw = await startTestServer({
       yaml: yaml(),
+      store: `sqlite:${join(storeDir, 'tollgate.db')}`,
       env: {
         FAKE_KEY: 'sk-upstream',
         TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -110,7 +121,6 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
         SLACK_API_URL: slack.apiUrl,
       },
     });
-    await seedHistory(gw.server.deps.store, Date.now(), 'UTC');
     for (let i = 0; i < 3; i++) expect((await v1Status()).status).toBe(200);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -130,6 +140,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await gw?.close();
     await upstream?.close();
     await slack?.close();
+    if (storeDir) await rm(storeDir, { recursive: true, force: true });
   });
 
   it('signs in, reads the overview and a key page, disables the key, sees the gateway refuse it, and exports CSV', async () => {

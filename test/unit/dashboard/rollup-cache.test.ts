@@ -81,15 +81,15 @@ describe('the dashboard rollup cache', () => {
     expect(queries.filter((q) => q.fromDay === '2026-11-26')).toHaveLength(2);
   });
 
-  it('reads yesterday again while it may still change, within the grace period after midnight', async () => {
-    now = Date.UTC(2026, 10, 26, 0, 5);
+  it('reads yesterday again while it may still change, within the hour after midnight', async () => {
+    now = Date.UTC(2026, 10, 26, 0, 50);
     const c = cache();
     await c.summaries(DAYS, 'UTC');
     await store.settle(usage('2026-11-25', { costUsd: 10 }), []);
     const later = await c.summaries(DAYS, 'UTC');
     expect(later[1]?.perKey.find((r) => r.key === 'cursor-dev')?.costUsd).toBe(11);
     // Once the grace period is over the day is final: read once more, then kept.
-    now = Date.UTC(2026, 10, 26, 1);
+    now = Date.UTC(2026, 10, 26, 1, 1);
     const reads = queries.length;
     await c.summaries(DAYS, 'UTC');
     await c.summaries(DAYS, 'UTC');
