@@ -47,7 +47,9 @@ th a{color:inherit}
 th[aria-sort=ascending] a,th[aria-sort=descending] a{color:var(--ink)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:hover{background:#f8f9fb}
-td .desc{display:block;color:var(--muted);font-size:.8rem;max-width:28rem}
+td{white-space:nowrap}
+td .desc{display:block;color:var(--muted);font-size:.8rem;max-width:28rem;white-space:normal}
+td[data-label=Reason],td[data-label=Result]{white-space:normal;min-width:10rem;max-width:24rem;overflow-wrap:anywhere}
 td[data-label=Key]{min-width:10rem}
 td[data-label=Key] a{white-space:nowrap}
 .window{padding:.2rem 0 .8rem}
@@ -56,7 +58,7 @@ td[data-label=Key] a{white-space:nowrap}
 .window-foot{color:var(--muted);font-size:.84rem;margin-top:.3rem}
 .window-foot strong{color:var(--ink)}
 .window svg.meter{height:8px;margin-top:.35rem}
-td.ua{max-width:18rem;overflow-wrap:anywhere;color:var(--muted);font-size:.82rem}
+td .ua{display:block;min-width:8rem;max-width:18rem;white-space:normal;overflow-wrap:anywhere;color:var(--muted);font-size:.82rem}
 .spend{min-width:9rem}
 .spend .amount{display:flex;justify-content:space-between;gap:.5rem;font-variant-numeric:tabular-nums}
 .spend .limit{color:var(--muted);font-size:.8rem}

@@ -219,6 +219,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await shoot(page, 'overview-390');
     await page.goto(`${gw.url}/dashboard/keys/claude-code-ci`);
     await shoot(page, 'key-390');
+    await page.locator('#requests').screenshot({ path: join(ARTIFACTS, 'key-390-requests.png') });
     await context.close();
   });
 });
