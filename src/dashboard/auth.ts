@@ -54,8 +54,10 @@ export function requireSession(sessions: Sessions) {
       return;
     }
     const wantsHtml = String(req.headers.accept ?? '').includes('text/html');
-    if (wantsHtml && (req.method === 'GET' || req.method === 'HEAD')) {
-      const back = safeNext(req.originalUrl);
+    if (wantsHtml) {
+      // A form posted after the session ended is not replayed after sign-in: it goes back to the page.
+      const isRead = req.method === 'GET' || req.method === 'HEAD';
+      const back = isRead ? safeNext(req.originalUrl) : '/dashboard';
       res.redirect(
         303,
         `/dashboard/sign-in${back === '/dashboard' ? '' : `?next=${encodeURIComponent(back)}`}`,

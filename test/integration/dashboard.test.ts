@@ -107,7 +107,12 @@ describe('dashboard sessions', () => {
       expect(JSON.parse(script.body).error.code).toBe('unauthorized');
     }
     const post = await postForm(gw.url, '/dashboard/keys/cursor-dev/disable', { reason: 'x' });
-    expect(post.status).toBe(401);
+    expect(post.status).toBe(303);
+    expect(post.headers.get('location')).toBe('/dashboard/sign-in');
+    const script = await postForm(gw.url, '/dashboard/keys/cursor-dev/disable', { reason: 'x' }, undefined, {
+      accept: 'application/json',
+    });
+    expect(script.status).toBe(401);
     expect(gw.server.deps.disables.get('cursor-dev')).toBeUndefined();
   });
 
