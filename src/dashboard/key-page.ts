@@ -83,7 +83,17 @@ ${sortedTable({
   caption: `Recent requests (latest ${d.recent.length})`,
   columns: [
     { id: 'time', label: 'Time', value: (r: UsageRecord) => r.ts, cell: (r) => formatTime(r.ts, d.timeZone) },
-    { id: 'model', label: 'Model', value: (r) => r.model, cell: (r) => r.model ?? '–' },
+    {
+      id: 'model',
+      label: 'Model',
+      value: (r) => r.model,
+      cell: (r) =>
+        html`${r.model ?? '–'}${
+          r.requestedModel && r.requestedModel !== r.model
+            ? html`<span class="desc">asked for ${r.requestedModel}</span>`
+            : ''
+        }`,
+    },
     {
       id: 'status',
       label: 'Status',

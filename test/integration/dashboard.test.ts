@@ -450,11 +450,11 @@ describe('dashboard CSV', () => {
     const csv = await get(gw.url, '/dashboard/keys/open-webui/requests.csv', cookie, 'text/csv');
     const lines = csv.body.trim().split('\n');
     expect(lines[0]).toBe(
-      'time,request_id,model,route,status,error_code,input_tokens,cached_tokens,output_tokens,cost_usd,latency_ms,stream,user_agent,ip,usage_source,config_revision',
+      'time,request_id,model,requested_model,route,status,error_code,input_tokens,cached_tokens,cache_write_tokens,output_tokens,cost_usd,latency_ms,stream,user_agent,ip,usage_source,config_revision',
     );
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(csv.body).toContain(`"'=HYPERLINK(""http://x"")"`);
-    expect(csv.body).toContain(',small,/v1/chat/completions,200,,1200,200,345,0.001890,');
+    expect(csv.body).toContain(',small,small,/v1/chat/completions,200,,1200,200,0,345,0.001890,');
     expect(csv.body).not.toContain(webuiKey);
     const history = await get(gw.url, '/dashboard/keys/old-script/audit.csv', cookie, 'text/csv');
     expect(history.body.split('\n')[0]).toBe('time,action,key,actor,source,reason,result');

@@ -29,6 +29,9 @@ function usage(over: Partial<UsageRecord> = {}): UsageRecord {
     ip: '127.0.0.1',
     configRevision: 'rev1',
     usageSource: 'provider',
+    cacheWriteTokens: 3,
+    requestedModel: 'gpt-4o-mini-2024-07-18',
+    keyHash: 'abcdef012345',
     ...over,
   };
 }

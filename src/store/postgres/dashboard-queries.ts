@@ -66,6 +66,9 @@ export function recentUsage(pool: Pool, key: string, limit: number): Promise<Usa
       ip: string | null;
       config_revision: string;
       usage_source: string;
+      cache_write_tokens: number;
+      requested_model: string | null;
+      key_hash: string | null;
     }>('SELECT * FROM usage WHERE key = $1 ORDER BY ts DESC, request_id DESC LIMIT $2', [
       key,
       Math.max(0, Math.floor(limit)),
@@ -90,6 +93,9 @@ export function recentUsage(pool: Pool, key: string, limit: number): Promise<Usa
       ip: r.ip,
       configRevision: r.config_revision,
       usageSource: r.usage_source as UsageSource,
+      cacheWriteTokens: r.cache_write_tokens,
+      requestedModel: r.requested_model,
+      keyHash: r.key_hash,
     }));
   });
 }

@@ -43,6 +43,9 @@ interface UsageDbRow {
   ip: string | null;
   config_revision: string;
   usage_source: string;
+  cache_write_tokens: number;
+  requested_model: string | null;
+  key_hash: string | null;
 }
 
 export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueries {
@@ -106,5 +109,8 @@ function fromUsageRow(r: UsageDbRow): UsageRecord {
     ip: r.ip,
     configRevision: r.config_revision,
     usageSource: r.usage_source as UsageSource,
+    cacheWriteTokens: r.cache_write_tokens,
+    requestedModel: r.requested_model,
+    keyHash: r.key_hash,
   };
 }
