@@ -12,6 +12,8 @@ export interface AppParts {
   metrics: Metrics;
   /** Mounted at /admin when TOLLGATE_ADMIN_TOKEN is set. */
   admin?: RequestHandler;
+  /** Mounted at /dashboard when TOLLGATE_DASHBOARD_TOKEN or TOLLGATE_ADMIN_TOKEN is set. */
+  dashboard?: RequestHandler;
   /** Bolt's router (POST /slack/events) when Slack is configured. */
   slack?: RequestHandler;
   log: Logger;
@@ -36,6 +38,7 @@ export function createApp(parts: AppParts): RequestListener {
     res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());
   });
   if (parts.admin) app.use('/admin', parts.admin);
+  if (parts.dashboard) app.use('/dashboard', parts.dashboard);
   if (parts.slack) app.use(parts.slack);
   app.use((req, _res, next) => {
     next(new GatewayError('not_found', `tollgate has no route ${req.method} ${req.path}.`));

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
 import { createConfigManager } from './config/manager.js';
+import { createDashboardRouter } from './dashboard/router.js';
 import type { GatewayDeps } from './deps.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
@@ -129,6 +130,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : {},
   );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
+  const dashboardToken = opts.env.TOLLGATE_DASHBOARD_TOKEN || undefined;
   const listener = createApp({
     gateway,
     metrics,
@@ -138,6 +140,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
       : {}),
     ...(slack ? { slack: slack.router } : {}),
+    ...(adminToken || dashboardToken
+      ? {
+          dashboard: createDashboardRouter({
+            adminToken,
+            viewerToken: dashboardToken,
+            config,
+            store,
+            disables,
+            killSwitch,
+            clock,
+            log,
+            announce: slack?.announce,
+          }),
+        }
+      : {}),
   });
 
   const server = createServer(listener);

@@ -133,7 +133,7 @@ function pick(r: UsageRow) {
   };
 }
 
-function csvCell(s: string): string {
+export function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -43,6 +43,8 @@ export interface SlackIntegration {
   /** Mount with `app.use(slack.router)`: POST /slack/events (does nothing in Socket Mode). */
   router: RequestHandler;
   notifier: SlackNotifier;
+  /** Queues a message for slack.channel (dropped when none is set): the dashboard's kill-switch announcements. */
+  announce(text: string): void;
   /** Posts now (to slack.channel unless given) and throws when Slack refuses: for the digest. */
   post(msg: { channel?: string; text: string; blocks?: unknown[] }): Promise<void>;
   start(): Promise<void>;
@@ -197,6 +199,7 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     router,
     notifier,
     mode: socketMode ? 'socket' : 'http',
+    announce: (text) => announce(text, undefined),
     async post(posted) {
       const msg = mask(posted);
       const channel = msg.channel ?? config.current().config.slack?.channel;

@@ -86,10 +86,7 @@ export async function disableKey(
   if ('error' in r) return { reply: ephemeral(r.error) };
   if (!r.ok) return { reply: ephemeral(r.message) };
   if (!r.changed) return { reply: ephemeral(r.message) };
-  const text =
-    `:octagonal_sign: ${userMention(inv.userId)} disabled key \`${name}\`: ${escapeMrkdwn(reason)}.\n` +
-    `Clients using it now get \`401 key_disabled\` on every replica. Undo with \`/enable-key ${name}\`; ` +
-    `to make it permanent, set \`disabled: true\` for \`${name}\` in keys.yaml.`;
+  const text = disableAnnouncement(userMention(inv.userId), name, reason);
   return { reply: { response_type: 'in_channel', text, replace_original: false }, announcement: text };
 }
 
@@ -104,8 +101,21 @@ export async function enableKey(
   const r = await run(deps, () => deps.killSwitch.enable(name, { actor: inv.userId, source: 'slack' }));
   if ('error' in r) return { reply: ephemeral(r.error) };
   if (!r.ok || !r.changed) return { reply: ephemeral(r.message) };
-  const text = `:white_check_mark: ${userMention(inv.userId)} enabled key \`${name}\` again; clients can use it right away.`;
+  const text = enableAnnouncement(userMention(inv.userId), name);
   return { reply: { response_type: 'in_channel', text }, announcement: text };
+}
+
+/** The channel's message for a disable, from Slack or the dashboard alike; `who` is mrkdwn already. */
+export function disableAnnouncement(who: string, name: string, reason: string): string {
+  return (
+    `:octagonal_sign: ${who} disabled key \`${name}\`: ${escapeMrkdwn(reason)}.\n` +
+    `Clients using it now get \`401 key_disabled\` on every replica. Undo with \`/enable-key ${name}\`; ` +
+    `to make it permanent, set \`disabled: true\` for \`${name}\` in keys.yaml.`
+  );
+}
+
+export function enableAnnouncement(who: string, name: string): string {
+  return `:white_check_mark: ${who} enabled key \`${name}\` again; clients can use it right away.`;
 }
 
 async function run<T>(deps: KillCommandDeps, fn: () => Promise<T>): Promise<T | { error: string }> {

@@ -76,6 +76,7 @@ export function statusLabel(key: KeyConfig, override: DisableRecord | undefined,
     case 'disabled_in_file':
       return 'disabled(file)';
     case 'disabled_override':
+      if (override?.source === 'dashboard') return 'disabled(dashboard)';
       return override?.source === 'admin_api' ? 'disabled(admin api)' : 'disabled(slack)';
     case 'expired':
       return 'expired';

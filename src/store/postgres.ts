@@ -4,6 +4,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
 import { withDeadline } from './postgres/deadline.js';
+import * as dashboard from './postgres/dashboard-queries.js';
 import {
   clearDisabled,
   type DisableListener,
@@ -124,5 +125,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
     spendBetween: (key, since, until) => queries.spendBetween(pool, key, since, until),
     lastUsed: () => queries.lastUsed(pool),
+    dailyTotals: (q) => dashboard.dailyTotals(pool, q),
+    recentUsage: (key, limit) => dashboard.recentUsage(pool, key, limit),
+    keyAudit: (key, limit) => dashboard.keyAudit(pool, key, limit),
   };
 }

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
+import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrations.js';
@@ -18,6 +19,7 @@ interface Ready {
   budget: SqliteBudget;
   queries: SqliteUsageQueries;
   kv: SqliteKv;
+  dashboard: SqliteDashboardQueries;
 }
 
 /**
@@ -79,6 +81,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
         budget: createSqliteBudget(db, clock),
         queries: createSqliteUsageQueries(db),
         kv: createSqliteKv(db),
+        dashboard: createSqliteDashboardQueries(db),
       };
     },
     async ping() {
@@ -172,6 +175,15 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     },
     async lastUsed() {
       return use().queries.lastUsed();
+    },
+    async dailyTotals(q) {
+      return use().dashboard.dailyTotals(q);
+    },
+    async recentUsage(key, limit) {
+      return use().dashboard.recentUsage(key, limit);
+    },
+    async keyAudit(key, limit) {
+      return use().dashboard.keyAudit(key, limit);
     },
   };
 }

@@ -87,14 +87,14 @@ export interface DisableRecord {
   key: string;
   reason: string;
   by: string;
-  source: 'slack' | 'admin_api';
+  source: 'slack' | 'admin_api' | 'dashboard';
   at: number;
 }
 
 export interface AuditEntry {
   at: number;
   actor: string;
-  source: 'slack' | 'admin_api' | 'cli';
+  source: 'slack' | 'admin_api' | 'dashboard' | 'cli';
   action: string;
   key: string | null;
   reason: string | null;
@@ -131,6 +131,27 @@ export interface RollupRow {
   model: string;
   status: number;
   requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** Dashboard charts: the daily rollup with statuses folded into an error count. */
+export interface DailyTotalsQuery {
+  fromDay: string;
+  toDay: string;
+  /** Only this key's rows. */
+  key?: string;
+}
+
+/** One local day, key and model ('' for requests without one). */
+export interface DailyTotal {
+  day: string;
+  key: string;
+  model: string;
+  requests: number;
+  /** Requests that ended with status >= 400. */
+  errors: number;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -209,4 +230,12 @@ export interface Store {
   spendBetween(key: string, since: number, until: number): Promise<{ costUsd: number; requests: number }>;
   /** Epoch ms of each key's latest usage record. */
   lastUsed(): Promise<Map<string, number>>;
+
+  // ---- dashboard reads (src/dashboard/) ----
+  /** Rollup sums per day, key and model for local days in [fromDay, toDay], in that order. */
+  dailyTotals(q: DailyTotalsQuery): Promise<DailyTotal[]>;
+  /** A key's latest usage records, newest first. */
+  recentUsage(key: string, limit: number): Promise<UsageRecord[]>;
+  /** Audit entries about one key, newest first. */
+  keyAudit(key: string, limit: number): Promise<AuditEntry[]>;
 }

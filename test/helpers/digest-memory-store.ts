@@ -87,6 +87,9 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
     pruneClaims: unsupported('pruneClaims'),
     queryUsage: unsupported('queryUsage'),
     spendBetween: unsupported('spendBetween'),
+    dailyTotals: unsupported('dailyTotals'),
+    recentUsage: unsupported('recentUsage'),
+    keyAudit: unsupported('keyAudit'),
   };
   return store as DigestMemoryStore;
 }

@@ -109,6 +109,7 @@ function errorDetail(line: DigestKeyLine): string {
 }
 
 function disableSource(d: DisableRecord): string {
+  if (d.source === 'dashboard') return 'the dashboard';
   return d.source === 'slack' ? 'Slack' : 'the admin API';
 }
 

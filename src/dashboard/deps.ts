@@ -1,0 +1,24 @@
+import type { Clock } from '../clock.js';
+import type { ConfigStatus } from '../config/manager.js';
+import type { ConfigHolder } from '../deps.js';
+import type { Logger } from '../log.js';
+import type { DisableView } from '../policy/disables.js';
+import type { KillSwitch } from '../policy/kill-switch.js';
+import type { Store } from '../store/types.js';
+
+export interface DashboardDeps {
+  /** TOLLGATE_ADMIN_TOKEN: may also disable and enable keys. */
+  adminToken?: string | undefined;
+  /** TOLLGATE_DASHBOARD_TOKEN: read-only. */
+  viewerToken?: string | undefined;
+  config: ConfigHolder & { status(): ConfigStatus };
+  store: Store;
+  disables: DisableView;
+  killSwitch: KillSwitch;
+  clock: Clock;
+  log: Logger;
+  /** Posts to slack.channel (as a Slack disable's announcement is); absent without Slack. */
+  announce?: ((text: string) => void) | undefined;
+  /** Session lifetime; 8 hours by default. */
+  sessionTtlMs?: number;
+}

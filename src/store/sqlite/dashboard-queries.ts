@@ -1,0 +1,116 @@
+import type { Database } from 'better-sqlite3';
+import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord, UsageSource } from '../types.js';
+
+/**
+ * Reads for the dashboard. Charts sum the daily rollup (a few rows per key and day) rather than
+ * the usage table, so a page costs the same with a million requests as with a thousand; the
+ * rollup's primary key starts with `day`, so a 30-day range is one index range scan.
+ */
+export interface SqliteDashboardQueries {
+  dailyTotals(q: DailyTotalsQuery): DailyTotal[];
+  recentUsage(key: string, limit: number): UsageRecord[];
+  keyAudit(key: string, limit: number): AuditEntry[];
+}
+
+interface TotalRow {
+  day: string;
+  key: string;
+  model: string;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+interface UsageDbRow {
+  request_id: string;
+  ts: number;
+  day: string;
+  key: string;
+  model: string | null;
+  upstream: string | null;
+  route: string;
+  status: number;
+  error_code: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+  latency_ms: number;
+  stream: number;
+  user_agent: string | null;
+  ip: string | null;
+  config_revision: string;
+  usage_source: string;
+  cache_write_tokens: number;
+  requested_model: string | null;
+  key_hash: string | null;
+}
+
+export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueries {
+  // GROUP BY follows the primary key (day, key, model, status): a streaming aggregate over one
+  // range scan, and with a key, one seek per day.
+  const totals = (oneKey: boolean) =>
+    db.prepare<unknown[], TotalRow>(`
+      SELECT day, key, model, SUM(requests) AS requests,
+        SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END) AS errors,
+        SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
+      FROM usage_daily WHERE day >= ? AND day <= ? ${oneKey ? 'AND key = ?' : ''}
+      GROUP BY day, key, model ORDER BY day, key, model`);
+  const allTotals = totals(false);
+  const keyTotals = totals(true);
+  // usage_key_ts walked backwards: one index probe, then `limit` rows.
+  const recent = db.prepare<[string, number], UsageDbRow>(
+    'SELECT * FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?',
+  );
+  const audit = db.prepare<[string, number], AuditEntry>(
+    'SELECT at, actor, source, action, key, reason, result FROM audit WHERE key = ? ORDER BY id DESC LIMIT ?',
+  );
+
+  return {
+    dailyTotals(q) {
+      const rows =
+        q.key === undefined ? allTotals.all(q.fromDay, q.toDay) : keyTotals.all(q.fromDay, q.toDay, q.key);
+      return rows.map((r) => ({
+        day: r.day,
+        key: r.key,
+        model: r.model,
+        requests: r.requests,
+        errors: r.errors,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        costUsd: r.cost_usd,
+      }));
+    },
+    recentUsage: (key, limit) => recent.all(key, Math.max(0, Math.floor(limit))).map(fromUsageRow),
+    keyAudit: (key, limit) => audit.all(key, Math.max(0, Math.floor(limit))),
+  };
+}
+
+function fromUsageRow(r: UsageDbRow): UsageRecord {
+  return {
+    requestId: r.request_id,
+    ts: r.ts,
+    day: r.day,
+    key: r.key,
+    model: r.model,
+    upstream: r.upstream,
+    route: r.route,
+    status: r.status,
+    errorCode: r.error_code,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    cachedTokens: r.cached_tokens,
+    costUsd: r.cost_usd,
+    latencyMs: r.latency_ms,
+    stream: r.stream === 1,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    configRevision: r.config_revision,
+    usageSource: r.usage_source as UsageSource,
+    cacheWriteTokens: r.cache_write_tokens,
+    requestedModel: r.requested_model,
+    keyHash: r.key_hash,
+  };
+}
