@@ -9,7 +9,7 @@ import { costOf, NO_USAGE } from '../metering/pricing.js';
 import { createSseTap } from '../metering/sse-tap.js';
 import { createUsageReader } from '../metering/usage-reader.js';
 import { authenticateKey, identifyKey } from '../policy/authenticate.js';
-import { planBudget, reserveBudget } from '../policy/budget.js';
+import { groupOfKey, planBudget, reserveBudget } from '../policy/budget.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
 import { planOutput } from '../policy/output-cap.js';
@@ -155,7 +155,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     const { config: key, hash } = authenticateKey(req.headers, ctx.loaded);
     setKey(ctx, res, key);
     ctx.keyHash = keyHashPrefix(hash);
-    const budget = planBudget(key, ctx.local);
+    const group = groupOfKey(key, config.groups);
+    const budget = planBudget(key, ctx.local, group);
     ctx.periods = budget.periods;
     checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
 
@@ -181,8 +182,16 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
 
     const leaseUntil = ctx.ts + target.upstream.timeoutMs + LEASE_SLACK_MS;
-    const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
+    const slot = await acquireRateSlot(deps.store, {
+      id: ctx.requestId,
+      key,
+      ...(group ? { group } : {}),
+      tokens: route.free ? 0 : ctx.inputEstimate + output.maxOutputTokens,
+      now: ctx.ts,
+      leaseUntil,
+    });
     ctx.slotHeld = slot.held;
+    ctx.slot = slot.holding;
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
 
     if (!route.free) {
@@ -197,6 +206,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         plan: budget,
         leaseUntil,
         timeZone,
+        now: ctx.ts,
       });
     }
     await proxy(ctx, req, res, route, target, prepared);

@@ -76,7 +76,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
     acquireSlot: (r) => acquireSlot(pool, r),
-    releaseSlot: (id, key) => releaseSlot(pool, id, key),
+    releaseSlot: (id, key, end) => releaseSlot(pool, id, key, end),
 
     async setDisabled(d) {
       const changed = await setDisabled(pool, d, origin);
