@@ -168,7 +168,9 @@ export function hourAt(ms: number, timeZone: string): { id: string; start: numbe
   const whole = ms - (((ms % 1000) + 1000) % 1000);
   const p = localParts(whole, timeZone);
   const start = whole - (p.minute * 60 + p.second) * 1000;
-  const offset = Math.round((Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - whole) / 60_000);
+  const offset = Math.round(
+    (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - whole) / 60_000,
+  );
   const id = `${p.year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}${offsetText(offset)}`;
   return { id, start, end: nextTopOfHour(start, timeZone) };
 }

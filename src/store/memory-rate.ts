@@ -95,7 +95,10 @@ export function createMemoryRateLimiter(): RateLimiter {
     }
     if (l.rpm !== undefined && counted(s) >= l.rpm) {
       const oldest = s.events[s.head] ?? now;
-      return { limit: 'rpm' as const, retryAfterSec: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)) };
+      return {
+        limit: 'rpm' as const,
+        retryAfterSec: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)),
+      };
     }
     if (l.tpm !== undefined && s.tokenSum + tokens > l.tpm) {
       // The request fits once enough of the minute's tokens have aged out; one larger than the

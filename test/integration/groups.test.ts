@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { zonedTime } from '../../src/config/windows.js';
+import { estimateInputTokens } from '../../src/metering/estimate.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, manualClock, startGateway } from '../helpers/gateway-harness.js';
 import { honest, UNIT_MODEL, unitAsk } from '../helpers/unit-model.js';
@@ -163,7 +164,11 @@ describe('hourly and weekly windows with an injected clock', () => {
     upstream.next(honest());
     expect((await post(gw, 'loop')).status).toBe(200);
     await gw.waitForRecords(3);
-    const spend = await gw.store.getSpend('loop', ['h:2026-11-26T13+05:30', 'h:2026-11-26T14+05:30', 'd:2026-11-26']);
+    const spend = await gw.store.getSpend('loop', [
+      'h:2026-11-26T13+05:30',
+      'h:2026-11-26T14+05:30',
+      'd:2026-11-26',
+    ]);
     expect(spend['h:2026-11-26T13+05:30']?.spentUsd).toBeCloseTo(0.01, 12);
     expect(spend['h:2026-11-26T14+05:30']?.spentUsd).toBeCloseTo(0.01, 12);
     expect(spend['d:2026-11-26']?.spentUsd).toBeCloseTo(0.02, 12);
@@ -192,5 +197,82 @@ describe('hourly and weekly windows with an injected clock', () => {
     clock.set(zonedTime(2026, 11, 30, tz, 0, 0));
     upstream.next(honest());
     expect((await post(gw, 'runner')).status).toBe(200);
+  });
+});
+
+describe('tokens per minute', () => {
+  const body = unitAsk(10);
+  // What tpm counts at admission: the input estimated from the body plus the output bound.
+  const admitted = estimateInputTokens(Buffer.byteLength(body), JSON.parse(body)) + 10;
+
+  it('admits against the estimate plus the output bound, then counts the real tokens', async () => {
+    upstream = await startFakeUpstream();
+    const clock = manualClock(Date.UTC(2026, 10, 26, 12, 0, 0));
+    gw = await startGateway({
+      clock,
+      yaml: yaml(upstream.baseUrl, {
+        keys: `  agent:\n    hash: {{hash:agent}}\n    limits: { tpm: ${2 * admitted} }\n`,
+      }),
+    });
+    // Two requests in flight hold the whole minute.
+    const gates: Array<() => void> = [];
+    for (let i = 0; i < 2; i++) {
+      upstream.next(async (req, res) => {
+        await new Promise<void>((r) => gates.push(r));
+        await honest({ input: 1, output: 1 })(req, res);
+      });
+    }
+    const first = [post(gw, 'agent'), post(gw, 'agent')];
+    await upstream.waitForRequests(2);
+    const refused = await post(gw, 'agent');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(refused.headers.get('x-ratelimit-limit-tokens')).toBe(String(2 * admitted));
+    expect((await errorOf(refused))?.message).toBe(
+      `key 'agent' has used its ${2 * admitted} tokens per minute (limits.tpm); this request may use up to ${admitted} tokens (input estimated from the body plus the output bound); retry in 60 s.`,
+    );
+    // They end having used 2 tokens each: the minute has room again without waiting for it to pass.
+    for (const g of gates) g();
+    for (const r of await Promise.all(first)) expect(r.status).toBe(200);
+    await gw.waitForRecords(3);
+    await new Promise((r) => setTimeout(r, 20));
+    // This one really uses its estimate plus 10 tokens, which leaves less than a request's bound.
+    upstream.next(honest({ input: admitted, output: 10 }));
+    expect((await post(gw, 'agent')).status).toBe(200);
+    await gw.waitForRecords(4);
+    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(20_000);
+    const full = await post(gw, 'agent');
+    expect(full.status).toBe(429);
+    // The minute frees up when the requests made 20 s ago turn 60 s old.
+    expect(full.headers.get('retry-after')).toBe('40');
+    clock.advance(40_001);
+    upstream.next(honest());
+    expect((await post(gw, 'agent')).status).toBe(200);
+  });
+
+  it("refuses a request over its group's tpm, naming the group, and one bigger than the whole limit at once", async () => {
+    upstream = await startFakeUpstream();
+    gw = await startGateway({
+      yaml: yaml(upstream.baseUrl, {
+        groups: `  agents:\n    limits: { tpm: ${admitted + 5} }\n`,
+        keys:
+          '  one:\n    hash: {{hash:one}}\n    group: agents\n' +
+          '  two:\n    hash: {{hash:two}}\n    group: agents\n',
+      }),
+    });
+    upstream.next(honest());
+    expect((await post(gw, 'one')).status).toBe(200);
+    const refused = await post(gw, 'two');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await errorOf(refused))?.message).toMatch(
+      /^group 'agents' of key 'two' has used its \d+ tokens per minute \(limits\.tpm\)/,
+    );
+    const huge = await post(gw, 'two', unitAsk(100));
+    expect(huge.status).toBe(429);
+    expect((await errorOf(huge))?.message).toMatch(
+      /^this request may use up to \d+ tokens \(input estimated from the body plus the output bound\), more than the \d+ tokens per minute of group 'agents' of key 'two' \(limits\.tpm\); lower max_tokens/,
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { spendRowOf } from '../budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
@@ -126,11 +127,18 @@ export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Re
   return guarded(async () => {
     const out: Record<string, PeriodSpend> = {};
     for (const p of periods) out[p] = { spentUsd: 0, reservedUsd: 0 };
-    const { rows } = await pool.query<{ period: string; spent_usd: number; reserved_usd: number }>(
-      'SELECT period, spent_usd, reserved_usd FROM spend WHERE key = $1 AND period = ANY($2::text[])',
-      [key, periods],
+    // Entries may name the rows of the key's group (`@backend/d:…`, budget-subject.ts).
+    const rowsOf = periods.map((p) => spendRowOf(key, p));
+    const { rows } = await pool.query<{ n: number; spent_usd: number; reserved_usd: number }>(
+      `SELECT x.n::int AS n, s.spent_usd, s.reserved_usd
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(subject, period, n)
+       JOIN spend s ON s.key = x.subject AND s.period = x.period`,
+      [rowsOf.map(([k]) => k), rowsOf.map(([, p]) => p)],
     );
-    for (const r of rows) out[r.period] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
+    for (const r of rows) {
+      const entry = periods[r.n - 1];
+      if (entry !== undefined) out[entry] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
+    }
     return out;
   });
 }

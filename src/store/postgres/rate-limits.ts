@@ -13,7 +13,9 @@ import { guarded, oneStatement, type Pool } from './pool.js';
 export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
   const parts: [string, SlotLimits][] = [[r.key, r]];
   if (r.group) parts.push([r.group.subject, r.group]);
-  const limited = parts.some(([, l]) => l.rpm !== undefined || l.maxParallel !== undefined || l.tpm !== undefined);
+  const limited = parts.some(
+    ([, l]) => l.rpm !== undefined || l.maxParallel !== undefined || l.tpm !== undefined,
+  );
   if (!limited) return Promise.resolve({ ok: true });
   return oneStatement(pool, async (q) => {
     const { rows } = await q.query<{
@@ -36,7 +38,13 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
     if (!row) return { ok: true };
     if (row.o_ok) return row.o_remaining === null ? { ok: true } : { ok: true, remaining: row.o_remaining };
     const group = row.o_subject !== null && row.o_subject !== r.key ? { group: row.o_subject } : {};
-    return { ok: false, limit: row.o_limit ?? 'rpm', retryAfterSec: row.o_retry_after_sec, remaining: 0, ...group };
+    return {
+      ok: false,
+      limit: row.o_limit ?? 'rpm',
+      retryAfterSec: row.o_retry_after_sec,
+      remaining: 0,
+      ...group,
+    };
   });
 }
 

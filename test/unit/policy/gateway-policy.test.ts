@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
-import { zonedTime } from '../../../src/config/windows.js';
+import { periodEnd, zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';
 import { hashKey, mintKey } from '../../../src/keys/format.js';
 import { createLocalDayCache } from '../../../src/metering/local-day.js';
@@ -8,7 +8,6 @@ import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
 import { moneyShowingOverflow, planBudget } from '../../../src/policy/budget.js';
 import { checkKeyUsable } from '../../../src/policy/key-usable.js';
 import { isModelAllowed, resolveModel } from '../../../src/policy/model-access.js';
-import { periodEnd } from '../../../src/config/windows.js';
 import { planOutput } from '../../../src/policy/output-cap.js';
 
 const key = (over: Partial<KeyConfig> = {}): KeyConfig => ({
