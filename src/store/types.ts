@@ -143,6 +143,8 @@ export interface UsageQuery {
 /** One group of `tollgate usage` / `GET /admin/usage`. */
 export interface UsageRow {
   key?: string;
+  /** Only in rows folded by group (metering/usage-by-group.ts); '' for keys in no group. */
+  group?: string;
   model?: string;
   day?: string;
   status?: number;
@@ -191,7 +193,10 @@ export interface Store {
   recoverReservations(now: number, all?: boolean): Promise<number>;
   /** Spent and reserved USD for a key in the given periods. */
   getSpend(key: string, periods: string[]): Promise<Record<string, PeriodSpend>>;
-  /** Spent USD per key for the given periods: `result.get(key)?.[period]`. */
+  /**
+   * Spent USD per key for the given periods: `result.get(key)?.[period]`. Keys only: a group's
+   * rows are read with getSpend and `@group/…` entries (budget-subject.ts).
+   */
   getAllSpend(periods: string[]): Promise<Map<string, Record<string, number>>>;
 
   // ---- rate limits: rpm and tpm (rolling 60 s) and max_parallel, shared by all replicas ----

@@ -7,6 +7,7 @@ import {
   describeSpend,
   hasTraffic,
 } from './render-summary.js';
+import { describeGroupLine } from './group-lines.js';
 import { renderKeyTable } from './render-table.js';
 
 /** The digest for a terminal (`tollgate digest --dry-run`): every key and every flag, no markup. */
@@ -19,6 +20,7 @@ export function renderDigestText(d: Digest): string {
   }
   out.push(describeMonth(d));
   if (d.keys.length > 0) out.push('', renderKeyTable(d.keys));
+  if (d.groups?.length) out.push('', 'Groups', ...d.groups.map((g) => `  ${describeGroupLine(g)}`));
   if (d.flags.length > 0) {
     out.push('', 'Flags');
     for (const f of d.flags) {

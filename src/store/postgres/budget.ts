@@ -146,7 +146,8 @@ export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Re
 export function getAllSpend(pool: Pool, periods: string[]): Promise<Map<string, Record<string, number>>> {
   return guarded(async () => {
     const { rows } = await pool.query<{ key: string; period: string; spent_usd: number }>(
-      'SELECT key, period, spent_usd FROM spend WHERE period = ANY($1::text[]) ORDER BY key',
+      // Keys only: a group's rows (`@backend`) would count its keys' spend twice in a total.
+      "SELECT key, period, spent_usd FROM spend WHERE period = ANY($1::text[]) AND left(key, 1) <> '@' ORDER BY key",
       [periods],
     );
     const out = new Map<string, Record<string, number>>();

@@ -127,7 +127,8 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
       output_tokens = output_tokens + excluded.output_tokens,
       cost_usd = cost_usd + excluded.cost_usd`);
   const spendByPeriod = db.prepare<[string], { key: string; spent_usd: number }>(
-    'SELECT key, spent_usd FROM spend WHERE period = ?',
+    // Keys only: a group's rows (`@backend`) would count its keys' spend twice in a total.
+    "SELECT key, spent_usd FROM spend WHERE period = ? AND substr(key, 1, 1) <> '@'",
   );
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
