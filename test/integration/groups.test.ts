@@ -139,6 +139,37 @@ describe('group budgets on the embedded store', () => {
   });
 });
 
+describe('group budgets in /metrics', () => {
+  it("sets the group's budget gauges per window and the key's hourly and weekly ones", async () => {
+    upstream = await startFakeUpstream();
+    gw = await startGateway({
+      yaml: yaml(upstream.baseUrl, {
+        groups: '  backend:\n    limits: { hourly_usd: 0.04, daily_usd: 0.1 }\n',
+        keys: '  api-a:\n    hash: {{hash:api-a}}\n    group: backend\n    limits: { weekly_usd: 0.05 }\n',
+      }),
+    });
+    upstream.next(honest());
+    expect((await post(gw, 'api-a')).status).toBe(200);
+    await gw.waitForRecords(1);
+    const h = gw;
+    const text = async () => h.deps.metrics.registry.metrics();
+    const until = Date.now() + 2_000;
+    while (!(await text()).includes('tollgate_group_budget_use_ratio{') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 5));
+    const metrics = await text();
+    const value = (series: string) =>
+      Number(
+        metrics
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(' ')[1],
+      );
+    expect(value('tollgate_group_budget_use_ratio{group="backend",window="hourly"}')).toBeCloseTo(0.25, 12);
+    expect(value('tollgate_group_budget_use_ratio{group="backend",window="daily"}')).toBeCloseTo(0.1, 12);
+    expect(value('tollgate_budget_use_ratio{key="api-a",window="weekly"}')).toBeCloseTo(0.2, 12);
+  });
+});
+
 describe('hourly and weekly windows with an injected clock', () => {
   it('opens an hourly budget again at the top of the hour in Asia/Kolkata (UTC+5:30)', async () => {
     upstream = await startFakeUpstream();
