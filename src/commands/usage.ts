@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { usageByGroup } from '../metering/usage-by-group.js';
 import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';
 import { parseSince, parseUntil } from '../ops/time-args.js';
-import { usageByGroup } from '../metering/usage-by-group.js';
 import { openStore } from '../store/open.js';
 import type { UsageGroupBy, UsageRow } from '../store/types.js';
 import { argsError } from './args-error.js';
@@ -69,7 +69,12 @@ export const usage: Command = async (argv, io) => {
     return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}.`);
   }
   try {
-    const query = { since, until, by: by === 'group' ? 'key' : by, ...(values.key ? { key: values.key } : {}) };
+    const query = {
+      since,
+      until,
+      by: by === 'group' ? 'key' : by,
+      ...(values.key ? { key: values.key } : {}),
+    };
     const rows = await store.queryUsage(query, tz);
     io.stdout(render(by === 'group' ? usageByGroup(rows, config) : rows, by, format));
     return 0;

@@ -24,5 +24,7 @@ export function usageByGroup(rows: UsageRow[], config: Config | undefined): Usag
     g.cost_usd += r.cost_usd;
   }
   // Most expensive first, like the rows by key.
-  return [...out.values()].sort((a, b) => b.cost_usd - a.cost_usd || (a.group ?? '').localeCompare(b.group ?? ''));
+  return [...out.values()].sort(
+    (a, b) => b.cost_usd - a.cost_usd || (a.group ?? '').localeCompare(b.group ?? ''),
+  );
 }

@@ -4,10 +4,10 @@ import type { Clock } from '../clock.js';
 import type { KeyConfig } from '../config/types.js';
 import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
+import { usageByGroup } from '../metering/usage-by-group.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import { usageByGroup } from '../metering/usage-by-group.js';
 import type { Store, UsageGroupBy } from '../store/types.js';
 import { parseSince, parseUntil } from './time-args.js';
 

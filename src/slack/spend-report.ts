@@ -83,7 +83,11 @@ export async function spendReport(deps: ReportDeps, text: string): Promise<strin
 
 /** One line per group: today and this month against the group's limits (the sum of its keys). */
 async function groupLines(deps: ReportDeps, groups: GroupConfig[], [daily, monthly]: [string, string]) {
-  const spend = await groupSpend(deps.store, groups.slice(0, MAX_LINES).map((g) => g.name), [daily, monthly]);
+  const spend = await groupSpend(
+    deps.store,
+    groups.slice(0, MAX_LINES).map((g) => g.name),
+    [daily, monthly],
+  );
   const lines = groups.slice(0, MAX_LINES).map((g) => {
     const s = spend.get(g.name);
     return (

@@ -26,7 +26,8 @@ export async function buildGroupLines(store: Store, config: Config, day: string)
     [period],
   );
   const members = new Map<string, number>();
-  for (const k of Object.values(config.keys)) if (k.group) members.set(k.group, (members.get(k.group) ?? 0) + 1);
+  for (const k of Object.values(config.keys))
+    if (k.group) members.set(k.group, (members.get(k.group) ?? 0) + 1);
   return groups
     .map((g) => {
       const costUsd = spend.get(g.name)?.[period]?.spentUsd ?? 0;

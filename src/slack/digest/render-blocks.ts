@@ -1,4 +1,5 @@
 import type { Digest, DigestFlag } from './build-digest.js';
+import { describeGroupLine } from './group-lines.js';
 import { formatUsd } from './money.js';
 import {
   describeFooter,
@@ -8,7 +9,6 @@ import {
   describeSpend,
   hasTraffic,
 } from './render-summary.js';
-import { describeGroupLine } from './group-lines.js';
 import { renderKeyTable } from './render-table.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { Digest } from './build-digest.js';
+import { describeGroupLine } from './group-lines.js';
 import {
   describeFooter,
   describeMonth,
@@ -7,7 +8,6 @@ import {
   describeSpend,
   hasTraffic,
 } from './render-summary.js';
-import { describeGroupLine } from './group-lines.js';
 import { renderKeyTable } from './render-table.js';
 
 /** The digest for a terminal (`tollgate digest --dry-run`): every key and every flag, no markup. */
