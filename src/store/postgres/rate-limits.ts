@@ -3,7 +3,7 @@ import { guarded, oneStatement, type Pool } from './pool.js';
 
 /**
  * Fleet-wide rpm and tpm (rolling 60 s) and max_parallel, in tollgate_acquire_slots (migration
- * 4): transaction-scoped advisory locks on the key and its group, taken in one global order,
+ * 5): transaction-scoped advisory locks on the key and its group, taken in one global order,
  * serialize the check-then-insert of every replica for them, so a burst spread across replicas
  * is admitted exactly up to the key's and the group's limits. Same semantics as the embedded
  * limiter (memory-rate.ts): max_parallel is checked first, then rpm, then tpm, and a request is
