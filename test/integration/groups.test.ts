@@ -139,6 +139,40 @@ describe('group budgets on the embedded store', () => {
   });
 });
 
+describe('a group renamed by a reload', () => {
+  it('settles a request in flight against the old name and starts the new name from zero', async () => {
+    upstream = await startFakeUpstream();
+    const config = (name: string) =>
+      yaml(upstream?.baseUrl ?? '', {
+        groups: `  ${name}:\n    limits: { daily_usd: 0.015 }\n`,
+        keys: `  api-a:\n    hash: {{hash:api-a}}\n    group: ${name}\n`,
+      });
+    gw = await startGateway({ yaml: config('backend') });
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    upstream.next(async (req, res) => {
+      await held;
+      await honest()(req, res);
+    });
+    const inFlight = post(gw, 'api-a');
+    await upstream.waitForRequests(1);
+    gw.reload(config('platform'));
+    // The old name's reservation still holds $0.01 of backend's pot; platform's is empty.
+    upstream.next(honest());
+    expect((await post(gw, 'api-a')).status).toBe(200);
+    release();
+    expect((await inFlight).status).toBe(200);
+    const records = await gw.waitForRecords(2);
+    const day = records[0]?.day as string;
+    const spend = await gw.store.getSpend('', [`@backend/d:${day}`, `@platform/d:${day}`]);
+    expect(spend[`@backend/d:${day}`]).toEqual({ spentUsd: 0.01, reservedUsd: 0 });
+    expect(spend[`@platform/d:${day}`]).toEqual({ spentUsd: 0.01, reservedUsd: 0 });
+    expect((await errorOf(await post(gw, 'api-a')))?.message).toMatch(/^group 'platform' of key 'api-a'/);
+  });
+});
+
 describe('group budgets in /metrics', () => {
   it("sets the group's budget gauges per window and the key's hourly and weekly ones", async () => {
     upstream = await startFakeUpstream();
@@ -203,6 +237,32 @@ describe('hourly and weekly windows with an injected clock', () => {
     expect(spend['h:2026-11-26T13+05:30']?.spentUsd).toBeCloseTo(0.01, 12);
     expect(spend['h:2026-11-26T14+05:30']?.spentUsd).toBeCloseTo(0.01, 12);
     expect(spend['d:2026-11-26']?.spentUsd).toBeCloseTo(0.02, 12);
+  });
+
+  it('gives each of the two 02:00 hours of the night Berlin sets its clocks back its own hourly budget', async () => {
+    upstream = await startFakeUpstream();
+    const tz = 'Europe/Berlin';
+    // 2026-10-25: 02:30 CEST (00:30 UTC); an hour later the clocks show 02:30 again, in CET.
+    const clock = manualClock(Date.parse('2026-10-25T00:30:00Z'));
+    gw = await startGateway({
+      clock,
+      yaml: yaml(upstream.baseUrl, {
+        timezone: tz,
+        keys: '  loop:\n    hash: {{hash:loop}}\n    limits: { hourly_usd: 0.01 }\n',
+      }),
+    });
+    upstream.next(honest());
+    expect((await post(gw, 'loop')).status).toBe(200);
+    const refused = await post(gw, 'loop');
+    // The hour ends at 03:00 CEST, which the clock shows as 02:00 CET: 30 minutes from now.
+    expect(refused.headers.get('retry-after')).toBe('1800');
+    expect((await errorOf(refused))?.message).toMatch(
+      /hourly limit; .* resets at 2026-10-25 02:00 Europe\/Berlin$/,
+    );
+    clock.set(Date.parse('2026-10-25T01:30:00Z'));
+    upstream.next(honest());
+    expect((await post(gw, 'loop')).status).toBe(200);
+    expect((await post(gw, 'loop')).status).toBe(429);
   });
 
   it('opens a weekly group budget again on Monday at 00:00 in America/New_York, not at UTC midnight', async () => {
