@@ -106,6 +106,19 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
          ORDER BY key, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
         [now, all],
       );
+      // The batch's settles lock the spend rows of several keys and their groups; taken one
+      // settle at a time they would come in no global order and could deadlock with a reserve.
+      // Locking them all first, in the (subject, period) order reserve uses, keeps one order.
+      if (rows.length > 0) {
+        await c.query(
+          `SELECT 1 FROM spend s JOIN (
+             SELECT DISTINCT tollgate_subject(r.key, p) AS k, tollgate_period(p) AS per
+             FROM reservations r, unnest(r.periods) AS p WHERE r.id = ANY($1::text[])) x
+           ON s.key = x.k AND s.period = x.per
+           ORDER BY s.key, s.period FOR UPDATE OF s`,
+          [rows.map((r) => r.id)],
+        );
+      }
       for (const r of rows) {
         const reservation = {
           id: r.id,
