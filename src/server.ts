@@ -112,6 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     configReloaded: (e) => {
       refreshSecrets();
       metrics.retainKeys(new Set(Object.keys(config.current().config.keys)));
+      metrics.retainGroups(new Set(Object.keys(config.current().config.groups ?? {})));
       outward.configReloaded(e);
     },
     configReloadFailed: (e) => outward.configReloadFailed(e),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { usageByGroup } from '../metering/usage-by-group.js';
 import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';
 import { parseSince, parseUntil } from '../ops/time-args.js';
 import { openStore } from '../store/open.js';
@@ -8,14 +9,16 @@ import type { UsageGroupBy, UsageRow } from '../store/types.js';
 import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 
-const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE] [--by key|model|day|status]
+const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE] [--by key|model|day|status|group]
                       [--format table|csv|json] [--config F] [--store URL]
 
 Prints spend, requests, tokens and errors from the store, one row per group (default --by key,
---since 7d). Dates are local days in server.timezone of the config.
+--since 7d). Dates are local days in server.timezone of the config. --by group folds the keys
+into the groups the config puts them in.
 `;
 
-const GROUPS = ['key', 'model', 'day', 'status'] as const;
+const GROUPS = ['key', 'model', 'day', 'status', 'group'] as const;
+type UsageBy = (typeof GROUPS)[number];
 const FORMATS = ['table', 'csv', 'json'] as const;
 
 export const usage: Command = async (argv, io) => {
@@ -30,7 +33,7 @@ export const usage: Command = async (argv, io) => {
     io.stdout(HELP);
     return 0;
   }
-  const by = (values.by ?? 'key') as UsageGroupBy;
+  const by = (values.by ?? 'key') as UsageBy;
   const format = values.format ?? 'table';
   if (!GROUPS.includes(by)) return fail(io, `--by must be one of ${GROUPS.join(', ')}; got '${by}'.`);
   if (!(FORMATS as readonly string[]).includes(format)) {
@@ -66,8 +69,14 @@ export const usage: Command = async (argv, io) => {
     return fail(io, `cannot open the store ${redactUrl(url)}: ${(err as Error).message}.`);
   }
   try {
-    const rows = await store.queryUsage({ since, until, by, ...(values.key ? { key: values.key } : {}) }, tz);
-    io.stdout(render(rows, by, format));
+    const query = {
+      since,
+      until,
+      by: by === 'group' ? 'key' : by,
+      ...(values.key ? { key: values.key } : {}),
+    };
+    const rows = await store.queryUsage(query, tz);
+    io.stdout(render(by === 'group' ? usageByGroup(rows, config) : rows, by, format));
     return 0;
   } finally {
     await store.close();
@@ -93,7 +102,7 @@ function parse(argv: string[]) {
 
 const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
 
-export function render(rows: UsageRow[], by: UsageGroupBy, format: string): string {
+export function render(rows: UsageRow[], by: UsageGroupBy | 'group', format: string): string {
   if (format === 'json') {
     return `${JSON.stringify(
       rows.map((r) => ({ [by]: r[by] ?? null, ...pick(r) })),
@@ -103,7 +112,11 @@ export function render(rows: UsageRow[], by: UsageGroupBy, format: string): stri
   }
   const header = [by, ...COUNTERS];
   const cells = rows.map((r) => [
-    by === 'key' && r.key === '' ? '(no valid key)' : String(r[by] ?? ''),
+    by === 'key' && r.key === ''
+      ? '(no valid key)'
+      : by === 'group' && r.group === ''
+        ? '(no group)'
+        : String(r[by] ?? ''),
     String(r.requests),
     String(r.errors),
     String(r.input_tokens),

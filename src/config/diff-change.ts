@@ -20,6 +20,10 @@ export type ChangeKind =
   | 'key-disabled'
   | 'key-enabled'
   | 'key-details'
+  | 'key-group-changed'
+  | 'group-added'
+  | 'group-removed'
+  | 'group-renamed'
   | 'model-added'
   | 'model-removed'
   | 'model-changed'
@@ -34,12 +38,12 @@ export type ChangeKind =
 /** widens: more access or spend; sensitive: worth a careful look (where traffic or secrets go). */
 export type ChangeEffect = 'widens' | 'narrows' | 'neutral' | 'sensitive';
 
-export type ChangeArea = 'keys' | 'models' | 'upstreams' | 'defaults' | 'server' | 'slack';
+export type ChangeArea = 'keys' | 'groups' | 'models' | 'upstreams' | 'defaults' | 'server' | 'slack';
 
 export interface ConfigChange {
   area: ChangeArea;
   kind: ChangeKind;
-  /** The key, model or upstream name (the new name for a renamed key). */
+  /** The key, group, model or upstream name (the new name for a renamed key or group). */
   subject: string;
   effect: ChangeEffect;
   /** Plain text, e.g. `daily_usd raised $5 → $10 (+100%)`. */
@@ -47,9 +51,12 @@ export interface ConfigChange {
 }
 
 export const LIMIT_FIELDS: [keyof KeyLimits, string, boolean][] = [
+  ['hourlyUsd', 'hourly_usd', true],
   ['dailyUsd', 'daily_usd', true],
+  ['weeklyUsd', 'weekly_usd', true],
   ['monthlyUsd', 'monthly_usd', true],
   ['rpm', 'rpm', false],
+  ['tpm', 'tpm', false],
   ['maxParallel', 'max_parallel', false],
   ['maxOutputTokens', 'max_output_tokens', false],
 ];
@@ -82,7 +89,8 @@ export function describeLimits(limits: KeyLimits): string {
 export function describeKey(key: KeyConfig): string {
   const models = key.models ? key.models.join(', ') : 'every model';
   const expiry = key.expires ? `expires ${key.expires}` : 'never expires';
-  return `${describeLimits(key.limits)}; models: ${models}; ${expiry}${key.disabled ? '; disabled' : ''}`;
+  const group = key.group ? `; group ${key.group}` : '';
+  return `${describeLimits(key.limits)}${group}; models: ${models}; ${expiry}${key.disabled ? '; disabled' : ''}`;
 }
 
 export function diffLimits(

@@ -1,4 +1,5 @@
 import { type ConfigChange, change, describeKey, diffLimits } from './diff-change.js';
+import { diffKeyGroup } from './diff-groups.js';
 import { allowedModels } from './model-globs.js';
 import type { Config, KeyConfig } from './types.js';
 
@@ -77,6 +78,7 @@ function diffKey(
   after: KeyConfig,
   modelNames: string[],
   out: ConfigChange[],
+  renamedGroups: Map<string, string>,
 ): void {
   const added = after.hashes.filter((h) => !before.hashes.includes(h));
   const removed = before.hashes.filter((h) => !after.hashes.includes(h));
@@ -111,6 +113,7 @@ function diffKey(
     );
   }
   diffLimits('keys', subject, before.limits, after.limits, out);
+  diffKeyGroup(subject, before, after, renamedGroups, out);
   diffModels(subject, before, after, modelNames, out);
   diffExpiry(subject, before, after, out);
   const details = [
@@ -124,7 +127,12 @@ function diffKey(
   }
 }
 
-export function diffKeys(oldCfg: Config, newCfg: Config, out: ConfigChange[]): void {
+export function diffKeys(
+  oldCfg: Config,
+  newCfg: Config,
+  out: ConfigChange[],
+  renamedGroups: Map<string, string> = new Map(),
+): void {
   const modelNames = Object.keys(newCfg.models);
   const removedNames = Object.keys(oldCfg.keys).filter((n) => !(n in newCfg.keys));
   const removedByHash = new Map<string, string>();
@@ -135,7 +143,7 @@ export function diffKeys(oldCfg: Config, newCfg: Config, out: ConfigChange[]): v
   for (const [name, key] of Object.entries(newCfg.keys)) {
     const old = oldCfg.keys[name];
     if (old) {
-      diffKey(name, old, key, modelNames, out);
+      diffKey(name, old, key, modelNames, out, renamedGroups);
       continue;
     }
     const formerName = key.hashes
@@ -154,7 +162,7 @@ export function diffKeys(oldCfg: Config, newCfg: Config, out: ConfigChange[]): v
           `renamed from ${formerName} (same hash): spend is tracked by name, so its budgets start again from zero`,
         ),
       );
-      diffKey(name, former, key, modelNames, out);
+      diffKey(name, former, key, modelNames, out, renamedGroups);
     } else {
       out.push(change('keys', 'key-added', name, 'widens', `new key: ${describeKey(key)}`));
     }

@@ -8,6 +8,7 @@ import type { ChangeArea, ConfigChange } from './diff-change.js';
 
 const AREAS: [ChangeArea, string][] = [
   ['keys', 'Keys'],
+  ['groups', 'Groups'],
   ['models', 'Models'],
   ['upstreams', 'Upstreams'],
   ['defaults', 'Defaults'],

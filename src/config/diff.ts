@@ -1,5 +1,6 @@
 import { diffCatalog, diffSettings } from './diff-catalog.js';
 import type { ConfigChange } from './diff-change.js';
+import { diffGroups } from './diff-groups.js';
 import { diffKeys } from './diff-keys.js';
 import type { Config } from './types.js';
 
@@ -13,7 +14,10 @@ export type { ChangeArea, ChangeEffect, ChangeKind, ConfigChange } from './diff-
 
 export function diffConfigs(oldCfg: Config, newCfg: Config): ConfigChange[] {
   const out: ConfigChange[] = [];
-  diffKeys(oldCfg, newCfg, out);
+  const groups: ConfigChange[] = [];
+  const renamedGroups = diffGroups(oldCfg, newCfg, groups);
+  diffKeys(oldCfg, newCfg, out, renamedGroups);
+  out.push(...groups);
   diffCatalog(oldCfg, newCfg, out);
   diffSettings(oldCfg, newCfg, out);
   return out;

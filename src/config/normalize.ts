@@ -1,7 +1,15 @@
 import { providerOf } from '../metering/catalog.js';
 import { buildEntry } from './model-prices.js';
-import type { KeysFile, LimitsSection } from './types.gen.js';
-import type { Config, KeyConfig, KeyLimits, ModelConfig, SlackConfig, UpstreamConfig } from './types.js';
+import type { GroupLimitsSection, KeysFile, LimitsSection } from './types.gen.js';
+import type {
+  Config,
+  GroupConfig,
+  KeyConfig,
+  KeyLimits,
+  ModelConfig,
+  SlackConfig,
+  UpstreamConfig,
+} from './types.js';
 import { dayRange, isValidTimeZone } from './windows.js';
 
 /**
@@ -15,14 +23,28 @@ export const DEFAULT_TIMEOUT_MS = 600_000;
 export const DEFAULT_DIGEST_CRON = '0 9 * * *';
 export const DEFAULT_BUDGET_THRESHOLDS = [0.8, 1.0];
 
-function limitsOf(raw: LimitsSection | undefined): KeyLimits {
+function limitsOf(raw: (LimitsSection & GroupLimitsSection) | undefined): KeyLimits {
   const out: KeyLimits = {};
   if (!raw) return out;
+  if (raw.hourly_usd !== undefined) out.hourlyUsd = raw.hourly_usd;
   if (raw.daily_usd !== undefined) out.dailyUsd = raw.daily_usd;
+  if (raw.weekly_usd !== undefined) out.weeklyUsd = raw.weekly_usd;
   if (raw.monthly_usd !== undefined) out.monthlyUsd = raw.monthly_usd;
   if (raw.rpm !== undefined) out.rpm = raw.rpm;
+  if (raw.tpm !== undefined) out.tpm = raw.tpm;
   if (raw.max_parallel !== undefined) out.maxParallel = raw.max_parallel;
   if (raw.max_output_tokens !== undefined) out.maxOutputTokens = raw.max_output_tokens;
+  return out;
+}
+
+function groupsOf(raw: KeysFile['groups']): Record<string, GroupConfig> {
+  const out: Record<string, GroupConfig> = {};
+  for (const [name, g] of Object.entries(raw ?? {})) {
+    if (!g) continue;
+    const group: GroupConfig = { name, limits: limitsOf(g.limits) };
+    if (g.description !== undefined) group.description = g.description;
+    out[name] = group;
+  }
   return out;
 }
 
@@ -83,6 +105,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
     };
     if (k.description !== undefined) key.description = k.description;
     if (k.owner !== undefined) key.owner = k.owner;
+    if (k.group !== undefined) key.group = k.group;
     if (k.models !== undefined) key.models = [...k.models];
     if (k.expires !== undefined) {
       key.expires = k.expires;
@@ -97,6 +120,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
     upstreams,
     models,
     defaults: { limits: defaultLimits },
+    groups: groupsOf(raw.groups),
     keys,
   };
   if (raw.server?.host !== undefined) config.server.host = raw.server.host;

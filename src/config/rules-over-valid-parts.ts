@@ -23,7 +23,7 @@ function prune(data: unknown, schemaFindings: Finding[]): { raw: KeysFile; prune
   const root: Record<string, unknown> = { ...data };
   // Copied one level down before deleting, so the caller's parsed data is left as it was.
   for (const [k, v] of Object.entries(root)) if (isMap(v)) root[k] = { ...v };
-  const pruned: PrunedParts = { upstreams: new Set(), models: new Set() };
+  const pruned: PrunedParts = { upstreams: new Set(), models: new Set(), groups: new Set() };
   for (const { path } of schemaFindings) {
     const [section, entry] = path;
     if (section === undefined || section === 'version') {
@@ -35,16 +35,16 @@ function prune(data: unknown, schemaFindings: Finding[]): { raw: KeysFile; prune
     const name = String(section);
     if (entry === undefined) {
       delete root[name];
-      if (name === 'upstreams' || name === 'models') pruned[name] = 'all';
+      if (name === 'upstreams' || name === 'models' || name === 'groups') pruned[name] = 'all';
       continue;
     }
     const holder = root[name];
     if (holder === undefined) continue; // the whole section is already removed
     if (!isMap(holder)) return undefined;
     delete holder[String(entry)];
-    if (name === 'upstreams' || name === 'models') {
+    if (name === 'upstreams' || name === 'models' || name === 'groups') {
       const set = pruned[name];
-      if (set !== 'all') set.add(String(entry));
+      if (set !== 'all') set?.add(String(entry));
     }
   }
   if (checkSchema(root).length > 0) return undefined;

@@ -24,6 +24,7 @@ const DAY_MS = 86_400_000;
 export interface PrunedParts {
   upstreams: Set<string> | 'all';
   models: Set<string> | 'all';
+  groups?: Set<string> | 'all';
 }
 
 type RuleContext = { raw: KeysFile; config: Config; now: number; pruned?: PrunedParts };
@@ -177,6 +178,24 @@ const expiriesAreSensible: Rule = ({ config, now }) => {
   return out;
 };
 
+const keyGroupsExist: Rule = ({ raw, config, pruned }) => {
+  const groups = Object.keys(config.groups ?? {});
+  const removed = pruned?.groups;
+  if (removed === 'all') return [];
+  const out: Finding[] = [];
+  for (const [name, key] of Object.entries(raw.keys ?? {})) {
+    const group = key?.group;
+    if (group === undefined || group in (config.groups ?? {}) || removed?.has(group)) continue;
+    out.push(
+      errorAt(
+        ['keys', name, 'group'],
+        `key '${name}' is in group '${group}', which is not defined under groups: ${didYouMean(group, groups, 'groups')}`,
+      ),
+    );
+  }
+  return out;
+};
+
 const digestIsCron: Rule = ({ raw }) => {
   const digest = raw.slack?.digest;
   if (digest === undefined || validateCron(digest)) return [];
@@ -190,6 +209,7 @@ const RULES: Rule[] = [
   allowListsMatchModels,
   allowListsAreNotEmpty,
   expiriesAreSensible,
+  keyGroupsExist,
   digestIsCron,
   checkPrices,
 ];

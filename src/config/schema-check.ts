@@ -140,7 +140,7 @@ function messageFor(e: ErrorObject, data: unknown): Finding | undefined {
       if (e.propertyName !== undefined) {
         return errorAt(
           [...path, e.propertyName],
-          `key name '${e.propertyName}' is invalid: ${KEY_NAME_RULE}`,
+          `${path[0] === 'groups' ? 'group' : 'key'} name '${e.propertyName}' is invalid: ${KEY_NAME_RULE}`,
           'key',
         );
       }

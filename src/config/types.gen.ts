@@ -27,6 +27,12 @@ export interface KeysFile {
   models?: {
     [k: string]: ModelSection | undefined;
   };
+  /**
+   * Shared pots, by group name (the key-name pattern). A key with `group: NAME` draws from its own limits and the group's: a request must fit every window of both, and the group's limits bind the sum of its keys' spend.
+   */
+  groups?: {
+    [k: string]: GroupSection | undefined;
+  };
   defaults?: DefaultsSection;
   /**
    * One entry per tool, project or environment, by key name (lowercase letters, digits, '.', '_', '-').
@@ -49,7 +55,7 @@ export interface ServerSection {
    */
   port?: number;
   /**
-   * IANA timezone name (e.g. Europe/Berlin) for daily and monthly budget windows, expiry dates and the digest. Default UTC.
+   * IANA timezone name (e.g. Europe/Berlin) for the hourly, daily, weekly and monthly budget windows, expiry dates and the digest. Default UTC.
    */
   timezone?: string;
   /**
@@ -112,6 +118,49 @@ export interface ModelSection {
   max_output_tokens?: number;
 }
 /**
+ * A shared pot: limits that bind the sum of its keys' spend and traffic. defaults.limits do not apply to a group.
+ */
+export interface GroupSection {
+  /**
+   * What the group is, shown in Slack and the digest.
+   */
+  description?: string;
+  limits?: GroupLimitsSection;
+}
+/**
+ * Limits on the sum of a group's keys, checked together with each key's own. max_output_tokens is not here: it caps one request, not a shared pot, so it belongs on the keys (or defaults.limits).
+ */
+export interface GroupLimitsSection {
+  /**
+   * USD the group's keys may spend together per hour; resets at the top of each hour in server.timezone.
+   */
+  hourly_usd?: number;
+  /**
+   * USD the group's keys may spend together per day; resets at midnight in server.timezone.
+   */
+  daily_usd?: number;
+  /**
+   * USD the group's keys may spend together per week; weeks start on Monday at 00:00 in server.timezone.
+   */
+  weekly_usd?: number;
+  /**
+   * USD the group's keys may spend together per calendar month; resets on the 1st in server.timezone.
+   */
+  monthly_usd?: number;
+  /**
+   * Requests per minute of the group's keys together.
+   */
+  rpm?: number;
+  /**
+   * Tokens per minute (input plus output) of the group's keys together.
+   */
+  tpm?: number;
+  /**
+   * Requests of the group's keys in flight at once.
+   */
+  max_parallel?: number;
+}
+/**
  * Applied to every key that does not set the field itself.
  */
 export interface DefaultsSection {
@@ -126,9 +175,17 @@ export interface DefaultsSection {
  */
 export interface LimitsSection {
   /**
+   * USD the key may spend per hour; resets at the top of each hour in server.timezone, so a runaway loop stops within the hour.
+   */
+  hourly_usd?: number;
+  /**
    * USD the key may spend per day; resets at midnight in server.timezone.
    */
   daily_usd?: number;
+  /**
+   * USD the key may spend per week; weeks start on Monday at 00:00 in server.timezone.
+   */
+  weekly_usd?: number;
   /**
    * USD the key may spend per calendar month; resets on the 1st in server.timezone.
    */
@@ -137,6 +194,10 @@ export interface LimitsSection {
    * Requests per minute.
    */
   rpm?: number;
+  /**
+   * Tokens per minute, input plus output, over a rolling minute. A request is admitted against its estimated input plus its output bound and counted at its real tokens once it ends; over the limit it is refused with rate_limit_exceeded and Retry-After.
+   */
+  tpm?: number;
   /**
    * Requests in flight at once.
    */
@@ -166,6 +227,10 @@ export interface KeySection {
    * Slack user IDs mentioned in this key's alerts.
    */
   notify?: string[];
+  /**
+   * Name of a group under `groups`: the key is also bound by the group's limits. Spend is charged to the group the key was in when the request was admitted.
+   */
+  group?: string;
   limits?: LimitsSection;
   /**
    * Allow-list of model names; `*` and `?` globs allowed. Omitted means every configured model.

@@ -70,9 +70,13 @@ export interface ModelConfig {
 }
 
 export interface KeyLimits {
+  hourlyUsd?: number;
   dailyUsd?: number;
+  weeklyUsd?: number;
   monthlyUsd?: number;
   rpm?: number;
+  /** Tokens per minute, input + output. */
+  tpm?: number;
   maxParallel?: number;
   maxOutputTokens?: number;
 }
@@ -94,6 +98,16 @@ export interface KeyConfig {
   expiresAt?: number;
   disabled: boolean;
   tags: Record<string, string>;
+  /** The group (under `groups`) whose limits also bind this key. */
+  group?: string;
+}
+
+/** A shared pot (see groups.ts): its limits bind the sum of its keys. */
+export interface GroupConfig {
+  name: string;
+  description?: string;
+  /** A group has no max_output_tokens: that caps one request, not a pot. */
+  limits: Omit<KeyLimits, 'maxOutputTokens'>;
 }
 
 export interface SlackConfig {
@@ -118,6 +132,8 @@ export interface Config {
   upstreams: Record<string, UpstreamConfig>;
   models: Record<string, ModelConfig>;
   defaults: { limits: KeyLimits; maxExpiryDays?: number };
+  /** Always set by normalize; optional so that hand-built configs (tests, tools) need not name it. */
+  groups?: Record<string, GroupConfig>;
   keys: Record<string, KeyConfig>;
   slack?: SlackConfig;
 }

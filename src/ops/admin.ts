@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { KeyConfig } from '../config/types.js';
 import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
+import { usageByGroup } from '../metering/usage-by-group.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
@@ -59,8 +60,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const now = deps.clock();
     const tz = deps.config.current().config.server.timezone;
     const by = String(req.query.by ?? 'key');
-    if (!['key', 'model', 'day', 'status'].includes(by)) {
-      return void badRequest(res, `by must be one of key, model, day, status; got '${by}'.`);
+    if (!['key', 'model', 'day', 'status', 'group'].includes(by)) {
+      return void badRequest(res, `by must be one of key, model, day, status, group; got '${by}'.`);
     }
     let since: number;
     let until: number;
@@ -72,10 +73,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }
     const key = typeof req.query.key === 'string' && req.query.key !== '' ? req.query.key : undefined;
     const rows = await deps.store.queryUsage(
-      { since, until, by: by as UsageGroupBy, ...(key ? { key } : {}) },
+      { since, until, by: (by === 'group' ? 'key' : by) as UsageGroupBy, ...(key ? { key } : {}) },
       tz,
     );
-    res.json({ data: rows });
+    res.json({ data: by === 'group' ? usageByGroup(rows, deps.config.current().config) : rows });
   });
 
   return router;
@@ -94,6 +95,7 @@ async function describeKeys(deps: AdminDeps, keys: KeyConfig[]) {
       status: keyStatus(k, override, now),
       description: k.description ?? null,
       owner: k.owner ?? null,
+      group: k.group ?? null,
       limits: snakeLimits(k.limits),
       spend: { today_usd: s?.[daily] ?? 0, month_usd: s?.[monthly] ?? 0 },
       expires: k.expires ?? null,
@@ -143,9 +145,12 @@ function badRequest(res: Response, message: string): void {
 /** Limits as keys.yaml spells them, like the rest of the API. */
 function snakeLimits(l: KeyConfig['limits']) {
   return {
+    hourly_usd: l.hourlyUsd ?? null,
     daily_usd: l.dailyUsd ?? null,
+    weekly_usd: l.weeklyUsd ?? null,
     monthly_usd: l.monthlyUsd ?? null,
     rpm: l.rpm ?? null,
+    tpm: l.tpm ?? null,
     max_parallel: l.maxParallel ?? null,
     max_output_tokens: l.maxOutputTokens ?? null,
   };

@@ -1,16 +1,23 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { UsageRecord } from '../store/types.js';
 
+export type BudgetWindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
+const WINDOW_NAMES: BudgetWindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
+
 /** Prometheus metrics of SPEC §7. Labels carry key *names*, never keys. */
 export interface Metrics {
   registry: Registry;
   observeRequest(record: UsageRecord): void;
-  setBudgetUse(key: string, window: 'daily' | 'monthly', ratio: number): void;
+  setBudgetUse(key: string, window: BudgetWindowName, ratio: number): void;
+  /** The same for a group's shared pot (tollgate_group_budget_use_ratio). */
+  setGroupBudgetUse(group: string, window: BudgetWindowName, ratio: number): void;
   /**
    * Drops the budget gauges of keys no longer configured, so a removed key stops showing, and
    * ignores later setBudgetUse calls for them.
    */
   retainKeys(names: ReadonlySet<string>): void;
+  /** The same for groups: a removed or renamed group stops showing. */
+  retainGroups(names: ReadonlySet<string>): void;
   setReload(ok: boolean, at: number, revision: string): void;
   reloadAttempt(ok: boolean): void;
 }
@@ -54,6 +61,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     labelNames: ['key', 'window'],
     registers: [registry],
   });
+  const groupBudgetUse = new Gauge({
+    name: 'tollgate_group_budget_use_ratio',
+    help: "A group's spend (the sum of its keys') divided by the group's limit for the current window.",
+    labelNames: ['group', 'window'],
+    registers: [registry],
+  });
   const reloadOk = new Gauge({
     name: 'tollgate_config_last_reload_successful',
     help: '1 when the last config reload attempt succeeded, 0 when it was rejected.',
@@ -79,6 +92,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
 
   const gaugedKeys = new Set<string>();
   let retained: ReadonlySet<string> | undefined;
+  const gaugedGroups = new Set<string>();
+  let retainedGroups: ReadonlySet<string> | undefined;
   return {
     registry,
     observeRequest(r) {
@@ -104,8 +119,20 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       for (const key of gaugedKeys) {
         if (names.has(key)) continue;
         gaugedKeys.delete(key);
-        budgetUse.remove({ key, window: 'daily' });
-        budgetUse.remove({ key, window: 'monthly' });
+        for (const window of WINDOW_NAMES) budgetUse.remove({ key, window });
+      }
+    },
+    setGroupBudgetUse(group, window, ratio) {
+      if (retainedGroups && !retainedGroups.has(group)) return;
+      gaugedGroups.add(group);
+      groupBudgetUse.set({ group, window }, ratio);
+    },
+    retainGroups(names) {
+      retainedGroups = names;
+      for (const group of gaugedGroups) {
+        if (names.has(group)) continue;
+        gaugedGroups.delete(group);
+        for (const window of WINDOW_NAMES) groupBudgetUse.remove({ group, window });
       }
     },
     setReload(ok, at, revision) {

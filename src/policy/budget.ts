@@ -1,43 +1,69 @@
-import type { KeyConfig } from '../config/types.js';
-import { dayRange, formatLocal, monthRange } from '../config/windows.js';
+import type { GroupConfig, KeyConfig, KeyLimits } from '../config/types.js';
+import { formatLocal, periodEnd } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
 import type { LocalDay } from '../metering/local-day.js';
+import { groupOf, groupPeriod } from '../store/budget-subject.js';
 import type { BudgetWindow, ReserveResult, Store } from '../store/types.js';
 import { storeUnavailable } from './store-unavailable.js';
 
 export interface BudgetPlan {
-  /** Windows with a limit the reservation must fit in. */
+  /** Windows with a limit the reservation must fit in: the key's and its group's. */
   windows: BudgetWindow[];
-  /** Every period the cost is charged to: always the day and the month, limited or not. */
+  /**
+   * Every period entry the cost is charged to: the day, the week and the month of the key (and
+   * of its group, as `@group/…` entries), limited or not; the hour only where an hourly limit
+   * asks for it (an hour is short, so a limit added by a reload counts from then).
+   */
   periods: string[];
 }
 
-/** The key's budget windows on a local day: `d:<day>` and `m:<month>` in the server's timezone. */
-export function planBudget(key: KeyConfig, local: LocalDay): BudgetPlan {
-  const daily = `d:${local.day}`;
-  const monthly = `m:${local.month}`;
-  const windows: BudgetWindow[] = [];
-  if (key.limits.dailyUsd !== undefined) windows.push({ period: daily, limitUsd: key.limits.dailyUsd });
-  if (key.limits.monthlyUsd !== undefined) windows.push({ period: monthly, limitUsd: key.limits.monthlyUsd });
-  return { windows, periods: [daily, monthly] };
+const WINDOWS: [keyof KeyLimits, 'hourly' | 'daily' | 'weekly' | 'monthly', 'h' | 'd' | 'w' | 'm'][] = [
+  ['hourlyUsd', 'hourly', 'h'],
+  ['dailyUsd', 'daily', 'd'],
+  ['weeklyUsd', 'weekly', 'w'],
+  ['monthlyUsd', 'monthly', 'm'],
+];
+
+const WINDOW_NAMES: Record<string, string> = { h: 'hourly', d: 'daily', w: 'weekly', m: 'monthly' };
+
+function planOf(
+  limits: KeyLimits,
+  local: LocalDay,
+  entry: (period: string) => string,
+  out: BudgetPlan,
+): void {
+  const ids = { h: local.hour, d: local.day, w: local.week, m: local.month };
+  for (const [field, , prefix] of WINDOWS) {
+    const period = entry(`${prefix}:${ids[prefix]}`);
+    const limitUsd = limits[field];
+    if (limitUsd !== undefined) out.windows.push({ period, limitUsd });
+    if (prefix !== 'h' || limitUsd !== undefined) out.periods.push(period);
+  }
 }
 
-/** When a period's limit resets: the next local midnight, or the 1st of the next month. */
-export function periodEnd(period: string, timeZone: string): number {
-  const value = period.slice(2);
-  return period.startsWith('d:') ? dayRange(value, timeZone).end : monthRange(value, timeZone).end;
+/** The budget windows of a key, and of its group, at a local instant in the server's timezone. */
+export function planBudget(key: KeyConfig, local: LocalDay, group?: GroupConfig): BudgetPlan {
+  const plan: BudgetPlan = { windows: [], periods: [] };
+  planOf(key.limits, local, (p) => p, plan);
+  if (group) planOf(group.limits, local, (p) => groupPeriod(group.name, p), plan);
+  return plan;
+}
+
+/** The group a key's requests draw from under a config, if any (validate makes sure it exists). */
+export function groupOfKey(key: KeyConfig, groups: Record<string, GroupConfig> | undefined) {
+  return key.group === undefined ? undefined : groups?.[key.group];
 }
 
 /** A refused reservation is retried at a smaller amount at most this often (see `fit`). */
 const FIT_ATTEMPTS = 3;
 
 /**
- * Reserves the request's maximum cost in every limited window at once, or refuses with how much
- * the key has spent, what the request may cost and when the limit resets: 429 with `Retry-After`
- * (seconds until that window resets) and `x-should-retry: false`, so SDKs do not retry a spent
- * budget. `fit`, given the USD still free in the window that refused, may offer a smaller amount
- * to try instead (a request whose output bound the gateway chose, lowered to what fits); it
- * resolves with the amount reserved.
+ * Reserves the request's maximum cost in every limited window of the key and its group at once,
+ * or refuses with who has spent how much, what the request may cost and when the limit resets:
+ * 429 with `Retry-After` (seconds until that window resets) and `x-should-retry: false`, so SDKs
+ * do not retry a spent budget. `fit`, given the USD still free in the window that refused, may
+ * offer a smaller amount to try instead (a request whose output bound the gateway chose, lowered
+ * to what fits); it resolves with the amount reserved.
  */
 export async function reserveBudget(
   store: Store,
@@ -73,13 +99,16 @@ export async function reserveBudget(
     if (smaller === undefined || !(smaller > 0 && smaller < amountUsd)) break;
     amountUsd = smaller;
   }
-  const which = result.period.startsWith('d:') ? 'daily' : 'monthly';
+  const group = groupOf(result.period);
+  const period = group === undefined ? result.period : result.period.slice(group.length + 2);
+  const which = WINDOW_NAMES[period[0] ?? 'd'] ?? 'daily';
+  const resetsAt = periodEnd(period, r.timeZone);
   const usd = moneyShowingOverflow(result.spentUsd, result.reservedUsd, amountUsd, result.limitUsd);
   const held = result.reservedUsd > 0 ? ` (plus ${usd(result.reservedUsd)} held by requests in flight)` : '';
-  const resetsAt = periodEnd(result.period, r.timeZone);
+  const who = group === undefined ? `key '${r.key.name}'` : `group '${group}' of key '${r.key.name}'`;
   throw new GatewayError(
     'insufficient_quota',
-    `key '${r.key.name}' has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
+    `${who} has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
       `this request may cost up to ${usd(amountUsd)}; the limit resets at ${formatLocal(resetsAt, r.timeZone)}`,
     { headers: spentBudgetHeaders(resetsAt, r.now) },
   );

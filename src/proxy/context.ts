@@ -5,6 +5,7 @@ import type { ErrorShape } from '../errors.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import type { LocalDay } from '../metering/local-day.js';
 import type { Metered } from '../metering/meter.js';
+import type { SlotHolding } from '../policy/rate-limit.js';
 import type { UsageRecord } from '../store/types.js';
 import { newRequestId } from './request-id.js';
 import { errorShapeFor, matchRoute, type Route } from './routes.js';
@@ -35,8 +36,10 @@ export interface RequestContext {
   /** The budget periods the cost is charged to (empty while no key is known). */
   periods: string[];
   inputEstimate: number;
-  /** A max_parallel slot is held and must be released. */
+  /** A max_parallel slot or tpm tokens are held and must be released. */
   slotHeld: boolean;
+  /** The group the slot also counts against, and whether its tokens are settled at the end. */
+  slot?: SlotHolding;
   /** Set once the request is settled: settlement happens exactly once. */
   settled: boolean;
 }

@@ -1,10 +1,22 @@
+import type { KeyLimits } from '../config/types.js';
 import type { GatewayDeps } from '../deps.js';
 import type { UsageWriter } from '../metering/usage-writer.js';
 import type { Notifier } from '../notifier.js';
+import type { BudgetWindowName } from '../ops/metrics.js';
+import { groupOfKey } from '../policy/budget.js';
+import { groupSubject, spendRowOf } from '../store/budget-subject.js';
 import type { PeriodSpend, UsageRecord } from '../store/types.js';
 import { buildRecord, type Outcome, type RequestContext } from './context.js';
 
 type SpendReport = Parameters<Notifier['requestSettled']>[0]['spend'];
+
+const WINDOW_OF: Record<string, BudgetWindowName> = { h: 'hourly', d: 'daily', w: 'weekly', m: 'monthly' };
+const LIMIT_OF = {
+  hourly: 'hourlyUsd',
+  daily: 'dailyUsd',
+  weekly: 'weeklyUsd',
+  monthly: 'monthlyUsd',
+} as const satisfies Record<BudgetWindowName, keyof KeyLimits>;
 
 /**
  * Ends a request exactly once: writes its usage record (before the client's response ends, so a
@@ -24,21 +36,25 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     const spend: SpendReport = {};
     // Only a charge can move a key across a threshold; free requests skip the store read.
     if (record.costUsd > 0 && ctx.periods.length > 0) {
-      const [daily, monthly] = ctx.periods as [string, string];
       // SQLite returns the spend with the write; otherwise one more read.
       const current = known ?? (await deps.store.getSpend(key.name, ctx.periods));
-      const { dailyUsd, monthlyUsd } = key.limits;
-      if (dailyUsd !== undefined) {
-        spend.daily = { spentUsd: current[daily]?.spentUsd ?? 0, limitUsd: dailyUsd, period: daily };
-        deps.metrics.setBudgetUse(key.name, 'daily', dailyUsd > 0 ? spend.daily.spentUsd / dailyUsd : 1);
-      }
-      if (monthlyUsd !== undefined) {
-        spend.monthly = { spentUsd: current[monthly]?.spentUsd ?? 0, limitUsd: monthlyUsd, period: monthly };
-        deps.metrics.setBudgetUse(
-          key.name,
-          'monthly',
-          monthlyUsd > 0 ? spend.monthly.spentUsd / monthlyUsd : 1,
-        );
+      const group = groupOfKey(key, ctx.loaded.config.groups);
+      for (const entry of ctx.periods) {
+        const [subject, period] = spendRowOf(key.name, entry);
+        const window = WINDOW_OF[period[0] ?? ''];
+        if (!window) continue;
+        const spentUsd = current[entry]?.spentUsd ?? 0;
+        const ratio = (limit: number) => (limit > 0 ? spentUsd / limit : 1);
+        if (subject === key.name) {
+          const limitUsd = key.limits[LIMIT_OF[window]];
+          if (limitUsd === undefined) continue;
+          deps.metrics.setBudgetUse(key.name, window, ratio(limitUsd));
+          // Budget alerts cover the day and the month (slack/notifier.ts).
+          if (window === 'daily' || window === 'monthly') spend[window] = { spentUsd, limitUsd, period };
+        } else if (group && subject === groupSubject(group.name)) {
+          const limitUsd = group.limits[LIMIT_OF[window]];
+          if (limitUsd !== undefined) deps.metrics.setGroupBudgetUse(group.name, window, ratio(limitUsd));
+        }
       }
     }
     deps.notifier.requestSettled({ key, record, spend });
@@ -66,12 +82,16 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     }
     if (ctx.slotHeld && ctx.key) {
       const name = ctx.key.name;
+      const { group, tokens } = ctx.slot ?? { tokens: false };
       deps.store
-        .releaseSlot(ctx.requestId, name)
+        .releaseSlot(ctx.requestId, name, {
+          ...(group ? { group } : {}),
+          ...(tokens ? { tokens: record.inputTokens + record.outputTokens } : {}),
+        })
         .catch((err: unknown) =>
           deps.log.warn(
             { err, requestId: ctx.requestId, key: name },
-            'could not release a parallel slot; its lease will',
+            'could not release a rate-limit slot; its lease (or the minute) will',
           ),
         );
     }

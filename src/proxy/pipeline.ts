@@ -7,7 +7,7 @@ import { meterExchange } from '../metering/meter.js';
 import { cacheWritesOf, NO_USAGE } from '../metering/pricing.js';
 import { createUsageReader } from '../metering/usage-reader.js';
 import { authenticateKey, extractKey, identifyKey } from '../policy/authenticate.js';
-import { planBudget, reserveBudget } from '../policy/budget.js';
+import { groupOfKey, planBudget, reserveBudget } from '../policy/budget.js';
 import { createOutputFitter } from '../policy/fit-output.js';
 import { checkKeyUsable } from '../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../policy/model-access.js';
@@ -164,7 +164,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     const { config: key, hash } = authenticateKey(req.headers, ctx.loaded);
     setKey(ctx, res, key);
     ctx.keyHash = keyHashPrefix(hash);
-    const budget = planBudget(key, ctx.local);
+    const group = groupOfKey(key, config.groups);
+    const budget = planBudget(key, ctx.local, group);
     ctx.periods = budget.periods;
     checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
 
@@ -199,8 +200,17 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     );
 
     const leaseUntil = ctx.ts + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
-    const slot = await acquireRateSlot(deps.store, { id: ctx.requestId, key, now: ctx.ts, leaseUntil });
+    const slot = await acquireRateSlot(deps.store, {
+      id: ctx.requestId,
+      key,
+      ...(group ? { group } : {}),
+      // tpm admits the request's bound as planned; a bound later lowered to fit a budget only settles lower.
+      tokens: route.free ? 0 : ctx.inputEstimate + output.plan().maxOutputTokens,
+      now: ctx.ts,
+      leaseUntil,
+    });
     ctx.slotHeld = slot.held;
+    ctx.slot = slot.holding;
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
 
     if (!route.free) {

@@ -1,7 +1,8 @@
 import type { Clock } from '../clock.js';
-import type { KeyConfig } from '../config/types.js';
+import type { GroupConfig, KeyConfig } from '../config/types.js';
 import { dayOf, monthOf, periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
+import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import { suggestName } from '../policy/suggest-name.js';
@@ -33,16 +34,22 @@ export async function spendReport(deps: ReportDeps, text: string): Promise<strin
 
   if (name) {
     const key = cfg.keys[name];
-    if (!key) return unknownKey(name, Object.keys(cfg.keys));
+    const asGroup = key ? undefined : cfg.groups?.[name];
+    if (asGroup) return groupSpendReport(deps, asGroup.name, when, [daily, monthly]);
+    if (!key) return unknownKey(name, [...Object.keys(cfg.keys), ...Object.keys(cfg.groups ?? {})]);
     const spend = await deps.store.getSpend(name, [daily, monthly]);
     const d = spend[daily] ?? { spentUsd: 0, reservedUsd: 0 };
     const m = spend[monthly] ?? { spentUsd: 0, reservedUsd: 0 };
     const inFlight =
       d.reservedUsd > 0 ? `\n${formatUsd(d.reservedUsd)} is reserved by requests in flight.` : '';
+    const group = key.group ? cfg.groups?.[key.group] : undefined;
+    const inGroup = group
+      ? `\nIn group \`${escapeMrkdwn(group.name)}\`: ${(await groupLines(deps, [group], [daily, monthly])).join('')}`
+      : '';
     return (
       `*Spend of \`${name}\`*, ${when}\n` +
       `• today: ${against(d.spentUsd, key.limits.dailyUsd)}\n` +
-      `• this month: ${against(m.spentUsd, key.limits.monthlyUsd)}${inFlight}`
+      `• this month: ${against(m.spentUsd, key.limits.monthlyUsd)}${inFlight}${inGroup}`
     );
   }
 
@@ -64,9 +71,53 @@ export async function spendReport(deps: ReportDeps, text: string): Promise<strin
       (r) => `• \`${escapeMrkdwn(r.name)}\`: ${formatUsd(r.today)} today, ${formatUsd(r.month)} this month`,
     );
   if (rows.length > MAX_LINES) lines.push(`…and ${rows.length - MAX_LINES} more keys`);
+  const groups = sortedGroups(cfg.groups);
+  const groupPart =
+    groups.length > 0 ? `\n*Groups*\n${(await groupLines(deps, groups, [daily, monthly])).join('\n')}` : '';
   return (
     `*Spend*, ${when}\n*Total: ${formatUsd(today)} today, ${formatUsd(month)} this month*` +
-    (lines.length > 0 ? `\n${lines.join('\n')}` : '\nNo spend yet.')
+    (lines.length > 0 ? `\n${lines.join('\n')}` : '\nNo spend yet.') +
+    groupPart
+  );
+}
+
+/** One line per group: today and this month against the group's limits (the sum of its keys). */
+async function groupLines(deps: ReportDeps, groups: GroupConfig[], [daily, monthly]: [string, string]) {
+  const spend = await groupSpend(
+    deps.store,
+    groups.slice(0, MAX_LINES).map((g) => g.name),
+    [daily, monthly],
+  );
+  const lines = groups.slice(0, MAX_LINES).map((g) => {
+    const s = spend.get(g.name);
+    return (
+      `• \`${escapeMrkdwn(g.name)}\`: today ${against(s?.[daily]?.spentUsd ?? 0, g.limits.dailyUsd)}` +
+      ` · month ${against(s?.[monthly]?.spentUsd ?? 0, g.limits.monthlyUsd)}`
+    );
+  });
+  if (groups.length > MAX_LINES) lines.push(`…and ${groups.length - MAX_LINES} more groups`);
+  return lines;
+}
+
+/** /spend GROUP: the group's pot and what each of its keys spent of it. */
+async function groupSpendReport(deps: ReportDeps, name: string, when: string, periods: [string, string]) {
+  const cfg = deps.config.current().config;
+  const group = cfg.groups?.[name] as GroupConfig;
+  const members = Object.values(cfg.keys)
+    .filter((k) => k.group === name)
+    .map((k) => k.name)
+    .sort();
+  const [line] = await groupLines(deps, [group], periods);
+  const all = await deps.store.getAllSpend(periods);
+  const keyLines = members
+    .slice(0, MAX_LINES)
+    .map(
+      (k) =>
+        `• \`${escapeMrkdwn(k)}\`: ${formatUsd(all.get(k)?.[periods[0]] ?? 0)} today, ${formatUsd(all.get(k)?.[periods[1]] ?? 0)} this month`,
+    );
+  return (
+    `*Spend of group \`${escapeMrkdwn(name)}\`*, ${when}\n${line?.slice(2) ?? ''}\n` +
+    (keyLines.length > 0 ? `*Its keys*\n${keyLines.join('\n')}` : 'No key is in this group.')
   );
 }
 
@@ -102,13 +153,17 @@ export async function keysReport(deps: ReportDeps): Promise<string> {
         ? ` by ${userMention(override.by)}: ${escapeMrkdwn(override.reason)}`
         : '';
     const expiry = k.expires ? ` · expires ${k.expires}` : '';
+    const group = k.group ? ` · group \`${escapeMrkdwn(k.group)}\`` : '';
     return (
       `• \`${k.name}\` *${status}*${by} · today ${against(s?.[daily] ?? 0, k.limits.dailyUsd)}` +
-      ` · month ${against(s?.[monthly] ?? 0, k.limits.monthlyUsd)}${expiry}`
+      ` · month ${against(s?.[monthly] ?? 0, k.limits.monthlyUsd)}${group}${expiry}`
     );
   });
   if (keys.length > MAX_LINES) lines.push(`…and ${keys.length - MAX_LINES} more (GET /admin/keys lists all)`);
-  return `*Keys* (config ${deps.config.current().revision})\n${lines.join('\n')}`;
+  const groups = sortedGroups(cfg.groups);
+  const groupPart =
+    groups.length > 0 ? `\n*Groups*\n${(await groupLines(deps, groups, [daily, monthly])).join('\n')}` : '';
+  return `*Keys* (config ${deps.config.current().revision})\n${lines.join('\n')}${groupPart}`;
 }
 
 function unknownKey(name: string, names: string[]): string {

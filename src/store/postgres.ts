@@ -3,8 +3,8 @@ import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
-import { withDeadline } from './postgres/deadline.js';
 import * as dashboard from './postgres/dashboard-queries.js';
+import { withDeadline } from './postgres/deadline.js';
 import {
   clearDisabled,
   type DisableListener,
@@ -81,7 +81,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
     acquireSlot: withDeadline(limit, (r) => acquireSlot(pool, r)),
-    releaseSlot: withDeadline(limit, (id, key) => releaseSlot(pool, id, key)),
+    releaseSlot: withDeadline(limit, (id, key, end) => releaseSlot(pool, id, key, end)),
 
     async setDisabled(d) {
       const changed = await setDisabled(pool, d, origin);

@@ -121,8 +121,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       use();
       return rate.acquireSlot(r);
     },
-    async releaseSlot(id, key) {
-      rate.releaseSlot(id, key);
+    async releaseSlot(id, key, end) {
+      rate.releaseSlot(id, key, end);
     },
 
     async setDisabled(d) {

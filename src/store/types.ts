@@ -40,7 +40,12 @@ export interface UsageRecord {
   keyHash?: string | null;
 }
 
-/** A budget window with a limit: `d:2026-11-26` (daily) or `m:2026-11` (monthly). */
+/**
+ * A budget window with a limit: `h:2026-11-26T14+01:00` (hourly), `d:2026-11-26` (daily),
+ * `w:2026-11-23` (weekly, its Monday) or `m:2026-11` (monthly); `@backend/d:2026-11-26` is the
+ * same window of group 'backend' (budget-subject.ts). Every period string of a reservation or a
+ * charge may name a group's row this way.
+ */
 export interface BudgetWindow {
   period: string;
   limitUsd: number;
@@ -69,18 +74,42 @@ export interface PeriodSpend {
 }
 
 export type SlotResult =
-  /** `remaining`: requests left in the rpm window after this one (for x-ratelimit-remaining-requests), when known. */
+  /** `remaining`: requests left in the key's rpm window after this one (for x-ratelimit-remaining-requests), when known. */
   | { ok: true; remaining?: number }
-  | { ok: false; limit: 'rpm' | 'max_parallel'; retryAfterSec: number; remaining: number };
+  | {
+      ok: false;
+      limit: 'rpm' | 'max_parallel' | 'tpm';
+      /** The group subject (`@backend`) when the group's limit was the full one. */
+      group?: string;
+      retryAfterSec: number;
+      remaining: number;
+    };
 
-export interface SlotRequest {
-  id: string;
-  key: string;
+/** Rate limits of one subject: a key, or a group as `@name`. */
+export interface SlotLimits {
   rpm?: number;
   maxParallel?: number;
+  /** Tokens per minute, input + output. */
+  tpm?: number;
+}
+
+export interface SlotRequest extends SlotLimits {
+  id: string;
+  key: string;
+  /** The key's group (`@backend`) and its limits: checked with the key's, all or nothing. */
+  group?: SlotLimits & { subject: string };
+  /** Tokens counted against tpm until the request ends: estimated input + output bound. */
+  tokens?: number;
   now: number;
   /** A parallel slot not released by then (its replica died) stops counting. */
   leaseUntil: number;
+}
+
+/** How a slot ends: the group it also held, and the tokens the request really used. */
+export interface SlotEnd {
+  group?: string;
+  /** Replaces the admitted estimate in the tpm window (input + output from the usage). */
+  tokens?: number;
 }
 
 export interface DisableRecord {
@@ -114,6 +143,8 @@ export interface UsageQuery {
 /** One group of `tollgate usage` / `GET /admin/usage`. */
 export interface UsageRow {
   key?: string;
+  /** Only in rows folded by group (metering/usage-by-group.ts); '' for keys in no group. */
+  group?: string;
   model?: string;
   day?: string;
   status?: number;
@@ -183,12 +214,16 @@ export interface Store {
   recoverReservations(now: number, all?: boolean): Promise<number>;
   /** Spent and reserved USD for a key in the given periods. */
   getSpend(key: string, periods: string[]): Promise<Record<string, PeriodSpend>>;
-  /** Spent USD per key for the given periods: `result.get(key)?.[period]`. */
+  /**
+   * Spent USD per key for the given periods: `result.get(key)?.[period]`. Keys only: a group's
+   * rows are read with getSpend and `@group/…` entries (budget-subject.ts).
+   */
   getAllSpend(periods: string[]): Promise<Map<string, Record<string, number>>>;
 
-  // ---- rate limits: rpm (rolling 60 s) and max_parallel, shared by all replicas ----
+  // ---- rate limits: rpm and tpm (rolling 60 s) and max_parallel, shared by all replicas ----
   acquireSlot(r: SlotRequest): Promise<SlotResult>;
-  releaseSlot(id: string, key: string): Promise<void>;
+  /** Ends a slot: frees its parallel slot and settles its tpm tokens to the real count. */
+  releaseSlot(id: string, key: string, end?: SlotEnd): Promise<void>;
 
   // ---- the kill switch: durable disables from Slack and the admin API ----
   /** Returns false when the key was already disabled (idempotent). */

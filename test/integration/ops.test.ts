@@ -18,8 +18,10 @@ upstreams:
   fake: { base_url: ${upstreamUrl}/v1, api_key: "\${FAKE_KEY}" }
 models:
   small: { upstream: fake, input_per_mtok: 1, output_per_mtok: 2, max_output_tokens: 100 }
+groups:
+  frontend: {}
 keys:
-  cursor-dev: { hash: ${hashKey(key)}, limits: { daily_usd: 5, rpm: 1000 } }
+  cursor-dev: { hash: ${hashKey(key)}, group: frontend, limits: { daily_usd: 5, rpm: 1000 } }
   open-webui-team: { hash: ${hashKey(otherKey)}, limits: { daily_usd: 5 } }
 `;
 }
@@ -163,12 +165,16 @@ describe('the admin API', () => {
     const cursor = data.find((k) => k.name === 'cursor-dev');
     expect(cursor?.status).toBe('active');
     expect(cursor?.limits).toEqual({
+      hourly_usd: null,
       daily_usd: 5,
+      weekly_usd: null,
       monthly_usd: null,
       rpm: 1000,
+      tpm: null,
       max_parallel: null,
       max_output_tokens: null,
     });
+    expect(cursor).toMatchObject({ group: 'frontend' });
     expect(cursor?.spend.today_usd).toBeGreaterThan(0);
     expect((await admin('/keys/nope')).status).toBe(404);
   });
@@ -204,6 +210,15 @@ describe('the admin API', () => {
     const small = data.find((r) => r.model === 'small');
     expect(small?.requests).toBeGreaterThanOrEqual(3);
     expect(small?.cost_usd).toBeCloseTo(0.002 * (small?.requests ?? 0), 9);
+    const byGroup = (await (await admin('/usage?by=group&since=1d')).json()) as {
+      data: Array<{ group: string; requests: number }>;
+    };
+    const frontend = byGroup.data.find((r) => r.group === 'frontend');
+    const cursorRows = (await (await admin('/usage?by=key&since=1d&key=cursor-dev')).json()) as {
+      data: Array<{ requests: number }>;
+    };
+    expect(frontend?.requests).toBeGreaterThan(0);
+    expect(frontend?.requests).toBe(cursorRows.data[0]?.requests);
     expect((await admin('/usage?by=colour')).status).toBe(400);
   });
 });

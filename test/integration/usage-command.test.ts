@@ -135,6 +135,33 @@ describe('tollgate usage', () => {
     ]);
   });
 
+  it('folds the keys into the groups the config puts them in with --by group', async () => {
+    const file = join(dir, 'groups.yaml');
+    await writeFile(
+      file,
+      `version: 1\ngroups:\n  frontend: {}\nkeys:\n  cursor-dev:\n    hash: sha256:${'a'.repeat(64)}\n    group: frontend\n  other:\n    hash: sha256:${'b'.repeat(64)}\n    group: frontend\n`,
+    );
+    const io = fakeIO();
+    expect(
+      await usage(['--store', storeUrl, '--config', file, '--format', 'json', '--by', 'group'], io),
+    ).toBe(0);
+    expect(JSON.parse(io.out)).toEqual([
+      { group: '', requests: 2, errors: 1, input_tokens: 100, output_tokens: 1000, cost_usd: 0.5 },
+      {
+        group: 'frontend',
+        requests: 2,
+        errors: 0,
+        input_tokens: 200,
+        output_tokens: 20,
+        cost_usd: expect.closeTo(0.003, 12),
+      },
+    ]);
+    const table = fakeIO();
+    await usage(['--store', storeUrl, '--config', file, '--by', 'group'], table);
+    expect(table.out).toMatch(/^group +requests/);
+    expect(table.out).toMatch(/\n\(no group\) +2 +1 +100 +1000 +0\.500000\n/);
+  });
+
   it('writes CSV with a header and a table with a total', async () => {
     const csv = fakeIO();
     await usage(
@@ -151,7 +178,9 @@ describe('tollgate usage', () => {
   it('refuses an unknown grouping or format with one sentence and exit 1', async () => {
     const io = fakeIO();
     expect(await usage(['--store', storeUrl, '--by', 'colour'], io)).toBe(1);
-    expect(io.err).toBe("tollgate usage: --by must be one of key, model, day, status; got 'colour'.\n");
+    expect(io.err).toBe(
+      "tollgate usage: --by must be one of key, model, day, status, group; got 'colour'.\n",
+    );
     const bad = fakeIO();
     expect(await usage(['--store', storeUrl, '--since', 'yesterday-ish'], bad)).toBe(1);
     expect(bad.err).toContain('is not a duration like 7d');

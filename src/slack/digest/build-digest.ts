@@ -2,6 +2,7 @@ import type { Config } from '../../config/types.js';
 import { previousDay } from '../../config/windows.js';
 import type { RollupRow, Store } from '../../store/types.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
+import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
 
 /**
  * The data of the daily digest: what one team lead reads each morning to answer "which tool
@@ -57,6 +58,8 @@ export interface Digest {
   keys: DigestKeyLine[];
   /** Only flags with at least one key, in a fixed order. */
   flags: DigestFlag[];
+  /** Every configured group, most expensive first (absent on digests built before groups). */
+  groups?: DigestGroupLine[];
 }
 
 export interface BuildDigestInput {
@@ -204,7 +207,10 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     monthlyLimitsUsd = (monthlyLimitsUsd ?? 0) + k.limits.monthlyUsd;
   }
 
-  const flags = await computeFlags({ store, config, day, now, keys, history, disabled });
+  const [flags, groups] = await Promise.all([
+    computeFlags({ store, config, day, now, keys, history, disabled }),
+    buildGroupLines(store, config, day),
+  ]);
 
   return {
     day,
@@ -215,5 +221,6 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     month: { month, costUsd: monthCostUsd, monthlyLimitsUsd },
     keys,
     flags,
+    groups,
   };
 }

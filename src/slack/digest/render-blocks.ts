@@ -1,4 +1,5 @@
 import type { Digest, DigestFlag } from './build-digest.js';
+import { describeGroupLine } from './group-lines.js';
 import { formatUsd } from './money.js';
 import {
   describeFooter,
@@ -97,6 +98,11 @@ export function renderDigestBlocks(d: Digest): DigestMessage {
     : `*${escapeMrkdwn(describeNoTraffic(d))}*`;
   blocks.push(section(`${summary}\n${escapeMrkdwn(describeMonth(d))}`));
   if (d.keys.length > 0) blocks.push(...tableBlocks(d));
+  if (d.groups?.length) {
+    const lines = d.groups.slice(0, TABLE_ROWS).map((g) => `• ${escapeMrkdwn(describeGroupLine(g))}`);
+    if (d.groups.length > TABLE_ROWS) lines.push(`…and ${d.groups.length - TABLE_ROWS} more groups`);
+    blocks.push(section(`*Groups*\n${lines.join('\n')}`));
+  }
   if (d.flags.length > 0) {
     blocks.push({ type: 'divider' });
     for (const f of d.flags) blocks.push(flagBlock(f));

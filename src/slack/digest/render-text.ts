@@ -1,4 +1,5 @@
 import type { Digest } from './build-digest.js';
+import { describeGroupLine } from './group-lines.js';
 import {
   describeFooter,
   describeMonth,
@@ -19,6 +20,7 @@ export function renderDigestText(d: Digest): string {
   }
   out.push(describeMonth(d));
   if (d.keys.length > 0) out.push('', renderKeyTable(d.keys));
+  if (d.groups?.length) out.push('', 'Groups', ...d.groups.map((g) => `  ${describeGroupLine(g)}`));
   if (d.flags.length > 0) {
     out.push('', 'Flags');
     for (const f of d.flags) {

@@ -1,3 +1,4 @@
+import { spendRowOf } from '../budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
@@ -105,6 +106,19 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
          ORDER BY key, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
         [now, all],
       );
+      // The batch's settles lock the spend rows of several keys and their groups; taken one
+      // settle at a time they would come in no global order and could deadlock with a reserve.
+      // Locking them all first, in the (subject, period) order reserve uses, keeps one order.
+      if (rows.length > 0) {
+        await c.query(
+          `SELECT 1 FROM spend s JOIN (
+             SELECT DISTINCT tollgate_subject(r.key, p) AS k, tollgate_period(p) AS per
+             FROM reservations r, unnest(r.periods) AS p WHERE r.id = ANY($1::text[])) x
+           ON s.key = x.k AND s.period = x.per
+           ORDER BY s.key, s.period FOR UPDATE OF s`,
+          [rows.map((r) => r.id)],
+        );
+      }
       for (const r of rows) {
         const reservation = {
           id: r.id,
@@ -126,11 +140,18 @@ export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Re
   return guarded(async () => {
     const out: Record<string, PeriodSpend> = {};
     for (const p of periods) out[p] = { spentUsd: 0, reservedUsd: 0 };
-    const { rows } = await pool.query<{ period: string; spent_usd: number; reserved_usd: number }>(
-      'SELECT period, spent_usd, reserved_usd FROM spend WHERE key = $1 AND period = ANY($2::text[])',
-      [key, periods],
+    // Entries may name the rows of the key's group (`@backend/d:…`, budget-subject.ts).
+    const rowsOf = periods.map((p) => spendRowOf(key, p));
+    const { rows } = await pool.query<{ n: number; spent_usd: number; reserved_usd: number }>(
+      `SELECT x.n::int AS n, s.spent_usd, s.reserved_usd
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(subject, period, n)
+       JOIN spend s ON s.key = x.subject AND s.period = x.period`,
+      [rowsOf.map(([k]) => k), rowsOf.map(([, p]) => p)],
     );
-    for (const r of rows) out[r.period] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
+    for (const r of rows) {
+      const entry = periods[r.n - 1];
+      if (entry !== undefined) out[entry] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
+    }
     return out;
   });
 }
@@ -138,7 +159,8 @@ export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Re
 export function getAllSpend(pool: Pool, periods: string[]): Promise<Map<string, Record<string, number>>> {
   return guarded(async () => {
     const { rows } = await pool.query<{ key: string; period: string; spent_usd: number }>(
-      'SELECT key, period, spent_usd FROM spend WHERE period = ANY($1::text[]) ORDER BY key',
+      // Keys only: a group's rows (`@backend`) would count its keys' spend twice in a total.
+      "SELECT key, period, spent_usd FROM spend WHERE period = ANY($1::text[]) AND left(key, 1) <> '@' ORDER BY key",
       [periods],
     );
     const out = new Map<string, Record<string, number>>();

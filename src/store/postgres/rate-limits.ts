@@ -1,39 +1,61 @@
-import type { SlotRequest, SlotResult } from '../types.js';
+import type { SlotEnd, SlotLimits, SlotRequest, SlotResult } from '../types.js';
 import { guarded, oneStatement, type Pool } from './pool.js';
 
 /**
- * Fleet-wide rpm (rolling 60 s) and max_parallel, in tollgate_acquire_slot (migration 2): a
- * transaction-scoped advisory lock per key serializes the check-then-insert of every replica
- * for that key, so a burst spread across replicas is admitted exactly up to the limit.
- * Same semantics as the embedded limiter (memory-rate.ts): max_parallel is checked first, and a
- * request is recorded only when it passes both checks. The tables are UNLOGGED: a database
- * crash forgetting the last minute is harmless.
+ * Fleet-wide rpm and tpm (rolling 60 s) and max_parallel, in tollgate_acquire_slots (migration
+ * 5): transaction-scoped advisory locks on the key and its group, taken in one global order,
+ * serialize the check-then-insert of every replica for them, so a burst spread across replicas
+ * is admitted exactly up to the key's and the group's limits. Same semantics as the embedded
+ * limiter (memory-rate.ts): max_parallel is checked first, then rpm, then tpm, and a request is
+ * recorded only when it passes every check of the key and of its group. The tables are
+ * UNLOGGED: a database crash forgetting the last minute is harmless.
  */
 export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
-  if (r.rpm === undefined && r.maxParallel === undefined) return Promise.resolve({ ok: true });
+  const parts: [string, SlotLimits][] = [[r.key, r]];
+  if (r.group) parts.push([r.group.subject, r.group]);
+  const limited = parts.some(
+    ([, l]) => l.rpm !== undefined || l.maxParallel !== undefined || l.tpm !== undefined,
+  );
+  if (!limited) return Promise.resolve({ ok: true });
   return oneStatement(pool, async (q) => {
     const { rows } = await q.query<{
       o_ok: boolean;
-      o_limit: 'rpm' | 'max_parallel' | null;
+      o_subject: string | null;
+      o_limit: 'rpm' | 'max_parallel' | 'tpm' | null;
       o_retry_after_sec: number;
       o_remaining: number | null;
-    }>('SELECT * FROM tollgate_acquire_slot($1, $2, $3, $4, $5, $6)', [
-      r.key,
+    }>('SELECT * FROM tollgate_acquire_slots($1, $2::text[], $3::int[], $4::int[], $5::int[], $6, $7, $8)', [
       r.id,
-      r.rpm ?? null,
-      r.maxParallel ?? null,
+      parts.map(([s]) => s),
+      parts.map(([, l]) => l.rpm ?? null),
+      parts.map(([, l]) => l.maxParallel ?? null),
+      parts.map(([, l]) => l.tpm ?? null),
+      r.tokens ?? 0,
       r.now,
       r.leaseUntil,
     ]);
     const row = rows[0];
     if (!row) return { ok: true };
     if (row.o_ok) return row.o_remaining === null ? { ok: true } : { ok: true, remaining: row.o_remaining };
-    return { ok: false, limit: row.o_limit ?? 'rpm', retryAfterSec: row.o_retry_after_sec, remaining: 0 };
+    const group = row.o_subject !== null && row.o_subject !== r.key ? { group: row.o_subject } : {};
+    return {
+      ok: false,
+      limit: row.o_limit ?? 'rpm',
+      retryAfterSec: row.o_retry_after_sec,
+      remaining: 0,
+      ...group,
+    };
   });
 }
 
-export function releaseSlot(pool: Pool, id: string, key: string): Promise<void> {
+/** Frees the parallel slots of the key and its group and settles their tpm tokens, in one statement. */
+export function releaseSlot(pool: Pool, id: string, key: string, end?: SlotEnd): Promise<void> {
+  const subjects = end?.group ? [key, end.group] : [key];
   return guarded(async () => {
-    await pool.query('DELETE FROM inflight WHERE key = $1 AND id = $2', [key, id]);
+    await pool.query(
+      `WITH freed AS (DELETE FROM inflight WHERE id = $1 AND key = ANY($2::text[]))
+       UPDATE token_events SET tokens = $3 WHERE $3::bigint IS NOT NULL AND id = $1 AND key = ANY($2::text[])`,
+      [id, subjects, end?.tokens ?? null],
+    );
   });
 }

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
+import { spendRowOf } from '../budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 
@@ -74,9 +75,14 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
       spent_usd = spent_usd + excluded.spent_usd,
       reserved_usd = CASE WHEN reserved_usd + ? < ${EPSILON} THEN 0 ELSE reserved_usd + ? END`);
   // Positional parameters: binding an object by name costs more than the statement on this path.
+  // An entry may name a group's row (`@backend/d:…`, see budget-subject.ts) instead of the key's.
   const addSpend = (key: string, periods: readonly string[], spent: number, reserved: number): void => {
-    for (const p of periods) addSpendStmt.run(key, p, spent, reserved, reserved, reserved);
+    for (const p of periods) {
+      const [subject, period] = spendRowOf(key, p);
+      addSpendStmt.run(subject, period, spent, reserved, reserved, reserved);
+    }
   };
+  const rowOf = (key: string, entry: string): SpendRow | undefined => spendOf.get(...spendRowOf(key, entry));
   /**
    * Adds to every period and returns the spend after it, read in the same transaction (cheaper
    * than RETURNING on the upsert, and than a read of its own after the commit).
@@ -85,7 +91,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     addSpend(key, periods, spent, reserved);
     const out: Record<string, PeriodSpend> = {};
     for (const p of periods) {
-      const row = spendOf.get(key, p);
+      const row = rowOf(key, p);
       out[p] = { spentUsd: row?.spent_usd ?? 0, reservedUsd: row?.reserved_usd ?? 0 };
     }
     return out;
@@ -121,7 +127,8 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
       output_tokens = output_tokens + excluded.output_tokens,
       cost_usd = cost_usd + excluded.cost_usd`);
   const spendByPeriod = db.prepare<[string], { key: string; spent_usd: number }>(
-    'SELECT key, spent_usd FROM spend WHERE period = ?',
+    // Keys only: a group's rows (`@backend`) would count its keys' spend twice in a total.
+    "SELECT key, spent_usd FROM spend WHERE period = ? AND substr(key, 1, 1) <> '@'",
   );
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
@@ -159,8 +166,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const reserve = (r: ReserveRequest): ReserveResult => {
     // Idempotent: a repeated reserve under the same id must not hold the amount twice.
     if (reservationById.get(r.id)) return { ok: true };
+    // The key's windows and its group's are checked in one transaction: all fit, or nothing is held.
     for (const w of r.windows) {
-      const row = spendOf.get(r.key, w.period);
+      const row = rowOf(r.key, w.period);
       const spentUsd = row?.spent_usd ?? 0;
       const reservedUsd = row?.reserved_usd ?? 0;
       if (spentUsd + reservedUsd + r.amountUsd > w.limitUsd + EPSILON) {
@@ -212,7 +220,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     getSpend(key, periods) {
       const out: Record<string, PeriodSpend> = {};
       for (const p of periods) {
-        const row = spendOf.get(key, p);
+        const row = rowOf(key, p);
         out[p] = { spentUsd: row?.spent_usd ?? 0, reservedUsd: row?.reserved_usd ?? 0 };
       }
       return out;

@@ -44,6 +44,18 @@ describe('tollgate validate', () => {
     expect(run.stdout()).toContain(`${FIXTURES}/typo.yaml: invalid, 1 error(s)`);
   });
 
+  it("exits 1 on a key's unknown group, pointing at it in text and as a GitHub annotation", async () => {
+    const file = `${FIXTURES}/unknown-group.yaml`;
+    const message =
+      "key 'api-staging' is in group 'bakend', which is not defined under groups: did you mean 'backend'?";
+    const text = fakeIO();
+    expect(await validate([file], text.io)).toBe(1);
+    expect(text.stdout()).toContain(`${file}:8:12: error: ${message}`);
+    const github = fakeIO();
+    expect(await validate([file, '--format', 'github'], github.io)).toBe(1);
+    expect(github.stdout().split('\n')).toContain(`::error file=${file},line=8,col=12::${message}`);
+  });
+
   it('exits 1 on a YAML syntax error', async () => {
     // .txt: an intentionally broken YAML file would fail Biome, which also lints YAML.
     const run = fakeIO();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/model-prices.js';
 import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
-import { zonedTime } from '../../../src/config/windows.js';
+import { periodEnd, zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';
 import { hashKey, mintKey } from '../../../src/keys/format.js';
 import { createLocalDayCache } from '../../../src/metering/local-day.js';
 import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
-import { moneyShowingOverflow, periodEnd, planBudget } from '../../../src/policy/budget.js';
+import { moneyShowingOverflow, planBudget } from '../../../src/policy/budget.js';
 import { checkKeyUsable } from '../../../src/policy/key-usable.js';
 import { isModelAllowed, resolveModel } from '../../../src/policy/model-access.js';
 import { planOutput } from '../../../src/policy/output-cap.js';
@@ -172,13 +172,39 @@ describe('output cap', () => {
 });
 
 describe('budget windows', () => {
-  it('charges every request to its local day and month, and limits only the windows with a limit', () => {
+  it('charges every request to its local day, week and month, and limits only the windows with a limit', () => {
     const at = zonedTime(2026, 11, 30, 'Europe/Berlin', 23, 30);
     const plan = planBudget(key({ limits: { dailyUsd: 5 } }), createLocalDayCache()(at, 'Europe/Berlin'));
-    expect(plan.periods).toEqual(['d:2026-11-30', 'm:2026-11']);
+    expect(plan.periods).toEqual(['d:2026-11-30', 'w:2026-11-30', 'm:2026-11']);
     expect(plan.windows).toEqual([{ period: 'd:2026-11-30', limitUsd: 5 }]);
     expect(periodEnd('d:2026-11-30', 'Europe/Berlin')).toBe(zonedTime(2026, 12, 1, 'Europe/Berlin'));
     expect(periodEnd('m:2026-12', 'Europe/Berlin')).toBe(zonedTime(2027, 1, 1, 'Europe/Berlin'));
+    expect(periodEnd('w:2026-11-30', 'Europe/Berlin')).toBe(zonedTime(2026, 12, 7, 'Europe/Berlin'));
+  });
+
+  it("also charges the key's group under @group entries and limits the group's windows", () => {
+    const at = zonedTime(2026, 11, 30, 'Asia/Kolkata', 23, 30);
+    const group = { name: 'backend', limits: { hourlyUsd: 2, weeklyUsd: 50 } };
+    const plan = planBudget(
+      key({ limits: { hourlyUsd: 1 }, group: 'backend' }),
+      createLocalDayCache()(at, 'Asia/Kolkata'),
+      group,
+    );
+    expect(plan.periods).toEqual([
+      'h:2026-11-30T23+05:30',
+      'd:2026-11-30',
+      'w:2026-11-30',
+      'm:2026-11',
+      '@backend/h:2026-11-30T23+05:30',
+      '@backend/d:2026-11-30',
+      '@backend/w:2026-11-30',
+      '@backend/m:2026-11',
+    ]);
+    expect(plan.windows).toEqual([
+      { period: 'h:2026-11-30T23+05:30', limitUsd: 1 },
+      { period: '@backend/h:2026-11-30T23+05:30', limitUsd: 2 },
+      { period: '@backend/w:2026-11-30', limitUsd: 50 },
+    ]);
   });
 });
 
