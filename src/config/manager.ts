@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
@@ -8,7 +7,9 @@ import { diffConfigs, renderDiff } from './diff.js';
 import type { GitRevision } from './git-revision.js';
 import { createGitRevision } from './git-revision.js';
 import { buildKeyIndex, loadConfig } from './load.js';
+import { readSettled, type Sleep, sleep } from './read-settled.js';
 import { contentRevision } from './revision.js';
+import { tornWriteProblem } from './torn-write.js';
 import type { Config, LoadedConfig, Problem } from './types.js';
 import { type FileWatcher, watchConfigFile } from './watch.js';
 
@@ -46,8 +47,17 @@ export interface ConfigManagerDeps {
   /** Safety-net content check interval of the watcher. */
   pollMs?: number;
   debounceMs?: number;
+  /**
+   * A change the watcher reports applies once two reads this far apart agree, so a copy still
+   * being written in place is waited for (torn-write.ts). Default 200 ms; 0 turns it off.
+   */
+  settleMs?: number;
+  sleep?: Sleep;
   gitRevision?: GitRevision;
 }
+
+/** Reasons that mean "the file system says something changed": the writer may not be done. */
+const SETTLED_REASONS = new Set(['watch', 'poll', 'watch-start']);
 
 const LEAKED_KEY = /\btgk_[0-9A-Za-z]{38}\b/g;
 
@@ -71,10 +81,10 @@ type Attempt =
   | { kind: 'valid'; config: Config; warnings: Problem[]; text: string; fingerprint: string };
 
 /** Read → hash → parse and validate with the same function as `tollgate validate`. Never throws. */
-async function attempt(file: string, now: number): Promise<Attempt> {
+async function attempt(file: string, now: number, read: () => Promise<string>): Promise<Attempt> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await read();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     if (code === 'ENOENT') return { kind: 'missing' };
@@ -124,8 +134,11 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
     keysByHash: buildKeyIndex(a.config),
   });
 
+  const settleMs = deps.settleMs ?? 200;
+  const pause = deps.sleep ?? sleep;
+
   const startedAt = clock();
-  const first = await attempt(file, startedAt);
+  const first = await attempt(file, startedAt, () => readSettled(file, { settleMs: 0, sleep: pause }));
   if (first.kind === 'missing') throw new Error(`cannot read config file ${file}: it does not exist`);
   if (first.kind !== 'valid') {
     const lines = first.errors.map(formatProblem).join('\n');
@@ -133,6 +146,7 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
   }
 
   let current = await build(first, startedAt);
+  let servedEndsWithNewline = first.text.endsWith('\n');
   let ok = true;
   let lastAttemptAt = startedAt;
   let lastError: Problem[] | null = null;
@@ -153,7 +167,20 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
   const reloadNow = async (reason: string): Promise<ReloadResult> => {
     const now = clock();
     const started = performance.now();
-    const a = await attempt(file, now);
+    const read = () =>
+      readSettled(file, {
+        settleMs: SETTLED_REASONS.has(reason) ? settleMs : 0,
+        sleep: pause,
+        skip: (text) => contentRevision(text) === lastFingerprint,
+      });
+    let a = await attempt(file, now, read);
+    if (a.kind === 'valid') {
+      const torn = tornWriteProblem(file, a.text, a.config, {
+        config: current.config,
+        endsWithNewline: servedEndsWithNewline,
+      });
+      if (torn) a = { kind: 'invalid', errors: [torn], fingerprint: a.fingerprint };
+    }
 
     if (a.kind === 'missing') {
       // A deleted file is a step of unlink+create or a mistake, never an instruction to serve nothing.
@@ -198,6 +225,7 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
     const changed = next.revision !== previous.revision;
     // The swap is one reference assignment: readers see the old object or the new one, never a mix.
     if (changed) current = next;
+    servedEndsWithNewline = a.text.endsWith('\n');
     ok = true;
     lastError = null;
     metrics.reloadAttempt(true);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { type ConfigManager, createConfigManager } from '../../../src/config/manager.js';
 import { contentRevision } from '../../../src/config/revision.js';
+import { tornWriteProblem } from '../../../src/config/torn-write.js';
 import type { LoadedConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { nullNotifier } from '../../../src/notifier.js';
@@ -152,7 +153,12 @@ describe('reload under random corruption', () => {
         writeFileSync(file, bad);
         const text = bad.toString('utf8');
         const verdict = loadConfig(text, { file, now: Date.UTC(2026, 10, 26, 12) });
-        const valid = verdict.errors.length === 0 && verdict.config !== undefined;
+        // A valid file that looks like a torn copy of one (a truncation, mostly) is refused too.
+        const valid =
+          verdict.errors.length === 0 &&
+          verdict.config !== undefined &&
+          tornWriteProblem(file, text, verdict.config, { config: lastGood.config, endsWithNewline: true }) ===
+            undefined;
 
         const result = await manager.reload('test');
         if (valid) {
