@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     processIO.stdout(help());
     return name ? 0 : 2;
   }
-  const entry = COMMANDS[name];
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
     processIO.stderr(`tollgate: unknown command '${name}'. Run 'tollgate --help' to see the commands.\n`);
     return 2;

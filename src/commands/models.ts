@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { ownEntry } from '../config/own.js';
 import type { Config, ModelConfig, PriceSource } from '../config/types.js';
 import { CATALOG_VERSION } from '../metering/catalog.js';
 import { type PriceTable, pickPeriod, type Tiered } from '../metering/pricing.js';
@@ -73,7 +74,7 @@ function rowOf(m: ModelConfig, entry: string, now: number): ModelRow {
 
 /** Every model the config serves, or only those `keyName` may use, in config order. */
 export function modelRows(config: Config, keyName: string | undefined, now: number): ModelRow[] {
-  const key = keyName === undefined ? undefined : config.keys[keyName];
+  const key = keyName === undefined ? undefined : ownEntry(config.keys, keyName);
   const rows: ModelRow[] = [];
   const seen = new Set<string>();
   const add = (m: ModelConfig, entry: string) => {
@@ -172,7 +173,7 @@ export const models: Command = async (argv, io) => {
     io.stderr(`tollgate models: ${file} is invalid; run 'tollgate validate ${file}' to see why.\n`);
     return 1;
   }
-  if (values.key !== undefined && !result.config.keys[values.key]) {
+  if (values.key !== undefined && !ownEntry(result.config.keys, values.key)) {
     io.stderr(`tollgate models: ${file} has no key '${values.key}'.\n`);
     return 1;
   }

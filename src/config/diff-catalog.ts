@@ -1,12 +1,13 @@
 import { type ConfigChange, change, diffLimits, money, percent } from './diff-change.js';
 import { allowedModels } from './model-globs.js';
+import { ownEntry } from './own.js';
 import type { Config } from './types.js';
 
 /** The rest of a config diff: upstreams, models and prices, defaults, server and Slack settings. */
 
 export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[]): void {
   for (const [name, u] of Object.entries(newCfg.upstreams)) {
-    const old = oldCfg.upstreams[name];
+    const old = ownEntry(oldCfg.upstreams, name);
     if (!old) {
       out.push(change('upstreams', 'upstream-added', name, 'neutral', `added: ${u.baseUrl} (${u.format})`));
       continue;
@@ -52,7 +53,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
 
   const keys = Object.values(newCfg.keys);
   for (const [name, m] of Object.entries(newCfg.models)) {
-    const old = oldCfg.models[name];
+    const old = ownEntry(oldCfg.models, name);
     if (!old) {
       const users = keys.filter((k) => allowedModels(k.models, [name]).length > 0).length;
       out.push(

@@ -1,6 +1,7 @@
 import { type ConfigChange, change, describeKey, diffLimits } from './diff-change.js';
 import { diffKeyGroup } from './diff-groups.js';
 import { allowedModels } from './model-globs.js';
+import { ownEntry } from './own.js';
 import type { Config, KeyConfig } from './types.js';
 
 /** The key part of a config diff: added, removed, renamed (same hash) and each field of a kept key. */
@@ -134,14 +135,14 @@ export function diffKeys(
   renamedGroups: Map<string, string> = new Map(),
 ): void {
   const modelNames = Object.keys(newCfg.models);
-  const removedNames = Object.keys(oldCfg.keys).filter((n) => !(n in newCfg.keys));
+  const removedNames = Object.keys(oldCfg.keys).filter((n) => !Object.hasOwn(newCfg.keys, n));
   const removedByHash = new Map<string, string>();
   for (const name of removedNames)
-    for (const h of oldCfg.keys[name]?.hashes ?? []) removedByHash.set(h, name);
+    for (const h of ownEntry(oldCfg.keys, name)?.hashes ?? []) removedByHash.set(h, name);
   const renamedFrom = new Set<string>();
 
   for (const [name, key] of Object.entries(newCfg.keys)) {
-    const old = oldCfg.keys[name];
+    const old = ownEntry(oldCfg.keys, name);
     if (old) {
       diffKey(name, old, key, modelNames, out, renamedGroups);
       continue;
@@ -149,7 +150,7 @@ export function diffKeys(
     const formerName = key.hashes
       .map((h) => removedByHash.get(h))
       .find((n) => n !== undefined && !renamedFrom.has(n));
-    const former = formerName === undefined ? undefined : oldCfg.keys[formerName];
+    const former = formerName === undefined ? undefined : ownEntry(oldCfg.keys, formerName);
     if (formerName !== undefined && former) {
       renamedFrom.add(formerName);
       out.push(

@@ -1,5 +1,6 @@
 import { providerOf } from '../metering/catalog.js';
 import { buildEntry } from './model-prices.js';
+import { ownRecord } from './own.js';
 import type { GroupLimitsSection, KeysFile, LimitsSection } from './types.gen.js';
 import type {
   Config,
@@ -38,7 +39,7 @@ function limitsOf(raw: (LimitsSection & GroupLimitsSection) | undefined): KeyLim
 }
 
 function groupsOf(raw: KeysFile['groups']): Record<string, GroupConfig> {
-  const out: Record<string, GroupConfig> = {};
+  const out = ownRecord<GroupConfig>();
   for (const [name, g] of Object.entries(raw ?? {})) {
     if (!g) continue;
     const group: GroupConfig = { name, limits: limitsOf(g.limits) };
@@ -59,7 +60,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
   const timezone = raw.server?.timezone ?? 'UTC';
   const zone = isValidTimeZone(timezone) ? timezone : 'UTC';
 
-  const upstreams: Record<string, UpstreamConfig> = {};
+  const upstreams = ownRecord<UpstreamConfig>();
   for (const [name, u] of Object.entries(raw.upstreams ?? {})) {
     if (!u) continue;
     upstreams[name] = {
@@ -73,7 +74,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
     if (provider !== undefined) (upstreams[name] as UpstreamConfig).provider = provider;
   }
 
-  const models: Record<string, ModelConfig> = {};
+  const models = ownRecord<ModelConfig>();
   for (const [name, m] of Object.entries(raw.models ?? {})) {
     if (!m) continue;
     models[name] = buildEntry(name, m, upstreams[m.upstream], now);
@@ -90,7 +91,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
     }
     return end;
   };
-  const keys: Record<string, KeyConfig> = {};
+  const keys = ownRecord<KeyConfig>();
   for (const [name, k] of Object.entries(raw.keys ?? {})) {
     if (!k) continue;
     const key: KeyConfig = {

@@ -1,6 +1,7 @@
 import { CATALOG_VERSION, isCatalogProvider, lookupCatalog } from '../metering/catalog.js';
 import { pickPeriod } from '../metering/pricing.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
+import { ownEntry } from './own.js';
 import type { KeysFile } from './types.gen.js';
 import type { Config } from './types.js';
 
@@ -36,9 +37,9 @@ export function checkPrices({ raw, config, now }: RuleContext): Finding[] {
     }
   }
   for (const [name, m] of Object.entries(raw.models ?? {})) {
-    const model = config.models[name];
+    const model = ownEntry(config.models, name);
     if (!m || !model || model.glob) continue;
-    const upstream = config.upstreams[model.upstream];
+    const upstream = ownEntry(config.upstreams, model.upstream);
     if (model.prices.length === 0) {
       const missing = [
         m.input_per_mtok === undefined ? 'input_per_mtok' : undefined,

@@ -53,7 +53,7 @@ const modelUpstreamsExist: Rule = ({ raw, config, pruned }) => {
   if (removed === 'all') return [];
   const out: Finding[] = [];
   for (const [name, model] of Object.entries(raw.models ?? {})) {
-    if (!model || model.upstream in config.upstreams || removed?.has(model.upstream)) continue;
+    if (!model || Object.hasOwn(config.upstreams, model.upstream) || removed?.has(model.upstream)) continue;
     out.push(
       errorAt(
         ['models', name, 'upstream'],

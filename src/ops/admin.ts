@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Clock } from '../clock.js';
+import { ownEntry } from '../config/own.js';
 import type { KeyConfig } from '../config/types.js';
 import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
@@ -32,7 +33,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.get('/keys/:name', async (req, res) => {
-    const key = deps.config.current().config.keys[String(req.params.name)];
+    const key = ownEntry(deps.config.current().config.keys, String(req.params.name));
     if (!key) return void notFound(res, `no key named '${req.params.name}' in keys.yaml.`);
     const [row] = await describeKeys(deps, [key]);
     res.json(row);

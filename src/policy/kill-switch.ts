@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { ownEntry } from '../config/own.js';
 import { formatLocal } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import { GatewayError } from '../errors.js';
@@ -61,7 +62,7 @@ export function createKillSwitch(deps: {
     async disable(name, by) {
       const reason = by.reason?.trim() || 'no reason given';
       const base = { actor: by.actor, source: by.source, action: 'disable', key: name, reason };
-      const key = config.current().config.keys[name];
+      const key = ownEntry(config.current().config.keys, name);
       if (!key) {
         const r = unknown(name);
         await audit({ ...base, result: 'refused: unknown key' });
@@ -96,7 +97,7 @@ export function createKillSwitch(deps: {
     async enable(name, by) {
       const base = { actor: by.actor, source: by.source, action: 'enable', key: name, reason: null };
       const cfg = config.current().config;
-      const key = cfg.keys[name];
+      const key = ownEntry(cfg.keys, name);
       const override = disables.get(name);
       if (!key && !override) {
         const r = unknown(name, disables.all().keys());

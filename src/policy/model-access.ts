@@ -1,4 +1,5 @@
 import { modelAllowed } from '../config/model-globs.js';
+import { ownEntry } from '../config/own.js';
 import type { Config, KeyConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { globCatalogIds, resolveModelName } from './model-names.js';
@@ -77,7 +78,7 @@ export function resolveModel(
       `key '${key.name}' may not use model ${shown}; its allow-list (models: ${(key.models ?? []).join(', ')}) matches: ${available(config, key)}. Widening it takes a change to keys.yaml.`,
     );
   }
-  const upstream = config.upstreams[model.upstream];
+  const upstream = ownEntry(config.upstreams, model.upstream);
   if (!upstream) {
     throw new GatewayError(
       'upstream_not_configured',

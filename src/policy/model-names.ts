@@ -1,5 +1,6 @@
 import { matchesGlob } from '../config/model-globs.js';
 import { buildModel } from '../config/model-prices.js';
+import { ownEntry } from '../config/own.js';
 import type { ModelSection } from '../config/types.gen.js';
 import type { Config, ModelConfig } from '../config/types.js';
 import { CATALOG_VERSION, catalogModelIds, lookupCatalog, providerForName } from '../metering/catalog.js';
@@ -25,7 +26,7 @@ const caches = new WeakMap<Config, Map<string, NameResolution>>();
 
 /** `now` only picks the prices shown for a model built here; metering picks them per request. */
 export function resolveModelName(config: Config, name: string, now: number): NameResolution {
-  const exact = config.models[name];
+  const exact = ownEntry(config.models, name);
   if (exact && !exact.glob) return { model: exact, via: 'exact' };
   let cache = caches.get(config);
   if (!cache) {
@@ -41,18 +42,18 @@ export function resolveModelName(config: Config, name: string, now: number): Nam
 
 function resolveUncached(config: Config, name: string, now: number): NameResolution {
   const base = name.replace(SNAPSHOT_SUFFIX, '');
-  const entry = base !== name ? config.models[base] : undefined;
+  const entry = base !== name ? ownEntry(config.models, base) : undefined;
   if (entry && !entry.glob) {
     // A dated snapshot can be priced apart (gpt-4o-2024-05-13 costs twice gpt-4o): the catalog's
     // price for the name asked for, under the entry's explicit prices, else the entry's own.
-    const upstream = config.upstreams[entry.upstream];
+    const upstream = ownEntry(config.upstreams, entry.upstream);
     const catalog = entry.catalogId !== undefined ? lookupCatalog(name, upstream?.provider) : undefined;
     if (!catalog || catalog.id === entry.catalogId) return { model: entry, via: 'snapshot' };
     return { model: buildModel(entry.name, sectionOf(entry), upstream, catalog, now), via: 'snapshot' };
   }
   const globs = Object.values(config.models).filter((m) => m.glob && matchesGlob(m.name, name));
   for (const glob of globs) {
-    const upstream = config.upstreams[glob.upstream];
+    const upstream = ownEntry(config.upstreams, glob.upstream);
     const catalog = lookupCatalog(name, upstream?.provider);
     if (!catalog) continue;
     return { model: buildModel(catalog.id, sectionOf(glob), upstream, catalog, now), via: 'glob' };
@@ -86,7 +87,7 @@ const globIds = new WeakMap<ModelConfig, string[]>();
 export function globCatalogIds(config: Config, glob: ModelConfig): string[] {
   let ids = globIds.get(glob);
   if (!ids) {
-    const upstream = config.upstreams[glob.upstream];
+    const upstream = ownEntry(config.upstreams, glob.upstream);
     const prefix = glob.name.split(/[*?]/)[0] ?? '';
     const provider = upstream?.provider ?? (prefix ? providerForName(prefix) : undefined);
     ids = provider ? catalogModelIds(provider).filter((id) => matchesGlob(glob.name, id)) : [];

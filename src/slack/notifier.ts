@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { ownEntry } from '../config/own.js';
 import { dayOf } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
@@ -115,7 +116,7 @@ export function createSlackNotifier(deps: {
         `refused:${w.key}:${hour}`,
         refusedAlert({
           key: w.key,
-          notify: config.current().config.keys[w.key]?.notify ?? [],
+          notify: ownEntry(config.current().config.keys, w.key)?.notify ?? [],
           code: w.code,
           attempts: w.count,
           sinceSec: Math.max(refusedAggregateMs, w.last - w.first) / 1000,

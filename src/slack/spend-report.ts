@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { ownEntry } from '../config/own.js';
 import type { GroupConfig, KeyConfig } from '../config/types.js';
 import { dayOf, monthOf, periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
@@ -33,8 +34,8 @@ export async function spendReport(deps: ReportDeps, text: string): Promise<strin
   const name = text.trim().split(/\s+/)[0] ?? '';
 
   if (name) {
-    const key = cfg.keys[name];
-    const asGroup = key ? undefined : cfg.groups?.[name];
+    const key = ownEntry(cfg.keys, name);
+    const asGroup = key ? undefined : cfg.groups ? ownEntry(cfg.groups, name) : undefined;
     if (asGroup) return groupSpendReport(deps, asGroup.name, when, [daily, monthly]);
     if (!key) return unknownKey(name, [...Object.keys(cfg.keys), ...Object.keys(cfg.groups ?? {})]);
     const spend = await deps.store.getSpend(name, [daily, monthly]);

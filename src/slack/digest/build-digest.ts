@@ -1,3 +1,4 @@
+import { ownEntry } from '../../config/own.js';
 import type { Config } from '../../config/types.js';
 import { previousDay } from '../../config/windows.js';
 import type { RollupRow, Store } from '../../store/types.js';
@@ -98,11 +99,11 @@ function accumulateDay(rows: RollupRow[], config: Config): Map<string, DayAccumu
   for (const r of rows) {
     let acc = byKey.get(r.key);
     if (!acc) {
-      const dailyLimit = config.keys[r.key]?.limits.dailyUsd;
+      const dailyLimit = ownEntry(config.keys, r.key)?.limits.dailyUsd;
       acc = {
         line: {
           key: r.key,
-          inConfig: r.key in config.keys,
+          inConfig: Object.hasOwn(config.keys, r.key),
           costUsd: 0,
           requests: 0,
           errors: 0,

@@ -1,3 +1,4 @@
+import { ownEntry } from '../../config/own.js';
 import type { Config, KeyConfig } from '../../config/types.js';
 import { dayOf, dayRange } from '../../config/windows.js';
 import type { DisableRecord, Store } from '../../store/types.js';
@@ -172,7 +173,7 @@ export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {
   }
 
   for (const [name, d] of disabled) {
-    const key = config.keys[name];
+    const key = ownEntry(config.keys, name);
     if (key?.disabled) continue;
     const why = d.reason ? `: ${d.reason}` : '';
     add(

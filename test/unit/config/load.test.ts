@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { diffConfigs } from '../../../src/config/diff.js';
 import { buildKeyIndex, loadConfig } from '../../../src/config/load.js';
 import { contentRevision } from '../../../src/config/revision.js';
 import type { LoadResult, Problem } from '../../../src/config/types.js';
@@ -484,5 +485,44 @@ describe('loadConfig without the fast parser', () => {
     expect(fast.warnings).toHaveLength(1);
     expect(precise.errors).toEqual(fast.errors);
     expect(precise.warnings).toEqual(fast.warnings);
+  });
+});
+
+describe('names that are also Object.prototype properties', () => {
+  const H = `sha256:${'a'.repeat(64)}`;
+  const text = `version: 1
+upstreams:
+  __proto__: { base_url: "http://127.0.0.1:9/v1", api_key: "\${X}" }
+models:
+  constructor: { upstream: __proto__, input_per_mtok: 1, output_per_mtok: 1 }
+  __proto__: { upstream: __proto__, input_per_mtok: 1, output_per_mtok: 1 }
+  toString: { upstream: __proto__, input_per_mtok: 1, output_per_mtok: 1 }
+keys:
+  constructor: { hash: "${H}" }
+`;
+
+  it('are ordinary entries: none is lost, none replaces a prototype', () => {
+    const { config, errors } = loadConfig(text, { file: 'keys.yaml', now: 0 });
+    expect(errors).toEqual([]);
+    expect(Object.keys(config?.upstreams ?? {})).toEqual(['__proto__']);
+    expect(Object.keys(config?.models ?? {})).toEqual(['constructor', '__proto__', 'toString']);
+    expect(Object.getPrototypeOf(config?.models)).toBeNull();
+    expect(Object.entries(config?.keys ?? {}).map(([n, k]) => [n, k.hashes])).toEqual([['constructor', [H]]]);
+  });
+
+  it('reports a model whose upstream is named like a prototype property but not defined, with line:col', () => {
+    const broken = text.replace('constructor: { upstream: __proto__', 'constructor: { upstream: toString');
+    const { errors } = loadConfig(broken, { file: 'keys.yaml', now: 0 });
+    expect(errors.map((e) => `${e.line}:${e.col} ${e.message}`)).toEqual([
+      expect.stringMatching(/^5:\d+ model 'constructor' uses upstream 'toString', which is not defined/),
+    ]);
+  });
+
+  it('diffs a key named constructor as added, not as a change of an existing one', () => {
+    const before = loadConfig(text.replace(/keys:[\s\S]*/, 'keys: {}\n'), { file: 'a', now: 0 }).config;
+    const after = loadConfig(text, { file: 'b', now: 0 }).config;
+    if (!before || !after) throw new Error('fixtures must load');
+    const changes = diffConfigs(before, after);
+    expect(changes.filter((c) => c.subject === 'constructor').map((c) => c.kind)).toEqual(['key-added']);
   });
 });
