@@ -1,3 +1,4 @@
+import { displayUrl } from './base-url.js';
 import { type ConfigChange, change, diffLimits, money, percent } from './diff-change.js';
 import { allowedModels } from './model-globs.js';
 import { ownEntry } from './own.js';
@@ -9,7 +10,15 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
   for (const [name, u] of Object.entries(newCfg.upstreams)) {
     const old = ownEntry(oldCfg.upstreams, name);
     if (!old) {
-      out.push(change('upstreams', 'upstream-added', name, 'neutral', `added: ${u.baseUrl} (${u.format})`));
+      out.push(
+        change(
+          'upstreams',
+          'upstream-added',
+          name,
+          'neutral',
+          `added: ${displayUrl(u.baseUrl)} (${u.format})`,
+        ),
+      );
       continue;
     }
     if (old.baseUrl !== u.baseUrl) {
@@ -19,7 +28,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
           'upstream-changed',
           name,
           'sensitive',
-          `base_url ${old.baseUrl} → ${u.baseUrl}: requests and their upstream key now go there`,
+          `base_url ${displayUrl(old.baseUrl)} → ${displayUrl(u.baseUrl)}: requests and their upstream key now go there`,
         ),
       );
     }
@@ -47,7 +56,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
     }
   }
   for (const name of Object.keys(oldCfg.upstreams)) {
-    if (!(name in newCfg.upstreams))
+    if (!Object.hasOwn(newCfg.upstreams, name))
       out.push(change('upstreams', 'upstream-removed', name, 'narrows', 'removed'));
   }
 
@@ -104,7 +113,8 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
     }
   }
   for (const name of Object.keys(oldCfg.models)) {
-    if (!(name in newCfg.models)) out.push(change('models', 'model-removed', name, 'narrows', 'removed'));
+    if (!Object.hasOwn(newCfg.models, name))
+      out.push(change('models', 'model-removed', name, 'narrows', 'removed'));
   }
 }
 

@@ -1,4 +1,5 @@
 import { validate as validateCron } from 'node-cron';
+import { checkBaseUrls } from './base-url.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 import { matchesGlob } from './model-globs.js';
 import { isGlobName } from './model-prices.js';
@@ -204,6 +205,7 @@ const digestIsCron: Rule = ({ raw }) => {
 
 const RULES: Rule[] = [
   timezoneIsKnown,
+  ({ config }) => checkBaseUrls(config),
   modelUpstreamsExist,
   hashesAreUnique,
   allowListsMatchModels,
