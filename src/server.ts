@@ -61,6 +61,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
     metrics,
     notifier,
+    env: opts.env,
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const settings = resolveSettings(opts, opts.env, config.current().config);

@@ -8,11 +8,14 @@ import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 
-const HELP = `Usage: tollgate validate [FILE ...] [--config F] [--format text|github|json]
+const HELP = `Usage: tollgate validate [FILE ...] [--config F] [--format text|github|json] [--env]
 
 Checks keys.yaml files against schemas/keys.schema.json and the rules of keys.yaml (unique key
 names and hashes, known upstreams and models, api_key only from the environment, no plaintext
 tgk_ key). Needs no secrets and no network. FILE defaults to $TOLLGATE_CONFIG or ${DEFAULT_CONFIG_FILE}.
+
+  --env             also check that every \${VAR} the file names is set in this environment
+                    (serve and reload always do: there an unset one is a reload error)
 
   --config F        one more file to check, as 'serve --config F' would load it
 
@@ -91,7 +94,7 @@ function renderJson(results: FileResult[]): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-async function check(file: string, io: CliIO, now: number): Promise<FileResult> {
+async function check(file: string, io: CliIO, now: number, withEnv: boolean): Promise<FileResult> {
   let text: string;
   try {
     text = await readFile(resolve(io.cwd, file), 'utf8');
@@ -107,13 +110,20 @@ async function check(file: string, io: CliIO, now: number): Promise<FileResult> 
     };
     return { file, readable: false, keys: 0, errors: [problem], warnings: [] };
   }
-  const result = loadConfig(text, { file, now });
+  const result = loadConfig(text, {
+    file,
+    now,
+    ...(withEnv ? { env: { vars: io.env, unsetIs: 'error' as const } } : {}),
+  });
   const keys = Object.keys(result.config?.keys ?? {}).length;
   return { file, readable: true, keys, errors: result.errors, warnings: result.warnings };
 }
 
 export const validate: Command = async (argv, io) => {
-  let parsed: { values: { format?: string; config?: string[]; help?: boolean }; positionals: string[] };
+  let parsed: {
+    values: { format?: string; config?: string[]; env?: boolean; help?: boolean };
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args: argv,
@@ -121,6 +131,7 @@ export const validate: Command = async (argv, io) => {
       options: {
         format: { type: 'string' },
         config: { type: 'string', multiple: true },
+        env: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -142,7 +153,7 @@ export const validate: Command = async (argv, io) => {
   // The command line is the edge of the program: the one place validate reads the clock.
   const now = Date.now();
   const results: FileResult[] = [];
-  for (const file of files) results.push(await check(file, io, now));
+  for (const file of files) results.push(await check(file, io, now, parsed.values.env === true));
 
   const render = format === 'github' ? renderGithub : format === 'json' ? renderJson : renderText;
   io.stdout(render(results));

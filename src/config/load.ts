@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { maskKey } from '../keys/format.js';
+import { checkEnvReferences, type EnvCheck } from './env-refs.js';
 import { createFastLocator } from './fast-positions.js';
 import { parseFast } from './fast-yaml.js';
 import type { Finding } from './finding.js';
@@ -33,7 +34,7 @@ function findLeakedKeys(text: string): Finding[] {
   return out;
 }
 
-export function loadConfig(text: string, opts: { file: string; now: number }): LoadResult {
+export function loadConfig(text: string, opts: { file: string; now: number; env?: EnvCheck }): LoadResult {
   const findings: Finding[] = findLeakedKeys(text);
   let config: Config | undefined;
   let locator: Locator | undefined;
@@ -130,6 +131,7 @@ export function loadConfig(text: string, opts: { file: string; now: number }): L
   const raw = data as KeysFile;
   const normalized = normalizeConfig(raw, opts.now);
   findings.push(...checkRules(raw, normalized, opts.now));
+  if (opts.env) findings.push(...checkEnvReferences(normalized, opts.env));
   config = normalized;
   return finish();
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { Metrics } from '../ops/metrics.js';
 import { diffConfigs, renderDiff } from './diff.js';
+import { type EnvCheck, unsetReferences } from './env-refs.js';
 import type { GitRevision } from './git-revision.js';
 import { createGitRevision } from './git-revision.js';
 import { buildKeyIndex, loadConfig } from './load.js';
@@ -54,6 +55,11 @@ export interface ConfigManagerDeps {
   settleMs?: number;
   sleep?: Sleep;
   gitRevision?: GitRevision;
+  /**
+   * The environment `${VAR}` references are checked against (env-refs.ts): unset ones warn at
+   * start and reject a reload that newly names one. Omitted: not checked.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Reasons that mean "the file system says something changed": the writer may not be done. */
@@ -81,7 +87,12 @@ type Attempt =
   | { kind: 'valid'; config: Config; warnings: Problem[]; text: string; fingerprint: string };
 
 /** Read → hash → parse and validate with the same function as `tollgate validate`. Never throws. */
-async function attempt(file: string, now: number, read: () => Promise<string>): Promise<Attempt> {
+async function attempt(
+  file: string,
+  now: number,
+  read: () => Promise<string>,
+  env?: EnvCheck,
+): Promise<Attempt> {
   let text: string;
   try {
     text = await read();
@@ -93,7 +104,7 @@ async function attempt(file: string, now: number, read: () => Promise<string>): 
   }
   const fingerprint = contentRevision(text);
   try {
-    const result = loadConfig(text, { file, now });
+    const result = loadConfig(text, { file, now, ...(env ? { env } : {}) });
     if (result.config && result.errors.length === 0) {
       return { kind: 'valid', config: result.config, warnings: scrub(result.warnings), text, fingerprint };
     }
@@ -138,7 +149,13 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
   const pause = deps.sleep ?? sleep;
 
   const startedAt = clock();
-  const first = await attempt(file, startedAt, () => readSettled(file, { settleMs: 0, sleep: pause }));
+  const vars = deps.env;
+  const first = await attempt(
+    file,
+    startedAt,
+    () => readSettled(file, { settleMs: 0, sleep: pause }),
+    vars ? { vars, unsetIs: 'warning' } : undefined,
+  );
   if (first.kind === 'missing') throw new Error(`cannot read config file ${file}: it does not exist`);
   if (first.kind !== 'valid') {
     const lines = first.errors.map(formatProblem).join('\n');
@@ -173,7 +190,10 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
         sleep: pause,
         skip: (text) => contentRevision(text) === lastFingerprint,
       });
-    let a = await attempt(file, now, read);
+    const env: EnvCheck | undefined = vars
+      ? { vars, unsetIs: 'error', tolerate: unsetReferences(current.config, vars) }
+      : undefined;
+    let a = await attempt(file, now, read, env);
     if (a.kind === 'valid') {
       const torn = tornWriteProblem(file, a.text, a.config, {
         config: current.config,

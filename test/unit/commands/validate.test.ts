@@ -170,3 +170,26 @@ describe('tollgate validate', () => {
     expect(run.stdout()).toMatch(/^Usage: tollgate validate/);
   });
 });
+
+describe('tollgate validate --env', () => {
+  const example = 'config/keys.yaml';
+
+  it('needs no secrets without --env', async () => {
+    const run = fakeIO({ env: {} });
+    expect(await validate([example], run.io)).toBe(0);
+  });
+
+  it('exits 1 with file:line:col for every referenced variable that is not set', async () => {
+    const run = fakeIO({ env: { OPENAI_API_KEY: 'sk-x' } });
+    expect(await validate([example, '--env'], run.io)).toBe(1);
+    expect(run.stdout()).toContain(
+      `${example}:25:14: error: upstreams.anthropic.api_key names \${ANTHROPIC_API_KEY}, which is not set in the environment where tollgate runs`,
+    );
+    expect(run.stdout()).not.toContain('OPENAI_API_KEY}, which');
+  });
+
+  it('exits 0 when every variable is set', async () => {
+    const run = fakeIO({ env: { OPENAI_API_KEY: 'sk-x', ANTHROPIC_API_KEY: 'sk-y' } });
+    expect(await validate([example, '--env'], run.io)).toBe(0);
+  });
+});
