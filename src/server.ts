@@ -12,7 +12,7 @@ import { createNotifierRelay, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
 import { createMetrics } from './ops/metrics.js';
-import { resolveSettings, type SettingFlags } from './ops/settings.js';
+import { checkTokens, resolveSettings, type SettingFlags } from './ops/settings.js';
 import { createDisableView } from './policy/disables.js';
 import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
@@ -51,6 +51,7 @@ export interface RunningServer {
 
 /** Wiring: env → deps → app → listen. The only place with side effects at start. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  checkTokens(opts.env);
   const clock = opts.clock ?? systemClock;
   const log = opts.log;
   const metrics = createMetrics({ processMetrics: true });

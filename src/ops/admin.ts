@@ -25,7 +25,7 @@ export interface AdminDeps {
 export function createAdminRouter(deps: AdminDeps): Router {
   const router = express.Router();
   router.use(requireToken(deps.token));
-  router.use(express.json({ limit: '64kb' }));
+  router.use(express.json({ limit: ADMIN_BODY_LIMIT }));
 
   router.get('/keys', async (_req, res) => {
     const cfg = deps.config.current().config;
@@ -40,7 +40,24 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.post('/keys/:name/disable', async (req, res) => {
-    const reason = typeof req.body?.reason === 'string' ? req.body.reason : 'disabled through the admin API';
+    const body: unknown = req.body;
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      return void badRequest(
+        res,
+        `the body must be a JSON object like {"reason": "…"}; got ${describe(body)}.`,
+      );
+    }
+    const given = (body as { reason?: unknown } | undefined)?.reason;
+    if (given !== undefined && typeof given !== 'string') {
+      return void badRequest(res, `reason must be a string; got ${describe(given)}.`);
+    }
+    if (given !== undefined && given.length > MAX_REASON_CHARS) {
+      return void badRequest(
+        res,
+        `reason is ${given.length} characters long; it may be at most ${MAX_REASON_CHARS}. Shorten it (link to a ticket for the details).`,
+      );
+    }
+    const reason = given ?? 'disabled through the admin API';
     const r = await deps.killSwitch.disable(String(req.params.name), {
       reason,
       actor: 'admin-api',
@@ -62,13 +79,16 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const tz = deps.config.current().config.server.timezone;
     const by = String(req.query.by ?? 'key');
     if (!['key', 'model', 'day', 'status', 'group'].includes(by)) {
-      return void badRequest(res, `by must be one of key, model, day, status, group; got '${by}'.`);
+      return void badRequest(
+        res,
+        `the query parameter by= must be one of key, model, day, status, group; got '${by}'.`,
+      );
     }
     let since: number;
     let until: number;
     try {
-      since = parseSince(typeof req.query.since === 'string' ? req.query.since : '7d', now, tz);
-      until = typeof req.query.until === 'string' ? parseUntil(req.query.until, tz) : now + 1;
+      since = parseSince(typeof req.query.since === 'string' ? req.query.since : '7d', now, tz, 'query');
+      until = typeof req.query.until === 'string' ? parseUntil(req.query.until, tz, 'query') : now + 1;
     } catch (err) {
       return void badRequest(res, (err as Error).message);
     }
@@ -80,7 +100,54 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json({ data: by === 'group' ? usageByGroup(rows, deps.config.current().config) : rows });
   });
 
+  router.use(bodyErrors);
   return router;
+}
+
+/** Bounds of the admin API's JSON bodies: a disable reason is a sentence, not a document. */
+export const ADMIN_BODY_LIMIT = '16kb';
+export const MAX_REASON_CHARS = 500;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** express.json's own errors, which would otherwise reach the app's handler as a 500 internal_error. */
+function bodyErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') {
+    res.status(413).json({
+      error: {
+        message: `the request body is larger than ${ADMIN_BODY_LIMIT.replace('kb', ' KB')}: send {"reason": "…"} with a reason of at most ${MAX_REASON_CHARS} characters.`,
+        type: 'invalid_request_error',
+        code: 'request_too_large',
+        param: null,
+      },
+    });
+    return;
+  }
+  if (type === 'entity.parse.failed') {
+    return void badRequest(
+      res,
+      'the request body is not valid JSON: send {"reason": "…"} with content-type: application/json, or no body at all.',
+    );
+  }
+  // Other body-parser refusals (an unsupported charset or encoding) carry their own 4xx status.
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500) {
+    res.status(status).json({
+      error: {
+        message: `the request body could not be read: ${(err as Error).message}.`,
+        type: 'invalid_request_error',
+        code: 'invalid_request',
+        param: null,
+      },
+    });
+    return;
+  }
+  next(err);
 }
 
 async function describeKeys(deps: AdminDeps, keys: KeyConfig[]) {

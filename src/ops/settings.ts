@@ -36,3 +36,21 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv, con
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
+
+/** Bearer tokens must resist guessing: at least this many characters (`openssl rand -hex 32` gives 64). */
+export const MIN_TOKEN_LENGTH = 32;
+
+/**
+ * Refuses a TOLLGATE_ADMIN_TOKEN or TOLLGATE_DASHBOARD_TOKEN that is set but short: either one
+ * opens the admin API or the dashboard to whoever can reach the port. Unset or empty leaves that
+ * surface off.
+ */
+export function checkTokens(env: NodeJS.ProcessEnv): void {
+  for (const name of ['TOLLGATE_ADMIN_TOKEN', 'TOLLGATE_DASHBOARD_TOKEN']) {
+    const value = env[name];
+    if (value === undefined || value === '' || value.length >= MIN_TOKEN_LENGTH) continue;
+    throw new Error(
+      `${name} is ${value.length} character${value.length === 1 ? '' : 's'} long; it must be at least ${MIN_TOKEN_LENGTH} (generate one with 'openssl rand -hex 32').`,
+    );
+  }
+}

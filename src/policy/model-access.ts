@@ -40,6 +40,13 @@ export interface ModelRoute {
   upstreamKey: string;
 }
 
+/** What a JSON value is, in words, without echoing an object a client sent. */
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number' || typeof v === 'boolean') return `a ${typeof v} (${String(v)})`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
 function available(config: Config, key: KeyConfig): string {
   const names = allowedModels(config, key).map((m) => m.name);
   return names.length > 0 ? names.join(', ') : '(none)';
@@ -56,10 +63,16 @@ export function resolveModel(
   env: NodeJS.ProcessEnv,
   now = 0,
 ): ModelRoute {
-  if (typeof name !== 'string' || name === '') {
+  if (name === undefined || name === null || name === '') {
     throw new GatewayError(
       'invalid_request',
       `the request body has no 'model'; key '${key.name}' may use: ${available(config, key)}.`,
+    );
+  }
+  if (typeof name !== 'string') {
+    throw new GatewayError(
+      'invalid_request',
+      `the request's 'model' must be a string naming a model, not ${jsonType(name)}; key '${key.name}' may use: ${available(config, key)}.`,
     );
   }
   const resolved = resolveModelName(config, name, now);

@@ -84,8 +84,9 @@ export async function disableKey(
     deps.killSwitch.disable(name, { reason, actor: inv.userId, source: 'slack' }),
   );
   if ('error' in r) return { reply: ephemeral(r.error) };
-  if (!r.ok) return { reply: ephemeral(r.message) };
-  if (!r.changed) return { reply: ephemeral(r.message) };
+  // Kill-switch messages quote what the admin typed (an unknown name) and stored reasons: escaped,
+  // so `/disable-key <!channel>` cannot ping the channel from the reply.
+  if (!r.ok || !r.changed) return { reply: ephemeral(escapeMrkdwn(r.message)) };
   const text = disableAnnouncement(userMention(inv.userId), name, reason);
   return { reply: { response_type: 'in_channel', text, replace_original: false }, announcement: text };
 }
@@ -100,7 +101,7 @@ export async function enableKey(
   if (!isAdmin(deps, inv.userId)) return { reply: await refuseNonAdmin(deps, inv, 'enable', name, '') };
   const r = await run(deps, () => deps.killSwitch.enable(name, { actor: inv.userId, source: 'slack' }));
   if ('error' in r) return { reply: ephemeral(r.error) };
-  if (!r.ok || !r.changed) return { reply: ephemeral(r.message) };
+  if (!r.ok || !r.changed) return { reply: ephemeral(escapeMrkdwn(r.message)) };
   const text = enableAnnouncement(userMention(inv.userId), name);
   return { reply: { response_type: 'in_channel', text }, announcement: text };
 }

@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 
 const key = mintKey();
 const otherKey = mintKey();
-const ADMIN = 'admin-token-for-tests';
+const ADMIN = 'admin-token-for-tests-0123456789abcdef';
 let upstream: Server;
 let upstreamUrl = '';
 let gw: TestServer;

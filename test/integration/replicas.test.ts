@@ -12,7 +12,7 @@ import { startTestServer, type TestServer, waitFor } from '../helpers/server-har
 const budgetKey = mintKey();
 const rateKey = mintKey();
 const victimKey = mintKey();
-const ADMIN = 'admin-token-for-replica-tests';
+const ADMIN = 'admin-token-for-replica-tests-0123456789';
 const DAILY_USD = 0.02;
 
 let db: TestDatabase;

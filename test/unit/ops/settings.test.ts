@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
-import { resolveSettings } from '../../../src/ops/settings.js';
+import { checkTokens, resolveSettings } from '../../../src/ops/settings.js';
 import { parseSince, parseUntil } from '../../../src/ops/time-args.js';
 
 const config = {
@@ -68,5 +68,25 @@ describe('time arguments', () => {
     );
     expect(() => parseSince('2026-02-30', now, 'UTC')).toThrow(/not a calendar date/);
     expect(() => parseUntil('2026-11-32', 'UTC')).toThrow(/not a calendar date/);
+  });
+});
+
+describe('checkTokens', () => {
+  it.each(['TOLLGATE_ADMIN_TOKEN', 'TOLLGATE_DASHBOARD_TOKEN'])(
+    'refuses a %s shorter than 32 characters in one sentence',
+    (name) => {
+      expect(() => checkTokens({ [name]: 'x' })).toThrow(
+        `${name} is 1 character long; it must be at least 32 (generate one with 'openssl rand -hex 32').`,
+      );
+      expect(() => checkTokens({ [name]: 'a'.repeat(31) })).toThrow(/is 31 characters long/);
+    },
+  );
+
+  it('accepts 32 characters or more, and an unset or empty token (that surface stays off)', () => {
+    expect(() =>
+      checkTokens({ TOLLGATE_ADMIN_TOKEN: 'a'.repeat(32), TOLLGATE_DASHBOARD_TOKEN: 'b'.repeat(64) }),
+    ).not.toThrow();
+    expect(() => checkTokens({ TOLLGATE_ADMIN_TOKEN: '' })).not.toThrow();
+    expect(() => checkTokens({})).not.toThrow();
   });
 });

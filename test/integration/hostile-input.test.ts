@@ -6,7 +6,9 @@ import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 import { slackHeaders, slashCommandBody } from '../helpers/slack-signer.js';
 
 /**
- * Names that are also properties of every JavaScript object. A plain-object lookup finds
+ * What a hostile or careless user types into the gateway, the admin API and Slack.
+ *
+ * Names that are also properties of every JavaScript object: a plain-object lookup finds
  * `keys.constructor` (a function) or `models.__proto__` (Object.prototype) and takes them for
  * configured entries; every place where a user's name meets the config must say "unknown".
  */
@@ -187,5 +189,106 @@ describe('a keys.yaml that uses these names for its own entries', () => {
     expect(off.status).toBe(200);
     const on = await fetch(`${named.url}/admin/keys/constructor/enable`, { method: 'POST', headers: auth });
     expect(on.status).toBe(200);
+  });
+});
+
+describe('the admin API refuses bodies it cannot use with 400 or 413 and a clear message', () => {
+  const post = (body: string, name = 'cursor-dev') =>
+    fetch(`${gw.url}/admin/keys/${name}/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body,
+    });
+  const errorOf = async (res: Response) =>
+    ((await res.json()) as { error: { code: string; message: string } }).error;
+
+  it('answers malformed JSON with 400', async () => {
+    const res = await post('{"reason": ');
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toMatchObject({
+      code: 'invalid_request',
+      message:
+        'the request body is not valid JSON: send {"reason": "…"} with content-type: application/json, or no body at all.',
+    });
+  });
+
+  it('answers a 100 KB reason with 413', async () => {
+    const res = await post(JSON.stringify({ reason: 'x'.repeat(100_000) }));
+    expect(res.status).toBe(413);
+    expect((await errorOf(res)).message).toBe(
+      'the request body is larger than 16 KB: send {"reason": "…"} with a reason of at most 500 characters.',
+    );
+  });
+
+  it('answers a reason over 500 characters, or one that is not a string, with 400', async () => {
+    const long = await post(JSON.stringify({ reason: 'x'.repeat(501) }));
+    expect(long.status).toBe(400);
+    expect((await errorOf(long)).message).toMatch(/^reason is 501 characters long; it may be at most 500/);
+    const number = await post(JSON.stringify({ reason: 42 }));
+    expect(number.status).toBe(400);
+    expect((await errorOf(number)).message).toBe('reason must be a string; got a number.');
+    const list = await post('["leaked"]');
+    expect(list.status).toBe(400);
+    expect((await errorOf(list)).message).toMatch(
+      /^the body must be a JSON object like \{"reason": "…"\}; got a list/,
+    );
+    expect(await gw.server.deps.store.listDisabled()).toEqual(new Map());
+  });
+
+  it('names the query parameter, not a command-line flag, in /admin/usage errors', async () => {
+    for (const [query, subject] of [
+      ['since=last-week', 'the query parameter since=last-week is not'],
+      ['until=2026-02-30', 'the query parameter until=2026-02-30 is not a calendar date'],
+      ['by=colour', 'the query parameter by= must be one of'],
+    ] as const) {
+      const res = await admin(`/usage?${query}`);
+      expect(res.status).toBe(400);
+      const message = (await errorOf(res)).message;
+      expect(message).toContain(subject);
+      expect(message).not.toContain('--');
+    }
+  });
+});
+
+describe('a model that is not a string', () => {
+  it.each([
+    [{ name: 'gpt-4o-mini' }, 'an object'],
+    [['gpt-4o-mini'], 'a list'],
+    [42, 'a number (42)'],
+  ])('is 400 invalid_request saying it must be a string, not %j', async (model, type) => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cursorKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({
+      code: 'invalid_request',
+      message: `the request's 'model' must be a string naming a model, not ${type}; key 'cursor-dev' may use: gpt-4o-mini.`,
+    });
+  });
+});
+
+describe('Slack replies to an unknown name', () => {
+  it.each(['/disable-key', '/enable-key', '/spend'])(
+    'escape what %s was given, so it cannot ping the channel',
+    async (cmd) => {
+      const reply = await command(cmd, '<!channel> <@U02BOB> & co');
+      expect(reply.response_type).toBe('ephemeral');
+      expect(reply.text).toContain('&lt;!channel&gt;');
+      expect(reply.text).not.toContain('<!channel>');
+      expect(reply.text).not.toContain('<@U02BOB>');
+    },
+  );
+});
+
+describe('serve with a short token', () => {
+  it('refuses to start, saying which variable is too short', async () => {
+    await expect(
+      startTestServer({ yaml: 'version: 1\n', env: { TOLLGATE_ADMIN_TOKEN: 'hunter2' } }),
+    ).rejects.toThrow(
+      "TOLLGATE_ADMIN_TOKEN is 7 characters long; it must be at least 32 (generate one with 'openssl rand -hex 32').",
+    );
   });
 });
