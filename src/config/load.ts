@@ -4,6 +4,7 @@ import { checkEnvReferences, type EnvCheck } from './env-refs.js';
 import { createFastLocator } from './fast-positions.js';
 import { parseFast } from './fast-yaml.js';
 import type { Finding } from './finding.js';
+import { boundProblems, MAX_CONFIG_BYTES, tooLargeProblem } from './limits.js';
 import { normalizeConfig } from './normalize.js';
 import { checkRules } from './rules.js';
 import { rulesOverValidParts } from './rules-over-valid-parts.js';
@@ -35,6 +36,9 @@ function findLeakedKeys(text: string): Finding[] {
 }
 
 export function loadConfig(text: string, opts: { file: string; now: number; env?: EnvCheck }): LoadResult {
+  // Before anything walks the text: a 50 MB file would block the caller's event loop for seconds.
+  const bytes = text.length > MAX_CONFIG_BYTES / 4 ? Buffer.byteLength(text, 'utf8') : text.length;
+  if (bytes > MAX_CONFIG_BYTES) return { warnings: [], errors: [tooLargeProblem(opts.file, bytes)] };
   const findings: Finding[] = findLeakedKeys(text);
   let config: Config | undefined;
   let locator: Locator | undefined;
@@ -66,8 +70,8 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
       return { file: opts.file, line, col, path, message, severity: f.severity };
     });
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    const errors = problems.filter((p) => p.severity === 'error');
-    const warnings = problems.filter((p) => p.severity === 'warning');
+    const errors = boundProblems(problems.filter((p) => p.severity === 'error'));
+    const warnings = boundProblems(problems.filter((p) => p.severity === 'warning'));
     return errors.length === 0 && config ? { config, warnings, errors } : { warnings, errors };
   };
 
@@ -121,17 +125,18 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
   }
 
   const schemaFindings = checkSchema(data);
-  findings.push(...schemaFindings);
+  // Loops, not push(...list): spreading 150,000 findings as arguments overflows the stack.
+  for (const f of schemaFindings) findings.push(f);
   if (schemaFindings.length > 0) {
     // Rules and normalization assume the schema's shapes, so they see only the parts that passed it.
-    findings.push(...rulesOverValidParts(data, schemaFindings, opts.now));
+    for (const f of rulesOverValidParts(data, schemaFindings, opts.now)) findings.push(f);
     return finish();
   }
 
   const raw = data as KeysFile;
   const normalized = normalizeConfig(raw, opts.now);
-  findings.push(...checkRules(raw, normalized, opts.now));
-  if (opts.env) findings.push(...checkEnvReferences(normalized, opts.env));
+  for (const f of checkRules(raw, normalized, opts.now)) findings.push(f);
+  if (opts.env) for (const f of checkEnvReferences(normalized, opts.env)) findings.push(f);
   config = normalized;
   return finish();
 }

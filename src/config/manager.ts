@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
@@ -7,6 +8,7 @@ import { diffConfigs, renderDiff } from './diff.js';
 import { type EnvCheck, unsetReferences } from './env-refs.js';
 import type { GitRevision } from './git-revision.js';
 import { createGitRevision } from './git-revision.js';
+import { MAX_CONFIG_BYTES, tooLargeProblem } from './limits.js';
 import { buildKeyIndex, loadConfig } from './load.js';
 import { readSettled, type Sleep, sleep } from './read-settled.js';
 import { contentRevision } from './revision.js';
@@ -95,6 +97,11 @@ async function attempt(
 ): Promise<Attempt> {
   let text: string;
   try {
+    // Refused before it is read: reading and hashing a runaway file is a cost of its own.
+    const { size } = await stat(file);
+    if (size > MAX_CONFIG_BYTES) {
+      return { kind: 'invalid', errors: [tooLargeProblem(file, size)], fingerprint: `too-large:${size}` };
+    }
     text = await read();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';

@@ -171,7 +171,11 @@ function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
     if (g.keyword !== 'anyOf' && g.keyword !== 'oneOf') return;
     const within = (e: ErrorObject) =>
       e.instancePath === g.instancePath || e.instancePath.startsWith(`${g.instancePath}/`);
-    const subs = errors.slice(0, gi).filter((e) => within(e) && !drop.has(e));
+    // ajv reports a branch's errors right before the anyOf error itself: walk back over them only,
+    // so a file with 100,000 bad hashes is linear, not quadratic.
+    let from = gi;
+    while (from > 0 && within(errors[from - 1] as ErrorObject)) from--;
+    const subs = errors.slice(from, gi).filter((e) => !drop.has(e));
     const specific = subs.filter((e) => !(e.keyword === 'type' && e.instancePath === g.instancePath));
     for (const e of subs) if (!specific.includes(e)) drop.add(e);
     if (specific.length > 0) drop.add(g);
@@ -182,12 +186,45 @@ function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
   return out;
 }
 
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Keys validated per ajv call. ajv appends a `$ref`'d schema's errors with `concat`, copying the
+ * whole error list once per key that has errors: quadratic in the errors of one call (a file with
+ * 50,000 broken keys took minutes). Calls over slices of the keys keep it linear.
+ */
+const KEYS_PER_CALL = 250;
+
+function schemaErrors(data: unknown): ErrorObject[] {
+  const validate = validator();
+  const keys = isMap(data) ? data.keys : undefined;
+  const names = isMap(keys) ? Object.keys(keys) : [];
+  if (!isMap(data) || !isMap(keys) || names.length <= KEYS_PER_CALL) {
+    return validate(data) ? [] : [...(validate.errors ?? [])];
+  }
+  const out: ErrorObject[] = [];
+  for (let start = 0; start < names.length; start += KEYS_PER_CALL) {
+    // No prototype, so an entry named `__proto__` stays an entry (and is reported as a bad name).
+    const slice: Record<string, unknown> = Object.create(null);
+    for (const name of names.slice(start, start + KEYS_PER_CALL)) slice[name] = keys[name];
+    if (validate({ ...data, keys: slice })) continue;
+    for (const e of validate.errors ?? []) {
+      // The rest of the file is the same in every call: report its errors once.
+      const inKeys = e.instancePath === '/keys' || e.instancePath.startsWith('/keys/');
+      if (inKeys || start === 0) out.push(e);
+    }
+  }
+  return out;
+}
+
 /** Validates the parsed document against the schema; returns findings (errors only). */
 export function checkSchema(data: unknown): Finding[] {
-  const validate = validator();
-  if (validate(data)) return [];
+  const errors = schemaErrors(data);
+  if (errors.length === 0) return [];
   const out: Finding[] = [];
-  for (const e of collapseAnyOf(validate.errors ?? [])) {
+  for (const e of collapseAnyOf(errors)) {
     const f = messageFor(e, data);
     if (f) out.push(f);
   }
