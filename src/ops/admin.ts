@@ -71,7 +71,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
       actor: 'admin-api',
       source: 'admin_api',
     });
-    res.status(r.ok ? 200 : r.suggestion !== undefined || !r.changed ? 409 : 404).json(r);
+    res.status(r.ok ? 200 : r.unknown ? 404 : 409).json(r);
   });
 
   router.get('/usage', async (req, res) => {

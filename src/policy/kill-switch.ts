@@ -17,6 +17,8 @@ export interface KillSwitchResult {
   message: string;
   /** The closest configured key name when the given one is unknown. */
   suggestion?: string;
+  /** No key of that name exists: the admin API's 404, where other refusals are 409. */
+  unknown?: true;
 }
 
 export interface KillSwitch {
@@ -54,6 +56,7 @@ export function createKillSwitch(deps: {
       ok: false,
       changed: false,
       message: `There is no key named '${name}' in keys.yaml.${hint}`,
+      unknown: true,
       ...(suggestion ? { suggestion } : {}),
     };
   }
