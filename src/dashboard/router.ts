@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { ownEntry } from '../config/own.js';
 import { toGatewayError } from '../errors.js';
 import { runKillSwitch } from './actions.js';
 import { readCookie, requireSession, safeNext, sessionCookie, sessionOf } from './auth.js';
@@ -125,7 +126,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.get('/keys/:name', async (req, res) => {
     const session = sessionOf(res);
     const name = String(req.params.name);
-    const key = deps.config.current().config.keys[name];
+    const key = ownEntry(deps.config.current().config.keys, name);
     if (!key) return void unknownKey(res, name, session);
     const detail = await loadKey(deps, rollup, key);
     const flash = flashes.get(session.sid);
@@ -143,14 +144,14 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
 
   router.get('/keys/:name/requests.csv', async (req, res) => {
     const name = String(req.params.name);
-    if (!deps.config.current().config.keys[name]) return void unknownKey(res, name, sessionOf(res));
+    if (!ownEntry(deps.config.current().config.keys, name)) return void unknownKey(res, name, sessionOf(res));
     const records = await deps.store.recentUsage(name, RECENT_REQUESTS);
     sendCsv(res, `tollgate-${name}-requests.csv`, requestsCsv(records, tz()));
   });
 
   router.get('/keys/:name/audit.csv', async (req, res) => {
     const name = String(req.params.name);
-    if (!deps.config.current().config.keys[name]) return void unknownKey(res, name, sessionOf(res));
+    if (!ownEntry(deps.config.current().config.keys, name)) return void unknownKey(res, name, sessionOf(res));
     const entries = await deps.store.keyAudit(name, 1000);
     sendCsv(res, `tollgate-${name}-history.csv`, auditCsv(entries, tz()));
   });
@@ -164,7 +165,8 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       if (r.status === 403) {
         return void render(res, 403, 'Not allowed', html`<h1>Not allowed</h1><p>${r.message}</p>`, session);
       }
-      if (!deps.config.current().config.keys[name]) return void unknownKey(res, name, session, r.message);
+      if (!ownEntry(deps.config.current().config.keys, name))
+        return void unknownKey(res, name, session, r.message);
       if (flashes.size > 1000) flashes.clear();
       flashes.set(session.sid, { ok: r.ok, text: r.message });
       res.redirect(303, keyHref(name));
