@@ -1,4 +1,5 @@
 import { type ConfigChange, change, describeLimits, diffLimits } from './diff-change.js';
+import { ownEntry } from './own.js';
 import type { Config, KeyConfig } from './types.js';
 
 /**
@@ -19,11 +20,11 @@ const sameMembers = (a: string[], b: string[]) => a.length > 0 && a.join('\n') =
 export function diffGroups(oldCfg: Config, newCfg: Config, out: ConfigChange[]): Map<string, string> {
   const before = oldCfg.groups ?? {};
   const after = newCfg.groups ?? {};
-  const removed = Object.keys(before).filter((n) => !(n in after));
+  const removed = Object.keys(before).filter((n) => !Object.hasOwn(after, n));
   /** new name → old name, for groups renamed with their keys. */
   const renamed = new Map<string, string>();
   for (const [name, group] of Object.entries(after)) {
-    const old = before[name];
+    const old = ownEntry(before, name);
     if (old) {
       diffLimits('groups', name, old.limits, group.limits, out);
       continue;
@@ -32,7 +33,7 @@ export function diffGroups(oldCfg: Config, newCfg: Config, out: ConfigChange[]):
     const from = removed.find(
       (r) => ![...renamed.values()].includes(r) && sameMembers(membersOf(oldCfg, r), members),
     );
-    const formerGroup = from === undefined ? undefined : before[from];
+    const formerGroup = from === undefined ? undefined : ownEntry(before, from);
     if (from !== undefined && formerGroup) {
       renamed.set(name, from);
       out.push(

@@ -186,7 +186,7 @@ const keyGroupsExist: Rule = ({ raw, config, pruned }) => {
   const out: Finding[] = [];
   for (const [name, key] of Object.entries(raw.keys ?? {})) {
     const group = key?.group;
-    if (group === undefined || group in (config.groups ?? {}) || removed?.has(group)) continue;
+    if (group === undefined || Object.hasOwn(config.groups ?? {}, group) || removed?.has(group)) continue;
     out.push(
       errorAt(
         ['keys', name, 'group'],
