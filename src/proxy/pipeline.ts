@@ -185,7 +185,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.model = target.model;
     ctx.upstream = target.upstream;
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
-    const serverTools = planServerTools(parsed);
+    const serverTools = planServerTools(parsed, route.kind);
     const output = createOutputFitter(
       planOutput(parsed, route.outputField, target.model, key),
       target.model,
@@ -227,7 +227,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     }
     const plan = output.plan();
     if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
-    await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan, serverTools.tools));
+    await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan, serverTools.set));
   };
 
   /** Serves one request; never rejects. */

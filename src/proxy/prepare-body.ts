@@ -12,15 +12,15 @@ export interface PreparedBody {
 /**
  * The body to forward. Two changes, both so that metering is exact and the reservation holds:
  * an OpenAI stream is asked to report usage (`stream_options.include_usage`), and a request
- * without an output cap, or asking for more than the key's cap, gets the key's cap (and a web
- * search tool without `max_uses` gets one, see src/policy/server-tools.ts).
+ * without an output cap, or asking for more than the key's cap, gets the key's cap (and a request
+ * allowing unboundedly many web searches gets a bound, see src/policy/server-tools.ts).
  */
 export function prepareBody(
   raw: Buffer,
   parsed: Record<string, unknown>,
   route: Route,
   output: OutputPlan,
-  tools?: unknown[],
+  set?: Record<string, unknown>,
 ): PreparedBody {
   const stream = parsed.stream === true;
   let next: Record<string, unknown> | undefined;
@@ -44,9 +44,6 @@ export function prepareBody(
     next ??= { ...parsed };
     for (const field of output.inject.fields) next[field] = output.inject.value;
   }
-  if (tools) {
-    next ??= { ...parsed };
-    next.tools = tools;
-  }
+  if (set) next = { ...(next ?? parsed), ...set };
   return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
 }
