@@ -219,7 +219,7 @@ function createAnthropicReader(): UsageReader {
         cachedTokens: counts.cacheRead,
         cacheWriteTokens: writes,
         cacheWrite1hTokens: counts.cacheWrite1h,
-        ...(counts.webSearches > 0 ? { webSearches: counts.webSearches } : {}),
+        ...(counts.webSearches !== 0 ? { webSearches: counts.webSearches } : {}),
       };
     },
     textChars: () => chars,
