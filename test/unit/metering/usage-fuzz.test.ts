@@ -43,9 +43,11 @@ const tokenValue = fc.oneof(
   fc.constant(undefined),
 );
 
+// JSON has no Infinity or NaN: JSON.stringify sends them as null, which is an absent count.
 const plausible = (v: unknown) =>
   v === undefined ||
   v === null ||
+  (typeof v === 'number' && !Number.isFinite(v)) ||
   (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_PLAUSIBLE_TOKENS);
 
 interface Report {
