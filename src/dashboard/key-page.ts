@@ -146,7 +146,8 @@ ${sortedTable({
 function limits(d: KeyDetail): SafeHtml {
   const l = d.key.limits;
   const window = (w: WindowDetail) => {
-    const name = w.name === 'daily' ? 'Daily' : 'Monthly';
+    const label = `${w.name[0]?.toUpperCase()}${w.name.slice(1)}`;
+    const name = w.group === undefined ? label : `${label}, group ${w.group}`;
     const resets = `resets ${formatTime(w.resetsAt, d.timeZone, false)}`;
     if (w.limitUsd === undefined) {
       return html`<div class="window"><div class="window-head"><strong>${name}</strong><span>${formatUsd(w.spentUsd)} spent, no limit</span></div>
@@ -159,6 +160,7 @@ function limits(d: KeyDetail): SafeHtml {
   };
   const other = [
     ['Requests per minute', l.rpm === undefined ? 'no limit' : `${formatInt(l.rpm)} (rolling 60 s)`],
+    ['Tokens per minute', l.tpm === undefined ? 'no limit' : `${formatInt(l.tpm)} (rolling 60 s)`],
     ['Parallel requests', l.maxParallel === undefined ? 'no limit' : formatInt(l.maxParallel)],
     ['Output tokens per request', l.maxOutputTokens === undefined ? 'no cap' : formatInt(l.maxOutputTokens)],
   ];
@@ -168,8 +170,7 @@ function limits(d: KeyDetail): SafeHtml {
 
 function facts(d: KeyDetail): SafeHtml {
   const k = d.key;
-  // `group` arrives with key groups; shown when the config has it.
-  const group = (k as { group?: unknown }).group;
+  const group = k.group;
   const tags = Object.entries(k.tags);
   const rows: [string, SafeHtml | string][] = [
     ['Owner', k.owner ?? '–'],

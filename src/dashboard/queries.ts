@@ -1,6 +1,7 @@
 import type { KeyConfig } from '../config/types.js';
-import { dayOf, dayRange, monthOf, monthRange, periodsAt, previousDay } from '../config/windows.js';
+import { dayOf, monthOf, periodEnd, periodsAt, previousDay } from '../config/windows.js';
 import { type KeyStatus, keyStatus } from '../policy/key-status.js';
+import { groupPeriod } from '../store/budget-subject.js';
 import type { AuditEntry, DailyTotal, DisableRecord, UsageRecord } from '../store/types.js';
 import type { Series } from './chart.js';
 import type { DashboardDeps } from './deps.js';
@@ -61,8 +62,12 @@ export interface Overview {
   thresholds: { warn: number; over: number };
 }
 
+export type WindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
+
 export interface WindowDetail extends WindowUse {
-  name: 'daily' | 'monthly';
+  name: WindowName;
+  /** The group whose shared window this is; absent for the key's own. */
+  group?: string;
   reservedUsd: number;
   leftUsd: number | null;
   resetsAt: number;
@@ -156,25 +161,61 @@ export async function loadKey(deps: DashboardDeps, rollup: RollupCache, key: Key
   const now = deps.clock();
   const cfg = deps.config.current().config;
   const tz = cfg.server.timezone;
-  const { daily, monthly } = periodsAt(now, tz);
+  const periods = periodsAt(now, tz);
   const today = dayOf(now, tz);
   const days = lastDays(today, CHART_DAYS);
+  // The key's own windows (daily and monthly always, hourly and weekly when limited), then the
+  // limited windows of its group: a request must fit every one of them.
+  const names: WindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
+  const group =
+    key.group !== undefined && Object.hasOwn(cfg.groups ?? {}, key.group)
+      ? cfg.groups?.[key.group]
+      : undefined;
+  const wanted: {
+    name: WindowName;
+    period: string;
+    entry: string;
+    limit: number | undefined;
+    group?: string;
+  }[] = [];
+  for (const name of names) {
+    const limit = key.limits[`${name}Usd`];
+    if (limit !== undefined || name === 'daily' || name === 'monthly')
+      wanted.push({ name, period: periods[name], entry: periods[name], limit });
+  }
+  if (group) {
+    for (const name of names) {
+      const limit = group.limits[`${name}Usd`];
+      if (limit !== undefined)
+        wanted.push({
+          name,
+          period: periods[name],
+          entry: groupPeriod(group.name, periods[name]),
+          limit,
+          group: group.name,
+        });
+    }
+  }
   const [spend, perModel, recent, audit] = await Promise.all([
-    deps.store.getSpend(key.name, [daily, monthly]),
+    deps.store.getSpend(
+      key.name,
+      wanted.map((w) => w.entry),
+    ),
     rollup.rows(days, tz, key.name),
     deps.store.recentUsage(key.name, RECENT_REQUESTS),
     deps.store.keyAudit(key.name, 50),
   ]);
   const thresholds = levels(cfg.slack?.alerts.budgetThresholds);
-  const detail = (name: 'daily' | 'monthly', period: string, limit: number | undefined, resetsAt: number) => {
-    const spent = spend[period]?.spentUsd ?? 0;
-    const reserved = spend[period]?.reservedUsd ?? 0;
+  const detail = (w: (typeof wanted)[number]): WindowDetail => {
+    const spent = spend[w.entry]?.spentUsd ?? 0;
+    const reserved = spend[w.entry]?.reservedUsd ?? 0;
     return {
-      name,
-      ...windowUse(spent, limit, thresholds),
+      name: w.name,
+      ...(w.group !== undefined ? { group: w.group } : {}),
+      ...windowUse(spent, w.limit, thresholds),
       reservedUsd: reserved,
-      leftUsd: limit === undefined ? null : Math.max(0, limit - spent - reserved),
-      resetsAt,
+      leftUsd: w.limit === undefined ? null : Math.max(0, w.limit - spent - reserved),
+      resetsAt: periodEnd(w.period, tz),
     };
   };
   const override = deps.disables.get(key.name);
@@ -184,10 +225,7 @@ export async function loadKey(deps: DashboardDeps, rollup: RollupCache, key: Key
     key,
     status: keyStatus(key, override, now),
     override,
-    windows: [
-      detail('daily', daily, key.limits.dailyUsd, dayRange(today, tz).end),
-      detail('monthly', monthly, key.limits.monthlyUsd, monthRange(monthOf(now, tz), tz).end),
-    ],
+    windows: wanted.map(detail),
     days,
     byModel: toSeries(perModel, days, (t) => t.model),
     models: groupTotals(perModel, (t) => t.model),
