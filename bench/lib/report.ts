@@ -41,7 +41,7 @@ export interface TargetResult {
 
 export interface Report {
   date: string;
-  args: { rounds: number; seconds: number; latencySeconds: number; only: string[] };
+  args: { rounds: number; seconds: number; latencySeconds: number; only: string[]; baseline?: string };
   machine: { node: string; nginx: string; wrk: string; cpus: number; cpuModel: string; loadavg: number[] };
   targets: TargetResult[];
   slowReader: SlowReader[];
