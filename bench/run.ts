@@ -6,7 +6,7 @@
  * on speed; this reports it.
  *
  *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg,pg3]
- *                 [--baseline DIR]
+ *                 [--baseline DIR] [--throughput-only]
  *
  * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
  * `--baseline DIR` also runs another build of tollgate (e.g. main's, compiled into DIR) beside
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     only: { type: 'string' },
     baseline: { type: 'string' },
+    'throughput-only': { type: 'boolean', default: false },
   },
 });
 const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 1 : 3)));
@@ -138,7 +139,8 @@ try {
   // The slow reader runs on warmed-up but otherwise fresh processes: after minutes of load, a
   // heap full of garbage could hide a buffered stream in the RSS.
   const slow: SlowReader[] = [];
-  for (const t of targets.filter((t) => ['nginx', 'node', 'sqlite'].includes(t.id))) {
+  const slowTargets = values['throughput-only'] ? [] : ['nginx', 'node', 'sqlite'];
+  for (const t of targets.filter((t) => slowTargets.includes(t.id))) {
     log(`slow reader through ${t.name} (10 MiB stream read at ~1 KiB/s, 10 s)`);
     slow.push(await slowReader(t, up, 10));
   }
@@ -155,7 +157,7 @@ try {
         );
       }
     }
-    for (const [mode, rate] of LATENCY_RUNS) {
+    for (const [mode, rate] of values['throughput-only'] ? [] : LATENCY_RUNS) {
       const label = `${mode}@${rate}`;
       for (const t of [upstream, ...order]) {
         const runs = lat.get(t.id) as Record<string, Array<Latency | undefined>>;
