@@ -7,9 +7,7 @@ import type {
   UsageRecord,
 } from '../types.js';
 import { createBatcher } from './batcher.js';
-import * as budget from './budget.js';
 import { oneStatement, type Pool } from './pool.js';
-import { acquireSlot } from './rate-limits.js';
 
 /**
  * The four store calls of every proxied request on PostgreSQL (rate slot, reserve, settle, the
@@ -117,30 +115,37 @@ export function createBatchedCalls(pool: Pool, opts: { poolSize: number; maxBatc
   const maxInFlight = Math.max(1, Math.floor(opts.poolSize / 4));
   const maxBatch = opts.maxBatch ?? 256;
 
-  const reserves = createBatcher<{ r: ReserveRequest; now: number; key: string }, ReserveResult>({
+  type ReserveInput = { r: ReserveRequest; now: number; key: string };
+  const reserveMany = (items: ReserveInput[]): Promise<ReserveResult[]> =>
+    oneStatement(pool, async (q) => {
+      const periods = items.map(({ r }) => uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]));
+      const { rows } = await q.query<ReserveRow>({
+        name: 'tollgate_reserve_many',
+        text: RESERVE_MANY,
+        values: [
+          items.map(({ r }) => r.id),
+          items.map(({ r }) => r.key),
+          items.map(({ r }) => String(r.amountUsd)),
+          periods.map(textArrayLiteral),
+          items.map(({ r }) => textArrayLiteral(r.windows.map((w) => w.period))),
+          items.map(({ r }) => textArrayLiteral(r.windows.map((w) => String(w.limitUsd)))),
+          items.map(({ r }) => r.leaseUntil),
+          items.map(({ now }) => now),
+        ],
+      });
+      return items.map((_, i) => reserveResult(rows[i]));
+    });
+  // A lone call runs the same named statement: parsed and planned once per connection.
+  const alone =
+    <I, O>(many: (items: I[]) => Promise<O[]>) =>
+    (item: I): Promise<O> =>
+      many([item]).then((outs) => outs[0] as O);
+  const reserves = createBatcher<ReserveInput, ReserveResult>({
     maxBatch,
     maxInFlight,
     order: byKey,
-    one: ({ r, now }) => budget.reserve(pool, r, now),
-    many: (items) =>
-      oneStatement(pool, async (q) => {
-        const periods = items.map(({ r }) => uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]));
-        const { rows } = await q.query<ReserveRow>({
-          name: 'tollgate_reserve_many',
-          text: RESERVE_MANY,
-          values: [
-            items.map(({ r }) => r.id),
-            items.map(({ r }) => r.key),
-            items.map(({ r }) => String(r.amountUsd)),
-            periods.map(textArrayLiteral),
-            items.map(({ r }) => textArrayLiteral(r.windows.map((w) => w.period))),
-            items.map(({ r }) => textArrayLiteral(r.windows.map((w) => String(w.limitUsd)))),
-            items.map(({ r }) => r.leaseUntil),
-            items.map(({ now }) => now),
-          ],
-        });
-        return items.map((_, i) => reserveResult(rows[i]));
-      }),
+    one: alone(reserveMany),
+    many: reserveMany,
   });
 
   type SettleInput = { u: UsageRecord; periods: string[]; key: string };
@@ -183,60 +188,63 @@ export function createBatchedCalls(pool: Pool, opts: { poolSize: number; maxBatc
     order: byKey,
     // Alone too through the batch statement, never tollgate_settle by itself: every settle must
     // lock spend before usage_daily (see SETTLE_MANY), or a lone one and a batch deadlock.
-    one: (item) => settleMany([item]).then(() => undefined),
+    one: alone(settleMany),
     many: settleMany,
   });
 
+  const slotMany = (items: SlotRequest[]): Promise<SlotResult[]> =>
+    oneStatement(pool, async (q) => {
+      const { rows } = await q.query<SlotRow>({
+        name: 'tollgate_acquire_slot_many',
+        text: SLOT_MANY,
+        values: [
+          items.map((r) => r.key),
+          items.map((r) => r.id),
+          items.map((r) => r.rpm ?? null),
+          items.map((r) => r.maxParallel ?? null),
+          items.map((r) => r.now),
+          items.map((r) => r.leaseUntil),
+        ],
+      });
+      return items.map((_, i) => slotResult(rows[i]));
+    });
   const slots = createBatcher<SlotRequest, SlotResult>({
     maxBatch,
     maxInFlight,
     order: byKey,
-    one: (r) => acquireSlot(pool, r),
-    many: (items) =>
-      oneStatement(pool, async (q) => {
-        const { rows } = await q.query<SlotRow>({
-          name: 'tollgate_acquire_slot_many',
-          text: SLOT_MANY,
-          values: [
-            items.map((r) => r.key),
-            items.map((r) => r.id),
-            items.map((r) => r.rpm ?? null),
-            items.map((r) => r.maxParallel ?? null),
-            items.map((r) => r.now),
-            items.map((r) => r.leaseUntil),
-          ],
-        });
-        return items.map((_, i) => slotResult(rows[i]));
-      }),
+    one: alone(slotMany),
+    many: slotMany,
   });
 
-  const spends = createBatcher<{ key: string; periods: string[] }, Record<string, PeriodSpend>>({
+  type SpendInput = { key: string; periods: string[] };
+  const spendMany = (items: SpendInput[]): Promise<Record<string, PeriodSpend>[]> =>
+    oneStatement(pool, async (q) => {
+      const { rows } = await q.query<{
+        n: number;
+        period: string;
+        spent_usd: number;
+        reserved_usd: number;
+      }>({
+        name: 'tollgate_spend_many',
+        text: SPEND_MANY,
+        values: [items.map((i) => i.key), items.map((i) => textArrayLiteral(i.periods))],
+      });
+      const out = items.map(({ periods }) => {
+        const rec: Record<string, PeriodSpend> = {};
+        for (const p of periods) rec[p] = { spentUsd: 0, reservedUsd: 0 };
+        return rec;
+      });
+      for (const r of rows) {
+        const rec = out[r.n - 1];
+        if (rec) rec[r.period] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
+      }
+      return out;
+    });
+  const spends = createBatcher<SpendInput, Record<string, PeriodSpend>>({
     maxBatch,
     maxInFlight,
-    one: ({ key, periods }) => budget.getSpend(pool, key, periods),
-    many: (items) =>
-      oneStatement(pool, async (q) => {
-        const { rows } = await q.query<{
-          n: number;
-          period: string;
-          spent_usd: number;
-          reserved_usd: number;
-        }>({
-          name: 'tollgate_spend_many',
-          text: SPEND_MANY,
-          values: [items.map((i) => i.key), items.map((i) => textArrayLiteral(i.periods))],
-        });
-        const out = items.map(({ periods }) => {
-          const rec: Record<string, PeriodSpend> = {};
-          for (const p of periods) rec[p] = { spentUsd: 0, reservedUsd: 0 };
-          return rec;
-        });
-        for (const r of rows) {
-          const rec = out[r.n - 1];
-          if (rec) rec[r.period] = { spentUsd: r.spent_usd, reservedUsd: r.reserved_usd };
-        }
-        return out;
-      }),
+    one: alone(spendMany),
+    many: spendMany,
   });
 
   return {
