@@ -46,13 +46,15 @@ const SETTLE_MANY = `
   SELECT s.fresh
   FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
       $8::integer[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::numeric[],
-      $14::double precision[], $15::boolean[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+      $14::double precision[], $15::boolean[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+      $22::bigint[], $23::text[], $24::text[])
     WITH ORDINALITY AS b(request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
       output_tokens, cached_tokens, cost, latency_ms, stream, user_agent, ip, config_revision, usage_source,
-      periods, n)
+      periods, cache_write_tokens, requested_model, key_hash, n)
   CROSS JOIN LATERAL tollgate_settle(b.request_id, b.ts, b.day, b.key, b.model, b.upstream, b.route, b.status,
     b.error_code, b.input_tokens, b.output_tokens, b.cached_tokens, b.cost, b.latency_ms, b.stream,
-    b.user_agent, b.ip, b.config_revision, b.usage_source, b.periods::text[]) AS s(fresh)
+    b.user_agent, b.ip, b.config_revision, b.usage_source, b.periods::text[], b.cache_write_tokens,
+    b.requested_model, b.key_hash) AS s(fresh)
   WHERE (SELECT count(*) FROM (
       SELECT 1 FROM spend WHERE key = ANY($4::text[]) AND period = ANY($21::text[])
       ORDER BY key, period FOR UPDATE
@@ -177,6 +179,9 @@ export function createBatchedCalls(pool: Pool, opts: { poolSize: number; maxBatc
           col((u) => u.usageSource),
           items.map(({ periods }) => textArrayLiteral(uniqueSorted(periods))),
           uniqueSorted(items.flatMap(({ periods }) => periods)),
+          col((u) => u.cacheWriteTokens ?? 0),
+          col((u) => u.requestedModel ?? null),
+          col((u) => u.keyHash ?? null),
         ],
       });
       if (rows.length !== items.length) throw new Error('settle batch: a row per input was expected');
