@@ -42,6 +42,8 @@ const Database = require(workerData.module);
 const db = new Database(workerData.path);
 // RESTART waits this long for the main connection's commit in progress (a few ms at most).
 db.pragma('busy_timeout = 5000');
+// A checkpoint streams pages from the WAL to the database: no page cache worth keeping.
+db.pragma('cache_size = -256');
 const stats = { passive: 0, restarts: 0, maxFrames: 0, lastFrames: 0, lastBackfilled: 0 };
 const checkpoint = (mode) => {
   const row = db.pragma('wal_checkpoint(' + mode + ')')[0];
@@ -113,6 +115,8 @@ parentPort.on('message', (m) => {
 export function startCheckpointer(path: string, options: CheckpointerOptions = {}): Checkpointer {
   const worker = new Worker(WORKER, {
     eval: true,
+    // It allocates next to nothing; the default heap limits would let its isolate grow tens of MB.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     workerData: {
       path,
       module: createRequire(import.meta.url).resolve('better-sqlite3'),
