@@ -5,7 +5,12 @@
  * reported. Writes bench/results/latest.md and latest.json. Installs nothing. Tests never assert
  * on speed; this reports it.
  *
- *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg]
+ *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg,pg3]
+ *                 [--baseline DIR] [--throughput-only]
+ *
+ * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
+ * `--baseline DIR` also runs another build of tollgate (e.g. main's, compiled into DIR) beside
+ * the SQLite and PostgreSQL rows, as "… baseline": an A/B in one run.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -34,13 +39,15 @@ import {
 } from './lib/targets.js';
 import { type Throughput, throughput } from './lib/wrk.js';
 
-const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg'];
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     only: { type: 'string' },
+    baseline: { type: 'string' },
+    'throughput-only': { type: 'boolean', default: false },
   },
 });
 const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 1 : 3)));
@@ -79,20 +86,44 @@ try {
   if (wanted('node')) targets.push(await startNodeProxy(dir, up));
   if (wanted('hpm')) targets.push(await startHpmProxy(dir, up));
   const opts = (keys: number) => ({ upstreamPort: up, keys });
-  if (wanted('sqlite'))
-    targets.push(await startTollgate(dir, 'sqlite', 'tollgate (SQLite, 10 keys)', opts(10)));
-  if (wanted('10k'))
-    targets.push(await startTollgate(dir, '10k', 'tollgate (SQLite, 10,000 keys)', opts(10_000)));
-  if (wanted('pg')) {
-    try {
-      const db = await createTestDatabase('tollgate_bench');
-      onCleanUp(() => db.drop());
+  const builds: Array<{ dist: string; suffix: string; tag: string }> = [
+    { dist: 'dist', suffix: '', tag: '' },
+  ];
+  if (values.baseline) builds.push({ dist: values.baseline, suffix: '-base', tag: ' baseline' });
+  for (const b of builds) {
+    const o = (keys: number) => ({ ...opts(keys), dist: b.dist });
+    if (wanted('sqlite'))
       targets.push(
-        await startTollgate(dir, 'pg', 'tollgate (PostgreSQL, 10 keys)', { ...opts(10), store: db.url }),
+        await startTollgate(dir, `sqlite${b.suffix}`, `tollgate${b.tag} (SQLite, 10 keys)`, o(10)),
       );
-    } catch (err) {
-      notes.push(`PostgreSQL rows skipped: ${(err as Error).message}`);
-      log(notes.at(-1) as string);
+    if (wanted('10k') && !b.suffix)
+      targets.push(await startTollgate(dir, '10k', 'tollgate (SQLite, 10,000 keys)', o(10_000)));
+    for (const id of ['pg', 'pg3'].filter(wanted)) {
+      try {
+        const db = await createTestDatabase('tollgate_bench');
+        onCleanUp(() => db.drop());
+        const pgOpts = { ...o(10), store: db.url };
+        if (id === 'pg') {
+          targets.push(
+            await startTollgate(dir, `pg${b.suffix}`, `tollgate${b.tag} (PostgreSQL, 10 keys)`, pgOpts),
+          );
+          continue;
+        }
+        // One after the other: the first applies the migrations, the others find them applied.
+        const replicas: Target[] = [];
+        for (let i = 0; i < 3; i++)
+          replicas.push(await startTollgate(dir, `pg3${b.suffix}-${i}`, `replica ${i}`, pgOpts));
+        const first = replicas[0] as Target;
+        targets.push({
+          ...first,
+          id: `pg3${b.suffix}`,
+          name: `tollgate${b.tag} (PostgreSQL, 3 replicas on one database)`,
+          replicas,
+        });
+      } catch (err) {
+        notes.push(`PostgreSQL rows skipped: ${(err as Error).message}`);
+        log(notes.at(-1) as string);
+      }
     }
   }
 
@@ -108,7 +139,8 @@ try {
   // The slow reader runs on warmed-up but otherwise fresh processes: after minutes of load, a
   // heap full of garbage could hide a buffered stream in the RSS.
   const slow: SlowReader[] = [];
-  for (const t of targets.filter((t) => ['nginx', 'node', 'sqlite'].includes(t.id))) {
+  const slowTargets = values['throughput-only'] ? [] : ['nginx', 'node', 'sqlite'];
+  for (const t of targets.filter((t) => slowTargets.includes(t.id))) {
     log(`slow reader through ${t.name} (10 MiB stream read at ~1 KiB/s, 10 s)`);
     slow.push(await slowReader(t, up, 10));
   }
@@ -125,7 +157,7 @@ try {
         );
       }
     }
-    for (const [mode, rate] of LATENCY_RUNS) {
+    for (const [mode, rate] of values['throughput-only'] ? [] : LATENCY_RUNS) {
       const label = `${mode}@${rate}`;
       for (const t of [upstream, ...order]) {
         const runs = lat.get(t.id) as Record<string, Array<Latency | undefined>>;
@@ -133,6 +165,7 @@ try {
         // An open loop above what a target can serve only measures its queue (and leaves a backlog
         // that spoils the next run): rates above 2/3 of its measured throughput are skipped.
         const capacity = median(tp.get(t.id)?.[mode].map((x) => x.rps) ?? []);
+        if (t.replicas) continue; // open-loop latency is one port's; the replicas row is throughput only
         if (rate > (capacity * 2) / 3) {
           runs[label][r] = undefined;
           log(`round ${r + 1} ${t.name} ${label}: skipped, above 2/3 of its ${Math.round(capacity)} req/s`);
@@ -170,7 +203,13 @@ try {
   }
   const report: Report = {
     date: new Date().toISOString(),
-    args: { rounds, seconds, latencySeconds, only },
+    args: {
+      rounds,
+      seconds,
+      latencySeconds,
+      only,
+      ...(values.baseline ? { baseline: values.baseline } : {}),
+    },
     machine: {
       node: process.version,
       nginx: (await run('sh', ['-c', 'nginx -v 2>&1'])).trim(),

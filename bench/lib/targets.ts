@@ -21,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** tollgate's keys.yaml. */
   configFile?: string;
+  /** Several processes measured as one (replicas on one database): wrk drives each at once. */
+  replicas?: Target[];
 }
 
 const tsx = (script: string, ...args: number[]) => ['--import', 'tsx', script, ...args.map(String)];
@@ -81,7 +83,16 @@ export async function startTollgate(
   dir: string,
   id: string,
   name: string,
-  opts: { upstreamPort: number; keys: number; store?: string },
+  opts: {
+    upstreamPort: number;
+    keys: number;
+    store?: string;
+    /** Extra node flags before the script (bench/profile.ts: --cpu-prof, the stall trace). */
+    nodeArgs?: string[];
+    env?: NodeJS.ProcessEnv;
+    /** The build to run (default dist/; `--baseline` runs another one beside it). */
+    dist?: string;
+  },
 ): Promise<Target> {
   const port = await freePort();
   const cfgDir = join(dir, `config-${id}`);
@@ -93,8 +104,22 @@ export async function startTollgate(
   const child = await startPinned(
     GATEWAY_CPU,
     process.execPath,
-    ['dist/cli.js', 'serve', '--config', configFile, '--port', String(port), '--store', store],
-    { port, log: join(dir, `tollgate-${id}.log`), env: { ...env, BENCH_UPSTREAM_KEY: 'sk-bench' } },
+    [
+      ...(opts.nodeArgs ?? []),
+      join(opts.dist ?? 'dist', 'cli.js'),
+      'serve',
+      '--config',
+      configFile,
+      '--port',
+      String(port),
+      '--store',
+      store,
+    ],
+    {
+      port,
+      log: join(dir, `tollgate-${id}.log`),
+      env: { ...env, ...opts.env, BENCH_UPSTREAM_KEY: 'sk-bench' },
+    },
   );
   return { id, name, port, child, configFile, headers: { authorization: `Bearer ${benchKey}` } };
 }

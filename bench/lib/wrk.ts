@@ -42,38 +42,56 @@ export function wrkLua(headers: Record<string, string>, body: string): string {
   ].join('\n');
 }
 
+/**
+ * wrk against `t` for `seconds`; for a target made of replicas, one wrk per replica at once
+ * (the 50 connections split between them: no load balancer in the way), requests summed, CPU
+ * summed over every replica, RSS the largest replica's.
+ */
 export async function throughput(dir: string, t: Target, mode: Mode, seconds: number): Promise<Throughput> {
   const script = join(dir, `wrk-${t.id}-${mode}.lua`);
   writeFileSync(script, wrkLua(t.headers, BODIES[mode]));
-  const pids = pidTree(t.child.pid as number);
-  let peak = rssOf(pids);
+  const parts = t.replicas ?? [t];
+  const pidSets = parts.map((p) => pidTree(p.child.pid as number));
+  const rss = () => Math.max(...pidSets.map((pids) => rssOf(pids)));
+  const cpu = () => pidSets.reduce((a, pids) => a + cpuOf(pids), 0);
+  let peak = rss();
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssOf(pids));
+    peak = Math.max(peak, rss());
   }, 100);
-  const cpu0 = cpuOf(pids);
+  const cpu0 = cpu();
   try {
-    const out = await run(
-      'taskset',
-      [
-        '-c',
-        String(LOAD_CPU),
-        'wrk',
-        '-t1',
-        `-c${CONNECTIONS}`,
-        `-d${seconds}s`,
-        '--timeout',
-        '5s',
-        '-s',
-        script,
-        `http://127.0.0.1:${t.port}${PATH}`,
-      ],
-      (seconds + 30) * 1000,
+    const connections = Math.max(1, Math.round(CONNECTIONS / parts.length));
+    const outs = await Promise.all(
+      parts.map((p) =>
+        run(
+          'taskset',
+          [
+            '-c',
+            String(LOAD_CPU),
+            'wrk',
+            '-t1',
+            `-c${connections}`,
+            `-d${seconds}s`,
+            '--timeout',
+            '5s',
+            '-s',
+            script,
+            `http://127.0.0.1:${p.port}${PATH}`,
+          ],
+          (seconds + 30) * 1000,
+        ),
+      ),
     );
-    const cpu = cpuOf(pids) - cpu0;
-    peak = Math.max(peak, rssOf(pids));
-    const w = parseWrk(out);
-    if (w.errors > 0) console.error(`[bench] warning: ${t.name} ${mode}: ${w.errors} errors\n${out}`);
-    return { ...w, cpuUsPerRequest: cpu / Math.max(1, w.requests), rssMb: peak };
+    const used = cpu() - cpu0;
+    peak = Math.max(peak, rss());
+    const w = outs.map(parseWrk).reduce((a, b) => ({
+      rps: a.rps + b.rps,
+      requests: a.requests + b.requests,
+      errors: a.errors + b.errors,
+    }));
+    if (w.errors > 0)
+      console.error(`[bench] warning: ${t.name} ${mode}: ${w.errors} errors\n${outs.join('\n')}`);
+    return { ...w, cpuUsPerRequest: used / Math.max(1, w.requests), rssMb: peak };
   } finally {
     clearInterval(sampler);
   }

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
+import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
@@ -40,13 +41,17 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  // A checkpoint runs inside the commit that crosses this many WAL pages and holds the event
-  // loop for its copy and two fsyncs, whose cost grows with the WAL's size: at 2 MB instead of
-  // SQLite's 4 MB the stalls are shorter and the gateway's p99 at 200 and 1,000 req/s fell by a
-  // third here (1,000 pages: 12-14 / 19-20 ms; 500: 8 / 13-15 ms; 10,000: 50-100 ms).
-  // Off the event loop (a worker thread's connection) was tried: p99 fell further, but holding
-  // writes so that the WAL could restart cost a third of the throughput, cause not found.
-  db.pragma('wal_autocheckpoint = 500');
+  // SQLite's automatic checkpoint runs inside the commit that crosses its threshold, on the
+  // event loop, and held requests for 5-35 ms under load; a worker thread with its own
+  // connection checkpoints instead (sqlite/checkpointer.ts), and bounds the WAL. Should the
+  // worker die, the automatic checkpoint comes back (every 500 pages: shorter stalls than
+  // SQLite's 1,000). In-memory databases have no WAL.
+  const autocheckpoint = () => db.pragma('wal_autocheckpoint = 500');
+  const onDisk = path !== ':memory:' && path !== '';
+  db.pragma(`wal_autocheckpoint = ${onDisk ? 0 : 500}`);
+  const checkpointer: Checkpointer | null = onDisk
+    ? startCheckpointer(path, { onFailure: () => !closed && autocheckpoint() })
+    : null;
   db.pragma('foreign_keys = ON');
 
   const rate = createMemoryRateLimiter();
@@ -94,6 +99,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       subscribers.clear();
       // Callers still waiting for the batch get its commit, not a closed database.
       group.flush();
+      await checkpointer?.close();
       db.close();
     },
 
