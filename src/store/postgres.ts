@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
-import { createBatchedCalls } from './postgres/batched.js';
 import * as budget from './postgres/budget.js';
 import * as dashboard from './postgres/dashboard-queries.js';
 import { withDeadline } from './postgres/deadline.js';
@@ -43,8 +42,6 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
   const limit = resolved.statementTimeoutMs;
-  // Reserve and settle, batched across the requests of one event-loop turn (postgres/batched.ts).
-  const batched = createBatchedCalls(pool, { poolSize: resolved.poolSize });
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
@@ -77,8 +74,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     },
 
     // The calls on a request's path answer within the statement timeout, whatever the network does.
-    reserve: withDeadline(limit, async (r) => batched.reserve(checkedReserve(r), clock())),
-    settle: withDeadline(limit, async (usage, periods) => batched.settle(checkedSettle(usage), periods)),
+    reserve: withDeadline(limit, async (r) => budget.reserve(pool, checkedReserve(r), clock())),
+    settle: withDeadline(limit, async (usage, periods) => budget.settle(pool, checkedSettle(usage), periods)),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
