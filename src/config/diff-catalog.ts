@@ -150,7 +150,8 @@ export function diffSettings(oldCfg: Config, newCfg: Config, out: ConfigChange[]
   const b = newCfg.slack;
   const show = (s: typeof a) =>
     s
-      ? `channel ${s.channel ?? 'none'}, digest "${s.digest}", admins ${s.admins.join(' ') || 'none'}, thresholds ${s.alerts.budgetThresholds.join(' ')}`
+      ? `channel ${s.channel ?? 'none'}, digest "${s.digest}", admins ${s.admins.join(' ') || 'none'}, thresholds ${s.alerts.budgetThresholds.join(' ')}, ` +
+        `spike ${s.alerts.spikeFactor}x and $${s.alerts.spikeMinUsd}: ${s.alerts.spikeAction}, expiry reminders ${s.alerts.expiryDays.join(' ') || 'off'}`
       : 'off';
   if (show(a) !== show(b)) {
     out.push(change('slack', 'slack-changed', 'slack', 'neutral', `${show(a)} → ${show(b)}`));

@@ -23,6 +23,9 @@ import { dayRange, isValidTimeZone } from './windows.js';
 export const DEFAULT_TIMEOUT_MS = 600_000;
 export const DEFAULT_DIGEST_CRON = '0 9 * * *';
 export const DEFAULT_BUDGET_THRESHOLDS = [0.8, 1.0];
+export const DEFAULT_SPIKE_FACTOR = 5;
+export const DEFAULT_SPIKE_MIN_USD = 1;
+export const DEFAULT_EXPIRY_DAYS = [7, 1];
 
 function limitsOf(raw: (LimitsSection & GroupLimitsSection) | undefined): KeyLimits {
   const out: KeyLimits = {};
@@ -133,7 +136,13 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
     const slack: SlackConfig = {
       digest: raw.slack.digest ?? DEFAULT_DIGEST_CRON,
       admins: raw.slack.admins ?? [],
-      alerts: { budgetThresholds: raw.slack.alerts?.budget_thresholds ?? [...DEFAULT_BUDGET_THRESHOLDS] },
+      alerts: {
+        budgetThresholds: raw.slack.alerts?.budget_thresholds ?? [...DEFAULT_BUDGET_THRESHOLDS],
+        spikeFactor: raw.slack.alerts?.spike_factor ?? DEFAULT_SPIKE_FACTOR,
+        spikeMinUsd: raw.slack.alerts?.spike_min_usd ?? DEFAULT_SPIKE_MIN_USD,
+        spikeAction: raw.slack.alerts?.spike_action ?? 'alert',
+        expiryDays: [...(raw.slack.alerts?.expiry_days ?? DEFAULT_EXPIRY_DAYS)],
+      },
     };
     if (raw.slack.channel !== undefined) slack.channel = raw.slack.channel;
     config.slack = slack;

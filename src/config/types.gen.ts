@@ -275,5 +275,21 @@ export interface SlackSection {
      * Fractions of a budget at which to alert, e.g. [0.8, 1.0]. Default [0.8, 1.0].
      */
     budget_thresholds?: number[];
+    /**
+     * Spend spike rule: a key spikes when its spend over the last hour is at least spike_factor times its average hourly spend over the 24 hours before that hour, and at least spike_min_usd. Checked on the requests' own settle, at most once every 30 s per key, so a key in a loop is caught within a minute. Default 5.
+     */
+    spike_factor?: number;
+    /**
+     * Spend spike rule: the least USD spent in the last hour that can count as a spike, so that cents becoming dimes page nobody (see spike_factor). Default 1.
+     */
+    spike_min_usd?: number;
+    /**
+     * What a spend spike does: alert (the default) posts the spike alert with a Disable key button; disable also disables the key through the kill switch right away (audited as done by tollgate, announced with the numbers that tripped it and an Enable key button for slack.admins). At most once per key and day in server.timezone: after an admin enables the key again, it is not tripped again that day.
+     */
+    spike_action?: 'alert' | 'disable';
+    /**
+     * Days before a key's expires at which its notify users are reminded in slack.channel, once per key, expiry date and reminder across restarts and replicas (checked at start and hourly). 1 means on the key's last day. [] turns reminders off. Default [7, 1].
+     */
+    expiry_days?: number[];
   };
 }

@@ -115,7 +115,19 @@ export interface SlackConfig {
   /** Cron expression, in server.timezone. Default `0 9 * * *`. */
   digest: string;
   admins: string[];
-  alerts: { budgetThresholds: number[] };
+  alerts: SlackAlertsConfig;
+}
+
+export interface SlackAlertsConfig {
+  budgetThresholds: number[];
+  /** Spike rule: the last hour ≥ spikeFactor × the previous 24 hours' hourly average … */
+  spikeFactor: number;
+  /** … and ≥ spikeMinUsd. */
+  spikeMinUsd: number;
+  /** `disable` trips the circuit breaker: the kill switch disables the key. */
+  spikeAction: 'alert' | 'disable';
+  /** Days before `expires` at which the key's notify users are reminded. */
+  expiryDays: number[];
 }
 
 export interface ServerConfig {

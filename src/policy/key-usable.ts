@@ -20,15 +20,18 @@ export function checkKeyUsable(
     );
   }
   if (override) {
-    const where = override.source === 'slack' ? 'from Slack' : 'through the admin API';
+    const where =
+      override.source === 'circuit_breaker'
+        ? "by tollgate's circuit breaker"
+        : `${{ slack: 'from Slack', admin_api: 'through the admin API', dashboard: 'from the dashboard' }[override.source]} by ${override.by}`;
     const lift =
-      override.source === 'slack'
-        ? `a Slack admin can lift it with /enable-key ${key.name}`
-        : `an admin can lift it with POST /admin/keys/${key.name}/enable`;
+      override.source === 'admin_api' || override.source === 'dashboard'
+        ? `an admin can lift it with POST /admin/keys/${key.name}/enable`
+        : `a Slack admin can lift it with /enable-key ${key.name}`;
     const reason = override.reason ? ` (reason: ${override.reason})` : '';
     throw new GatewayError(
       'key_disabled',
-      `key '${key.name}' was disabled ${where} by ${override.by} at ${formatLocal(override.at, timeZone)}${reason}; ${lift}.`,
+      `key '${key.name}' was disabled ${where} at ${formatLocal(override.at, timeZone)}${reason}; ${lift}.`,
     );
   }
   if (key.expiresAt !== undefined && now >= key.expiresAt) {

@@ -7,7 +7,7 @@ import type { AuditEntry, Store } from '../store/types.js';
 import type { DisableView } from './disables.js';
 import { suggestName } from './suggest-name.js';
 
-export type KillSwitchSource = 'slack' | 'admin_api' | 'dashboard';
+export type KillSwitchSource = 'slack' | 'admin_api' | 'dashboard' | 'circuit_breaker';
 
 export interface KillSwitchResult {
   ok: boolean;

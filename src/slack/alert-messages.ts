@@ -9,7 +9,7 @@ export interface AlertMessage {
 /** The action id of the **Disable key** button; its value is the key name. */
 export const DISABLE_KEY_ACTION = 'disable_key';
 
-function section(text: string): unknown {
+export function section(text: string): unknown {
   return { type: 'section', text: { type: 'mrkdwn', text } };
 }
 
@@ -37,7 +37,7 @@ function disableButton(key: string): unknown {
   };
 }
 
-function withMentions(text: string, notify: readonly string[]): string {
+export function withMentions(text: string, notify: readonly string[]): string {
   const who = mentions(notify);
   return who ? `${text}\n${who}` : text;
 }

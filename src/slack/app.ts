@@ -15,6 +15,7 @@ import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { Store } from '../store/types.js';
 import { DISABLE_KEY_ACTION } from './alert-messages.js';
+import { ENABLE_KEY_ACTION } from './breaker-alert.js';
 import { createSlackWebClient, slackApiUrl, toBoltLogger } from './client.js';
 import { disableKey, enableKey, type KillCommandDeps, type SlackReply } from './kill-commands.js';
 import { createSlackNotifier, type SlackNotifier, type SlackNotifierOptions } from './notifier.js';
@@ -89,6 +90,7 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     clock: deps.clock,
     log,
     queue,
+    killSwitch: deps.killSwitch,
     ...(deps.notifierOptions ? { options: deps.notifierOptions } : {}),
   });
 
@@ -160,12 +162,16 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     await ack();
     await answer(respond, await report(() => keysReport(deps)));
   });
-  app.action<BlockAction<ButtonAction>>(
-    { action_id: DISABLE_KEY_ACTION },
-    async ({ ack, body, action, respond }) => {
+  // The alerts' buttons: Disable key (budget, spike, new client) and Enable key (circuit breaker).
+  // Each works exactly like its slash command, admin check and audit included.
+  for (const [actionId, run] of [
+    [DISABLE_KEY_ACTION, disableKey],
+    [ENABLE_KEY_ACTION, enableKey],
+  ] as const) {
+    app.action<BlockAction<ButtonAction>>({ action_id: actionId }, async ({ ack, body, action, respond }) => {
       await ack();
       const channelId = body.channel?.id;
-      const r = await disableKey(killDeps, {
+      const r = await run(killDeps, {
         userId: body.user.id,
         text: action.value ?? '',
         ...(channelId ? { channelId } : {}),
@@ -173,8 +179,8 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
       });
       await answer(respond, { ...r.reply, replace_original: false });
       announce(r.announcement, channelId);
-    },
-  );
+    });
+  }
 
   // Subscribed in the manifest so an uninstall is visible in the logs rather than as silent alert failures.
   app.event('app_uninstalled', async () => {

@@ -4,6 +4,7 @@ import { dayOf } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
+import type { KillSwitch } from '../policy/kill-switch.js';
 import type { Store } from '../store/types.js';
 import {
   type AlertMessage,
@@ -15,18 +16,16 @@ import {
   spikeAlert,
 } from './alert-messages.js';
 import { BoundedSet } from './bounded-set.js';
+import { BREAKER_ACTOR, breakerAlert, breakerReason } from './breaker-alert.js';
 import { networkOf, userAgentFamily } from './client-fingerprint.js';
 import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
+import { measureSpike, SPIKE_CHECK_EVERY_MS, type SpikeReading, spikeRuleOf } from './spike-rule.js';
 
 const HOUR_MS = 3_600_000;
 
 export interface SlackNotifierOptions {
-  /** A spike is the last hour's spend at least this many times the trailing hourly average … */
-  spikeFactor?: number;
-  /** … and at least this much in USD, so that cents going to dimes do not page anyone. */
-  spikeMinUsd?: number;
-  /** The spike check reads the store, so it runs at most this often per key. */
+  /** The spike check reads the store, so it runs at most this often per key (SPIKE_CHECK_EVERY_MS). */
   spikeCheckEveryMs?: number;
   /** Refusals of a disabled/expired key are counted this long before the alert goes out. */
   refusedAggregateMs?: number;
@@ -51,13 +50,13 @@ export function createSlackNotifier(deps: {
   clock: Clock;
   log: Logger;
   queue: SendQueue;
+  /** Trips the circuit breaker (slack.alerts.spike_action: disable); without it a spike only alerts. */
+  killSwitch?: KillSwitch;
   options?: SlackNotifierOptions;
 }): SlackNotifier {
   const { store, config, clock, log, queue } = deps;
   const o = deps.options ?? {};
-  const spikeFactor = o.spikeFactor ?? 5;
-  const spikeMinUsd = o.spikeMinUsd ?? 1;
-  const spikeCheckEveryMs = o.spikeCheckEveryMs ?? 60_000;
+  const spikeCheckEveryMs = o.spikeCheckEveryMs ?? SPIKE_CHECK_EVERY_MS;
   const refusedAggregateMs = o.refusedAggregateMs ?? 60_000;
   const pending = new Set<Promise<void>>();
   const claimed = new BoundedSet(10_000);
@@ -73,6 +72,18 @@ export function createSlackNotifier(deps: {
     pending.add(p);
   }
 
+  /** Claims `id` in the store: true for the first caller on any replica, false for everyone after. */
+  async function claim(id: string): Promise<boolean> {
+    if (claimed.has(id)) return false;
+    claimed.add(id);
+    try {
+      return await store.claimOnce('alert', id, clock());
+    } catch (err) {
+      claimed.delete(id);
+      throw err;
+    }
+  }
+
   /** Claims the alert in the store and queues it; false when it was already sent (by anyone). */
   async function alertOnce(id: string, message: AlertMessage): Promise<boolean> {
     const channel = config.current().config.slack?.channel;
@@ -80,16 +91,7 @@ export function createSlackNotifier(deps: {
       log.debug({ alert: id }, 'no slack.channel configured; alert not sent');
       return false;
     }
-    if (claimed.has(id)) return false;
-    claimed.add(id);
-    let first: boolean;
-    try {
-      first = await store.claimOnce('alert', id, clock());
-    } catch (err) {
-      claimed.delete(id);
-      throw err;
-    }
-    if (!first) return false;
+    if (!(await claim(id))) return false;
     queue.enqueue({
       channel,
       ...message,
@@ -102,6 +104,47 @@ export function createSlackNotifier(deps: {
       },
     });
     return true;
+  }
+
+  /**
+   * The circuit breaker: the spike's claim (once per key and day, shared by replicas) decides who
+   * disables the key, with or without a channel to announce it in. After an admin enables the key
+   * again the claim stays taken, so the same day's spike does not trip it a second time.
+   */
+  async function tripBreaker(
+    killSwitch: KillSwitch,
+    id: string,
+    name: string,
+    notify: readonly string[],
+    spike: SpikeReading,
+  ): Promise<void> {
+    if (!(await claim(id))) return;
+    let result: Awaited<ReturnType<KillSwitch['disable']>>;
+    try {
+      result = await killSwitch.disable(name, {
+        actor: BREAKER_ACTOR,
+        source: 'circuit_breaker',
+        reason: breakerReason(spike),
+      });
+    } catch (err) {
+      // The key is still serving: give the next check the chance to disable it.
+      claimed.delete(id);
+      await store.releaseClaim('alert', id).catch(() => {});
+      throw err;
+    }
+    log.warn(
+      { key: name, lastHourUsd: spike.lastHourUsd, changed: result.changed },
+      'circuit breaker tripped',
+    );
+    const channel = config.current().config.slack?.channel;
+    if (!channel) return;
+    // Already disabled by someone else: the spike is still news, the Enable button is not.
+    const message = result.changed
+      ? breakerAlert({ key: name, notify, reading: spike })
+      : spikeAlert({ key: name, notify, ...spike });
+    // Not released when Slack never takes it: the key stays disabled either way, and re-tripping it
+    // after an admin's /enable-key would overrule that admin.
+    queue.enqueue({ channel, ...message });
   }
 
   function thresholds(): number[] {
@@ -197,23 +240,15 @@ export function createSlackNotifier(deps: {
       if (lastCheck === undefined || now - lastCheck >= spikeCheckEveryMs) {
         lastSpikeCheck.set(name, now);
         background('spike', async () => {
-          const [hour, before] = await Promise.all([
-            store.spendBetween(name, now - HOUR_MS, now + 1),
-            store.spendBetween(name, now - 25 * HOUR_MS, now - HOUR_MS),
-          ]);
-          const average = before.costUsd / 24;
-          if (hour.costUsd < spikeMinUsd || hour.costUsd < spikeFactor * average) return;
-          const day = dayOf(now, config.current().config.server.timezone);
-          await alertOnce(
-            `spike:${name}:d:${day}`,
-            spikeAlert({
-              key: name,
-              notify,
-              lastHourUsd: hour.costUsd,
-              lastHourRequests: hour.requests,
-              hourlyAverageUsd: average,
-            }),
-          );
+          const cfg = config.current().config;
+          const spike = await measureSpike(store, name, now, spikeRuleOf(cfg));
+          if (!spike) return;
+          const id = `spike:${name}:d:${dayOf(now, cfg.server.timezone)}`;
+          if (spike.rule.action === 'disable' && deps.killSwitch) {
+            await tripBreaker(deps.killSwitch, id, name, notify, spike);
+            return;
+          }
+          await alertOnce(id, spikeAlert({ key: name, notify, ...spike }));
         });
       }
 

@@ -129,6 +129,7 @@ export function statusLabel(key: KeyConfig, override: DisableRecord | undefined,
       return 'disabled(file)';
     case 'disabled_override':
       if (override?.source === 'dashboard') return 'disabled(dashboard)';
+      if (override?.source === 'circuit_breaker') return 'disabled(breaker)';
       return override?.source === 'admin_api' ? 'disabled(admin api)' : 'disabled(slack)';
     case 'expired':
       return 'expired';

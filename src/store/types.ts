@@ -116,14 +116,15 @@ export interface DisableRecord {
   key: string;
   reason: string;
   by: string;
-  source: 'slack' | 'admin_api' | 'dashboard';
+  /** `circuit_breaker`: tollgate itself, on a spend spike (slack.alerts.spike_action: disable). */
+  source: 'slack' | 'admin_api' | 'dashboard' | 'circuit_breaker';
   at: number;
 }
 
 export interface AuditEntry {
   at: number;
   actor: string;
-  source: 'slack' | 'admin_api' | 'dashboard' | 'cli';
+  source: 'slack' | 'admin_api' | 'dashboard' | 'cli' | 'circuit_breaker';
   action: string;
   key: string | null;
   reason: string | null;

@@ -24,7 +24,18 @@ export function makeConfig(keys: KeyConfig[], over: Partial<Config> = {}): Confi
     models: {},
     defaults: { limits: {} },
     keys: Object.fromEntries(keys.map((k) => [k.name, k])),
-    slack: { channel: 'C0123ABCD', digest: '0 9 * * *', admins: [], alerts: { budgetThresholds: [0.8, 1] } },
+    slack: {
+      channel: 'C0123ABCD',
+      digest: '0 9 * * *',
+      admins: [],
+      alerts: {
+        budgetThresholds: [0.8, 1],
+        spikeFactor: 5,
+        spikeMinUsd: 1,
+        spikeAction: 'alert',
+        expiryDays: [7, 1],
+      },
+    },
     ...over,
   };
 }

@@ -1,4 +1,4 @@
-import type { Config, KeyConfig, LoadedConfig } from '../../src/config/types.js';
+import type { Config, KeyConfig, LoadedConfig, SlackAlertsConfig } from '../../src/config/types.js';
 import type { ConfigHolder } from '../../src/deps.js';
 
 export const ADMIN = 'U01ALICE';
@@ -21,7 +21,13 @@ function key(name: string, extra: Partial<KeyConfig> = {}): KeyConfig {
  * A normalized config for the Slack tests, built by hand so these tests do not depend on the
  * YAML loader: cursor-dev (notify Alice), open-webui-team, a file-disabled key and an expired one.
  */
-export function slackTestConfig(overrides: { channel?: string | null; thresholds?: number[] } = {}): Config {
+export function slackTestConfig(
+  overrides: {
+    channel?: string | null;
+    thresholds?: number[];
+    alerts?: Partial<Omit<SlackAlertsConfig, 'budgetThresholds'>>;
+  } = {},
+): Config {
   const keys = [
     key('cursor-dev', { notify: ['U01ALICE', 'U03CAROL'], owner: 'alice', expires: '2027-03-31' }),
     key('open-webui-team'),
@@ -39,7 +45,14 @@ export function slackTestConfig(overrides: { channel?: string | null; thresholds
       ...(overrides.channel === null ? {} : { channel: overrides.channel ?? ALERT_CHANNEL }),
       digest: '0 9 * * *',
       admins: [ADMIN, 'U02BOB'],
-      alerts: { budgetThresholds: overrides.thresholds ?? [0.8, 1] },
+      alerts: {
+        budgetThresholds: overrides.thresholds ?? [0.8, 1],
+        spikeFactor: 5,
+        spikeMinUsd: 1,
+        spikeAction: 'alert',
+        expiryDays: [7, 1],
+        ...overrides.alerts,
+      },
     },
   };
 }

@@ -110,8 +110,12 @@ function errorDetail(line: DigestKeyLine): string {
 }
 
 function disableSource(d: DisableRecord): string {
-  if (d.source === 'dashboard') return 'the dashboard';
-  return d.source === 'slack' ? 'Slack' : 'the admin API';
+  return {
+    slack: 'Slack',
+    admin_api: 'the admin API',
+    dashboard: 'the dashboard',
+    circuit_breaker: 'the circuit breaker',
+  }[d.source];
 }
 
 export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {

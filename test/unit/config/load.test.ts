@@ -131,7 +131,13 @@ slack:
       channel: 'C0123ABCD',
       digest: '0 9 * * *',
       admins: [],
-      alerts: { budgetThresholds: [0.8, 1.0] },
+      alerts: {
+        budgetThresholds: [0.8, 1.0],
+        spikeFactor: 5,
+        spikeMinUsd: 1,
+        spikeAction: 'alert',
+        expiryDays: [7, 1],
+      },
     });
     expect(load(baseConfig(`  a:\n    hash: sha256:${'d'.repeat(64)}\n`)).config?.server.timezone).toBe(
       'UTC',
@@ -183,6 +189,38 @@ describe('loadConfig problems, each with its line and column', () => {
   it('reports a wrong type at the value', () => {
     const text = baseConfig(`  cursor-dev:\n    hash: ${HASH_A}\n    limits:\n      rpm: "60"\n`);
     expectOneError(text, '"60"', /keys\.cursor-dev\.limits\.rpm must be an integer, not a string/);
+  });
+
+  it('reads the spike rule, the circuit breaker and the expiry reminders from slack.alerts', () => {
+    const alerts =
+      'slack:\n  alerts:\n    spike_factor: 3\n    spike_min_usd: 0.25\n    spike_action: disable\n    expiry_days: [14, 3, 1]\n';
+    const config = load(baseConfig(`  a:\n    hash: ${HASH_A}\n`, alerts)).config;
+    expect(config?.slack?.alerts).toEqual({
+      budgetThresholds: [0.8, 1.0],
+      spikeFactor: 3,
+      spikeMinUsd: 0.25,
+      spikeAction: 'disable',
+      expiryDays: [14, 3, 1],
+    });
+  });
+
+  it('reports a spike_action other than alert or disable, and a spike_factor below 1, at the value', () => {
+    const keys = `  a:\n    hash: ${HASH_A}\n`;
+    expectOneError(
+      baseConfig(keys, 'slack:\n  alerts:\n    spike_action: pause\n'),
+      'pause',
+      /slack\.alerts\.spike_action/,
+    );
+    expectOneError(
+      baseConfig(keys, 'slack:\n  alerts:\n    spike_factor: 0.5\n'),
+      '0.5',
+      /slack\.alerts\.spike_factor/,
+    );
+    expectOneError(
+      baseConfig(keys, 'slack:\n  alerts:\n    expiry_days: [7, 0]\n'),
+      '0]',
+      /slack\.alerts\.expiry_days/,
+    );
   });
 
   it('reports a bad key name at the name', () => {
