@@ -17,6 +17,7 @@ import { createDisableView } from './policy/disables.js';
 import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
+import { createExpiryReminders } from './schedule/expiry-reminders.js';
 import { createSlack } from './slack/app.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
@@ -182,6 +183,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         })
       : null;
   await digest?.start();
+  const reminders = slack
+    ? createExpiryReminders({ store, config, clock, log, post: (msg) => slack.post(msg) })
+    : null;
+  reminders?.start();
 
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   log.info(
@@ -205,11 +210,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       closing ??= (async () => {
         clearInterval(sweep);
         digest?.stop();
+        reminders?.stop();
         const stopped = stopListening(server);
         await gateway.drain(opts.graceMs ?? 30_000);
         server.closeAllConnections();
         await stopped;
         await digest?.idle(); // a digest being posted finishes before the store closes
+        await reminders?.idle();
         await slack?.stop();
         disables.stop();
         await config.close();
