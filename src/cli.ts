@@ -10,7 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./commands/validate.js')).validate,
   },
   keys: {
-    summary: 'mint, hash and check keys (new | hash | check)',
+    summary: 'mint, rotate, hash and check keys (new | rotate | hash | check)',
     load: async () => (await import('./commands/keys.js')).keys,
   },
   diff: {

@@ -7,13 +7,19 @@ import { checkKeyFormat, hashKey, maskKey, mintKey } from '../keys/format.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
+import { rotateKey } from './keys-rotate.js';
 
 const HELP = `Usage: tollgate keys new NAME [--json]
+       tollgate keys rotate NAME [--config F] [--json]
        tollgate keys hash KEY|-
        tollgate keys check KEY|- [--config F] [--store URL]
 
   new    mints a key for NAME, prints it once and the keys.yaml stanza with its hash.
          --json prints {"name","key","hash"} only. Nothing is written to disk.
+  rotate mints a new key for NAME and prints it once, with the keys.yaml change that lists its
+         hash beside the old one (read from --config, $TOLLGATE_CONFIG or ${DEFAULT_CONFIG_FILE}),
+         and the later change that drops the old hash once 'tollgate usage --by hash' shows it
+         unused. --json prints {"name","key","hash","hashes"}. Nothing is written to disk.
   hash   prints sha256:… of an existing key. Pass - to read it from stdin (keeps it out of
          your shell history).
   check  says whether KEY is well-formed (prefix and checksum) and which key of the config
@@ -161,12 +167,14 @@ export const keys: Command = async (argv, io) => {
       return hash(rest, io);
     case 'check':
       return check(rest, parsed.values.config, io);
+    case 'rotate':
+      return rotateKey(rest, { json: parsed.values.json ?? false, config: parsed.values.config }, io);
     default:
       return fail(
         io,
         sub
-          ? `unknown subcommand '${sub}': use new, hash or check.`
-          : 'missing subcommand: use new, hash or check.',
+          ? `unknown subcommand '${sub}': use new, rotate, hash or check.`
+          : 'missing subcommand: use new, rotate, hash or check.',
         2,
       );
   }

@@ -150,11 +150,80 @@ describe('tollgate keys check', () => {
   });
 });
 
+describe('tollgate keys rotate', () => {
+  const OLD = hashKey(mintKey());
+
+  function rotateIn(yaml: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-rotate-'));
+    writeFileSync(join(dir, 'keys.yaml'), yaml);
+    return dir;
+  }
+
+  it('prints a new key once and the keys.yaml change listing its hash beside the old one, then how to drop the old one', async () => {
+    const dir = rotateIn(
+      `version: 1\nkeys:\n  other:\n    hash: ${hashKey(mintKey())}\n  cursor-dev:\n    owner: alice\n    hash: ${OLD}\n`,
+    );
+    const run = fakeIO({ cwd: dir });
+    expect(await keys(['rotate', 'cursor-dev', '--config', 'keys.yaml'], run.io)).toBe(0);
+    const out = run.stdout();
+    const found = out.match(KEY_IN_TEXT) ?? [];
+    expect(found).toHaveLength(1);
+    const key = found[0] as string;
+    expect(checkKeyFormat(key)).toBe(true);
+    const NEW = hashKey(key);
+    expect(out).toContain(
+      `  cursor-dev:\n    hash:\n      - ${OLD}   # old: drop once unused\n      - ${NEW}   # new\n`,
+    );
+    expect(out).toContain('(line 7)');
+    expect(out).toContain(
+      `tollgate usage --key cursor-dev --by hash --since 7d\` shows no more requests for ${OLD.slice(7, 19)}`,
+    );
+    expect(out).toContain(`  cursor-dev:\n    hash: ${NEW}\n`);
+    expect(out).toMatch(/shown only this once/);
+    expect(readdirSync(dir)).toEqual(['keys.yaml']);
+    expect(run.stderr()).toBe('');
+  });
+
+  it('adds to a list of hashes while an earlier rotation is still going on, and prints JSON with --json', async () => {
+    const older = hashKey(mintKey());
+    const dir = rotateIn(`version: 1\nkeys:\n  ci:\n    hash:\n      - ${older}\n      - ${OLD}\n`);
+    const run = fakeIO({ cwd: dir, env: { TOLLGATE_CONFIG: 'keys.yaml' } });
+    expect(await keys(['rotate', 'ci', '--json'], run.io)).toBe(0);
+    const parsed = JSON.parse(run.stdout());
+    expect(Object.keys(parsed)).toEqual(['name', 'key', 'hash', 'hashes']);
+    expect(parsed.hash).toBe(hashKey(parsed.key));
+    expect(parsed.hashes).toEqual([older, OLD, parsed.hash]);
+  });
+
+  it('rotates a key even when the file fails validation, as one with a leaked plaintext key does', async () => {
+    const dir = rotateIn(`version: 1\n# oops: ${mintKey()}\nkeys:\n  leaked:\n    hash: ${OLD}\n`);
+    const run = fakeIO({ cwd: dir });
+    expect(await keys(['rotate', 'leaked', '--config', 'keys.yaml'], run.io)).toBe(0);
+    expect(run.stdout()).toContain(`      - ${OLD}   # old`);
+  });
+
+  it('refuses an unknown name with a suggestion, and a missing config, without minting anything', async () => {
+    const dir = rotateIn(`version: 1\nkeys:\n  cursor-dev:\n    hash: ${OLD}\n`);
+    const run = fakeIO({ cwd: dir });
+    expect(await keys(['rotate', 'cursor-dve', '--config', 'keys.yaml'], run.io)).toBe(1);
+    expect(run.stderr()).toBe(
+      "tollgate keys: cannot rotate 'cursor-dve' in keys.yaml: it has no key named 'cursor-dve'; did you mean 'cursor-dev'?\n",
+    );
+    expect(run.stdout()).toBe('');
+    const missing = fakeIO({ cwd: dir });
+    expect(await keys(['rotate', 'cursor-dev', '--config', 'nope.yaml'], missing.io)).toBe(2);
+    expect(missing.stderr()).toMatch(/^tollgate keys: could not read nope\.yaml/);
+    expect(missing.stdout()).toBe('');
+  });
+});
+
 describe('tollgate keys', () => {
   it('refuses an unknown subcommand with exit 2', async () => {
     const run = fakeIO();
-    expect(await keys(['rotate'], run.io)).toBe(2);
-    expect(run.stderr()).toBe("tollgate keys: unknown subcommand 'rotate': use new, hash or check.\n");
+    expect(await keys(['revoke'], run.io)).toBe(2);
+    expect(run.stderr()).toBe(
+      "tollgate keys: unknown subcommand 'revoke': use new, rotate, hash or check.\n",
+    );
   });
 
   it("refuses an unknown option in one sentence, without Node's hint about --", async () => {
