@@ -9,15 +9,18 @@ import type { UsageGroupBy, UsageRow } from '../store/types.js';
 import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 
-const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE] [--by key|model|day|status|group]
-                      [--format table|csv|json] [--config F] [--store URL]
+const HELP = `Usage: tollgate usage [--key NAME] [--since 7d|DATE] [--until DATE]
+                      [--by key|model|day|status|group|hash] [--format table|csv|json]
+                      [--config F] [--store URL]
 
 Prints spend, requests, tokens and errors from the store, one row per group (default --by key,
 --since 7d). Dates are local days in server.timezone of the config. --by group folds the keys
-into the groups the config puts them in.
+into the groups the config puts them in. --by hash gives one row per key and hash prefix (the
+first 12 hex digits of the sha256 in keys.yaml) with when it was last used: after
+'tollgate keys rotate', the old hash can go once its row stops growing.
 `;
 
-const GROUPS = ['key', 'model', 'day', 'status', 'group'] as const;
+const GROUPS = ['key', 'model', 'day', 'status', 'group', 'hash'] as const;
 type UsageBy = (typeof GROUPS)[number];
 const FORMATS = ['table', 'csv', 'json'] as const;
 
@@ -104,25 +107,52 @@ const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_u
 
 export function render(rows: UsageRow[], by: UsageGroupBy | 'group', format: string): string {
   if (format === 'json') {
-    return `${JSON.stringify(
-      rows.map((r) => ({ [by]: r[by] ?? null, ...pick(r) })),
-      null,
-      2,
-    )}\n`;
+    const json =
+      by === 'hash'
+        ? (r: UsageRow) => ({
+            key: r.key ?? null,
+            hash: r.hash ?? null,
+            ...pick(r),
+            last_used: r.last_used ?? null,
+          })
+        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r) });
+    return `${JSON.stringify(rows.map(json), null, 2)}\n`;
   }
-  const header = [by, ...COUNTERS];
+  if (by === 'hash') return renderTable(rows.map(hashCells), HASH_HEADER, rows, format);
   const cells = rows.map((r) => [
     by === 'key' && r.key === ''
       ? '(no valid key)'
       : by === 'group' && r.group === ''
         ? '(no group)'
         : String(r[by] ?? ''),
+    ...counterCells(r),
+  ]);
+  return renderTable(cells, [by, ...COUNTERS], rows, format);
+}
+
+const HASH_HEADER = ['key', 'hash', ...COUNTERS, 'last_used'];
+
+function counterCells(r: UsageRow): string[] {
+  return [
     String(r.requests),
     String(r.errors),
     String(r.input_tokens),
     String(r.output_tokens),
     r.cost_usd.toFixed(6),
-  ]);
+  ];
+}
+
+function hashCells(r: UsageRow): string[] {
+  // Records written before the prefix was kept have none.
+  return [
+    r.key === '' ? '(no valid key)' : (r.key ?? ''),
+    r.hash ?? '(unknown)',
+    ...counterCells(r),
+    r.last_used ?? '',
+  ];
+}
+
+function renderTable(cells: string[][], header: string[], rows: UsageRow[], format: string): string {
   if (format === 'csv') {
     return `${[header, ...cells].map((line) => line.map(csvCell).join(',')).join('\n')}\n`;
   }

@@ -78,10 +78,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const now = deps.clock();
     const tz = deps.config.current().config.server.timezone;
     const by = String(req.query.by ?? 'key');
-    if (!['key', 'model', 'day', 'status', 'group'].includes(by)) {
+    if (!['key', 'model', 'day', 'status', 'group', 'hash'].includes(by)) {
       return void badRequest(
         res,
-        `the query parameter by= must be one of key, model, day, status, group; got '${by}'.`,
+        `the query parameter by= must be one of key, model, day, status, group, hash; got '${by}'.`,
       );
     }
     let since: number;

@@ -132,7 +132,7 @@ export interface AuditEntry {
   result: string;
 }
 
-export type UsageGroupBy = 'key' | 'model' | 'day' | 'status';
+export type UsageGroupBy = 'key' | 'model' | 'day' | 'status' | 'hash';
 
 export interface UsageQuery {
   since: number;
@@ -149,11 +149,15 @@ export interface UsageRow {
   model?: string;
   day?: string;
   status?: number;
+  /** `by: 'hash'`: the first 12 hex digits of the key hash (null for records from before it was kept). */
+  hash?: string | null;
   requests: number;
   errors: number;
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  /** `by: 'hash'`: ISO time of the group's latest record. */
+  last_used?: string;
 }
 
 /** One row of the daily rollup (per local day, key, model and status). */

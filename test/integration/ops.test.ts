@@ -221,6 +221,20 @@ describe('the admin API', () => {
     expect(frontend?.requests).toBe(cursorRows.data[0]?.requests);
     expect((await admin('/usage?by=colour')).status).toBe(400);
   });
+
+  it('reports usage by key hash prefix with when it was last used', async () => {
+    const before = Date.now();
+    expect((await chat(key)).status).toBe(200);
+    const res = await admin('/usage?by=hash&key=cursor-dev&since=1d');
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as {
+      data: Array<{ key: string; hash: string; requests: number; last_used: string }>;
+    };
+    expect(data).toEqual([
+      expect.objectContaining({ key: 'cursor-dev', hash: hashKey(key).slice('sha256:'.length, 19) }),
+    ]);
+    expect(Date.parse(data[0]!.last_used)).toBeGreaterThanOrEqual(before - 1000);
+  });
 });
 
 describe('a store that cannot be reached', () => {

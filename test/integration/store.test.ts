@@ -481,6 +481,37 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       ]);
     });
 
+    it('groups by key and hash prefix with when each was last used, by key then most recent first', async () => {
+      await seed();
+      const at = (h: number) => Date.UTC(2026, 10, 28, h);
+      await store.settle(usage({ key: 'a', keyHash: '3b1f2c4d5e6f', ts: at(9), costUsd: 0.5 }), []);
+      await store.settle(usage({ key: 'a', keyHash: '3b1f2c4d5e6f', ts: at(10), status: 502 }), []);
+      await store.settle(usage({ key: 'a', keyHash: '9a8b7c6d5e4f', ts: at(11), costUsd: 0.25 }), []);
+      const rows = await store.queryUsage({ since: at(0), until: FAR, by: 'hash' }, 'UTC');
+      expect(rows).toEqual([
+        {
+          key: 'a',
+          hash: '9a8b7c6d5e4f',
+          requests: 1,
+          errors: 0,
+          input_tokens: expect.any(Number),
+          output_tokens: expect.any(Number),
+          cost_usd: expect.closeTo(0.25, 9),
+          last_used: new Date(at(11)).toISOString(),
+        },
+        expect.objectContaining({
+          key: 'a',
+          hash: '3b1f2c4d5e6f',
+          requests: 2,
+          errors: 1,
+          last_used: new Date(at(10)).toISOString(),
+        }),
+      ]);
+      // Records from before the prefix was kept group under a null hash.
+      const all = await store.queryUsage({ since: 0, until: FAR, key: 'b', by: 'hash' }, 'UTC');
+      expect(all).toEqual([expect.objectContaining({ key: 'b', hash: null, requests: 2 })]);
+    });
+
     it('filters by key and by the half-open interval [since, until)', async () => {
       await seed();
       const rows = await store.queryUsage(

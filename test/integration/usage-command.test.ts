@@ -175,11 +175,48 @@ describe('tollgate usage', () => {
     expect(table.out).toContain('Total: $9.5030 over 5 requests');
   });
 
+  it('shows each key hash prefix with its requests and when it was last used, with --by hash', async () => {
+    const file = join(dir, 'rotation.db');
+    const store = createSqliteStore(file);
+    await store.init();
+    const old = Date.now() - 5 * 86_400_000;
+    const recent = Date.now() - 60_000;
+    await store.settle(record({ key: 'ci', keyHash: '3b1f2c4d5e6f', ts: old }), []);
+    await store.settle(record({ key: 'ci', keyHash: '3b1f2c4d5e6f', ts: old + 1000 }), []);
+    await store.settle(record({ key: 'ci', keyHash: 'aa00bb11cc22', ts: recent }), []);
+    await store.close();
+    const args = ['--store', `sqlite:${file}`, '--config', join(dir, 'keys.yaml'), '--by', 'hash'];
+    const json = fakeIO();
+    expect(await usage([...args, '--format', 'json'], json)).toBe(0);
+    expect(JSON.parse(json.out)).toEqual([
+      expect.objectContaining({
+        key: 'ci',
+        hash: 'aa00bb11cc22',
+        requests: 1,
+        last_used: new Date(recent).toISOString(),
+      }),
+      expect.objectContaining({
+        key: 'ci',
+        hash: '3b1f2c4d5e6f',
+        requests: 2,
+        last_used: new Date(old + 1000).toISOString(),
+      }),
+    ]);
+    const table = fakeIO();
+    expect(await usage(args, table)).toBe(0);
+    const lines = table.out.split('\n');
+    expect(lines[0]).toMatch(
+      /^key\s+hash\s+requests\s+errors\s+input_tokens\s+output_tokens\s+cost_usd\s+last_used$/,
+    );
+    expect(lines[1]).toMatch(/^ci\s+aa00bb11cc22\s+1\s/);
+    expect(lines[2]).toContain(new Date(old + 1000).toISOString());
+  });
+
   it('refuses an unknown grouping or format with one sentence and exit 1', async () => {
     const io = fakeIO();
     expect(await usage(['--store', storeUrl, '--by', 'colour'], io)).toBe(1);
     expect(io.err).toBe(
-      "tollgate usage: --by must be one of key, model, day, status, group; got 'colour'.\n",
+      "tollgate usage: --by must be one of key, model, day, status, group, hash; got 'colour'.\n",
     );
     const bad = fakeIO();
     expect(await usage(['--store', storeUrl, '--since', 'yesterday-ish'], bad)).toBe(1);

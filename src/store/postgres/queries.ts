@@ -1,3 +1,4 @@
+import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
 import type { AuditEntry, RollupRow, UsageQuery, UsageRow } from '../types.js';
 import { guarded, inTransaction, type Pool } from './pool.js';
 
@@ -10,6 +11,7 @@ const GROUP_COLUMNS = {
   // same as the embedded store's for any timezone, not only the one the `day` column was written in.
   day: "to_char(to_timestamp(ts / 1000.0) AT TIME ZONE $3, 'YYYY-MM-DD')",
   status: 'status',
+  hash: 'key_hash', // grouped with the key in queryUsageByHash
 } as const;
 
 /**
@@ -17,6 +19,7 @@ const GROUP_COLUMNS = {
  * (ties by group name). Sorted here, not in SQL, so collation cannot make the two differ.
  */
 export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise<UsageRow[]> {
+  if (q.by === 'hash') return queryUsageByHash(pool, q);
   return guarded(async () => {
     const params: unknown[] = [q.since, q.until, timeZone];
     let where = 'ts >= $1 AND ts < $2';
@@ -51,6 +54,19 @@ export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise
     const name = (row: UsageRow) => String(row[q.by] ?? '');
     if (q.by === 'day') return out.sort((a, b) => name(a).localeCompare(name(b)));
     return out.sort((a, b) => b.cost_usd - a.cost_usd || name(a).localeCompare(name(b)));
+  });
+}
+
+function queryUsageByHash(pool: Pool, q: UsageQuery): Promise<UsageRow[]> {
+  return guarded(async () => {
+    const params: unknown[] = [q.since, q.until];
+    if (q.key !== undefined) params.push(q.key);
+    const { rows } = await pool.query<HashGroupRow>(
+      `SELECT ${HASH_GROUP_SELECT} FROM usage WHERE ts >= $1 AND ts < $2 ${q.key === undefined ? '' : 'AND key = $3'}
+       GROUP BY key, key_hash`,
+      params,
+    );
+    return toHashRows(rows);
   });
 }
 

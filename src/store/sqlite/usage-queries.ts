@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { dayOf } from '../../config/windows.js';
+import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
 import type { RollupRow, UsageGroupBy, UsageQuery, UsageRow } from '../types.js';
 
 /**
@@ -24,6 +25,7 @@ const GROUP_EXPR: Record<UsageGroupBy, string> = {
   model: "COALESCE(model, '')",
   status: 'status',
   day: `ts / ${BUCKET_MS}`,
+  hash: 'key_hash', // grouped with the key in its own statement below
 };
 
 export interface SqliteUsageQueries {
@@ -62,10 +64,17 @@ export function createSqliteUsageQueries(db: Database): SqliteUsageQueries {
     'SELECT MAX(ts) AS ts FROM usage WHERE key = ?',
   );
 
+  const byHash = [false, true].map((byKey) =>
+    db.prepare<unknown[], HashGroupRow>(
+      `SELECT ${HASH_GROUP_SELECT} FROM usage WHERE ts >= ? AND ts < ? ${byKey ? 'AND key = ?' : ''} GROUP BY key, key_hash`,
+    ),
+  ) as [Statement<unknown[], HashGroupRow>, Statement<unknown[], HashGroupRow>];
+
   return {
     queryUsage(q, timeZone) {
       const params: unknown[] = [q.since, q.until];
       if (q.key !== undefined) params.push(q.key);
+      if (q.by === 'hash') return toHashRows(byHash[q.key === undefined ? 0 : 1].all(...params));
       const rows = groupStatement(q.by, q.key !== undefined).all(...params);
       if (q.by === 'day') return groupByLocalDay(rows, timeZone);
       const out = rows.map((r) => toUsageRow(q.by, r.g, r));
@@ -112,7 +121,7 @@ interface RollupDbRow {
 }
 
 function groupOf(row: UsageRow, by: UsageGroupBy): string | number | undefined {
-  return row[by];
+  return row[by] ?? undefined;
 }
 
 function toUsageRow(by: UsageGroupBy, g: string | number, r: GroupRow): UsageRow {
