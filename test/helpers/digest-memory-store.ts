@@ -1,4 +1,12 @@
-import type { DisableRecord, RollupRow, Store, UsageRecord } from '../../src/store/types.js';
+import { type HashGroupRow, toHashRows } from '../../src/store/hash-usage.js';
+import type {
+  DisableRecord,
+  RollupRow,
+  Store,
+  UsageQuery,
+  UsageRecord,
+  UsageRow,
+} from '../../src/store/types.js';
 
 /**
  * The part of the Store the digest uses (rollup, lastUsed, listDisabled, the once-only
@@ -85,7 +93,33 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
     listAudit: unsupported('listAudit'),
     recordClient: unsupported('recordClient'),
     pruneClaims: unsupported('pruneClaims'),
-    queryUsage: unsupported('queryUsage'),
+    // Only `by: 'hash'` (the stale-hash flag), computed from the records the way the stores group them.
+    async queryUsage(q: UsageQuery): Promise<UsageRow[]> {
+      if (q.by !== 'hash') throw new Error(`digest memory store: queryUsage by ${q.by} is not implemented`);
+      const groups = new Map<string, HashGroupRow>();
+      for (const r of records) {
+        if (r.ts < q.since || r.ts >= q.until || (q.key !== undefined && r.key !== q.key)) continue;
+        const id = `${r.key}\u0000${r.keyHash ?? ''}`;
+        const g = groups.get(id) ?? {
+          key: r.key,
+          hash: r.keyHash ?? null,
+          requests: 0,
+          errors: 0,
+          input_tokens: 0,
+          output_tokens: 0,
+          cost_usd: 0,
+          last_used: 0,
+        };
+        g.requests = Number(g.requests) + 1;
+        g.errors = Number(g.errors) + (r.status >= 400 ? 1 : 0);
+        g.input_tokens = Number(g.input_tokens) + r.inputTokens;
+        g.output_tokens = Number(g.output_tokens) + r.outputTokens;
+        g.cost_usd = Number(g.cost_usd) + r.costUsd;
+        g.last_used = Math.max(Number(g.last_used), r.ts);
+        groups.set(id, g);
+      }
+      return toHashRows([...groups.values()]);
+    },
     spendBetween: unsupported('spendBetween'),
     dailyTotals: unsupported('dailyTotals'),
     recentUsage: unsupported('recentUsage'),

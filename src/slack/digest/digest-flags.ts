@@ -4,6 +4,7 @@ import { dayOf, dayRange } from '../../config/windows.js';
 import type { DisableRecord, Store } from '../../store/types.js';
 import type { DigestKeyLine } from './build-digest.js';
 import { formatPercent, formatUsd } from './money.js';
+import { staleHashItems } from './stale-hashes.js';
 
 /**
  * The digest's flags: things a team lead should act on, each with the key names. Every rule
@@ -15,6 +16,7 @@ export type FlagKind =
   | 'spike'
   | 'error_rate'
   | 'unused'
+  | 'stale_hash'
   | 'expiring'
   | 'disabled_drift'
   | 'no_expiry'
@@ -32,6 +34,7 @@ export const FLAG_TITLES: Record<FlagKind, string> = {
   spike: 'Spend spike',
   error_rate: 'Error rate above 10%',
   unused: 'Unused for 7 days (disable it?)',
+  stale_hash: 'Still lists a hash unused for 7 days (rotated? drop it in a PR)',
   expiring: 'Expiring within 7 days',
   disabled_drift: 'Disabled from Slack but not in keys.yaml (fix in a PR)',
   no_expiry: 'No expiry',
@@ -43,6 +46,7 @@ const FLAG_ORDER: FlagKind[] = [
   'spike',
   'error_rate',
   'unused',
+  'stale_hash',
   'expiring',
   'disabled_drift',
   'no_expiry',
@@ -174,6 +178,10 @@ export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {
             : `no use in the 7 days to ${day}`,
       );
     }
+  }
+
+  for (const item of await staleHashItems(input.store, config, day, (k) => disabled.has(k))) {
+    add('stale_hash', item.key, item.detail);
   }
 
   for (const [name, d] of disabled) {

@@ -180,6 +180,35 @@ describe('digest flags', () => {
     expect(flagged(digest, 'no_limit')).toEqual(['none', 'rpm-only']);
   });
 
+  it('flags a key that still lists a hash unused for 7 days while another is in use, with when it was last used', async () => {
+    const hashes = (n: string) => [1, 2].map((i) => `sha256:${`${n}${i}`.padEnd(64, '0')}`);
+    const [oldA, newA] = hashes('a') as [string, string];
+    const [oldB, newB] = hashes('b') as [string, string];
+    const [oldC, newC] = hashes('c') as [string, string];
+    const prefix = (h: string) => h.slice(7, 19);
+    const keys = [
+      tidyKey('rotated', { hashes: [oldA, newA] }),
+      tidyKey('mid-rotation', { hashes: [oldB, newB] }),
+      tidyKey('never-deployed', { hashes: [oldC, newC] }),
+      tidyKey('quiet', { hashes: [oldA.replace('a', 'd'), newA.replace('a', 'd')] }),
+    ];
+    const { digest } = await build(keys, [
+      makeRecord(at(daysBefore(7)), 'rotated', { keyHash: prefix(oldA) }),
+      makeRecord(at(DAY), 'rotated', { keyHash: prefix(newA) }),
+      // Used 6 days before the digest day: still inside the 7 days.
+      makeRecord(at(daysBefore(6)), 'mid-rotation', { keyHash: prefix(oldB) }),
+      makeRecord(at(DAY), 'mid-rotation', { keyHash: prefix(newB) }),
+      makeRecord(at(DAY), 'never-deployed', { keyHash: prefix(oldC) }),
+    ]);
+    expect(flagged(digest, 'stale_hash')).toEqual(['never-deployed', 'rotated']);
+    expect(detail(digest, 'stale_hash', 'rotated')).toBe(
+      `hash ${prefix(oldA)} last used ${daysBefore(7)} while another of its hashes is in use; drop it from keys.yaml`,
+    );
+    expect(detail(digest, 'stale_hash', 'never-deployed')).toContain(
+      `hash ${prefix(newC)} not used in the last 30 days`,
+    );
+  });
+
   it('raises no flag at all for a tidy, quiet, healthy set of keys', async () => {
     const { digest } = await build(
       [tidyKey('a'), tidyKey('b')],
