@@ -16,11 +16,11 @@ import {
   spikeAlert,
 } from './alert-messages.js';
 import { BoundedSet } from './bounded-set.js';
-import { BREAKER_ACTOR, breakerAlert, breakerReason } from './breaker-alert.js';
+import { tripBreaker } from './circuit-breaker.js';
 import { networkOf, userAgentFamily } from './client-fingerprint.js';
 import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
-import { measureSpike, SPIKE_CHECK_EVERY_MS, type SpikeReading, spikeRuleOf } from './spike-rule.js';
+import { measureSpike, SPIKE_CHECK_EVERY_MS, spikeRuleOf } from './spike-rule.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -106,46 +106,15 @@ export function createSlackNotifier(deps: {
     return true;
   }
 
-  /**
-   * The circuit breaker: the spike's claim (once per key and day, shared by replicas) decides who
-   * disables the key, with or without a channel to announce it in. After an admin enables the key
-   * again the claim stays taken, so the same day's spike does not trip it a second time.
-   */
-  async function tripBreaker(
-    killSwitch: KillSwitch,
-    id: string,
-    name: string,
-    notify: readonly string[],
-    spike: SpikeReading,
-  ): Promise<void> {
-    if (!(await claim(id))) return;
-    let result: Awaited<ReturnType<KillSwitch['disable']>>;
-    try {
-      result = await killSwitch.disable(name, {
-        actor: BREAKER_ACTOR,
-        source: 'circuit_breaker',
-        reason: breakerReason(spike),
-      });
-    } catch (err) {
-      // The key is still serving: give the next check the chance to disable it.
+  const claims = {
+    claim,
+    async release(id: string) {
       claimed.delete(id);
-      await store.releaseClaim('alert', id).catch(() => {});
-      throw err;
-    }
-    log.warn(
-      { key: name, lastHourUsd: spike.lastHourUsd, changed: result.changed },
-      'circuit breaker tripped',
-    );
-    const channel = config.current().config.slack?.channel;
-    if (!channel) return;
-    // Already disabled by someone else: the spike is still news, the Enable button is not.
-    const message = result.changed
-      ? breakerAlert({ key: name, notify, reading: spike })
-      : spikeAlert({ key: name, notify, ...spike });
-    // Not released when Slack never takes it: the key stays disabled either way, and re-tripping it
-    // after an admin's /enable-key would overrule that admin.
-    queue.enqueue({ channel, ...message });
-  }
+      await store
+        .releaseClaim('alert', id)
+        .catch((err: unknown) => log.warn({ err }, 'could not release an alert claim'));
+    },
+  };
 
   function thresholds(): number[] {
     const t = config.current().config.slack?.alerts.budgetThresholds ?? o.defaultThresholds ?? [0.8, 1];
@@ -245,7 +214,10 @@ export function createSlackNotifier(deps: {
           if (!spike) return;
           const id = `spike:${name}:d:${dayOf(now, cfg.server.timezone)}`;
           if (spike.rule.action === 'disable' && deps.killSwitch) {
-            await tripBreaker(deps.killSwitch, id, name, notify, spike);
+            await tripBreaker(
+              { killSwitch: deps.killSwitch, claims, config, queue, log },
+              { id, key: name, notify, spike },
+            );
             return;
           }
           await alertOnce(id, spikeAlert({ key: name, notify, ...spike }));
