@@ -6,7 +6,7 @@ import { type FakeSlack, type FakeSlackCall, startFakeSlack } from '../helpers/f
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server-harness.js';
 import { ADMIN, ALERT_CHANNEL, NOT_ADMIN } from '../helpers/slack-config.js';
-import { blockActionBody, slackHeaders } from '../helpers/slack-signer.js';
+import { blockActionBody, slackHeaders, slashCommandBody } from '../helpers/slack-signer.js';
 
 /**
  * The circuit breaker (slack.alerts.spike_action: disable) on the real server: real requests
@@ -161,6 +161,21 @@ describe('the circuit breaker', () => {
       result: 'ok',
     });
     expect(audit?.reason).toContain(`spend spike of $${(5 * COST).toFixed(2)} in the last hour (5 requests)`);
+
+    const keysBody = slashCommandBody({
+      command: '/keys',
+      userId: NOT_ADMIN,
+      responseUrl: fake.responseUrl('keys'),
+    });
+    await fetch(`${gw.url}/slack/events`, {
+      method: 'POST',
+      headers: slackHeaders(SECRET, keysBody, Math.floor(clock() / 1000)),
+      body: keysBody,
+    });
+    await fake.waitFor((calls) => calls.some((c) => c.responseId === 'keys'));
+    expect(fake.calls.find((c) => c.responseId === 'keys')!.body.text).toContain(
+      '`looping-agent` *disabled(breaker)* by tollgate: circuit breaker: spend spike',
+    );
 
     // Someone who is not an admin cannot lift it.
     expect(await click(button!, NOT_ADMIN, 'enable-by-mallory')).toMatchObject({

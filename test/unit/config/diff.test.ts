@@ -289,6 +289,19 @@ describe('diffConfigs on models, upstreams and settings', () => {
       'slack-changed',
     ]);
   });
+
+  it('reports the circuit breaker switched on and the spike and expiry settings that changed', () => {
+    const before = baseConfig(keys, 'slack:\n  channel: C1\n');
+    const after = baseConfig(
+      keys,
+      'slack:\n  channel: C1\n  alerts:\n    spike_action: disable\n    spike_factor: 3\n    expiry_days: []\n',
+    );
+    const [change, ...rest] = diffConfigs(cfg(before), cfg(after));
+    expect(rest).toEqual([]);
+    expect(change?.kind).toBe('slack-changed');
+    expect(change?.detail).toContain('spike 5x and $1: alert, expiry reminders 7 1 →');
+    expect(change?.detail).toMatch(/→ .*spike 3x and \$1: disable, expiry reminders off$/);
+  });
 });
 
 describe('renderDiff', () => {
