@@ -276,7 +276,7 @@ export interface SlackSection {
      */
     budget_thresholds?: number[];
     /**
-     * Spend spike rule: a key spikes when its spend over the last hour is at least spike_factor times its average hourly spend over the 24 hours before that hour, and at least spike_min_usd. Checked on the requests' own settle, at most once every 30 s per key, so a key in a loop is caught within a minute. Default 5.
+     * Spend spike rule: a key spikes when its spend over the last hour is at least spike_factor times its average hourly spend over the 24 hours before that hour, and at least spike_min_usd. Measured when the key's requests settle, at most every 30 s per key (a settle inside those 30 s is measured when they are over), so a key in a loop is caught within a minute of crossing the thresholds. Default 5.
      */
     spike_factor?: number;
     /**

@@ -21,12 +21,15 @@ import { networkOf, userAgentFamily } from './client-fingerprint.js';
 import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
 import { measureSpike, SPIKE_CHECK_EVERY_MS, spikeRuleOf } from './spike-rule.js';
+import { createTrailingThrottle } from './trailing-throttle.js';
 
 const HOUR_MS = 3_600_000;
 
 export interface SlackNotifierOptions {
   /** The spike check reads the store, so it runs at most this often per key (SPIKE_CHECK_EVERY_MS). */
   spikeCheckEveryMs?: number;
+  /** How often a settle that came inside that window is looked at again (default 5 s). */
+  spikeSweepMs?: number;
   /** Refusals of a disabled/expired key are counted this long before the alert goes out. */
   refusedAggregateMs?: number;
   defaultThresholds?: number[];
@@ -61,7 +64,6 @@ export function createSlackNotifier(deps: {
   const pending = new Set<Promise<void>>();
   const claimed = new BoundedSet(10_000);
   const knownClients = new BoundedSet(10_000);
-  const lastSpikeCheck = new Map<string, number>();
   let stopped = false;
 
   function background(what: string, task: () => Promise<void>): void {
@@ -115,6 +117,27 @@ export function createSlackNotifier(deps: {
         .catch((err: unknown) => log.warn({ err }, 'could not release an alert claim'));
     },
   };
+
+  const spikeChecks = createTrailingThrottle<readonly string[]>({
+    everyMs: spikeCheckEveryMs,
+    sweepMs: o.spikeSweepMs ?? 5_000,
+    clock,
+    run: (name, notify, now) =>
+      background('spike', async () => {
+        const cfg = config.current().config;
+        const spike = await measureSpike(store, name, now, spikeRuleOf(cfg));
+        if (!spike) return;
+        const id = `spike:${name}:d:${dayOf(now, cfg.server.timezone)}`;
+        if (spike.rule.action === 'disable' && deps.killSwitch) {
+          await tripBreaker(
+            { killSwitch: deps.killSwitch, claims, config, queue, log },
+            { id, key: name, notify, spike },
+          );
+          return;
+        }
+        await alertOnce(id, spikeAlert({ key: name, notify, ...spike }));
+      }),
+  });
 
   function thresholds(): number[] {
     const t = config.current().config.slack?.alerts.budgetThresholds ?? o.defaultThresholds ?? [0.8, 1];
@@ -205,24 +228,7 @@ export function createSlackNotifier(deps: {
       }
 
       const now = clock();
-      const lastCheck = lastSpikeCheck.get(name);
-      if (lastCheck === undefined || now - lastCheck >= spikeCheckEveryMs) {
-        lastSpikeCheck.set(name, now);
-        background('spike', async () => {
-          const cfg = config.current().config;
-          const spike = await measureSpike(store, name, now, spikeRuleOf(cfg));
-          if (!spike) return;
-          const id = `spike:${name}:d:${dayOf(now, cfg.server.timezone)}`;
-          if (spike.rule.action === 'disable' && deps.killSwitch) {
-            await tripBreaker(
-              { killSwitch: deps.killSwitch, claims, config, queue, log },
-              { id, key: name, notify, spike },
-            );
-            return;
-          }
-          await alertOnce(id, spikeAlert({ key: name, notify, ...spike }));
-        });
-      }
+      spikeChecks.touch(name, notify);
 
       const family = userAgentFamily(e.record.userAgent);
       const network = networkOf(e.record.ip);
@@ -259,6 +265,7 @@ export function createSlackNotifier(deps: {
     stop() {
       stopped = true;
       refusals.stop();
+      spikeChecks.stop();
       queue.stop();
     },
   };

@@ -52,14 +52,19 @@ describe.each(storeBackends())('the circuit breaker on $name', (backend) => {
     await backend.destroy();
   });
 
-  async function replica(store: Store, config: Config, wrap?: (k: KillSwitch) => KillSwitch) {
+  async function replica(
+    store: Store,
+    config: Config,
+    wrap?: (k: KillSwitch) => KillSwitch,
+    timing: { clock?: () => number; spikeCheckEveryMs?: number } = {},
+  ) {
     const holder = holderOf(config);
     const disables: DisableView = await createDisableView({
       store,
       log: silentLogger(),
       refreshMs: 3_600_000,
     });
-    const clock = () => Date.now();
+    const clock = timing.clock ?? (() => Date.now());
     const killSwitch = createKillSwitch({ store, disables, config: holder, clock });
     const queue = recordingQueue();
     const notifier: SlackNotifier = createSlackNotifier({
@@ -69,7 +74,7 @@ describe.each(storeBackends())('the circuit breaker on $name', (backend) => {
       log: silentLogger(),
       queue,
       killSwitch: wrap ? wrap(killSwitch) : killSwitch,
-      options: { spikeCheckEveryMs: 0 },
+      options: { spikeCheckEveryMs: timing.spikeCheckEveryMs ?? 0, spikeSweepMs: 10 },
     });
     cleanup.push(
       () => notifier.stop(),
@@ -77,7 +82,7 @@ describe.each(storeBackends())('the circuit breaker on $name', (backend) => {
     );
     const key = config.keys['cursor-dev'] as KeyConfig;
     const settled = async () => {
-      notifier.requestSettled({ key, record: record(Date.now(), 0.01), spend: {} });
+      notifier.requestSettled({ key, record: record(clock(), 0.01), spend: {} });
       await notifier.flush();
     };
     return { queue, disables, settled };
@@ -130,6 +135,26 @@ describe.each(storeBackends())('the circuit breaker on $name', (backend) => {
     await r.settled();
     expect(r.disables.get('cursor-dev')).toMatchObject({ source: 'circuit_breaker' });
     expect(r.queue.sent).toHaveLength(1);
+  });
+
+  it('measures a settle that came inside the 30 s window once the window is over, with no later request', async () => {
+    const store = await backend.create();
+    let now = Date.now();
+    const r = await replica(store, breakerConfig(), undefined, {
+      clock: () => now,
+      spikeCheckEveryMs: 30_000,
+    });
+    await store.settle(record(now, 0.4), []);
+    await r.settled(); // measured: $0.40 is below $1
+    now += 5_000;
+    await store.settle(record(now, 0.8), []); // the crossing, inside the window: not measured yet
+    await r.settled();
+    expect(r.disables.get('cursor-dev')).toBeUndefined();
+    now += 25_000;
+    const deadline = Date.now() + 3_000;
+    while (!r.disables.get('cursor-dev') && Date.now() < deadline)
+      await new Promise((s) => setTimeout(s, 10));
+    expect(r.disables.get('cursor-dev')).toMatchObject({ source: 'circuit_breaker' });
   });
 
   it('leaves a key that is usually this busy alone', async () => {
