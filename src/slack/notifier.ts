@@ -20,7 +20,7 @@ import { tripBreaker } from './circuit-breaker.js';
 import { networkOf, userAgentFamily } from './client-fingerprint.js';
 import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
-import { measureSpike, SPIKE_CHECK_EVERY_MS, spikeRuleOf } from './spike-rule.js';
+import { createSpikeMeter, SPIKE_CHECK_EVERY_MS, spikeRuleOf } from './spike-rule.js';
 import { createTrailingThrottle } from './trailing-throttle.js';
 
 const HOUR_MS = 3_600_000;
@@ -118,6 +118,7 @@ export function createSlackNotifier(deps: {
     },
   };
 
+  const spikeMeter = createSpikeMeter(store);
   const spikeChecks = createTrailingThrottle<readonly string[]>({
     everyMs: spikeCheckEveryMs,
     sweepMs: o.spikeSweepMs ?? 5_000,
@@ -125,9 +126,11 @@ export function createSlackNotifier(deps: {
     run: (name, notify, now) =>
       background('spike', async () => {
         const cfg = config.current().config;
-        const spike = await measureSpike(store, name, now, spikeRuleOf(cfg));
-        if (!spike) return;
         const id = `spike:${name}:d:${dayOf(now, cfg.server.timezone)}`;
+        // Already raised today, here or by another replica: measuring again cannot change anything.
+        if (claimed.has(id)) return;
+        const spike = await spikeMeter.measure(name, now, spikeRuleOf(cfg));
+        if (!spike) return;
         if (spike.rule.action === 'disable' && deps.killSwitch) {
           await tripBreaker(
             { killSwitch: deps.killSwitch, claims, config, queue, log },
@@ -228,7 +231,8 @@ export function createSlackNotifier(deps: {
       }
 
       const now = clock();
-      spikeChecks.touch(name, notify);
+      // Only a charge can raise the hour's spend; refusals of a disabled key cost nothing to check.
+      if (e.record.costUsd > 0) spikeChecks.touch(name, notify);
 
       const family = userAgentFamily(e.record.userAgent);
       const network = networkOf(e.record.ip);

@@ -37,21 +37,55 @@ export function spikeRuleOf(config: Config): SpikeRule {
   };
 }
 
+/** Spend of one key in whole clock hours, each read from the store once. */
+type HourCache = Map<number, number>;
+
+export interface SpikeMeter {
+  /** Returns the reading when the rule fires, else null. */
+  measure(key: string, now: number, rule: SpikeRule): Promise<SpikeReading | null>;
+}
+
 /**
- * Reads the key's last hour (every replica's records, from the store) and, only when that alone
- * reaches `minUsd`, the 24 hours before it: a quiet key costs one indexed range query per check.
- * Returns the reading when the rule fires, else null.
+ * Measures the rule against the store (every replica's records). The last hour is one indexed
+ * range query, and only when it reaches `minUsd` is the baseline needed: the 24 whole clock hours
+ * before the hour that contains `now - 1h`. Those hours are closed (a request settles within its
+ * upstream timeout, well under an hour), so each is read once per key and kept: a key that has
+ * looped for a day costs one hour of rows per check, not a day of them, which matters on SQLite
+ * where the query runs on the event loop.
  */
-export async function measureSpike(
-  store: Store,
-  key: string,
-  now: number,
-  rule: SpikeRule,
-): Promise<SpikeReading | null> {
-  const hour = await store.spendBetween(key, now - HOUR_MS, now + 1);
-  if (!(hour.costUsd >= rule.minUsd)) return null;
-  const before = await store.spendBetween(key, now - 25 * HOUR_MS, now - HOUR_MS);
-  const hourlyAverageUsd = before.costUsd / 24;
-  if (hour.costUsd < rule.factor * hourlyAverageUsd) return null;
-  return { lastHourUsd: hour.costUsd, lastHourRequests: hour.requests, hourlyAverageUsd, rule };
+export function createSpikeMeter(store: Store): SpikeMeter {
+  const hoursByKey = new Map<string, HourCache>();
+
+  async function baselineUsd(key: string, now: number): Promise<number> {
+    const end = Math.floor((now - HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const start = end - 24 * HOUR_MS;
+    let hours = hoursByKey.get(key);
+    if (!hours) {
+      hours = new Map();
+      hoursByKey.set(key, hours);
+    }
+    for (const h of hours.keys()) if (h < start || h >= end) hours.delete(h);
+    let total = 0;
+    for (let h = start; h < end; h += HOUR_MS) {
+      let cost = hours.get(h);
+      if (cost === undefined) {
+        cost = (await store.spendBetween(key, h, h + HOUR_MS)).costUsd;
+        hours.set(h, cost);
+        // SQLite answers synchronously: let requests through between the hours of a first check.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      total += cost;
+    }
+    return total;
+  }
+
+  return {
+    async measure(key, now, rule) {
+      const hour = await store.spendBetween(key, now - HOUR_MS, now + 1);
+      if (!(hour.costUsd >= rule.minUsd)) return null;
+      const hourlyAverageUsd = (await baselineUsd(key, now)) / 24;
+      if (hour.costUsd < rule.factor * hourlyAverageUsd) return null;
+      return { lastHourUsd: hour.costUsd, lastHourRequests: hour.requests, hourlyAverageUsd, rule };
+    },
+  };
 }
