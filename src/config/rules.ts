@@ -4,6 +4,7 @@ import { errorAt, type Finding, warningAt } from './finding.js';
 import { matchesGlob } from './model-globs.js';
 import { isGlobName } from './model-prices.js';
 import { checkPrices } from './price-rules.js';
+import { breakerCanBeLifted } from './rules-alerts.js';
 import { closest } from './schema-check.js';
 import type { KeysFile } from './types.gen.js';
 import type { Config } from './types.js';
@@ -214,6 +215,7 @@ const RULES: Rule[] = [
   keyGroupsExist,
   digestIsCron,
   checkPrices,
+  breakerCanBeLifted,
 ];
 
 export function checkRules(raw: KeysFile, config: Config, now: number, pruned?: PrunedParts): Finding[] {

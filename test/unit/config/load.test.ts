@@ -223,6 +223,22 @@ describe('loadConfig problems, each with its line and column', () => {
     );
   });
 
+  it('warns at spike_action: disable when no channel would announce the breaker and no admin could lift it', () => {
+    const keys = `  a:\n    hash: ${HASH_A}\n`;
+    const text = baseConfig(keys, 'slack:\n  alerts:\n    spike_action: disable\n');
+    const result = load(text);
+    expect(result.config).toBeDefined();
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining('slack.channel is not set'),
+      expect.stringContaining('slack.admins is empty'),
+    ]);
+    for (const w of result.warnings) expect(w).toMatchObject(positionOf(text, 'disable'));
+    const fine = load(
+      baseConfig(keys, 'slack:\n  channel: C1\n  admins: [U1]\n  alerts:\n    spike_action: disable\n'),
+    );
+    expect(fine.warnings).toEqual([]);
+  });
+
   it('reports a bad key name at the name', () => {
     const text = baseConfig(`  Cursor_Dev:\n    hash: ${HASH_A}\n`);
     expectOneError(text, 'Cursor_Dev', /key name 'Cursor_Dev' is invalid: use 1 to 63 lowercase letters/);
