@@ -4,7 +4,7 @@ import { dayOf, dayRange } from '../../config/windows.js';
 import type { DisableRecord, Store } from '../../store/types.js';
 import type { DigestKeyLine } from './build-digest.js';
 import { formatPercent, formatUsd } from './money.js';
-import { staleHashItems } from './stale-hashes.js';
+import { hashFlagItems } from './hash-flags.js';
 
 /**
  * The digest's flags: things a team lead should act on, each with the key names. Every rule
@@ -17,6 +17,7 @@ export type FlagKind =
   | 'error_rate'
   | 'unused'
   | 'stale_hash'
+  | 'rotating'
   | 'expiring'
   | 'disabled_drift'
   | 'no_expiry'
@@ -35,6 +36,7 @@ export const FLAG_TITLES: Record<FlagKind, string> = {
   error_rate: 'Error rate above 10%',
   unused: 'Unused for 7 days (disable it?)',
   stale_hash: 'Still lists a hash unused for 7 days (rotated? drop it in a PR)',
+  rotating: 'Rotation in progress: every listed hash is still in use',
   expiring: 'Expiring within 7 days',
   disabled_drift: 'Disabled from Slack but not in keys.yaml (fix in a PR)',
   no_expiry: 'No expiry',
@@ -47,6 +49,7 @@ const FLAG_ORDER: FlagKind[] = [
   'error_rate',
   'unused',
   'stale_hash',
+  'rotating',
   'expiring',
   'disabled_drift',
   'no_expiry',
@@ -180,9 +183,9 @@ export async function computeFlags(input: FlagInput): Promise<DigestFlag[]> {
     }
   }
 
-  for (const item of await staleHashItems(input.store, config, day, (k) => disabled.has(k))) {
-    add('stale_hash', item.key, item.detail);
-  }
+  const hashes = await hashFlagItems(input.store, config, day, (k) => disabled.has(k));
+  for (const item of hashes.stale) add('stale_hash', item.key, item.detail);
+  for (const item of hashes.rotating) add('rotating', item.key, item.detail);
 
   for (const [name, d] of disabled) {
     const key = ownEntry(config.keys, name);

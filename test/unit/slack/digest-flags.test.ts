@@ -207,6 +207,11 @@ describe('digest flags', () => {
     expect(detail(digest, 'stale_hash', 'never-deployed')).toContain(
       `hash ${prefix(newC)} not used in the last 30 days`,
     );
+    // Both hashes used in the last 7 days: a rotation in progress, with each hash's last use.
+    expect(flagged(digest, 'rotating')).toEqual(['mid-rotation']);
+    expect(detail(digest, 'rotating', 'mid-rotation')).toBe(
+      `${prefix(oldB)} last used ${daysBefore(6)}, ${prefix(newB)} last used ${DAY}`,
+    );
   });
 
   it('raises no flag at all for a tidy, quiet, healthy set of keys', async () => {
