@@ -3,8 +3,8 @@ import type { Config, KeyConfig } from '../../config/types.js';
 import { dayOf, dayRange } from '../../config/windows.js';
 import type { DisableRecord, Store } from '../../store/types.js';
 import type { DigestKeyLine } from './build-digest.js';
-import { formatPercent, formatUsd } from './money.js';
 import { hashFlagItems } from './hash-flags.js';
+import { formatPercent, formatUsd } from './money.js';
 
 /**
  * The digest's flags: things a team lead should act on, each with the key names. Every rule
