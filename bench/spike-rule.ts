@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const batch: Promise<unknown>[] = [];
   for (let i = 0; i < total; i++) {
     batch.push(store.settle(record(i, now - HOURS * HOUR + Math.floor((i * HOURS * HOUR) / total)), []));
-    if (batch.length >= 2_000) await Promise.all(batch.splice(0));
+    if (batch.length >= (pgUrl ? 32 : 2_000)) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
   console.log(
