@@ -16,6 +16,7 @@ const SOURCES: Record<DisableRecord['source'], string> = {
   slack: 'Slack',
   admin_api: 'the admin API',
   dashboard: 'the dashboard',
+  circuit_breaker: "tollgate's circuit breaker",
 };
 
 export function statusBadge(status: KeyStatus, override?: DisableRecord): SafeHtml {
