@@ -86,7 +86,8 @@ describe('Slack alerts', () => {
       clock,
       log: silentLogger(),
       notifierOptions: { refusedAggregateMs: 30, spikeCheckEveryMs: 0 },
-      queueOptions: { baseDelayMs: 20, maxDelayMs: 50, attemptTimeoutMs: 200, maxSize: 20 },
+      // 1 s per attempt: a loaded CI machine can take longer than 200 ms to answer, and a retry of a post the fake already recorded would count twice.
+      queueOptions: { baseDelayMs: 20, maxDelayMs: 50, attemptTimeoutMs: 1000, maxSize: 20 },
     });
     if (!created) throw new Error('Slack should be configured');
     slack = created;
