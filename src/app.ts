@@ -8,6 +8,8 @@ import { newRequestId } from './proxy/request-id.js';
 
 export interface AppParts {
   gateway: Gateway;
+  /** GET and HEAD /: name, version and links; no auth. */
+  root: RequestHandler;
   health: RequestHandler;
   metrics: Metrics;
   /** Mounted at /admin when TOLLGATE_ADMIN_TOKEN is set. */
@@ -33,6 +35,7 @@ export function createApp(parts: AppParts): RequestListener {
     res.setHeader('x-tollgate-key', '-');
     next();
   });
+  app.get('/', parts.root);
   app.get('/healthz', parts.health);
   app.get('/metrics', async (_req, res) => {
     res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());

@@ -12,7 +12,9 @@ import { createNotifierRelay, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
 import { createMetrics } from './ops/metrics.js';
+import { rootHandler } from './ops/root.js';
 import { checkTokens, resolveSettings, type SettingFlags } from './ops/settings.js';
+import { packageInfo } from './ops/version.js';
 import { createDisableView } from './policy/disables.js';
 import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
@@ -139,6 +141,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     gateway,
     metrics,
     log,
+    root: rootHandler(packageInfo()),
     health: healthHandler({ store, configStatus: () => config.status(), writes: tracked.health }),
     ...(adminToken
       ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }

@@ -146,6 +146,19 @@ export function diffSettings(oldCfg: Config, newCfg: Config, out: ConfigChange[]
       );
     }
   }
+  const corsOf = (c: Config) => (c.server.corsOrigins ?? []).join(', ') || 'none';
+  if (corsOf(oldCfg) !== corsOf(newCfg)) {
+    // Which browser origins may call /v1 is an access decision.
+    out.push(
+      change(
+        'server',
+        'server-changed',
+        'cors_origins',
+        'sensitive',
+        `${corsOf(oldCfg)} → ${corsOf(newCfg)}`,
+      ),
+    );
+  }
   const a = oldCfg.slack;
   const b = newCfg.slack;
   const show = (s: typeof a) =>

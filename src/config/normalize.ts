@@ -130,6 +130,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
   if (raw.server?.host !== undefined) config.server.host = raw.server.host;
   if (raw.server?.port !== undefined) config.server.port = raw.server.port;
   if (raw.server?.store !== undefined) config.server.store = raw.server.store;
+  if (raw.server?.cors_origins?.length) config.server.corsOrigins = [...raw.server.cors_origins];
   if (raw.defaults?.max_expiry_days !== undefined)
     config.defaults.maxExpiryDays = raw.defaults.max_expiry_days;
   if (raw.slack) {

@@ -62,6 +62,10 @@ export interface ServerSection {
    * Usage store URL: sqlite:PATH (default sqlite:data/tollgate.db) or postgres://user@host:5432/db for several replicas.
    */
   store?: string;
+  /**
+   * Browser origins allowed to call /v1 directly (CORS), e.g. https://chat.example.com for Open WebUI's direct connections, or "*" for any origin. Each is scheme://host[:port] with no path or trailing slash, exactly as the browser sends it in Origin. Default none: CORS is off and browsers cannot call /v1; apps that call from their own server need nothing here.
+   */
+  cors_origins?: string[];
 }
 /**
  * An API the gateway forwards to.

@@ -136,6 +136,8 @@ export interface ServerConfig {
   /** IANA name; default UTC. */
   timezone: string;
   store?: string;
+  /** Browser origins allowed to call /v1 (`*` = any); unset or empty = CORS off. */
+  corsOrigins?: string[];
 }
 
 export interface Config {

@@ -4,6 +4,7 @@ import { toGatewayError } from '../errors.js';
 import { createLocalDayCache } from '../metering/local-day.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
 import { createContext, type RequestContext } from './context.js';
+import { answerPreflight, corsPolicy, setCorsHeaders } from './cors.js';
 import { createFinisher } from './finish.js';
 import { createAgents } from './forward.js';
 import { createPipeline, NO_KEY } from './pipeline.js';
@@ -56,6 +57,15 @@ export function createGateway(
       }
       res.setHeader('x-tollgate-request-id', ctx.requestId);
       res.setHeader('x-tollgate-key', NO_KEY);
+      const origin = req.headers.origin;
+      if (origin !== undefined) {
+        const allowOrigin = corsPolicy(ctx.loaded.config).allow(origin);
+        if (allowOrigin !== undefined) {
+          // A preflight carries no key by design: answered here, before authentication, unmetered.
+          if (req.method === 'OPTIONS') return answerPreflight(req, res, allowOrigin);
+          setCorsHeaders(res, allowOrigin);
+        }
+      }
       active.add(res);
       serve(ctx, req, res)
         .catch((err: unknown) => {

@@ -82,9 +82,9 @@ export function upstreamRequestHeaders(
 
 /**
  * The upstream's response headers for the client. Headers the gateway has set itself (x-tollgate-*,
- * its own x-ratelimit-*) win; the upstream's cookies are for its own domain and stay behind.
- * `redact` masks secrets in each value: an upstream that echoes request headers back would
- * otherwise hand the client the upstream key.
+ * its own x-ratelimit-*) win; the upstream's cookies are for its own domain and its CORS headers
+ * for its own clients: both stay behind. `redact` masks secrets in each value: an upstream that
+ * echoes request headers back would otherwise hand the client the upstream key.
  */
 export function clientResponseHeaders(
   upstream: IncomingHttpHeaders,
@@ -96,6 +96,8 @@ export function clientResponseHeaders(
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || named.has(name) || name === 'set-cookie') continue;
+    // CORS is the gateway's decision (server.cors_origins), never the upstream's.
+    if (name.startsWith('access-control-')) continue;
     if (name === 'content-length' && !options.keepLength) continue;
     if (options.alreadySet(name)) continue;
     out[name] = !redact ? value : Array.isArray(value) ? value.map(redact) : redact(value);

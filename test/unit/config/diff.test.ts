@@ -302,6 +302,14 @@ describe('diffConfigs on models, upstreams and settings', () => {
     expect(change?.detail).toContain('spike 5x and $1: alert, expiry reminders 7 1 →');
     expect(change?.detail).toMatch(/→ .*spike 3x and \$1: disable, expiry reminders off$/);
   });
+
+  it('flags a change of the browser origins allowed to call /v1 as sensitive', () => {
+    const before = baseConfig(keys);
+    const after = baseConfig(keys, 'server:\n  cors_origins: ["https://chat.example.com"]\n');
+    expect(diffConfigs(cfg(before), cfg(after)).map((c) => [c.subject, c.effect, c.detail])).toEqual([
+      ['cors_origins', 'sensitive', 'none → https://chat.example.com'],
+    ]);
+  });
 });
 
 describe('renderDiff', () => {
