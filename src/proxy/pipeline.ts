@@ -170,7 +170,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, timeZone);
 
     if (route.kind === 'models') {
-      const body = modelsList(config, key);
+      const body = modelsList(config, key, req.url);
       await finish(ctx, { ...refused(200, ''), errorCode: null }, () => sendJson(res, 200, body));
       return;
     }
