@@ -124,10 +124,10 @@ function chatChunks(body: Record<string, unknown>): Array<string | Record<string
   return chunks;
 }
 
-export function anthropicEvents(model: unknown): string[] {
+export function anthropicEvents(model: unknown, usage: typeof CANNED.messages = CANNED.messages): string[] {
   const ev = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  const { output_tokens, ...input } = CANNED.messages;
+  const { output_tokens, ...input } = usage;
   return [
     ev('message_start', {
       message: {
@@ -159,6 +159,25 @@ export function anthropicEvents(model: unknown): string[] {
   ];
 }
 
+/** A non-streamed Anthropic message carrying `usage`. */
+export function anthropicMessage(model: unknown, usage: typeof CANNED.messages = CANNED.messages) {
+  return {
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text: CANNED.text.join('') }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage,
+  };
+}
+
+/**
+ * A Responses API stream as OpenAI sends it: the item and content-part events around the deltas
+ * (strict clients such as the AI SDK need the item's `id` and the part's `annotations`), and the
+ * usage only in `response.completed`.
+ */
 export function responsesEvents(model: unknown): string[] {
   const ev = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -169,25 +188,61 @@ export function responsesEvents(model: unknown): string[] {
     model,
     status: 'in_progress',
     output: [],
+    usage: null,
   };
+  const text = CANNED.text.join('');
+  const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+  const item = { type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [part] };
+  let seq = 0;
   return [
-    ev('response.created', { response, sequence_number: 0 }),
-    ...CANNED.text.map((t, i) =>
+    ev('response.created', { response, sequence_number: seq++ }),
+    ev('response.in_progress', { response, sequence_number: seq++ }),
+    ev('response.output_item.added', {
+      output_index: 0,
+      item: { ...item, status: 'in_progress', content: [] },
+      sequence_number: seq++,
+    }),
+    ev('response.content_part.added', {
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      part: { ...part, text: '' },
+      sequence_number: seq++,
+    }),
+    ...CANNED.text.map((t) =>
       ev('response.output_text.delta', {
         item_id: 'msg_1',
         output_index: 0,
         content_index: 0,
         delta: t,
-        sequence_number: i + 1,
+        logprobs: [],
+        sequence_number: seq++,
       }),
     ),
+    ev('response.output_text.done', {
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      text,
+      logprobs: [],
+      sequence_number: seq++,
+    }),
+    ev('response.content_part.done', {
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      part,
+      sequence_number: seq++,
+    }),
+    ev('response.output_item.done', { output_index: 0, item, sequence_number: seq++ }),
     ev('response.completed', {
       response: {
         ...response,
         status: 'completed',
+        output: [item],
         usage: { ...CANNED.responses, total_tokens: 920, output_tokens_details: { reasoning_tokens: 0 } },
       },
-      sequence_number: 10,
+      sequence_number: seq++,
     }),
   ];
 }
@@ -246,16 +301,7 @@ export const canned: Behaviour = async (req, res) => {
       })(req, res);
     case '/v1/messages':
       if (stream) return sse(anthropicEvents(body.model))(req, res);
-      return json(200, {
-        id: 'msg_1',
-        type: 'message',
-        role: 'assistant',
-        model: body.model,
-        content: [{ type: 'text', text: CANNED.text.join('') }],
-        stop_reason: 'end_turn',
-        stop_sequence: null,
-        usage: CANNED.messages,
-      })(req, res);
+      return json(200, anthropicMessage(body.model))(req, res);
     case '/v1/messages/count_tokens':
       return json(200, CANNED.countTokens)(req, res);
     default:
