@@ -57,6 +57,14 @@ const chat = (origin: string | undefined, key = keys['cursor-dev'] as string) =>
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
   });
 
+async function requestsRecorded(): Promise<number> {
+  const rows = await gw.server.deps.store.queryUsage(
+    { since: 0, until: Date.now() + 60_000, by: 'status' },
+    'UTC',
+  );
+  return rows.reduce((n, r) => n + r.requests, 0);
+}
+
 const corsHeaders = (res: Response) => [...res.headers.keys()].filter((h) => h.startsWith('access-control-'));
 
 beforeAll(async () => {
@@ -110,6 +118,7 @@ describe('GET / and HEAD /', () => {
 
 describe('CORS on /v1', () => {
   it('answers a preflight from a listed origin without a key, echoing only the allowed request headers', async () => {
+    const before = await requestsRecorded();
     const res = await preflight(
       PAGE,
       'Authorization, Content-Type, X-Stainless-OS, x-stainless-retry-count, anthropic-dangerous-direct-browser-access, x-evil-header',
@@ -122,6 +131,9 @@ describe('CORS on /v1', () => {
     );
     expect(res.headers.get('vary')).toMatch(/Origin/);
     expect(upstream.received).toHaveLength(0);
+    // A preflight is not a request of any key: no usage record.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await requestsRecorded()).toBe(before);
   });
 
   it('lets a listed origin read the answer and the headers a client backs off by', async () => {
