@@ -69,8 +69,8 @@ function typeOf(raw, full = true) {
           : `map of name → ${typeOf(n.additionalProperties, full)}`;
       return isSection(n) ? 'section' : 'map';
     case 'string': {
-      const fmt = n.pattern && full ? ` matching \`${n.pattern}\`` : n.minLength ? ', not empty' : '';
-      return `string${fmt}`;
+      if (n.pattern && full) return `string matching \`${n.pattern}\``;
+      return n.minLength ? 'non-empty string' : 'string';
     }
     case 'number':
     case 'integer':
