@@ -153,12 +153,17 @@ function reference() {
   return lines.join('\n');
 }
 
-/** The config file size limit, when the source defines one (`MAX_CONFIG_BYTES = 8 * 1024 * 1024`). */
+/**
+ * The config file size limit, when src/config defines one (`const MAX_CONFIG_BYTES = 8 * 1024 * 1024;`),
+ * so the number in the docs is the one the code enforces; without one the bullet is left out.
+ */
 function configLimit() {
   const dir = new URL('src/config/', root);
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.ts')) continue;
-    const m = /MAX_CONFIG(?:_FILE)?_BYTES\s*=\s*([\d_ *]+);/.exec(readFileSync(new URL(file, dir), 'utf8'));
+    const m = /const\s+\w*(?:CONFIG|FILE)\w*_BYTES\s*=\s*([\d_ *]+);/.exec(
+      readFileSync(new URL(file, dir), 'utf8'),
+    );
     if (!m) continue;
     const bytes = m[1]
       .split('*')
@@ -173,10 +178,10 @@ function configLimit() {
 const limit = configLimit();
 const template = readFileSync(new URL('scripts/config-docs-intro.md', root), 'utf8')
   .replace(
-    '{{config_limit}}',
+    '- {{config_limit}}\n',
     limit
-      ? `The file may be at most ${limit}; a larger one is refused whole with an error that says so, and the last good config keeps serving.`
-      : 'A file too large to parse quickly is refused whole with an error that says so, and the last good config keeps serving.',
+      ? `- The file may be at most ${limit}; a larger one is refused whole with an error that says so,\n  and the last good config keeps serving.\n`
+      : '',
   )
   .replace('{{field_count}}', String(all.length));
 
