@@ -161,6 +161,19 @@ describe('LangChain ChatOpenAI (@langchain/openai)', () => {
     expectMetered(await onlyRecord(), { ...RESPONSES, stream: false, cost: responsesCost() });
   });
 
+  it('streams the Responses API when asked and is metered exactly from response.completed', async () => {
+    let text = '';
+    let usage: { input_tokens: number; output_tokens: number } | undefined;
+    for await (const chunk of await model({ useResponsesApi: true }).stream('hi')) {
+      // Responses API chunks carry content blocks; `.text` joins their text.
+      text += chunk.text;
+      if (chunk.usage_metadata) usage = chunk.usage_metadata;
+    }
+    expect(text).toBe(CANNED.text.join(''));
+    expect(usage).toMatchObject({ input_tokens: RESPONSES.input, output_tokens: RESPONSES.output });
+    expectMetered(await onlyRecord(), { ...RESPONSES, stream: true, cost: responsesCost() });
+  });
+
   it("stops at the gateway's insufficient_quota instead of retrying a spent budget", async () => {
     const spent = model({ apiKey: gw.keys.tiny, maxRetries: 3 });
     await expect(spent.invoke('hi')).rejects.toThrow(/daily limit/);
