@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_TABLE } from '../../../src/errors.js';
+import { ERROR_TABLE, type ErrorCode } from '../../../src/errors.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 /**
@@ -31,7 +31,20 @@ describe('docs/api.md', () => {
       expect(api, `docs/api.md has no section "${heading}"`).toContain(heading);
       const section = api.slice(api.indexOf(heading)).split('\n### ')[0] as string;
       expect(section, `the section of ${code} has no example body`).toContain(`"code":"${code}"`);
+      const example = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)?.[1] ?? '{}') as {
+        type?: string;
+        error?: { type?: string; code?: string };
+      };
+      // An OpenAI-shaped example must show the type the gateway really sends for the code.
+      if (example.type !== 'error')
+        expect(example.error?.type, code).toBe(ERROR_TABLE[code as ErrorCode].type);
     }
+  });
+
+  it('has example bodies that are valid JSON', () => {
+    const blocks = [...api.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(15);
+    for (const block of blocks) expect(() => JSON.parse(block), block).not.toThrow();
   });
 
   it('lists every /v1 route and the headers the gateway sets', () => {
