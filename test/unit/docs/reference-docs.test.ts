@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_TABLE, type ErrorCode } from '../../../src/errors.js';
+import { ERROR_TABLE, type ErrorCode, errorBody, GatewayError } from '../../../src/errors.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 /**
@@ -38,6 +38,15 @@ describe('docs/api.md', () => {
       // An OpenAI-shaped example must show the type the gateway really sends for the code.
       if (example.type !== 'error')
         expect(example.error?.type, code).toBe(ERROR_TABLE[code as ErrorCode].type);
+    }
+  });
+
+  it("has a table row for every code with the status and both shapes' type the gateway sends", () => {
+    for (const code of Object.keys(ERROR_TABLE) as ErrorCode[]) {
+      const err = new GatewayError(code, 'message');
+      const anthropic = errorBody(err, 'anthropic') as { error: { type: string } };
+      const row = `| [\`${code}\`](#${code}-${err.status}) | ${err.status} | \`${err.type}\` | \`${anthropic.error.type}\` |`;
+      expect(api, `docs/api.md's error table row for ${code}`).toContain(row);
     }
   });
 
