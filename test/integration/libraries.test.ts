@@ -224,6 +224,19 @@ describe('Vercel AI SDK with @ai-sdk/openai', () => {
   });
 });
 
+describe('Vercel AI SDK retries', () => {
+  it('retries a spent budget (it ignores x-should-retry), and every try is refused without reaching the upstream', async () => {
+    const openai = createOpenAI({ baseURL: gw.baseURL, apiKey: gw.keys.tiny as string });
+    await expect(
+      generateText({ model: openai.chat('gpt-4o-mini'), prompt: 'hi', maxRetries: 1 }),
+    ).rejects.toThrow(/daily limit/);
+    const records = await gw.waitForRecords(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(records.map((r) => r.errorCode)).toEqual(['insufficient_quota', 'insufficient_quota']);
+    expect(upstream.received).toHaveLength(0);
+  });
+});
+
 describe('Vercel AI SDK with @ai-sdk/anthropic', () => {
   // The Anthropic provider appends /messages to its base URL, so the base includes /v1.
   const anthropic = () => createAnthropic({ baseURL: gw.baseURL, apiKey: key });
