@@ -12,11 +12,18 @@ import { type Harness, standardYaml, startGateway } from '../helpers/gateway-har
 let upstream: FakeUpstream;
 let gw: Harness;
 
-/** claude-house-1: $3 input, $0.30 cache reads, $15 output per million tokens. */
+/**
+ * claude-house-1: $3 input, $0.30 cache reads, $15 output per million tokens; not in the catalog,
+ * so its cache writes take the anthropic-format defaults: 1.25 x input for 5-minute writes, 2 x
+ * for 1-hour ones.
+ */
+const { cache_creation: writes, ...msg } = CANNED.messages;
 const MESSAGES_COST =
-  ((CANNED.messages.input_tokens + CANNED.messages.cache_creation_input_tokens) * 3 +
-    CANNED.messages.cache_read_input_tokens * 0.3 +
-    CANNED.messages.output_tokens * 15) /
+  (msg.input_tokens * 3 +
+    writes.ephemeral_5m_input_tokens * 3 * 1.25 +
+    writes.ephemeral_1h_input_tokens * 3 * 2 +
+    msg.cache_read_input_tokens * 0.3 +
+    msg.output_tokens * 15) /
   1e6;
 
 beforeAll(async () => {

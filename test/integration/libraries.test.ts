@@ -53,6 +53,7 @@ const MESSAGE_USAGE = {
   input_tokens: 100,
   cache_read_input_tokens: 1000,
   cache_creation_input_tokens: 0,
+  cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
   output_tokens: 77,
 };
 const messagesCost =
