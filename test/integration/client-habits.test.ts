@@ -157,5 +157,8 @@ describe('OpenAI Codex CLI', () => {
       ((input_tokens - cached) * 0.15 + cached * 0.075 + output_tokens * 0.6) / 1e6,
       12,
     );
+    // The reserved output bound is written into the request Codex sent without one.
+    expect(upstream.received[0]?.json?.max_output_tokens).toBe(16384);
+    expect(res.headers.get('x-tollgate-output-capped')).toBe('16384');
   });
 });
