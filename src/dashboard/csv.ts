@@ -98,8 +98,9 @@ function toCsv(header: string[], lines: string[][]): string {
 
 /**
  * User agents and reasons are client text: a cell starting with = + - @ would run as a formula
- * when the file is opened in a spreadsheet, so it is prefixed with an apostrophe.
+ * when the file is opened in a spreadsheet, so it is prefixed with an apostrophe. Only a cell that
+ * is wholly a number keeps its leading minus (`-1+HYPERLINK(…)` starts like one and is a formula).
  */
-function defuse(cell: string): string {
-  return /^[=+\-@\t\r]/.test(cell) && !/^-?\d/.test(cell) ? `'${cell}` : cell;
+export function defuse(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) && !/^-?\d+(\.\d+)?$/.test(cell) ? `'${cell}` : cell;
 }
