@@ -72,10 +72,13 @@ export function estimateOutputTokens(textChars: number): number {
 /** The fields through which the wire formats cap a request's output. */
 export const MAX_OUTPUT_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
 
-/** The output cap a request asks for, if it sets one (the largest, if it sets several). */
-export function requestedOutputTokens(body: Record<string, unknown>): number | undefined {
+/** The output cap a request asks for in `fields`, if it sets one (the largest, if it sets several). */
+export function requestedOutputTokens(
+  body: Record<string, unknown>,
+  fields: readonly string[] = MAX_OUTPUT_FIELDS,
+): number | undefined {
   let found: number | undefined;
-  for (const field of MAX_OUTPUT_FIELDS) {
+  for (const field of fields) {
     const v = body[field];
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) found = Math.max(found ?? 0, Math.ceil(v));
   }

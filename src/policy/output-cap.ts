@@ -43,12 +43,15 @@ export function planOutput(
 ): OutputPlan {
   if (outputField === undefined) return { maxOutputTokens: 0 };
   checkOutputFields(body);
-  const requested = requestedOutputTokens(body);
+  // Only a field the route's upstream honours bounds the answer: `max_output_tokens` on a chat
+  // request is ignored by OpenAI-compatible servers, so it must not shrink the reservation.
+  const honoured = honouredOutputFields(outputField);
+  const requested = requestedOutputTokens(body, honoured);
   const cap = key.limits.maxOutputTokens;
   const choices = choiceCount(body);
   if (requested !== undefined) {
     if (cap !== undefined && requested > cap) {
-      const fields = MAX_OUTPUT_FIELDS.filter(
+      const fields = honoured.filter(
         (f) => typeof body[f] === 'number' && (body[f] as number) > cap,
       );
       return {
@@ -88,6 +91,11 @@ export function choiceCount(body: Record<string, unknown>): number {
  * The fields the reservation is computed from must be counts: `max_tokens: 1e308` would reserve
  * $Infinity and `n: -1` nothing. Refused with what is wrong and the value, before any money moves.
  */
+/** Chat completions honour the legacy `max_tokens` beside `max_completion_tokens`; other routes one field. */
+export function honouredOutputFields(outputField: string): readonly string[] {
+  return outputField === 'max_completion_tokens' ? ['max_completion_tokens', 'max_tokens'] : [outputField];
+}
+
 function checkOutputFields(body: Record<string, unknown>): void {
   const bad = (field: string, v: unknown, max: number, min: number) => {
     if (v === undefined || v === null) return;

@@ -181,6 +181,14 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     // Which tool asks for a model it may not use, or one that does not exist, is worth recording.
     if (typeof parsed.model === 'string' && parsed.model !== '')
       ctx.requestedModel = parsed.model.slice(0, 200);
+    // A background response is answered at once with no usage and generated later, where the
+    // gateway cannot meter or bound it: it would spend past any budget.
+    if (route.kind === 'responses' && parsed.background === true) {
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' sent a background response (background: true), which tollgate cannot meter: the answer is generated after the request ends. Send it without background, streaming if it is long.`,
+      );
+    }
     const target = resolveModel(parsed.model, config, key, deps.env, ctx.ts);
     ctx.model = target.model;
     ctx.upstream = target.upstream;

@@ -157,6 +157,18 @@ describe('the gateway with the official openai SDK', () => {
     expectCost(rec.costUsd, expected);
   });
 
+  it('refuses a background response, which would be generated after the request and never metered', async () => {
+    const err = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi', background: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('invalid_request');
+    expect(String((err as Error).message)).toContain('background');
+    expect(upstream.received).toHaveLength(0);
+    expect(await lastRecord()).toMatchObject({ status: 400, errorCode: 'invalid_request', costUsd: 0 });
+  });
+
   it('lists only the models the key may use', async () => {
     const claude = new OpenAI({ apiKey: gw.keys['claude-code'], baseURL: gw.baseURL, maxRetries: 0 });
     const ids = [];

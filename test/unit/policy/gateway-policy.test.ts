@@ -138,6 +138,34 @@ describe('output cap', () => {
     expect(planOutput({ input: 'x' }, undefined, model, key())).toEqual({ maxOutputTokens: 0 });
   });
 
+  it("ignores a cap in a field the route's upstream does not honour and writes the route's own", () => {
+    // max_output_tokens is the Responses API's field: a chat upstream ignores it and writes on.
+    expect(planOutput({ max_output_tokens: 1 }, 'max_completion_tokens', model, key())).toEqual({
+      maxOutputTokens: 16384,
+      inject: { fields: ['max_completion_tokens'], value: 16384 },
+      capped: true,
+      gatewayChosen: true,
+    });
+    expect(planOutput({ max_tokens: 1 }, 'max_output_tokens', model, key()).maxOutputTokens).toBe(16384);
+    // Chat completions honour the legacy max_tokens beside max_completion_tokens.
+    expect(planOutput({ max_tokens: 70 }, 'max_completion_tokens', model, key())).toEqual({
+      maxOutputTokens: 70,
+    });
+    expect(
+      planOutput(
+        { max_tokens: 500, max_output_tokens: 1 },
+        'max_completion_tokens',
+        model,
+        key({ limits: { maxOutputTokens: 100 } }),
+      ),
+    ).toEqual({
+      maxOutputTokens: 100,
+      inject: { fields: ['max_tokens'], value: 100 },
+      capped: true,
+      lowered: true,
+    });
+  });
+
   it('writes no bound into a request for a model whose output is free', () => {
     const local = { ...model, outputPerMtok: 0 };
     expect(planOutput({}, 'max_tokens', local, key())).toEqual({ maxOutputTokens: 16384 });
