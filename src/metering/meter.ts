@@ -36,9 +36,12 @@ export function meterExchange(
   inputEstimate: number,
   free: boolean,
   ts: number,
+  outputBound = Number.POSITIVE_INFINITY,
 ): Metered {
   if (free) return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
-  const streamedOutput = estimateOutputTokens(reader.textChars());
+  // The bound is written into the request, so no answer is longer: text estimated past it (a
+  // long unparsed SSE line counted as text) is not output the provider can bill.
+  const streamedOutput = Math.min(estimateOutputTokens(reader.textChars()), outputBound);
   const estimate = (): Metered => {
     const usage = {
       inputTokens: inputEstimate,

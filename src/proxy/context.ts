@@ -36,6 +36,8 @@ export interface RequestContext {
   /** The budget periods the cost is charged to (empty while no key is known). */
   periods: string[];
   inputEstimate: number;
+  /** The most output tokens the request can produce: the bound its reservation paid for. */
+  outputBound?: number;
   /** A max_parallel slot or tpm tokens are held and must be released. */
   slotHeld: boolean;
   /** The group the slot also counts against, and whether its tokens are settled at the end. */

@@ -99,6 +99,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       ctx.inputEstimate,
       route.free,
       ctx.ts,
+      ctx.outputBound,
     );
     const up = target.upstream;
     if (metered.distrusted)
@@ -234,6 +235,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       });
     }
     const plan = output.plan();
+    ctx.outputBound = plan.maxOutputTokens;
     if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
     await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan, serverTools.set));
   };

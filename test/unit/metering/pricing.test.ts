@@ -143,6 +143,24 @@ describe('pricing and estimates', () => {
     expect(never).toMatchObject({ usageSource: 'none', costUsd: 0 });
   });
 
+  it("never estimates more output than the bound written into the request (the reservation's)", () => {
+    const reader = createUsageReader('openai-chat');
+    reader.readEvent({ choices: [{ delta: { content: 'x'.repeat(40_000) } }] });
+    const capped = meterExchange(
+      { completed: false, reachedUpstream: true },
+      reader,
+      model,
+      100,
+      false,
+      0,
+      500,
+    );
+    expect(capped.usage.outputTokens).toBe(500);
+    expect(capped.costUsd).toBeCloseTo((100 * 3 + 500 * 15) / 1e6, 12);
+    const free = meterExchange({ completed: false, reachedUpstream: true }, reader, model, 100, false, 0);
+    expect(free.usage.outputTokens).toBeGreaterThan(500);
+  });
+
   it('charges nothing for an upstream error answer that reports no usage', () => {
     const m = meterExchange(
       { completed: true, upstreamStatus: 500, reachedUpstream: true },
