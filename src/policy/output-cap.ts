@@ -51,9 +51,7 @@ export function planOutput(
   const choices = choiceCount(body);
   if (requested !== undefined) {
     if (cap !== undefined && requested > cap) {
-      const fields = honoured.filter(
-        (f) => typeof body[f] === 'number' && (body[f] as number) > cap,
-      );
+      const fields = honoured.filter((f) => typeof body[f] === 'number' && (body[f] as number) > cap);
       return {
         maxOutputTokens: cap * choices,
         inject: { fields, value: cap },
