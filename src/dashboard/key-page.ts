@@ -1,7 +1,8 @@
 import type { AuditEntry, UsageRecord } from '../store/types.js';
 import { meter, stackedBars } from './chart.js';
-import { formatInt, formatRate, formatTime, formatUsd, relativeDays } from './format.js';
+import { formatInt, formatTime, formatUsd, relativeDays } from './format.js';
 import { html, type SafeHtml } from './html.js';
+import { modelColumns } from './model-columns.js';
 import { sourceLabel, statusBadge } from './parts.js';
 import type { KeyDetail, WindowDetail } from './queries.js';
 import type { Session } from './session.js';
@@ -35,24 +36,7 @@ ${stackedBars({ days: d.days, series: d.byModel, label: `Spend of ${k.name} per 
 ${sortedTable({
   id: 'models',
   caption: 'Models, last 30 days',
-  columns: [
-    { id: 'model', label: 'Model', value: (m) => m.name, cell: (m) => m.name || '(none)' },
-    {
-      id: 'requests',
-      label: 'Requests',
-      numeric: true,
-      value: (m) => m.requests,
-      cell: (m) => formatInt(m.requests),
-    },
-    {
-      id: 'errors',
-      label: 'Error rate',
-      numeric: true,
-      value: (m) => (m.requests > 0 ? m.errors / m.requests : null),
-      cell: (m) => formatRate(m.requests > 0 ? m.errors / m.requests : null),
-    },
-    { id: 'cost', label: 'Cost', numeric: true, value: (m) => m.costUsd, cell: (m) => formatUsd(m.costUsd) },
-  ],
+  columns: modelColumns(false),
   rows: d.models,
   path: ctx.path,
   query: ctx.query,

@@ -1,6 +1,7 @@
 import { stackedBars } from './chart.js';
 import { formatInt, formatRate, formatTime, formatUsd, relativeDays } from './format.js';
 import { html, type SafeHtml } from './html.js';
+import { modelColumns } from './model-columns.js';
 import { keyHref, spendCell, statusBadge } from './parts.js';
 import { isExpiringSoon, type KeyRow, type Overview } from './queries.js';
 import { type Column, sortedTable } from './table.js';
@@ -42,38 +43,7 @@ ${sortedTable<KeyRow>({
 ${sortedTable({
   id: 'models',
   caption: 'Models, last 30 days',
-  columns: [
-    { id: 'model', label: 'Model', value: (m) => m.name, cell: (m) => m.name || '(none)' },
-    {
-      id: 'requests',
-      label: 'Requests',
-      numeric: true,
-      value: (m) => m.requests,
-      cell: (m) => formatInt(m.requests),
-    },
-    {
-      id: 'errors',
-      label: 'Error rate',
-      numeric: true,
-      value: (m) => (m.requests > 0 ? m.errors / m.requests : null),
-      cell: (m) => formatRate(m.requests > 0 ? m.errors / m.requests : null),
-    },
-    {
-      id: 'input',
-      label: 'Input tokens',
-      numeric: true,
-      value: (m) => m.inputTokens,
-      cell: (m) => formatInt(m.inputTokens),
-    },
-    {
-      id: 'output',
-      label: 'Output tokens',
-      numeric: true,
-      value: (m) => m.outputTokens,
-      cell: (m) => formatInt(m.outputTokens),
-    },
-    { id: 'cost', label: 'Cost', numeric: true, value: (m) => m.costUsd, cell: (m) => formatUsd(m.costUsd) },
-  ],
+  columns: modelColumns(true),
   rows: o.models,
   path,
   query,
