@@ -118,6 +118,13 @@ export function buildModel(
     maxOutputTokens: raw.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
   };
   if (catalog) model.catalogId = catalog.id;
+  if (raw.context_window !== undefined) {
+    model.contextWindow = raw.context_window;
+    model.contextWindowSource = 'keys.yaml';
+  } else if (catalog?.contextWindow !== undefined) {
+    model.contextWindow = catalog.contextWindow;
+    model.contextWindowSource = 'catalog';
+  }
   return model;
 }
 

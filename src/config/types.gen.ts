@@ -120,6 +120,10 @@ export interface ModelSection {
    * The most output one request may produce: a request that sets no output limit is sent with this one, and the budget reserves it. Default 16384 (the catalog has no output limits).
    */
   max_output_tokens?: number;
+  /**
+   * The most tokens (input and output together) the model reads and writes in one request. It bounds the reservation of a request whose input the body does not carry (previous_response_id, conversation, a stored prompt, a file by id or URL): the provider bills the stored conversation as input, so the gateway reserves up to the context window minus the output bound. Default: the catalog's, else 10000000 (the most tokens a usage report may count), which most budgets refuse: set it for a model the catalog does not know.
+   */
+  context_window?: number;
 }
 /**
  * A shared pot: limits that bind the sum of its keys' spend and traffic. defaults.limits do not apply to a group.

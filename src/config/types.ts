@@ -67,6 +67,10 @@ export interface ModelConfig {
   };
   /** The bound written into a request that sets no output limit, and reserved. */
   maxOutputTokens: number;
+  /** Tokens in and out of one request (keys.yaml's `context_window`, else the catalog's), if known. */
+  contextWindow?: number;
+  /** Where contextWindow comes from. */
+  contextWindowSource?: 'keys.yaml' | 'catalog';
 }
 
 export interface KeyLimits {

@@ -52,6 +52,8 @@ export interface CatalogModel {
   id: string;
   providerId: string;
   periods: CatalogPeriod[];
+  /** Tokens the model reads and writes in one request, when the catalog knows it. */
+  contextWindow?: number;
 }
 
 /** The catalog provider of an upstream: its `provider`, else the one whose API URL `baseUrl` is. */
@@ -78,7 +80,11 @@ export function lookupCatalog(name: string, providerId: string | undefined): Cat
   const found = (providerId ? find(name, providerId) : undefined) ?? find(name, undefined);
   if (!found) return undefined;
   const periods = compilePrices(found.model);
-  return periods ? { id: found.model.id, providerId: found.providerId, periods } : undefined;
+  if (!periods) return undefined;
+  const model: CatalogModel = { id: found.model.id, providerId: found.providerId, periods };
+  const window = found.model.context_window;
+  if (typeof window === 'number' && Number.isSafeInteger(window) && window > 0) model.contextWindow = window;
+  return model;
 }
 
 function find(name: string, providerId: string | undefined) {

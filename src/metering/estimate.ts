@@ -48,7 +48,8 @@ function findImages(value: unknown, found: { count: number; bytes: number }, dep
     found.bytes += o.data.length;
     return;
   }
-  if (o.type === 'image' && isRecord(o.source) && o.source.type === 'url') {
+  // By URL or by an uploaded file's id: billed by its pixels all the same.
+  if (o.type === 'image' && isRecord(o.source) && (o.source.type === 'url' || o.source.type === 'file')) {
     found.count++;
     return;
   }
@@ -56,6 +57,7 @@ function findImages(value: unknown, found: { count: number; bytes: number }, dep
   if (o.type === 'image_url' || o.type === 'input_image') {
     const url = isRecord(o.image_url) ? o.image_url.url : o.image_url;
     if (typeof url === 'string' && !url.startsWith('data:')) found.count++;
+    else if (url === undefined && typeof o.file_id === 'string') found.count++;
   }
   for (const key in o) findImages(o[key], found, depth + 1);
 }

@@ -76,6 +76,8 @@ export async function reserveBudget(
     timeZone: string;
     now: number;
     fit?: (roomUsd: number) => number | undefined;
+    /** Why the request's maximum cost is what it is, when that is not plain from the request. */
+    why?: string;
   },
 ): Promise<number> {
   let result: ReserveResult;
@@ -109,7 +111,8 @@ export async function reserveBudget(
   throw new GatewayError(
     'insufficient_quota',
     `${who} has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
-      `this request may cost up to ${usd(amountUsd)}; the limit resets at ${formatLocal(resetsAt, r.timeZone)}`,
+      `this request may cost up to ${usd(amountUsd)}${r.why ? ` (${r.why})` : ''}; ` +
+      `the limit resets at ${formatLocal(resetsAt, r.timeZone)}`,
     { headers: spentBudgetHeaders(resetsAt, r.now) },
   );
 }

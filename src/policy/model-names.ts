@@ -74,6 +74,8 @@ function sectionOf(m: ModelConfig): ModelSection {
   if (m.explicit.output !== undefined) s.output_per_mtok = m.explicit.output;
   if (m.explicit.cachedInput !== undefined) s.cached_input_per_mtok = m.explicit.cachedInput;
   if (m.explicit.cacheWrite !== undefined) s.cache_write_per_mtok = m.explicit.cacheWrite;
+  if (m.contextWindowSource === 'keys.yaml' && m.contextWindow !== undefined)
+    s.context_window = m.contextWindow;
   return s;
 }
 

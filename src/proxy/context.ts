@@ -38,6 +38,8 @@ export interface RequestContext {
   inputEstimate: number;
   /** The most output tokens the request can produce: the bound its reservation paid for. */
   outputBound?: number;
+  /** USD reserved for the request (its maximum cost); 0 when nothing was reserved. */
+  reservedUsd: number;
   /** A max_parallel slot or tpm tokens are held and must be released. */
   slotHeld: boolean;
   /** The group the slot also counts against, and whether its tokens are settled at the end. */
@@ -69,6 +71,7 @@ export function createContext(
     stream: false,
     periods: [],
     inputEstimate: 0,
+    reservedUsd: 0,
     slotHeld: false,
     settled: false,
   };

@@ -14,6 +14,7 @@ import { type ModelRoute, resolveModel } from '../policy/model-access.js';
 import { choiceCount, planOutput } from '../policy/output-cap.js';
 import { acquireRateSlot } from '../policy/rate-limit.js';
 import { planServerTools } from '../policy/server-tools.js';
+import { explainUnseenInput, planUnseenInput } from '../policy/unseen-input.js';
 import type { Outcome, RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
 import { type ForwardOutcome, forward, maxExchangeMs, type UpstreamAgents } from './forward.js';
@@ -195,6 +196,10 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.upstream = target.upstream;
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
     const serverTools = planServerTools(parsed, route.kind);
+    // Input stored at the provider (previous_response_id, a file by id) is billed but not in the body.
+    const unseen = route.free
+      ? undefined
+      : planUnseenInput(parsed, route.kind, target.model, req.headers['anthropic-beta']);
     const output = createOutputFitter(
       planOutput(parsed, route.outputField, target.model, key),
       target.model,
@@ -205,6 +210,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         cacheWrites: cacheWritesOf(raw),
         choices: choiceCount(parsed),
         webSearches: serverTools.webSearches,
+        ...(unseen ? { contextWindow: unseen.contextWindow } : {}),
       },
     );
 
@@ -223,7 +229,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     for (const [name, value] of Object.entries(slot.headers)) res.setHeader(name, value);
 
     if (!route.free) {
-      await reserveBudget(deps.store, {
+      ctx.reservedUsd = await reserveBudget(deps.store, {
         id: ctx.requestId,
         key,
         amountUsd: output.amountUsd,
@@ -232,10 +238,13 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         timeZone,
         now: ctx.ts,
         ...(output.fit ? { fit: output.fit } : {}),
+        ...(unseen ? { why: explainUnseenInput(unseen, target.model) } : {}),
       });
     }
     const plan = output.plan();
     ctx.outputBound = plan.maxOutputTokens;
+    // What an estimate charges for input: the bound reserved for input the body does not carry.
+    ctx.inputEstimate = output.inputTokens();
     if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
     await proxy(ctx, req, res, route, target, prepareBody(raw, parsed, route, plan, serverTools.set));
   };
