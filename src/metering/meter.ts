@@ -13,6 +13,18 @@ export interface ExchangeEnd {
   upstreamStatus?: number;
   /** Whether the request reached the upstream, which may then bill for it. */
   reachedUpstream: boolean;
+  /** Whether the request asked for a stream (false: one JSON answer once all is generated). */
+  stream?: boolean;
+  /** Whether the request may be billed for reasoning it does not show (hidden-output.ts). */
+  mayReason?: boolean;
+}
+
+/** What the request's reservation paid for. */
+export interface ReservedBound {
+  /** The output bound written into the request. */
+  outputTokens: number;
+  /** The USD reserved: the request's maximum cost. */
+  usd: number;
 }
 
 export interface Metered {
@@ -28,6 +40,17 @@ export interface Metered {
  * are plausible (plausible-usage.ts); otherwise an estimate (input from the request body, output
  * from the text streamed so far) whenever the upstream may have done work: a request cut short
  * is still paid for.
+ *
+ * The text is all a cut exchange is charged for only where the text is all the provider billed.
+ * Two cases bill what the gateway never sees, and are charged the reservation (`reserved`):
+ * - A non-streamed request cut before its answer arrived (the client left, the upstream timed out
+ *   or broke off). There is no text to estimate from, and the provider does not stop: OpenAI
+ *   finishes a non-streamed completion whose connection closed and bills all of it (only a
+ *   stream's generation stops when its connection closes), and the work is done before the first
+ *   byte of the answer is sent. What it cost is unknown up to the bound the reservation paid for.
+ * - A stream cut while the model may have been reasoning (it said so, or the request or model
+ *   reasons by default): reasoning tokens are billed as output and shown as no text, or as a
+ *   summary. The provider's input count, when it sent one (Anthropic's message_start), is kept.
  */
 export function meterExchange(
   end: ExchangeEnd,
@@ -36,9 +59,10 @@ export function meterExchange(
   inputEstimate: number,
   free: boolean,
   ts: number,
-  outputBound = Number.POSITIVE_INFINITY,
+  bound?: ReservedBound,
 ): Metered {
   if (free) return { usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
+  const outputBound = bound?.outputTokens ?? Number.POSITIVE_INFINITY;
   // The bound is written into the request, so no answer is longer: text estimated past it (a
   // long unparsed SSE line counted as text) is not output the provider can bill.
   const streamedOutput = Math.min(estimateOutputTokens(reader.textChars()), outputBound);
@@ -53,6 +77,27 @@ export function meterExchange(
   };
   const reported = reader.usage();
   const distrusted = reported && implausibleUsage(reported);
+  const unseen =
+    bound !== undefined &&
+    !end.completed &&
+    end.reachedUpstream &&
+    !(reader.final() && !distrusted) &&
+    (end.stream === false || end.mayReason === true || reader.reasoned());
+  if (unseen) {
+    const partial = reported && !distrusted ? reported : undefined;
+    const usage: Usage = partial
+      ? { ...partial, outputTokens: Math.max(partial.outputTokens, bound.outputTokens) }
+      : {
+          inputTokens: inputEstimate,
+          outputTokens: bound.outputTokens,
+          cachedTokens: 0,
+          cacheWriteTokens: 0,
+        };
+    // Without the provider's input count, the reserved amount itself: it priced input at the
+    // dearest way it can be billed (cache writes), which the tokens alone do not say.
+    const costUsd = partial ? costOf(usage, model, ts) : Math.max(bound.usd, costOf(usage, model, ts));
+    return { usage, usageSource: 'reserved', costUsd, ...(distrusted ? { distrusted } : {}) };
+  }
   if (reported && !distrusted) {
     // A stream cut short can carry a partial count (Anthropic's message_start says 1 output token).
     const outputTokens = end.completed

@@ -37,7 +37,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function isReference(item: unknown): boolean {
   if (!isRecord(item)) return false;
   if (item.type === 'item_reference') return true;
-  return item.type === undefined && typeof item.id === 'string' && item.content === undefined && item.role === undefined;
+  return (
+    item.type === undefined &&
+    typeof item.id === 'string' &&
+    item.content === undefined &&
+    item.role === undefined
+  );
 }
 
 const MAX_DEPTH = 32;
@@ -57,7 +62,8 @@ function findFileReference(value: unknown, depth: number): string | undefined {
     if (isSet(value.file_id)) return 'an input_file by file_id';
     if (isSet(value.file_url)) return 'an input_file by file_url';
   }
-  if (value.type === 'file' && isRecord(value.file) && isSet(value.file.file_id)) return 'a file part by file_id';
+  if (value.type === 'file' && isRecord(value.file) && isSet(value.file.file_id))
+    return 'a file part by file_id';
   // Anthropic documents: { type: 'document', source: { type: 'file', file_id } | { type: 'url', url } }.
   if (value.type === 'document' && isRecord(value.source)) {
     if (value.source.type === 'file') return 'a document by file_id';

@@ -12,6 +12,14 @@ export interface UsageReader {
   usage(): Usage | undefined;
   /** Characters of generated text seen so far (for the estimate when `usage()` is undefined). */
   textChars(): number;
+  /** Whether `usage()` is the provider's final count (not Anthropic's opening `message_start`). */
+  final(): boolean;
+  /**
+   * Whether the response showed reasoning whose tokens its text need not carry: a Responses
+   * `reasoning` item (hidden, or only summarised), an Anthropic `thinking` block (Claude 4
+   * streams a summary and bills the whole) or `redacted_thinking` block.
+   */
+  reasoned(): boolean;
 }
 
 export type UsageKind =
@@ -103,6 +111,9 @@ function createOpenaiChatReader(): UsageReader {
     },
     usage: () => usage,
     textChars: () => chars,
+    final: () => usage !== undefined,
+    // Chat streams never show hidden reasoning: the request says whether it may (hidden-output.ts).
+    reasoned: () => false,
   };
 }
 
@@ -117,6 +128,8 @@ function withSearches(usage: Usage | undefined, searches: number): Usage | undef
 function createResponsesReader(): UsageReader {
   let usage: Usage | undefined;
   let chars = 0;
+  let reasoned = false;
+  const isReasoning = (item: unknown) => isObject(item) && item.type === 'reasoning';
   return {
     readJson(body) {
       if (!isObject(body)) return;
@@ -133,10 +146,13 @@ function createResponsesReader(): UsageReader {
       if (isObject(data.response))
         usage =
           withSearches(responsesUsage(data.response.usage), webSearchCalls(data.response.output)) ?? usage;
+      if (isReasoning(data.item)) reasoned = true;
       chars += len(data.delta);
     },
     usage: () => usage,
     textChars: () => chars,
+    final: () => usage !== undefined,
+    reasoned: () => reasoned,
   };
 }
 
@@ -156,6 +172,8 @@ function createEmbeddingsReader(): UsageReader {
     readEvent() {},
     usage: () => usage,
     textChars: () => 0,
+    final: () => usage !== undefined,
+    reasoned: () => false,
   };
 }
 
@@ -177,6 +195,8 @@ function createAnthropicReader(): UsageReader {
     webSearches: 0,
   };
   let seen = false;
+  let final = false;
+  let reasoned = false;
   let chars = 0;
   const fold = (u: unknown) => {
     if (!isObject(u)) return;
@@ -198,14 +218,20 @@ function createAnthropicReader(): UsageReader {
     readJson(body) {
       if (!isObject(body)) return;
       fold(body.usage);
+      final ||= isObject(body.usage);
       for (const block of list(body.content))
         if (isObject(block)) chars += len(block.text) + len(block.thinking);
     },
     readEvent(data) {
       if (!isObject(data)) return;
       if (data.type === 'message_start' && isObject(data.message)) fold(data.message.usage);
-      else if (data.type === 'message_delta') fold(data.usage);
-      else if (data.type === 'content_block_delta' && isObject(data.delta)) {
+      else if (data.type === 'message_delta') {
+        fold(data.usage);
+        final ||= isObject(data.usage);
+      } else if (data.type === 'content_block_start' && isObject(data.content_block)) {
+        const type = data.content_block.type;
+        if (type === 'thinking' || type === 'redacted_thinking') reasoned = true;
+      } else if (data.type === 'content_block_delta' && isObject(data.delta)) {
         chars += len(data.delta.text) + len(data.delta.partial_json) + len(data.delta.thinking);
       }
     },
@@ -223,11 +249,20 @@ function createAnthropicReader(): UsageReader {
       };
     },
     textChars: () => chars,
+    final: () => final,
+    reasoned: () => reasoned,
   };
 }
 
 function createNoneReader(): UsageReader {
-  return { readJson() {}, readEvent() {}, usage: () => undefined, textChars: () => 0 };
+  return {
+    readJson() {},
+    readEvent() {},
+    usage: () => undefined,
+    textChars: () => 0,
+    final: () => false,
+    reasoned: () => false,
+  };
 }
 
 export function createUsageReader(kind: UsageKind): UsageReader {

@@ -69,8 +69,7 @@ export function createOutputFitter(
     const splits = [0];
     for (const start of edges)
       for (const at of [start, start + 1]) splits.push((window - at) * input.choices);
-    for (const o of splits)
-      if (o >= 0 && o < outputTokens) worst = Math.max(worst, costAt(inputFor(o), o));
+    for (const o of splits) if (o >= 0 && o < outputTokens) worst = Math.max(worst, costAt(inputFor(o), o));
     return worst;
   };
   let current = plan;
@@ -106,7 +105,15 @@ export function createOutputFitter(
 function tierStarts(model: ModelConfig, ts: number): number[] {
   const t = priceAt(model.prices, ts);
   const starts = new Set<number>();
-  for (const tiered of [t.input, t.cacheWrite, t.cacheWrite1h, t.output, t.outputReasoning, t.inputAudio, t.outputAudio])
+  for (const tiered of [
+    t.input,
+    t.cacheWrite,
+    t.cacheWrite1h,
+    t.output,
+    t.outputReasoning,
+    t.inputAudio,
+    t.outputAudio,
+  ])
     for (const tier of tiered?.tiers ?? []) starts.add(tier.start);
   return [...starts];
 }

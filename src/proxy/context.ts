@@ -40,6 +40,8 @@ export interface RequestContext {
   outputBound?: number;
   /** USD reserved for the request (its maximum cost); 0 when nothing was reserved. */
   reservedUsd: number;
+  /** The request may be billed for reasoning it does not show as text (hidden-output.ts). */
+  mayReason: boolean;
   /** A max_parallel slot or tpm tokens are held and must be released. */
   slotHeld: boolean;
   /** The group the slot also counts against, and whether its tokens are settled at the end. */
@@ -72,6 +74,7 @@ export function createContext(
     periods: [],
     inputEstimate: 0,
     reservedUsd: 0,
+    mayReason: false,
     slotHeld: false,
     settled: false,
   };

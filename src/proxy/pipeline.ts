@@ -3,6 +3,7 @@ import type { KeyConfig } from '../config/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { estimateInputTokens } from '../metering/estimate.js';
+import { mayReasonUnseen } from '../metering/hidden-output.js';
 import { meterExchange } from '../metering/meter.js';
 import { cacheWritesOf, NO_USAGE } from '../metering/pricing.js';
 import { createUsageReader } from '../metering/usage-reader.js';
@@ -93,6 +94,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       {
         completed: outcome.end === 'completed',
         reachedUpstream: outcome.reachedUpstream,
+        stream: ctx.stream,
+        mayReason: ctx.mayReason,
         ...pickStatus(outcome),
       },
       taps.reader(),
@@ -100,7 +103,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       ctx.inputEstimate,
       route.free,
       ctx.ts,
-      ctx.outputBound,
+      ctx.outputBound === undefined ? undefined : { outputTokens: ctx.outputBound, usd: ctx.reservedUsd },
     );
     const up = target.upstream;
     if (metered.distrusted)
@@ -195,6 +198,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
     ctx.model = target.model;
     ctx.upstream = target.upstream;
     ctx.inputEstimate = estimateInputTokens(raw.length, parsed);
+    ctx.mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, ctx.requestedModel ?? '']);
     const serverTools = planServerTools(parsed, route.kind);
     // Input stored at the provider (previous_response_id, a file by id) is billed but not in the body.
     const unseen = route.free

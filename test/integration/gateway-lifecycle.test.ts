@@ -138,7 +138,8 @@ describe('the gateway around each request', () => {
     await gw.gateway.drain(100);
     expect(gw.gateway.inFlight()).toBe(0);
     await res;
-    expect(gw.records.map((r) => [r.status, r.usageSource])).toEqual([[499, 'estimated']]);
+    // A non-streamed request the provider goes on generating: charged its reservation.
+    expect(gw.records.map((r) => [r.status, r.usageSource])).toEqual([[499, 'reserved']]);
   });
 
   it('releases the parallel slot of every request, failed ones included', async () => {

@@ -109,7 +109,7 @@ describe('input the request body does not carry', () => {
     }
   });
 
-  it("bounds a model the catalog does not know by its context_window, else by a default that says to set it", async () => {
+  it('bounds a model the catalog does not know by its context_window, else by a default that says to set it', async () => {
     const model = (window: string) => `  my-finetune:
     upstream: openai
     input_per_mtok: 0.3
@@ -137,7 +137,11 @@ ${window}`;
       { type: 'document' as const, source: { type: 'file' as const, file_id: 'file_011' } },
       { type: 'text' as const, text: 'Summarise it.' },
     ];
-    const ask = { model: 'claude-haiku-4-5', max_tokens: 4096, messages: [{ role: 'user' as const, content }] };
+    const ask = {
+      model: 'claude-haiku-4-5',
+      max_tokens: 4096,
+      messages: [{ role: 'user' as const, content }],
+    };
     const fits = await client.beta.messages.create(ask);
     expect(fits.type).toBe('message');
     // With the 1M-token context beta the same document may be five times larger: about $1.02.

@@ -146,15 +146,10 @@ describe('pricing and estimates', () => {
   it("never estimates more output than the bound written into the request (the reservation's)", () => {
     const reader = createUsageReader('openai-chat');
     reader.readEvent({ choices: [{ delta: { content: 'x'.repeat(40_000) } }] });
-    const capped = meterExchange(
-      { completed: false, reachedUpstream: true },
-      reader,
-      model,
-      100,
-      false,
-      0,
-      500,
-    );
+    const capped = meterExchange({ completed: false, reachedUpstream: true }, reader, model, 100, false, 0, {
+      outputTokens: 500,
+      usd: 1,
+    });
     expect(capped.usage.outputTokens).toBe(500);
     expect(capped.costUsd).toBeCloseTo((100 * 3 + 500 * 15) / 1e6, 12);
     const free = meterExchange({ completed: false, reachedUpstream: true }, reader, model, 100, false, 0);

@@ -27,7 +27,12 @@ function modelWith(table: Partial<PriceTable>, extra: Partial<ModelConfig> = {})
     outputPerMtok: full.output.base,
     cachedInputPerMtok: full.cacheRead.base,
     cacheWritePerMtok: full.cacheWrite.base,
-    priceSources: { input: 'keys.yaml', output: 'keys.yaml', cachedInput: 'keys.yaml', cacheWrite: 'keys.yaml' },
+    priceSources: {
+      input: 'keys.yaml',
+      output: 'keys.yaml',
+      cachedInput: 'keys.yaml',
+      cacheWrite: 'keys.yaml',
+    },
     maxOutputTokens: 1000,
     ...extra,
   };
@@ -35,14 +40,18 @@ function modelWith(table: Partial<PriceTable>, extra: Partial<ModelConfig> = {})
 
 describe('input a request references but does not carry', () => {
   it('finds the Responses fields that prepend stored input', () => {
-    expect(unseenInputOf({ previous_response_id: 'resp_1', input: 'x' }, 'responses')).toBe('previous_response_id');
+    expect(unseenInputOf({ previous_response_id: 'resp_1', input: 'x' }, 'responses')).toBe(
+      'previous_response_id',
+    );
     expect(unseenInputOf({ conversation: { id: 'conv_1' } }, 'responses')).toBe('conversation');
     expect(unseenInputOf({ prompt: { id: 'pmpt_1', version: '2' } }, 'responses')).toBe('prompt');
     expect(unseenInputOf({ input: [{ type: 'item_reference', id: 'msg_1' }] }, 'responses')).toBe(
       'an item_reference in input',
     );
     expect(unseenInputOf({ input: [{ id: 'msg_1' }] }, 'responses')).toBe('an item_reference in input');
-    expect(unseenInputOf({ previous_response_id: null, conversation: null, input: 'x' }, 'responses')).toBeUndefined();
+    expect(
+      unseenInputOf({ previous_response_id: null, conversation: null, input: 'x' }, 'responses'),
+    ).toBeUndefined();
     // previous_response_id means nothing to chat completions: the upstream ignores or refuses it.
     expect(unseenInputOf({ previous_response_id: 'resp_1', messages: [] }, 'chat')).toBeUndefined();
   });
@@ -52,13 +61,19 @@ describe('input a request references but does not carry', () => {
       input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-1' }] }],
     };
     expect(unseenInputOf(responses, 'responses')).toBe('an input_file by file_id');
-    const byUrl = { input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/a.pdf' }] }] };
+    const byUrl = {
+      input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/a.pdf' }] }],
+    };
     expect(unseenInputOf(byUrl, 'responses')).toBe('an input_file by file_url');
     const chat = { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }] };
     expect(unseenInputOf(chat, 'chat')).toBe('a file part by file_id');
-    const inline = { messages: [{ role: 'user', content: [{ type: 'file', file: { file_data: 'data:…' } }] }] };
+    const inline = {
+      messages: [{ role: 'user', content: [{ type: 'file', file: { file_data: 'data:…' } }] }],
+    };
     expect(unseenInputOf(inline, 'chat')).toBeUndefined();
-    const doc = (source: unknown) => ({ messages: [{ role: 'user', content: [{ type: 'document', source }] }] });
+    const doc = (source: unknown) => ({
+      messages: [{ role: 'user', content: [{ type: 'document', source }] }],
+    });
     expect(unseenInputOf(doc({ type: 'file', file_id: 'f' }), 'messages')).toBe('a document by file_id');
     expect(unseenInputOf(doc({ type: 'url', url: 'https://x/a.pdf' }), 'messages')).toBe('a document by url');
     expect(unseenInputOf(doc({ type: 'base64', data: 'JVBER' }), 'messages')).toBeUndefined();
@@ -82,10 +97,14 @@ describe('input a request references but does not carry', () => {
       contextWindow: 128_000,
       source: 'catalog',
     });
-    expect(planUnseenInput(ask, 'responses', modelWith({}), undefined)?.contextWindow).toBe(DEFAULT_CONTEXT_WINDOW);
+    expect(planUnseenInput(ask, 'responses', modelWith({}), undefined)?.contextWindow).toBe(
+      DEFAULT_CONTEXT_WINDOW,
+    );
     const doc = { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file' } }] }] };
     const claude = modelWith({}, { contextWindow: 200_000, contextWindowSource: 'catalog' });
-    expect(planUnseenInput(doc, 'messages', claude, 'files-api-2025-04-14,context-1m-2025-08-07')).toMatchObject({
+    expect(
+      planUnseenInput(doc, 'messages', claude, 'files-api-2025-04-14,context-1m-2025-08-07'),
+    ).toMatchObject({
       contextWindow: 1_000_000,
       source: 'anthropic-beta',
     });
@@ -96,7 +115,12 @@ describe('input a request references but does not carry', () => {
 describe('the reservation of unseen input', () => {
   const plan = (n: number, gatewayChosen = false) =>
     gatewayChosen
-      ? { maxOutputTokens: n, inject: { fields: ['max_output_tokens'], value: n }, capped: true, gatewayChosen }
+      ? {
+          maxOutputTokens: n,
+          inject: { fields: ['max_output_tokens'], value: n },
+          capped: true,
+          gatewayChosen,
+        }
       : { maxOutputTokens: n };
   const input = { inputTokens: 10, cacheWrites: 'none' as const, choices: 1, webSearches: 0 };
 

@@ -1,0 +1,34 @@
+import type { RouteKind } from '../proxy/routes.js';
+
+/**
+ * Model families that reason before they answer without being asked to, billing those tokens as
+ * output, and (on chat completions, or until the stream shows a reasoning item) show nothing of
+ * it: OpenAI's o-series and gpt-5 (its `-chat` models excepted), Gemini 2.5 and later through the
+ * OpenAI-compatible API, Grok 4 and 3 mini, and the `-thinking` / `-reasoner` / QwQ / R1 models.
+ * A name missed here is only charged from its text when its stream is cut (see meter.ts); one
+ * matched that does not reason is charged its bound in that case, never less than it could cost.
+ */
+const REASONS_BY_DEFAULT =
+  /^(o\d|gpt-5(?!.*-chat)|codex-|gemini-(2\.5|[3-9])|grok-(4|3-mini)|qwq|deepseek-r1|deepseek-reasoner)|-(thinking|reasoner|reasoning)\b/;
+
+/**
+ * Whether a request may be billed for output it does not show as text: reasoning tokens. A
+ * stream cut short of its usage report is then charged its output bound, not its text
+ * (meter.ts), since the model may have been thinking for all of it.
+ */
+export function mayReasonUnseen(body: Record<string, unknown>, route: RouteKind, names: string[]): boolean {
+  if (route === 'messages') {
+    // Claude thinks only when asked to (`enabled` with a budget, or `adaptive`).
+    const thinking = body.thinking;
+    return isRecord(thinking) && thinking.type !== 'disabled';
+  }
+  if (route !== 'chat' && route !== 'completions' && route !== 'responses') return false;
+  const effort = isRecord(body.reasoning) ? body.reasoning.effort : body.reasoning_effort;
+  if (effort === 'none') return false;
+  if (typeof effort === 'string' || isRecord(body.reasoning)) return true;
+  return names.some((name) => REASONS_BY_DEFAULT.test(name.slice(name.lastIndexOf('/') + 1).toLowerCase()));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
