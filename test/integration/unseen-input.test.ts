@@ -41,10 +41,8 @@ function continuedResponse(up: FakeUpstream, n: number) {
   for (let i = 0; i < n; i++)
     up.next(async (req, res) => {
       await sleep(150);
-      json(200, { id: `resp_${i}`, object: 'response', status: 'completed', output: [], usage: CONTINUED })(
-        req,
-        res,
-      );
+      const body = { id: `resp_${i}`, object: 'response', status: 'completed', output: [], usage: CONTINUED };
+      await json(200, body)(req, res);
     });
 }
 
