@@ -1,6 +1,9 @@
 import type { KeyConfig, Problem } from './config/types.js';
 import type { UsageRecord } from './store/types.js';
 
+/** The windows a budget limit can have (SPEC §3). */
+export type BudgetWindow = 'hourly' | 'daily' | 'weekly' | 'monthly';
+
 /**
  * Events the gateway reports to the outside (Slack alerts). Every method returns at once:
  * an implementation queues and sends in the background and never throws into the caller,
@@ -18,14 +21,11 @@ export interface Notifier {
    * first one after a good config.
    */
   configReloadFailed(e: { file: string; errors: Problem[]; revision: string; rejected: string }): void;
-  /** A request was settled; `spend` is the key's spend after it, per budget window. */
+  /** A request was settled; `spend` is the key's spend after it, per limited budget window. */
   requestSettled(e: {
     key: KeyConfig;
     record: UsageRecord;
-    spend: {
-      daily?: { spentUsd: number; limitUsd: number; period: string };
-      monthly?: { spentUsd: number; limitUsd: number; period: string };
-    };
+    spend: Partial<Record<BudgetWindow, { spentUsd: number; limitUsd: number; period: string }>>;
   }): void;
   /** A disabled or expired key was still tried. */
   keyRefused(e: {

@@ -34,8 +34,10 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     const key = ctx.key;
     if (!key) return;
     const spend: SpendReport = {};
-    // Only a charge can move a key across a threshold; free requests skip the store read.
-    if (record.costUsd > 0 && ctx.periods.length > 0) {
+    // Only a charge can move a key across a threshold, and a refusal for budget says one ran out;
+    // other requests skip the store read.
+    const refusedForBudget = record.errorCode === 'insufficient_quota';
+    if ((record.costUsd > 0 || refusedForBudget) && ctx.periods.length > 0) {
       // SQLite returns the spend with the write; otherwise one more read.
       const current = known ?? (await deps.store.getSpend(key.name, ctx.periods));
       const group = groupOfKey(key, ctx.loaded.config.groups);
@@ -49,8 +51,7 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
           const limitUsd = key.limits[LIMIT_OF[window]];
           if (limitUsd === undefined) continue;
           deps.metrics.setBudgetUse(key.name, window, ratio(limitUsd));
-          // Budget alerts cover the day and the month (slack/notifier.ts).
-          if (window === 'daily' || window === 'monthly') spend[window] = { spentUsd, limitUsd, period };
+          spend[window] = { spentUsd, limitUsd, period };
         } else if (group && subject === groupSubject(group.name)) {
           const limitUsd = group.limits[LIMIT_OF[window]];
           if (limitUsd !== undefined) deps.metrics.setGroupBudgetUse(group.name, window, ratio(limitUsd));

@@ -1,4 +1,5 @@
 import type { Problem } from '../config/types.js';
+import type { BudgetWindow } from '../notifier.js';
 import { escapeMrkdwn, formatPercent, formatUsd, mentions } from './format.js';
 
 export interface AlertMessage {
@@ -50,7 +51,7 @@ function keyAlert(text: string, key: string, notify: readonly string[], button: 
 export function budgetAlert(a: {
   key: string;
   notify: readonly string[];
-  window: 'daily' | 'monthly';
+  window: BudgetWindow;
   period: string;
   spentUsd: number;
   limitUsd: number;
@@ -58,11 +59,20 @@ export function budgetAlert(a: {
   /** The key was refused for lack of budget, or reached the whole limit. */
   exhausted: boolean;
 }): AlertMessage {
-  const what = `${formatUsd(a.spentUsd)} of its ${formatUsd(a.limitUsd)} ${a.window} limit (${a.period.slice(2)})`;
+  const what = `${formatUsd(a.spentUsd)} of its ${formatUsd(a.limitUsd)} ${a.window} limit (${periodLabel(a.period)})`;
   const text = a.exhausted
     ? `:no_entry: Key \`${a.key}\` has exhausted its ${a.window} budget: ${what}. Requests that do not fit are refused with 429 insufficient_quota until the window resets.`
     : `:warning: Key \`${a.key}\` crossed ${formatPercent(a.threshold)} of its ${a.window} budget: ${what}.`;
   return keyAlert(text, a.key, a.notify, true);
+}
+
+/** A budget period as people read it: `2026-11-26 14:00 (+01:00)`, `week of 2026-11-23`, `2026-11-26`, `2026-11`. */
+export function periodLabel(period: string): string {
+  const id = period.slice(2);
+  if (period.startsWith('w:')) return `week of ${id}`;
+  const hour = /^(\d{4}-\d{2}-\d{2})T(\d{2})([+-]\d{2}:\d{2})$/.exec(id);
+  if (period.startsWith('h:') && hour) return `${hour[1]} ${hour[2]}:00, UTC${hour[3]}`;
+  return id;
 }
 
 export function spikeAlert(a: {

@@ -189,7 +189,7 @@ export function createSlackNotifier(deps: {
       const name = e.key.name;
       const notify = e.key.notify;
       const refusedForBudget = e.record.errorCode === 'insufficient_quota';
-      const windows = (['daily', 'monthly'] as const).flatMap((w) => {
+      const windows = (['hourly', 'daily', 'weekly', 'monthly'] as const).flatMap((w) => {
         const s = e.spend[w];
         return s && s.limitUsd > 0 ? [{ window: w, ...s, ratio: s.spentUsd / s.limitUsd }] : [];
       });
@@ -197,10 +197,11 @@ export function createSlackNotifier(deps: {
       const lowest = levels[levels.length - 1] ?? 1;
       if (windows.some((w) => w.ratio >= lowest) || (refusedForBudget && windows.length > 0)) {
         background('budget', async () => {
-          // A refusal names no window: the fullest one is the one that ran out.
+          // A refusal names no window: the fullest one is the one that ran out, if it is at least
+          // at the lowest threshold (else the key's group, or requests in flight, refused it).
           const fullest = [...windows].sort((a, b) => b.ratio - a.ratio)[0];
           for (const w of windows) {
-            const exhaustedByRefusal = refusedForBudget && w === fullest;
+            const exhaustedByRefusal = refusedForBudget && w === fullest && w.ratio >= lowest;
             const crossed = levels.filter((t) => w.ratio >= t);
             if (exhaustedByRefusal && !crossed.includes(1)) crossed.unshift(1);
             // Only the highest level crossed is ever sent; lower ones are claimed on the way so that a

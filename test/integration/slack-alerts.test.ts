@@ -143,6 +143,31 @@ describe('Slack alerts', () => {
     expect(texts[0]).toContain('has exhausted its daily budget: $4.97 of its $5.00 daily limit');
   });
 
+  it("does not call a key's budget exhausted when a refusal found its windows far from full (its group's ran out)", async () => {
+    const refused = record({ status: 429, errorCode: 'insufficient_quota', costUsd: 0 });
+    slack.notifier.requestSettled({ key: cursor, record: refused, spend: daily(0.5) });
+    await slack.notifier.flush();
+    expect(posts()).toHaveLength(0);
+  });
+
+  it('alerts an hourly and a weekly threshold apart from the daily one', async () => {
+    const spend = {
+      hourly: { spentUsd: 0.9, limitUsd: 1, period: 'h:2026-11-26T14+01:00' },
+      weekly: { spentUsd: 17, limitUsd: 20, period: 'w:2026-11-23' },
+      ...daily(1),
+    };
+    slack.notifier.requestSettled({ key: cursor, record: record(), spend });
+    await slack.notifier.flush();
+    const texts = posts().map((p) => (p.body as { text: string }).text);
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toContain(
+      'crossed 80% of its hourly budget: $0.90 of its $1.00 hourly limit (2026-11-26 14:00, UTC+01:00)',
+    );
+    expect(texts[1]).toContain(
+      'crossed 80% of its weekly budget: $17.00 of its $20.00 weekly limit (week of 2026-11-23)',
+    );
+  });
+
   it('does not repeat an alert another replica (or an earlier run) already sent', async () => {
     await store.claimOnce('alert', 'budget:cursor-dev:d:2026-11-26:0.8', Date.now());
     slack.notifier.requestSettled({ key: cursor, record: record(), spend: daily(4.1) });
