@@ -12,17 +12,15 @@ const REASONS_BY_DEFAULT =
   /^(o\d|gpt-5(?!.*-chat)|codex-|gemini-(2\.5|[3-9])|grok-(4|3-mini)|qwq|deepseek-r1|deepseek-reasoner)|-(thinking|reasoner|reasoning)\b/;
 
 /**
- * Whether a request may be billed for output it does not show as text: reasoning tokens. A
- * stream cut short of its usage report is then charged its output bound, not its text
- * (meter.ts), since the model may have been thinking for all of it.
+ * Whether a chat or completions request may be billed for output it does not show as text:
+ * reasoning tokens. A stream cut short of its usage report is then charged its output bound, not
+ * its text (meter.ts), since the model may have been thinking for all of it. Those streams say
+ * nothing while the model thinks, so the request and the model's name must tell. Responses and
+ * Anthropic streams announce reasoning as it starts (a `reasoning` output item, a `thinking` or
+ * `redacted_thinking` block) and the usage reader sees it (`reasoned()`), so no guess is needed.
  */
 export function mayReasonUnseen(body: Record<string, unknown>, route: RouteKind, names: string[]): boolean {
-  if (route === 'messages') {
-    // Claude thinks only when asked to (`enabled` with a budget, or `adaptive`).
-    const thinking = body.thinking;
-    return isRecord(thinking) && thinking.type !== 'disabled';
-  }
-  if (route !== 'chat' && route !== 'completions' && route !== 'responses') return false;
+  if (route !== 'chat' && route !== 'completions') return false;
   const effort = isRecord(body.reasoning) ? body.reasoning.effort : body.reasoning_effort;
   if (effort === 'none') return false;
   if (typeof effort === 'string' || isRecord(body.reasoning)) return true;
