@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../src/store/types.js';
-import { type FakeUpstream, hang, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FakeUpstream, hang, resetNow, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
@@ -82,6 +82,17 @@ describe('an exchange cut before the provider reported its usage', () => {
     expect(up.abortedAt).toHaveLength(1);
     expect(rec).toMatchObject({ status: 499, usageSource: 'reserved', outputTokens: 10 });
     expect(rec.costUsd).toBeCloseTo(0.01, 12);
+  });
+
+  it('charges the reservation for a non-streamed request whose upstream connection broke before the answer', async () => {
+    up.next(resetNow);
+    const failed = await openai()
+      .chat.completions.create({ model: 'unit', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
+    const [rec] = await gw.waitForRecords(1);
+    // The answer may have been generated in full before the connection went: unknown up to the bound.
+    expect(rec).toMatchObject({ status: 502, usageSource: 'reserved', outputTokens: 10 });
   });
 
   it('charges the output bound for a Responses stream cut while the model reasons, which shows no text', async () => {
