@@ -20,7 +20,7 @@ import { createKillSwitch } from './policy/kill-switch.js';
 import { createGateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createExpiryReminders } from './schedule/expiry-reminders.js';
-import { createSlack } from './slack/app.js';
+import { slackMissing } from './slack/configured.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
 import { resolvePostgresOptions } from './store/postgres/options.js';
@@ -102,16 +102,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
-  const slack = await createSlack({
-    env: opts.env,
-    config,
-    store,
-    disables,
-    killSwitch,
-    clock,
-    log,
-    mask: masker.maskDeep,
-  });
+  // Bolt is loaded only for a gateway that uses it (slack/configured.ts).
+  const missing = slackMissing(opts.env);
+  if (missing !== null) log.info(missing);
+  const slack =
+    missing !== null
+      ? null
+      : (await import('./slack/app.js')).createSlack({
+          env: opts.env,
+          config,
+          store,
+          disables,
+          killSwitch,
+          clock,
+          log,
+          mask: masker.maskDeep,
+        });
   const outward = slack?.notifier ?? nullNotifier;
   notifier.setTarget({
     configReloaded: (e) => {

@@ -13,6 +13,11 @@ import type { UpstreamTarget } from './upstream-url.js';
  * on.error), so what remains of it is one `http.request`; calling that directly keeps every step
  * visible and the hot path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
  * the body re-sent with its length, hop-by-hop headers dropped, `accept-encoding: identity`.
+ *
+ * undici's Pool was measured as the alternative (2026-12, one JSON exchange with 50 in flight
+ * against a local upstream): about 14 µs of CPU against http.request's 23. That is ~5% of what a
+ * proxied request costs here (store, metering, log line): not yet worth redoing the timeouts,
+ * backpressure and the reused-socket retry below on another client.
  */
 
 /**

@@ -34,7 +34,8 @@ export function redactTap(inner: ResponseTap, secrets: readonly string[]): Respo
     // Longest first, so a secret that contains another is replaced whole.
     .sort((a, b) => b.length - a.length);
   if (list.length === 0) return inner;
-  const replacements = list.map(replacementFor);
+  // Made when a secret is first found, which is almost never: most responses pay nothing for them.
+  const replacements: (Buffer | undefined)[] = [];
   const maxLen = list[0]?.length ?? 0;
   const secretBytes = new Uint8Array(256);
   for (const s of list) for (const b of s) secretBytes[b] = 1;
@@ -51,7 +52,8 @@ export function redactTap(inner: ResponseTap, secrets: readonly string[]): Respo
           buf = Buffer.from(buf);
           copied = true;
         }
-        (replacements[i] as Buffer).copy(buf, at);
+        replacements[i] ??= replacementFor(secret);
+        replacements[i].copy(buf, at);
       }
     });
     let keep = 0;

@@ -17,6 +17,7 @@ import type { Store } from '../store/types.js';
 import { DISABLE_KEY_ACTION } from './alert-messages.js';
 import { ENABLE_KEY_ACTION } from './breaker-alert.js';
 import { createSlackWebClient, slackApiUrl, toBoltLogger } from './client.js';
+import { slackMissing } from './configured.js';
 import { disableKey, enableKey, type KillCommandDeps, type SlackReply } from './kill-commands.js';
 import { createSlackNotifier, type SlackNotifier, type SlackNotifierOptions } from './notifier.js';
 import { createRequestGuard } from './request-guard.js';
@@ -65,11 +66,9 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
   const signingSecret = env.SLACK_SIGNING_SECRET?.trim();
   const appToken = env.SLACK_APP_TOKEN?.trim();
   const socketMode = Boolean(appToken);
-  if (!token || (!socketMode && !signingSecret)) {
-    const missing = [!token && 'SLACK_BOT_TOKEN', !socketMode && !signingSecret && 'SLACK_SIGNING_SECRET']
-      .filter(Boolean)
-      .join(' and ');
-    log.info(`Slack is not configured: ${missing} not set; running without Slack commands and alerts.`);
+  const missing = slackMissing(env);
+  if (missing !== null || !token) {
+    log.info(missing);
     return null;
   }
 

@@ -55,7 +55,12 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   db.pragma('foreign_keys = ON');
 
   const rate = createMemoryRateLimiter();
-  const group = createGroupCommit(db);
+  // The budget's spend cache is checked at the start of each shared transaction and dropped
+  // after one that rolled back (sqlite/budget.ts).
+  const group = createGroupCommit(db, {
+    begin: () => ready?.budget.begin(),
+    rolledBack: () => ready?.budget.rolledBack(),
+  });
   const subscribers = new Set<() => void>();
   let ready: Ready | null = null;
   let closed = false;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RECOVERED_ERROR_CODE, RECOVERED_STATUS } from '../../src/store/recovered-usage.js';
+import { applySqliteMigrations, SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { ReserveRequest, Store, UsageRecord } from '../../src/store/types.js';
 import { type StoreBackend, storeBackends } from '../helpers/store-backends.js';
@@ -707,16 +708,49 @@ describe('sqlite store on disk', () => {
     const db = new Database(path, { readonly: true });
     try {
       const rows = db.prepare('SELECT version FROM schema_migrations').all();
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      // Migration 2: the in-flight reservations table carries no index beyond its key.
+      // Migrations 2 and 4: the in-flight reservations table is one b-tree, keyed by id.
       const indexes = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reservations'")
         .pluck()
         .all();
-      expect(indexes).not.toContain('reservations_lease');
+      expect(indexes).toEqual([]);
+      expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'reservations'").pluck().get()).toMatch(
+        /WITHOUT ROWID/,
+      );
     } finally {
       db.close();
+    }
+  });
+
+  it('keeps the reservations in flight when migration 4 rebuilds their table', async () => {
+    const path = join(dir, 'm4.db');
+    const { default: Database } = await import('better-sqlite3');
+    const old = new Database(path);
+    try {
+      applySqliteMigrations(
+        old,
+        SQLITE_MIGRATIONS.filter((m) => m.version < 4),
+      );
+      old
+        .prepare("INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES ('k', ?, 0, 0.25)")
+        .run(DAY);
+      old
+        .prepare(
+          "INSERT INTO reservations (id, key, amount_usd, periods, lease_until, created_at) VALUES ('r1', 'k', 0.25, ?, 1, 1)",
+        )
+        .run(JSON.stringify([DAY]));
+    } finally {
+      old.close();
+    }
+    const store = createSqliteStore(path);
+    try {
+      await store.init();
+      expect(await store.recoverReservations(Date.now())).toBe(1);
+      expect((await store.getSpend('k', [DAY]))[DAY]).toEqual({ spentUsd: 0.25, reservedUsd: 0 });
+    } finally {
+      await store.close();
     }
   });
 });

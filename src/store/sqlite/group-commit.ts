@@ -17,6 +17,13 @@ interface Queued {
   reject(err: unknown): void;
 }
 
+export interface GroupCommitHooks {
+  /** Runs first in every transaction, before its ops. */
+  begin?: () => void;
+  /** Runs after a transaction was rolled back (an op or the COMMIT failed). */
+  rolledBack?: () => void;
+}
+
 class OpFailed {
   constructor(readonly error: unknown) {}
 }
@@ -34,20 +41,26 @@ class OpFailed {
  * a transaction of its own, so a failure reaches only its own caller. Ops must therefore depend
  * on nothing but the database, which holds for reserve and settle.
  */
-export function createGroupCommit(db: Database): GroupCommit {
+export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): GroupCommit {
   let queue: Queued[] = [];
   let scheduled = false;
+  const begin = hooks.begin ?? (() => {});
+  const rolledBack = hooks.rolledBack ?? (() => {});
 
-  const runAll = db.transaction((items: Queued[]) =>
-    items.map((item) => {
+  const runAll = db.transaction((items: Queued[]) => {
+    begin();
+    return items.map((item) => {
       try {
         return item.op();
       } catch (error) {
         throw new OpFailed(error);
       }
-    }),
-  );
-  const runOne = db.transaction((item: Queued) => item.op());
+    });
+  });
+  const runOne = db.transaction((item: Queued) => {
+    begin();
+    return item.op();
+  });
 
   const flush = () => {
     scheduled = false;
@@ -58,6 +71,7 @@ export function createGroupCommit(db: Database): GroupCommit {
     try {
       values = runAll.immediate(items);
     } catch (err) {
+      rolledBack();
       // BEGIN or COMMIT failed (locked past busy_timeout, disk full): nothing of the batch is kept.
       if (!(err instanceof OpFailed)) {
         for (const item of items) item.reject(err);
@@ -69,6 +83,7 @@ export function createGroupCommit(db: Database): GroupCommit {
         try {
           item.resolve(runOne.immediate(item));
         } catch (err) {
+          rolledBack();
           item.reject(err);
         }
       }
