@@ -13,6 +13,10 @@ export interface ExchangeEnd {
   upstreamStatus?: number;
   /** Whether the request reached the upstream, which may then bill for it. */
   reachedUpstream: boolean;
+  /** Whether the whole request went out on an established connection (forward.ts); absent = reachedUpstream. */
+  delivered?: boolean;
+  /** The gateway cut the exchange (its client left, the upstream went past its timeout), not the upstream. */
+  cutByGateway?: boolean;
   /** Whether the request asked for a stream (false: one JSON answer once all is generated). */
   stream?: boolean;
   /** Whether the request may be billed for reasoning it does not show (hidden-output.ts). */
@@ -42,10 +46,13 @@ export interface Metered {
  * is still paid for.
  *
  * The text is all a cut exchange is charged for only where the text is all the provider billed.
- * Two cases bill what the gateway never sees, and are charged the reservation (`reserved`):
- * - A non-streamed request cut before its answer arrived (the client left, the upstream timed out
- *   or broke off). There is no text to estimate from, and the provider does not stop: OpenAI
- *   finishes a non-streamed completion whose connection closed and bills all of it (only a
+ * When the gateway itself cut a request the upstream had in full (its client left, or the upstream
+ * went past its timeout), two cases bill what the gateway never sees, and are charged the
+ * reservation (`reserved`). (An upstream that broke off or answered an error failed the request
+ * itself, which providers do not bill as a generation: the estimate, as for any cut.)
+ * - A non-streamed request cut before its answer arrived. There is no text to estimate from, and
+ *   the provider does not stop: OpenAI finishes a non-streamed completion whose connection closed
+ *   and bills all of it (only a
  *   stream's generation stops when its connection closes), and the work is done before the first
  *   byte of the answer is sent. What it cost is unknown up to the bound the reservation paid for.
  * - A stream cut while the model may have been reasoning (it said so, or the request or model
@@ -80,7 +87,10 @@ export function meterExchange(
   const unseen =
     bound !== undefined &&
     !end.completed &&
-    end.reachedUpstream &&
+    end.cutByGateway === true &&
+    (end.delivered ?? end.reachedUpstream) &&
+    // An error answer (headers came, the body broke off) is not a generation the provider bills.
+    (end.upstreamStatus ?? 0) < 400 &&
     !(reader.final() && !distrusted) &&
     (end.stream === false || end.mayReason === true || reader.reasoned());
   if (unseen) {

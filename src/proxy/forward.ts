@@ -84,6 +84,12 @@ export interface ForwardOutcome {
   responseStarted: boolean;
   /** Whether the request reached the upstream, which may then bill for it. */
   reachedUpstream: boolean;
+  /**
+   * Whether the whole request was handed to an established connection (after TLS, for https):
+   * only then can the upstream have started generating. A connection that opens and is cut
+   * before that reached the upstream but carried no request.
+   */
+  delivered: boolean;
   /** For 'timeout': the upstream went quiet (`idle`) or the whole exchange ran too long (`total`). */
   timedOut?: 'idle' | 'total';
   error?: unknown;
@@ -108,6 +114,8 @@ export function forward(
     let decided = false;
     let responseStarted = false;
     let reachedUpstream = false;
+    let connected = false;
+    let sent = false;
     let retried = false;
     let upRes: IncomingMessage | undefined;
     let upReq: http.ClientRequest | undefined;
@@ -124,6 +132,7 @@ export function forward(
         end,
         responseStarted,
         reachedUpstream,
+        delivered: connected && sent,
         ...(timedOut ? { timedOut } : {}),
         ...(upRes?.statusCode === undefined ? {} : { upstreamStatus: upRes.statusCode }),
         ...(error === undefined ? {} : { error }),
@@ -248,10 +257,20 @@ export function forward(
         return;
       }
       upReq = req;
+      // A retry starts over: its first attempt never arrived (a reused socket reset while idle).
+      connected = false;
+      sent = false;
       req.on('socket', (socket) => {
-        if (!socket.connecting) reachedUpstream = true;
-        else socket.once('connect', () => (reachedUpstream = true));
+        // A kept-alive socket from the pool is established (its TLS handshake long done).
+        if (!socket.connecting) {
+          reachedUpstream = true;
+          connected = true;
+          return;
+        }
+        socket.once('connect', () => (reachedUpstream = true));
+        socket.once(t.https ? 'secureConnect' : 'connect', () => (connected = true));
       });
+      req.on('finish', () => (sent = true));
       req.on('response', onResponse);
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (decided || upRes) return;

@@ -94,6 +94,8 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
       {
         completed: outcome.end === 'completed',
         reachedUpstream: outcome.reachedUpstream,
+        delivered: outcome.delivered,
+        cutByGateway: outcome.end === 'client_gone' || outcome.end === 'timeout',
         stream: ctx.stream,
         mayReason: ctx.mayReason,
         ...pickStatus(outcome),

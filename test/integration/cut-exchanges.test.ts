@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * a request bounded at 10 output tokens reserves exactly $0.01.
  */
 const price = '    input_per_mtok: 0\n    output_per_mtok: 1000\n';
-const yaml = (base: string) => `version: 1
+const yaml = (base: string, tarpit: string) => `version: 1
 upstreams:
   openai:
     base_url: ${base}
@@ -25,9 +26,20 @@ upstreams:
     base_url: ${base}
     api_key: \${ANTHROPIC_API_KEY}
     format: anthropic
+  tarpit:
+    base_url: ${tarpit}
+    api_key: \${OPENAI_API_KEY}
+  slow-openai:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    timeout_ms: 300
 models:
   unit:
     upstream: openai
+${price}  slow:
+    upstream: slow-openai
+${price}  tarpitted:
+    upstream: tarpit
 ${price}  o4-house:
     upstream: openai
 ${price}  claude-house:
@@ -44,9 +56,13 @@ const ev = (type: string, data: Record<string, unknown>) =>
 describe('an exchange cut before the provider reported its usage', () => {
   let up: FakeUpstream;
   let gw: Harness;
+  // Accepts TCP connections and never answers: a TLS handshake that never completes.
+  const tarpit = createServer(() => {});
   beforeAll(async () => {
     up = await startFakeUpstream();
-    gw = await startGateway({ yaml: yaml(up.baseUrl) });
+    await new Promise<void>((r) => tarpit.listen(0, '127.0.0.1', r));
+    const { port } = tarpit.address() as AddressInfo;
+    gw = await startGateway({ yaml: yaml(up.baseUrl, `https://127.0.0.1:${port}/v1`) });
   });
   afterEach(() => {
     gw.records.length = 0;
@@ -55,6 +71,7 @@ describe('an exchange cut before the provider reported its usage', () => {
   afterAll(async () => {
     await gw.close();
     await up.close();
+    tarpit.close();
   });
 
   const openai = () => new OpenAI({ apiKey: gw.keys.tool, baseURL: gw.baseURL, maxRetries: 0 });
@@ -84,15 +101,60 @@ describe('an exchange cut before the provider reported its usage', () => {
     expect(rec.costUsd).toBeCloseTo(0.01, 12);
   });
 
-  it('charges the reservation for a non-streamed request whose upstream connection broke before the answer', async () => {
+  it('charges the estimate, not the reservation, when the upstream itself broke the connection off', async () => {
     up.next(resetNow);
     const failed = await openai()
       .chat.completions.create({ model: 'unit', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
     const [rec] = await gw.waitForRecords(1);
-    // The answer may have been generated in full before the connection went: unknown up to the bound.
-    expect(rec).toMatchObject({ status: 502, usageSource: 'reserved', outputTokens: 10 });
+    // The upstream failed the request itself: not a generation a provider bills (input only).
+    expect(rec).toMatchObject({ status: 502, usageSource: 'estimated', outputTokens: 0 });
+    expect(rec?.costUsd).toBe(0);
+  });
+
+  it('charges no reservation when the client left before the request went out (TLS handshake pending)', async () => {
+    const ac = new AbortController();
+    const pending = openai()
+      .chat.completions.create(
+        { model: 'tarpitted', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] },
+        { signal: ac.signal },
+      )
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    ac.abort();
+    await pending;
+    const [rec] = await gw.waitForRecords(1);
+    expect(rec).toMatchObject({ status: 499 });
+    // The upstream never had the request: nothing to generate, nothing billed beyond the estimate.
+    expect(rec?.usageSource).not.toBe('reserved');
+    expect(rec?.costUsd).toBe(0);
+  });
+
+  it('charges the reservation for a non-streamed request the gateway cut at its upstream timeout', async () => {
+    up.next(hang);
+    const failed = await openai()
+      .chat.completions.create({ model: 'slow', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    const [rec] = await gw.waitForRecords(1);
+    expect(rec).toMatchObject({ status: 504, usageSource: 'reserved', outputTokens: 10 });
+    expect(rec?.costUsd).toBeCloseTo(0.01, 12);
+  });
+
+  it('does not charge the reservation for an error answer whose body stalled until the timeout', async () => {
+    up.next((_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.write('{"error":');
+    });
+    const failed = await openai()
+      .chat.completions.create({ model: 'slow', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(failed).toBeDefined();
+    const [rec] = await gw.waitForRecords(1);
+    expect(rec).toMatchObject({ status: 504 });
+    expect(rec?.usageSource).not.toBe('reserved');
+    expect(rec?.costUsd).toBe(0);
   });
 
   it('charges the output bound for a Responses stream cut while the model reasons, which shows no text', async () => {
