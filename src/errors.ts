@@ -43,6 +43,8 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>;
   /** The underlying cause: logged, never sent. */
   cause?: unknown;
+  /** `insufficient_quota`: the budget window that refused (a period as the store names it). */
+  refusedPeriod?: string;
 }
 
 export class GatewayError extends Error {
@@ -50,6 +52,7 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly type: string;
   readonly headers: Record<string, string>;
+  readonly refusedPeriod: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -58,6 +61,7 @@ export class GatewayError extends Error {
     this.status = ERROR_TABLE[code].status;
     this.type = ERROR_TABLE[code].type;
     this.headers = options.headers ?? {};
+    this.refusedPeriod = options.refusedPeriod;
   }
 }
 

@@ -26,6 +26,8 @@ export interface Notifier {
     key: KeyConfig;
     record: UsageRecord;
     spend: Partial<Record<BudgetWindow, { spentUsd: number; limitUsd: number; period: string }>>;
+    /** For a budget refusal: the window that refused (`d:…`; `@group/…` when it was the group's). */
+    refusedPeriod?: string;
   }): void;
   /** A disabled or expired key was still tried. */
   keyRefused(e: {

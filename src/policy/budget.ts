@@ -113,7 +113,7 @@ export async function reserveBudget(
     `${who} has spent ${usd(result.spentUsd)}${held} of its ${usd(result.limitUsd)} ${which} limit; ` +
       `this request may cost up to ${usd(amountUsd)}${r.why ? ` (${r.why})` : ''}; ` +
       `the limit resets at ${formatLocal(resetsAt, r.timeZone)}`,
-    { headers: spentBudgetHeaders(resetsAt, r.now) },
+    { headers: spentBudgetHeaders(resetsAt, r.now), refusedPeriod: result.period },
   );
 }
 

@@ -38,6 +38,8 @@ export interface RequestContext {
   inputEstimate: number;
   /** The most output tokens the request can produce: the bound its reservation paid for. */
   outputBound?: number;
+  /** The budget window that refused the request (`d:…`, or `@group/d:…` for its group's). */
+  refusedPeriod?: string;
   /** USD reserved for the request (its maximum cost); 0 when nothing was reserved. */
   reservedUsd: number;
   /** The request may be billed for reasoning it does not show as text (hidden-output.ts). */

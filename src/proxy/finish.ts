@@ -58,7 +58,12 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
         }
       }
     }
-    deps.notifier.requestSettled({ key, record, spend });
+    deps.notifier.requestSettled({
+      key,
+      record,
+      spend,
+      ...(ctx.refusedPeriod ? { refusedPeriod: ctx.refusedPeriod } : {}),
+    });
   };
 
   return async (ctx, outcome, respond) => {

@@ -266,6 +266,7 @@ export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgent
         if (!res.writableEnded) res.destroy();
         return;
       }
+      if (err.refusedPeriod !== undefined) ctx.refusedPeriod = err.refusedPeriod;
       if (err.code === 'internal_error')
         deps.log.error({ err: err.cause, requestId: ctx.requestId }, 'internal error');
       if ((err.code === 'key_disabled' || err.code === 'key_expired') && ctx.key) {

@@ -197,11 +197,11 @@ export function createSlackNotifier(deps: {
       const lowest = levels[levels.length - 1] ?? 1;
       if (windows.some((w) => w.ratio >= lowest) || (refusedForBudget && windows.length > 0)) {
         background('budget', async () => {
-          // A refusal names no window: the fullest one is the one that ran out, if it is at least
-          // at the lowest threshold (else the key's group, or requests in flight, refused it).
-          const fullest = [...windows].sort((a, b) => b.ratio - a.ratio)[0];
+          // A refusal names the window that ran out; it is alerted as exhausted when it is at least
+          // at the lowest threshold (else one large request, or requests in flight, were refused).
+          // A group's window is not the key's: no key window matches it.
           for (const w of windows) {
-            const exhaustedByRefusal = refusedForBudget && w === fullest && w.ratio >= lowest;
+            const exhaustedByRefusal = refusedForBudget && w.period === e.refusedPeriod && w.ratio >= lowest;
             const crossed = levels.filter((t) => w.ratio >= t);
             if (exhaustedByRefusal && !crossed.includes(1)) crossed.unshift(1);
             // Only the highest level crossed is ever sent; lower ones are claimed on the way so that a

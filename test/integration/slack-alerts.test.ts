@@ -135,12 +135,33 @@ describe('Slack alerts', () => {
 
   it('alerts that the budget is exhausted when requests are refused for it', async () => {
     const refused = record({ status: 429, errorCode: 'insufficient_quota', costUsd: 0 });
-    slack.notifier.requestSettled({ key: cursor, record: refused, spend: daily(4.97) });
-    slack.notifier.requestSettled({ key: cursor, record: refused, spend: daily(4.97) });
+    const refusal = { key: cursor, record: refused, spend: daily(4.97), refusedPeriod: 'd:2026-11-26' };
+    slack.notifier.requestSettled(refusal);
+    slack.notifier.requestSettled(refusal);
     await slack.notifier.flush();
     const texts = posts().map((p) => (p.body as { text: string }).text);
     expect(texts).toHaveLength(1);
     expect(texts[0]).toContain('has exhausted its daily budget: $4.97 of its $5.00 daily limit');
+  });
+
+  it('calls exhausted the window that refused, not the fullest one', async () => {
+    const refused = record({ status: 429, errorCode: 'insufficient_quota', costUsd: 0 });
+    const spend = {
+      hourly: { spentUsd: 0.85, limitUsd: 1, period: 'h:2026-11-26T14+01:00' },
+      monthly: { spentUsd: 47.5, limitUsd: 50, period: 'm:2026-11' },
+    };
+    slack.notifier.requestSettled({
+      key: cursor,
+      record: refused,
+      spend,
+      refusedPeriod: 'h:2026-11-26T14+01:00',
+    });
+    await slack.notifier.flush();
+    const texts = posts().map((p) => (p.body as { text: string }).text);
+    expect(texts.some((t) => t.includes('has exhausted its hourly budget'))).toBe(true);
+    // The month is at 95%: its 80% alert, not an "exhausted" one that would be spent before it runs out.
+    expect(texts.some((t) => t.includes('exhausted its monthly budget'))).toBe(false);
+    expect(texts.some((t) => t.includes('crossed 80% of its monthly budget'))).toBe(true);
   });
 
   it("does not call a key's budget exhausted when a refusal found its windows far from full (its group's ran out)", async () => {
