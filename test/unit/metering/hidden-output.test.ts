@@ -12,7 +12,8 @@ const model = buildModel(
   0,
 );
 const bound = { outputTokens: 1_000, usd: 0.5 };
-const cut = { completed: false, reachedUpstream: true };
+// The gateway cut it (client gone or timeout) after the upstream had the whole request.
+const cut = { completed: false, reachedUpstream: true, delivered: true, cutByGateway: true };
 
 describe('output the text does not show', () => {
   it('knows which requests may reason unseen', () => {
@@ -77,6 +78,40 @@ describe('output the text does not show', () => {
       bound,
     );
     expect(done).toMatchObject({ usageSource: 'provider', usage: { outputTokens: 300 } });
+  });
+
+  it('charges the estimate when the upstream failed the request itself, or answered an error', () => {
+    const reader = createUsageReader('openai-chat');
+    const brokeOff = meterExchange(
+      { ...cut, cutByGateway: false, stream: false },
+      reader,
+      model,
+      200,
+      false,
+      0,
+      bound,
+    );
+    expect(brokeOff.usageSource).toBe('estimated');
+    const error = meterExchange(
+      { ...cut, upstreamStatus: 500, stream: false },
+      reader,
+      model,
+      200,
+      false,
+      0,
+      bound,
+    );
+    expect(error.usageSource).not.toBe('reserved');
+    const undelivered = meterExchange(
+      { ...cut, delivered: false, stream: false },
+      reader,
+      model,
+      200,
+      false,
+      0,
+      bound,
+    );
+    expect(undelivered.usageSource).toBe('estimated');
   });
 
   it('charges nothing for a request that never reached the upstream', () => {
