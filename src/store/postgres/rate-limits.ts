@@ -1,9 +1,9 @@
 import type { SlotEnd, SlotLimits, SlotRequest, SlotResult } from '../types.js';
-import { guarded, oneStatement, type Pool } from './pool.js';
+import { oneStatement, type Pool } from './pool.js';
 
 /**
- * Fleet-wide rpm and tpm (rolling 60 s) and max_parallel, in tollgate_acquire_slots (migration
- * 5): transaction-scoped advisory locks on the key and its group, taken in one global order,
+ * Fleet-wide rpm and tpm (rolling 60 s) and max_parallel, in tollgate_acquire_slots (migrations
+ * 5 and 6; the minute's request count and token sum are kept in rate_counts): transaction-scoped advisory locks on the key and its group, taken in one global order,
  * serialize the check-then-insert of every replica for them, so a burst spread across replicas
  * is admitted exactly up to the key's and the group's limits. Same semantics as the embedded
  * limiter (memory-rate.ts): max_parallel is checked first, then rpm, then tpm, and a request is
@@ -24,16 +24,20 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
       o_limit: 'rpm' | 'max_parallel' | 'tpm' | null;
       o_retry_after_sec: number;
       o_remaining: number | null;
-    }>('SELECT * FROM tollgate_acquire_slots($1, $2::text[], $3::int[], $4::int[], $5::int[], $6, $7, $8)', [
-      r.id,
-      parts.map(([s]) => s),
-      parts.map(([, l]) => l.rpm ?? null),
-      parts.map(([, l]) => l.maxParallel ?? null),
-      parts.map(([, l]) => l.tpm ?? null),
-      r.tokens ?? 0,
-      r.now,
-      r.leaseUntil,
-    ]);
+    }>({
+      name: 'tollgate_acquire_slots',
+      text: 'SELECT * FROM tollgate_acquire_slots($1, $2::text[], $3::int[], $4::int[], $5::int[], $6, $7, $8)',
+      values: [
+        r.id,
+        parts.map(([s]) => s),
+        parts.map(([, l]) => l.rpm ?? null),
+        parts.map(([, l]) => l.maxParallel ?? null),
+        parts.map(([, l]) => l.tpm ?? null),
+        r.tokens ?? 0,
+        r.now,
+        r.leaseUntil,
+      ],
+    });
     const row = rows[0];
     if (!row) return { ok: true };
     if (row.o_ok) return row.o_remaining === null ? { ok: true } : { ok: true, remaining: row.o_remaining };
@@ -48,14 +52,18 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
   });
 }
 
-/** Frees the parallel slots of the key and its group and settles their tpm tokens, in one statement. */
+/**
+ * Frees the parallel slots of the key and its group and settles their tpm tokens, in one call
+ * that takes the subjects' advisory locks first (tollgate_release_slots, migration 6): the
+ * token counters of a key and its group are then written in the same order as by acquireSlot.
+ */
 export function releaseSlot(pool: Pool, id: string, key: string, end?: SlotEnd): Promise<void> {
   const subjects = end?.group ? [key, end.group] : [key];
-  return guarded(async () => {
-    await pool.query(
-      `WITH freed AS (DELETE FROM inflight WHERE id = $1 AND key = ANY($2::text[]))
-       UPDATE token_events SET tokens = $3 WHERE $3::bigint IS NOT NULL AND id = $1 AND key = ANY($2::text[])`,
-      [id, subjects, end?.tokens ?? null],
-    );
+  return oneStatement(pool, async (q) => {
+    await q.query({
+      name: 'tollgate_release_slots',
+      text: 'SELECT tollgate_release_slots($1, $2::text[], $3)',
+      values: [id, subjects, end?.tokens ?? null],
+    });
   });
 }

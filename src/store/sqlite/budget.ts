@@ -99,6 +99,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const reservationById = db.prepare<[string], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations WHERE id = ?',
   );
+  const usageExists = db.prepare<[string], { one: number }>(
+    'SELECT 1 AS one FROM usage WHERE request_id = ?',
+  );
   const insertReservation = db.prepare<[string, string, number, string, number, number]>(
     'INSERT INTO reservations (id, key, amount_usd, periods, lease_until, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -166,6 +169,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const reserve = (r: ReserveRequest): ReserveResult => {
     // Idempotent: a repeated reserve under the same id must not hold the amount twice.
     if (reservationById.get(r.id)) return { ok: true };
+    // Already settled (a reserve retried after its request ended): holding money now would
+    // keep it from the budget until the lease ended. Same rule as the PostgreSQL store's.
+    if (usageExists.get(r.id)) return { ok: true };
     // The key's windows and its group's are checked in one transaction: all fit, or nothing is held.
     for (const w of r.windows) {
       const row = rowOf(r.key, w.period);
