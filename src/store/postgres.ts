@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
+import { createBatchedBudget } from './postgres/budget-batch.js';
 import * as dashboard from './postgres/dashboard-queries.js';
 import { withDeadline } from './postgres/deadline.js';
 import {
@@ -42,6 +43,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
   const limit = resolved.statementTimeoutMs;
+  // A quarter of the pool each for reserve and settle batches: the rest stays free for slots and reads.
+  const batched = createBatchedBudget(pool, Math.max(1, Math.floor(resolved.poolSize / 4)));
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
@@ -74,8 +77,9 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     },
 
     // The calls on a request's path answer within the statement timeout, whatever the network does.
-    reserve: withDeadline(limit, async (r) => budget.reserve(pool, checkedReserve(r), clock())),
-    settle: withDeadline(limit, async (usage, periods) => budget.settle(pool, checkedSettle(usage), periods)),
+    // Reserve and settle go through group commits (postgres/batch.ts).
+    reserve: withDeadline(limit, async (r) => batched.reserve(checkedReserve(r), clock())),
+    settle: withDeadline(limit, async (usage, periods) => batched.settle(checkedSettle(usage), periods)),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),

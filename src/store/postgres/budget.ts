@@ -11,41 +11,48 @@ import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from 
  * crosses the wire as decimal text, so the comparison with the limit is exact.
  */
 
-const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
+export const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
+
+/** The periods a reservation holds: a limited window missing from `periods` would not see it. */
+export const reservedPeriods = (r: ReserveRequest): string[] =>
+  uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]);
+
+export interface ReserveRow {
+  o_ok: boolean;
+  o_period: string | null;
+  o_limit: number | null;
+  o_spent: number | null;
+  o_reserved: number | null;
+}
+
+export function reserveResultOf(row: ReserveRow | undefined): ReserveResult {
+  if (!row || row.o_ok) return { ok: true };
+  return {
+    ok: false,
+    period: row.o_period ?? '',
+    limitUsd: row.o_limit ?? 0,
+    spentUsd: row.o_spent ?? 0,
+    reservedUsd: row.o_reserved ?? 0,
+  };
+}
 
 export function reserve(pool: Pool, r: ReserveRequest, now: number): Promise<ReserveResult> {
-  // A limited window missing from `periods` would otherwise not see this reservation.
-  const periods = uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]);
   return oneStatement(pool, async (c) => {
-    const { rows } = await c.query<{
-      o_ok: boolean;
-      o_period: string | null;
-      o_limit: number | null;
-      o_spent: number | null;
-      o_reserved: number | null;
-    }>({
+    const { rows } = await c.query<ReserveRow>({
       name: 'tollgate_reserve',
       text: 'SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)',
       values: [
         r.id,
         r.key,
         String(r.amountUsd),
-        periods,
+        reservedPeriods(r),
         r.windows.map((w) => w.period),
         r.windows.map((w) => String(w.limitUsd)),
         r.leaseUntil,
         now,
       ],
     });
-    const row = rows[0];
-    if (!row || row.o_ok) return { ok: true };
-    return {
-      ok: false,
-      period: row.o_period ?? '',
-      limitUsd: row.o_limit ?? 0,
-      spentUsd: row.o_spent ?? 0,
-      reservedUsd: row.o_reserved ?? 0,
-    };
+    return reserveResultOf(rows[0]);
   });
 }
 
@@ -58,12 +65,7 @@ async function settleOn(
   u: UsageRecord,
   periods: string[],
 ): Promise<{ fresh: boolean; spend: Record<string, PeriodSpend> | undefined }> {
-  const { rows } = await c.query<{
-    o_fresh: boolean;
-    o_entry: string | null;
-    o_spent: number | null;
-    o_reserved: number | null;
-  }>({
+  const { rows } = await c.query<SettleRow>({
     // Named: parsed and planned once per connection.
     name: 'tollgate_settle_spend',
     text: `SELECT * FROM tollgate_settle_spend($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric,
@@ -94,6 +96,21 @@ async function settleOn(
       u.keyHash ?? null,
     ],
   });
+  return settleResultOf(rows);
+}
+
+export interface SettleRow {
+  o_fresh: boolean;
+  o_entry: string | null;
+  o_spent: number | null;
+  o_reserved: number | null;
+}
+
+/** The rows tollgate_settle_spend answered for one request. */
+export function settleResultOf(rows: readonly SettleRow[]): {
+  fresh: boolean;
+  spend: Record<string, PeriodSpend> | undefined;
+} {
   let spend: Record<string, PeriodSpend> | undefined;
   for (const r of rows) {
     if (r.o_entry === null) continue;

@@ -167,7 +167,8 @@ export const MIGRATION_6: PostgresMigration = {
     END
     $fn$;
 
-    CREATE OR REPLACE FUNCTION tollgate_reserve(
+    -- The checks and writes of one reservation, its spend rows already locked by the caller.
+    CREATE FUNCTION tollgate_reserve_locked(
       p_id text, p_key text, p_amount numeric, p_periods text[], p_windows text[], p_limits numeric[],
       p_lease_until bigint, p_now bigint)
     RETURNS TABLE (o_ok boolean, o_period text, o_limit numeric, o_spent numeric, o_reserved numeric)
@@ -175,12 +176,7 @@ export const MIGRATION_6: PostgresMigration = {
     DECLARE
       w record;
     BEGIN
-      -- One statement creates the missing rows and locks the existing ones, row by row in
-      -- (subject, period) order: the order every charge and recovery locks them in.
-      INSERT INTO spend (key, period)
-        SELECT DISTINCT tollgate_subject(p_key, p), tollgate_period(p) FROM unnest(p_periods) AS p ORDER BY 1, 2
-        ON CONFLICT (key, period) DO UPDATE SET reserved_usd = spend.reserved_usd;
-      -- Checked after the locks: a settle of this id that committed while we waited is seen.
+      -- After the locks: a settle of this id that committed while we waited is seen.
       IF EXISTS (SELECT 1 FROM reservations WHERE id = p_id)
         OR EXISTS (SELECT 1 FROM usage WHERE request_id = p_id) THEN
         RETURN QUERY SELECT true, NULL::text, NULL::numeric, NULL::numeric, NULL::numeric;
@@ -201,6 +197,48 @@ export const MIGRATION_6: PostgresMigration = {
         FROM (SELECT DISTINCT tollgate_subject(p_key, p) AS k, tollgate_period(p) AS per FROM unnest(p_periods) AS p) x
         WHERE s.key = x.k AND s.period = x.per;
       RETURN QUERY SELECT true, NULL::text, NULL::numeric, NULL::numeric, NULL::numeric;
+    END
+    $fn$;
+
+    CREATE OR REPLACE FUNCTION tollgate_reserve(
+      p_id text, p_key text, p_amount numeric, p_periods text[], p_windows text[], p_limits numeric[],
+      p_lease_until bigint, p_now bigint)
+    RETURNS TABLE (o_ok boolean, o_period text, o_limit numeric, o_spent numeric, o_reserved numeric)
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+      -- One statement creates the missing rows and locks the existing ones, row by row in
+      -- (subject, period) order: the order every charge, batch and recovery locks them in.
+      INSERT INTO spend (key, period)
+        SELECT DISTINCT tollgate_subject(p_key, p), tollgate_period(p) FROM unnest(p_periods) AS p ORDER BY 1, 2
+        ON CONFLICT (key, period) DO UPDATE SET reserved_usd = spend.reserved_usd;
+      RETURN QUERY SELECT * FROM tollgate_reserve_locked(
+        p_id, p_key, p_amount, p_periods, p_windows, p_limits, p_lease_until, p_now);
+    END
+    $fn$;
+
+    -- Concurrent reservations of one replica in one transaction and one commit: the spend rows
+    -- of the whole batch are locked once, in (subject, period) order, then each item is checked
+    -- and held in its turn, as if alone. o_n is the item's 1-based position.
+    CREATE FUNCTION tollgate_reserve_many(p_items jsonb)
+    RETURNS TABLE (o_n integer, o_ok boolean, o_period text, o_limit numeric, o_spent numeric, o_reserved numeric)
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      it record;
+    BEGIN
+      INSERT INTO spend (key, period)
+        SELECT DISTINCT tollgate_subject(i->>'key', p), tollgate_period(p)
+          FROM jsonb_array_elements(p_items) AS i, jsonb_array_elements_text(i->'periods') AS p ORDER BY 1, 2
+        ON CONFLICT (key, period) DO UPDATE SET reserved_usd = spend.reserved_usd;
+      FOR it IN SELECT x.n::integer AS n, x.i FROM jsonb_array_elements(p_items) WITH ORDINALITY AS x(i, n)
+        ORDER BY x.n
+      LOOP
+        RETURN QUERY SELECT it.n, r.* FROM tollgate_reserve_locked(
+          it.i->>'id', it.i->>'key', (it.i->>'amount')::numeric,
+          ARRAY(SELECT jsonb_array_elements_text(it.i->'periods')),
+          ARRAY(SELECT w FROM jsonb_array_elements_text(it.i->'windows') WITH ORDINALITY AS y(w, n) ORDER BY y.n),
+          ARRAY(SELECT l::numeric FROM jsonb_array_elements_text(it.i->'limits') WITH ORDINALITY AS y(l, n) ORDER BY y.n),
+          (it.i->>'lease')::bigint, (it.i->>'now')::bigint) AS r;
+      END LOOP;
     END
     $fn$;
 
@@ -230,15 +268,7 @@ export const MIGRATION_6: PostgresMigration = {
         p_config_revision, p_usage_source, p_cache_write_tokens, p_requested_model, p_key_hash)
       ON CONFLICT (request_id) DO NOTHING;
       fresh := FOUND;
-      IF fresh THEN
-        INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-        VALUES (p_day, p_key, coalesce(p_model, ''), p_status, 1, p_input_tokens, p_output_tokens, p_cost)
-        ON CONFLICT (day, key, model, status) DO UPDATE SET
-          requests = usage_daily.requests + 1,
-          input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
-          output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
-          cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd;
-      END IF;
+      -- Spend rows before the rollup row, as tollgate_settle_many and recovery lock them.
       IF had_reservation THEN
         PERFORM tollgate_charge(res.key, res.periods, CASE WHEN fresh THEN p_cost ELSE 0 END, res.amount_usd);
         charged_key := res.key;
@@ -251,10 +281,59 @@ export const MIGRATION_6: PostgresMigration = {
         RETURN QUERY SELECT false, NULL::text, NULL::numeric, NULL::numeric;
         RETURN;
       END IF;
+      IF fresh THEN
+        INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+        VALUES (p_day, p_key, coalesce(p_model, ''), p_status, 1, p_input_tokens, p_output_tokens, p_cost)
+        ON CONFLICT (day, key, model, status) DO UPDATE SET
+          requests = usage_daily.requests + 1,
+          input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
+          output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
+          cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd;
+      END IF;
       -- The rows this transaction just wrote (and still holds): the spend after this request.
       RETURN QUERY SELECT fresh, p, s.spent_usd, s.reserved_usd
         FROM unnest(charged) AS p
         JOIN spend s ON s.key = tollgate_subject(charged_key, p) AND s.period = tollgate_period(p);
+    END
+    $fn$;
+
+    -- Concurrent settles of one replica in one transaction and one commit. Everything the batch
+    -- will wait for is locked first, each kind in one global order: the reservations (by id),
+    -- the spend rows (by subject, period), the rollup rows that exist; then each item is settled
+    -- in its turn by tollgate_settle_spend. o_n is the item's 1-based position.
+    CREATE FUNCTION tollgate_settle_many(p_items jsonb)
+    RETURNS TABLE (o_n integer, o_fresh boolean, o_entry text, o_spent numeric, o_reserved numeric)
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      it record;
+      ids text[];
+    BEGIN
+      ids := ARRAY(SELECT i->>'id' FROM jsonb_array_elements(p_items) AS i);
+      PERFORM 1 FROM reservations WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
+      INSERT INTO spend (key, period)
+        SELECT DISTINCT tollgate_subject(x.k, x.p), tollgate_period(x.p) FROM (
+          SELECT r.key AS k, unnest(r.periods) AS p FROM reservations r WHERE r.id = ANY(ids)
+          UNION ALL
+          SELECT i->>'key', jsonb_array_elements_text(i->'periods') FROM jsonb_array_elements(p_items) AS i
+            WHERE NOT EXISTS (SELECT 1 FROM usage u WHERE u.request_id = i->>'id')) x
+        ORDER BY 1, 2
+        ON CONFLICT (key, period) DO UPDATE SET spent_usd = spend.spent_usd;
+      PERFORM 1 FROM usage_daily d
+        JOIN (SELECT DISTINCT i->>'day' AS day, i->>'key' AS key, coalesce(i->>'model', '') AS model,
+                (i->>'status')::integer AS status FROM jsonb_array_elements(p_items) AS i) x
+          ON d.day = x.day AND d.key = x.key AND d.model = x.model AND d.status = x.status
+        ORDER BY d.day, d.key, d.model, d.status FOR UPDATE OF d;
+      FOR it IN SELECT x.n::integer AS n, x.i FROM jsonb_array_elements(p_items) WITH ORDINALITY AS x(i, n)
+        ORDER BY x.n
+      LOOP
+        RETURN QUERY SELECT it.n, s.* FROM tollgate_settle_spend(
+          it.i->>'id', (it.i->>'ts')::bigint, it.i->>'day', it.i->>'key', it.i->>'model', it.i->>'upstream',
+          it.i->>'route', (it.i->>'status')::integer, it.i->>'errorCode', (it.i->>'inputTokens')::bigint,
+          (it.i->>'outputTokens')::bigint, (it.i->>'cachedTokens')::bigint, (it.i->>'cost')::numeric,
+          (it.i->>'latencyMs')::double precision, (it.i->>'stream')::boolean, it.i->>'userAgent', it.i->>'ip',
+          it.i->>'configRevision', it.i->>'usageSource', ARRAY(SELECT jsonb_array_elements_text(it.i->'periods')),
+          (it.i->>'cacheWriteTokens')::bigint, it.i->>'requestedModel', it.i->>'keyHash') AS s;
+      END LOOP;
     END
     $fn$;
   `,
