@@ -17,7 +17,7 @@ import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { connectionConfig, createPool, guarded } from './postgres/pool.js';
 import * as queries from './postgres/queries.js';
-import { acquireSlot, releaseSlot } from './postgres/rate-limits.js';
+import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
 import type { Store } from './types.js';
 
 export type { PostgresStoreOptions } from './postgres/options.js';
@@ -43,8 +43,10 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
   const limit = resolved.statementTimeoutMs;
-  // A quarter of the pool each for reserve and settle batches: the rest stays free for slots and reads.
-  const batched = createBatchedBudget(pool, Math.max(1, Math.floor(resolved.poolSize / 4)));
+  // A quarter of the pool each for slot, reserve and settle batches: the rest stays free for reads.
+  const inFlight = Math.max(1, Math.floor(resolved.poolSize / 4));
+  const batched = createBatchedBudget(pool, inFlight);
+  const acquireSlot = createBatchedSlots(pool, inFlight);
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
@@ -84,7 +86,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: withDeadline(limit, (r) => acquireSlot(pool, r)),
+    acquireSlot: withDeadline(limit, (r) => acquireSlot(r)),
     releaseSlot: withDeadline(limit, (id, key, end) => releaseSlot(pool, id, key, end)),
 
     async setDisabled(d) {

@@ -289,6 +289,18 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       leaseUntil: now + 600_000,
     });
 
+    it('admits exactly rpm and max_parallel of a concurrent burst (calls may share one batch)', async () => {
+      const rpm = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => store.acquireSlot(slot(i, { key: 'burst', rpm: 10 }))),
+      );
+      expect(rpm.filter((r) => r.ok)).toHaveLength(10);
+      expect(rpm.filter((r) => !r.ok).every((r) => !r.ok && r.limit === 'rpm')).toBe(true);
+      const par = await Promise.all(
+        Array.from({ length: 12 }, () => store.acquireSlot(slot(100, { key: 'burst-par', maxParallel: 3 }))),
+      );
+      expect(par.filter((r) => r.ok)).toHaveLength(3);
+    });
+
     it('refuses the request past rpm with the seconds until the oldest one leaves the minute', async () => {
       for (const t of [0, 1_000, 2_000])
         expect(await store.acquireSlot(slot(t, { rpm: 3 }))).toMatchObject({ ok: true });

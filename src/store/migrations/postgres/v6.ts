@@ -83,14 +83,14 @@ export const MIGRATION_6: PostgresMigration = {
       REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
       FOR EACH STATEMENT EXECUTE FUNCTION tollgate_token_events_changed();
 
-    -- Same signature and checks as migration 5; the counts come from rate_counts.
-    CREATE OR REPLACE FUNCTION tollgate_acquire_slots(
+    -- The checks and writes of migration 5's tollgate_acquire_slots, its subjects' advisory locks
+    -- already held by the caller; the counts come from rate_counts.
+    CREATE FUNCTION tollgate_acquire_slots_locked(
       p_id text, p_subjects text[], p_rpm integer[], p_max_parallel integer[], p_tpm integer[],
       p_tokens bigint, p_now bigint, p_lease_until bigint)
     RETURNS TABLE (o_ok boolean, o_subject text, o_limit text, o_retry_after_sec integer, o_remaining integer)
     LANGUAGE plpgsql AS $fn$
     DECLARE
-      lock_id integer;
       s text;
       i integer;
       n bigint;
@@ -98,9 +98,6 @@ export const MIGRATION_6: PostgresMigration = {
       oldest bigint;
       left_over integer := NULL;
     BEGIN
-      FOR lock_id IN SELECT DISTINCT hashtext('tollgate:slot:' || x) FROM unnest(p_subjects) AS x ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(lock_id);
-      END LOOP;
       FOR i IN 1 .. coalesce(array_length(p_subjects, 1), 0) LOOP
         s := p_subjects[i];
         IF p_max_parallel[i] IS NOT NULL THEN
@@ -149,6 +146,53 @@ export const MIGRATION_6: PostgresMigration = {
         END IF;
       END LOOP;
       RETURN QUERY SELECT true, NULL::text, NULL::text, NULL::integer, left_over;
+    END
+    $fn$;
+
+    -- Same signature as migration 5: the locks, then the checks.
+    CREATE OR REPLACE FUNCTION tollgate_acquire_slots(
+      p_id text, p_subjects text[], p_rpm integer[], p_max_parallel integer[], p_tpm integer[],
+      p_tokens bigint, p_now bigint, p_lease_until bigint)
+    RETURNS TABLE (o_ok boolean, o_subject text, o_limit text, o_retry_after_sec integer, o_remaining integer)
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      lock_id integer;
+    BEGIN
+      -- Ordered by lock id, not name: two names sharing a hash must not lock in two orders.
+      FOR lock_id IN SELECT DISTINCT hashtext('tollgate:slot:' || x) FROM unnest(p_subjects) AS x ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(lock_id);
+      END LOOP;
+      RETURN QUERY SELECT * FROM tollgate_acquire_slots_locked(
+        p_id, p_subjects, p_rpm, p_max_parallel, p_tpm, p_tokens, p_now, p_lease_until);
+    END
+    $fn$;
+
+    -- Concurrent slot requests of one replica in one call: the advisory locks of every subject
+    -- of the batch, in lock id order, then each item checked and recorded in its turn.
+    CREATE FUNCTION tollgate_acquire_many(p_items jsonb)
+    RETURNS TABLE (o_n integer, o_ok boolean, o_subject text, o_limit text, o_retry_after_sec integer,
+      o_remaining integer)
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      lock_id integer;
+      it record;
+    BEGIN
+      FOR lock_id IN SELECT DISTINCT hashtext('tollgate:slot:' || x)
+        FROM jsonb_array_elements(p_items) AS i, jsonb_array_elements_text(i->'subjects') AS x ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(lock_id);
+      END LOOP;
+      FOR it IN SELECT x.n::integer AS n, x.i FROM jsonb_array_elements(p_items) WITH ORDINALITY AS x(i, n)
+        ORDER BY x.n
+      LOOP
+        RETURN QUERY SELECT it.n, r.* FROM tollgate_acquire_slots_locked(
+          it.i->>'id',
+          ARRAY(SELECT v FROM jsonb_array_elements_text(it.i->'subjects') WITH ORDINALITY AS y(v, n) ORDER BY y.n),
+          ARRAY(SELECT v::integer FROM jsonb_array_elements_text(it.i->'rpm') WITH ORDINALITY AS y(v, n) ORDER BY y.n),
+          ARRAY(SELECT v::integer FROM jsonb_array_elements_text(it.i->'maxParallel') WITH ORDINALITY AS y(v, n)
+            ORDER BY y.n),
+          ARRAY(SELECT v::integer FROM jsonb_array_elements_text(it.i->'tpm') WITH ORDINALITY AS y(v, n) ORDER BY y.n),
+          (it.i->>'tokens')::bigint, (it.i->>'now')::bigint, (it.i->>'lease')::bigint) AS r;
+      END LOOP;
     END
     $fn$;
 
