@@ -98,7 +98,10 @@ export interface ForwardOutcome {
 }
 
 function clientGone(res: ServerResponse): boolean {
-  return res.destroyed || res.socket === null || res.socket.destroyed;
+  // A response queued behind the previous one on a kept-alive connection has no socket yet
+  // (Node assigns it when that one finishes): its client is there, on the request's socket.
+  const socket = res.socket ?? res.req.socket;
+  return res.destroyed || socket.destroyed;
 }
 
 /**

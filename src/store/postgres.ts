@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
+import { createBatchedBudget } from './postgres/budget-batch.js';
 import * as dashboard from './postgres/dashboard-queries.js';
 import { withDeadline } from './postgres/deadline.js';
 import {
@@ -16,7 +17,7 @@ import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { connectionConfig, createPool, guarded } from './postgres/pool.js';
 import * as queries from './postgres/queries.js';
-import { acquireSlot, releaseSlot } from './postgres/rate-limits.js';
+import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
 import type { Store } from './types.js';
 
 export type { PostgresStoreOptions } from './postgres/options.js';
@@ -42,6 +43,10 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const resolved = resolvePostgresOptions(url, opts, opts.env ?? process.env);
   const pool = createPool(resolved, log);
   const limit = resolved.statementTimeoutMs;
+  // A quarter of the pool each for slot, reserve and settle batches: the rest stays free for reads.
+  const inFlight = Math.max(1, Math.floor(resolved.poolSize / 4));
+  const batched = createBatchedBudget(pool, inFlight);
+  const acquireSlot = createBatchedSlots(pool, inFlight);
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
@@ -74,13 +79,14 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     },
 
     // The calls on a request's path answer within the statement timeout, whatever the network does.
-    reserve: withDeadline(limit, async (r) => budget.reserve(pool, checkedReserve(r), clock())),
-    settle: withDeadline(limit, async (usage, periods) => budget.settle(pool, checkedSettle(usage), periods)),
+    // Reserve and settle go through group commits (postgres/batch.ts).
+    reserve: withDeadline(limit, async (r) => batched.reserve(checkedReserve(r), clock())),
+    settle: withDeadline(limit, async (usage, periods) => batched.settle(checkedSettle(usage), periods)),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: withDeadline(limit, (r) => acquireSlot(pool, r)),
+    acquireSlot: withDeadline(limit, (r) => acquireSlot(r)),
     releaseSlot: withDeadline(limit, (id, key, end) => releaseSlot(pool, id, key, end)),
 
     async setDisabled(d) {

@@ -241,6 +241,39 @@ describe('postgres store', () => {
     expect(await store.acquireSlot({ ...base, id: 'r4', now: T0 + 60_001 })).toMatchObject({ ok: true });
   });
 
+  it('keeps the minute’s request count and token sum equal to the events they stand for', async () => {
+    // rate_counts replaces a count over the minute's events on every call (migration 6): it
+    // must follow every insert, expiry and token settle, of the key and of its group.
+    const group = { subject: '@g-cnt', rpm: 100, tpm: 10_000 };
+    const base = { key: 'k-cnt', rpm: 100, tpm: 10_000, group, leaseUntil: T0 + 120_000 };
+    for (let i = 0; i < 5; i++)
+      await store.acquireSlot({ ...base, id: `c${i}`, now: T0 + i * 20_000, tokens: 100 + i });
+    await store.releaseSlot('c3', 'k-cnt', { group: '@g-cnt', tokens: 7 });
+    await store.releaseSlot('c4', 'k-cnt', { group: '@g-cnt', tokens: 1000 });
+    // Expires c0..c2 (ts <= now - 60 s) in both subjects.
+    expect(await store.acquireSlot({ ...base, id: 'c5', now: T0 + 100_000, tokens: 50 })).toMatchObject({
+      ok: true,
+      remaining: 100 - 3,
+    });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT key, requests::int, tokens::int,
+           (SELECT count(*)::int FROM rate_events e WHERE e.key = c.key) AS events,
+           (SELECT coalesce(sum(tokens), 0)::int FROM token_events e WHERE e.key = c.key) AS event_tokens
+         FROM rate_counts c WHERE key IN ('k-cnt', '@g-cnt') ORDER BY key`,
+      );
+      const expected = { requests: 3, events: 3, tokens: 7 + 1000 + 50, event_tokens: 7 + 1000 + 50 };
+      expect(rows).toEqual([
+        { key: '@g-cnt', ...expected },
+        { key: 'k-cnt', ...expected },
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('limits requests in flight, frees a released slot and ignores an expired lease', async () => {
     const base = { key: 'k-par', maxParallel: 1, now: T0 };
     expect(await store.acquireSlot({ ...base, id: 'p1', leaseUntil: T0 + 1000 })).toMatchObject({ ok: true });

@@ -4,53 +4,73 @@ import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '..
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
 
 /**
- * Hard budgets across replicas. The work happens in the functions of migration 2
- * (tollgate_reserve, tollgate_settle): each call is one round trip and one transaction that
+ * Hard budgets across replicas. The work happens in the functions of migrations 2 and 6
+ * (tollgate_reserve, tollgate_settle_spend): each call is one round trip and one transaction that
  * locks the key's spend rows in period order, so concurrent replicas serialize per key and can
  * never together push spent + reserved past a limit. Money is `numeric` in the database and
  * crosses the wire as decimal text, so the comparison with the limit is exact.
  */
 
-const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
+export const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
+
+/** The periods a reservation holds: a limited window missing from `periods` would not see it. */
+export const reservedPeriods = (r: ReserveRequest): string[] =>
+  uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]);
+
+export interface ReserveRow {
+  o_ok: boolean;
+  o_period: string | null;
+  o_limit: number | null;
+  o_spent: number | null;
+  o_reserved: number | null;
+}
+
+export function reserveResultOf(row: ReserveRow | undefined): ReserveResult {
+  if (!row || row.o_ok) return { ok: true };
+  return {
+    ok: false,
+    period: row.o_period ?? '',
+    limitUsd: row.o_limit ?? 0,
+    spentUsd: row.o_spent ?? 0,
+    reservedUsd: row.o_reserved ?? 0,
+  };
+}
 
 export function reserve(pool: Pool, r: ReserveRequest, now: number): Promise<ReserveResult> {
-  // A limited window missing from `periods` would otherwise not see this reservation.
-  const periods = uniqueSorted([...r.periods, ...r.windows.map((w) => w.period)]);
   return oneStatement(pool, async (c) => {
-    const { rows } = await c.query<{
-      o_ok: boolean;
-      o_period: string | null;
-      o_limit: number | null;
-      o_spent: number | null;
-      o_reserved: number | null;
-    }>('SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)', [
-      r.id,
-      r.key,
-      String(r.amountUsd),
-      periods,
-      r.windows.map((w) => w.period),
-      r.windows.map((w) => String(w.limitUsd)),
-      r.leaseUntil,
-      now,
-    ]);
-    const row = rows[0];
-    if (!row || row.o_ok) return { ok: true };
-    return {
-      ok: false,
-      period: row.o_period ?? '',
-      limitUsd: row.o_limit ?? 0,
-      spentUsd: row.o_spent ?? 0,
-      reservedUsd: row.o_reserved ?? 0,
-    };
+    const { rows } = await c.query<ReserveRow>({
+      name: 'tollgate_reserve',
+      text: 'SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)',
+      values: [
+        r.id,
+        r.key,
+        String(r.amountUsd),
+        reservedPeriods(r),
+        r.windows.map((w) => w.period),
+        r.windows.map((w) => String(w.limitUsd)),
+        r.leaseUntil,
+        now,
+      ],
+    });
+    return reserveResultOf(rows[0]);
   });
 }
 
-/** Settles one request (see tollgate_settle); true when its usage record was new. */
-async function settleOn(c: Queryable, u: UsageRecord, periods: string[]): Promise<boolean> {
-  const { rows } = await c.query<{ fresh: boolean }>(
-    `SELECT tollgate_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric, $14, $15, $16,
-       $17, $18, $19, $20::text[], $21, $22, $23) AS fresh`,
-    [
+/**
+ * Settles one request (see tollgate_settle_spend, migration 6): whether its usage record was
+ * new, and the spend after it of every period it charged (none when it charged nothing).
+ */
+async function settleOn(
+  c: Queryable,
+  u: UsageRecord,
+  periods: string[],
+): Promise<{ fresh: boolean; spend: Record<string, PeriodSpend> | undefined }> {
+  const { rows } = await c.query<SettleRow>({
+    // Named: parsed and planned once per connection.
+    name: 'tollgate_settle_spend',
+    text: `SELECT * FROM tollgate_settle_spend($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric,
+       $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23)`,
+    values: [
       u.requestId,
       u.ts,
       u.day,
@@ -75,12 +95,37 @@ async function settleOn(c: Queryable, u: UsageRecord, periods: string[]): Promis
       u.requestedModel ?? null,
       u.keyHash ?? null,
     ],
-  );
-  return rows[0]?.fresh ?? false;
+  });
+  return settleResultOf(rows);
 }
 
-export function settle(pool: Pool, usage: UsageRecord, periods: string[]): Promise<undefined> {
-  return oneStatement(pool, (c) => settleOn(c, usage, periods).then(() => undefined));
+export interface SettleRow {
+  o_fresh: boolean;
+  o_entry: string | null;
+  o_spent: number | null;
+  o_reserved: number | null;
+}
+
+/** The rows tollgate_settle_spend answered for one request. */
+export function settleResultOf(rows: readonly SettleRow[]): {
+  fresh: boolean;
+  spend: Record<string, PeriodSpend> | undefined;
+} {
+  let spend: Record<string, PeriodSpend> | undefined;
+  for (const r of rows) {
+    if (r.o_entry === null) continue;
+    spend ??= {};
+    spend[r.o_entry] = { spentUsd: r.o_spent ?? 0, reservedUsd: r.o_reserved ?? 0 };
+  }
+  return { fresh: rows[0]?.o_fresh ?? false, spend };
+}
+
+export function settle(
+  pool: Pool,
+  usage: UsageRecord,
+  periods: string[],
+): Promise<Record<string, PeriodSpend> | undefined> {
+  return oneStatement(pool, (c) => settleOn(c, usage, periods).then((r) => r.spend));
 }
 
 interface ExpiredRow {

@@ -154,6 +154,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     return out;
   };
   const rowOf = (key: string, entry: string): SpendRow | undefined => spendOf.get(...spendRowOf(key, entry));
+  const usageExists = db.prepare<[string], { one: number }>(
+    'SELECT 1 AS one FROM usage WHERE request_id = ?',
+  );
   const insertReservation = db.prepare<[string, string, number, string, number, number]>(
     `INSERT INTO reservations (id, key, amount_usd, periods, lease_until, created_at) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO NOTHING`,
@@ -225,6 +228,9 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     if (r.windows.some((w) => !periods.includes(w.period)))
       periods = [...new Set([...r.periods, ...r.windows.map((w) => w.period)])];
     else if (new Set(periods).size !== periods.length) periods = [...new Set(periods)];
+    // Already settled (a reserve retried after its request ended): holding money now would
+    // keep it from the budget until the lease ended. Same rule as the PostgreSQL store's.
+    if (usageExists.get(r.id)) return { ok: true };
     // Idempotent: a repeated reserve under the same id must not hold the amount twice. Inserting
     // first answers that without a read of its own; a refusal below takes the row out again.
     const inserted = insertReservation.run(

@@ -3,6 +3,8 @@
  * fleet-wide rate limits need. Kept as TS so `tsc` carries it into dist/ without a copy step.
  * Append only: never edit a migration that has shipped.
  */
+import { MIGRATION_6 } from './v6.js';
+
 export interface PostgresMigration {
   version: number;
   name: string;
@@ -500,4 +502,5 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       $fn$;
     `,
   },
+  MIGRATION_6,
 ];

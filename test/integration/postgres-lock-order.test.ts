@@ -1,0 +1,103 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresStore } from '../../src/store/postgres.js';
+import type { Store } from '../../src/store/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+const DAY = 'd:2026-11-26';
+const HOUR = 'h:2026-11-26T13+00:00';
+const FAR = 8_640_000_000_000_000;
+
+/**
+ * The functions of the store lock spend rows in one order, (subject, period), whatever rows
+ * exist yet. Driven with raw connections, so that the store's retry on deadlock cannot hide one.
+ */
+describe('postgres store: spend row lock order', () => {
+  let db: TestDatabase;
+  let store: Store;
+  const clients: pg.Client[] = [];
+
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createPostgresStore(db.url);
+    await store.init();
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.end().catch(() => undefined);
+    await store.close();
+    await db.drop();
+  });
+
+  it('a reserve creating a new hour row does not deadlock with a charge of the same key', async () => {
+    // The day row exists; the hour row of the new hour does not yet.
+    await store.settle(
+      {
+        requestId: 'earlier',
+        ts: 0,
+        day: '2026-11-26',
+        key: 'k',
+        model: null,
+        upstream: null,
+        route: '/v1/chat/completions',
+        status: 200,
+        errorCode: null,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        costUsd: 0.01,
+        latencyMs: 1,
+        stream: false,
+        userAgent: null,
+        ip: null,
+        configRevision: 'r',
+        usageSource: 'provider',
+      },
+      [DAY],
+    );
+    const settler = await connect();
+    const reserver = await connect();
+    const watcher = await connect();
+    await settler.query('SET deadlock_timeout = 100');
+    await reserver.query('SET deadlock_timeout = 100');
+
+    // A settle of key k has locked the day row and is about to charge the hour row too.
+    await settler.query('BEGIN');
+    await settler.query("SELECT 1 FROM spend WHERE key = 'k' AND period = $1 FOR UPDATE", [DAY]);
+    const { rows: pids } = await reserver.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const reserving = reserver.query(
+      'SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)',
+      ['r1', 'k', '0.1', [DAY, HOUR], [DAY], ['1'], FAR, 0],
+    );
+    // Wait until the reserve queues behind the settle's lock.
+    for (let i = 0; ; i++) {
+      const { rows } = await watcher.query<{ waiting: boolean }>(
+        "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1",
+        [pids[0]?.pid],
+      );
+      if (rows[0]?.waiting) break;
+      if (i > 200) throw new Error('the reserve never waited for the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The settle now charges both rows (as tollgate_settle does) and commits. Before migration
+    // 6 the reserve had already inserted the hour row and held it: one of the two was aborted.
+    await settler.query('SELECT tollgate_charge($1, $2::text[], $3::numeric, $4::numeric)', [
+      'k',
+      [DAY, HOUR],
+      '0',
+      '0',
+    ]);
+    await settler.query('COMMIT');
+    const { rows } = await reserving;
+    expect(rows[0]).toMatchObject({ o_ok: true });
+    const spend = await store.getSpend('k', [DAY, HOUR]);
+    expect(spend[DAY]).toEqual({ spentUsd: 0.01, reservedUsd: 0.1 });
+    expect(spend[HOUR]).toEqual({ spentUsd: 0, reservedUsd: 0.1 });
+  });
+});
