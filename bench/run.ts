@@ -287,6 +287,9 @@ function summarize(ms: Throughput[]): Summary {
   return {
     rps: median(ms.map((m) => m.rps)),
     cpuUsPerRequest: median(ms.map((m) => m.cpuUsPerRequest)),
+    ...(ms.some((m) => m.dbCpuUsPerRequest !== undefined)
+      ? { dbCpuUsPerRequest: median(ms.map((m) => m.dbCpuUsPerRequest ?? 0)) }
+      : {}),
     rssMb: Math.max(...ms.map((m) => m.rssMb)),
     errors: ms.reduce((a, m) => a + m.errors, 0),
   };

@@ -3,12 +3,15 @@
  * throughput and cost, added latency, stores and key count, memory, reload, and issue 17's
  * targets with met or missed.
  */
+import { causeOf } from './causes.js';
 import type { SlowReader } from './measure.js';
 import { median } from './stats.js';
 
 export interface Summary {
   rps: number;
   cpuUsPerRequest: number;
+  /** PostgreSQL targets: the database server's CPU per request. */
+  dbCpuUsPerRequest?: number;
   rssMb: number;
   errors: number;
 }
@@ -159,13 +162,20 @@ export function renderReport(r: Report): string {
     `JSON req/s ${x2(ratio(a?.json?.rps, b?.json?.rps))}, SSE req/s ${x2(ratio(a?.sse?.rps, b?.sse?.rps))}, ` +
     `CPU µs/req ${n0(a?.json?.cpuUsPerRequest)} vs ${n0(b?.json?.cpuUsPerRequest)}, ` +
     `added p50 at 200/s ${ms(a?.added['json@200']?.p50)} vs ${ms(b?.added['json@200']?.p50)} ms`;
-  out.push(`- PostgreSQL store vs SQLite: ${pg && tg ? compare(pg, tg) : 'not run'}`);
+  out.push(
+    `- PostgreSQL store vs SQLite: ${
+      pg && tg
+        ? `${compare(pg, tg)}; the database server's own CPU ${n0(pg.json?.dbCpuUsPerRequest)} µs/req`
+        : 'not run'
+    }`,
+  );
   const pg3 = by('pg3');
   out.push(
     `- PostgreSQL, three replicas on one database vs one replica: ${
       pg3 && pg
         ? `JSON req/s ${x2(ratio(pg3.json?.rps, pg.json?.rps))}, SSE req/s ${x2(ratio(pg3.sse?.rps, pg.sse?.rps))}, ` +
-          `CPU µs/req (all replicas) ${n0(pg3.json?.cpuUsPerRequest)} vs ${n0(pg.json?.cpuUsPerRequest)}`
+          `CPU µs/req (all replicas) ${n0(pg3.json?.cpuUsPerRequest)} vs ${n0(pg.json?.cpuUsPerRequest)}, ` +
+          `database CPU µs/req ${n0(pg3.json?.dbCpuUsPerRequest)} vs ${n0(pg.json?.dbCpuUsPerRequest)}`
         : 'not run'
     }`,
   );
@@ -307,9 +317,11 @@ export function renderReport(r: Report): string {
       ),
     ];
     out.push('', `## Targets (issue 17), for ${tg.name}`, '');
-    out.push(row(['target', 'goal', 'measured', 'met']));
-    out.push('| --- | --- | ---: | --- |');
-    for (const [what, g, got, ok] of goals) out.push(row([what, g, got, ok ? 'yes' : '**no**']));
+    out.push(row(['target', 'goal', 'measured', 'met', 'measured cause, where missed']));
+    out.push('| --- | --- | ---: | --- | --- |');
+    const context = { tg, ...(pg ? { pg } : {}), ...(pg3 ? { pg3 } : {}) };
+    for (const [what, g, got, ok] of goals)
+      out.push(row([what, g, got, ok ? 'yes' : '**no**', ok ? '' : causeOf(what, context)]));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('');

@@ -3,6 +3,7 @@
  * target's CPU time (/proc utime+stime delta over the run) and peak RSS (sampled every 100 ms)
  * are recorded. CPU µs per request = CPU time / requests completed.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BODIES, LOAD_CPU, type Mode, PATH } from './configs.js';
@@ -16,8 +17,37 @@ export interface Throughput {
   rps: number;
   requests: number;
   cpuUsPerRequest: number;
+  /** PostgreSQL targets: CPU of the database server's processes per request (it runs off the pinned cores). */
+  dbCpuUsPerRequest?: number;
   rssMb: number;
   errors: number;
+}
+
+/** Every process of the local PostgreSQL server (postmaster, backends, background workers). */
+function postgresPids(): number[] {
+  try {
+    return execFileSync('pgrep', ['-x', 'postgres'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU µs per pid, for the pids still alive. */
+function cpuByPid(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of pids) {
+    try {
+      out.set(p, cpuOf([p]));
+    } catch {
+      // exited
+    }
+  }
+  return out;
 }
 
 /** Requests/sec, total requests and error counts (non-2xx/3xx + socket errors) from wrk's output. */
@@ -59,6 +89,8 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
     peak = Math.max(peak, rss());
   }, 100);
   const cpu0 = cpu();
+  const onDb = t.id.startsWith('pg');
+  const db0 = onDb ? cpuByPid(postgresPids()) : new Map<number, number>();
   try {
     const connections = Math.max(1, Math.round(CONNECTIONS / parts.length));
     const outs = await Promise.all(
@@ -83,6 +115,9 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
       ),
     );
     const used = cpu() - cpu0;
+    // A backend that started during the run counts from 0; one that exited during it is lost.
+    let dbUsed = 0;
+    if (onDb) for (const [pid, us] of cpuByPid(postgresPids())) dbUsed += us - (db0.get(pid) ?? 0);
     peak = Math.max(peak, rss());
     const w = outs.map(parseWrk).reduce((a, b) => ({
       rps: a.rps + b.rps,
@@ -91,7 +126,12 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
     }));
     if (w.errors > 0)
       console.error(`[bench] warning: ${t.name} ${mode}: ${w.errors} errors\n${outs.join('\n')}`);
-    return { ...w, cpuUsPerRequest: used / Math.max(1, w.requests), rssMb: peak };
+    return {
+      ...w,
+      cpuUsPerRequest: used / Math.max(1, w.requests),
+      ...(onDb ? { dbCpuUsPerRequest: dbUsed / Math.max(1, w.requests) } : {}),
+      rssMb: peak,
+    };
   } finally {
     clearInterval(sampler);
   }
