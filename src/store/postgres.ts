@@ -45,8 +45,9 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const limit = resolved.statementTimeoutMs;
   // A quarter of the pool each for slot, reserve and settle batches: the rest stays free for reads.
   const inFlight = Math.max(1, Math.floor(resolved.poolSize / 4));
-  const batched = createBatchedBudget(pool, inFlight);
-  const acquireSlot = createBatchedSlots(pool, inFlight);
+  // A reserve or slot call still queued when its caller's deadline passed is not sent (batch.ts).
+  const batched = createBatchedBudget(pool, inFlight, limit);
+  const acquireSlot = createBatchedSlots(pool, inFlight, limit);
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();

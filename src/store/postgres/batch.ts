@@ -9,6 +9,9 @@
  * A batch that fails as a whole (one bad item, a deadlock retried out, a lost connection) is
  * run again item by item with `one`, so one failing item never fails the others.
  */
+import { performance } from 'node:perf_hooks';
+import { storeError } from './pool.js';
+
 export interface BatchOptions<I, O> {
   /** Runs several items in one transaction; resolves with one result per item, in order. */
   many: (items: I[]) => Promise<O[]>;
@@ -18,10 +21,19 @@ export interface BatchOptions<I, O> {
   maxBatch: number;
   /** Batches at the database at once (each on its own pooled connection). */
   maxInFlight: number;
+  /**
+   * An item still queued this long after it was called is not sent: its caller has given up
+   * (withDeadline answered it store_unavailable), and a reserve or a slot taken for a request
+   * already refused would only hold budget or max_parallel until its lease ran out. Never set
+   * for settles: a late usage record is still the record.
+   */
+  staleAfterMs?: number;
 }
 
 interface Waiting<I, O> {
   item: I;
+  /** performance.now() when it was called. */
+  at: number;
   resolve: (o: O) => void;
   reject: (e: unknown) => void;
 }
@@ -40,7 +52,10 @@ export function createBatcher<I, O>(o: BatchOptions<I, O>): (item: I) => Promise
     try {
       results = await o.many(batch.map((w) => w.item));
     } catch {
-      await Promise.all(batch.map((w) => o.one(w.item).then(w.resolve, w.reject)));
+      const late = isStale();
+      await Promise.all(
+        batch.map((w) => (late(w) ? rejectStale(w) : o.one(w.item).then(w.resolve, w.reject))),
+      );
       return;
     }
     batch.forEach((w, i) => {
@@ -48,7 +63,23 @@ export function createBatcher<I, O>(o: BatchOptions<I, O>): (item: I) => Promise
     });
   };
 
+  const isStale = () => {
+    const cutoff =
+      o.staleAfterMs === undefined ? Number.NEGATIVE_INFINITY : performance.now() - o.staleAfterMs;
+    return (w: Waiting<I, O>) => w.at <= cutoff;
+  };
+  const rejectStale = (w: Waiting<I, O>) =>
+    w.reject(storeError(new Error('the call waited past its deadline and was not sent')));
+  const dropStale = () => {
+    if (o.staleAfterMs === undefined || queue.length === 0) return;
+    const stale = isStale();
+    if (!stale(queue[0] as Waiting<I, O>)) return;
+    for (const w of queue) if (stale(w)) rejectStale(w);
+    queue = queue.filter((w) => !stale(w));
+  };
+
   const pump = () => {
+    dropStale();
     while (inFlight < o.maxInFlight && queue.length > 0) {
       const batch = queue.length <= o.maxBatch ? queue : queue.slice(0, o.maxBatch);
       queue = queue.length <= o.maxBatch ? [] : queue.slice(o.maxBatch);
@@ -62,7 +93,7 @@ export function createBatcher<I, O>(o: BatchOptions<I, O>): (item: I) => Promise
 
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
+      queue.push({ item, at: performance.now(), resolve, reject });
       pump();
     });
 }

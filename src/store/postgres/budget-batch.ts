@@ -26,10 +26,11 @@ export interface BatchedBudget {
 /** Enough to share the commit of a burst; small enough that one batch is a short transaction. */
 const MAX_BATCH = 64;
 
-export function createBatchedBudget(pool: Pool, maxInFlight: number): BatchedBudget {
+export function createBatchedBudget(pool: Pool, maxInFlight: number, staleAfterMs: number): BatchedBudget {
   const reserveBatcher = createBatcher<{ r: ReserveRequest; now: number }, ReserveResult>({
     maxBatch: MAX_BATCH,
     maxInFlight,
+    staleAfterMs,
     one: ({ r, now }) => reserve(pool, r, now),
     many: (items) =>
       oneStatement(pool, async (c) => {

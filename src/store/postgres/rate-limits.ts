@@ -69,10 +69,15 @@ export function acquireSlot(pool: Pool, r: SlotRequest): Promise<SlotResult> {
  * tollgate_acquire_many in one call, under one set of advisory locks, each checked in its turn
  * as if alone (so a burst is still admitted exactly up to the limits).
  */
-export function createBatchedSlots(pool: Pool, maxInFlight: number): (r: SlotRequest) => Promise<SlotResult> {
+export function createBatchedSlots(
+  pool: Pool,
+  maxInFlight: number,
+  staleAfterMs: number,
+): (r: SlotRequest) => Promise<SlotResult> {
   const batched = createBatcher<SlotRequest, SlotResult>({
     maxBatch: 64,
     maxInFlight,
+    staleAfterMs,
     one: (r) => acquireSlot(pool, r),
     many: (items) =>
       oneStatement(pool, async (q) => {
