@@ -131,6 +131,7 @@ export function forward(
       clearTimeout(idle);
       clearTimeout(cap);
       res.off('close', onClientClose);
+      res.req.socket.off('close', onClientClose);
       resolve({
         end,
         responseStarted,
@@ -294,6 +295,9 @@ export function forward(
       return;
     }
     res.on('close', onClientClose);
+    // Queued behind the previous response, `res` hears of its client leaving only once it gets
+    // the socket, which it never will: listen on the connection itself.
+    if (!res.socket) res.req.socket.once('close', onClientClose);
     send();
   });
 }

@@ -64,3 +64,31 @@ it('answers a request queued behind the previous response on the same connection
   const records = await gw.waitForRecords(2);
   expect(records.map((r) => r.status)).toEqual([200, 200]);
 });
+
+it('aborts the upstream of a queued request whose client left before its turn came', async () => {
+  // Both upstream calls hang: the first holds the connection's one response slot.
+  upstream.reset();
+  upstream.next(async () => {});
+  upstream.next(async () => {});
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const one = [
+    'POST /v1/chat/completions HTTP/1.1',
+    'host: 127.0.0.1',
+    `authorization: Bearer ${gw.keys['cursor-dev']}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+  const port = Number(new URL(gw.url).port);
+  gw.records.length = 0;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(one + one);
+  await upstream.waitForRequests(2);
+  socket.destroy();
+  // Both exchanges end as the client's: neither waits for the upstream's timeout.
+  const records = await gw.waitForRecords(2);
+  expect(records.map((r) => r.status)).toEqual([499, 499]);
+  expect(upstream.abortedAt).toHaveLength(2);
+});
