@@ -100,4 +100,57 @@ describe('postgres store: spend row lock order', () => {
     expect(spend[DAY]).toEqual({ spentUsd: 0.01, reservedUsd: 0.1 });
     expect(spend[HOUR]).toEqual({ spentUsd: 0, reservedUsd: 0.1 });
   });
+
+  it('a settle releases a reserve of its own request that committed while the settle waited', async () => {
+    const reserver = await connect();
+    const watcher = await connect();
+    // A late reserve of request 'late' (its caller was already refused) holds key k2's day row.
+    await reserver.query('BEGIN');
+    const { rows: reserved } = await reserver.query(
+      'SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)',
+      ['late', 'k2', '0.1', [DAY], [DAY], ['1'], FAR, 0],
+    );
+    expect(reserved[0]).toMatchObject({ o_ok: true });
+    // The request's own settle (a refusal: no cost) looks for the reservation, does not see it
+    // (uncommitted), and waits on the spend row to charge.
+    const settling = store.settle(
+      {
+        requestId: 'late',
+        ts: 0,
+        day: '2026-11-26',
+        key: 'k2',
+        model: null,
+        upstream: null,
+        route: '/v1/chat/completions',
+        status: 503,
+        errorCode: 'store_unavailable',
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        costUsd: 0,
+        latencyMs: 1,
+        stream: false,
+        userAgent: null,
+        ip: null,
+        configRevision: 'r',
+        usageSource: 'none',
+      },
+      [DAY],
+    );
+    for (let i = 0; ; i++) {
+      const { rows } = await watcher.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%tollgate_settle%'",
+      );
+      if ((rows[0]?.n ?? 0) > 0) break;
+      if (i > 300) throw new Error('the settle never waited for the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await reserver.query('COMMIT');
+    await settling;
+    // Nothing of the request stays held: before migration 7 the 0.1 stayed reserved until its lease.
+    const spend = await store.getSpend('k2', [DAY]);
+    expect(spend[DAY]).toEqual({ spentUsd: 0, reservedUsd: 0 });
+    const { rows: left } = await watcher.query("SELECT 1 FROM reservations WHERE id = 'late'");
+    expect(left).toHaveLength(0);
+  });
 });

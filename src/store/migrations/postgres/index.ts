@@ -4,6 +4,7 @@
  * Append only: never edit a migration that has shipped.
  */
 import { MIGRATION_6 } from './v6.js';
+import { MIGRATION_7 } from './v7.js';
 
 export interface PostgresMigration {
   version: number;
@@ -503,4 +504,5 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   MIGRATION_6,
+  MIGRATION_7,
 ];
