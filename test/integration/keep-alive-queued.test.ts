@@ -15,6 +15,20 @@ afterAll(async () => {
   await upstream.close();
 });
 
+/** One chat completion request as raw HTTP/1.1, to write twice on one socket (pipelined). */
+function rawRequest(): string {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  return [
+    'POST /v1/chat/completions HTTP/1.1',
+    'host: 127.0.0.1',
+    `authorization: Bearer ${gw.keys['cursor-dev']}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
 /**
  * On a kept-alive connection Node gives a request's response its socket only once the response
  * before it has finished. A request that reached the upstream call before that (its store calls
@@ -27,16 +41,7 @@ it('answers a request queued behind the previous response on the same connection
     await sleep(300);
     await canned(req, res);
   });
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-  const one = [
-    'POST /v1/chat/completions HTTP/1.1',
-    'host: 127.0.0.1',
-    `authorization: Bearer ${gw.keys['cursor-dev']}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
+  const one = rawRequest();
   const port = Number(new URL(gw.url).port);
   const text = await new Promise<string>((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -70,16 +75,7 @@ it('aborts the upstream of a queued request whose client left before its turn ca
   upstream.reset();
   upstream.next(async () => {});
   upstream.next(async () => {});
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-  const one = [
-    'POST /v1/chat/completions HTTP/1.1',
-    'host: 127.0.0.1',
-    `authorization: Bearer ${gw.keys['cursor-dev']}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
+  const one = rawRequest();
   const port = Number(new URL(gw.url).port);
   gw.records.length = 0;
   const socket = net.connect(port, '127.0.0.1');
