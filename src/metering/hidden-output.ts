@@ -4,12 +4,14 @@ import type { RouteKind } from '../proxy/routes.js';
  * Model families that reason before they answer without being asked to, billing those tokens as
  * output, and (on chat completions, or until the stream shows a reasoning item) show nothing of
  * it: OpenAI's o-series and gpt-5 (its `-chat` models excepted), Gemini 2.5 and later through the
- * OpenAI-compatible API, Grok 4 and 3 mini, and the `-thinking` / `-reasoner` / QwQ / R1 models.
+ * OpenAI-compatible API (2.5 Flash-Lite thinks only when asked), Grok 4 and 3 mini, Qwen3 (its
+ * `-instruct` models excepted), and the `-thinking` / `:thinking` (OpenRouter) / `-reasoner` / QwQ /
+ * R1 models.
  * A name missed here is only charged from its text when its stream is cut (see meter.ts); one
  * matched that does not reason is charged its bound in that case, never less than it could cost.
  */
 const REASONS_BY_DEFAULT =
-  /^(o\d|gpt-5(?!.*-chat)|codex-|gemini-(2\.5|[3-9])|grok-(4|3-mini)|qwq|deepseek-r1|deepseek-reasoner)|-(thinking|reasoner|reasoning)\b/;
+  /^(o\d|gpt-5(?!.*-chat)|codex-|gemini-(2\.5(?!-flash-lite)|[3-9])|grok-(4|3-mini)|qwen3(?!.*-instruct)|qwq|deepseek-r1|deepseek-reasoner)|[-:](thinking|reasoner|reasoning)\b/;
 
 /**
  * Whether a chat or completions request may be billed for output it does not show as text:
@@ -22,7 +24,8 @@ const REASONS_BY_DEFAULT =
 export function mayReasonUnseen(body: Record<string, unknown>, route: RouteKind, names: string[]): boolean {
   if (route !== 'chat' && route !== 'completions') return false;
   const effort = isRecord(body.reasoning) ? body.reasoning.effort : body.reasoning_effort;
-  if (effort === 'none') return false;
+  // `none` (OpenAI) and `enabled: false` (OpenRouter) turn it off.
+  if (effort === 'none' || (isRecord(body.reasoning) && body.reasoning.enabled === false)) return false;
   if (typeof effort === 'string' || isRecord(body.reasoning)) return true;
   return names.some((name) => REASONS_BY_DEFAULT.test(name.slice(name.lastIndexOf('/') + 1).toLowerCase()));
 }

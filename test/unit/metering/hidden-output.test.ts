@@ -27,6 +27,14 @@ describe('output the text does not show', () => {
     expect(chat('gpt-4o-mini')).toBe(false);
     expect(chat('my-model', { reasoning_effort: 'low' })).toBe(true);
     expect(chat('qwen3-235b-a22b-thinking-2507')).toBe(true);
+    // Qwen3 thinks by default, its -instruct models do not; OpenRouter's :thinking variants do.
+    expect(chat('qwen/qwen3-32b')).toBe(true);
+    expect(chat('qwen3-235b-a22b-instruct-2507')).toBe(false);
+    expect(chat('anthropic/claude-3.7-sonnet:thinking')).toBe(true);
+    // Gemini 2.5 Flash-Lite thinks only when asked; reasoning turned off is off.
+    expect(chat('gemini-2.5-flash-lite')).toBe(false);
+    expect(chat('gemini-2.5-flash')).toBe(true);
+    expect(chat('o3', { reasoning: { enabled: false } })).toBe(false);
     expect(mayReasonUnseen({ reasoning: { effort: 'high' } }, 'chat', ['house'])).toBe(true);
     // These streams announce reasoning when it starts; the usage reader sees it.
     expect(mayReasonUnseen({ reasoning: { effort: 'high' } }, 'responses', ['o3'])).toBe(false);
