@@ -241,6 +241,20 @@ describe('postgres store', () => {
     expect(await store.acquireSlot({ ...base, id: 'r4', now: T0 + 60_001 })).toMatchObject({ ok: true });
   });
 
+  it('answers a slot call made again under the same request id without counting it twice', async () => {
+    // A batch whose commit landed but whose answer was lost is rerun item by item (batch.ts).
+    const call = { id: 'again', key: 'k-again', maxParallel: 1, rpm: 1, now: T0, leaseUntil: T0 + 60_000 };
+    expect(await store.acquireSlot(call)).toMatchObject({ ok: true });
+    expect(await store.acquireSlot(call)).toMatchObject({ ok: true });
+    // Another request is still held to the limits: the first call counted once, and only once.
+    expect(await store.acquireSlot({ ...call, id: 'other' })).toMatchObject({
+      ok: false,
+      limit: 'max_parallel',
+    });
+    await store.releaseSlot('again', 'k-again');
+    expect(await store.acquireSlot({ ...call, id: 'other' })).toMatchObject({ ok: false, limit: 'rpm' });
+  });
+
   it('keeps the minute’s request count and token sum equal to the events they stand for', async () => {
     // rate_counts replaces a count over the minute's events on every call (migration 6): it
     // must follow every insert, expiry and token settle, of the key and of its group.

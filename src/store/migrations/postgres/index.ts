@@ -5,6 +5,7 @@
  */
 import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
+import { MIGRATION_8 } from './v8.js';
 
 export interface PostgresMigration {
   version: number;
@@ -505,4 +506,5 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   },
   MIGRATION_6,
   MIGRATION_7,
+  MIGRATION_8,
 ];
