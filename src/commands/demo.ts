@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,12 +26,16 @@ export const demo: Command = async (argv, io) => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-demo-'));
   const upstream = await startDemoUpstream();
   const key = mintKey();
-  const file = join(dir, 'keys.yaml');
+  // Config and store in folders of their own, as in the default layout: the config watcher would
+  // otherwise re-read the folder on every write to the store (and warn about it).
+  await mkdir(join(dir, 'config'));
+  const file = join(dir, 'config', 'keys.yaml');
+  const db = join(dir, 'data', 'tollgate.db');
   await writeFile(file, demoConfig(upstream.url, hashKey(key)));
   const server = await startServer({
     configFile: file,
     port: values.port ?? io.env.PORT ?? '8080',
-    store: `sqlite:${join(dir, 'tollgate.db')}`,
+    store: `sqlite:${db}`,
     env: { ...io.env, DEMO_UPSTREAM_KEY: 'demo-upstream-key' },
     log: createLogger({ level: 'warn' }),
   });
@@ -44,7 +48,7 @@ Your demo key (shown once): ${key}
     -d '{"model":"demo-mini","messages":[{"role":"user","content":"hi"}]}'
 
   # OpenAI SDK (Node): new OpenAI({ baseURL: '${server.url}/v1', apiKey: '${key}' })
-  # See the spend:  node dist/cli.js usage --store sqlite:${join(dir, 'tollgate.db')}
+  # See the spend:  node dist/cli.js usage --store sqlite:${db}
   # The key has a $0.05 daily limit: repeat the curl until you get 429 insufficient_quota.
 
 Press Ctrl-C to stop.
