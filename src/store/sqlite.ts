@@ -7,7 +7,7 @@ import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
-import { applySqliteMigrations } from './sqlite/migrations.js';
+import { applySqliteMigrations } from './sqlite/migrate.js';
 import { createSqliteUsageQueries, type SqliteUsageQueries } from './sqlite/usage-queries.js';
 import type { Store } from './types.js';
 

@@ -1,4 +1,5 @@
-import { POSTGRES_MIGRATIONS, type PostgresMigration } from '../migrations/postgres/index.js';
+import type { Migration } from '../migrations/migration.js';
+import { POSTGRES_MIGRATIONS } from '../migrations/postgres/index.js';
 import type { Pool } from './pool.js';
 
 /** Arbitrary constant: the session advisory lock every replica takes while migrating. */
@@ -11,7 +12,7 @@ const MIGRATION_LOCK = 7_246_813_001;
  */
 export async function applyPostgresMigrations(
   pool: Pool,
-  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+  migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
 ): Promise<number> {
   const client = await pool.connect();
   let broken: Error | undefined;

@@ -1,4 +1,4 @@
-import type { PostgresMigration } from './index.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Migration 6: the per-request path in O(1) and without lock-order deadlocks.
@@ -19,7 +19,7 @@ import type { PostgresMigration } from './index.js';
  * - tollgate_settle_spend is tollgate_settle (migration 4) answering the spend after it, so the
  *   gateway needs no read of its own for budget metrics and alerts.
  */
-export const MIGRATION_6: PostgresMigration = {
+export const MIGRATION_6: Migration = {
   version: 6,
   name: 'rate counters, ordered reserve locks, settle returns spend',
   sql: `

@@ -1,4 +1,4 @@
-import type { PostgresMigration } from './index.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Migration 7: a settle releases a reservation of its own request that committed while it waited.
@@ -9,7 +9,7 @@ import type { PostgresMigration } from './index.js';
  * stayed reserved until its lease ended, refusing requests that fit. After the charge, the
  * settle's next statement sees what committed meanwhile and releases it.
  */
-export const MIGRATION_7: PostgresMigration = {
+export const MIGRATION_7: Migration = {
   version: 7,
   name: 'settle releases a reservation that committed while it waited',
   sql: `

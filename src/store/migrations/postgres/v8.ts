@@ -1,4 +1,4 @@
-import type { PostgresMigration } from './index.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Migration 8: a slot call is idempotent per request id. tollgate_acquire_many's batch is rerun
@@ -7,7 +7,7 @@ import type { PostgresMigration } from './index.js';
  * their own slot (max_parallel 1), one more request in the rpm minute. An item whose events are
  * already recorded now answers ok without counting again.
  */
-export const MIGRATION_8: PostgresMigration = {
+export const MIGRATION_8: Migration = {
   version: 8,
   name: 'slot calls idempotent per request id',
   sql: `

@@ -1,0 +1,11 @@
+/**
+ * Versioned schema of the embedded (SQLite) store, applied by src/store/sqlite/migrate.ts.
+ * A new migration is a new file vN.ts listed here; never edit one that has shipped.
+ */
+import type { Migration } from '../migration.js';
+import { MIGRATION_1 } from './v1.js';
+import { MIGRATION_2 } from './v2.js';
+import { MIGRATION_3 } from './v3.js';
+import { MIGRATION_4 } from './v4.js';
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
