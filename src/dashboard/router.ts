@@ -3,7 +3,7 @@ import { ownEntry } from '../config/own.js';
 import { toGatewayError } from '../errors.js';
 import { runKillSwitch } from './actions.js';
 import { readCookie, requireSession, safeNext, sessionCookie, sessionOf } from './auth.js';
-import { auditCsv, CsvQueryError, requestsCsv, usageCsv } from './csv.js';
+import { auditCsv, CsvQueryError, requestsCsv, usageCsv } from './csv-exports.js';
 import type { DashboardDeps } from './deps.js';
 import { type HtmlValue, html } from './html.js';
 import { keyBody } from './key-page.js';

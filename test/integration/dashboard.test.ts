@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/commands/io.js';
 import { usage } from '../../src/commands/usage.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { formulaCells, parseCsv } from '../helpers/csv-parse.js';
 import { ADMIN_TOKEN, csrfOf, get, postForm, signIn, VIEWER_TOKEN } from '../helpers/dashboard-client.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -458,6 +459,60 @@ describe('dashboard CSV', () => {
     expect(csv.body).not.toContain(webuiKey);
     const history = await get(gw.url, '/dashboard/keys/old-script/audit.csv', cookie, 'text/csv');
     expect(history.body.split('\n')[0]).toBe('time,action,key,actor,source,reason,result');
+  });
+  it('defuses a formula planted by a key holder in every export, CLI and dashboard, every column', async () => {
+    const planted = '=HYPERLINK("http://evil.example","m")';
+    const refused = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${webuiKey}`,
+        'content-type': 'application/json',
+        'user-agent': '@SUM(A1)',
+      },
+      body: JSON.stringify({ model: planted, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(refused.status).toBe(404);
+    const viewer = await signIn(gw.url, VIEWER_TOKEN);
+    const page = await get(gw.url, '/dashboard/keys/open-webui', viewer);
+    const form = { csrf: csrfOf(page.body), reason: 'ok\r=1+1' };
+    expect((await postForm(gw.url, '/dashboard/keys/open-webui/disable', form, viewer)).status).toBe(403);
+
+    const exports: [string, string][] = [];
+    for (const by of ['key', 'model', 'day', 'status'])
+      exports.push([
+        `usage.csv?by=${by}`,
+        (await get(gw.url, `/dashboard/usage.csv?by=${by}&since=7d`, viewer, 'text/csv')).body,
+      ]);
+    for (const file of ['requests.csv', 'audit.csv'])
+      exports.push([
+        file,
+        (await get(gw.url, `/dashboard/keys/open-webui/${file}`, viewer, 'text/csv')).body,
+      ]);
+    const store = `sqlite:${join(gw.dir, 'data', 'tollgate.db')}`;
+    for (const by of ['key', 'model', 'day', 'status', 'group', 'hash']) {
+      let out = '';
+      const io: CliIO = {
+        stdout: (t) => {
+          out += t;
+        },
+        stderr: () => {},
+        readStdin: async () => '',
+        env: {},
+        cwd: gw.dir,
+      };
+      expect(await usage(['--config', gw.file, '--store', store, '--by', by, '--format', 'csv'], io)).toBe(0);
+      exports.push([`tollgate usage --by ${by}`, out]);
+    }
+    const everything = exports.map(([, text]) => text).join('');
+    expect(everything).toContain(`"'${planted.replace(/"/g, '""')}"`);
+    expect(everything).toContain("'@SUM(A1)");
+    expect(everything).toContain('"ok\r=1+1"');
+    for (const [name, text] of exports) {
+      const rows = parseCsv(text);
+      expect(rows.length, name).toBeGreaterThan(1);
+      expect(new Set(rows.map((r) => r.length)).size, name).toBe(1);
+      expect(formulaCells(rows), name).toEqual([]);
+    }
   });
 });
 

@@ -1,4 +1,5 @@
-import { csvCell, render } from '../commands/usage.js';
+import { toCsv } from '../csv.js';
+import { renderUsage } from '../metering/usage-report.js';
 import { parseSince, parseUntil } from '../ops/time-args.js';
 import type { AuditEntry, Store, UsageGroupBy, UsageRecord } from '../store/types.js';
 import { formatTime } from './format.js';
@@ -30,7 +31,7 @@ export async function usageCsv(
   }
   const key = query.get('key') || undefined;
   const rows = await store.queryUsage({ since, until, by, ...(key ? { key } : {}) }, timeZone);
-  return render(rows, by, 'csv');
+  return renderUsage(rows, by, 'csv');
 }
 
 /** A key's recent requests as on its page: never a prompt, and the key only by name. */
@@ -75,7 +76,7 @@ export function requestsCsv(records: UsageRecord[], timeZone: string): string {
     r.usageSource,
     r.configRevision,
   ]);
-  return toCsv(header, lines);
+  return toCsv([header, ...lines]);
 }
 
 export function auditCsv(entries: AuditEntry[], timeZone: string): string {
@@ -89,18 +90,5 @@ export function auditCsv(entries: AuditEntry[], timeZone: string): string {
     e.reason ?? '',
     e.result,
   ]);
-  return toCsv(header, lines);
-}
-
-function toCsv(header: string[], lines: string[][]): string {
-  return `${[header, ...lines].map((l) => l.map((c) => csvCell(defuse(c))).join(',')).join('\n')}\n`;
-}
-
-/**
- * User agents and reasons are client text: a cell starting with = + - @ would run as a formula
- * when the file is opened in a spreadsheet, so it is prefixed with an apostrophe. Only a cell that
- * is wholly a number keeps its leading minus (`-1+HYPERLINK(…)` starts like one and is a formula).
- */
-export function defuse(cell: string): string {
-  return /^[=+\-@\t\r]/.test(cell) && !/^-?\d+(\.\d+)?$/.test(cell) ? `'${cell}` : cell;
+  return toCsv([header, ...lines]);
 }

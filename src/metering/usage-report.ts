@@ -1,0 +1,77 @@
+import { toCsv } from '../csv.js';
+import type { UsageGroupBy, UsageRow } from '../store/types.js';
+
+/**
+ * Usage rows as `tollgate usage` prints them (table, csv or json) and as the dashboard's
+ * `usage.csv` serves them: one renderer, so the two files are the same byte for byte.
+ */
+const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
+
+export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format: string): string {
+  if (format === 'json') {
+    const json =
+      by === 'hash'
+        ? (r: UsageRow) => ({
+            key: r.key ?? null,
+            hash: r.hash ?? null,
+            ...pick(r),
+            last_used: r.last_used ?? null,
+          })
+        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r) });
+    return `${JSON.stringify(rows.map(json), null, 2)}\n`;
+  }
+  if (by === 'hash') return renderTable(rows.map(hashCells), HASH_HEADER, rows, format);
+  const cells = rows.map((r) => [
+    by === 'key' && r.key === ''
+      ? '(no valid key)'
+      : by === 'group' && r.group === ''
+        ? '(no group)'
+        : String(r[by] ?? ''),
+    ...counterCells(r),
+  ]);
+  return renderTable(cells, [by, ...COUNTERS], rows, format);
+}
+
+const HASH_HEADER = ['key', 'hash', ...COUNTERS, 'last_used'];
+
+function counterCells(r: UsageRow): string[] {
+  return [
+    String(r.requests),
+    String(r.errors),
+    String(r.input_tokens),
+    String(r.output_tokens),
+    r.cost_usd.toFixed(6),
+  ];
+}
+
+function hashCells(r: UsageRow): string[] {
+  // Records written before the prefix was kept have none.
+  return [
+    r.key === '' ? '(no valid key)' : (r.key ?? ''),
+    r.hash ?? '(unknown)',
+    ...counterCells(r),
+    r.last_used ?? '',
+  ];
+}
+
+function renderTable(cells: string[][], header: string[], rows: UsageRow[], format: string): string {
+  if (format === 'csv') return toCsv([header, ...cells]);
+  if (rows.length === 0) return 'No usage in that period.\n';
+  const total = rows.reduce((s, r) => s + r.cost_usd, 0);
+  const table = [header, ...cells];
+  const widths = header.map((_, i) => Math.max(...table.map((line) => (line[i] ?? '').length)));
+  const lines = table.map((line) =>
+    line.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '),
+  );
+  return `${lines.join('\n')}\n\nTotal: $${total.toFixed(4)} over ${rows.reduce((s, r) => s + r.requests, 0)} requests\n`;
+}
+
+function pick(r: UsageRow) {
+  return {
+    requests: r.requests,
+    errors: r.errors,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cost_usd: r.cost_usd,
+  };
+}
