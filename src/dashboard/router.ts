@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ownEntry } from '../config/own.js';
 import { toGatewayError } from '../errors.js';
+import { maskSecrets } from '../keys/mask-secrets.js';
 import { runKillSwitch } from './actions.js';
 import { readCookie, requireSession, safeNext, sessionCookie, sessionOf } from './auth.js';
 import { auditCsv, CsvQueryError, requestsCsv, usageCsv } from './csv-exports.js';
@@ -200,7 +201,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
       res,
       404,
       'Unknown key',
-      html`<h1>No key named ${name}</h1><p>${message ?? 'It is not in keys.yaml.'}</p><p><a href="/dashboard">Back to the overview</a></p>`,
+      html`<h1>No key named ${maskSecrets(name)}</h1><p>${message ?? 'It is not in keys.yaml.'}</p><p><a href="/dashboard">Back to the overview</a></p>`,
       session,
     );
   }

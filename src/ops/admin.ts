@@ -5,6 +5,7 @@ import { ownEntry } from '../config/own.js';
 import type { KeyConfig } from '../config/types.js';
 import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
+import { maskSecrets } from '../keys/mask-secrets.js';
 import { usageByGroup } from '../metering/usage-by-group.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
@@ -34,7 +35,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.get('/keys/:name', async (req, res) => {
     const key = ownEntry(deps.config.current().config.keys, String(req.params.name));
-    if (!key) return void notFound(res, `no key named '${req.params.name}' in keys.yaml.`);
+    if (!key)
+      return void notFound(res, `no key named '${maskSecrets(String(req.params.name))}' in keys.yaml.`);
     const [row] = await describeKeys(deps, [key]);
     res.json(row);
   });

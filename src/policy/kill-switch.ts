@@ -3,6 +3,8 @@ import { ownEntry } from '../config/own.js';
 import { formatLocal } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import { GatewayError } from '../errors.js';
+import { hashKey } from '../keys/format.js';
+import { maskSecrets } from '../keys/mask-secrets.js';
 import type { AuditEntry, Store } from '../store/types.js';
 import type { DisableView } from './disables.js';
 import { suggestName } from './suggest-name.js';
@@ -61,9 +63,48 @@ export function createKillSwitch(deps: {
     };
   }
 
+  /**
+   * A key typed where its name belongs (pasted into /disable-key, the admin API path or the
+   * dashboard form): refused without storing or echoing it whole. The audit row names the key it
+   * belongs to, found by hash, so the key's history shows that its secret was typed somewhere.
+   */
+  async function refuseTypedKey(
+    typed: string,
+    base: Omit<AuditEntry, 'at' | 'key' | 'result'>,
+  ): Promise<KillSwitchResult | undefined> {
+    const shown = maskSecrets(typed);
+    if (shown === typed) return undefined;
+    const hash = hashKey(typed.trim());
+    const owner = config.current().keysByHash.get(hash)?.name;
+    const prefix = hash.slice('sha256:'.length, 'sha256:'.length + 12);
+    await audit({
+      ...base,
+      key: owner ?? shown,
+      result: owner
+        ? `refused: the key itself (${shown}, hash ${prefix}) was typed instead of its name`
+        : 'refused: a key was typed instead of a name',
+    });
+    const which = owner
+      ? ` It is the key of '${owner}': use that name.`
+      : ' It is not a key in keys.yaml; /keys (or GET /admin/keys) lists the names.';
+    return {
+      ok: false,
+      changed: false,
+      unknown: true,
+      message: `'${shown}' is a key, not a key name; nothing changed.${which} A key typed in full where others can read it should be rotated ('tollgate keys rotate').`,
+    };
+  }
+
   return {
     async disable(name, by) {
       const reason = by.reason?.trim() || 'no reason given';
+      const keyTyped = await refuseTypedKey(name, {
+        actor: by.actor,
+        source: by.source,
+        action: 'disable',
+        reason,
+      });
+      if (keyTyped) return keyTyped;
       const base = { actor: by.actor, source: by.source, action: 'disable', key: name, reason };
       const key = ownEntry(config.current().config.keys, name);
       if (!key) {
@@ -98,6 +139,13 @@ export function createKillSwitch(deps: {
     },
 
     async enable(name, by) {
+      const keyTyped = await refuseTypedKey(name, {
+        actor: by.actor,
+        source: by.source,
+        action: 'enable',
+        reason: null,
+      });
+      if (keyTyped) return keyTyped;
       const base = { actor: by.actor, source: by.source, action: 'enable', key: name, reason: null };
       const cfg = config.current().config;
       const key = ownEntry(cfg.keys, name);

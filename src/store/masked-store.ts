@@ -6,7 +6,7 @@ const maybe = (mask: Mask, s: string | null): string | null => (s === null ? nul
 
 /**
  * The store's door for strings that came from outside: whatever a client sent as its path,
- * user-agent or model, and whatever an admin typed as a reason, is masked for keys
+ * user-agent or model, and whatever an admin typed as a key name or a reason, is masked for keys
  * (keys/mask-secrets.ts) before it is written, so no key sits in usage.route, usage.user_agent,
  * the clients table or the audit log. Everything else passes straight through.
  */
@@ -28,7 +28,13 @@ export function maskStoreWrites(store: Store, mask: Mask): Store {
       ),
     setDisabled: (d) => store.setDisabled({ ...d, reason: mask(d.reason), by: mask(d.by) }),
     audit: (e) =>
-      store.audit({ ...e, actor: mask(e.actor), reason: maybe(mask, e.reason), result: mask(e.result) }),
+      store.audit({
+        ...e,
+        key: maybe(mask, e.key),
+        actor: mask(e.actor),
+        reason: maybe(mask, e.reason),
+        result: mask(e.result),
+      }),
     recordClient: (key, fingerprint, at) => store.recordClient(key, mask(fingerprint), at),
   };
 }

@@ -2,10 +2,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { ADMIN_TOKEN, csrfOf, get, postForm, signIn } from '../helpers/dashboard-client.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server-harness.js';
 import { ADMIN, ALERT_CHANNEL } from '../helpers/slack-config.js';
+import { slackHeaders, slashCommandBody } from '../helpers/slack-signer.js';
 
 /*
  * A client key sent where no key belongs (the path, the user-agent, the model) and an upstream
@@ -41,6 +43,7 @@ slack:
       SLACK_BOT_TOKEN: 'xoxb-test',
       SLACK_SIGNING_SECRET: 'masking-secret',
       SLACK_API_URL: fake.apiUrl,
+      TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
     },
     logLevel: 'trace',
   });
@@ -103,6 +106,80 @@ describe('a key sent where no key belongs', () => {
     ] as const) {
       expect(text.includes(key), `${where} holds the client key`).toBe(false);
       expect(text.includes(UPSTREAM_KEY), `${where} holds the upstream key`).toBe(false);
+    }
+  });
+});
+
+describe('a key typed where its name belongs', () => {
+  async function slash(command: string, text: string, id: string): Promise<string> {
+    const body = slashCommandBody({ command, text, userId: ADMIN, responseUrl: fake.responseUrl(id) });
+    const res = await fetch(`${gw.url}/slack/events`, {
+      method: 'POST',
+      headers: slackHeaders('masking-secret', body),
+      body,
+    });
+    expect(res.status).toBe(200);
+    await waitFor(() => fake.calls.some((c) => c.responseId === id), 5_000);
+    return JSON.stringify(fake.calls.find((c) => c.responseId === id)?.body);
+  }
+
+  const admin = (path: string, method = 'POST') =>
+    fetch(`${gw.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: JSON.stringify({ reason: 'typed the key' }) } : {}),
+    }).then(async (res) => ({ status: res.status, text: await res.text() }));
+
+  it('is masked in the audit log, the admin API, Slack and the dashboard, and the audit row names the key by hash', async () => {
+    const stranger = mintKey();
+    const answers: string[] = [];
+    for (const typed of [key, stranger]) {
+      answers.push(await slash('/disable-key', `${typed} leaked`, `d-${typed.slice(-6)}`));
+      answers.push(await slash('/enable-key', typed, `e-${typed.slice(-6)}`));
+      for (const verb of ['disable', 'enable']) {
+        const r = await admin(`/admin/keys/${typed}/${verb}`);
+        expect(r.status).toBe(404);
+        answers.push(r.text);
+      }
+      const r = await admin(`/admin/keys/${typed}`, 'GET');
+      expect(r.status).toBe(404);
+      answers.push(r.text);
+      const cookie = await signIn(gw.url, ADMIN_TOKEN);
+      const keyPage = await get(gw.url, '/dashboard/keys/cursor-dev', cookie);
+      const form = await postForm(
+        gw.url,
+        `/dashboard/keys/${typed}/disable`,
+        { csrf: csrfOf(keyPage.body), reason: 'typed the key' },
+        cookie,
+      );
+      expect(form.status).toBe(404);
+      answers.push(form.body, (await get(gw.url, `/dashboard/keys/${typed}`, cookie)).body);
+    }
+    // Nothing was disabled: a key is not a name.
+    expect((await send('/v1/chat/completions', 'Cursor/1.0')).status).toBe(200);
+
+    const masked = `${key.slice(0, 6)}…${key.slice(-4)}`;
+    const text = answers.join('\n');
+    expect(text).toContain(`'${masked}' is a key, not a key name`);
+    expect(text).toContain("It is the key of 'cursor-dev'");
+    expect(text).toContain(`No key named ${stranger.slice(0, 6)}…${stranger.slice(-4)}`);
+    const history = await gw.server.deps.store.keyAudit('cursor-dev', 100);
+    const prefix = hashKey(key).slice('sha256:'.length, 'sha256:'.length + 12);
+    expect(
+      history
+        .filter((e) => e.result.includes(`hash ${prefix}`))
+        .map((e) => e.source)
+        .sort(),
+    ).toEqual(['admin_api', 'admin_api', 'dashboard', 'slack', 'slack']);
+    const dump = storeDump();
+    for (const [where, t] of [
+      ['answers and pages', text],
+      ['store', dump],
+      ['logs', gw.logs.join('')],
+      ['slack', JSON.stringify(fake.calls)],
+    ] as const) {
+      expect(t.includes(key), `${where} hold the key of cursor-dev`).toBe(false);
+      expect(t.includes(stranger), `${where} hold an unknown key`).toBe(false);
     }
   });
 });
