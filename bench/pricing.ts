@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { calcPrice } from '@pydantic/genai-prices';
-import { loadConfig } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load/load.js';
 import { lookupCatalog } from '../src/metering/catalog.js';
 import { costOf } from '../src/metering/pricing.js';
 import { resolveModelName } from '../src/policy/model-names.js';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigManager } from '../src/config/manager.js';
+import { createConfigManager } from '../src/config/reload/manager.js';
 import { silentLogger } from '../src/log.js';
 import { nullNotifier } from '../src/notifier.js';
 import { createMetrics } from '../src/ops/metrics.js';

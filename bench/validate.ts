@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load/load.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);

@@ -159,7 +159,7 @@ function reference() {
  */
 function configLimit() {
   const dir = new URL('src/config/', root);
-  for (const file of readdirSync(dir)) {
+  for (const file of readdirSync(dir, { recursive: true })) {
     if (!file.endsWith('.ts')) continue;
     const m = /const\s+\w*(?:CONFIG|FILE)\w*_BYTES\s*=\s*([\d_ *]+);/.exec(
       readFileSync(new URL(file, dir), 'utf8'),

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
-import { createConfigManager } from './config/manager.js';
+import { createConfigManager } from './config/reload/manager.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { GatewayDeps } from './deps.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { diffConfigs, renderDiff } from '../config/diff.js';
-import { loadConfig } from '../config/load.js';
+import { diffConfigs, renderDiff } from '../config/diff/diff.js';
+import { loadConfig } from '../config/load/load.js';
 import type { Config } from '../config/types.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';

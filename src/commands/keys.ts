@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildKeyIndex, loadConfig } from '../config/load.js';
-import { KEY_NAME_RULE } from '../config/schema-check.js';
+import { buildKeyIndex, loadConfig } from '../config/load/load.js';
+import { KEY_NAME_RULE } from '../config/load/schema-check.js';
 import { checkKeyFormat, hashKey, maskKey, mintKey } from '../keys/format.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { argsError } from './args-error.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load/load.js';
 import { ownEntry } from '../config/own.js';
 import type { Config, ModelConfig, PriceSource } from '../config/types.js';
 import { CATALOG_VERSION } from '../metering/catalog.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load/load.js';
 import { usageByGroup } from '../metering/usage-by-group.js';
 import { renderUsage } from '../metering/usage-report.js';
 import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { ConfigStatus } from '../config/manager.js';
+import type { ConfigStatus } from '../config/reload/manager.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';

@@ -1,4 +1,4 @@
-import type { ConfigStatus } from '../config/manager.js';
+import type { ConfigStatus } from '../config/reload/manager.js';
 import type { KeyStatus } from '../policy/key-status.js';
 import type { DisableRecord } from '../store/types.js';
 import { meter } from './chart.js';

@@ -2,7 +2,7 @@ import { checkedUsd } from './money.js';
 
 /**
  * Prices and cost. A model's prices are resolved once, when the config is loaded (explicit
- * keys.yaml prices over the bundled catalog's, see src/config/model-prices.ts), into plain
+ * keys.yaml prices over the bundled catalog's, see src/config/load/model-prices.ts), into plain
  * tables; metering a request is then arithmetic on them, with no catalog lookup on the hot path.
  * The arithmetic is the catalog's own (`calcPrice` of @pydantic/genai-prices): each kind of token
  * at its own price, tiers chosen by the request's total input tokens, and a test checks the two

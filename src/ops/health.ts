@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { ConfigStatus } from '../config/manager.js';
+import type { ConfigStatus } from '../config/reload/manager.js';
 import { CATALOG_VERSION } from '../metering/catalog.js';
 import type { Store } from '../store/types.js';
 import type { WriteHealth } from '../store/write-health.js';

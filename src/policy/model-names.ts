@@ -1,5 +1,5 @@
+import { buildModel } from '../config/load/model-prices.js';
 import { matchesGlob } from '../config/model-globs.js';
-import { buildModel } from '../config/model-prices.js';
 import { ownEntry } from '../config/own.js';
 import type { ModelSection } from '../config/types.gen.js';
 import type { Config, ModelConfig } from '../config/types.js';

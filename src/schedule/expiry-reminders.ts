@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { DEFAULT_EXPIRY_DAYS } from '../config/normalize.js';
+import { DEFAULT_EXPIRY_DAYS } from '../config/load/normalize.js';
 import type { KeyConfig } from '../config/types.js';
 import { dayOf, dayRange } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';

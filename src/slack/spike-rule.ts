@@ -1,4 +1,4 @@
-import { DEFAULT_SPIKE_FACTOR, DEFAULT_SPIKE_MIN_USD } from '../config/normalize.js';
+import { DEFAULT_SPIKE_FACTOR, DEFAULT_SPIKE_MIN_USD } from '../config/load/normalize.js';
 import type { Config } from '../config/types.js';
 import type { Store } from '../store/types.js';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { type Clock, systemClock } from '../../src/clock.js';
-import { buildKeyIndex, loadConfig } from '../../src/config/load.js';
+import { buildKeyIndex, loadConfig } from '../../src/config/load/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import type { GatewayDeps } from '../../src/deps.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';

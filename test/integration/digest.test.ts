@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { digest as digestCommand } from '../../src/commands/digest.js';
 import type { CliIO } from '../../src/commands/io.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import { dayOf, previousDay, zonedTime } from '../../src/config/windows.js';
 import { silentLogger } from '../../src/log.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load/load.js';
 import type { Config } from '../../src/config/types.js';
 import { periodsAt, zonedTime } from '../../src/config/windows.js';
 import type { DisableView } from '../../src/policy/disables.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diffConfigs, renderDiff } from '../../../src/config/diff.js';
-import { loadConfig } from '../../../src/config/load.js';
+import { diffConfigs, renderDiff } from '../../../src/config/diff/diff.js';
+import { loadConfig } from '../../../src/config/load/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { baseConfig, HASH_A, NOW, positionOf } from './config-text.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ConfigChange, diffConfigs, renderDiff } from '../../../src/config/diff.js';
-import { loadConfig } from '../../../src/config/load.js';
+import { type ConfigChange, diffConfigs, renderDiff } from '../../../src/config/diff/diff.js';
+import { loadConfig } from '../../../src/config/load/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { baseConfig, HASH_A, HASH_B, HASH_C, NOW } from './config-text.js';
 

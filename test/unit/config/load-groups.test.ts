@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load/load.js';
 import type { Problem } from '../../../src/config/types.js';
 import { baseConfig, HASH_A, HASH_B, NOW, positionOf } from './config-text.js';
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { diffConfigs } from '../../../src/config/diff.js';
-import { buildKeyIndex, loadConfig } from '../../../src/config/load.js';
-import { contentRevision } from '../../../src/config/revision.js';
+import { diffConfigs } from '../../../src/config/diff/diff.js';
+import { buildKeyIndex, loadConfig } from '../../../src/config/load/load.js';
+import { contentRevision } from '../../../src/config/reload/revision.js';
 import type { LoadResult, Problem } from '../../../src/config/types.js';
 import { mintKey } from '../../../src/keys/format.js';
 import { baseConfig, HASH_A, HASH_B, HASH_C, NOW, positionOf } from './config-text.js';

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineCounter, parse, parseDocument, stringify } from 'yaml';
-import { createFastLocator } from '../../../src/config/fast-positions.js';
-import { createLocator, type PathSegment } from '../../../src/config/yaml-positions.js';
+import { createFastLocator } from '../../../src/config/load/fast-positions.js';
+import { createLocator, type PathSegment } from '../../../src/config/load/yaml-positions.js';
 
 /** Every path in a parsed document, maps and sequences included. */
 function pathsOf(value: unknown, prefix: PathSegment[] = []): PathSegment[][] {

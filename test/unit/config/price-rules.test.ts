@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load/load.js';
 import { CATALOG_VERSION } from '../../../src/metering/catalog.js';
 import { HASH_A, NOW, positionOf } from './config-text.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConfigManager } from '../../../src/config/manager.js';
+import { createConfigManager } from '../../../src/config/reload/manager.js';
 import type { Problem } from '../../../src/config/types.js';
 import { createLogger } from '../../../src/log.js';
 import { nullNotifier } from '../../../src/notifier.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGitRevision, gitBlobId } from '../../../src/config/git-revision.js';
+import { createGitRevision, gitBlobId } from '../../../src/config/reload/git-revision.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it, vi } from 'vitest';
-import { diffConfigs } from '../../../src/config/diff.js';
-import { createConfigManager } from '../../../src/config/manager.js';
+import { diffConfigs } from '../../../src/config/diff/diff.js';
+import { createConfigManager } from '../../../src/config/reload/manager.js';
 import { silentLogger } from '../../../src/log.js';
 import { type Notifier, nullNotifier } from '../../../src/notifier.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import { keysYaml, sha256Of } from '../../helpers/reload-yaml.js';
 
 // Counts diffs; the real one still runs.
-vi.mock('../../../src/config/diff.js', async (original) => {
-  const real = await original<typeof import('../../../src/config/diff.js')>();
+vi.mock('../../../src/config/diff/diff.js', async (original) => {
+  const real = await original<typeof import('../../../src/config/diff/diff.js')>();
   return { ...real, diffConfigs: vi.fn(real.diffConfigs) };
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FileWatcher, watchConfigFile } from '../../../src/config/watch.js';
+import { type FileWatcher, watchConfigFile } from '../../../src/config/reload/watch.js';
 import {
   setupConfigMap,
   setupGitRepo,

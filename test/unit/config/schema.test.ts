@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseFast } from '../../../src/config/fast-yaml.js';
+import { parseFast } from '../../../src/config/load/fast-yaml.js';
 
 const root = new URL('../../../', import.meta.url);
 const schema = JSON.parse(readFileSync(new URL('schemas/keys.schema.json', root), 'utf8'));

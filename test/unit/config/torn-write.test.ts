@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
-import { tornWriteProblem } from '../../../src/config/torn-write.js';
+import { loadConfig } from '../../../src/config/load/load.js';
+import { tornWriteProblem } from '../../../src/config/reload/torn-write.js';
 import type { Config } from '../../../src/config/types.js';
 import { keysYaml, sha256Of } from '../../helpers/reload-yaml.js';
 

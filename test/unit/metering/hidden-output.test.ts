@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/config/model-prices.js';
+import { buildModel } from '../../../src/config/load/model-prices.js';
 import { mayReasonUnseen } from '../../../src/metering/hidden-output.js';
 import { meterExchange } from '../../../src/metering/meter.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/config/model-prices.js';
+import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { UpstreamConfig } from '../../../src/config/types.js';
 import { lookupCatalog } from '../../../src/metering/catalog.js';
 import {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/config/model-prices.js';
+import { buildModel } from '../../../src/config/load/model-prices.js';
 import { createJsonTap } from '../../../src/metering/json-tap.js';
 import { meterExchange } from '../../../src/metering/meter.js';
 import { MAX_PLAUSIBLE_TOKENS } from '../../../src/metering/plausible-usage.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/config/model-prices.js';
+import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
 import { periodEnd, zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';

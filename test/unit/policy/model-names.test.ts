@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { costOf } from '../../../src/metering/pricing.js';
 import { resolveModelName } from '../../../src/policy/model-names.js';

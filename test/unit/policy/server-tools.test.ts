@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../../../src/config/model-prices.js';
+import { buildModel } from '../../../src/config/load/model-prices.js';
 import { lookupCatalog } from '../../../src/metering/catalog.js';
 import { maxCostOf } from '../../../src/metering/pricing.js';
 import { DEFAULT_WEB_SEARCH_USES, planServerTools } from '../../../src/policy/server-tools.js';

@@ -1,5 +1,5 @@
+import type { Config } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
-import type { Config } from './types.js';
 
 /**
  * `${VAR}` references checked against an environment. `tollgate validate` needs no secrets, so it

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { KeysFile } from '../types.gen.js';
 import { errorAt, type Finding } from './finding.js';
-import type { KeysFile } from './types.gen.js';
 import { formatPath, type PathSegment } from './yaml-positions.js';
 
 /**
@@ -16,7 +16,7 @@ function validator(): ValidateFunction<KeysFile> {
   if (!compiled) {
     // src/config → schemas and dist/config → schemas are both two levels up.
     const schema = JSON.parse(
-      readFileSync(new URL('../../schemas/keys.schema.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../../schemas/keys.schema.json', import.meta.url), 'utf8'),
     );
     compiled = new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile<KeysFile>(schema);
   }

@@ -1,4 +1,4 @@
-import type { Problem } from './types.js';
+import type { Problem } from '../types.js';
 
 /**
  * Bounds on what one keys.yaml may cost the process that loads it.

@@ -1,5 +1,5 @@
+import type { KeysFile } from '../types.gen.js';
 import { type Finding, warningAt } from './finding.js';
-import type { KeysFile } from './types.gen.js';
 
 /**
  * The circuit breaker disables keys on its own, so a config where nobody would hear of it, or

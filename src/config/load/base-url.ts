@@ -1,5 +1,5 @@
+import type { Config } from '../types.js';
 import { errorAt, type Finding } from './finding.js';
-import type { Config } from './types.js';
 
 /**
  * Base URLs are checked with the parser that will use them (the WHATWG URL parser in Node), not

@@ -1,4 +1,4 @@
-import type { KeyConfig, KeyLimits } from './types.js';
+import type { KeyConfig, KeyLimits } from '../types.js';
 
 /** One change found by diffConfigs, and the helpers the diff files share. */
 

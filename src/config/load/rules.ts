@@ -1,14 +1,14 @@
 import { validate as validateCron } from 'node-cron';
+import { matchesGlob } from '../model-globs.js';
+import type { KeysFile } from '../types.gen.js';
+import type { Config } from '../types.js';
+import { isValidTimeZone } from '../windows.js';
 import { checkBaseUrls } from './base-url.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
-import { matchesGlob } from './model-globs.js';
 import { isGlobName } from './model-prices.js';
 import { checkPrices } from './price-rules.js';
 import { breakerCanBeLifted } from './rules-alerts.js';
 import { closest } from './schema-check.js';
-import type { KeysFile } from './types.gen.js';
-import type { Config } from './types.js';
-import { isValidTimeZone } from './windows.js';
 
 /**
  * The semantic rules of SPEC §3 that a schema cannot express. Each is a plain function over the

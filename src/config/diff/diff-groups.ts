@@ -1,6 +1,6 @@
+import { ownEntry } from '../own.js';
+import type { Config, KeyConfig } from '../types.js';
 import { type ConfigChange, change, describeLimits, diffLimits } from './diff-change.js';
-import { ownEntry } from './own.js';
-import type { Config, KeyConfig } from './types.js';
 
 /**
  * The group part of a config diff: groups added, removed or renamed (the same keys moved from a

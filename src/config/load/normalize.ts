@@ -1,7 +1,6 @@
-import { providerOf } from '../metering/catalog.js';
-import { buildEntry } from './model-prices.js';
-import { ownRecord } from './own.js';
-import type { GroupLimitsSection, KeysFile, LimitsSection } from './types.gen.js';
+import { providerOf } from '../../metering/catalog.js';
+import { ownRecord } from '../own.js';
+import type { GroupLimitsSection, KeysFile, LimitsSection } from '../types.gen.js';
 import type {
   Config,
   GroupConfig,
@@ -10,8 +9,9 @@ import type {
   ModelConfig,
   SlackConfig,
   UpstreamConfig,
-} from './types.js';
-import { dayRange, isValidTimeZone } from './windows.js';
+} from '../types.js';
+import { dayRange, isValidTimeZone } from '../windows.js';
+import { buildEntry } from './model-prices.js';
 
 /**
  * The normalize step of loading: a schema-valid file becomes the `Config` the gateway runs on.

@@ -1,8 +1,8 @@
+import { allowedModels } from '../model-globs.js';
+import { ownEntry } from '../own.js';
+import type { Config, KeyConfig } from '../types.js';
 import { type ConfigChange, change, describeKey, diffLimits } from './diff-change.js';
 import { diffKeyGroup } from './diff-groups.js';
-import { allowedModels } from './model-globs.js';
-import { ownEntry } from './own.js';
-import type { Config, KeyConfig } from './types.js';
 
 /** The key part of a config diff: added, removed, renamed (same hash) and each field of a kept key. */
 

@@ -1,19 +1,19 @@
 import { stat } from 'node:fs/promises';
-import type { Clock } from '../clock.js';
-import type { ConfigHolder } from '../deps.js';
-import type { Logger } from '../log.js';
-import type { Notifier } from '../notifier.js';
-import type { Metrics } from '../ops/metrics.js';
-import { diffConfigs, renderDiff } from './diff.js';
-import { type EnvCheck, unsetReferences } from './env-refs.js';
+import type { Clock } from '../../clock.js';
+import type { ConfigHolder } from '../../deps.js';
+import type { Logger } from '../../log.js';
+import type { Notifier } from '../../notifier.js';
+import type { Metrics } from '../../ops/metrics.js';
+import { diffConfigs, renderDiff } from '../diff/diff.js';
+import { type EnvCheck, unsetReferences } from '../load/env-refs.js';
+import { MAX_CONFIG_BYTES, tooLargeProblem } from '../load/limits.js';
+import { buildKeyIndex, loadConfig } from '../load/load.js';
+import type { Config, LoadedConfig, Problem } from '../types.js';
 import type { GitRevision } from './git-revision.js';
 import { createGitRevision } from './git-revision.js';
-import { MAX_CONFIG_BYTES, tooLargeProblem } from './limits.js';
-import { buildKeyIndex, loadConfig } from './load.js';
 import { readSettled, type Sleep, sleep } from './read-settled.js';
 import { contentRevision } from './revision.js';
 import { tornWriteProblem } from './torn-write.js';
-import type { Config, LoadedConfig, Problem } from './types.js';
 import { type FileWatcher, watchConfigFile } from './watch.js';
 
 export interface ReloadResult {

@@ -1,4 +1,4 @@
-import type { Config, Problem } from './types.js';
+import type { Config, Problem } from '../types.js';
 
 /**
  * Guards a hot reload against a copy still being written in place. scp, `kubectl cp` and NFS

@@ -1,5 +1,7 @@
 import { LineCounter, parseDocument } from 'yaml';
-import { maskKey } from '../keys/format.js';
+import { maskKey } from '../../keys/format.js';
+import type { KeysFile } from '../types.gen.js';
+import type { Config, KeyConfig, LoadResult, Problem } from '../types.js';
 import { checkEnvReferences, type EnvCheck } from './env-refs.js';
 import { createFastLocator } from './fast-positions.js';
 import { parseFast } from './fast-yaml.js';
@@ -9,8 +11,6 @@ import { normalizeConfig } from './normalize.js';
 import { checkRules } from './rules.js';
 import { rulesOverValidParts } from './rules-over-valid-parts.js';
 import { checkSchema } from './schema-check.js';
-import type { KeysFile } from './types.gen.js';
-import type { Config, KeyConfig, LoadResult, Problem } from './types.js';
 import { createLocator, findDuplicateKeys, formatPath, type Locator } from './yaml-positions.js';
 
 /**

@@ -1,8 +1,8 @@
+import type { Config } from '../types.js';
 import { diffCatalog, diffSettings } from './diff-catalog.js';
 import type { ConfigChange } from './diff-change.js';
 import { diffGroups } from './diff-groups.js';
 import { diffKeys } from './diff-keys.js';
-import type { Config } from './types.js';
 
 /**
  * What a change to keys.yaml does, for a pull-request review, a reload announcement in Slack and

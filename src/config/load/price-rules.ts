@@ -1,9 +1,9 @@
-import { CATALOG_VERSION, isCatalogProvider, lookupCatalog } from '../metering/catalog.js';
-import { pickPeriod } from '../metering/pricing.js';
+import { CATALOG_VERSION, isCatalogProvider, lookupCatalog } from '../../metering/catalog.js';
+import { pickPeriod } from '../../metering/pricing.js';
+import { ownEntry } from '../own.js';
+import type { KeysFile } from '../types.gen.js';
+import type { Config } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
-import { ownEntry } from './own.js';
-import type { KeysFile } from './types.gen.js';
-import type { Config } from './types.js';
 
 /**
  * The price rules of SPEC §3: a model with no explicit price and no catalog entry cannot be

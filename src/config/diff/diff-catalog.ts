@@ -1,8 +1,8 @@
-import { displayUrl } from './base-url.js';
+import { displayUrl } from '../load/base-url.js';
+import { allowedModels } from '../model-globs.js';
+import { ownEntry } from '../own.js';
+import type { Config } from '../types.js';
 import { type ConfigChange, change, diffLimits, money, percent } from './diff-change.js';
-import { allowedModels } from './model-globs.js';
-import { ownEntry } from './own.js';
-import type { Config } from './types.js';
 
 /** The rest of a config diff: upstreams, models and prices, defaults, server and Slack settings. */
 

@@ -1,4 +1,4 @@
-import type { Severity } from './types.js';
+import type { Severity } from '../types.js';
 import type { PathSegment, Target } from './yaml-positions.js';
 
 /**

@@ -1,8 +1,8 @@
+import type { KeysFile } from '../types.gen.js';
 import type { Finding } from './finding.js';
 import { normalizeConfig } from './normalize.js';
 import { checkRules, type PrunedParts } from './rules.js';
 import { checkSchema } from './schema-check.js';
-import type { KeysFile } from './types.gen.js';
 
 /**
  * The semantic rules for a file that failed the schema, run over the parts that passed it, so a

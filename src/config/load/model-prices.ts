@@ -1,7 +1,7 @@
-import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../metering/catalog.js';
-import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../metering/pricing.js';
-import type { ModelSection } from './types.gen.js';
-import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from './types.js';
+import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../metering/catalog.js';
+import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../metering/pricing.js';
+import type { ModelSection } from '../types.gen.js';
+import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from '../types.js';
 
 /**
  * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price
