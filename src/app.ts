@@ -23,13 +23,13 @@ export interface AppParts {
 
 /**
  * The route table. `/v1/*` — the hot path — goes straight to the gateway on node:http, because
- * express costs about half the throughput there (STACK.md); everything else is express.
+ * express costs about half the throughput there; everything else is express.
  * No global body parser: Bolt needs the raw body to verify Slack's signature.
  */
 export function createApp(parts: AppParts): RequestListener {
   const app = express();
   app.disable('x-powered-by');
-  // Every response carries the two headers (SPEC §4); off the proxy no key is involved.
+  // Every response carries the two headers (docs/api.md#response-headers); off the proxy no key is involved.
   app.use((_req, res, next) => {
     res.setHeader('x-tollgate-request-id', newRequestId());
     res.setHeader('x-tollgate-key', '-');

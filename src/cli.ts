@@ -2,7 +2,7 @@
 import type { Command } from './commands/io.js';
 import { processIO } from './commands/io.js';
 
-/** The command table of SPEC §1. Each command lives in src/commands/ and is loaded on demand. */
+/** The command table (README.md#commands). Each command lives in src/commands/ and is loaded on demand. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: { summary: 'run the gateway', load: async () => (await import('./commands/serve.js')).serve },
   validate: {

@@ -2,7 +2,7 @@ import { maskSecrets } from './keys/mask-secrets.js';
 
 /**
  * The one error type of tollgate. Every refusal the gateway makes is a GatewayError whose
- * `code` is one of the stable strings of SPEC §4; status and OpenAI `type` come from the table.
+ * `code` is one of the stable strings of docs/api.md#errors; status and OpenAI `type` come from the table.
  */
 export const ERROR_TABLE = {
   invalid_api_key: { status: 401, type: 'invalid_request_error' },

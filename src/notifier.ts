@@ -1,7 +1,7 @@
 import type { KeyConfig, Problem } from './config/types.js';
 import type { UsageRecord } from './store/types.js';
 
-/** The windows a budget limit can have (SPEC §3). */
+/** The windows a budget limit can have (docs/configuration.md#budget-windows). */
 export type BudgetWindow = 'hourly' | 'daily' | 'weekly' | 'monthly';
 
 /**

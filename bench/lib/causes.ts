@@ -16,7 +16,7 @@ const STALLS =
 
 const CPU =
   'CPU per request (bench:profile): the store’s reserve and settle, each its own committed transaction ' +
-  'before forwarding and before the response ends (SPEC §4), take ~21% (transaction 9.7%, spend upsert ' +
+  'before forwarding and before the response ends, take ~21% (transaction 9.7%, spend upsert ' +
   '3.8%, usage insert 3.3%, settle 2.0%, reserve 1.9%); two socket hops’ writes 11%; GC 5%; auth, ' +
   'JSON parse, pricing, taps and the log line the rest';
 

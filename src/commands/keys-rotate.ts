@@ -6,7 +6,7 @@ import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { suggestName } from '../policy/suggest-name.js';
 import type { CliIO } from './io.js';
 
-/** What `tollgate usage --by hash` shows of a hash: its first 12 hex digits (SPEC §4). */
+/** What `tollgate usage --by hash` shows of a hash: its first 12 hex digits. */
 export function hashPrefix(hash: string): string {
   return hash.replace(/^sha256:/, '').slice(0, 12);
 }

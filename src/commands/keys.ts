@@ -147,7 +147,7 @@ export const keys: Command = async (argv, io) => {
       options: {
         json: { type: 'boolean' },
         config: { type: 'string' },
-        // Accepted so one set of --config/--store flags works with every command (SPEC §1); unused here.
+        // Accepted so one set of --config/--store flags works with every command; unused here.
         store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },

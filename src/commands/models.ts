@@ -140,7 +140,7 @@ export const models: Command = async (argv, io) => {
         key: { type: 'string' },
         format: { type: 'string' },
         config: { type: 'string' },
-        // Accepted so one set of --config/--store flags works with every command (SPEC §1); unused here.
+        // Accepted so one set of --config/--store flags works with every command; unused here.
         store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },

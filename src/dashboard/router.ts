@@ -17,7 +17,7 @@ import { createSessions, SESSION_COOKIE, type Session } from './session.js';
 import { signInBody } from './sign-in-page.js';
 
 /**
- * The dashboard of SPEC §7, mounted at /dashboard by the express app (off the /v1 hot path):
+ * The dashboard (docs/api.md#dashboard), mounted at /dashboard by the express app (off the /v1 hot path):
  * server-rendered pages that work without JavaScript, a signed session cookie, CSRF tokens on
  * every form, and the kill switch for admins.
  */

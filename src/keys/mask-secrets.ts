@@ -17,7 +17,7 @@ export const MIN_SECRET_LENGTH = 8;
 export const REDACTED = '[redacted]';
 
 /**
- * The one masking function: every `tgk_…` key becomes `tgk_Ab…wxyz` at most (SPEC §2) and every
+ * The one masking function: every `tgk_…` key becomes `tgk_Ab…wxyz` at most and every
  * literal secret (the configured upstream keys) becomes `[redacted]`. Applied where a string
  * leaves the gateway: log lines, store writes, Slack posts.
  */

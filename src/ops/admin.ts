@@ -22,7 +22,7 @@ export interface AdminDeps {
   clock: Clock;
 }
 
-/** The admin API of SPEC §7, Bearer-authenticated with TOLLGATE_ADMIN_TOKEN (timing-safe). */
+/** The admin API (docs/api.md#admin-api), Bearer-authenticated with TOLLGATE_ADMIN_TOKEN (timing-safe). */
 export function createAdminRouter(deps: AdminDeps): Router {
   const router = express.Router();
   router.use(requireToken(deps.token));

@@ -4,7 +4,7 @@ import type { UsageRecord } from '../store/types.js';
 export type BudgetWindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
 const WINDOW_NAMES: BudgetWindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
 
-/** Prometheus metrics of SPEC §7. Labels carry key *names*, never keys. */
+/** Prometheus metrics (docs/operations.md#metrics-get-metrics). Labels carry key *names*, never keys. */
 export interface Metrics {
   registry: Registry;
   observeRequest(record: UsageRecord): void;

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 
-/** Where the gateway listens and keeps its state: flags beat env, env beats the file (SPEC §1). */
+/** Where the gateway listens and keeps its state: flags beat env, env beats the file
+ * (docs/operations.md#starting). */
 export interface Settings {
   host: string;
   port: number;

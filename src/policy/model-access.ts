@@ -53,7 +53,7 @@ function available(config: Config, key: KeyConfig): string {
 }
 
 /**
- * Resolves the request's `model` to its config and upstream, refusing in SPEC order: unknown model,
+ * Resolves the request's `model` to its config and upstream, refusing in the order docs/api.md#errors lists: unknown model,
  * model outside the key's allow-list, then an upstream whose key is not in the environment.
  */
 export function resolveModel(

@@ -20,7 +20,7 @@ export interface OutputPlan {
 }
 
 /**
- * The output bound of a request under SPEC §4: the request's own max_tokens (or the model's
+ * The output bound of a request (docs/api.md#metering-briefly): the request's own max_tokens (or the model's
  * max_output_tokens when it sets none), capped by the key's `max_output_tokens`. The bound is
  * enforced on the request itself by writing it into the body, so no answer can cost more than
  * was reserved: a request asking for more than the key's cap is lowered to the cap (the answer

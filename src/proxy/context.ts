@@ -90,7 +90,7 @@ export interface Outcome extends Metered {
 }
 
 /**
- * The usage record of SPEC §4, every field filled, for any outcome. The strings the client chose
+ * The usage record (docs/api.md#metering-briefly), every field filled, for any outcome. The strings the client chose
  * (path, model, user-agent) are masked for keys here, before the record reaches the log, the
  * store, the metrics labels and Slack's new-client alert.
  */

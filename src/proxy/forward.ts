@@ -11,7 +11,7 @@ import type { UpstreamTarget } from './upstream-url.js';
  * write the usage record before the response ends. With hpm each of these is a workaround
  * (fixRequestBody, selfHandleResponse plus our own piping, a close hook on proxyReq, our own
  * on.error), so what remains of it is one `http.request`; calling that directly keeps every step
- * visible and the hot path lean. The pitfalls STACK.md lists are handled here: keep-alive agents for http and https,
+ * visible and the hot path lean. Node 20's pitfalls are handled here: keep-alive agents for http and https,
  * the body re-sent with its length, hop-by-hop headers dropped, `accept-encoding: identity`.
  *
  * undici's Pool was measured as the alternative (2026-12, one JSON exchange with 50 in flight

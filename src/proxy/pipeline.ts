@@ -45,7 +45,7 @@ const refused = (status: number, errorCode: string): Outcome => ({
 const RATE_HEADER = /^x-ratelimit-.*-requests$/;
 
 /**
- * The request path of SPEC §4, in order: route → key (present, well-formed, known) → disabled →
+ * The request path (docs/api.md#errors), in order: route → key (present, well-formed, known) → disabled →
  * expired → body → model → allow-list → upstream key → rate limit → budget → forward → meter →
  * settle. Every path through it, refusals and crashes included, ends in exactly one `finish`.
  */

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 /**
- * SPEC §4 files "too large" under 400 invalid_request (not 413): clients and scripts match on the
+ * docs/api.md#invalid_request-400 files "too large" under 400 invalid_request (not 413): clients and scripts match on the
  * code. The connection is closed rather than reading the rest of an oversized body to keep it.
  */
 function tooLarge(limit: number): GatewayError {

@@ -4,7 +4,7 @@ import { EMPTY, type ResponseTap } from '../metering/tap.js';
 /**
  * The bytes that replace a secret in a response body: as many as the secret had, so a
  * Content-Length the upstream sent stays true and nothing about the framing changes. A tollgate
- * key keeps its `tgk_Ab` and last four characters (SPEC §2), anything else reads `[redacted]***`.
+ * key keeps its `tgk_Ab` and last four characters, anything else reads `[redacted]***`.
  */
 function replacementFor(secret: Buffer): Buffer {
   const out = Buffer.alloc(secret.length, '*');

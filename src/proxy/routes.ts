@@ -26,7 +26,7 @@ export interface Route {
   injectIncludeUsage: boolean;
 }
 
-/** SPEC §4's routes. Nothing else under /v1 reaches an upstream. */
+/** The routes of docs/api.md#routes. Nothing else under /v1 reaches an upstream. */
 const ROUTES: Route[] = [
   {
     kind: 'chat',

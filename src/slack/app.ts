@@ -55,7 +55,7 @@ export interface SlackIntegration {
 }
 
 /**
- * The Slack chat-ops of SPEC §6: slash commands and the Disable button through Bolt (HTTP mode
+ * The Slack chat-ops (docs/slack.md#commands): slash commands and the Disable button through Bolt (HTTP mode
  * behind our replay/clock guard, or Socket Mode), and alerts through a background queue.
  * Returns null when Slack is not configured; the gateway then runs without it.
  */

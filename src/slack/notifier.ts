@@ -42,7 +42,7 @@ export interface SlackNotifier extends Notifier {
 }
 
 /**
- * Slack alerts (SPEC §6). Every method returns at once: the checks that need the store run in the
+ * Slack alerts (docs/slack.md#alerts). Every method returns at once: the checks that need the store run in the
  * background and messages go through the send queue. Each alert is claimed once in the store per
  * key, window and threshold, so restarts and other replicas do not repeat it; in-memory caches only
  * save store round trips and never decide on their own.

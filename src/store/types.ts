@@ -6,7 +6,7 @@
 
 export type UsageSource = 'provider' | 'estimated' | 'reserved' | 'none';
 
-/** One row per request, failed ones included (SPEC §4). */
+/** One row per request, failed ones included (docs/api.md#metering-briefly). */
 export interface UsageRecord {
   requestId: string;
   /** Epoch ms when the request arrived. */

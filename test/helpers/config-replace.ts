@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync }
 import { join } from 'node:path';
 
 /**
- * The ways a keys.yaml gets replaced on a real gateway's disk (SPEC §5), for hot-reload tests.
+ * The ways a keys.yaml gets replaced on a real gateway's disk (docs/hot-reload.md), for hot-reload tests.
  * Each writes synchronously so "0 ms apart" means exactly that.
  */
 export type ReplaceStyle = 'in-place' | 'temp-rename' | 'unlink-create' | 'configmap' | 'git-checkout';

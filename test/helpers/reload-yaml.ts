@@ -14,7 +14,7 @@ export function sha256Of(text: string): string {
 }
 
 /**
- * A valid keys.yaml (SPEC §3) with one OpenAI-format upstream, two models and the given keys.
+ * A valid keys.yaml (docs/configuration.md) with one OpenAI-format upstream, two models and the given keys.
  * `comment` changes the bytes (and so the revision) without changing the meaning.
  */
 export function keysYaml(opts: {

@@ -7,7 +7,7 @@ import { type FakeUpstream, hang, resetNow, sse, startFakeUpstream } from '../he
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * SPEC §4: a request the client abandons is still metered. What the provider bills then is not
+ * docs/api.md#metering-briefly: a request the client abandons is still metered. What the provider bills then is not
  * always in the text the gateway saw: a non-streamed answer is generated (and billed, OpenAI
  * finishes it) whether or not anyone waits for it, and a reasoning model bills the tokens it
  * thought before any text. Those are charged their reservation (`usage_source: reserved`), which

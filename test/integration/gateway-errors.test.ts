@@ -92,7 +92,7 @@ beforeEach(() => {
   gw.records.length = 0;
 });
 
-describe('the gateway refuses in SPEC order with a clear error for each check', () => {
+describe('the gateway refuses in the documented order with a clear error for each check', () => {
   it('refuses a request without a key with invalid_api_key and still records it', async () => {
     const r = await call('/v1/chat/completions', undefined, chat());
     expectError(r, 401, 'invalid_api_key');

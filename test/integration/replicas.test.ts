@@ -7,7 +7,7 @@ import { startTestServer, type TestServer, waitFor } from '../helpers/server-har
 
 /**
  * Three gateway servers in one process on one PostgreSQL database: what a team running
- * replicas behind a load balancer gets (SPEC §7, issue 7).
+ * replicas behind a load balancer gets (docs/postgres.md#what-is-shared, issue 7).
  */
 const budgetKey = mintKey();
 const rateKey = mintKey();

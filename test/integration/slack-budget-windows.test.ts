@@ -10,7 +10,7 @@ import { ALERT_CHANNEL } from '../helpers/slack-config.js';
 import { honest, UNIT_MODEL } from '../helpers/unit-model.js';
 
 /**
- * SPEC §6: a budget threshold crossed and a budget exhausted are alerted "at most once per key,
+ * docs/slack.md#alerts: a budget threshold crossed and a budget exhausted are alerted "at most once per key,
  * window and threshold": every window the key has a limit for, hourly and weekly included, and
  * the exhaustion also when requests are refused for it (a refusal costs nothing, but says the
  * window ran out). Real server, fake upstream, fake Slack. Each output token costs $0.001.

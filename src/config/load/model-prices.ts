@@ -6,7 +6,7 @@ import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from '.
 /**
  * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price
  * over the catalog's price of the same kind, and for a model the catalog does not know, the
- * defaults of SPEC §3 (cache reads at the input price; cache writes at 1.25 x input, 1-hour ones
+ * defaults (docs/configuration.md#prices-and-the-catalog: cache reads at the input price; cache writes at 1.25 x input, 1-hour ones
  * at 2 x, on anthropic-format upstreams, else at the input price).
  */
 
@@ -53,7 +53,7 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
   return table;
 }
 
-/** The table of a model the catalog does not know: explicit prices and SPEC §3's defaults. */
+/** The table of a model the catalog does not know: explicit prices and the documented defaults. */
 function ownTable(e: ExplicitPrices, anthropic: boolean): PriceTable | undefined {
   if (e.input === undefined || e.output === undefined) return undefined;
   const input = flat(e.input);

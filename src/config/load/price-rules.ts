@@ -6,7 +6,7 @@ import type { Config } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 
 /**
- * The price rules of SPEC §3: a model with no explicit price and no catalog entry cannot be
+ * The price rules (docs/configuration.md#prices-and-the-catalog): a model with no explicit price and no catalog entry cannot be
  * metered, so a budget could not be hard (error, naming it); an explicit price far from the
  * catalog's is likely a typo that silently mis-meters everything (warning); an upstream's
  * `provider` must be one the catalog knows.

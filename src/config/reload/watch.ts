@@ -40,7 +40,7 @@ async function fingerprint(file: string): Promise<string | null> {
  * `git checkout`, a Kubernetes ConfigMap `..data` symlink swap.
  *
  * Two layers, because chokidar 5's fs.watch backend can go silent for good after two
- * replacements 0 ms apart (STACK.md):
+ * replacements 0 ms apart on Node 20:
  * - chokidar on the file's *directory* (not the file, whose inode is replaced) for low latency;
  * - a periodic stat check that catches whatever the watcher misses.
  * Both only schedule a debounced onChange; the caller re-reads and skips unchanged content.

@@ -75,7 +75,7 @@ describe('header hygiene', () => {
 });
 
 describe('routes and bodies', () => {
-  it('serves exactly the SPEC routes and methods', () => {
+  it('serves exactly the documented routes and methods', () => {
     expect(matchRoute('POST', '/v1/chat/completions')?.kind).toBe('chat');
     expect(matchRoute('GET', '/v1/chat/completions')).toBeUndefined();
     expect(matchRoute('POST', '/v1/messages/count_tokens')?.free).toBe(true);

@@ -3,7 +3,7 @@ import type { Migration } from '../migration.js';
 export const MIGRATION_4: Migration = {
   version: 4,
   name: 'usage: cache-write tokens, requested model, key hash prefix',
-  // SPEC §4's record gains three fields. tollgate_settle gets an overload with them; the old
+  // The usage record gains three fields. tollgate_settle gets an overload with them; the old
   // signature stays so a replica still on the previous version keeps settling during a rolling
   // upgrade (its rows get the column defaults).
   sql: `

@@ -3,7 +3,7 @@ import type { Migration } from '../migration.js';
 export const MIGRATION_3: Migration = {
   version: 3,
   name: 'usage: cache-write tokens, requested model, key hash prefix',
-  // SPEC §4's record: cache writes are billed apart from plain input, the client's own model
+  // The usage record: cache writes are billed apart from plain input, the client's own model
   // name is kept beside the entry it resolved to, and the hash prefix shows which of a rotating
   // key's hashes is still in use.
   sql: `
