@@ -10,46 +10,51 @@ import type { UsageRecord } from '../store/types.js';
 import { newRequestId } from './request-id.js';
 import { errorShapeFor, matchRoute, type Route } from './routes.js';
 
-/** What the gateway knows about one request, filled in as the checks pass. */
+/**
+ * What the gateway knows of one request when it arrives, fixed from then on. What the stages
+ * learn later travels between them as their typed results (src/proxy/stages/); the little of it
+ * the usage record needs is written into `draft` as it is learnt, so that a request refused or
+ * crashed at any step is settled with all that was known by then.
+ */
 export interface RequestContext {
-  requestId: string;
+  readonly requestId: string;
   /** Epoch ms at arrival, from the injected clock: windows and expiry are judged at this instant. */
-  ts: number;
+  readonly ts: number;
   /** The local day and month of `ts` in server.timezone. */
-  local: LocalDay;
-  startedAt: number;
+  readonly local: LocalDay;
+  readonly startedAt: number;
   /** The config this request runs under from start to end, even if a reload lands meanwhile. */
-  loaded: LoadedConfig;
-  pathname: string;
-  route: Route | undefined;
-  shape: ErrorShape;
-  userAgent: string | null;
-  ip: string | null;
+  readonly loaded: LoadedConfig;
+  readonly pathname: string;
+  readonly route: Route | undefined;
+  readonly shape: ErrorShape;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  /** Written by the stages (never read by them), read by settlement: see RecordDraft. */
+  readonly draft: RecordDraft;
+  /** Set once the request is settled: settlement happens exactly once. */
+  settled: boolean;
+}
+
+/**
+ * The usage record as far as the request got, and what its settlement must release. The stages
+ * write each field once, when they learn it; only finish.ts and the pipeline's one catch read it.
+ */
+export interface RecordDraft {
   key?: KeyConfig;
   /** First 12 hex digits of the key hash that matched (which of a rotating key's hashes is in use). */
   keyHash?: string;
-  model?: ModelConfig;
-  /** The `model` the body named, kept for the record when it is unknown or not allowed. */
-  requestedModel?: string;
-  upstream?: UpstreamConfig;
-  stream: boolean;
   /** The budget periods the cost is charged to (empty while no key is known). */
   periods: string[];
-  inputEstimate: number;
-  /** The most output tokens the request can produce: the bound its reservation paid for. */
-  outputBound?: number;
+  /** The `model` the body named, kept for the record when it is unknown or not allowed. */
+  requestedModel?: string;
+  model?: ModelConfig;
+  upstream?: UpstreamConfig;
+  stream: boolean;
+  /** Set while a max_parallel slot or tpm tokens are held: they are released at the end, so. */
+  slot?: SlotHolding;
   /** The budget window that refused the request (`d:…`, or `@group/d:…` for its group's). */
   refusedPeriod?: string;
-  /** USD reserved for the request (its maximum cost); 0 when nothing was reserved. */
-  reservedUsd: number;
-  /** The request may be billed for reasoning it does not show as text (hidden-output.ts). */
-  mayReason: boolean;
-  /** A max_parallel slot or tpm tokens are held and must be released. */
-  slotHeld: boolean;
-  /** The group the slot also counts against, and whether its tokens are settled at the end. */
-  slot?: SlotHolding;
-  /** Set once the request is settled: settlement happens exactly once. */
-  settled: boolean;
 }
 
 export function createContext(
@@ -72,12 +77,7 @@ export function createContext(
     shape: errorShapeFor(pathname),
     userAgent: req.headers['user-agent'] ?? null,
     ip: req.socket.remoteAddress ?? null,
-    stream: false,
-    periods: [],
-    inputEstimate: 0,
-    reservedUsd: 0,
-    mayReason: false,
-    slotHeld: false,
+    draft: { periods: [], stream: false },
     settled: false,
   };
 }
@@ -95,13 +95,14 @@ export interface Outcome extends Metered {
  * store, the metrics labels and Slack's new-client alert.
  */
 export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord {
+  const d = ctx.draft;
   return {
     requestId: ctx.requestId,
     ts: ctx.ts,
     day: ctx.local.day,
-    key: ctx.key?.name ?? '',
-    model: ctx.model?.name ?? (ctx.requestedModel === undefined ? null : maskSecrets(ctx.requestedModel)),
-    upstream: ctx.upstream?.name ?? null,
+    key: d.key?.name ?? '',
+    model: d.model?.name ?? (d.requestedModel === undefined ? null : maskSecrets(d.requestedModel)),
+    upstream: d.upstream?.name ?? null,
     route: maskSecrets(ctx.pathname),
     status: outcome.status,
     errorCode: outcome.errorCode,
@@ -111,12 +112,12 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     cacheWriteTokens: outcome.usage.cacheWriteTokens,
     costUsd: outcome.costUsd,
     latencyMs: Math.round(performance.now() - ctx.startedAt),
-    stream: ctx.stream,
+    stream: d.stream,
     userAgent: ctx.userAgent === null ? null : maskSecrets(ctx.userAgent),
     ip: ctx.ip,
     configRevision: ctx.loaded.revision,
     usageSource: outcome.usageSource,
-    requestedModel: ctx.requestedModel === undefined ? null : maskSecrets(ctx.requestedModel),
-    keyHash: ctx.keyHash ?? null,
+    requestedModel: d.requestedModel === undefined ? null : maskSecrets(d.requestedModel),
+    keyHash: d.keyHash ?? null,
   };
 }

@@ -31,17 +31,17 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     record: UsageRecord,
     known: Record<string, PeriodSpend> | undefined,
   ) => {
-    const key = ctx.key;
+    const { key, periods, refusedPeriod } = ctx.draft;
     if (!key) return;
     const spend: SpendReport = {};
     // Only a charge can move a key across a threshold, and a refusal for budget says one ran out;
     // other requests skip the store read.
     const refusedForBudget = record.errorCode === 'insufficient_quota';
-    if ((record.costUsd > 0 || refusedForBudget) && ctx.periods.length > 0) {
+    if ((record.costUsd > 0 || refusedForBudget) && periods.length > 0) {
       // SQLite returns the spend with the write; otherwise one more read.
-      const current = known ?? (await deps.store.getSpend(key.name, ctx.periods));
+      const current = known ?? (await deps.store.getSpend(key.name, periods));
       const group = groupOfKey(key, ctx.loaded.config.groups);
-      for (const entry of ctx.periods) {
+      for (const entry of periods) {
         const [subject, period] = spendRowOf(key.name, entry);
         const window = WINDOW_OF[period[0] ?? ''];
         if (!window) continue;
@@ -62,7 +62,7 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
       key,
       record,
       spend,
-      ...(ctx.refusedPeriod ? { refusedPeriod: ctx.refusedPeriod } : {}),
+      ...(refusedPeriod ? { refusedPeriod } : {}),
     });
   };
 
@@ -79,16 +79,17 @@ export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRe
     // Refused because the store is away: the record (no cost, no reservation) goes on being
     // written in the background rather than holding the answer for the store that just failed.
     let written: Awaited<ReturnType<UsageWriter['write']>> = { written: false };
-    if (outcome.errorCode === 'store_unavailable') void writer.write(record, ctx.periods);
-    else written = await writer.write(record, ctx.periods);
+    const { key, periods, slot } = ctx.draft;
+    if (outcome.errorCode === 'store_unavailable') void writer.write(record, periods);
+    else written = await writer.write(record, periods);
     try {
       respond();
     } catch (err) {
       deps.log.error({ err, requestId: ctx.requestId }, 'could not send the response');
     }
-    if (ctx.slotHeld && ctx.key) {
-      const name = ctx.key.name;
-      const { group, tokens } = ctx.slot ?? { tokens: false };
+    if (slot && key) {
+      const name = key.name;
+      const { group, tokens } = slot;
       deps.store
         .releaseSlot(ctx.requestId, name, {
           ...(group ? { group } : {}),

@@ -26,7 +26,7 @@ import type { UpstreamTarget } from './upstream-url.js';
  * gateway itself holds the upstream back because the client reads slowly (backpressure): a
  * healthy stream to a slow reader is not cut, an upstream that goes quiet for timeout_ms is.
  * The whole exchange is still capped (three times timeout_ms, and at least five minutes more
- * than it), so that no request outlives its budget reservation's lease: pipeline.ts sets the
+ * than it), so that no request outlives its budget reservation's lease: stages/reserve.ts sets the
  * lease from the same bound. A trickling upstream or a stalled reader ends there.
  */
 export function maxExchangeMs(timeoutMs: number): number {

@@ -1,0 +1,69 @@
+import type { ServerResponse } from 'node:http';
+import type { GatewayDeps } from '../../deps.js';
+import { reserveBudget } from '../../policy/budget.js';
+import type { OutputPlan } from '../../policy/output-cap.js';
+import { acquireRateSlot } from '../../policy/rate-limit.js';
+import type { RequestContext } from '../context.js';
+import { maxExchangeMs } from '../forward.js';
+import type { Admission } from './admit.js';
+
+/*
+ * Stage 2 of 4, reserve: a rate slot (rpm, tpm, max_parallel of the key and its group), then the
+ * request's maximum cost in every limited budget window. Both are held in the store until the
+ * request settles (settle.ts, finish.ts), or until their lease runs out if this replica dies.
+ * Next: exchange.ts.
+ */
+
+/** A reservation outlives a replica that died mid-request by at most this long past the timeout. */
+const LEASE_SLACK_MS = 60_000;
+
+/** What the reservation paid for: exchange meters against it. */
+export interface Reservation {
+  /** USD reserved (the request's maximum cost); 0 when nothing was reserved. */
+  reservedUsd: number;
+  /** The output plan reserved: its bound is written into the request. */
+  plan: OutputPlan;
+  /** What an estimate charges for input: the bound reserved for input the body does not carry. */
+  inputTokens: number;
+}
+
+export async function reserve(
+  deps: GatewayDeps,
+  ctx: RequestContext,
+  res: ServerResponse,
+  admission: Admission,
+): Promise<Reservation> {
+  const { route, caller, target, bound } = admission;
+  const { key, group } = caller;
+  const output = bound.fitter;
+  const leaseUntil = ctx.ts + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
+  const slot = await acquireRateSlot(deps.store, {
+    id: ctx.requestId,
+    key,
+    ...(group ? { group } : {}),
+    // tpm admits the request's bound as planned; a bound later lowered to fit a budget only settles lower.
+    tokens: route.free ? 0 : bound.inputEstimate + output.plan().maxOutputTokens,
+    now: ctx.ts,
+    leaseUntil,
+  });
+  if (slot.held) ctx.draft.slot = slot.holding;
+  for (const name in slot.headers) res.setHeader(name, slot.headers[name] as string);
+
+  let reservedUsd = 0;
+  if (!route.free) {
+    reservedUsd = await reserveBudget(deps.store, {
+      id: ctx.requestId,
+      key,
+      amountUsd: output.amountUsd,
+      plan: caller.budget,
+      leaseUntil,
+      timeZone: ctx.loaded.config.server.timezone,
+      now: ctx.ts,
+      ...(output.fit ? { fit: output.fit } : {}),
+      ...(bound.why ? { why: bound.why } : {}),
+    });
+  }
+  const plan = output.plan();
+  if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
+  return { reservedUsd, plan, inputTokens: output.inputTokens() };
+}

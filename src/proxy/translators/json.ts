@@ -1,0 +1,71 @@
+import { GatewayError } from '../../errors.js';
+import { estimateInputTokens } from '../../metering/estimate.js';
+import { mayReasonUnseen } from '../../metering/hidden-output.js';
+import { cacheWritesOf } from '../../metering/pricing.js';
+import { createUsageReader } from '../../metering/usage-reader.js';
+import { createOutputFitter } from '../../policy/fit-output.js';
+import { choiceCount, planOutput } from '../../policy/output-cap.js';
+import { planServerTools } from '../../policy/server-tools.js';
+import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
+import { prepareBody } from '../prepare-body.js';
+import { parseJsonBody } from '../read-body.js';
+import type { Translator } from './translator.js';
+
+/**
+ * The JSON APIs (OpenAI's chat, completions, embeddings and responses; Anthropic's messages and
+ * count_tokens): a JSON body in, a JSON or SSE response out. What differs between them is in the
+ * route's entry (routes.ts: output field, usage kind, free) and in the policy functions that
+ * read a route's own fields.
+ */
+export const jsonTranslator: Translator = {
+  parse(raw) {
+    const fields = parseJsonBody(raw);
+    return { raw, fields, model: fields.model, stream: fields.stream === true };
+  },
+
+  check(request, route, key) {
+    // A background response is answered at once with no usage and generated later, where the
+    // gateway cannot meter or bound it: it would spend past any budget.
+    if (route.kind === 'responses' && request.fields.background === true) {
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' sent a background response (background: true), which tollgate cannot meter: the answer is generated after the request ends. Send it without background, streaming if it is long.`,
+      );
+    }
+  },
+
+  bound(request, { route, key, target, requestedModel, headers, ts }) {
+    const parsed = request.fields;
+    const inputEstimate = estimateInputTokens(request.raw.length, parsed);
+    const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);
+    const serverTools = planServerTools(parsed, route.kind);
+    // Input stored at the provider (previous_response_id, a file by id) is billed but not in the body.
+    const unseen = route.free
+      ? undefined
+      : planUnseenInput(parsed, route.kind, target.model, headers['anthropic-beta']);
+    const fitter = createOutputFitter(
+      planOutput(parsed, route.outputField, target.model, key),
+      target.model,
+      ts,
+      {
+        inputTokens: inputEstimate,
+        // A prompt that asks for caching may be billed as cache writes, dearer than input.
+        cacheWrites: cacheWritesOf(request.raw),
+        choices: choiceCount(parsed),
+        webSearches: serverTools.webSearches,
+        ...(unseen ? { contextWindow: unseen.contextWindow } : {}),
+      },
+    );
+    return {
+      inputEstimate,
+      mayReason,
+      fitter,
+      ...(unseen ? { why: explainUnseenInput(unseen, target.model) } : {}),
+      ...(serverTools.set ? { set: serverTools.set } : {}),
+    };
+  },
+
+  prepare: (request, route, plan, bound) => prepareBody(request.raw, request.fields, route, plan, bound.set),
+
+  usageReader: (route) => createUsageReader(route.usage),
+};

@@ -1,0 +1,69 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { KeyConfig } from '../../config/types.js';
+import type { UsageReader } from '../../metering/usage-reader.js';
+import type { OutputFitter } from '../../policy/fit-output.js';
+import type { ModelRoute } from '../../policy/model-access.js';
+import type { OutputPlan } from '../../policy/output-cap.js';
+import type { PreparedBody } from '../prepare-body.js';
+import type { Route } from '../routes.js';
+
+/**
+ * The seam between the request path and one wire format (Envoy AI Gateway's translators): the
+ * stages (src/proxy/stages/) never look at a route's kind, they ask the route's translator how
+ * to read its body, how much it may cost at most, what to send upstream and how to read the
+ * usage back. A new route adds an entry to translators/table.ts (a new wire format, such as a
+ * multipart image or audio upload, adds a translator of its own beside json.ts), not an
+ * `if (route.kind === …)` in policy or metering.
+ */
+export interface Translator {
+  /** The body as the gateway reads it, or invalid_request when it is not one. */
+  parse(raw: Buffer, headers: IncomingHttpHeaders): WireRequest;
+  /**
+   * Refuses (invalid_request) a request the gateway could not meter or bound. Runs after the
+   * body named its model and before that model is checked, so the refusal records the name.
+   */
+  check(request: WireRequest, route: Route, key: KeyConfig): void;
+  /** The most the request can cost, as the reservation pays for it (its input, output and tools). */
+  bound(request: WireRequest, at: BoundContext): RequestBound;
+  /** The bytes to send upstream, with the bounds the reservation paid for written in. */
+  prepare(request: WireRequest, route: Route, plan: OutputPlan, bound: RequestBound): PreparedBody;
+  /** Reads the usage the upstream reports in its response (JSON or SSE). */
+  usageReader(route: Route): UsageReader;
+}
+
+/** One request body, read and parsed. */
+export interface WireRequest {
+  /** The bytes the client sent: forwarded as they are when nothing has to change. */
+  raw: Buffer;
+  /** The body's fields (a JSON object; a multipart body's text fields). */
+  fields: Record<string, unknown>;
+  /** The `model` the body names (not yet checked). */
+  model: unknown;
+  /** The client asked for a stream. */
+  stream: boolean;
+}
+
+export interface BoundContext {
+  route: Route;
+  key: KeyConfig;
+  target: ModelRoute;
+  /** The `model` the body named, as recorded (a model's alias may say more than its config name). */
+  requestedModel: string | undefined;
+  headers: IncomingHttpHeaders;
+  /** Prices are those in force at this instant. */
+  ts: number;
+}
+
+/** What the reservation must cover. */
+export interface RequestBound {
+  /** Input tokens estimated from the body (what tpm counts, beside the output bound). */
+  inputEstimate: number;
+  /** The request may be billed for reasoning it does not show as text (hidden-output.ts). */
+  mayReason: boolean;
+  /** The output plan and its maximum cost, lowered to fit a budget where the gateway chose it. */
+  fitter: OutputFitter;
+  /** Why the maximum cost is what it is, for a refusal, when the body does not show it. */
+  why?: string;
+  /** Body fields written to bound what the provider bills per use (server tools). */
+  set?: Record<string, unknown>;
+}
