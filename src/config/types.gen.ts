@@ -91,6 +91,28 @@ export interface UpstreamSection {
    * How long to wait for the upstream, in milliseconds. Default 600000 (10 minutes).
    */
   timeout_ms?: number;
+  billing?: BillingSection;
+}
+/**
+ * Optional: check this upstream's metered spend, once a day, against the provider's own usage report for the previous UTC day (and, with project_id or workspace_id, its cost report in dollars). The reports are asked at the upstream's own base_url, in the OpenAI or the Anthropic form as its format says. See docs/bill-check.md.
+ */
+export interface BillingSection {
+  /**
+   * The provider's admin key (OpenAI sk-admin-…, Anthropic sk-ant-admin01-…) as an environment reference like ${OPENAI_ADMIN_KEY}; never a literal key. It is sent only to the provider's usage and cost reports.
+   */
+  admin_key: string;
+  /**
+   * The id of this upstream's api_key as the provider's usage report names it: key_… on OpenAI, apikey_… on Anthropic.
+   */
+  api_key_id: string;
+  /**
+   * OpenAI only, optional: the project (proj_…) the key belongs to; its cost report is then also compared in dollars.
+   */
+  project_id?: string;
+  /**
+   * Anthropic only, optional: the workspace (wrkspc_…) the key belongs to; its cost report is then also compared in dollars.
+   */
+  workspace_id?: string;
 }
 /**
  * A model the gateway serves, by the name clients send (a dated snapshot such as claude-sonnet-4-5-20250929 is served by the entry it extends, claude-sonnet-4-5), or a glob such as "claude-*" that serves every matching name the price catalog prices. Prices are USD per million tokens; those not set here come from the price catalog bundled with tollgate (@pydantic/genai-prices at the version the lockfile pins), which covers every token kind the provider bills: uncached input, cache reads, cache writes, output and long-context tiers. Explicit prices always win, each over the catalog's price of the same kind. A model the catalog does not know needs input_per_mtok and output_per_mtok: a budget cannot be hard without a price.

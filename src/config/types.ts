@@ -30,6 +30,19 @@ export interface UpstreamConfig {
   format: WireFormat;
   /** The price catalog's provider: `provider` from the file, else recognised from baseUrl. */
   provider?: string;
+  /** The bill check's settings (docs/bill-check.md), when the file has a `billing:` section. */
+  billing?: BillingConfig;
+}
+
+/** An upstream's `billing:` section: how to read the provider's own usage and cost reports. */
+export interface BillingConfig {
+  /** Name of the environment variable holding the provider's admin key (from `${NAME}`). */
+  adminKeyEnv: string;
+  /** The upstream key's id in the provider's reports: `key_…` (OpenAI) or `apikey_…` (Anthropic). */
+  apiKeyId: string;
+  /** OpenAI `proj_…` or Anthropic `wrkspc_…`: the cost report is compared in dollars too. */
+  projectId?: string;
+  workspaceId?: string;
 }
 
 /** Explicit USD prices per million tokens from keys.yaml; each wins over the catalog's. */

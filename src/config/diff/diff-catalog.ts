@@ -2,6 +2,7 @@ import { displayUrl } from '../load/base-url.js';
 import { allowedModels } from '../model-globs.js';
 import { ownEntry } from '../own.js';
 import type { Config } from '../types.js';
+import { diffBilling } from './diff-billing.js';
 import { type ConfigChange, change, diffLimits, money, percent } from './diff-change.js';
 
 /** The rest of a config diff: upstreams, models and prices, defaults, server and Slack settings. */
@@ -43,6 +44,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
         ),
       );
     }
+    diffBilling(old, u, out);
     if (old.format !== u.format || old.timeoutMs !== u.timeoutMs) {
       out.push(
         change(

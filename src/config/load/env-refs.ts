@@ -1,4 +1,4 @@
-import type { Config } from '../types.js';
+import type { Config, UpstreamConfig } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 
 /**
@@ -30,13 +30,29 @@ const isSet = (vars: NodeJS.ProcessEnv, name: string) => (vars[name] ?? '') !== 
 /** Names of the variables `config` refers to that are unset or empty in `vars`. */
 export function unsetReferences(config: Config, vars: NodeJS.ProcessEnv): Set<string> {
   const out = new Set<string>();
-  for (const u of Object.values(config.upstreams)) if (!isSet(vars, u.apiKeyEnv)) out.add(u.apiKeyEnv);
+  for (const u of Object.values(config.upstreams)) {
+    if (!isSet(vars, u.apiKeyEnv)) out.add(u.apiKeyEnv);
+    if (u.billing && !isSet(vars, u.billing.adminKeyEnv)) out.add(u.billing.adminKeyEnv);
+  }
   return out;
+}
+
+/**
+ * An unset admin key only stops the bill check (which then says "unavailable"), never a request:
+ * so it is a warning at start and an error only where a typo should be caught (validate --env, reload).
+ */
+function checkAdminKeyReference(u: UpstreamConfig, env: EnvCheck): Finding[] {
+  const name = u.billing?.adminKeyEnv;
+  if (name === undefined || isSet(env.vars, name) || env.tolerate?.has(name)) return [];
+  const path = ['upstreams', u.name, 'billing', 'admin_key'];
+  const message = `upstreams.${u.name}.billing.admin_key names \${${name}}, which is not set: the bill check of this upstream reports "unavailable" until tollgate runs with ${name} set`;
+  return [env.unsetIs === 'warning' ? warningAt(path, message) : errorAt(path, message)];
 }
 
 export function checkEnvReferences(config: Config, env: EnvCheck): Finding[] {
   const out: Finding[] = [];
   for (const u of Object.values(config.upstreams)) {
+    out.push(...checkAdminKeyReference(u, env));
     const name = u.apiKeyEnv;
     if (isSet(env.vars, name) || env.tolerate?.has(name)) continue;
     const path = ['upstreams', u.name, 'api_key'];

@@ -1,7 +1,8 @@
 import { providerOf } from '../../metering/catalog.js';
 import { ownRecord } from '../own.js';
-import type { GroupLimitsSection, KeysFile, LimitsSection } from '../types.gen.js';
+import type { BillingSection, GroupLimitsSection, KeysFile, LimitsSection } from '../types.gen.js';
 import type {
+  BillingConfig,
   Config,
   GroupConfig,
   KeyConfig,
@@ -58,6 +59,13 @@ export function envReference(apiKey: string): string {
   return m?.[1] ?? apiKey;
 }
 
+function billingOf(raw: BillingSection): BillingConfig {
+  const out: BillingConfig = { adminKeyEnv: envReference(raw.admin_key), apiKeyId: raw.api_key_id };
+  if (raw.project_id !== undefined) out.projectId = raw.project_id;
+  if (raw.workspace_id !== undefined) out.workspaceId = raw.workspace_id;
+  return out;
+}
+
 /** `now` picks the prices shown (metering picks them per request, as prices change by date). */
 export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
   const timezone = raw.server?.timezone ?? 'UTC';
@@ -73,6 +81,7 @@ export function normalizeConfig(raw: KeysFile, now = Date.now()): Config {
       timeoutMs: u.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       format: u.format ?? 'openai',
     };
+    if (u.billing) (upstreams[name] as UpstreamConfig).billing = billingOf(u.billing);
     const provider = providerOf({ baseUrl: u.base_url, ...(u.provider ? { provider: u.provider } : {}) });
     if (provider !== undefined) (upstreams[name] as UpstreamConfig).provider = provider;
   }

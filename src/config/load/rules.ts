@@ -8,6 +8,7 @@ import { errorAt, type Finding, warningAt } from './finding.js';
 import { isGlobName } from './model-prices.js';
 import { checkPrices } from './price-rules.js';
 import { breakerCanBeLifted } from './rules-alerts.js';
+import { checkBilling } from './rules-billing.js';
 import { closest } from './schema-check.js';
 
 /**
@@ -216,6 +217,7 @@ const RULES: Rule[] = [
   digestIsCron,
   checkPrices,
   breakerCanBeLifted,
+  checkBilling,
 ];
 
 export function checkRules(raw: KeysFile, config: Config, now: number, pruned?: PrunedParts): Finding[] {

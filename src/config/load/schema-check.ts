@@ -93,6 +93,14 @@ function patternMessage(path: PathSegment[]): string {
   const where = formatPath(path);
   const field = path.findLast((s) => typeof s === 'string');
   switch (field) {
+    case 'admin_key':
+      return `${where} is a literal key: it must be an environment reference like \${OPENAI_ADMIN_KEY}. Move the admin key to the environment and rotate it at the provider, since it is now in the file's history`;
+    case 'api_key_id':
+      return `${where} must be the key's id as the provider's usage report names it: key_… on OpenAI, apikey_… on Anthropic (not the key itself)`;
+    case 'project_id':
+      return `${where} must be an OpenAI project id like proj_abc123`;
+    case 'workspace_id':
+      return `${where} must be an Anthropic workspace id like wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ`;
     case 'api_key':
       return `${where} is a literal key: it must be an environment reference like \${OPENAI_API_KEY}. Move the secret to the environment and rotate it, since it is now in the file's history`;
     case 'hash':
