@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildKeyIndex, loadConfig } from '../config/load/load.js';
 import { KEY_NAME_RULE } from '../config/load/schema-check.js';
-import { checkKeyFormat, hashKey, maskKey, mintKey } from '../keys/format.js';
+import { checkKeyFormat, hashKey, hasKeyShape, maskKey, mintKey } from '../keys/format.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
@@ -103,7 +103,7 @@ async function check(args: string[], configFlag: string | undefined, io: CliIO):
   const key = await readKey(arg, io);
   const masked = maskKey(key);
   if (!checkKeyFormat(key)) {
-    const why = /^tgk_[0-9A-Za-z]{38}$/.test(key)
+    const why = hasKeyShape(key)
       ? 'its checksum does not match, so it was mistyped or truncated'
       : 'it is not tgk_ followed by 38 letters and digits';
     io.stdout(`${masked} is not a well-formed tollgate key: ${why}.\n`);

@@ -16,7 +16,9 @@ const REJECT_FROM = 248;
 
 /** What secret scanners match (the gitleaks rule and GitHub custom pattern use the same regex). */
 export const KEY_PATTERN = /\btgk_[0-9A-Za-z]{38}\b/;
-const EXACT = /^tgk_[0-9A-Za-z]{38}$/;
+/** The same pattern for finding every key in a text (`replace`, `matchAll`). */
+export const KEY_PATTERN_ALL = new RegExp(KEY_PATTERN.source, 'g');
+const EXACT = new RegExp(`^${KEY_PATTERN.source.replaceAll('\\b', '')}$`);
 
 const CRC_TABLE = buildCrcTable();
 
@@ -71,9 +73,14 @@ export function mintKey(): string {
   return `${PREFIX}${random}${checksumOf(random)}`;
 }
 
+/** True when `s` has the prefix, length and alphabet of a key, whatever its checksum. */
+export function hasKeyShape(s: string): boolean {
+  return EXACT.test(s);
+}
+
 /** True when `s` has the prefix, length and alphabet of a key and its checksum matches. */
 export function checkKeyFormat(s: string): boolean {
-  if (!EXACT.test(s)) return false;
+  if (!hasKeyShape(s)) return false;
   const random = s.slice(PREFIX.length, PREFIX.length + RANDOM_CHARS);
   return s.slice(PREFIX.length + RANDOM_CHARS) === checksumOf(random);
 }

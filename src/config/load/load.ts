@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
-import { maskKey } from '../../keys/format.js';
+import { KEY_PATTERN_ALL, maskKey } from '../../keys/format.js';
 import type { KeysFile } from '../types.gen.js';
 import type { Config, KeyConfig, LoadResult, Problem } from '../types.js';
 import { checkEnvReferences, type EnvCheck } from './env-refs.js';
@@ -20,11 +20,9 @@ import { createLocator, findDuplicateKeys, formatPath, type Locator } from './ya
  */
 
 // Matched on the raw text, so a key pasted into a comment or a broken file is still caught.
-const LEAKED_KEY = /\btgk_[0-9A-Za-z]{38}\b/g;
-
 function findLeakedKeys(text: string): Finding[] {
   const out: Finding[] = [];
-  for (const m of text.matchAll(LEAKED_KEY)) {
+  for (const m of text.matchAll(KEY_PATTERN_ALL)) {
     out.push({
       path: [],
       offset: m.index,
@@ -65,8 +63,8 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
         : undefined;
       const { line, col } = pos ?? { line: 1, col: 1 };
       // A key pasted where a name goes would otherwise be echoed by the message that names it.
-      const message = f.message.replace(LEAKED_KEY, (key) => maskKey(key));
-      const path = formatPath(f.path).replace(LEAKED_KEY, (key) => maskKey(key));
+      const message = f.message.replace(KEY_PATTERN_ALL, (key) => maskKey(key));
+      const path = formatPath(f.path).replace(KEY_PATTERN_ALL, (key) => maskKey(key));
       return { file: opts.file, line, col, path, message, severity: f.severity };
     });
     problems.sort((a, b) => a.line - b.line || a.col - b.col);

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Clock } from '../../clock.js';
 import type { ConfigHolder } from '../../deps.js';
+import { KEY_PATTERN_ALL } from '../../keys/format.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../notifier.js';
 import type { Metrics } from '../../ops/metrics.js';
@@ -67,11 +68,9 @@ export interface ConfigManagerDeps {
 /** Reasons that mean "the file system says something changed": the writer may not be done. */
 const SETTLED_REASONS = new Set(['watch', 'poll', 'watch-start']);
 
-const LEAKED_KEY = /\btgk_[0-9A-Za-z]{38}\b/g;
-
 /** Problems go to logs, /healthz and Slack: make sure none of them can carry a plaintext key. */
 function scrub(problems: Problem[]): Problem[] {
-  return problems.map((p) => ({ ...p, message: p.message.replace(LEAKED_KEY, 'tgk_[redacted]') }));
+  return problems.map((p) => ({ ...p, message: p.message.replace(KEY_PATTERN_ALL, 'tgk_[redacted]') }));
 }
 
 export function formatProblem(p: Problem): string {
