@@ -69,6 +69,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const settings = resolveSettings(opts, opts.env, config.current().config);
+  metrics.retainConfig(config.current().config);
   const masker = opts.masker ?? createSecretMasker();
   const refreshSecrets = () => masker.setSecrets(upstreamSecretsOf(config.current().config, opts.env));
   refreshSecrets();
@@ -122,8 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   notifier.setTarget({
     configReloaded: (e) => {
       refreshSecrets();
-      metrics.retainKeys(new Set(Object.keys(config.current().config.keys)));
-      metrics.retainGroups(new Set(Object.keys(config.current().config.groups ?? {})));
+      metrics.retainConfig(config.current().config);
       outward.configReloaded(e);
     },
     configReloadFailed: (e) => outward.configReloadFailed(e),

@@ -1,13 +1,24 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config/types.js';
 import type { UsageRecord } from '../store/types.js';
+import { createLabelPolicy } from './metric-labels.js';
 
 export type BudgetWindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
 const WINDOW_NAMES: BudgetWindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
 
-/** Prometheus metrics (docs/operations.md#metrics-get-metrics). Labels carry key *names*, never keys. */
+/**
+ * Prometheus metrics (docs/operations.md#metrics-get-metrics). Labels carry key *names*, never keys, and only
+ * values the config defines (metric-labels.ts), so the series count is bounded by its size.
+ */
 export interface Metrics {
   registry: Registry;
   observeRequest(record: UsageRecord): void;
+  /**
+   * The label values /metrics may carry from now on: the config's key names, model entries and
+   * groups (at start and after every reload). Until it is called, every key and model is
+   * `unknown`/`other`.
+   */
+  retainConfig(config: Pick<Config, 'keys' | 'models' | 'groups'>): void;
   setBudgetUse(key: string, window: BudgetWindowName, ratio: number): void;
   /** The same for a group's shared pot (tollgate_group_budget_use_ratio). */
   setGroupBudgetUse(group: string, window: BudgetWindowName, ratio: number): void;
@@ -90,6 +101,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  const labels = createLabelPolicy();
   const gaugedKeys = new Set<string>();
   let retained: ReadonlySet<string> | undefined;
   const gaugedGroups = new Set<string>();
@@ -97,16 +109,22 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   return {
     registry,
     observeRequest(r) {
-      const model = r.model ?? '';
-      requests.inc({ key: r.key, model, status: String(r.status) });
+      const key = labels.key(r.key);
+      const model = labels.model(r.model);
+      requests.inc({ key, model, status: labels.status(r.status) });
       // Counters only ever see finite numbers: prom-client throws on Infinity and NaN would stick.
-      if (r.costUsd > 0 && Number.isFinite(r.costUsd)) spend.inc({ key: r.key, model }, r.costUsd);
-      if (r.inputTokens > 0) tokens.inc({ key: r.key, model, direction: 'input' }, r.inputTokens);
-      if (r.outputTokens > 0) tokens.inc({ key: r.key, model, direction: 'output' }, r.outputTokens);
-      if (r.cachedTokens > 0) tokens.inc({ key: r.key, model, direction: 'cached' }, r.cachedTokens);
+      if (r.costUsd > 0 && Number.isFinite(r.costUsd)) spend.inc({ key, model }, r.costUsd);
+      if (r.inputTokens > 0) tokens.inc({ key, model, direction: 'input' }, r.inputTokens);
+      if (r.outputTokens > 0) tokens.inc({ key, model, direction: 'output' }, r.outputTokens);
+      if (r.cachedTokens > 0) tokens.inc({ key, model, direction: 'cached' }, r.cachedTokens);
       const writes = r.cacheWriteTokens ?? 0;
-      if (writes > 0) tokens.inc({ key: r.key, model, direction: 'cache_write' }, writes);
+      if (writes > 0) tokens.inc({ key, model, direction: 'cache_write' }, writes);
       latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
+    },
+    retainConfig(config) {
+      labels.retain(config);
+      this.retainKeys(new Set(Object.keys(config.keys)));
+      this.retainGroups(new Set(Object.keys(config.groups ?? {})));
     },
     setBudgetUse(key, window, ratio) {
       // A request admitted before a reload removed its key settles after it: no gauge for it.

@@ -108,13 +108,15 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     return spend;
   };
   const disables = await createDisableView({ store, log, refreshMs: 100 });
+  const metrics = createMetrics();
+  metrics.retainConfig(current.config);
   const deps: GatewayDeps = {
     config: { current: () => current },
     store,
     disables,
     clock,
     log,
-    metrics: createMetrics(),
+    metrics,
     notifier: opts.notifier ?? nullNotifier,
     env,
   };
@@ -146,6 +148,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     },
     reload(yaml, revision) {
       current = buildLoaded(yaml, keys, clock(), revision);
+      metrics.retainConfig(current.config);
     },
     async close() {
       server.closeAllConnections();

@@ -110,6 +110,36 @@ describe('operations endpoints', () => {
     expect(text).not.toContain('sk-upstream-secret');
   });
 
+  it('labels /metrics only with what the config names, however many model names and keys clients invent', async () => {
+    const send = (k: string, model: string) =>
+      fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }),
+      }).then((r) => r.text());
+    const invented: string[] = [];
+    const seriesAfter = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        const model = `made-up-${Math.random().toString(36).slice(2)}`;
+        invented.push(model);
+        await send(i % 3 === 0 ? mintKey() : key, model);
+      }
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      return { text, series: text.split('\n').filter((l) => l.startsWith('tollgate_')) };
+    };
+    const first = await seriesAfter(30);
+    const later = await seriesAfter(300);
+    expect(later.series.length).toBe(first.series.length);
+    for (const name of invented) expect(later.text).not.toContain(name);
+    const values = (label: string) =>
+      new Set([...later.text.matchAll(new RegExp(`[{,]${label}="([^"]*)"`, 'g'))].map((m) => m[1]));
+    expect([...values('model')].sort()).toEqual(['other', 'small']);
+    const keys = values('key');
+    expect(keys.has('unknown')).toBe(true);
+    for (const k of keys) expect(['cursor-dev', 'open-webui-team', 'unknown']).toContain(k);
+    expect(later.text).toMatch(/tollgate_requests_total\{key="cursor-dev",model="other",status="404"\} \d+/);
+  });
+
   it('shows the process in /metrics: RSS, heap and event-loop lag', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(Number(text.match(/^process_resident_memory_bytes (\d+)/m)?.[1])).toBeGreaterThan(1e6);
