@@ -1,7 +1,7 @@
 import { toCsv } from '../csv.js';
 import { renderUsage } from '../metering/usage-report.js';
 import { parseSince, parseUntil } from '../ops/time-args.js';
-import type { AuditEntry, Store, UsageGroupBy, UsageRecord } from '../store/types.js';
+import type { AuditEntry, UsageGroupBy, UsageRecord, UsageStore } from '../store/types.js';
 import { formatTime } from './format.js';
 
 const GROUPS: readonly UsageGroupBy[] = ['key', 'model', 'day', 'status'];
@@ -13,7 +13,7 @@ export class CsvQueryError extends Error {}
  * prints for the same flags, built by the same code from the same store query.
  */
 export async function usageCsv(
-  store: Store,
+  store: Pick<UsageStore, 'queryUsage'>,
   query: URLSearchParams,
   now: number,
   timeZone: string,

@@ -4,7 +4,7 @@ import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import type { Store } from '../store/types.js';
+import type { AuditStore, SpendReader, UsageStore } from '../store/types.js';
 
 export interface DashboardDeps {
   /** TOLLGATE_ADMIN_TOKEN: may also disable and enable keys. */
@@ -12,7 +12,8 @@ export interface DashboardDeps {
   /** TOLLGATE_DASHBOARD_TOKEN: read-only. */
   viewerToken?: string | undefined;
   config: ConfigHolder & { status(): ConfigStatus };
-  store: Store;
+  /** Reads for the pages and the CSV, and the audit of refused actions. */
+  store: SpendReader & UsageStore & Pick<AuditStore, 'audit' | 'keyAudit'>;
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;

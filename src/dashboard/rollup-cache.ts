@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { dayRange } from '../config/windows.js';
 import type { Logger } from '../log.js';
-import type { DailyTotal, Store } from '../store/types.js';
+import type { DailyTotal, UsageStore } from '../store/types.js';
 
 /**
  * A closed day read this long after its end is final: a request is charged to the day it started
@@ -38,7 +38,11 @@ export interface RollupCache {
  * on every page view. A past day is cached once it is final (read after its end plus a grace
  * period) and re-read in the background every hour; today is always read live.
  */
-export function createRollupCache(deps: { store: Store; clock: Clock; log: Logger }): RollupCache {
+export function createRollupCache(deps: {
+  store: Pick<UsageStore, 'dailyTotals'>;
+  clock: Clock;
+  log: Logger;
+}): RollupCache {
   const cache = new Map<string, Entry>();
   let refreshing: Promise<void> | null = null;
   // The first read of the past days (the slow one): later pages wait for it rather than repeat it.

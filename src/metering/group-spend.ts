@@ -1,6 +1,6 @@
 import type { GroupConfig } from '../config/types.js';
 import { groupPeriod } from '../store/budget-subject.js';
-import type { PeriodSpend, Store } from '../store/types.js';
+import type { PeriodSpend, SpendReader } from '../store/types.js';
 
 /**
  * The spend of groups in some periods, in one store read: `result.get(group)?.[period]`. A
@@ -8,7 +8,7 @@ import type { PeriodSpend, Store } from '../store/types.js';
  * reads any row its entries name.
  */
 export async function groupSpend(
-  store: Store,
+  store: Pick<SpendReader, 'getSpend'>,
   groups: readonly string[],
   periods: readonly string[],
 ): Promise<Map<string, Record<string, PeriodSpend>>> {

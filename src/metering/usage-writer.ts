@@ -1,10 +1,10 @@
 import type { Logger } from '../log.js';
-import type { PeriodSpend, Store, UsageRecord } from '../store/types.js';
+import type { BudgetStore, PeriodSpend, UsageRecord } from '../store/types.js';
 
 export interface WriteResult {
   /** The record is in the store (false: it waits in the backlog, or the store is still busy). */
   written: boolean;
-  /** The key's spend after the record, when the store returned it with the write (see Store.settle). */
+  /** The key's spend after the record, when the store returned it with the write (see BudgetStore.settle). */
   spend?: Record<string, PeriodSpend>;
 }
 
@@ -56,7 +56,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** No batching on a timer: each record is written before the response that it meters ends (SIGKILL-safe). */
 export function createUsageWriter(
-  deps: { store: Store; log: Logger },
+  deps: { store: Pick<BudgetStore, 'settle'>; log: Logger },
   options: UsageWriterOptions = {},
 ): UsageWriter {
   const delays = options.retryDelaysMs ?? [25, 100, 400];

@@ -10,13 +10,13 @@ import { usageByGroup } from '../metering/usage-by-group.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import type { Store, UsageGroupBy } from '../store/types.js';
+import type { SpendReader, UsageGroupBy, UsageStore } from '../store/types.js';
 import { parseSince, parseUntil } from './time-args.js';
 
 export interface AdminDeps {
   token: string;
   config: ConfigHolder;
-  store: Store;
+  store: SpendReader & Pick<UsageStore, 'queryUsage'>;
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;

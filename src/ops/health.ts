@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/reload/manager.js';
 import { CATALOG_VERSION } from '../metering/catalog.js';
-import type { Store } from '../store/types.js';
+import type { StoreLifecycle } from '../store/types.js';
 import type { WriteHealth } from '../store/write-health.js';
 
 /**
@@ -10,7 +10,7 @@ import type { WriteHealth } from '../store/write-health.js';
  * reports what requests see.
  */
 export function healthHandler(deps: {
-  store: Store;
+  store: Pick<StoreLifecycle, 'kind' | 'ping'>;
   configStatus: () => ConfigStatus;
   timeoutMs?: number;
   writes?: WriteHealth;

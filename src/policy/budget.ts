@@ -3,7 +3,7 @@ import { formatLocal, periodEnd } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
 import type { LocalDay } from '../metering/local-day.js';
 import { groupOf, groupPeriod } from '../store/budget-subject.js';
-import type { BudgetWindow, ReserveResult, Store } from '../store/types.js';
+import type { BudgetStore, BudgetWindow, ReserveResult } from '../store/types.js';
 import { storeUnavailable } from './store-unavailable.js';
 
 export interface BudgetPlan {
@@ -66,7 +66,7 @@ const FIT_ATTEMPTS = 3;
  * to what fits); it resolves with the amount reserved.
  */
 export async function reserveBudget(
-  store: Store,
+  store: Pick<BudgetStore, 'reserve'>,
   r: {
     id: string;
     key: KeyConfig;

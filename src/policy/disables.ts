@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { DisableRecord, Store } from '../store/types.js';
+import type { DisableRecord, DisableStore } from '../store/types.js';
 
 /**
  * The kill switch's in-memory view of the store's disables, so the hot path never waits on
@@ -16,7 +16,7 @@ export interface DisableView {
 }
 
 export async function createDisableView(deps: {
-  store: Store;
+  store: Pick<DisableStore, 'listDisabled' | 'onDisabledChange'>;
   log: Logger;
   refreshMs?: number;
   clock?: Clock;

@@ -5,7 +5,7 @@ import type { ConfigHolder } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { hashKey } from '../keys/format.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
-import type { AuditEntry, Store } from '../store/types.js';
+import type { AuditEntry, AuditStore, DisableStore } from '../store/types.js';
 import type { DisableView } from './disables.js';
 import { suggestName } from './suggest-name.js';
 
@@ -37,7 +37,7 @@ export interface KillSwitch {
  * true`, `expires`): widening access takes a pull request. Every call is audited, refusals too.
  */
 export function createKillSwitch(deps: {
-  store: Store;
+  store: Pick<DisableStore, 'setDisabled' | 'clearDisabled'> & Pick<AuditStore, 'audit'>;
   disables: DisableView;
   config: ConfigHolder;
   clock: Clock;

@@ -1,7 +1,7 @@
 import type { GroupConfig, KeyConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { groupSubject } from '../store/budget-subject.js';
-import type { Store } from '../store/types.js';
+import type { RateStore, SlotResult } from '../store/types.js';
 import { storeUnavailable } from './store-unavailable.js';
 
 export interface SlotGrant {
@@ -28,7 +28,7 @@ const TOKEN_RULE = 'input estimated from the body plus the output bound';
  * input plus its output bound, like the money a budget reserves.
  */
 export async function acquireRateSlot(
-  store: Store,
+  store: Pick<RateStore, 'acquireSlot'>,
   r: { id: string; key: KeyConfig; group?: GroupConfig; tokens: number; now: number; leaseUntil: number },
 ): Promise<SlotGrant & { holding: SlotHolding }> {
   const { rpm, maxParallel, tpm } = r.key.limits;
@@ -54,7 +54,7 @@ export async function acquireRateSlot(
       );
     }
   }
-  let result: Awaited<ReturnType<Store['acquireSlot']>>;
+  let result: SlotResult;
   try {
     result = await store.acquireSlot({
       id: r.id,

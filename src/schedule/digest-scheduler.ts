@@ -3,9 +3,10 @@ import type { Clock } from '../clock.js';
 import { dayOf, previousDay } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
+import type { DigestStore } from '../slack/digest/build-digest.js';
 import { buildDigest } from '../slack/digest/build-digest.js';
 import { type DigestMessage, renderDigestBlocks } from '../slack/digest/render-blocks.js';
-import type { Store } from '../store/types.js';
+import type { ClaimStore } from '../store/types.js';
 import { lastFireAtOrBefore } from './last-fire.js';
 
 /**
@@ -23,7 +24,7 @@ export const DEFAULT_DIGEST_CRON = '0 9 * * *';
 export type DigestRunResult = 'sent' | 'already-sent' | 'failed';
 
 export interface DigestSchedulerDeps {
-  store: Store;
+  store: Pick<ClaimStore, 'claimOnce' | 'releaseClaim'> & DigestStore;
   config: ConfigHolder;
   clock: Clock;
   log: Logger;

@@ -5,7 +5,7 @@ import { dayOf, dayRange } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import { type ExpiryMessage, expiryReminder } from '../slack/expiry-message.js';
-import type { Store } from '../store/types.js';
+import type { ClaimStore } from '../store/types.js';
 
 /**
  * Reminds a key's `notify` users in slack.channel that many days before the key expires
@@ -20,7 +20,7 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 export interface ExpiryRemindersDeps {
-  store: Store;
+  store: Pick<ClaimStore, 'claimOnce' | 'releaseClaim'>;
   config: ConfigHolder;
   clock: Clock;
   log: Logger;

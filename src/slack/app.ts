@@ -13,7 +13,7 @@ import { maskDeep } from '../keys/mask-secrets.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import type { Store } from '../store/types.js';
+import type { AuditStore, ClaimStore, ClientStore, SpendReader, UsageStore } from '../store/types.js';
 import { DISABLE_KEY_ACTION } from './alert-messages.js';
 import { ENABLE_KEY_ACTION } from './breaker-alert.js';
 import { createSlackWebClient, slackApiUrl, toBoltLogger } from './client.js';
@@ -26,10 +26,17 @@ import { keysReport, spendReport } from './spend-report.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
+/** What Slack uses of the store: alert and replay claims, clients, spend, the audit of commands. */
+export type SlackStore = ClaimStore &
+  ClientStore &
+  SpendReader &
+  Pick<UsageStore, 'spendBetween'> &
+  Pick<AuditStore, 'audit'>;
+
 export interface SlackDeps {
   env: NodeJS.ProcessEnv;
   config: ConfigHolder;
-  store: Store;
+  store: SlackStore;
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;

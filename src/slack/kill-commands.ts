@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import type { Store } from '../store/types.js';
+import type { AuditStore } from '../store/types.js';
 import { escapeMrkdwn, userMention } from './format.js';
 
 export interface SlackReply {
@@ -14,7 +14,7 @@ export interface SlackReply {
 
 export interface KillCommandDeps {
   config: ConfigHolder;
-  store: Store;
+  store: Pick<AuditStore, 'audit'>;
   killSwitch: KillSwitch;
   clock: Clock;
   log: Logger;

@@ -5,7 +5,7 @@ import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
-import type { Store } from '../store/types.js';
+import type { ClaimStore, ClientStore, UsageStore } from '../store/types.js';
 import {
   type AlertMessage,
   budgetAlert,
@@ -48,7 +48,7 @@ export interface SlackNotifier extends Notifier {
  * save store round trips and never decide on their own.
  */
 export function createSlackNotifier(deps: {
-  store: Store;
+  store: Pick<ClaimStore, 'claimOnce' | 'releaseClaim'> & ClientStore & Pick<UsageStore, 'spendBetween'>;
   config: ConfigHolder;
   clock: Clock;
   log: Logger;

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/types.js';
+import type { ClaimStore } from '../store/types.js';
 
 /** Slack's own replay window, applied in both directions. */
 export const SLACK_TOLERANCE_SEC = 5 * 60;
@@ -24,7 +24,7 @@ const PRUNE_EVERY_MS = 60_000;
  */
 export function createRequestGuard(deps: {
   signingSecret: string;
-  store: Store;
+  store: Pick<ClaimStore, 'claimOnce' | 'pruneClaims'>;
   clock: Clock;
   log: Logger;
 }): RequestHandler {

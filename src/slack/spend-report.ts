@@ -7,12 +7,12 @@ import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import { suggestName } from '../policy/suggest-name.js';
-import type { DisableRecord, Store } from '../store/types.js';
+import type { DisableRecord, SpendReader } from '../store/types.js';
 import { escapeMrkdwn, formatPercent, formatUsd, userMention } from './format.js';
 
 export interface ReportDeps {
   config: ConfigHolder;
-  store: Store;
+  store: SpendReader;
   disables: DisableView;
   clock: Clock;
 }

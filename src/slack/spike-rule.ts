@@ -1,6 +1,6 @@
 import { DEFAULT_SPIKE_FACTOR, DEFAULT_SPIKE_MIN_USD } from '../config/load/normalize.js';
 import type { Config } from '../config/types.js';
-import type { Store } from '../store/types.js';
+import type { UsageStore } from '../store/types.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -53,7 +53,7 @@ export interface SpikeMeter {
  * looped for a day costs one hour of rows per check, not a day of them, which matters on SQLite
  * where the query runs on the event loop.
  */
-export function createSpikeMeter(store: Store): SpikeMeter {
+export function createSpikeMeter(store: Pick<UsageStore, 'spendBetween'>): SpikeMeter {
   const hoursByKey = new Map<string, HourCache>();
 
   async function baselineUsd(key: string, now: number): Promise<number> {

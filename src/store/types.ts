@@ -1,7 +1,8 @@
 /**
- * The store: everything money-relevant and everything shared between replicas. One interface,
- * two implementations (sqlite.ts for the embedded default, postgres.ts for several replicas),
- * one test suite run against both (test/integration/store.test.ts).
+ * The store: everything money-relevant and everything shared between replicas. One contract
+ * (role interfaces that `Store` composes), two implementations (sqlite.ts for the embedded
+ * default, postgres.ts for several replicas), one test suite run against both
+ * (test/integration/store.test.ts).
  */
 
 export type UsageSource = 'provider' | 'estimated' | 'reserved' | 'none';
@@ -193,15 +194,18 @@ export interface DailyTotal {
   costUsd: number;
 }
 
-export interface Store {
+/** Opening, health and closing: the server's wiring and /healthz. */
+export interface StoreLifecycle {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies migrations (safe when several replicas start at once). */
   init(): Promise<void>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
 
-  // ---- budgets: reserve before forwarding, settle after ----
+/** Budgets: reserve before forwarding, settle after, and read what was spent. */
+export interface BudgetStore {
   reserve(r: ReserveRequest): Promise<ReserveResult>;
   /**
    * In one transaction: drop the reservation `id` (if any) and its reserved amount, add
@@ -224,13 +228,20 @@ export interface Store {
    * rows are read with getSpend and `@group/…` entries (budget-subject.ts).
    */
   getAllSpend(periods: string[]): Promise<Map<string, Record<string, number>>>;
+}
 
-  // ---- rate limits: rpm and tpm (rolling 60 s) and max_parallel, shared by all replicas ----
+/** Budget reads only: spend per key and period, for reports, metrics and alerts. */
+export type SpendReader = Pick<BudgetStore, 'getSpend' | 'getAllSpend'>;
+
+/** Rate limits: rpm and tpm (rolling 60 s) and max_parallel, shared by all replicas. */
+export interface RateStore {
   acquireSlot(r: SlotRequest): Promise<SlotResult>;
   /** Ends a slot: frees its parallel slot and settles its tpm tokens to the real count. */
   releaseSlot(id: string, key: string, end?: SlotEnd): Promise<void>;
+}
 
-  // ---- the kill switch: durable disables from Slack and the admin API ----
+/** The kill switch: durable disables from Slack, the admin API, the dashboard and the breaker. */
+export interface DisableStore {
   /** Returns false when the key was already disabled (idempotent). */
   setDisabled(d: DisableRecord): Promise<boolean>;
   /** Returns false when the key was not disabled. */
@@ -238,20 +249,30 @@ export interface Store {
   listDisabled(): Promise<Map<string, DisableRecord>>;
   /** Called when any replica changes a disable (LISTEN/NOTIFY on postgres). Returns unsubscribe. */
   onDisabledChange(cb: () => void): () => void;
+}
 
+/** The audit log of admin actions. */
+export interface AuditStore {
   audit(e: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
+  /** Audit entries about one key, newest first. */
+  keyAudit(key: string, limit: number): Promise<AuditEntry[]>;
+}
 
-  /**
-   * Once-only guard shared by replicas (digest per day, alert per key/window/threshold):
-   * true for the first caller of (scope, id), false for everyone after.
-   */
+/**
+ * Once-only guards shared by replicas (digest per day, alert per key/window/threshold, Slack
+ * request replays): true for the first caller of (scope, id), false for everyone after.
+ */
+export interface ClaimStore {
   claimOnce(scope: string, id: string, at: number): Promise<boolean>;
   /** Undoes a claim whose work failed, so it can be retried. */
   releaseClaim(scope: string, id: string): Promise<void>;
   /** Forgets claims of `scope` made before `before` (e.g. Slack signatures past the replay window). */
   pruneClaims(scope: string, before: number): Promise<number>;
+}
 
+/** The clients each key was used from (Slack's new-client alert). */
+export interface ClientStore {
   /**
    * Remembers that `key` was used from client `fingerprint` (user-agent family + network).
    * Returns whether it is new and how many other clients the key had before.
@@ -261,8 +282,10 @@ export interface Store {
     fingerprint: string,
     at: number,
   ): Promise<{ isNew: boolean; knownBefore: number }>;
+}
 
-  // ---- queries ----
+/** Reads of the usage records and their daily rollup: reports, digest, dashboard. */
+export interface UsageStore {
   queryUsage(q: UsageQuery, timeZone: string): Promise<UsageRow[]>;
   /** Daily rollup rows for local days in [fromDay, toDay] inclusive. */
   rollup(fromDay: string, toDay: string): Promise<RollupRow[]>;
@@ -270,12 +293,22 @@ export interface Store {
   spendBetween(key: string, since: number, until: number): Promise<{ costUsd: number; requests: number }>;
   /** Epoch ms of each key's latest usage record. */
   lastUsed(): Promise<Map<string, number>>;
-
-  // ---- dashboard reads (src/dashboard/) ----
   /** Rollup sums per day, key and model for local days in [fromDay, toDay], in that order. */
   dailyTotals(q: DailyTotalsQuery): Promise<DailyTotal[]>;
   /** A key's latest usage records, newest first. */
   recentUsage(key: string, limit: number): Promise<UsageRecord[]>;
-  /** Audit entries about one key, newest first. */
-  keyAudit(key: string, limit: number): Promise<AuditEntry[]>;
 }
+
+/**
+ * The whole store, as the server opens it. Code that uses it takes the role(s) it needs
+ * (`BudgetStore`, `DisableStore`, …), so a test fake implements one role, not all of them.
+ */
+export interface Store
+  extends StoreLifecycle,
+    BudgetStore,
+    RateStore,
+    DisableStore,
+    AuditStore,
+    ClaimStore,
+    ClientStore,
+    UsageStore {}

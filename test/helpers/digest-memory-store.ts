@@ -1,19 +1,20 @@
+import type { DigestStore } from '../../src/slack/digest/build-digest.js';
 import { type HashGroupRow, toHashRows } from '../../src/store/hash-usage.js';
 import type {
+  ClaimStore,
   DisableRecord,
   RollupRow,
-  Store,
   UsageQuery,
   UsageRecord,
   UsageRow,
 } from '../../src/store/types.js';
 
 /**
- * The part of the Store the digest uses (rollup, lastUsed, listDisabled, the once-only
+ * The roles the digest and its scheduler use (rollup, lastUsed, listDisabled, the once-only
  * guard), in memory, computed from usage records the same way the real stores roll them up.
- * Everything else throws, so a digest that starts depending on more of the store shows up here.
+ * Group spend throws: these digests have no groups.
  */
-export interface DigestMemoryStore extends Store {
+export interface DigestMemoryStore extends DigestStore, Pick<ClaimStore, 'claimOnce' | 'releaseClaim'> {
   records: UsageRecord[];
   disabledKeys: Map<string, DisableRecord>;
   claims: Map<string, number>;
@@ -27,15 +28,11 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
   const unsupported = (name: string) => () => {
     throw new Error(`digest memory store: ${name} is not implemented`);
   };
-  const store = {
-    kind: 'sqlite' as const,
+  const store: DigestMemoryStore = {
     records,
     disabledKeys,
     claims,
     calls,
-    init: async () => {},
-    ping: async () => {},
-    close: async () => {},
     async rollup(fromDay: string, toDay: string): Promise<RollupRow[]> {
       calls.rollup++;
       const rows = new Map<string, RollupRow>();
@@ -79,20 +76,7 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
     async releaseClaim(scope: string, id: string): Promise<void> {
       claims.delete(`${scope}:${id}`);
     },
-    reserve: unsupported('reserve'),
-    settle: unsupported('settle'),
-    recoverReservations: unsupported('recoverReservations'),
     getSpend: unsupported('getSpend'),
-    getAllSpend: unsupported('getAllSpend'),
-    acquireSlot: unsupported('acquireSlot'),
-    releaseSlot: unsupported('releaseSlot'),
-    setDisabled: unsupported('setDisabled'),
-    clearDisabled: unsupported('clearDisabled'),
-    onDisabledChange: () => () => {},
-    audit: unsupported('audit'),
-    listAudit: unsupported('listAudit'),
-    recordClient: unsupported('recordClient'),
-    pruneClaims: unsupported('pruneClaims'),
     // Only `by: 'hash'` (the stale-hash flag), computed from the records the way the stores group them.
     async queryUsage(q: UsageQuery): Promise<UsageRow[]> {
       if (q.by !== 'hash') throw new Error(`digest memory store: queryUsage by ${q.by} is not implemented`);
@@ -120,10 +104,6 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
       }
       return toHashRows([...groups.values()]);
     },
-    spendBetween: unsupported('spendBetween'),
-    dailyTotals: unsupported('dailyTotals'),
-    recentUsage: unsupported('recentUsage'),
-    keyAudit: unsupported('keyAudit'),
   };
-  return store as DigestMemoryStore;
+  return store;
 }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
 import { MIN_FITTED_OUTPUT_TOKENS } from '../../src/policy/fit-output.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
-import type { Store, UsageRecord } from '../../src/store/types.js';
+import type { SpendReader, Store, UsageRecord } from '../../src/store/types.js';
 import { type FakeUpstream, type Received, sleep, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
@@ -90,7 +90,12 @@ function send(url: string, key: string, i: number) {
   });
 }
 
-async function expectWithinLimit(up: FakeUpstream, records: UsageRecord[], statuses: number[], store: Store) {
+async function expectWithinLimit(
+  up: FakeUpstream,
+  records: UsageRecord[],
+  statuses: number[],
+  store: SpendReader,
+) {
   const ok = statuses.filter((s) => s === 200).length;
   expect(ok).toBeGreaterThan(0);
   expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
@@ -281,7 +286,7 @@ describe('the output bound on PostgreSQL, two replicas', () => {
       records.splice(0, records.length, ...(gws[0] as Harness).records, ...(gws[1] as Harness).records);
     }
     expect(records).toHaveLength(16);
-    await expectWithinLimit(up, records, statuses, stores[0] as Store);
+    await expectWithinLimit(up, records, statuses, stores[0] as SpendReader);
   });
 });
 

@@ -41,12 +41,13 @@ describe('Slack commands over Socket Mode', () => {
     const real = createSqliteStore(':memory:');
     await real.init();
     // setDisabled can be held back by a test to play a slow store.
-    store = Object.assign(Object.create(real) as Store, {
+    store = {
+      ...real,
       setDisabled: async (...args: Parameters<Store['setDisabled']>) => {
         if (gate) await gate;
         return real.setDisabled(...args);
       },
-    });
+    };
     disables = await createDisableView({ store, log: silentLogger(), refreshMs: 3_600_000 });
     const config = holderOf(slackTestConfig());
     const clock = () => Date.now();

@@ -1,7 +1,7 @@
 import { ownEntry } from '../../config/own.js';
 import type { Config } from '../../config/types.js';
 import { previousDay } from '../../config/windows.js';
-import type { RollupRow, Store } from '../../store/types.js';
+import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../store/types.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
 
@@ -63,8 +63,13 @@ export interface Digest {
   groups?: DigestGroupLine[];
 }
 
+/** What the digest reads: the rollup, disables, last use, key hashes in use and group spend. */
+export type DigestStore = Pick<UsageStore, 'rollup' | 'lastUsed' | 'queryUsage'> &
+  Pick<DisableStore, 'listDisabled'> &
+  Pick<SpendReader, 'getSpend'>;
+
 export interface BuildDigestInput {
-  store: Store;
+  store: DigestStore;
   config: Config;
   revision: string;
   day: string;

@@ -1,7 +1,7 @@
 import { ownEntry } from '../../config/own.js';
 import type { Config, KeyConfig } from '../../config/types.js';
 import { dayOf, dayRange } from '../../config/windows.js';
-import type { DisableRecord, Store } from '../../store/types.js';
+import type { DisableRecord, UsageStore } from '../../store/types.js';
 import type { DigestKeyLine } from './build-digest.js';
 import { hashFlagItems } from './hash-flags.js';
 import { formatPercent, formatUsd } from './money.js';
@@ -78,7 +78,7 @@ export interface KeyHistory {
 }
 
 export interface FlagInput {
-  store: Store;
+  store: Pick<UsageStore, 'lastUsed' | 'queryUsage'>;
   config: Config;
   day: string;
   now: number;

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/types.js';
 import { groupSpend, sortedGroups } from '../../metering/group-spend.js';
-import type { Store } from '../../store/types.js';
+import type { SpendReader } from '../../store/types.js';
 import { formatUsd } from './money.js';
 
 /**
@@ -16,7 +16,11 @@ export interface DigestGroupLine {
   keys: number;
 }
 
-export async function buildGroupLines(store: Store, config: Config, day: string): Promise<DigestGroupLine[]> {
+export async function buildGroupLines(
+  store: Pick<SpendReader, 'getSpend'>,
+  config: Config,
+  day: string,
+): Promise<DigestGroupLine[]> {
   const groups = sortedGroups(config.groups);
   if (groups.length === 0) return [];
   const period = `d:${day}`;

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/types.js';
 import { dayOf, dayRange, previousDay } from '../../config/windows.js';
-import type { Store } from '../../store/types.js';
+import type { UsageStore } from '../../store/types.js';
 
 type FlagItem = { key: string; detail: string };
 
@@ -26,7 +26,7 @@ const prefixOf = (hash: string) => hash.replace(/^sha256:/, '').slice(0, 12);
  * shows in the digest.
  */
 export async function hashFlagItems(
-  store: Store,
+  store: Pick<UsageStore, 'queryUsage'>,
   config: Config,
   day: string,
   skip: (key: string) => boolean,

@@ -46,12 +46,13 @@ describe('the dashboard rollup cache', () => {
     const real = createSqliteStore(join(dir, 'db'));
     await real.init();
     queries = [];
-    store = Object.assign(Object.create(real) as Store, {
+    store = {
+      ...real,
       dailyTotals: (q: DailyTotalsQuery) => {
         queries.push(q);
         return real.dailyTotals(q);
       },
-    });
+    };
     for (const day of DAYS) await store.settle(usage(day), []);
     await store.settle(
       usage('2026-11-25', { key: 'open-webui', model: 'claude-sonnet-4-5', costUsd: 2 }),

@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import { createUsageWriter } from '../../../src/metering/usage-writer.js';
-import type { Store, UsageRecord } from '../../../src/store/types.js';
+import type { BudgetStore, UsageRecord } from '../../../src/store/types.js';
 
 const record = { requestId: 'r1' } as UsageRecord;
 
 function flakyStore(failures: number) {
   const written: string[] = [];
   let calls = 0;
-  const store = {
+  const store: Pick<BudgetStore, 'settle'> = {
     async settle(r: UsageRecord) {
       calls++;
       if (calls <= failures) throw new Error('store down');
       written.push(r.requestId);
+      return undefined;
     },
-  } as unknown as Store;
+  };
   return { store, written, calls: () => calls };
 }
 
@@ -42,15 +43,15 @@ describe('the usage writer', () => {
   it('stops holding up the response for a store that hangs, and still finishes the write', async () => {
     let release!: () => void;
     const written: string[] = [];
-    const store = {
+    const store: Pick<BudgetStore, 'settle'> = {
       settle: (r: UsageRecord) =>
-        new Promise<void>((resolve) => {
+        new Promise<undefined>((resolve) => {
           release = () => {
             written.push(r.requestId);
-            resolve();
+            resolve(undefined);
           };
         }),
-    } as unknown as Store;
+    };
     const writer = createUsageWriter({ store, log: silentLogger() }, { maxWaitMs: 20 });
     expect(await writer.write(record, [])).toEqual({ written: false });
     expect(writer.pending()).toBe(1);

@@ -3,16 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../../src/log.js';
 import type { DisableView } from '../../../src/policy/disables.js';
 import type { KillSwitch } from '../../../src/policy/kill-switch.js';
-import { createSlack } from '../../../src/slack/app.js';
+import { createSlack, type SlackStore } from '../../../src/slack/app.js';
 import { createSlackWebClient, slackApiUrl } from '../../../src/slack/client.js';
-import type { Store } from '../../../src/store/types.js';
 import { holderOf, slackTestConfig } from '../../helpers/slack-config.js';
 
 function deps(env: NodeJS.ProcessEnv, log = silentLogger()) {
   return {
     env,
     config: holderOf(slackTestConfig()),
-    store: {} as Store,
+    store: {} as SlackStore,
     disables: {} as DisableView,
     killSwitch: {} as KillSwitch,
     clock: () => 0,
