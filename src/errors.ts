@@ -68,6 +68,14 @@ export class GatewayError extends Error {
 /** Turns anything thrown into a GatewayError; unknown errors become `internal_error`. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  // express decodes route parameters with decodeURIComponent: a malformed percent-escape in a
+  // path (`/dashboard/keys/%E0%A4%A`) is the client's mistake, not an internal error.
+  if (err instanceof URIError) {
+    return new GatewayError(
+      'invalid_request',
+      'the path has a malformed percent-escape (% and two hex digits forming valid UTF-8); encode names with encodeURIComponent.',
+    );
+  }
   return new GatewayError(
     'internal_error',
     'tollgate hit an internal error; the request was not forwarded.',

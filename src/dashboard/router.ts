@@ -192,7 +192,9 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     const text =
       e.code === 'store_unavailable'
         ? 'The store cannot be reached right now; try again in a moment.'
-        : 'Something went wrong; the log has the details.';
+        : e.code === 'invalid_request'
+          ? 'That address is malformed; check the link.'
+          : 'Something went wrong; the log has the details.';
     render(res, e.status, 'Error', html`<h1>${text}</h1>`, session);
   });
 
