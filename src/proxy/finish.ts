@@ -1,5 +1,4 @@
 import type { KeyLimits } from '../config/types.js';
-import type { GatewayDeps } from '../deps.js';
 import type { UsageWriter } from '../metering/usage-writer.js';
 import type { Notifier } from '../notifier.js';
 import type { BudgetWindowName } from '../ops/metrics.js';
@@ -7,6 +6,7 @@ import { groupOfKey } from '../policy/budget.js';
 import { groupSubject, spendRowOf } from '../store/budget-subject.js';
 import type { PeriodSpend, UsageRecord } from '../store/types.js';
 import { buildRecord, type Outcome, type RequestContext } from './context.js';
+import type { ProxyDeps } from './proxy-deps.js';
 
 type SpendReport = Parameters<Notifier['requestSettled']>[0]['spend'];
 
@@ -25,7 +25,7 @@ const LIMIT_OF = {
  */
 export type FinishRequest = (ctx: RequestContext, outcome: Outcome, respond: () => void) => Promise<void>;
 
-export function createFinisher(deps: GatewayDeps, writer: UsageWriter): FinishRequest {
+export function createFinisher(deps: ProxyDeps, writer: UsageWriter): FinishRequest {
   const reportSpend = async (
     ctx: RequestContext,
     record: UsageRecord,

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayDeps } from '../deps.js';
 import { toGatewayError } from '../errors.js';
 import { createLocalDayCache } from '../metering/local-day.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
@@ -8,6 +7,7 @@ import { answerPreflight, corsPolicy, setCorsHeaders } from './cors.js';
 import { createFinisher } from './finish.js';
 import { createAgents } from './forward.js';
 import { createPipeline, NO_KEY } from './pipeline.js';
+import type { ProxyDeps } from './proxy-deps.js';
 import { newRequestId } from './request-id.js';
 import { sendError } from './respond.js';
 
@@ -25,10 +25,7 @@ export interface Gateway {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-export function createGateway(
-  deps: GatewayDeps,
-  options: { usageWriter?: UsageWriterOptions } = {},
-): Gateway {
+export function createGateway(deps: ProxyDeps, options: { usageWriter?: UsageWriterOptions } = {}): Gateway {
   const agents = createAgents();
   const localDay = createLocalDayCache();
   const writer = createUsageWriter(deps, options.usageWriter);

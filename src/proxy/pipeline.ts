@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayDeps } from '../deps.js';
 import type { RequestContext } from './context.js';
 import type { FinishRequest } from './finish.js';
 import type { UpstreamAgents } from './forward.js';
 import { modelsList } from './models-list.js';
+import type { ProxyDeps } from './proxy-deps.js';
 import { sendJson } from './respond.js';
 import { admitKey, admitRequest, refuseUnknownRoute } from './stages/admit.js';
 import { exchange } from './stages/exchange.js';
@@ -21,7 +21,7 @@ export const NO_KEY = '-';
  * meter) → settle. Every path through it, refusals and crashes included, ends in exactly one
  * `finish`: an exchange's own, or the one in the catch below.
  */
-export function createPipeline(parts: { deps: GatewayDeps; agents: UpstreamAgents; finish: FinishRequest }) {
+export function createPipeline(parts: { deps: ProxyDeps; agents: UpstreamAgents; finish: FinishRequest }) {
   const { deps, agents, finish } = parts;
 
   const serve = async (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => {

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GroupConfig, KeyConfig } from '../../config/types.js';
-import type { GatewayDeps } from '../../deps.js';
 import { GatewayError } from '../../errors.js';
 import { authenticateKey, identifyKey } from '../../policy/authenticate.js';
 import { type BudgetPlan, groupOfKey, planBudget } from '../../policy/budget.js';
 import { checkKeyUsable } from '../../policy/key-usable.js';
 import { type ModelRoute, resolveModel } from '../../policy/model-access.js';
 import type { RequestContext } from '../context.js';
+import type { ProxyDeps } from '../proxy-deps.js';
 import { readBody } from '../read-body.js';
 import type { Route } from '../routes.js';
 import type { RequestBound, Translator, WireRequest } from '../translators/translator.js';
@@ -57,7 +57,7 @@ export function refuseUnknownRoute(
 
 /** The key, in the order of docs/api.md: present, well-formed, known; then disabled, then expired. */
 export function admitKey(
-  deps: GatewayDeps,
+  deps: ProxyDeps,
   ctx: RequestContext,
   req: IncomingMessage,
   res: ServerResponse,
@@ -75,7 +75,7 @@ export function admitKey(
 
 /** The body and the model it names, and the request's bound. */
 export async function admitRequest(
-  deps: GatewayDeps,
+  deps: ProxyDeps,
   ctx: RequestContext,
   req: IncomingMessage,
   route: Route,

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayDeps } from '../../deps.js';
 import { type Metered, meterExchange } from '../../metering/meter.js';
 import { extractKey } from '../../policy/authenticate.js';
 import type { RequestContext } from '../context.js';
 import { type ForwardOutcome, forward, type UpstreamAgents } from '../forward.js';
 import { upstreamRequestHeaders } from '../headers.js';
+import type { ProxyDeps } from '../proxy-deps.js';
 import { responseTaps } from '../response-taps.js';
 import { upstreamUrl } from '../upstream-url.js';
 import type { Admission } from './admit.js';
@@ -25,7 +25,7 @@ export interface Exchanged {
 }
 
 export async function exchange(
-  deps: GatewayDeps,
+  deps: ProxyDeps,
   agents: UpstreamAgents,
   ctx: RequestContext,
   req: IncomingMessage,

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayDeps } from '../../deps.js';
 import { reserveBudget } from '../../policy/budget.js';
 import type { OutputPlan } from '../../policy/output-cap.js';
 import { acquireRateSlot } from '../../policy/rate-limit.js';
 import type { RequestContext } from '../context.js';
 import { maxExchangeMs } from '../forward.js';
+import type { ProxyDeps } from '../proxy-deps.js';
 import type { Admission } from './admit.js';
 
 /*
@@ -28,7 +28,7 @@ export interface Reservation {
 }
 
 export async function reserve(
-  deps: GatewayDeps,
+  deps: ProxyDeps,
   ctx: RequestContext,
   res: ServerResponse,
   admission: Admission,

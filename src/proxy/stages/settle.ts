@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayDeps } from '../../deps.js';
 import { toGatewayError } from '../../errors.js';
 import { NO_USAGE } from '../../metering/pricing.js';
 import type { Outcome, RequestContext } from '../context.js';
 import type { FinishRequest } from '../finish.js';
+import type { ProxyDeps } from '../proxy-deps.js';
 import { sendError } from '../respond.js';
 import type { Admission } from './admit.js';
 import type { Exchanged } from './exchange.js';
@@ -43,7 +43,7 @@ export async function settleExchange(
 
 /** Settles a request refused or broken at any stage; one already settled is only cut off. */
 export async function settleRefusal(
-  deps: GatewayDeps,
+  deps: ProxyDeps,
   finish: FinishRequest,
   ctx: RequestContext,
   res: ServerResponse,
