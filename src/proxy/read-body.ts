@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { checkJsonDepth } from './json-depth.js';
 
 /** Prompts with images and long contexts run to tens of MB; beyond this the request is refused. */
 export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
@@ -54,7 +55,7 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promis
   });
 }
 
-/** The body as a JSON object, or invalid_request. */
+/** The body as a JSON object no deeper than MAX_JSON_DEPTH, or invalid_request. */
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -65,5 +66,6 @@ export function parseJsonBody(body: Buffer): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new GatewayError('invalid_request', 'the request body must be a JSON object.');
   }
+  checkJsonDepth(parsed, body.length);
   return parsed as Record<string, unknown>;
 }

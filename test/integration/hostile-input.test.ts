@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { MAX_JSON_DEPTH } from '../../src/proxy/json-depth.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';
@@ -290,5 +291,53 @@ describe('serve with a short token', () => {
     ).rejects.toThrow(
       "TOLLGATE_ADMIN_TOKEN is 7 characters long; it must be at least 32 (generate one with 'openssl rand -hex 32').",
     );
+  });
+});
+
+describe('a body nested deeper than any real request', () => {
+  /** A chat body whose tool schema nests `levels` objects deep in total (the body itself is level 1). */
+  function nestedBody(levels: number, route: 'chat' | 'messages'): string {
+    // body → tools → [0] → function|input_schema … : the wrapper levels before the nesting starts.
+    const wrapper = route === 'chat' ? 4 : 3;
+    const inner = `${'{"a":'.repeat(levels - wrapper)}1${'}'.repeat(levels - wrapper)}`;
+    const tool =
+      route === 'chat'
+        ? `{"type":"function","function":{"name":"f","parameters":${inner}}}`
+        : `{"name":"f","input_schema":${inner}}`;
+    const head = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}],"tools":[';
+    return `${head}${tool}]}`;
+  }
+  const post = (path: string, body: string) =>
+    fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cursorKey}`, 'content-type': 'application/json' },
+      body,
+    });
+
+  it('answers 400 invalid_request naming the limit at 5,000 and 200,000 levels, forwards nothing and logs no error', async () => {
+    const before = upstream.received.length;
+    for (const levels of [5_000, 200_000]) {
+      for (const [path, route] of [
+        ['/v1/chat/completions', 'chat'],
+        ['/v1/messages', 'messages'],
+      ] as const) {
+        const res = await post(path, nestedBody(levels, route));
+        expect(res.status, `${route} ${levels}`).toBe(400);
+        const text = await res.text();
+        expect(text).toContain('invalid_request');
+        expect(text).toContain(`more than ${MAX_JSON_DEPTH} levels deep`);
+      }
+    }
+    expect(upstream.received.length).toBe(before);
+    expect(gw.logs.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
+  });
+
+  it('forwards a body nested exactly to the limit', async () => {
+    expect(JSON.parse(nestedBody(MAX_JSON_DEPTH, 'chat'))).toBeTruthy();
+    const res = await post('/v1/chat/completions', nestedBody(MAX_JSON_DEPTH, 'chat'));
+    expect(res.status).toBe(200);
+    await res.text();
+    const over = await post('/v1/chat/completions', nestedBody(MAX_JSON_DEPTH + 1, 'chat'));
+    expect(over.status).toBe(400);
   });
 });
