@@ -105,6 +105,32 @@ function clientGone(res: ServerResponse): boolean {
 }
 
 /**
+ * One exchange in flight: the state its handlers (below) share, in one object per request where
+ * one closure scope held it before.
+ */
+interface Exchange {
+  readonly res: ServerResponse;
+  readonly f: ForwardRequest;
+  readonly agents: UpstreamAgents;
+  readonly resolve: (outcome: ForwardOutcome) => void;
+  /** Listened for on the response and, while it is queued, on the connection. */
+  readonly onClientClose: () => void;
+  decided: boolean;
+  responseStarted: boolean;
+  reachedUpstream: boolean;
+  connected: boolean;
+  sent: boolean;
+  retried: boolean;
+  upRes: IncomingMessage | undefined;
+  upReq: http.ClientRequest | undefined;
+  tail: Buffer;
+  timedOut: 'idle' | 'total' | undefined;
+  /** Runs while the gateway waits for the upstream; refreshed by every chunk, stopped under backpressure. */
+  idle: NodeJS.Timeout;
+  cap: NodeJS.Timeout;
+}
+
+/**
  * Sends one request upstream and streams the response to the client through the tap, chunk by
  * chunk with backpressure. Resolves once the exchange is decided (see ForwardEnd); never rejects.
  */
@@ -114,190 +140,206 @@ export function forward(
   agents: UpstreamAgents,
 ): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
-    let decided = false;
-    let responseStarted = false;
-    let reachedUpstream = false;
-    let connected = false;
-    let sent = false;
-    let retried = false;
-    let upRes: IncomingMessage | undefined;
-    let upReq: http.ClientRequest | undefined;
-    let tail: Buffer = EMPTY;
-    let timedOut: 'idle' | 'total' | undefined;
-
-    const decide = (end: ForwardEnd, error?: unknown) => {
-      if (decided) return;
-      decided = true;
-      clearTimeout(idle);
-      clearTimeout(cap);
-      res.off('close', onClientClose);
-      res.req.socket.off('close', onClientClose);
-      resolve({
-        end,
-        responseStarted,
-        reachedUpstream,
-        delivered: connected && sent,
-        ...(timedOut ? { timedOut } : {}),
-        ...(upRes?.statusCode === undefined ? {} : { upstreamStatus: upRes.statusCode }),
-        ...(error === undefined ? {} : { error }),
-        finish() {
-          if (responseStarted && !res.writableEnded && !res.destroyed)
-            res.end(end === 'completed' && tail.length > 0 ? tail : undefined);
-        },
-      });
+    const ex: Exchange = {
+      res,
+      f,
+      agents,
+      resolve,
+      onClientClose: () => {
+        if (res.writableFinished) return;
+        decide(ex, 'client_gone');
+        abortUpstream(ex);
+      },
+      decided: false,
+      responseStarted: false,
+      reachedUpstream: false,
+      connected: false,
+      sent: false,
+      retried: false,
+      upRes: undefined,
+      upReq: undefined,
+      tail: EMPTY,
+      timedOut: undefined,
+      idle: setTimeout(() => timeOut(ex, 'idle'), f.timeoutMs),
+      cap: setTimeout(() => timeOut(ex, 'total'), maxExchangeMs(f.timeoutMs)),
     };
-
-    const abortUpstream = () => {
-      upRes?.destroy();
-      upReq?.destroy();
-    };
-
-    const onClientClose = () => {
-      if (res.writableFinished) return;
-      decide('client_gone');
-      abortUpstream();
-    };
-
-    const timeOut = (kind: 'idle' | 'total') => () => {
-      timedOut = kind;
-      decide('timeout');
-      abortUpstream();
-    };
-    // Runs while the gateway waits for the upstream; refreshed by every chunk, stopped under backpressure.
-    let idle = setTimeout(timeOut('idle'), f.timeoutMs);
-    const cap = setTimeout(timeOut('total'), maxExchangeMs(f.timeoutMs));
-
-    const onResponse = (up: IncomingMessage) => {
-      upRes = up;
-      if (decided) {
-        up.destroy();
-        return;
-      }
-      idle.refresh();
-      const { tap, rewrites } = f.tapFor(String(up.headers['content-type'] ?? ''));
-      try {
-        res.writeHead(
-          up.statusCode ?? 502,
-          clientResponseHeaders(up.headers, {
-            keepLength: !rewrites,
-            alreadySet: f.gatewayHeader,
-            ...(f.redactHeader ? { redact: f.redactHeader } : {}),
-          }),
-        );
-      } catch (err) {
-        // A header Node refuses to send (an invalid status or value): a broken response, not a crash.
-        decide('upstream_failed', err);
-        up.destroy();
-        return;
-      }
-      // A stream's headers go out now, not with its first event, so its client sees the response begin.
-      if (rewrites || String(up.headers['content-type'] ?? '').includes('text/event-stream'))
-        res.flushHeaders();
-      responseStarted = true;
-      // The chunks one socket read yields (a model's burst of events arrives as many small
-      // chunked-encoding chunks) go to the client as one write at the end of that read, not one
-      // write each: same bytes, same moment, a fraction of the syscalls.
-      let pending: Buffer[] = [];
-      let blocked = false;
-      const writePending = () => {
-        if (pending.length === 0) return;
-        const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-        pending = [];
-        if (res.destroyed || res.writableEnded) return;
-        if (!res.write(out) && !blocked) {
-          // The client is slow, not the upstream: its silence from now on is ours, not timed.
-          blocked = true;
-          up.pause();
-          clearTimeout(idle);
-          res.once('drain', () => {
-            blocked = false;
-            if (decided) return;
-            clearTimeout(idle);
-            idle = setTimeout(timeOut('idle'), f.timeoutMs);
-            up.resume();
-          });
-        }
-      };
-      up.on('data', (chunk: Buffer) => {
-        if (decided) return;
-        if (!blocked) idle.refresh();
-        const out = tap.transform(chunk);
-        if (out.length === 0) return;
-        if (pending.push(out) === 1) process.nextTick(writePending);
-      });
-      up.on('end', () => {
-        if (decided) return;
-        writePending();
-        tail = tap.flush();
-        decide('completed');
-      });
-      up.on('error', () => {
-        // Reported through 'close' with `complete` false.
-      });
-      up.on('close', () => {
-        if (decided || up.complete) return;
-        decide('upstream_died');
-        // Cut the client off rather than end cleanly: a clean end would pass a truncated answer as whole.
-        res.destroy();
-      });
-    };
-
-    const send = () => {
-      const t = f.target;
-      let req: http.ClientRequest;
-      try {
-        req = (t.https ? https : http).request({
-          hostname: t.hostname,
-          port: t.port,
-          auth: t.auth,
-          path: t.path,
-          method: 'POST',
-          headers: f.headers,
-          agent: t.https ? agents.https : agents.http,
-        });
-      } catch (err) {
-        // A path or header Node refuses to send: nothing left the gateway.
-        decide('upstream_failed', err);
-        return;
-      }
-      upReq = req;
-      // A retry starts over: its first attempt never arrived (a reused socket reset while idle).
-      connected = false;
-      sent = false;
-      req.on('socket', (socket) => {
-        // A kept-alive socket from the pool is established (its TLS handshake long done).
-        if (!socket.connecting) {
-          reachedUpstream = true;
-          connected = true;
-          return;
-        }
-        socket.once('connect', () => (reachedUpstream = true));
-        socket.once(t.https ? 'secureConnect' : 'connect', () => (connected = true));
-      });
-      req.on('finish', () => (sent = true));
-      req.on('response', onResponse);
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (decided || upRes) return;
-        // A kept-alive socket the upstream closed while idle: the request never arrived, so one
-        // retry on a fresh connection is safe (Node's documented pattern for reusedSocket).
-        if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
-          retried = true;
-          send();
-          return;
-        }
-        decide('upstream_failed', err);
-      });
-      req.end(f.body);
-    };
-
     if (clientGone(res)) {
-      decide('client_gone');
+      decide(ex, 'client_gone');
       return;
     }
-    res.on('close', onClientClose);
+    res.on('close', ex.onClientClose);
     // Queued behind the previous response, `res` hears of its client leaving only once it gets
     // the socket, which it never will: listen on the connection itself.
-    if (!res.socket) res.req.socket.once('close', onClientClose);
-    send();
+    if (!res.socket) res.req.socket.once('close', ex.onClientClose);
+    send(ex);
+  });
+}
+
+/** Settles the exchange's outcome once; whatever happens later only cleans up. */
+function decide(ex: Exchange, end: ForwardEnd, error?: unknown): void {
+  if (ex.decided) return;
+  ex.decided = true;
+  clearTimeout(ex.idle);
+  clearTimeout(ex.cap);
+  const res = ex.res;
+  res.off('close', ex.onClientClose);
+  res.req.socket.off('close', ex.onClientClose);
+  const statusCode = ex.upRes?.statusCode;
+  ex.resolve({
+    end,
+    responseStarted: ex.responseStarted,
+    reachedUpstream: ex.reachedUpstream,
+    delivered: ex.connected && ex.sent,
+    ...(ex.timedOut ? { timedOut: ex.timedOut } : {}),
+    ...(statusCode === undefined ? {} : { upstreamStatus: statusCode }),
+    ...(error === undefined ? {} : { error }),
+    finish() {
+      if (ex.responseStarted && !res.writableEnded && !res.destroyed)
+        res.end(end === 'completed' && ex.tail.length > 0 ? ex.tail : undefined);
+    },
+  });
+}
+
+function abortUpstream(ex: Exchange): void {
+  ex.upRes?.destroy();
+  ex.upReq?.destroy();
+}
+
+function timeOut(ex: Exchange, kind: 'idle' | 'total'): void {
+  ex.timedOut = kind;
+  decide(ex, 'timeout');
+  abortUpstream(ex);
+}
+
+function send(ex: Exchange): void {
+  const t = ex.f.target;
+  let req: http.ClientRequest;
+  try {
+    req = (t.https ? https : http).request({
+      hostname: t.hostname,
+      port: t.port,
+      auth: t.auth,
+      path: t.path,
+      method: 'POST',
+      headers: ex.f.headers,
+      agent: t.https ? ex.agents.https : ex.agents.http,
+    });
+  } catch (err) {
+    // A path or header Node refuses to send: nothing left the gateway.
+    decide(ex, 'upstream_failed', err);
+    return;
+  }
+  ex.upReq = req;
+  // A retry starts over: its first attempt never arrived (a reused socket reset while idle).
+  ex.connected = false;
+  ex.sent = false;
+  req.on('socket', (socket) => {
+    // A kept-alive socket from the pool is established (its TLS handshake long done).
+    if (!socket.connecting) {
+      ex.reachedUpstream = true;
+      ex.connected = true;
+      return;
+    }
+    socket.once('connect', () => (ex.reachedUpstream = true));
+    socket.once(t.https ? 'secureConnect' : 'connect', () => (ex.connected = true));
+  });
+  req.on('finish', () => (ex.sent = true));
+  req.on('response', (up: IncomingMessage) => onResponse(ex, up));
+  req.on('error', (err: NodeJS.ErrnoException) => {
+    if (ex.decided || ex.upRes) return;
+    // A kept-alive socket the upstream closed while idle: the request never arrived, so one
+    // retry on a fresh connection is safe (Node's documented pattern for reusedSocket).
+    if (!ex.retried && req.reusedSocket && err.code === 'ECONNRESET') {
+      ex.retried = true;
+      send(ex);
+      return;
+    }
+    decide(ex, 'upstream_failed', err);
+  });
+  req.end(ex.f.body);
+}
+
+/** The upstream answered: its status and headers go to the client, then its body (relayBody). */
+function onResponse(ex: Exchange, up: IncomingMessage): void {
+  ex.upRes = up;
+  if (ex.decided) {
+    up.destroy();
+    return;
+  }
+  ex.idle.refresh();
+  const contentType = String(up.headers['content-type'] ?? '');
+  const { tap, rewrites } = ex.f.tapFor(contentType);
+  const res = ex.res;
+  try {
+    res.writeHead(
+      up.statusCode ?? 502,
+      clientResponseHeaders(up.headers, {
+        keepLength: !rewrites,
+        alreadySet: ex.f.gatewayHeader,
+        ...(ex.f.redactHeader ? { redact: ex.f.redactHeader } : {}),
+      }),
+    );
+  } catch (err) {
+    // A header Node refuses to send (an invalid status or value): a broken response, not a crash.
+    decide(ex, 'upstream_failed', err);
+    up.destroy();
+    return;
+  }
+  // A stream's headers go out now, not with its first event, so its client sees the response begin.
+  if (rewrites || contentType.includes('text/event-stream')) res.flushHeaders();
+  ex.responseStarted = true;
+  relayBody(ex, up, tap);
+}
+
+/**
+ * The upstream's body, through the tap, to the client, with backpressure. The chunks one socket
+ * read yields (a model's burst of events arrives as many small chunked-encoding chunks) go to the
+ * client as one write at the end of that read, not one write each: same bytes, same moment, a
+ * fraction of the syscalls.
+ */
+function relayBody(ex: Exchange, up: IncomingMessage, tap: ResponseTap): void {
+  const res = ex.res;
+  let pending: Buffer[] = [];
+  let blocked = false;
+  const writePending = () => {
+    if (pending.length === 0) return;
+    const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+    pending = [];
+    if (res.destroyed || res.writableEnded) return;
+    if (!res.write(out) && !blocked) {
+      // The client is slow, not the upstream: its silence from now on is ours, not timed.
+      blocked = true;
+      up.pause();
+      clearTimeout(ex.idle);
+      res.once('drain', () => {
+        blocked = false;
+        if (ex.decided) return;
+        clearTimeout(ex.idle);
+        ex.idle = setTimeout(() => timeOut(ex, 'idle'), ex.f.timeoutMs);
+        up.resume();
+      });
+    }
+  };
+  up.on('data', (chunk: Buffer) => {
+    if (ex.decided) return;
+    if (!blocked) ex.idle.refresh();
+    const out = tap.transform(chunk);
+    if (out.length === 0) return;
+    if (pending.push(out) === 1) process.nextTick(writePending);
+  });
+  up.on('end', () => {
+    if (ex.decided) return;
+    writePending();
+    ex.tail = tap.flush();
+    decide(ex, 'completed');
+  });
+  up.on('error', () => {
+    // Reported through 'close' with `complete` false.
+  });
+  up.on('close', () => {
+    if (ex.decided || up.complete) return;
+    decide(ex, 'upstream_died');
+    // Cut the client off rather than end cleanly: a clean end would pass a truncated answer as whole.
+    res.destroy();
   });
 }
