@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
-import { createConfigManager } from './config/reload/manager.js';
+import { type ConfigManager, createConfigManager } from './config/reload/manager.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { GatewayDeps } from './deps.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
@@ -16,17 +16,18 @@ import { rootHandler } from './ops/root.js';
 import { checkTokens, resolveSettings, type SettingFlags } from './ops/settings.js';
 import { packageInfo } from './ops/version.js';
 import { createDisableView } from './policy/disables.js';
-import { createKillSwitch } from './policy/kill-switch.js';
-import { createGateway } from './proxy/gateway.js';
+import { createKillSwitch, type KillSwitch } from './policy/kill-switch.js';
+import { createGateway, type Gateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createExpiryReminders } from './schedule/expiry-reminders.js';
+import type { SlackIntegration } from './slack/app.js';
 import { slackMissing } from './slack/configured.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
 import { resolvePostgresOptions } from './store/postgres/options.js';
 import { lockSqliteStore } from './store/sqlite/owner-lock.js';
 import type { Store } from './store/types.js';
-import { trackWriteHealth } from './store/write-health.js';
+import { trackWriteHealth, type WriteHealth } from './store/write-health.js';
 
 export interface ServerOptions extends SettingFlags {
   configFile: string;
@@ -74,32 +75,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const refreshSecrets = () => masker.setSecrets(upstreamSecretsOf(config.current().config, opts.env));
   refreshSecrets();
 
-  const storeFile = sqliteFileOf(settings.store);
-  // Before the store opens: a second `serve` must not get as far as recovering reservations.
-  const lock = storeFile ? lockSqliteStore(storeFile) : undefined;
-  let opened: Store;
-  try {
-    opened = await (opts.openStore ?? openStore)(settings.store);
-  } catch (err) {
-    lock?.release();
-    throw err;
-  }
-  const tracked = trackWriteHealth(maskStoreWrites(opened, masker.mask), clock);
-  const store = tracked.store;
-  if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
-    log.warn(
-      { store: storeFile, config: resolve(opts.configFile) },
-      "the SQLite store is in the config file's folder: the config watcher re-reads that folder on every write to the store; keep them apart (the default is data/ and config/)",
-    );
-  }
-  // The embedded store belongs to this one process, so every reservation left in it is from a
-  // previous run that died: charge and release them all. Replicas only recover expired leases.
-  const recovered = await store.recoverReservations(clock(), store.kind === 'sqlite');
-  if (recovered > 0) log.warn({ recovered }, 'charged and released reservations left by a previous run');
-  const sweep = setInterval(() => {
-    store.recoverReservations(clock()).catch((err: unknown) => log.warn({ err }, 'reservation sweep failed'));
-  }, 5_000);
-  sweep.unref();
+  const { store, health, lock, sweep } = await openServerStore(opts, settings.store, masker, clock);
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
@@ -142,33 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : {},
   );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
-  const dashboardToken = opts.env.TOLLGATE_DASHBOARD_TOKEN || undefined;
-  const listener = createApp({
-    gateway,
-    metrics,
-    log,
-    root: rootHandler(packageInfo()),
-    health: healthHandler({ store, configStatus: () => config.status(), writes: tracked.health }),
-    ...(adminToken
-      ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
-      : {}),
-    ...(slack ? { slack: slack.router } : {}),
-    ...(adminToken || dashboardToken
-      ? {
-          dashboard: createDashboardRouter({
-            adminToken,
-            viewerToken: dashboardToken,
-            config,
-            store,
-            disables,
-            killSwitch,
-            clock,
-            log,
-            announce: slack?.announce,
-          }),
-        }
-      : {}),
-  });
+  const listener = createListener(opts.env, { ...deps, config, gateway, health, killSwitch, slack });
 
   const server = createServer(listener);
   server.keepAliveTimeout = 65_000;
@@ -180,22 +130,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   config.watch();
   if (slack) await slack.start();
 
-  const channel = config.current().config.slack?.channel;
-  const digest =
-    slack && channel
-      ? createDigestScheduler({
-          store,
-          config,
-          clock,
-          log,
-          post: (msg) => slack.post({ channel, ...msg }),
-        })
-      : null;
-  await digest?.start();
-  const reminders = slack
-    ? createExpiryReminders({ store, config, clock, log, post: (msg) => slack.post(msg) })
-    : null;
-  reminders?.start();
+  const { digest, reminders } = await startSlackSchedules(slack, { store, config, clock, log });
 
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   log.info(
@@ -236,6 +171,99 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/** The express app: the gateway on /v1, and the admin API and dashboard when their tokens are set. */
+function createListener(
+  env: NodeJS.ProcessEnv,
+  parts: Omit<GatewayDeps, 'config'> & {
+    config: ConfigManager;
+    gateway: Gateway;
+    health: WriteHealth;
+    killSwitch: KillSwitch;
+    slack: SlackIntegration | null;
+  },
+) {
+  const { gateway, metrics, log, store, config, disables, killSwitch, clock, slack } = parts;
+  const adminToken = env.TOLLGATE_ADMIN_TOKEN;
+  const dashboardToken = env.TOLLGATE_DASHBOARD_TOKEN || undefined;
+  return createApp({
+    gateway,
+    metrics,
+    log,
+    root: rootHandler(packageInfo()),
+    health: healthHandler({ store, configStatus: () => config.status(), writes: parts.health }),
+    ...(adminToken
+      ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
+      : {}),
+    ...(slack ? { slack: slack.router } : {}),
+    ...(adminToken || dashboardToken
+      ? {
+          dashboard: createDashboardRouter({
+            adminToken,
+            viewerToken: dashboardToken,
+            config,
+            store,
+            disables,
+            killSwitch,
+            clock,
+            log,
+            announce: slack?.announce,
+          }),
+        }
+      : {}),
+  });
+}
+
+/**
+ * Opens the store the settings name, masked and health-tracked, after taking the SQLite file's
+ * lock; recovers the reservations a previous run left and sweeps expired leases from then on.
+ */
+async function openServerStore(opts: ServerOptions, url: string, masker: SecretMasker, clock: Clock) {
+  const log = opts.log;
+  const storeFile = sqliteFileOf(url);
+  // Before the store opens: a second `serve` must not get as far as recovering reservations.
+  const lock = storeFile ? lockSqliteStore(storeFile) : undefined;
+  let opened: Store;
+  try {
+    opened = await (opts.openStore ?? openStore)(url);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  const tracked = trackWriteHealth(maskStoreWrites(opened, masker.mask), clock);
+  const store = tracked.store;
+  if (storeFile && dirname(storeFile) === dirname(resolve(opts.configFile))) {
+    log.warn(
+      { store: storeFile, config: resolve(opts.configFile) },
+      "the SQLite store is in the config file's folder: the config watcher re-reads that folder on every write to the store; keep them apart (the default is data/ and config/)",
+    );
+  }
+  // The embedded store belongs to this one process, so every reservation left in it is from a
+  // previous run that died: charge and release them all. Replicas only recover expired leases.
+  const recovered = await store.recoverReservations(clock(), store.kind === 'sqlite');
+  if (recovered > 0) log.warn({ recovered }, 'charged and released reservations left by a previous run');
+  const sweep = setInterval(() => {
+    store.recoverReservations(clock()).catch((err: unknown) => log.warn({ err }, 'reservation sweep failed'));
+  }, 5_000);
+  sweep.unref();
+  return { store, health: tracked.health, lock, sweep };
+}
+
+/** The daily digest (when keys.yaml names a channel) and the expiry reminders, for a gateway with Slack. */
+async function startSlackSchedules(
+  slack: SlackIntegration | null,
+  deps: { store: Store; config: ConfigManager; clock: Clock; log: Logger },
+) {
+  const channel = deps.config.current().config.slack?.channel;
+  const digest =
+    slack && channel
+      ? createDigestScheduler({ ...deps, post: (msg) => slack.post({ channel, ...msg }) })
+      : null;
+  await digest?.start();
+  const reminders = slack ? createExpiryReminders({ ...deps, post: (msg) => slack.post(msg) }) : null;
+  reminders?.start();
+  return { digest, reminders };
 }
 
 function stopListening(server: Server): Promise<void> {
