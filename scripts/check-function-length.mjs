@@ -58,7 +58,13 @@ for (const file of dirs.flatMap((d) => walk(d, []))) {
         const host = commentHost(node);
         const comments = ts.getLeadingCommentRanges(text, host.pos) ?? [];
         const earned = comments.some((c) => text.slice(c.pos, c.end).includes(EARNED));
-        found.push({ file: relative(root, join(root, file)), line: start + 1, lines, name: nameOf(node), earned });
+        found.push({
+          file: relative(root, join(root, file)),
+          line: start + 1,
+          lines,
+          name: nameOf(node),
+          earned,
+        });
       }
     }
     ts.forEachChild(node, visit);
@@ -68,7 +74,9 @@ for (const file of dirs.flatMap((d) => walk(d, []))) {
 
 found.sort((a, b) => b.lines - a.lines);
 for (const f of found)
-  console.log(`${String(f.lines).padStart(4)} lines  ${f.file}:${f.line}  ${f.name}${f.earned ? '  (earned)' : ''}`);
+  console.log(
+    `${String(f.lines).padStart(4)} lines  ${f.file}:${f.line}  ${f.name}${f.earned ? '  (earned)' : ''}`,
+  );
 const unearned = found.filter((f) => !f.earned);
 if (unearned.length > 0) {
   console.error(
