@@ -16,11 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { dayOf, monthOf } from '../src/config/windows.js';
 import { hashKey, mintKey } from '../src/keys/format.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
+import { dayOf, monthOf } from '../src/windows/calendar.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);

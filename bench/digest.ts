@@ -19,12 +19,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import type { Config, KeyConfig } from '../src/config/types.js';
-import { dayRange } from '../src/config/windows.js';
 import { buildDigest } from '../src/slack/digest/build-digest.js';
 import { renderDigestBlocks } from '../src/slack/digest/render-blocks.js';
 import { renderDigestText } from '../src/slack/digest/render-text.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import type { UsageRecord } from '../src/store/types.js';
+import { dayRange } from '../src/windows/bounds.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);

@@ -8,9 +8,9 @@
 import { performance } from 'node:perf_hooks';
 import { calcPrice } from '@pydantic/genai-prices';
 import { loadConfig } from '../src/config/load/load.js';
-import { lookupCatalog } from '../src/metering/catalog.js';
-import { costOf } from '../src/metering/pricing.js';
 import { resolveModelName } from '../src/policy/model-names.js';
+import { lookupCatalog } from '../src/pricing/catalog.js';
+import { costOf } from '../src/pricing/pricing.js';
 
 const N = Number(process.env.BENCH_CALLS ?? 200_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

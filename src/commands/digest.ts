@@ -6,7 +6,6 @@ import { buildKeyIndex, loadConfig } from '../config/load/load.js';
 import { createGitRevision } from '../config/reload/git-revision.js';
 import { contentRevision } from '../config/reload/revision.js';
 import type { LoadedConfig } from '../config/types.js';
-import { dayOf, previousDay } from '../config/windows.js';
 import { createLogger, type Logger } from '../log.js';
 import { DEFAULT_CONFIG_FILE, resolveStoreUrl } from '../ops/settings.js';
 import { createDigestScheduler } from '../schedule/digest-scheduler.js';
@@ -15,6 +14,7 @@ import { buildDigest } from '../slack/digest/build-digest.js';
 import { renderDigestText } from '../slack/digest/render-text.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
+import { dayOf, previousDay } from '../windows/calendar.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 

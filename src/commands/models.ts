@@ -4,11 +4,11 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load/load.js';
 import { ownEntry } from '../config/own.js';
 import type { Config, ModelConfig, PriceSource } from '../config/types.js';
-import { CATALOG_VERSION } from '../metering/catalog.js';
-import { type PriceTable, pickPeriod, type Tiered } from '../metering/pricing.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { isModelAllowed } from '../policy/model-access.js';
 import { globCatalogIds, resolveModelName } from '../policy/model-names.js';
+import { CATALOG_VERSION } from '../pricing/catalog.js';
+import { type PriceTable, pickPeriod, type Tiered } from '../pricing/pricing.js';
 import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 

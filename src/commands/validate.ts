@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load/load.js';
 import type { Problem } from '../config/types.js';
-import { CATALOG_VERSION } from '../metering/catalog.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
+import { CATALOG_VERSION } from '../pricing/catalog.js';
 import { argsError } from './args-error.js';
 import type { CliIO, Command } from './io.js';
 

@@ -1,4 +1,4 @@
-import type { PricePeriod } from '../metering/pricing.js';
+import type { PricePeriod } from '../pricing/pricing.js';
 
 /**
  * The normalized config that the running gateway uses: defaults applied, dates resolved in
@@ -62,7 +62,7 @@ export interface ModelConfig {
   upstream: string;
   /** A glob entry (`claude-*`): it serves the names the catalog prices; it has no prices itself. */
   glob: boolean;
-  /** The prices metering uses, over time (see src/metering/pricing.ts); empty for a glob entry. */
+  /** The prices metering uses, over time (see src/pricing/pricing.ts); empty for a glob entry. */
   prices: PricePeriod[];
   explicit: ExplicitPrices;
   /** The catalog's id of this model, when its prices (or some of them) come from the catalog. */

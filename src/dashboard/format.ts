@@ -1,5 +1,5 @@
-import { localParts } from '../config/windows.js';
 import { formatUsd } from '../slack/format.js';
+import { localParts } from '../windows/calendar.js';
 
 export { formatUsd };
 

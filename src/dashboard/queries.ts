@@ -1,8 +1,9 @@
 import type { KeyConfig } from '../config/types.js';
-import { dayOf, monthOf, periodEnd, periodsAt, previousDay } from '../config/windows.js';
 import { type KeyStatus, keyStatus } from '../policy/key-status.js';
-import { groupPeriod } from '../store/budget-subject.js';
 import type { AuditEntry, DailyTotal, DisableRecord, UsageRecord } from '../store/types.js';
+import { groupPeriod } from '../windows/budget-subject.js';
+import { periodEnd, periodsAt } from '../windows/budget-windows.js';
+import { dayOf, monthOf, previousDay } from '../windows/calendar.js';
 import type { Series } from './chart.js';
 import type { DashboardDeps } from './deps.js';
 import type { RollupCache } from './rollup-cache.js';

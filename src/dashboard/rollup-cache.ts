@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
-import { dayRange } from '../config/windows.js';
 import type { Logger } from '../log.js';
 import type { DailyTotal, UsageStore } from '../store/types.js';
+import { dayRange } from '../windows/bounds.js';
 
 /**
  * A closed day read this long after its end is final: a request is charged to the day it started

@@ -1,10 +1,10 @@
 import type { GroupConfig } from '../config/types.js';
-import { groupPeriod } from '../store/budget-subject.js';
 import type { PeriodSpend, SpendReader } from '../store/types.js';
+import { groupPeriod } from '../windows/budget-subject.js';
 
 /**
  * The spend of groups in some periods, in one store read: `result.get(group)?.[period]`. A
- * group's spend rows sit beside the keys' under `@name` (store/budget-subject.ts), and getSpend
+ * group's spend rows sit beside the keys' under `@name` (windows/budget-subject.ts), and getSpend
  * reads any row its entries name.
  */
 export async function groupSpend(

@@ -1,8 +1,8 @@
 import type { ModelConfig } from '../config/types.js';
+import { costOf, NO_USAGE, type Usage } from '../pricing/pricing.js';
 import type { UsageSource } from '../store/types.js';
 import { estimateOutputTokens } from './estimate.js';
 import { implausibleUsage } from './plausible-usage.js';
-import { costOf, NO_USAGE, type Usage } from './pricing.js';
 import type { UsageReader } from './usage-reader.js';
 
 /** How a forwarded exchange ended, as far as metering cares. */

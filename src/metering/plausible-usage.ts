@@ -1,4 +1,4 @@
-import type { Usage } from './pricing.js';
+import type { Usage } from '../pricing/pricing.js';
 
 /**
  * The most tokens one field of one usage report may count. No model served today reads or

@@ -1,4 +1,4 @@
-import type { Usage } from './pricing.js';
+import type { Usage } from '../pricing/pricing.js';
 
 /**
  * Reads the provider's own token counts out of one response, whole (JSON) or event by event

@@ -3,7 +3,6 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { KeyConfig } from '../config/types.js';
-import { periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import { usageByGroup } from '../metering/usage-by-group.js';
@@ -11,6 +10,7 @@ import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { SpendReader, UsageGroupBy, UsageStore } from '../store/types.js';
+import { periodsAt } from '../windows/budget-windows.js';
 import { parseSince, parseUntil } from './time-args.js';
 
 export interface AdminDeps {

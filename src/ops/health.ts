@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/reload/manager.js';
-import { CATALOG_VERSION } from '../metering/catalog.js';
+import { CATALOG_VERSION } from '../pricing/catalog.js';
 import type { StoreLifecycle } from '../store/types.js';
 import type { WriteHealth } from '../store/write-health.js';
 

@@ -1,4 +1,4 @@
-import { dayRange } from '../config/windows.js';
+import { dayRange } from '../windows/bounds.js';
 
 const RELATIVE = /^(\d+)([mhdw])$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;

@@ -1,9 +1,10 @@
 import type { GroupConfig, KeyConfig, KeyLimits } from '../config/types.js';
-import { formatLocal, periodEnd } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
-import type { LocalDay } from '../metering/local-day.js';
-import { groupOf, groupPeriod } from '../store/budget-subject.js';
 import type { BudgetStore, BudgetWindow, ReserveResult } from '../store/types.js';
+import { groupOf, groupPeriod } from '../windows/budget-subject.js';
+import { periodEnd } from '../windows/budget-windows.js';
+import { formatLocal } from '../windows/calendar.js';
+import type { LocalDay } from '../windows/local-day.js';
 import { storeUnavailable } from './store-unavailable.js';
 
 export interface BudgetPlan {

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config/types.js';
-import { type CacheWrites, maxCostOf, priceAt } from '../metering/pricing.js';
+import { type CacheWrites, maxCostOf, priceAt } from '../pricing/pricing.js';
 import type { OutputPlan } from './output-cap.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { KeyConfig } from '../config/types.js';
-import { formatLocal, previousDay } from '../config/windows.js';
 import { GatewayError } from '../errors.js';
 import type { DisableRecord } from '../store/types.js';
+import { formatLocal, previousDay } from '../windows/calendar.js';
 
 /**
  * Refuses a key that is disabled (in keys.yaml, or from Slack / the admin API) or expired, with

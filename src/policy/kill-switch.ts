@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
-import { formatLocal } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { hashKey } from '../keys/format.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import type { AuditEntry, AuditStore, DisableStore } from '../store/types.js';
+import { formatLocal } from '../windows/calendar.js';
 import type { DisableView } from './disables.js';
 import { suggestName } from './suggest-name.js';
 

@@ -3,7 +3,7 @@ import { matchesGlob } from '../config/model-globs.js';
 import { ownEntry } from '../config/own.js';
 import type { ModelSection } from '../config/types.gen.js';
 import type { Config, ModelConfig } from '../config/types.js';
-import { CATALOG_VERSION, catalogModelIds, lookupCatalog, providerForName } from '../metering/catalog.js';
+import { CATALOG_VERSION, catalogModelIds, lookupCatalog, providerForName } from '../pricing/catalog.js';
 
 /**
  * Names as clients send them (docs/configuration.md#how-a-requested-model-name-is-resolved): a requested name matches a model entry exactly; else an

@@ -1,7 +1,7 @@
 import type { GroupConfig, KeyConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import { groupSubject } from '../store/budget-subject.js';
 import type { RateStore, SlotResult } from '../store/types.js';
+import { groupSubject } from '../windows/budget-subject.js';
 import { storeUnavailable } from './store-unavailable.js';
 
 export interface SlotGrant {

@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import type { ErrorShape } from '../errors.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
-import type { LocalDay } from '../metering/local-day.js';
 import type { Metered } from '../metering/meter.js';
 import type { SlotHolding } from '../policy/rate-limit.js';
 import type { UsageRecord } from '../store/types.js';
+import type { LocalDay } from '../windows/local-day.js';
 import { newRequestId } from './request-id.js';
 import { errorShapeFor, matchRoute, type Route } from './routes.js';
 

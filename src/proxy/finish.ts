@@ -3,8 +3,8 @@ import type { UsageWriter } from '../metering/usage-writer.js';
 import type { Notifier } from '../notifier.js';
 import type { BudgetWindowName } from '../ops/metrics.js';
 import { groupOfKey } from '../policy/budget.js';
-import { groupSubject, spendRowOf } from '../store/budget-subject.js';
 import type { PeriodSpend, UsageRecord } from '../store/types.js';
+import { groupSubject, spendRowOf } from '../windows/budget-subject.js';
 import { buildRecord, type Outcome, type RequestContext } from './context.js';
 import type { ProxyDeps } from './proxy-deps.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toGatewayError } from '../errors.js';
-import { createLocalDayCache } from '../metering/local-day.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
+import { createLocalDayCache } from '../windows/local-day.js';
 import { createContext, type RequestContext } from './context.js';
 import { answerPreflight, corsPolicy, setCorsHeaders } from './cors.js';
 import { createFinisher } from './finish.js';

@@ -1,12 +1,12 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../clock.js';
-import { dayOf, previousDay } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { DigestStore } from '../slack/digest/build-digest.js';
 import { buildDigest } from '../slack/digest/build-digest.js';
 import { type DigestMessage, renderDigestBlocks } from '../slack/digest/render-blocks.js';
 import type { ClaimStore } from '../store/types.js';
+import { dayOf, previousDay } from '../windows/calendar.js';
 import { lastFireAtOrBefore } from './last-fire.js';
 
 /**

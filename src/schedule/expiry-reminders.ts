@@ -1,11 +1,12 @@
 import type { Clock } from '../clock.js';
 import { DEFAULT_EXPIRY_DAYS } from '../config/load/normalize.js';
 import type { KeyConfig } from '../config/types.js';
-import { dayOf, dayRange } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import { type ExpiryMessage, expiryReminder } from '../slack/expiry-message.js';
 import type { ClaimStore } from '../store/types.js';
+import { dayRange } from '../windows/bounds.js';
+import { dayOf } from '../windows/calendar.js';
 
 /**
  * Reminds a key's `notify` users in slack.channel that many days before the key expires

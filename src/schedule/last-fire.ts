@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import { dayOf, localParts, previousDay, zonedTime } from '../config/windows.js';
+import { dayOf, localParts, previousDay, zonedTime } from '../windows/calendar.js';
 
 /**
  * The most recent instant at or before `now` at which a cron expression fires in `timeZone`:

@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
-import { dayOf } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { ClaimStore, ClientStore, UsageStore } from '../store/types.js';
+import { dayOf } from '../windows/calendar.js';
 import {
   type AlertMessage,
   budgetAlert,

@@ -1,13 +1,14 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { GroupConfig, KeyConfig } from '../config/types.js';
-import { dayOf, monthOf, periodsAt } from '../config/windows.js';
 import type { ConfigHolder } from '../deps.js';
 import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
 import { suggestName } from '../policy/suggest-name.js';
 import type { DisableRecord, SpendReader } from '../store/types.js';
+import { periodsAt } from '../windows/budget-windows.js';
+import { dayOf, monthOf } from '../windows/calendar.js';
 import { escapeMrkdwn, formatPercent, formatUsd, userMention } from './format.js';
 
 export interface ReportDeps {

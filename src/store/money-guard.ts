@@ -1,4 +1,4 @@
-import { checkedUsd } from '../metering/money.js';
+import { checkedUsd } from '../pricing/money.js';
 import type { ReserveRequest, UsageRecord } from './types.js';
 
 /*

@@ -1,5 +1,5 @@
-import { dayOf } from '../../src/config/windows.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
+import { dayOf } from '../../src/windows/calendar.js';
 
 /**
  * Thirty days of plausible traffic for the screenshots: a few tools with different habits, two

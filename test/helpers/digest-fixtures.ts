@@ -1,6 +1,6 @@
 import type { Config, KeyConfig } from '../../src/config/types.js';
-import { dayOf } from '../../src/config/windows.js';
 import type { UsageRecord } from '../../src/store/types.js';
+import { dayOf } from '../../src/windows/calendar.js';
 
 /** Hand-made configs and usage records for the digest tests. */
 

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../../src/config/types.js';
-import { zonedTime } from '../../src/config/windows.js';
 import { silentLogger } from '../../src/log.js';
 import { createDigestScheduler, type DigestScheduler } from '../../src/schedule/digest-scheduler.js';
 import { buildDigest } from '../../src/slack/digest/build-digest.js';
 import type { Store } from '../../src/store/types.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { makeConfig, makeKey, makeRecord } from '../helpers/digest-fixtures.js';
 import { storeBackends } from '../helpers/store-backends.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zonedTime } from '../../src/config/windows.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { type FakeSlack, type FakeSlackCall, startFakeSlack } from '../helpers/fake-slack.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 

@@ -7,12 +7,12 @@ import { digest as digestCommand } from '../../src/commands/digest.js';
 import type { CliIO } from '../../src/commands/io.js';
 import { loadConfig } from '../../src/config/load/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
-import { dayOf, previousDay, zonedTime } from '../../src/config/windows.js';
 import { silentLogger } from '../../src/log.js';
 import { createDigestScheduler } from '../../src/schedule/digest-scheduler.js';
 import { buildDigest } from '../../src/slack/digest/build-digest.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
+import { dayOf, previousDay, zonedTime } from '../../src/windows/calendar.js';
 import { makeRecord } from '../helpers/digest-fixtures.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { zonedTime } from '../../src/config/windows.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { type FakeUpstream, sleep, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, manualClock, standardYaml, startGateway } from '../helpers/gateway-harness.js';
 

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load/load.js';
 import type { Config } from '../../src/config/types.js';
-import { periodsAt, zonedTime } from '../../src/config/windows.js';
 import type { DisableView } from '../../src/policy/disables.js';
 import { buildDigest } from '../../src/slack/digest/build-digest.js';
 import { renderDigestBlocks } from '../../src/slack/digest/render-blocks.js';
@@ -9,6 +8,8 @@ import { renderDigestText } from '../../src/slack/digest/render-text.js';
 import { keysReport, spendReport } from '../../src/slack/spend-report.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
+import { periodsAt } from '../../src/windows/budget-windows.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { holderOf } from '../helpers/slack-config.js';
 
 const TZ = 'Europe/Berlin';

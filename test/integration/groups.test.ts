@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { zonedTime } from '../../src/config/windows.js';
 import { estimateInputTokens } from '../../src/metering/estimate.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, manualClock, startGateway } from '../helpers/gateway-harness.js';
 import { honest, UNIT_MODEL, unitAsk } from '../helpers/unit-model.js';

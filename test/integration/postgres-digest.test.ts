@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../../src/config/types.js';
-import { zonedTime } from '../../src/config/windows.js';
 import { silentLogger } from '../../src/log.js';
 import { createDigestScheduler, type DigestScheduler } from '../../src/schedule/digest-scheduler.js';
 import type { DigestMessage } from '../../src/slack/digest/render-blocks.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { makeConfig, makeKey } from '../helpers/digest-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zonedTime } from '../../src/config/windows.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { zonedTime } from '../../src/windows/calendar.js';
 import { type FakeSlack, startFakeSlack } from '../helpers/fake-slack.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';

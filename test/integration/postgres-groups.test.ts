@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { periodsAt } from '../../src/config/windows.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';
 import { estimateInputTokens } from '../../src/metering/estimate.js';
+import { periodsAt } from '../../src/windows/budget-windows.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 import { UNIT_MODEL, unitAsk } from '../helpers/unit-model.js';

@@ -1,5 +1,5 @@
-import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../metering/catalog.js';
-import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../metering/pricing.js';
+import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
+import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
 import type { ModelSection } from '../types.gen.js';
 import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from '../types.js';
 

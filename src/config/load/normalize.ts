@@ -1,4 +1,6 @@
-import { providerOf } from '../../metering/catalog.js';
+import { providerOf } from '../../pricing/catalog.js';
+import { dayRange } from '../../windows/bounds.js';
+import { isValidTimeZone } from '../../windows/calendar.js';
 import { ownRecord } from '../own.js';
 import type { BillingSection, GroupLimitsSection, KeysFile, LimitsSection } from '../types.gen.js';
 import type {
@@ -11,7 +13,6 @@ import type {
   SlackConfig,
   UpstreamConfig,
 } from '../types.js';
-import { dayRange, isValidTimeZone } from '../windows.js';
 import { buildEntry } from './model-prices.js';
 
 /**

@@ -1,5 +1,5 @@
-import { CATALOG_VERSION, isCatalogProvider, lookupCatalog } from '../../metering/catalog.js';
-import { pickPeriod } from '../../metering/pricing.js';
+import { CATALOG_VERSION, isCatalogProvider, lookupCatalog } from '../../pricing/catalog.js';
+import { pickPeriod } from '../../pricing/pricing.js';
 import { ownEntry } from '../own.js';
 import type { KeysFile } from '../types.gen.js';
 import type { Config } from '../types.js';

@@ -1,8 +1,8 @@
 import { validate as validateCron } from 'node-cron';
+import { isValidTimeZone } from '../../windows/calendar.js';
 import { matchesGlob } from '../model-globs.js';
 import type { KeysFile } from '../types.gen.js';
 import type { Config } from '../types.js';
-import { isValidTimeZone } from '../windows.js';
 import { checkBaseUrls } from './base-url.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 import { isGlobName } from './model-prices.js';

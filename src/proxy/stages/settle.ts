@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { toGatewayError } from '../../errors.js';
-import { NO_USAGE } from '../../metering/pricing.js';
+import { NO_USAGE } from '../../pricing/pricing.js';
 import type { Outcome, RequestContext } from '../context.js';
 import type { FinishRequest } from '../finish.js';
 import type { ProxyDeps } from '../proxy-deps.js';

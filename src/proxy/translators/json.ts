@@ -1,12 +1,12 @@
 import { GatewayError } from '../../errors.js';
 import { estimateInputTokens } from '../../metering/estimate.js';
 import { mayReasonUnseen } from '../../metering/hidden-output.js';
-import { cacheWritesOf } from '../../metering/pricing.js';
 import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
 import { planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
+import { cacheWritesOf } from '../../pricing/pricing.js';
 import { prepareBody } from '../prepare-body.js';
 import { parseJsonBody } from '../read-body.js';
 import type { Translator } from './translator.js';

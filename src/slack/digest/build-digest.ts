@@ -1,7 +1,7 @@
 import { ownEntry } from '../../config/own.js';
 import type { Config } from '../../config/types.js';
-import { previousDay } from '../../config/windows.js';
 import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../store/types.js';
+import { previousDay } from '../../windows/calendar.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
 

@@ -1,7 +1,8 @@
 import { ownEntry } from '../../config/own.js';
 import type { Config, KeyConfig } from '../../config/types.js';
-import { dayOf, dayRange } from '../../config/windows.js';
 import type { DisableRecord, UsageStore } from '../../store/types.js';
+import { dayRange } from '../../windows/bounds.js';
+import { dayOf } from '../../windows/calendar.js';
 import type { DigestKeyLine } from './build-digest.js';
 import { hashFlagItems } from './hash-flags.js';
 import { formatPercent, formatUsd } from './money.js';

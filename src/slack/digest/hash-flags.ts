@@ -1,6 +1,7 @@
 import type { Config } from '../../config/types.js';
-import { dayOf, dayRange, previousDay } from '../../config/windows.js';
 import type { UsageStore } from '../../store/types.js';
+import { dayRange } from '../../windows/bounds.js';
+import { dayOf, previousDay } from '../../windows/calendar.js';
 
 type FlagItem = { key: string; detail: string };
 

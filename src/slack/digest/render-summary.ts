@@ -1,4 +1,4 @@
-import { previousDay } from '../../config/windows.js';
+import { previousDay } from '../../windows/calendar.js';
 import type { Digest } from './build-digest.js';
 import { formatPercent, formatPercentChange, formatUsd, formatUsdChange } from './money.js';
 

@@ -1,4 +1,4 @@
-import { spendRowOf } from '../budget-subject.js';
+import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
-import { spendRowOf } from '../budget-subject.js';
+import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { dayOf } from '../../config/windows.js';
+import { dayOf } from '../../windows/calendar.js';
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
 import type { RollupRow, UsageGroupBy, UsageQuery, UsageRow } from '../types.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ModelRow, models } from '../../../src/commands/models.js';
-import { CATALOG_VERSION } from '../../../src/metering/catalog.js';
+import { CATALOG_VERSION } from '../../../src/pricing/catalog.js';
 import { fakeIO } from './fake-io.js';
 
 const FILE = `version: 1

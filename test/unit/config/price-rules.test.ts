@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load/load.js';
-import { CATALOG_VERSION } from '../../../src/metering/catalog.js';
+import { CATALOG_VERSION } from '../../../src/pricing/catalog.js';
 import { HASH_A, NOW, positionOf } from './config-text.js';
 
 const load = (text: string) => loadConfig(text, { file: 'keys.yaml', now: NOW });

@@ -2,9 +2,9 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { UpstreamConfig } from '../../../src/config/types.js';
-import { lookupCatalog } from '../../../src/metering/catalog.js';
-import { costOf } from '../../../src/metering/pricing.js';
 import { createUsageReader, type UsageKind } from '../../../src/metering/usage-reader.js';
+import { lookupCatalog } from '../../../src/pricing/catalog.js';
+import { costOf } from '../../../src/pricing/pricing.js';
 
 /**
  * Metered cost against the catalog's own `calcPrice` for real models and the usage their

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { UpstreamConfig } from '../../../src/config/types.js';
-import { lookupCatalog } from '../../../src/metering/catalog.js';
 import {
   estimateInputTokens,
   estimateOutputTokens,
   requestedOutputTokens,
 } from '../../../src/metering/estimate.js';
 import { meterExchange } from '../../../src/metering/meter.js';
-import { type CacheWrites, cacheWritesOf, costOf, maxCostOf } from '../../../src/metering/pricing.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
+import { lookupCatalog } from '../../../src/pricing/catalog.js';
+import { type CacheWrites, cacheWritesOf, costOf, maxCostOf } from '../../../src/pricing/pricing.js';
 
 const model = buildModel(
   'm',

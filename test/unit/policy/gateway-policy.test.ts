@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { Config, KeyConfig, LoadedConfig, ModelConfig } from '../../../src/config/types.js';
-import { periodEnd, zonedTime } from '../../../src/config/windows.js';
 import { GatewayError } from '../../../src/errors.js';
 import { hashKey, mintKey } from '../../../src/keys/format.js';
-import { createLocalDayCache } from '../../../src/metering/local-day.js';
 import { authenticate, extractKey } from '../../../src/policy/authenticate.js';
 import { moneyShowingOverflow, planBudget } from '../../../src/policy/budget.js';
 import { checkKeyUsable } from '../../../src/policy/key-usable.js';
 import { isModelAllowed, resolveModel } from '../../../src/policy/model-access.js';
 import { planOutput } from '../../../src/policy/output-cap.js';
+import { periodEnd } from '../../../src/windows/budget-windows.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
+import { createLocalDayCache } from '../../../src/windows/local-day.js';
 
 const key = (over: Partial<KeyConfig> = {}): KeyConfig => ({
   name: 'k',

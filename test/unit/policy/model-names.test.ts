@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load/load.js';
 import type { Config } from '../../../src/config/types.js';
-import { costOf } from '../../../src/metering/pricing.js';
 import { resolveModelName } from '../../../src/policy/model-names.js';
+import { costOf } from '../../../src/pricing/pricing.js';
 
 const NOW = Date.UTC(2026, 10, 30);
 

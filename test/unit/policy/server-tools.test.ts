@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
-import { lookupCatalog } from '../../../src/metering/catalog.js';
-import { maxCostOf } from '../../../src/metering/pricing.js';
 import { DEFAULT_WEB_SEARCH_USES, planServerTools } from '../../../src/policy/server-tools.js';
+import { lookupCatalog } from '../../../src/pricing/catalog.js';
+import { maxCostOf } from '../../../src/pricing/pricing.js';
 
 describe('server-side tools billed per use', () => {
   it('reserves max_uses web searches, and writes a default into a web search tool without one', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../../src/config/types.js';
 import { estimateInputTokens, IMAGE_INPUT_TOKENS } from '../../../src/metering/estimate.js';
-import { flat, type PriceTable } from '../../../src/metering/pricing.js';
 import { unseenInputOf } from '../../../src/metering/unseen-input.js';
 import { createOutputFitter } from '../../../src/policy/fit-output.js';
 import { DEFAULT_CONTEXT_WINDOW, planUnseenInput } from '../../../src/policy/unseen-input.js';
+import { flat, type PriceTable } from '../../../src/pricing/pricing.js';
 
 function modelWith(table: Partial<PriceTable>, extra: Partial<ModelConfig> = {}): ModelConfig {
   const input = table.input ?? flat(1);

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config, LoadedConfig } from '../../../src/config/types.js';
-import { zonedTime } from '../../../src/config/windows.js';
 import type { ConfigHolder } from '../../../src/deps.js';
 import { silentLogger } from '../../../src/log.js';
 import { createDigestScheduler, type DigestScheduler } from '../../../src/schedule/digest-scheduler.js';
 import type { DigestMessage } from '../../../src/slack/digest/render-blocks.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
 import { makeConfig, makeKey, makeRecord } from '../../helpers/digest-fixtures.js';
 import { createDigestMemoryStore, type DigestMemoryStore } from '../../helpers/digest-memory-store.js';
 

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
-import { dayRange, zonedTime } from '../../../src/config/windows.js';
 import { silentLogger } from '../../../src/log.js';
 import {
   createExpiryReminders,
@@ -10,6 +9,8 @@ import {
 import type { ExpiryMessage } from '../../../src/slack/expiry-message.js';
 import { createSqliteStore } from '../../../src/store/sqlite.js';
 import type { Store } from '../../../src/store/types.js';
+import { dayRange } from '../../../src/windows/bounds.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
 import { makeConfig, makeKey } from '../../helpers/digest-fixtures.js';
 
 const TZ = 'Europe/Berlin';

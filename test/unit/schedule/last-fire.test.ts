@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { zonedTime } from '../../../src/config/windows.js';
 import { lastFireAtOrBefore } from '../../../src/schedule/last-fire.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
 
 const TZ = 'Europe/Berlin';
 const berlin = (y: number, m: number, d: number, h: number, mi = 0) => zonedTime(y, m, d, TZ, h, mi);

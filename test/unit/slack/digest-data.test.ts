@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { zonedTime } from '../../../src/config/windows.js';
 import { buildDigest, errorClassOf } from '../../../src/slack/digest/build-digest.js';
 import type { UsageRecord } from '../../../src/store/types.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
 import { makeConfig, makeKey, makeRecord } from '../../helpers/digest-fixtures.js';
 import { createDigestMemoryStore } from '../../helpers/digest-memory-store.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyConfig } from '../../../src/config/types.js';
-import { zonedTime } from '../../../src/config/windows.js';
 import { buildDigest, type Digest, type FlagKind } from '../../../src/slack/digest/build-digest.js';
 import type { DisableRecord, UsageRecord } from '../../../src/store/types.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
 import { makeConfig, makeKey, makeRecord } from '../../helpers/digest-fixtures.js';
 import { createDigestMemoryStore } from '../../helpers/digest-memory-store.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { zonedTime } from '../../../src/config/windows.js';
-import { createLocalDayCache } from '../../../src/metering/local-day.js';
+import { zonedTime } from '../../../src/windows/calendar.js';
+import { createLocalDayCache } from '../../../src/windows/local-day.js';
 
 describe('the local day cache', () => {
   it('moves to the next day exactly at local midnight and follows a timezone change', () => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  dayOf,
-  dayRange,
-  formatLocal,
-  hourAt,
-  monthOf,
-  monthRange,
-  periodEnd,
-  periodsAt,
-  previousDay,
-  weekOf,
-} from '../../../src/config/windows.js';
+import { dayRange, hourAt, monthRange } from '../../../src/windows/bounds.js';
+import { periodEnd, periodsAt } from '../../../src/windows/budget-windows.js';
+import { dayOf, formatLocal, monthOf, previousDay, weekOf } from '../../../src/windows/calendar.js';
 
 describe('budget windows in a timezone', () => {
   it('puts 23:59 and 00:01 local time on different days in Europe/Berlin', () => {

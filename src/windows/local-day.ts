@@ -1,4 +1,5 @@
-import { dayOf, dayRange, hourAt, monthOf, weekOf } from '../config/windows.js';
+import { dayRange, hourAt } from './bounds.js';
+import { dayOf, monthOf, weekOf } from './calendar.js';
 
 export interface LocalDay {
   /** `YYYY-MM-DD` in the timezone. */
@@ -7,7 +8,7 @@ export interface LocalDay {
   month: string;
   /** `YYYY-MM-DD` of the week's Monday. */
   week: string;
-  /** The local hour's id (`2026-11-26T14+05:30`, see windows.ts). */
+  /** The local hour's id (`2026-11-26T14+05:30`, see bounds.ts). */
   hour: string;
 }
 
