@@ -8,12 +8,14 @@
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/scratch npx tsx bench/spike-rule.ts
  *
  * Compares the meter (last hour, plus 24 whole clock hours each read once and kept) with reading
- * the 24 hours before the last hour in one query on every check, as the rule did before.
+ * the 24 hours before the last hour in one query on every check, as the rule did before; and
+ * prints what the in-memory spend rate (the fast path's trigger) adds to every charged settle.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createSpendRate } from '../src/slack/spend-rate.js';
 import { createSpikeMeter } from '../src/slack/spike-rule.js';
 import { createPostgresStore } from '../src/store/postgres.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
@@ -63,7 +65,25 @@ async function timed(fn: () => Promise<unknown>, runs = RUNS): Promise<string> {
   return runs === 1 ? `${pct(0)} ms` : `p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms`;
 }
 
+/** The fast path's cost on the hot path: one add and one last-hour sum per charged settle. */
+function timeSpendRate(): void {
+  const rate = createSpendRate();
+  const settles = 1_000_000;
+  const start = performance.now();
+  let sum = 0;
+  for (let i = 0; i < settles; i++) {
+    const now = 1_700_000_000_000 + i * 5;
+    rate.add(`key-${i % 100}`, 0.0003, now);
+    sum += rate.lastHourUsd(`key-${i % 100}`, now);
+  }
+  const ns = ((performance.now() - start) * 1e6) / settles;
+  console.log(
+    `spend rate in memory: ${ns.toFixed(0)} ns per charged settle (100 keys; checksum ${sum.toFixed(0)})`,
+  );
+}
+
 async function main(): Promise<void> {
+  timeSpendRate();
   const pgUrl = process.env.BENCH_PG_URL;
   const dir = pgUrl ? null : mkdtempSync(join(tmpdir(), 'tollgate-spike-bench-'));
   const store: Store = pgUrl ? createPostgresStore(pgUrl) : createSqliteStore(join(dir!, 'bench.db'));

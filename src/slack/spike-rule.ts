@@ -5,11 +5,18 @@ import type { UsageStore } from '../store/types.js';
 const HOUR_MS = 3_600_000;
 
 /**
- * How often the spike rule reads the store for one key (per replica), at most. It runs on the
- * settle of the key's own requests, so a key in a loop is measured again within this long of
- * crossing the thresholds: half a minute leaves room for a slow request inside "within a minute".
+ * How often the spike rule reads the store for one key (per replica) on the periodic path: the
+ * settle of the key's own requests touches it, so spend spread over several replicas is measured
+ * within this long. A spike this replica sees itself is measured at once (SPIKE_FAST_CHECK_EVERY_MS).
  */
 export const SPIKE_CHECK_EVERY_MS = 30_000;
+
+/**
+ * When this replica's own spend of a key in the last hour (spend-rate.ts, in memory) crosses the
+ * rule, the store is read at once to confirm, and again at most this often while it stays over:
+ * a key spending $50 in 6 s is stopped within seconds, not at the next half-minute check.
+ */
+export const SPIKE_FAST_CHECK_EVERY_MS = 2_000;
 
 export interface SpikeRule {
   /** The last hour must be at least this many times the trailing hourly average … */
@@ -43,6 +50,8 @@ type HourCache = Map<number, number>;
 export interface SpikeMeter {
   /** Returns the reading when the rule fires, else null. */
   measure(key: string, now: number, rule: SpikeRule): Promise<SpikeReading | null>;
+  /** The hourly average of the key's latest measurement that needed it, if any. */
+  lastAverageUsd(key: string): number | undefined;
 }
 
 /**
@@ -55,6 +64,7 @@ export interface SpikeMeter {
  */
 export function createSpikeMeter(store: Pick<UsageStore, 'spendBetween'>): SpikeMeter {
   const hoursByKey = new Map<string, HourCache>();
+  const averages = new Map<string, number>();
 
   async function baselineUsd(key: string, now: number): Promise<number> {
     const end = Math.floor((now - HOUR_MS) / HOUR_MS) * HOUR_MS;
@@ -84,8 +94,10 @@ export function createSpikeMeter(store: Pick<UsageStore, 'spendBetween'>): Spike
       const hour = await store.spendBetween(key, now - HOUR_MS, now + 1);
       if (!(hour.costUsd >= rule.minUsd)) return null;
       const hourlyAverageUsd = (await baselineUsd(key, now)) / 24;
+      averages.set(key, hourlyAverageUsd);
       if (hour.costUsd < rule.factor * hourlyAverageUsd) return null;
       return { lastHourUsd: hour.costUsd, lastHourRequests: hour.requests, hourlyAverageUsd, rule };
     },
+    lastAverageUsd: (key) => averages.get(key),
   };
 }

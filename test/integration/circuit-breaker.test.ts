@@ -126,23 +126,17 @@ describe('the circuit breaker', () => {
       },
     });
 
-    // First request: measured at its settle, $0.19 is below spike_min_usd.
-    expect((await outcome()).status).toBe(200);
-    await waitFor(async () => (await settledRequests()) === 1);
-    // Three more cross $0.50 within the same half minute: the rule is not read again yet.
+    // Two requests: $0.38 is below spike_min_usd. The third crosses $0.50: this replica's own
+    // spend rate says so at its settle, the store confirms at once, and the breaker trips without
+    // the clock moving (the periodic check would wait 30 s).
     for (let i = 0; i < 3; i++) expect((await outcome()).status).toBe(200);
-    await waitFor(async () => (await settledRequests()) === 4);
-    expect(breakerPosts()).toHaveLength(0);
-
-    // 31 s later, the loop's next request is measured again: the breaker trips.
-    offsetMs = 31_000;
-    expect((await outcome()).status).toBe(200);
     await fake.waitFor(() => breakerPosts().length === 1, 5_000);
+    expect(offsetMs).toBe(0);
     const alert = breakerPosts()[0]!;
     expect(alert.body.channel).toBe(ALERT_CHANNEL);
     const text = String(alert.body.text);
     expect(text).toContain('disabled key `looping-agent`');
-    expect(text).toContain(`$${(5 * COST).toFixed(2)} in the last hour (5 requests)`);
+    expect(text).toContain(`$${(3 * COST).toFixed(2)} in the last hour (3 requests)`);
     expect(text).toContain('nothing in the previous 24 hours');
     expect(text).toContain('at least 5× the usual rate and at least $0.50 in an hour');
     expect(text).toContain('<@U03CAROL>');
@@ -160,7 +154,7 @@ describe('the circuit breaker', () => {
       key: 'looping-agent',
       result: 'ok',
     });
-    expect(audit?.reason).toContain(`spend spike of $${(5 * COST).toFixed(2)} in the last hour (5 requests)`);
+    expect(audit?.reason).toContain(`spend spike of $${(3 * COST).toFixed(2)} in the last hour (3 requests)`);
 
     const keysBody = slashCommandBody({
       command: '/keys',
@@ -225,14 +219,53 @@ describe('the circuit breaker', () => {
       },
     });
     for (let i = 0; i < 3; i++) expect((await outcome()).status).toBe(200);
-    await waitFor(async () => (await settledRequests()) === 3);
-    offsetMs = 31_000;
-    expect((await outcome()).status).toBe(200);
     const spikes = () =>
       fake.callsTo('chat.postMessage').filter((c) => String(c.body.text).includes('Spend spike'));
     await fake.waitFor(() => spikes().length === 1, 5_000);
     expect(buttonOf(spikes()[0]!)?.action_id).toBe('disable_key');
     expect(breakerPosts()).toHaveLength(0);
     expect((await outcome()).status).toBe(200);
+  });
+
+  it('stops a key spending $50 in 6 seconds within a few seconds of crossing the rule, by the injected clock', async () => {
+    offsetMs = 0;
+    fake.calls.length = 0;
+    // $2.46 a request (13x the prices above), a request every 300 ms: $49 in 6 s. Rule: $10 in an hour.
+    const dear = yaml()
+      .replace('input_per_mtok: 100, output_per_mtok: 200', 'input_per_mtok: 1300, output_per_mtok: 2600')
+      .replace('spike_min_usd: 0.5', 'spike_min_usd: 10');
+    gw = await startTestServer({
+      yaml: dear,
+      clock,
+      env: {
+        FAKE_KEY: 'sk-upstream',
+        SLACK_BOT_TOKEN: 'xoxb-test',
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: fake.apiUrl,
+      },
+    });
+    const perRequest = 13 * COST;
+    let crossedAt: number | undefined;
+    let refusedAt: number | undefined;
+    for (let i = 1; i <= 20 && refusedAt === undefined; i++) {
+      const r = await outcome();
+      if (r.status === 401) {
+        expect(r.code).toBe('key_disabled');
+        refusedAt = offsetMs;
+        break;
+      }
+      expect(r.status).toBe(200);
+      await waitFor(async () => (await settledRequests()) === i);
+      if (crossedAt === undefined && i * perRequest >= 10) crossedAt = offsetMs;
+      offsetMs += 300;
+    }
+    expect(crossedAt).toBeDefined();
+    expect(refusedAt).toBeDefined();
+    // Stopped within 3 s of the clock after the spend crossed the rule: at most 10 more requests
+    // at this pace, where the half-minute check let the whole $50 through.
+    expect(refusedAt! - crossedAt!).toBeLessThanOrEqual(3_000);
+    const spent = (await gw.server.deps.store.spendBetween('looping-agent', 0, clock() + 1)).costUsd;
+    expect(spent).toBeLessThan(20 * perRequest);
+    await fake.waitFor(() => breakerPosts().length === 1, 5_000);
   });
 });
