@@ -1,8 +1,6 @@
 import type { KeyConfig, Problem } from './config/types.js';
 import type { UsageRecord } from './store/types.js';
-
-/** The windows a budget limit can have (docs/configuration.md#budget-windows). */
-export type BudgetWindow = 'hourly' | 'daily' | 'weekly' | 'monthly';
+import type { BudgetWindowName } from './windows/budget-windows.js';
 
 /**
  * Events the gateway reports to the outside (Slack alerts). Every method returns at once:
@@ -25,7 +23,7 @@ export interface Notifier {
   requestSettled(e: {
     key: KeyConfig;
     record: UsageRecord;
-    spend: Partial<Record<BudgetWindow, { spentUsd: number; limitUsd: number; period: string }>>;
+    spend: Partial<Record<BudgetWindowName, { spentUsd: number; limitUsd: number; period: string }>>;
     /** For a budget refusal: the window that refused (`d:…`; `@group/…` when it was the group's). */
     refusedPeriod?: string;
   }): void;

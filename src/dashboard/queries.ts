@@ -2,7 +2,13 @@ import type { KeyConfig } from '../config/types.js';
 import { type KeyStatus, keyStatus } from '../policy/key-status.js';
 import type { AuditEntry, DailyTotal, DisableRecord, UsageRecord } from '../store/types.js';
 import { groupPeriod } from '../windows/budget-subject.js';
-import { periodEnd, periodsAt } from '../windows/budget-windows.js';
+import {
+  BUDGET_WINDOW_NAMES,
+  type BudgetWindowName,
+  limitOf,
+  periodEnd,
+  periodsAt,
+} from '../windows/budget-windows.js';
 import { dayOf, monthOf, previousDay } from '../windows/calendar.js';
 import type { Series } from './chart.js';
 import type { DashboardDeps } from './deps.js';
@@ -63,10 +69,8 @@ export interface Overview {
   thresholds: { warn: number; over: number };
 }
 
-export type WindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
-
 export interface WindowDetail extends WindowUse {
-  name: WindowName;
+  name: BudgetWindowName;
   /** The group whose shared window this is; absent for the key's own. */
   group?: string;
   reservedUsd: number;
@@ -167,26 +171,25 @@ export async function loadKey(deps: DashboardDeps, rollup: RollupCache, key: Key
   const days = lastDays(today, CHART_DAYS);
   // The key's own windows (daily and monthly always, hourly and weekly when limited), then the
   // limited windows of its group: a request must fit every one of them.
-  const names: WindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
   const group =
     key.group !== undefined && Object.hasOwn(cfg.groups ?? {}, key.group)
       ? cfg.groups?.[key.group]
       : undefined;
   const wanted: {
-    name: WindowName;
+    name: BudgetWindowName;
     period: string;
     entry: string;
     limit: number | undefined;
     group?: string;
   }[] = [];
-  for (const name of names) {
-    const limit = key.limits[`${name}Usd`];
+  for (const name of BUDGET_WINDOW_NAMES) {
+    const limit = limitOf(key.limits, name);
     if (limit !== undefined || name === 'daily' || name === 'monthly')
       wanted.push({ name, period: periods[name], entry: periods[name], limit });
   }
   if (group) {
-    for (const name of names) {
-      const limit = group.limits[`${name}Usd`];
+    for (const name of BUDGET_WINDOW_NAMES) {
+      const limit = limitOf(group.limits, name);
       if (limit !== undefined)
         wanted.push({
           name,

@@ -1,10 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import type { UsageRecord } from '../store/types.js';
+import { BUDGET_WINDOW_NAMES, type BudgetWindowName } from '../windows/budget-windows.js';
 import { createLabelPolicy } from './metric-labels.js';
-
-export type BudgetWindowName = 'hourly' | 'daily' | 'weekly' | 'monthly';
-const WINDOW_NAMES: BudgetWindowName[] = ['hourly', 'daily', 'weekly', 'monthly'];
 
 /**
  * Prometheus metrics (docs/operations.md#metrics-get-metrics). Labels carry key *names*, never keys, and only
@@ -137,7 +135,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       for (const key of gaugedKeys) {
         if (names.has(key)) continue;
         gaugedKeys.delete(key);
-        for (const window of WINDOW_NAMES) budgetUse.remove({ key, window });
+        for (const window of BUDGET_WINDOW_NAMES) budgetUse.remove({ key, window });
       }
     },
     setGroupBudgetUse(group, window, ratio) {
@@ -150,7 +148,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       for (const group of gaugedGroups) {
         if (names.has(group)) continue;
         gaugedGroups.delete(group);
-        for (const window of WINDOW_NAMES) groupBudgetUse.remove({ group, window });
+        for (const window of BUDGET_WINDOW_NAMES) groupBudgetUse.remove({ group, window });
       }
     },
     setReload(ok, at, revision) {

@@ -2,7 +2,7 @@ import type { GroupConfig, KeyConfig, KeyLimits } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { BudgetStore, BudgetWindow, ReserveResult } from '../store/types.js';
 import { groupOf, groupPeriod } from '../windows/budget-subject.js';
-import { periodEnd } from '../windows/budget-windows.js';
+import { BUDGET_WINDOWS, periodEnd, windowOfPeriod } from '../windows/budget-windows.js';
 import { formatLocal } from '../windows/calendar.js';
 import type { LocalDay } from '../windows/local-day.js';
 import { storeUnavailable } from './store-unavailable.js';
@@ -18,15 +18,6 @@ export interface BudgetPlan {
   periods: string[];
 }
 
-const WINDOWS: [keyof KeyLimits, 'hourly' | 'daily' | 'weekly' | 'monthly', 'h' | 'd' | 'w' | 'm'][] = [
-  ['hourlyUsd', 'hourly', 'h'],
-  ['dailyUsd', 'daily', 'd'],
-  ['weeklyUsd', 'weekly', 'w'],
-  ['monthlyUsd', 'monthly', 'm'],
-];
-
-const WINDOW_NAMES: Record<string, string> = { h: 'hourly', d: 'daily', w: 'weekly', m: 'monthly' };
-
 function planOf(
   limits: KeyLimits,
   local: LocalDay,
@@ -34,9 +25,9 @@ function planOf(
   out: BudgetPlan,
 ): void {
   const ids = { h: local.hour, d: local.day, w: local.week, m: local.month };
-  for (const [field, , prefix] of WINDOWS) {
+  for (const { prefix, limit } of BUDGET_WINDOWS) {
     const period = entry(`${prefix}:${ids[prefix]}`);
-    const limitUsd = limits[field];
+    const limitUsd = limits[limit];
     if (limitUsd !== undefined) out.windows.push({ period, limitUsd });
     if (prefix !== 'h' || limitUsd !== undefined) out.periods.push(period);
   }
@@ -104,7 +95,7 @@ export async function reserveBudget(
   }
   const group = groupOf(result.period);
   const period = group === undefined ? result.period : result.period.slice(group.length + 2);
-  const which = WINDOW_NAMES[period[0] ?? 'd'] ?? 'daily';
+  const which = windowOfPeriod(period)?.name ?? 'daily';
   const resetsAt = periodEnd(period, r.timeZone);
   const usd = moneyShowingOverflow(result.spentUsd, result.reservedUsd, amountUsd, result.limitUsd);
   const held = result.reservedUsd > 0 ? ` (plus ${usd(result.reservedUsd)} held by requests in flight)` : '';

@@ -1,22 +1,13 @@
-import type { KeyLimits } from '../config/types.js';
 import type { UsageWriter } from '../metering/usage-writer.js';
 import type { Notifier } from '../notifier.js';
-import type { BudgetWindowName } from '../ops/metrics.js';
 import { groupOfKey } from '../policy/budget.js';
 import type { PeriodSpend, UsageRecord } from '../store/types.js';
 import { groupSubject, spendRowOf } from '../windows/budget-subject.js';
+import { windowOfPeriod } from '../windows/budget-windows.js';
 import { buildRecord, type Outcome, type RequestContext } from './context.js';
 import type { ProxyDeps } from './proxy-deps.js';
 
 type SpendReport = Parameters<Notifier['requestSettled']>[0]['spend'];
-
-const WINDOW_OF: Record<string, BudgetWindowName> = { h: 'hourly', d: 'daily', w: 'weekly', m: 'monthly' };
-const LIMIT_OF = {
-  hourly: 'hourlyUsd',
-  daily: 'dailyUsd',
-  weekly: 'weeklyUsd',
-  monthly: 'monthlyUsd',
-} as const satisfies Record<BudgetWindowName, keyof KeyLimits>;
 
 /**
  * Ends a request exactly once: writes its usage record (before the client's response ends, so a
@@ -43,17 +34,18 @@ export function createFinisher(deps: ProxyDeps, writer: UsageWriter): FinishRequ
       const group = groupOfKey(key, ctx.loaded.config.groups);
       for (const entry of periods) {
         const [subject, period] = spendRowOf(key.name, entry);
-        const window = WINDOW_OF[period[0] ?? ''];
-        if (!window) continue;
+        const spec = windowOfPeriod(period);
+        if (!spec) continue;
+        const window = spec.name;
         const spentUsd = current[entry]?.spentUsd ?? 0;
         const ratio = (limit: number) => (limit > 0 ? spentUsd / limit : 1);
         if (subject === key.name) {
-          const limitUsd = key.limits[LIMIT_OF[window]];
+          const limitUsd = key.limits[spec.limit];
           if (limitUsd === undefined) continue;
           deps.metrics.setBudgetUse(key.name, window, ratio(limitUsd));
           spend[window] = { spentUsd, limitUsd, period };
         } else if (group && subject === groupSubject(group.name)) {
-          const limitUsd = group.limits[LIMIT_OF[window]];
+          const limitUsd = group.limits[spec.limit];
           if (limitUsd !== undefined) deps.metrics.setGroupBudgetUse(group.name, window, ratio(limitUsd));
         }
       }

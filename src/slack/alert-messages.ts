@@ -1,5 +1,5 @@
 import type { Problem } from '../config/types.js';
-import type { BudgetWindow } from '../notifier.js';
+import type { BudgetWindowName } from '../windows/budget-windows.js';
 import { escapeMrkdwn, formatPercent, formatUsd, mentions } from './format.js';
 
 export interface AlertMessage {
@@ -51,7 +51,7 @@ function keyAlert(text: string, key: string, notify: readonly string[], button: 
 export function budgetAlert(a: {
   key: string;
   notify: readonly string[];
-  window: BudgetWindow;
+  window: BudgetWindowName;
   period: string;
   spentUsd: number;
   limitUsd: number;

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { ClaimStore, ClientStore, UsageStore } from '../store/types.js';
+import { BUDGET_WINDOW_NAMES } from '../windows/budget-windows.js';
 import { dayOf } from '../windows/calendar.js';
 import {
   type AlertMessage,
@@ -226,7 +227,7 @@ export function createSlackNotifier(deps: {
       const name = e.key.name;
       const notify = e.key.notify;
       const refusedForBudget = e.record.errorCode === 'insufficient_quota';
-      const windows = (['hourly', 'daily', 'weekly', 'monthly'] as const).flatMap((w) => {
+      const windows = BUDGET_WINDOW_NAMES.flatMap((w) => {
         const s = e.spend[w];
         return s && s.limitUsd > 0 ? [{ window: w, ...s, ratio: s.spentUsd / s.limitUsd }] : [];
       });
