@@ -1,4 +1,5 @@
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
+import { completeUsage } from '../usage-columns.js';
 import { createBatcher } from './batch.js';
 import {
   type ReserveRow,
@@ -64,31 +65,12 @@ export function createBatchedBudget(pool: Pool, maxInFlight: number, staleAfterM
     one: ({ usage, periods }) => settle(pool, usage, periods),
     many: (items) =>
       oneStatement(pool, async (c) => {
-        const payload = items.map(({ usage: u, periods }) => ({
-          id: u.requestId,
-          ts: u.ts,
-          day: u.day,
-          key: u.key,
-          model: u.model,
-          upstream: u.upstream,
-          route: u.route,
-          status: u.status,
-          errorCode: u.errorCode,
-          inputTokens: u.inputTokens,
-          outputTokens: u.outputTokens,
-          cachedTokens: u.cachedTokens,
-          cost: String(u.costUsd),
-          latencyMs: u.latencyMs,
-          stream: u.stream,
-          userAgent: u.userAgent,
-          ip: u.ip,
-          configRevision: u.configRevision,
-          usageSource: u.usageSource,
-          periods: uniqueSorted(periods),
-          cacheWriteTokens: u.cacheWriteTokens ?? 0,
-          requestedModel: u.requestedModel ?? null,
-          keyHash: u.keyHash ?? null,
-        }));
+        // tollgate_settle_many reads each item by the record's field names, with `id` and `cost`
+        // (decimal text, so `numeric` stays exact) for requestId and costUsd.
+        const payload = items.map(({ usage, periods }) => {
+          const { requestId, costUsd, ...rest } = completeUsage(usage);
+          return { id: requestId, ...rest, cost: String(costUsd), periods: uniqueSorted(periods) };
+        });
         const { rows } = await c.query<SettleRow & { o_n: number }>({
           name: 'tollgate_settle_many',
           text: 'SELECT * FROM tollgate_settle_many($1::jsonb)',

@@ -1,6 +1,7 @@
 import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
+import { USAGE_COLUMN_NAMES, usageColumnValues } from '../usage-columns.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
 
 /**
@@ -70,33 +71,22 @@ async function settleOn(
     name: 'tollgate_settle_spend',
     text: `SELECT * FROM tollgate_settle_spend($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric,
        $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23)`,
-    values: [
-      u.requestId,
-      u.ts,
-      u.day,
-      u.key,
-      u.model,
-      u.upstream,
-      u.route,
-      u.status,
-      u.errorCode,
-      u.inputTokens,
-      u.outputTokens,
-      u.cachedTokens,
-      String(u.costUsd),
-      u.latencyMs,
-      u.stream,
-      u.userAgent,
-      u.ip,
-      u.configRevision,
-      u.usageSource,
-      uniqueSorted(periods),
-      u.cacheWriteTokens ?? 0,
-      u.requestedModel ?? null,
-      u.keyHash ?? null,
-    ],
+    values: settleArgs(u, periods),
   });
   return settleResultOf(rows);
+}
+
+/**
+ * tollgate_settle_spend's arguments: the usage columns of migration 1, the periods, then the
+ * columns migration 3 added (the function's signature, fixed by migrations 4 to 7).
+ */
+const PERIODS_AT = USAGE_COLUMN_NAMES.indexOf('cache_write_tokens');
+
+function settleArgs(u: UsageRecord, periods: string[]): unknown[] {
+  // Money crosses as decimal text, so `numeric` stays exact.
+  const values: unknown[] = usageColumnValues(u, (c, v) => (c === 'cost_usd' ? String(v) : v));
+  values.splice(PERIODS_AT, 0, uniqueSorted(periods));
+  return values;
 }
 
 export interface SettleRow {

@@ -1,4 +1,5 @@
-import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord, UsageSource } from '../types.js';
+import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord } from '../types.js';
+import { USAGE_COLUMN_LIST, type UsageDbRow, usageFromRow } from '../usage-columns.js';
 import { guarded, type Pool } from './pool.js';
 
 /** Reads for the dashboard; the same answers as the embedded store's (sqlite/dashboard-queries.ts). */
@@ -46,57 +47,11 @@ export function dailyTotals(pool: Pool, q: DailyTotalsQuery): Promise<DailyTotal
 
 export function recentUsage(pool: Pool, key: string, limit: number): Promise<UsageRecord[]> {
   return guarded(async () => {
-    const { rows } = await pool.query<{
-      request_id: string;
-      ts: number;
-      day: string;
-      key: string;
-      model: string | null;
-      upstream: string | null;
-      route: string;
-      status: number;
-      error_code: string | null;
-      input_tokens: number;
-      output_tokens: number;
-      cached_tokens: number;
-      cost_usd: number;
-      latency_ms: number;
-      stream: boolean;
-      user_agent: string | null;
-      ip: string | null;
-      config_revision: string;
-      usage_source: string;
-      cache_write_tokens: number;
-      requested_model: string | null;
-      key_hash: string | null;
-    }>('SELECT * FROM usage WHERE key = $1 ORDER BY ts DESC, request_id DESC LIMIT $2', [
-      key,
-      Math.max(0, Math.floor(limit)),
-    ]);
-    return rows.map((r) => ({
-      requestId: r.request_id,
-      ts: r.ts,
-      day: r.day,
-      key: r.key,
-      model: r.model,
-      upstream: r.upstream,
-      route: r.route,
-      status: r.status,
-      errorCode: r.error_code,
-      inputTokens: r.input_tokens,
-      outputTokens: r.output_tokens,
-      cachedTokens: r.cached_tokens,
-      costUsd: r.cost_usd,
-      latencyMs: r.latency_ms,
-      stream: r.stream,
-      userAgent: r.user_agent,
-      ip: r.ip,
-      configRevision: r.config_revision,
-      usageSource: r.usage_source as UsageSource,
-      cacheWriteTokens: r.cache_write_tokens,
-      requestedModel: r.requested_model,
-      keyHash: r.key_hash,
-    }));
+    const { rows } = await pool.query<UsageDbRow>(
+      `SELECT ${USAGE_COLUMN_LIST} FROM usage WHERE key = $1 ORDER BY ts DESC, request_id DESC LIMIT $2`,
+      [key, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(usageFromRow);
   });
 }
 

@@ -3,39 +3,26 @@ import type { Clock } from '../../clock.js';
 import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
+import {
+  USAGE_COLUMN_LIST,
+  USAGE_COLUMN_NAMES,
+  type UsageValue,
+  usageColumnValues,
+} from '../usage-columns.js';
 
 /** Float slack so that 100 × $0.01 fits a $1.00 limit (the sum is 1.0000000000000007). */
 const EPSILON = 1e-12;
+
+type SqliteValue = Exclude<UsageValue, boolean>;
+
+/** SQLite has no booleans: `stream` is stored as 0/1. */
+const sqliteValue = (_column: string, v: UsageValue): SqliteValue =>
+  typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
 interface SpendRow {
   spent_usd: number;
   reserved_usd: number;
 }
-
-type UsageRow = [
-  string,
-  number,
-  string,
-  string,
-  string | null,
-  string | null,
-  string,
-  number,
-  string | null,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  string | null,
-  string | null,
-  string,
-  string,
-  number,
-  string | null,
-  string | null,
-];
 
 interface ReservationRow {
   id: string;
@@ -171,11 +158,8 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const allReservations = db.prepare<[], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations ORDER BY created_at',
   );
-  const insertUsage = db.prepare<UsageRow>(`
-    INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source,
-      cache_write_tokens, requested_model, key_hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  const insertUsage = db.prepare<SqliteValue[]>(`
+    INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
     ON CONFLICT (request_id) DO NOTHING`);
   const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
     INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
@@ -192,31 +176,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
   const recordUsage = (u: UsageRecord): boolean => {
-    const inserted =
-      insertUsage.run(
-        u.requestId,
-        u.ts,
-        u.day,
-        u.key,
-        u.model,
-        u.upstream,
-        u.route,
-        u.status,
-        u.errorCode,
-        u.inputTokens,
-        u.outputTokens,
-        u.cachedTokens,
-        u.costUsd,
-        u.latencyMs,
-        u.stream ? 1 : 0,
-        u.userAgent,
-        u.ip,
-        u.configRevision,
-        u.usageSource,
-        u.cacheWriteTokens ?? 0,
-        u.requestedModel ?? null,
-        u.keyHash ?? null,
-      ).changes > 0;
+    const inserted = insertUsage.run(...usageColumnValues(u, sqliteValue)).changes > 0;
     if (inserted)
       addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
     return inserted;

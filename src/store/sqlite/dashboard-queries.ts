@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord, UsageSource } from '../types.js';
+import type { AuditEntry, DailyTotal, DailyTotalsQuery, UsageRecord } from '../types.js';
+import { USAGE_COLUMN_LIST, type UsageDbRow, usageFromRow } from '../usage-columns.js';
 
 /**
  * Reads for the dashboard. Charts sum the daily rollup (a few rows per key and day) rather than
@@ -23,31 +24,6 @@ interface TotalRow {
   cost_usd: number;
 }
 
-interface UsageDbRow {
-  request_id: string;
-  ts: number;
-  day: string;
-  key: string;
-  model: string | null;
-  upstream: string | null;
-  route: string;
-  status: number;
-  error_code: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  cost_usd: number;
-  latency_ms: number;
-  stream: number;
-  user_agent: string | null;
-  ip: string | null;
-  config_revision: string;
-  usage_source: string;
-  cache_write_tokens: number;
-  requested_model: string | null;
-  key_hash: string | null;
-}
-
 export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueries {
   // GROUP BY follows the primary key (day, key, model, status): a streaming aggregate over one
   // range scan, and with a key, one seek per day.
@@ -62,7 +38,7 @@ export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueri
   const keyTotals = totals(true);
   // usage_key_ts walked backwards: one index probe, then `limit` rows.
   const recent = db.prepare<[string, number], UsageDbRow>(
-    'SELECT * FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?',
+    `SELECT ${USAGE_COLUMN_LIST} FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?`,
   );
   const audit = db.prepare<[string, number], AuditEntry>(
     'SELECT at, actor, source, action, key, reason, result FROM audit WHERE key = ? ORDER BY id DESC LIMIT ?',
@@ -83,34 +59,7 @@ export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueri
         costUsd: r.cost_usd,
       }));
     },
-    recentUsage: (key, limit) => recent.all(key, Math.max(0, Math.floor(limit))).map(fromUsageRow),
+    recentUsage: (key, limit) => recent.all(key, Math.max(0, Math.floor(limit))).map(usageFromRow),
     keyAudit: (key, limit) => audit.all(key, Math.max(0, Math.floor(limit))),
-  };
-}
-
-function fromUsageRow(r: UsageDbRow): UsageRecord {
-  return {
-    requestId: r.request_id,
-    ts: r.ts,
-    day: r.day,
-    key: r.key,
-    model: r.model,
-    upstream: r.upstream,
-    route: r.route,
-    status: r.status,
-    errorCode: r.error_code,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cachedTokens: r.cached_tokens,
-    costUsd: r.cost_usd,
-    latencyMs: r.latency_ms,
-    stream: r.stream === 1,
-    userAgent: r.user_agent,
-    ip: r.ip,
-    configRevision: r.config_revision,
-    usageSource: r.usage_source as UsageSource,
-    cacheWriteTokens: r.cache_write_tokens,
-    requestedModel: r.requested_model,
-    keyHash: r.key_hash,
   };
 }
