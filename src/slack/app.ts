@@ -1,11 +1,4 @@
-import {
-  App,
-  type BlockAction,
-  type ButtonAction,
-  ExpressReceiver,
-  type RespondArguments,
-  SocketModeReceiver,
-} from '@slack/bolt';
+import { App, ExpressReceiver, type RespondArguments, SocketModeReceiver } from '@slack/bolt';
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../deps.js';
@@ -14,15 +7,13 @@ import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { AuditStore, ClaimStore, ClientStore, SpendReader, UsageStore } from '../store/types.js';
-import { DISABLE_KEY_ACTION } from './alert-messages.js';
-import { ENABLE_KEY_ACTION } from './breaker-alert.js';
 import { createSlackWebClient, slackApiUrl, toBoltLogger } from './client.js';
 import { slackMissing } from './configured.js';
-import { disableKey, enableKey, type KillCommandDeps, type SlackReply } from './kill-commands.js';
+import { registerHandlers } from './handlers.js';
+import type { SlackReply } from './kill-commands.js';
 import { createSlackNotifier, type SlackNotifier, type SlackNotifierOptions } from './notifier.js';
 import { createRequestGuard } from './request-guard.js';
 import { createSendQueue, type SendQueueOptions } from './send-queue.js';
-import { keysReport, spendReport } from './spend-report.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -128,7 +119,6 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     log.warn({ err: err.message }, 'a Slack handler failed');
   });
 
-  const killDeps: KillCommandDeps = { ...deps };
   const answer = async (respond: (r: RespondArguments) => Promise<unknown>, reply: SlackReply | string) => {
     const args: RespondArguments = mask(
       typeof reply === 'string' ? { response_type: 'ephemeral', text: reply } : reply,
@@ -141,71 +131,7 @@ export function createSlack(deps: SlackDeps): SlackIntegration | null {
     const channel = config.current().config.slack?.channel;
     if (text && channel && channel !== answeredIn) queue.enqueue({ channel, text });
   };
-
-  // Every handler acks first (Slack wants an answer within 3 s even when the store is slow) and
-  // then answers through response_url.
-  for (const [name, run] of [
-    ['/disable-key', disableKey],
-    ['/enable-key', enableKey],
-  ] as const) {
-    app.command(name, async ({ command, ack, respond }) => {
-      await ack();
-      const r = await run(killDeps, {
-        userId: command.user_id,
-        text: command.text,
-        channelId: command.channel_id,
-        via: 'command',
-      });
-      await answer(respond, r.reply);
-      announce(r.announcement, command.channel_id);
-    });
-  }
-  app.command('/spend', async ({ command, ack, respond }) => {
-    await ack();
-    await answer(respond, await report(() => spendReport(deps, command.text)));
-  });
-  app.command('/keys', async ({ ack, respond }) => {
-    await ack();
-    await answer(respond, await report(() => keysReport(deps)));
-  });
-  // The alerts' buttons: Disable key (budget, spike, new client) and Enable key (circuit breaker).
-  // Each works exactly like its slash command, admin check and audit included.
-  for (const [actionId, run] of [
-    [DISABLE_KEY_ACTION, disableKey],
-    [ENABLE_KEY_ACTION, enableKey],
-  ] as const) {
-    app.action<BlockAction<ButtonAction>>({ action_id: actionId }, async ({ ack, body, action, respond }) => {
-      await ack();
-      const channelId = body.channel?.id;
-      const r = await run(killDeps, {
-        userId: body.user.id,
-        text: action.value ?? '',
-        ...(channelId ? { channelId } : {}),
-        via: 'button',
-      });
-      await answer(respond, { ...r.reply, replace_original: false });
-      announce(r.announcement, channelId);
-    });
-  }
-
-  // Subscribed in the manifest so an uninstall is visible in the logs rather than as silent alert failures.
-  app.event('app_uninstalled', async () => {
-    log.error(
-      'the Slack app was uninstalled: alerts, the digest and the commands stop until it is reinstalled',
-    );
-  });
-  app.event('tokens_revoked', async () => {
-    log.error('Slack revoked the bot token: set a new SLACK_BOT_TOKEN and restart');
-  });
-
-  async function report(build: () => Promise<string>): Promise<string> {
-    try {
-      return await build();
-    } catch (err) {
-      log.error({ err }, 'a Slack report failed');
-      return 'The store cannot be reached right now; try again in a moment.';
-    }
-  }
+  registerHandlers(app, deps, answer, announce);
 
   return {
     router,
