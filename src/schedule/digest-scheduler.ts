@@ -57,7 +57,7 @@ export interface DigestScheduler {
 }
 
 export function createDigestScheduler(deps: DigestSchedulerDeps): DigestScheduler {
-  const { store, config, clock, log, post } = deps;
+  const { config, clock, log } = deps;
   const scheduleOf = (): { expression: string; timeZone: string } => {
     const c = config.current().config;
     return {
@@ -80,49 +80,7 @@ export function createDigestScheduler(deps: DigestSchedulerDeps): DigestSchedule
     return p;
   };
 
-  async function runFor(day: string, options: { force?: boolean } = {}): Promise<DigestRunResult> {
-    const guarded = options.force !== true;
-    if (guarded) {
-      let claimed: boolean;
-      try {
-        claimed = await store.claimOnce(DIGEST_SCOPE, day, clock());
-      } catch (err) {
-        log.error({ err, day }, 'digest: could not take the once-per-day guard; not sending');
-        return 'failed';
-      }
-      if (!claimed) {
-        log.debug({ day }, 'digest already sent for this day');
-        return 'already-sent';
-      }
-    }
-    try {
-      const loaded = config.current();
-      const digest = await buildDigest({
-        store,
-        config: loaded.config,
-        revision: loaded.revision,
-        day,
-        now: clock(),
-      });
-      await post(renderDigestBlocks(digest));
-      log.info(
-        { day, keys: digest.keys.length, flags: digest.flags.length, forced: !guarded },
-        'digest sent',
-      );
-      return 'sent';
-    } catch (err) {
-      log.error({ err, day }, 'digest: building or posting failed');
-      if (guarded) {
-        await store.releaseClaim(DIGEST_SCOPE, day).catch((releaseErr: unknown) => {
-          log.error(
-            { err: releaseErr, day },
-            'digest: could not release the guard; this day will not be retried',
-          );
-        });
-      }
-      return 'failed';
-    }
-  }
+  const runFor = (day: string, options: { force?: boolean } = {}) => sendDigest(deps, day, options);
 
   function dueDay(now: number): string | null {
     const fired = lastFireAtOrBefore(expression, timeZone, now);
@@ -155,12 +113,7 @@ export function createDigestScheduler(deps: DigestSchedulerDeps): DigestSchedule
       {
         timezone: timeZone,
         name: 'tollgate-digest',
-        logger: {
-          info: (m) => log.debug(`node-cron: ${m}`),
-          warn: (m) => log.warn(`node-cron: ${m}`),
-          error: (m, err) => log.error({ err: err ?? m }, 'node-cron error'),
-          debug: () => {},
-        },
+        logger: cronLogger(log),
       },
     );
     task = next;
@@ -209,5 +162,64 @@ export function createDigestScheduler(deps: DigestSchedulerDeps): DigestSchedule
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
+  };
+}
+
+/**
+ * Builds and posts the digest of `day`, under the once-per-day guard unless `force`: the guard is
+ * released when the post fails, so that a later attempt retries.
+ */
+async function sendDigest(
+  deps: DigestSchedulerDeps,
+  day: string,
+  options: { force?: boolean },
+): Promise<DigestRunResult> {
+  const { store, config, clock, log, post } = deps;
+  const guarded = options.force !== true;
+  if (guarded) {
+    let claimed: boolean;
+    try {
+      claimed = await store.claimOnce(DIGEST_SCOPE, day, clock());
+    } catch (err) {
+      log.error({ err, day }, 'digest: could not take the once-per-day guard; not sending');
+      return 'failed';
+    }
+    if (!claimed) {
+      log.debug({ day }, 'digest already sent for this day');
+      return 'already-sent';
+    }
+  }
+  try {
+    const loaded = config.current();
+    const digest = await buildDigest({
+      store,
+      config: loaded.config,
+      revision: loaded.revision,
+      day,
+      now: clock(),
+    });
+    await post(renderDigestBlocks(digest));
+    log.info({ day, keys: digest.keys.length, flags: digest.flags.length, forced: !guarded }, 'digest sent');
+    return 'sent';
+  } catch (err) {
+    log.error({ err, day }, 'digest: building or posting failed');
+    if (guarded) {
+      await store.releaseClaim(DIGEST_SCOPE, day).catch((releaseErr: unknown) => {
+        log.error(
+          { err: releaseErr, day },
+          'digest: could not release the guard; this day will not be retried',
+        );
+      });
+    }
+    return 'failed';
+  }
+}
+
+function cronLogger(log: Logger) {
+  return {
+    info: (m: string) => log.debug(`node-cron: ${m}`),
+    warn: (m: string) => log.warn(`node-cron: ${m}`),
+    error: (m: string | Error, err?: Error) => log.error({ err: err ?? m }, 'node-cron error'),
+    debug: () => {},
   };
 }
