@@ -69,18 +69,7 @@ export function createUsageWriter(
   let pass: Promise<void> | null = null;
   let closed = false;
 
-  const attempt = async (record: UsageRecord, periods: string[], n: number): Promise<WriteResult> => {
-    try {
-      const spend = await deps.store.settle(record, periods);
-      return spend ? { written: true, spend } : { written: true };
-    } catch (err) {
-      deps.log.error(
-        { err, requestId: record.requestId, key: record.key, attempt: n + 1 },
-        'could not write a usage record to the store; retrying',
-      );
-      return NOT_WRITTEN;
-    }
-  };
+  const attempt = (record: UsageRecord, periods: string[], n: number) => settleOnce(deps, record, periods, n);
 
   const giveUp = (item: Backlogged, why: string) => {
     // Logged whole (it holds no key or prompt) so an operator can replay it.
@@ -142,17 +131,7 @@ export function createUsageWriter(
       })();
       inLine.add(job);
       void job.finally(() => inLine.delete(job));
-      let waitTimer: NodeJS.Timeout | undefined;
-      const late = new Promise<WriteResult>((resolve) => {
-        waitTimer = setTimeout(() => {
-          deps.log.error(
-            { requestId: record.requestId, key: record.key, waitedMs: maxWaitMs },
-            'the store has not settled a request yet; answering the client and still waiting for it',
-          );
-          resolve(NOT_WRITTEN);
-        }, maxWaitMs);
-      });
-      return Promise.race([job, late]).finally(() => clearTimeout(waitTimer));
+      return withinMaxWait(job, maxWaitMs, deps.log, record);
     },
     pending: () => inLine.size + backlog.size,
     async flush(timeoutMs) {
@@ -177,4 +156,43 @@ export function createUsageWriter(
       backlog.clear();
     },
   };
+}
+
+/** One write of a record to the store; a failure is logged and reported as not written. */
+async function settleOnce(
+  deps: { store: Pick<BudgetStore, 'settle'>; log: Logger },
+  record: UsageRecord,
+  periods: string[],
+  n: number,
+): Promise<WriteResult> {
+  try {
+    const spend = await deps.store.settle(record, periods);
+    return spend ? { written: true, spend } : { written: true };
+  } catch (err) {
+    deps.log.error(
+      { err, requestId: record.requestId, key: record.key, attempt: n + 1 },
+      'could not write a usage record to the store; retrying',
+    );
+    return NOT_WRITTEN;
+  }
+}
+
+/** The write's result, or NOT_WRITTEN after `maxWaitMs` (the write goes on in the background). */
+function withinMaxWait(
+  job: Promise<WriteResult>,
+  maxWaitMs: number,
+  log: Logger,
+  record: UsageRecord,
+): Promise<WriteResult> {
+  let waitTimer: NodeJS.Timeout | undefined;
+  const late = new Promise<WriteResult>((resolve) => {
+    waitTimer = setTimeout(() => {
+      log.error(
+        { requestId: record.requestId, key: record.key, waitedMs: maxWaitMs },
+        'the store has not settled a request yet; answering the client and still waiting for it',
+      );
+      resolve(NOT_WRITTEN);
+    }, maxWaitMs);
+  });
+  return Promise.race([job, late]).finally(() => clearTimeout(waitTimer));
 }
