@@ -39,66 +39,8 @@ export interface Metrics {
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
-    name: 'tollgate_requests_total',
-    help: 'Requests by key, model and status.',
-    labelNames: ['key', 'model', 'status'],
-    registers: [registry],
-  });
-  const spend = new Counter({
-    name: 'tollgate_spend_usd_total',
-    help: 'Metered spend in USD by key and model.',
-    labelNames: ['key', 'model'],
-    registers: [registry],
-  });
-  const tokens = new Counter({
-    name: 'tollgate_tokens_total',
-    help: 'Tokens by key, model and direction (input, output, cached, cache_write).',
-    labelNames: ['key', 'model', 'direction'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'tollgate_request_duration_seconds',
-    help: 'Request latency by model and stream flag.',
-    labelNames: ['model', 'stream'],
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-    registers: [registry],
-  });
-  const budgetUse = new Gauge({
-    name: 'tollgate_budget_use_ratio',
-    help: 'Spend divided by limit for the current window.',
-    labelNames: ['key', 'window'],
-    registers: [registry],
-  });
-  const groupBudgetUse = new Gauge({
-    name: 'tollgate_group_budget_use_ratio',
-    help: "A group's spend (the sum of its keys') divided by the group's limit for the current window.",
-    labelNames: ['group', 'window'],
-    registers: [registry],
-  });
-  const reloadOk = new Gauge({
-    name: 'tollgate_config_last_reload_successful',
-    help: '1 when the last config reload attempt succeeded, 0 when it was rejected.',
-    registers: [registry],
-  });
-  const reloadTs = new Gauge({
-    name: 'tollgate_config_last_reload_success_timestamp_seconds',
-    help: 'Unix time of the last successful config load.',
-    registers: [registry],
-  });
-  const reloads = new Counter({
-    name: 'tollgate_config_reloads_total',
-    help: 'Config reload attempts by result.',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  const info = new Gauge({
-    name: 'tollgate_config_info',
-    help: 'The config revision being served (value is always 1).',
-    labelNames: ['revision'],
-    registers: [registry],
-  });
-
+  const { requests, spend, tokens, latency, budgetUse, groupBudgetUse, reloadOk, reloadTs, reloads, info } =
+    createSeries(registry);
   const labels = createLabelPolicy();
   const gaugedKeys = new Set<string>();
   let retained: ReadonlySet<string> | undefined;
@@ -163,4 +105,68 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       reloads.inc({ result: ok ? 'success' : 'failure' });
     },
   };
+}
+
+/** The gateway's own series, registered on `registry`. */
+function createSeries(registry: Registry) {
+  const requests = new Counter({
+    name: 'tollgate_requests_total',
+    help: 'Requests by key, model and status.',
+    labelNames: ['key', 'model', 'status'],
+    registers: [registry],
+  });
+  const spend = new Counter({
+    name: 'tollgate_spend_usd_total',
+    help: 'Metered spend in USD by key and model.',
+    labelNames: ['key', 'model'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'tollgate_tokens_total',
+    help: 'Tokens by key, model and direction (input, output, cached, cache_write).',
+    labelNames: ['key', 'model', 'direction'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'tollgate_request_duration_seconds',
+    help: 'Request latency by model and stream flag.',
+    labelNames: ['model', 'stream'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
+  const budgetUse = new Gauge({
+    name: 'tollgate_budget_use_ratio',
+    help: 'Spend divided by limit for the current window.',
+    labelNames: ['key', 'window'],
+    registers: [registry],
+  });
+  const groupBudgetUse = new Gauge({
+    name: 'tollgate_group_budget_use_ratio',
+    help: "A group's spend (the sum of its keys') divided by the group's limit for the current window.",
+    labelNames: ['group', 'window'],
+    registers: [registry],
+  });
+  const reloadOk = new Gauge({
+    name: 'tollgate_config_last_reload_successful',
+    help: '1 when the last config reload attempt succeeded, 0 when it was rejected.',
+    registers: [registry],
+  });
+  const reloadTs = new Gauge({
+    name: 'tollgate_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time of the last successful config load.',
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'tollgate_config_reloads_total',
+    help: 'Config reload attempts by result.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const info = new Gauge({
+    name: 'tollgate_config_info',
+    help: 'The config revision being served (value is always 1).',
+    labelNames: ['revision'],
+    registers: [registry],
+  });
+  return { requests, spend, tokens, latency, budgetUse, groupBudgetUse, reloadOk, reloadTs, reloads, info };
 }
