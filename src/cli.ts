@@ -29,6 +29,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'build and post (or print) the daily digest',
     load: async () => (await import('./commands/digest.js')).digest,
   },
+  reconcile: {
+    summary: "check a day's metered spend against the provider's own usage report",
+    load: async () => (await import('./commands/reconcile.js')).reconcile,
+  },
   demo: {
     summary: 'run the gateway against a built-in fake upstream to try it',
     load: async () => (await import('./commands/demo.js')).demo,

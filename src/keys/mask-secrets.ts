@@ -40,12 +40,17 @@ export function maskDeep<T>(value: T, secrets: readonly string[] = []): T {
   return value;
 }
 
-/** The values of the upstream keys a config names (`${OPENAI_API_KEY}` → its value), long ones only. */
+/**
+ * The values of the upstream keys and the bill check's admin keys a config names
+ * (`${OPENAI_API_KEY}` → its value), long ones only.
+ */
 export function upstreamSecretsOf(config: Pick<Config, 'upstreams'>, env: NodeJS.ProcessEnv): string[] {
   const out = new Set<string>();
   for (const u of Object.values(config.upstreams)) {
-    const v = env[u.apiKeyEnv];
-    if (v && v.length >= MIN_SECRET_LENGTH) out.add(v);
+    for (const name of [u.apiKeyEnv, u.billing?.adminKeyEnv]) {
+      const v = name === undefined ? undefined : env[name];
+      if (v && v.length >= MIN_SECRET_LENGTH) out.add(v);
+    }
   }
   // Longest first, so that a key containing another is replaced whole.
   return [...out].sort((a, b) => b.length - a.length);

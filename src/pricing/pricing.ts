@@ -109,9 +109,12 @@ const part = (t: Tiered, tokens: number, input: number): number =>
  * USD cost of `usage` at `table`: uncached input, cache reads, 5-minute and 1-hour cache writes,
  * output and (where priced apart) reasoning and audio, each at its price, in the tier the request's total
  * input falls in. Parts reported larger than their whole are clamped, never negative.
+ * `tierInput` picks the tier when `usage` is not one request (the bill check prices a day's
+ * tokens of one context-window tier at once); default: the request's own input.
  */
-export function costWith(usage: Usage, table: PriceTable): number {
+export function costWith(usage: Usage, table: PriceTable, tierInput?: number): number {
   const input = Math.max(0, usage.inputTokens);
+  const tier = tierInput ?? input;
   const read = Math.min(Math.max(0, usage.cachedTokens), input);
   const write = Math.min(Math.max(0, usage.cacheWriteTokens), input - read);
   const write1h = Math.min(Math.max(0, usage.cacheWrite1hTokens ?? 0), write);
@@ -124,15 +127,15 @@ export function costWith(usage: Usage, table: PriceTable): number {
     ? Math.min(Math.max(0, usage.outputAudioTokens ?? 0), output - reasoning)
     : 0;
   let usd =
-    part(table.input, input - read - write - audioIn, input) +
-    part(table.cacheRead, read, input) +
-    part(table.cacheWrite, write - write1h, input) +
-    part(table.cacheWrite1h, write1h, input) +
-    part(table.output, output - reasoning - audioOut, input) +
+    part(table.input, input - read - write - audioIn, tier) +
+    part(table.cacheRead, read, tier) +
+    part(table.cacheWrite, write - write1h, tier) +
+    part(table.cacheWrite1h, write1h, tier) +
+    part(table.output, output - reasoning - audioOut, tier) +
     table.perRequest;
-  if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, input);
-  if (table.inputAudio) usd += part(table.inputAudio, audioIn, input);
-  if (table.outputAudio) usd += part(table.outputAudio, audioOut, input);
+  if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, tier);
+  if (table.inputAudio) usd += part(table.inputAudio, audioIn, tier);
+  if (table.outputAudio) usd += part(table.outputAudio, audioOut, tier);
   if (table.perWebSearch) usd += Math.max(0, usage.webSearches ?? 0) * table.perWebSearch;
   return usd;
 }

@@ -36,5 +36,13 @@ export function maskStoreWrites(store: Store, mask: Mask): Store {
         result: mask(e.result),
       }),
     recordClient: (key, fingerprint, at) => store.recordClient(key, mask(fingerprint), at),
+    // The detail may carry a provider's error message; the model, a name the provider chose.
+    saveBillChecks: (date, upstream, rows, at) =>
+      store.saveBillChecks(
+        date,
+        upstream,
+        rows.map((r) => ({ ...r, model: mask(r.model), detail: mask(r.detail) })),
+        at,
+      ),
   };
 }

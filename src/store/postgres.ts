@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
+import * as billCheck from './postgres/bill-check.js';
 import * as budget from './postgres/budget.js';
 import { createBatchedBudget } from './postgres/budget-batch.js';
 import * as dashboard from './postgres/dashboard-queries.js';
@@ -135,5 +136,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     dailyTotals: (q) => dashboard.dailyTotals(pool, q),
     recentUsage: (key, limit) => dashboard.recentUsage(pool, key, limit),
     keyAudit: (key, limit) => dashboard.keyAudit(pool, key, limit),
+    meteredByModel: (upstream, since, until) => billCheck.meteredByModel(pool, upstream, since, until),
+    saveBillChecks: (date, upstream, rows, at) => billCheck.saveBillChecks(pool, date, upstream, rows, at),
+    billChecks: (fromDate, toDate) => billCheck.billChecks(pool, fromDate, toDate),
   };
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
+import { createSqliteBillCheck, type SqliteBillCheck } from './sqlite/bill-check.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
 import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
@@ -21,6 +22,7 @@ interface Ready {
   queries: SqliteUsageQueries;
   kv: SqliteKv;
   dashboard: SqliteDashboardQueries;
+  billCheck: SqliteBillCheck;
 }
 
 /**
@@ -92,6 +94,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
         queries: createSqliteUsageQueries(db),
         kv: createSqliteKv(db),
         dashboard: createSqliteDashboardQueries(db),
+        billCheck: createSqliteBillCheck(db),
       };
     },
     async ping() {
@@ -195,6 +198,15 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     },
     async keyAudit(key, limit) {
       return use().dashboard.keyAudit(key, limit);
+    },
+    async meteredByModel(upstream, since, until) {
+      return use().billCheck.meteredByModel(upstream, since, until);
+    },
+    async saveBillChecks(date, upstream, rows, at) {
+      use().billCheck.saveBillChecks(date, upstream, rows, at);
+    },
+    async billChecks(fromDate, toDate) {
+      return use().billCheck.billChecks(fromDate, toDate);
     },
   };
 }

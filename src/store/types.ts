@@ -1,3 +1,5 @@
+import type { BillCheckStore } from './bill-check-types.js';
+
 /**
  * The store: everything money-relevant and everything shared between replicas. One contract
  * (role interfaces that `Store` composes), two implementations (sqlite.ts for the embedded
@@ -311,4 +313,5 @@ export interface Store
     AuditStore,
     ClaimStore,
     ClientStore,
-    UsageStore {}
+    UsageStore,
+    BillCheckStore {}

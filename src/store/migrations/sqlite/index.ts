@@ -7,5 +7,12 @@ import { MIGRATION_1 } from './v1.js';
 import { MIGRATION_2 } from './v2.js';
 import { MIGRATION_3 } from './v3.js';
 import { MIGRATION_4 } from './v4.js';
+import { MIGRATION_7 } from './v7.js';
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  MIGRATION_1,
+  MIGRATION_2,
+  MIGRATION_3,
+  MIGRATION_4,
+  MIGRATION_7,
+];
