@@ -20,14 +20,14 @@ import { createTestDatabase } from '../test/helpers/pg.js';
 import type { Mode } from './lib/configs.js';
 import { type Latency, latency, reloadMs, type SlowReader, slowReader } from './lib/measure.js';
 import { cleanUp, hasCommand, onCleanUp, run } from './lib/procs.js';
+import { renderReport } from './lib/report.js';
 import {
   LATENCY_RUNS,
   type LatencyLabel,
   type Report,
-  renderReport,
   type Summary,
   type TargetResult,
-} from './lib/report.js';
+} from './lib/report-types.js';
 import { median } from './lib/stats.js';
 import {
   startHpmProxy,

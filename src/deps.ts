@@ -1,15 +1,10 @@
 import type { Clock } from './clock.js';
-import type { LoadedConfig } from './config/types.js';
+import type { ConfigHolder } from './config/types.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './notifier.js';
 import type { Metrics } from './ops/metrics.js';
 import type { DisableView } from './policy/disables.js';
 import type { Store } from './store/types.js';
-
-/** Holds the config being served. Reload swaps it whole; a request reads it once at its start. */
-export interface ConfigHolder {
-  current(): LoadedConfig;
-}
 
 /** What the running gateway is made of; built once in server.ts and passed down. */
 export interface GatewayDeps {

@@ -4,7 +4,7 @@
  * `npm run bench:profile -- --only sqlite` (CPU profile and event-loop stall trace under the same
  * load), last read on 2026-12-01, and are worth re-reading when the code on the path changes.
  */
-import type { TargetResult } from './report.js';
+import type { TargetResult } from './report-types.js';
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–';

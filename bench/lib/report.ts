@@ -4,53 +4,8 @@
  * targets with met or missed.
  */
 import { causeOf } from './causes.js';
-import type { SlowReader } from './measure.js';
+import type { Report, TargetResult } from './report-types.js';
 import { median } from './stats.js';
-
-export interface Summary {
-  rps: number;
-  cpuUsPerRequest: number;
-  /** PostgreSQL targets: the database server's CPU per request. */
-  dbCpuUsPerRequest?: number;
-  rssMb: number;
-  errors: number;
-}
-
-/** Open-loop runs, keyed `json@200`, `json@2000`, `sse@200`, `sse@2000`. */
-export const LATENCY_RUNS = [
-  ['json', 200],
-  ['json', 2000],
-  ['sse', 200],
-  ['sse', 2000],
-] as const;
-export type LatencyLabel = `${(typeof LATENCY_RUNS)[number][0]}@${(typeof LATENCY_RUNS)[number][1]}`;
-
-export interface LatencyStats {
-  p50: number;
-  p99: number;
-  ttfbP50: number;
-}
-
-export interface TargetResult {
-  id: string;
-  name: string;
-  json?: Summary;
-  sse?: Summary;
-  /** Medians over rounds of the absolute percentiles, µs. */
-  latency: Partial<Record<LatencyLabel, LatencyStats & { errors: number; sendLagP99: number }>>;
-  /** Medians over rounds of (this target − direct, same round), µs. */
-  added: Partial<Record<LatencyLabel, LatencyStats>>;
-}
-
-export interface Report {
-  date: string;
-  args: { rounds: number; seconds: number; latencySeconds: number; only: string[]; baseline?: string };
-  machine: { node: string; nginx: string; wrk: string; cpus: number; cpuModel: string; loadavg: number[] };
-  targets: TargetResult[];
-  slowReader: SlowReader[];
-  reloadMs: { runs: number[]; median: number; max: number } | null;
-  notes: string[];
-}
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–';

@@ -186,3 +186,8 @@ export interface LoadedConfig {
   /** key hash (`sha256:…`) → key config. */
   keysByHash: Map<string, KeyConfig>;
 }
+
+/** Holds the config being served. Reload swaps it whole; a request reads it once at its start. */
+export interface ConfigHolder {
+  current(): LoadedConfig;
+}

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { ConfigStatus } from '../config/reload/manager.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';

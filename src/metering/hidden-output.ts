@@ -1,4 +1,4 @@
-import type { RouteKind } from '../proxy/routes.js';
+import type { RouteKind } from './route-kind.js';
 
 /**
  * Model families that reason before they answer without being asked to, billing those tokens as

@@ -1,4 +1,4 @@
-import type { RouteKind } from '../proxy/routes.js';
+import type { RouteKind } from './route-kind.js';
 
 /**
  * Input the provider bills that the request body does not carry, so the body's size cannot bound

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { hashKey } from '../keys/format.js';
 import { maskSecrets } from '../keys/mask-secrets.js';

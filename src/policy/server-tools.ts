@@ -1,4 +1,4 @@
-import type { RouteKind } from '../proxy/routes.js';
+import type { RouteKind } from '../metering/route-kind.js';
 
 /**
  * Server-side tools the provider runs and bills per use: web search, $10 per 1,000 searches on

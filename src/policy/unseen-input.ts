@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/types.js';
 import { MAX_PLAUSIBLE_TOKENS } from '../metering/plausible-usage.js';
+import type { RouteKind } from '../metering/route-kind.js';
 import { unseenInputOf } from '../metering/unseen-input.js';
-import type { RouteKind } from '../proxy/routes.js';
 
 /**
  * The context window assumed for a model that neither keys.yaml nor the catalog gives one: the

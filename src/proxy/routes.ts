@@ -1,15 +1,7 @@
 import type { WireFormat } from '../config/types.js';
 import type { ErrorShape } from '../errors.js';
+import type { RouteKind } from '../metering/route-kind.js';
 import type { UsageKind } from '../metering/usage-reader.js';
-
-export type RouteKind =
-  | 'chat'
-  | 'completions'
-  | 'embeddings'
-  | 'responses'
-  | 'messages'
-  | 'count_tokens'
-  | 'models';
 
 export interface Route {
   kind: RouteKind;

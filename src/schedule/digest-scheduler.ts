@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../clock.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { DigestStore } from '../slack/digest/build-digest.js';
 import { buildDigest } from '../slack/digest/build-digest.js';

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js';
 import { DEFAULT_EXPIRY_DAYS } from '../config/load/normalize.js';
-import type { KeyConfig } from '../config/types.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder, KeyConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { type ExpiryMessage, expiryReminder } from '../slack/expiry-message.js';
 import type { ClaimStore } from '../store/types.js';

@@ -1,7 +1,7 @@
 import { App, ExpressReceiver, type RespondArguments, SocketModeReceiver } from '@slack/bolt';
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import { maskDeep } from '../keys/mask-secrets.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';

@@ -1,4 +1,4 @@
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { KillSwitch, KillSwitchResult } from '../policy/kill-switch.js';
 import { spikeAlert } from './alert-messages.js';

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { AuditStore } from '../store/types.js';

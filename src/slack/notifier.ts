@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { KillSwitch } from '../policy/kill-switch.js';

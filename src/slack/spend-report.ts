@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
-import type { GroupConfig, KeyConfig } from '../config/types.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder, GroupConfig, KeyConfig } from '../config/types.js';
 import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';

@@ -1,5 +1,10 @@
-import type { Config, KeyConfig, LoadedConfig, SlackAlertsConfig } from '../../src/config/types.js';
-import type { ConfigHolder } from '../../src/deps.js';
+import type {
+  Config,
+  ConfigHolder,
+  KeyConfig,
+  LoadedConfig,
+  SlackAlertsConfig,
+} from '../../src/config/types.js';
 
 export const ADMIN = 'U01ALICE';
 export const NOT_ADMIN = 'U09MALLORY';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Clock } from '../../clock.js';
-import type { ConfigHolder } from '../../deps.js';
+import type { ConfigHolder } from '../../config/types.js';
 import { KEY_PATTERN_ALL } from '../../keys/format.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../notifier.js';

@@ -1,4 +1,5 @@
-import type { Route, RouteKind } from '../routes.js';
+import type { RouteKind } from '../../metering/route-kind.js';
+import type { Route } from '../routes.js';
 import { jsonTranslator } from './json.js';
 import type { Translator } from './translator.js';
 

@@ -4,6 +4,7 @@ import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../sto
 import { previousDay } from '../../windows/calendar.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
+import type { DigestKeyLine, ErrorClass } from './key-line.js';
 
 /**
  * The data of the daily digest: what one team lead reads each morning to answer "which tool
@@ -13,25 +14,7 @@ import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
  */
 
 export type { DigestFlag, FlagKind } from './digest-flags.js';
-
-export const ERROR_CLASSES = ['401', '403', '404', '429', '5xx', 'other'] as const;
-export type ErrorClass = (typeof ERROR_CLASSES)[number];
-
-export interface DigestKeyLine {
-  key: string;
-  /** False for spend by a key that is no longer in keys.yaml. */
-  inConfig: boolean;
-  costUsd: number;
-  requests: number;
-  /** Requests answered with status >= 400. */
-  errors: number;
-  errorsByClass: Record<ErrorClass, number>;
-  dailyLimitUsd: number | null;
-  /** costUsd / dailyLimitUsd; null without a daily limit. */
-  dailyShare: number | null;
-  /** The model this key spent most on that day; null when no request named a known model. */
-  topModel: string | null;
-}
+export type { DigestKeyLine } from './key-line.js';
 
 export interface Digest {
   /** The local day covered, `YYYY-MM-DD` in `timeZone`. */

@@ -3,8 +3,8 @@ import type { Config, KeyConfig } from '../../config/types.js';
 import type { DisableRecord, UsageStore } from '../../store/types.js';
 import { dayRange } from '../../windows/bounds.js';
 import { dayOf } from '../../windows/calendar.js';
-import type { DigestKeyLine } from './build-digest.js';
 import { hashFlagItems } from './hash-flags.js';
+import type { DigestKeyLine } from './key-line.js';
 import { formatPercent, formatUsd } from './money.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { DigestKeyLine } from './build-digest.js';
+import type { DigestKeyLine } from './key-line.js';
 import { formatPercent, formatUsd } from './money.js';
 
 /**

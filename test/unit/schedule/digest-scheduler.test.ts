@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Config, LoadedConfig } from '../../../src/config/types.js';
-import type { ConfigHolder } from '../../../src/deps.js';
+import type { Config, ConfigHolder, LoadedConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { createDigestScheduler, type DigestScheduler } from '../../../src/schedule/digest-scheduler.js';
 import type { DigestMessage } from '../../../src/slack/digest/render-blocks.js';
