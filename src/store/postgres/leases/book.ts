@@ -1,0 +1,292 @@
+import type { BudgetWindow } from '../../types.js';
+import { type Demand, type DemandOptions, leaseSize, newDemand, noteDemand } from './demand.js';
+import { nanoUp } from './money.js';
+
+/**
+ * One replica's budget leases, as pure bookkeeping (no I/O, no timers: lease-manager.ts drives
+ * it). A lease is a reservation row that many requests share: the database counts its amount
+ * as reserved in every period of one plan (a key's windows and its group's, with their limits),
+ * so spent + reserved over the whole fleet stays within each limit. Requests whose plan matches
+ * a lease hold their maximum cost out of it here, without a round trip; a settle moves the cost
+ * from the lease to spent in the database (leased-settle.ts), and a round (planRound /
+ * applyRound) grants, tops up, renews and returns leases in one statement.
+ *
+ * The local count of a lease is never above the database's: money leaves it here before the
+ * database hears of it (a hold, a cost sent to settle, a release planned), and arrives only
+ * after the database answered a grant. Whatever the database holds that this count does not
+ * (a grant whose answer was lost, a settle given up) stays reserved until the row expires, and
+ * is then charged: never returned as free budget.
+ */
+
+/** What a request must fit in: the key, every period it charges and its limited windows. */
+export interface LeasePlan {
+  key: string;
+  /** Sorted, unique: the reserved periods of the request (budget.ts reservedPeriods). */
+  periods: string[];
+  windows: BudgetWindow[];
+}
+
+export interface LeaseBookOptions extends DemandOptions {
+  /**
+   * A lease row expires this long after the round that granted or renewed it (the database
+   * then charges what it still holds). The replica stops taking from it halfway there, so a
+   * sweep on a replica whose clock runs up to ttlMs / 2 ahead never expires a lease in use.
+   */
+  ttlMs: number;
+  /** A lease not used for this long is returned. */
+  idleMs: number;
+  /** How long a settle may stay unconfirmed before it counts as given up (its cost stays charged). */
+  settleGiveUpMs: number;
+  newId: () => string;
+}
+
+interface Lease {
+  id: string;
+  sig: string;
+  plan: LeasePlan;
+  /** Nano-dollars this replica may still account for: granted, minus costs sent and releases planned. */
+  amount: number;
+  /** Nano-dollars held by requests in flight. */
+  held: number;
+  /** Settles sent and not yet confirmed. */
+  settling: number;
+  lastUsed: number;
+  /** Epoch ms after which no request takes from it until a round renews it. */
+  usableUntil: number;
+  /** No row in the database yet: its first grant is being asked for. */
+  fresh: boolean;
+  /** Out of use (idle, stale, revoked): its free part is returned, then it is closed. */
+  draining: boolean;
+}
+
+interface Hold {
+  lease: Lease;
+  nano: number;
+  /** Epoch ms of the first settle attempt, or null while the request is in flight. */
+  settlingSince: number | null;
+}
+
+export interface GrantAsk {
+  leaseId: string;
+  fresh: boolean;
+  plan: LeasePlan;
+  want: number;
+  min: number;
+}
+
+export interface ReturnAsk {
+  leaseId: string;
+  release: number;
+  /** Nothing of it is held or settling: delete the row (or, if money remains, let it expire and be charged). */
+  close: boolean;
+}
+
+export interface RoundPlan {
+  /** The replica's clock when the round was planned; rows live until now + ttlMs. */
+  now: number;
+  until: number;
+  grants: GrantAsk[];
+  returns: ReturnAsk[];
+  /** Leases to renew (everything still in the book). */
+  renew: string[];
+}
+
+export interface RoundResult {
+  /** Nano-dollars granted per lease id (0: refused, the room was too small). */
+  granted: Map<string, number>;
+  /** Leases the database no longer has (expired and charged by a sweep). */
+  gone: Set<string>;
+}
+
+/** Where a leased request's settle goes: the lease to draw its cost from. */
+export interface LeasedSettle {
+  leaseId: string;
+  key: string;
+  periods: string[];
+}
+
+export interface LeaseStats {
+  leases: number;
+  /** Nano-dollars this replica holds in leases (free and held by requests in flight). */
+  leased: number;
+  held: number;
+}
+
+export const signatureOf = (p: LeasePlan): string =>
+  `${p.key}\u0000${p.periods.join('\u0001')}\u0000${p.windows.map((w) => `${w.period}=${w.limitUsd}`).join('\u0001')}`;
+
+export function createLeaseBook(o: LeaseBookOptions) {
+  const active = new Map<string, Lease>();
+  const draining = new Set<Lease>();
+  const holds = new Map<string, Hold>();
+  const demand = new Map<string, { plan: LeasePlan; d: Demand }>();
+
+  const drain = (l: Lease) => {
+    if (active.get(l.sig) === l) active.delete(l.sig);
+    l.draining = true;
+    draining.add(l);
+  };
+  const forget = (l: Lease) => {
+    if (active.get(l.sig) === l) active.delete(l.sig);
+    draining.delete(l);
+  };
+
+  return {
+    /**
+     * Holds `amountUsd` for request `id` out of the plan's lease; false when there is none or it
+     * has too little free (the request then reserves in the database as before).
+     */
+    take(plan: LeasePlan, id: string, amountUsd: number, now: number): boolean {
+      const sig = signatureOf(plan);
+      const nano = nanoUp(amountUsd);
+      let dem = demand.get(sig);
+      if (!dem) {
+        dem = { plan, d: newDemand(now) };
+        demand.set(sig, dem);
+        // A key's plan changed (a reload, a group move, a new window): its other leases are stale.
+        for (const l of active.values()) if (l.plan.key === plan.key && l.sig !== sig) drain(l);
+      }
+      noteDemand(dem.d, nano, now, o);
+      const lease = active.get(sig);
+      if (!lease || holds.has(id) || now >= lease.usableUntil || lease.amount - lease.held < nano)
+        return false;
+      lease.held += nano;
+      lease.lastUsed = now;
+      holds.set(id, { lease, nano, settlingSince: null });
+      return true;
+    },
+
+    /** Whether `id` holds money of a lease (its settle goes to the lease). */
+    holds: (id: string): boolean => holds.has(id),
+
+    /**
+     * A settle of a leased request is being sent with `costUsd`: its hold ends and its cost
+     * leaves the lease (it moves to spent in the database). Called again on every retry; only
+     * the first call counts.
+     */
+    startSettle(id: string, costUsd: number, now: number): LeasedSettle | undefined {
+      const h = holds.get(id);
+      if (!h) return undefined;
+      if (h.settlingSince === null) {
+        h.settlingSince = now;
+        h.lease.held -= h.nano;
+        h.lease.amount -= nanoUp(costUsd);
+        h.lease.settling++;
+      }
+      return { leaseId: h.lease.id, key: h.lease.plan.key, periods: h.lease.plan.periods };
+    },
+
+    /** The settle of `id` committed. */
+    settled(id: string): void {
+      const h = holds.get(id);
+      if (!h || h.settlingSince === null) return;
+      holds.delete(id);
+      h.lease.settling--;
+    },
+
+    /** Stops using every lease of the keys `revoked` names (disabled): they are returned. */
+    revoke(revoked: (key: string) => boolean): void {
+      for (const l of [...active.values()]) if (revoked(l.plan.key)) drain(l);
+    },
+
+    /** What the next round asks the database; the releases it plans leave the book now. */
+    planRound(now: number): RoundPlan {
+      const grants: GrantAsk[] = [];
+      const returns: ReturnAsk[] = [];
+      for (const [id, h] of holds) {
+        // The usage writer gave up on this settle (it logged the record): its cost stays charged.
+        if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
+          holds.delete(id);
+          h.lease.settling--;
+        }
+      }
+      for (const l of active.values()) if (now - l.lastUsed > o.idleMs) drain(l);
+      for (const [sig, dem] of demand) {
+        const { want, min } = leaseSize(dem.d, now, o);
+        const lease = active.get(sig);
+        if (want === 0) {
+          if (!lease && now - dem.d.at > o.idleMs) demand.delete(sig);
+          continue;
+        }
+        if (lease) {
+          const free = lease.amount - lease.held;
+          if (!lease.fresh && free < want / 2)
+            grants.push({ leaseId: lease.id, fresh: false, plan: lease.plan, want: want - free, min });
+          continue;
+        }
+        const fresh: Lease = {
+          id: o.newId(),
+          sig,
+          plan: dem.plan,
+          amount: 0,
+          held: 0,
+          settling: 0,
+          lastUsed: now,
+          usableUntil: 0,
+          fresh: true,
+          draining: false,
+        };
+        active.set(sig, fresh);
+        grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min });
+      }
+      for (const l of [...draining]) {
+        const release = Math.max(0, l.amount - l.held);
+        const close = l.held === 0 && l.settling === 0;
+        if (release === 0 && !close) continue;
+        l.amount -= release;
+        returns.push({ leaseId: l.id, release, close });
+        if (close) draining.delete(l);
+      }
+      const renew = [...active.values(), ...draining].filter((l) => !l.fresh).map((l) => l.id);
+      return { now, until: now + o.ttlMs, grants, returns, renew };
+    },
+
+    /** The database answered the round. */
+    applyRound(plan: RoundPlan, result: RoundResult): void {
+      const byId = new Map([...active.values(), ...draining].map((l) => [l.id, l]));
+      const usableUntil = plan.now + o.ttlMs / 2;
+      for (const id of plan.renew) {
+        const lease = byId.get(id);
+        if (lease && !result.gone.has(id)) lease.usableUntil = usableUntil;
+      }
+      for (const g of plan.grants) {
+        const lease = byId.get(g.leaseId);
+        if (!lease) continue;
+        const granted = result.granted.get(g.leaseId) ?? 0;
+        if (g.fresh && granted === 0) {
+          forget(lease);
+          continue;
+        }
+        if (g.fresh) lease.usableUntil = usableUntil;
+        lease.fresh = false;
+        lease.amount += granted;
+      }
+      // Its holds still settle: the database charges them without a lease to draw from.
+      for (const id of result.gone) {
+        const lease = byId.get(id);
+        if (lease) forget(lease);
+      }
+    },
+
+    /** The round failed (or its answer was lost): fresh leases are given up, releases stay out. */
+    roundFailed(plan: RoundPlan): void {
+      const fresh = new Set(plan.grants.filter((g) => g.fresh).map((g) => g.leaseId));
+      for (const l of [...active.values(), ...draining]) if (fresh.has(l.id)) forget(l);
+    },
+
+    stats(): LeaseStats {
+      let leases = 0;
+      let leased = 0;
+      let held = 0;
+      for (const l of [...active.values(), ...draining]) {
+        if (l.fresh) continue;
+        leases++;
+        leased += l.amount;
+        held += l.held;
+      }
+      return { leases, leased, held };
+    },
+  };
+}
+
+export type LeaseBook = ReturnType<typeof createLeaseBook>;
