@@ -1,6 +1,7 @@
 import { scaleBand, scaleLinear } from 'd3-scale';
 import { stack } from 'd3-shape';
 import { formatUsd } from '../slack/format.js';
+import { formatTicks } from './chart-ticks.js';
 import { escapeHtml, html, type SafeHtml, trusted } from './html.js';
 
 /** One stacked series: a value per day, aligned with `days`. */
@@ -131,19 +132,20 @@ function render(
     .domain([0, max > 0 ? max : 1])
     .nice(f.ticks)
     .range([f.height - f.bottom, top]);
-  const fmt = y.tickFormat(f.ticks, '$,.2~f');
 
   const out: string[] = [];
   out.push(
     `<svg class="${cls}" viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${escapeHtml(opts.label)}" xmlns="http://www.w3.org/2000/svg">`,
   );
-  for (const t of y.ticks(f.ticks)) {
+  const ticks = y.ticks(f.ticks);
+  const tickLabels = formatTicks(ticks);
+  ticks.forEach((t, i) => {
     const ty = round(y(t));
     out.push(
       `<line class="grid" x1="${f.left}" x2="${f.width - right}" y1="${ty}" y2="${ty}"/>`,
-      `<text class="tick" x="${f.left - 6}" y="${ty}" dy="0.32em" text-anchor="end">${escapeHtml(fmt(t))}</text>`,
+      `<text class="tick" x="${f.left - 6}" y="${ty}" dy="0.32em" text-anchor="end">${escapeHtml(tickLabels[i] ?? '')}</text>`,
     );
-  }
+  });
   const labels = new Map(series.map((s) => [s.name, s.label]));
   for (const layer of layers) {
     const color = colors.get(layer.key) ?? OTHER_COLOR;
