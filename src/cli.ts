@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "check a day's metered spend against the provider's own usage report",
     load: async () => (await import('./commands/reconcile.js')).reconcile,
   },
+  insights: {
+    summary: 'why each key costs what it costs, with the change that would cut it',
+    load: async () => (await import('./commands/insights.js')).insights,
+  },
   demo: {
     summary: 'run the gateway against a built-in fake upstream to try it',
     load: async () => (await import('./commands/demo.js')).demo,

@@ -14,6 +14,7 @@ import {
   setDisabled,
   startDisableListener,
 } from './postgres/disables.js';
+import * as insights from './postgres/insight-queries.js';
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { connectionConfig, createPool, guarded } from './postgres/pool.js';
@@ -139,5 +140,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     meteredByModel: (upstream, since, until) => billCheck.meteredByModel(pool, upstream, since, until),
     saveBillChecks: (date, upstream, rows, at) => billCheck.saveBillChecks(pool, date, upstream, rows, at),
     billChecks: (fromDate, toDate) => billCheck.billChecks(pool, fromDate, toDate),
+    keepSecret: (name, candidate) => insights.keepSecret(pool, name, candidate),
+    insightFacts: (q) => insights.insightFacts(pool, q),
+    inputTokensAtRank: (key, since, until, rank) => insights.inputTokensAtRank(pool, key, since, until, rank),
   };
 }

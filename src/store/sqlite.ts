@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
+import type { InsightStore } from './insight-types.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import { createSqliteBillCheck, type SqliteBillCheck } from './sqlite/bill-check.js';
@@ -7,6 +8,7 @@ import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
 import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
+import { createSqliteInsights } from './sqlite/insight-queries.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { createSqliteUsageQueries, type SqliteUsageQueries } from './sqlite/usage-queries.js';
@@ -23,6 +25,7 @@ interface Ready {
   kv: SqliteKv;
   dashboard: SqliteDashboardQueries;
   billCheck: SqliteBillCheck;
+  insights: InsightStore;
 }
 
 /**
@@ -95,6 +98,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
         kv: createSqliteKv(db),
         dashboard: createSqliteDashboardQueries(db),
         billCheck: createSqliteBillCheck(db),
+        insights: createSqliteInsights(db),
       };
     },
     async ping() {
@@ -207,6 +211,15 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     },
     async billChecks(fromDate, toDate) {
       return use().billCheck.billChecks(fromDate, toDate);
+    },
+    async keepSecret(name, candidate) {
+      return use().insights.keepSecret(name, candidate);
+    },
+    async insightFacts(q) {
+      return use().insights.insightFacts(q);
+    },
+    async inputTokensAtRank(key, since, until, rank) {
+      return use().insights.inputTokensAtRank(key, since, until, rank);
     },
   };
 }

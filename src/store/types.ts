@@ -7,6 +7,8 @@ import type { BillCheckStore } from './bill-check-types.js';
  * (test/integration/store.test.ts).
  */
 
+import type { InsightStore } from './insight-types.js';
+
 export type UsageSource = 'provider' | 'estimated' | 'reserved' | 'none';
 
 /** One row per request, failed ones included (docs/api.md#metering-briefly). */
@@ -41,6 +43,14 @@ export interface UsageRecord {
   requestedModel?: string | null;
   /** First 12 hex digits of the key hash that authenticated the request (rotation: which hash is still used); absent = null. */
   keyHash?: string | null;
+  /** Keyed hash of route, model and body without volatile fields (src/insights/fingerprint.ts); absent = null. */
+  requestFp?: string | null;
+  /** Keyed hash of the long prompt prefix, null when it is short; absent = null. */
+  prefixFp?: string | null;
+  /** Estimated tokens of that prefix; absent = 0. */
+  prefixTokens?: number;
+  /** The most output tokens the request was sent with; absent = null. */
+  outputLimit?: number | null;
 }
 
 /**
@@ -314,4 +324,5 @@ export interface Store
     ClaimStore,
     ClientStore,
     UsageStore,
-    BillCheckStore {}
+    BillCheckStore,
+    InsightStore {}

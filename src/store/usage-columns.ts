@@ -30,6 +30,11 @@ export const USAGE_COLUMNS = {
   cache_write_tokens: 'cacheWriteTokens',
   requested_model: 'requestedModel',
   key_hash: 'keyHash',
+  // SQLite migration 6, PostgreSQL migration 10: insights (docs/insights.md#fingerprints).
+  request_fp: 'requestFp',
+  prefix_fp: 'prefixFp',
+  prefix_tokens: 'prefixTokens',
+  output_limit: 'outputLimit',
 } as const satisfies Record<string, keyof UsageRecord>;
 
 export type UsageColumn = keyof typeof USAGE_COLUMNS;
@@ -49,6 +54,10 @@ export function completeUsage(u: UsageRecord): CompleteUsage {
     cacheWriteTokens: u.cacheWriteTokens ?? 0,
     requestedModel: u.requestedModel ?? null,
     keyHash: u.keyHash ?? null,
+    requestFp: u.requestFp ?? null,
+    prefixFp: u.prefixFp ?? null,
+    prefixTokens: u.prefixTokens ?? 0,
+    outputLimit: u.outputLimit ?? null,
   };
 }
 

@@ -70,7 +70,7 @@ async function settleOn(
     // Named: parsed and planned once per connection.
     name: 'tollgate_settle_spend',
     text: `SELECT * FROM tollgate_settle_spend($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric,
-       $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23)`,
+       $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23, $24, $25, $26, $27)`,
     values: settleArgs(u, periods),
   });
   return settleResultOf(rows);
@@ -78,7 +78,7 @@ async function settleOn(
 
 /**
  * tollgate_settle_spend's arguments: the usage columns of migration 1, the periods, then the
- * columns migration 3 added (the function's signature, fixed by migrations 4 to 7).
+ * columns migrations 3 and 10 added (the function's signature, fixed by migration 10).
  */
 const PERIODS_AT = USAGE_COLUMN_NAMES.indexOf('cache_write_tokens');
 

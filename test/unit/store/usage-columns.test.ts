@@ -33,6 +33,10 @@ const full: Required<UsageRecord> = {
   usageSource: 'provider',
   requestedModel: 'gpt-5-latest',
   keyHash: '0123456789ab',
+  requestFp: '0123456789abcdef0123456789abcdef',
+  prefixFp: 'fedcba9876543210fedcba9876543210',
+  prefixTokens: 2048,
+  outputLimit: 4096,
 };
 
 const rowOf = (u: UsageRecord, stream: (s: boolean) => number | boolean): UsageDbRow => {
@@ -51,12 +55,25 @@ describe('the usage columns mapping', () => {
   });
 
   it('writes the column defaults for the optional fields a record leaves out', () => {
-    const { cacheWriteTokens, requestedModel, keyHash, ...older } = full;
+    const {
+      cacheWriteTokens,
+      requestedModel,
+      keyHash,
+      requestFp,
+      prefixFp,
+      prefixTokens,
+      outputLimit,
+      ...older
+    } = full;
     expect(completeUsage(older)).toEqual({
       ...older,
       cacheWriteTokens: 0,
       requestedModel: null,
       keyHash: null,
+      requestFp: null,
+      prefixFp: null,
+      prefixTokens: 0,
+      outputLimit: null,
     });
   });
 });

@@ -7,6 +7,7 @@ import { MIGRATION_1 } from './v1.js';
 import { MIGRATION_2 } from './v2.js';
 import { MIGRATION_3 } from './v3.js';
 import { MIGRATION_4 } from './v4.js';
+import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
@@ -14,5 +15,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_2,
   MIGRATION_3,
   MIGRATION_4,
+  MIGRATION_6,
   MIGRATION_7,
 ];

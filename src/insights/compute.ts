@@ -1,0 +1,146 @@
+import type { Config } from '../config/types.js';
+import { dayOf } from '../config/windows.js';
+import type { InsightStore, PrefixGroup, RepeatRecord } from '../store/insight-types.js';
+import type { Store } from '../store/types.js';
+import { foldByKey, type KeyFacts } from './key-facts.js';
+import { offsetSegments } from './offsets.js';
+import { repeatFindings } from './rules-repeats.js';
+import { cacheUnused, noLimit, sharedKey } from './rules-setup.js';
+import { expensiveModel, longContext, offHours, type RuleContext, verboseOutput } from './rules-spend.js';
+import {
+  DAY_END_HOUR,
+  DAY_START_HOUR,
+  LONG_INPUT_TOKENS,
+  MIN_SHARE,
+  MIN_USD,
+  PREFIX_REPEATS,
+  SMALL_TOKENS,
+} from './thresholds.js';
+import type { Draft, Finding } from './types.js';
+
+export interface InsightsInput {
+  store: InsightStore & Pick<Store, 'dailyTotals'>;
+  /** Limits, models and prices; without it only the rules that need none apply. */
+  config: Config | undefined;
+  since: number;
+  until: number;
+  key?: string;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Why each key costs what it costs in [since, until): the findings of docs/insights.md, most
+ * expensive key first and each key's findings by dollars, without those under MIN_USD or MIN_SHARE.
+ */
+export async function computeInsights(input: InsightsInput): Promise<Finding[]> {
+  const { store, config, since, until } = input;
+  const timeZone = config?.server.timezone ?? 'UTC';
+  const facts = await store.insightFacts({
+    since,
+    until,
+    ...(input.key === undefined ? {} : { key: input.key }),
+    longInputTokens: LONG_INPUT_TOKENS,
+    smallTokens: SMALL_TOKENS,
+    dayStartMs: DAY_START_HOUR * HOUR,
+    dayEndMs: DAY_END_HOUR * HOUR,
+    offsets: offsetSegments(since, until, timeZone),
+    minPrefixRepeats: PREFIX_REPEATS,
+  });
+  const keys = [...foldByKey(facts.groups).values()].sort(
+    (a, b) => b.total.costUsd - a.total.costUsd || (a.key < b.key ? -1 : 1),
+  );
+  const repeats = byKey(facts.repeats);
+  const prefixes = byKey(facts.prefixes);
+  const maxDay = await dearestDays(input, keys);
+  const ctx: RuleContext = {
+    config,
+    at: until - 1,
+    periodMs: until - since,
+    inputAtRank: (key, rank) => store.inputTokensAtRank(key, since, until, rank),
+  };
+  const out: Finding[] = [];
+  for (const facts of keys) {
+    const drafts = await keyDrafts(facts, ctx, repeats.get(facts.key) ?? [], prefixes.get(facts.key) ?? [], {
+      timeZone,
+      maxDayUsd: maxDay.get(facts.key) ?? 0,
+    });
+    out.push(...shown(drafts, facts.total.costUsd));
+  }
+  return out;
+}
+
+async function keyDrafts(
+  facts: KeyFacts,
+  ctx: RuleContext,
+  repeats: RepeatRecord[],
+  prefixes: PrefixGroup[],
+  more: { timeZone: string; maxDayUsd: number },
+): Promise<Draft[]> {
+  const key = ctx.config?.keys[facts.key];
+  const drafts: Array<Draft | null> = [
+    await longContext(facts, ctx),
+    ...repeatFindings(facts.key, repeats),
+    verboseOutput(facts, ctx, key),
+    offHours(facts, ctx, more.timeZone),
+    expensiveModel(facts, ctx, key),
+    cacheUnused(facts.key, prefixes, ctx),
+    sharedKey(facts),
+    noLimit(facts, ctx.config, key, more.maxDayUsd),
+  ];
+  return drafts.filter((d): d is Draft => d !== null);
+}
+
+/** The drafts worth showing, with their share, dearest first. */
+function shown(drafts: Draft[], totalUsd: number): Finding[] {
+  if (totalUsd <= 0) return [];
+  return drafts
+    .map((d) => ({ ...d, share: Math.min(1, d.usd / totalUsd) }))
+    .filter((f) => f.usd >= MIN_USD && f.share >= MIN_SHARE)
+    .sort((a, b) => b.usd - a.usd)
+    .map(({ key, kind, usd, share, count, detail, suggestion }) => ({
+      key,
+      kind,
+      usd,
+      share,
+      count,
+      detail,
+      suggestion,
+    }));
+}
+
+function byKey<T extends { key: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.key);
+    if (list) list.push(r);
+    else out.set(r.key, [r]);
+  }
+  return out;
+}
+
+/** Each key's dearest local day in the period, from the daily rollup (for no_limit's suggestion). */
+async function dearestDays(input: InsightsInput, keys: KeyFacts[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const unlimited = keys.filter((k) => {
+    const key = input.config?.keys[k.key];
+    return key && key.limits.dailyUsd === undefined && key.limits.monthlyUsd === undefined;
+  });
+  if (unlimited.length === 0) return out;
+  const timeZone = input.config?.server.timezone ?? 'UTC';
+  const days = await input.store.dailyTotals({
+    fromDay: dayOf(input.since, timeZone),
+    toDay: dayOf(input.until - 1, timeZone),
+    ...(input.key === undefined ? {} : { key: input.key }),
+  });
+  const perDay = new Map<string, number>();
+  for (const d of days) {
+    const id = `${d.key}\u0000${d.day}`;
+    perDay.set(id, (perDay.get(id) ?? 0) + d.costUsd);
+  }
+  for (const [id, usd] of perDay) {
+    const key = id.slice(0, id.indexOf('\u0000'));
+    out.set(key, Math.max(out.get(key) ?? 0, usd));
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+import {
+  groupsSql,
+  prefixesSql,
+  rankSql,
+  repeatsSql,
+  rowOfGroup,
+  rowOfPrefix,
+  rowOfRepeat,
+} from '../insight-sql.js';
+import type { InsightFacts, InsightQuery } from '../insight-types.js';
+import { guarded, type Pool } from './pool.js';
+
+/** Insight aggregates and the fingerprint secret on PostgreSQL (see insight-sql.ts). */
+
+export function keepSecret(pool: Pool, name: string, candidate: string): Promise<string> {
+  return guarded(async () => {
+    // One statement: the first replica's value wins, every later one reads it back.
+    const { rows } = await pool.query<{ value: string }>(
+      `WITH added AS (
+         INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING RETURNING value)
+       SELECT value FROM added UNION ALL SELECT value FROM secrets WHERE name = $1`,
+      [name, candidate, Date.now()],
+    );
+    return rows[0]?.value ?? candidate;
+  });
+}
+
+export function insightFacts(pool: Pool, q: InsightQuery): Promise<InsightFacts> {
+  return guarded(async () => {
+    const args = q.key === undefined ? [] : [q.key];
+    const [groups, repeats, prefixes] = await Promise.all([
+      pool.query(groupsSql(q, '$1'), args),
+      pool.query(repeatsSql(q, '$1'), args),
+      pool.query(prefixesSql(q, '$1'), args),
+    ]);
+    return {
+      groups: groups.rows.map(rowOfGroup),
+      repeats: repeats.rows.map(rowOfRepeat),
+      prefixes: prefixes.rows.map(rowOfPrefix),
+    };
+  });
+}
+
+export function inputTokensAtRank(
+  pool: Pool,
+  key: string,
+  since: number,
+  until: number,
+  rank: number,
+): Promise<number> {
+  return guarded(async () => {
+    const { rows } = await pool.query<{ input_tokens: string }>(rankSql('$'), [key, since, until, rank]);
+    return Number(rows[0]?.input_tokens ?? 0);
+  });
+}
