@@ -17,4 +17,6 @@ export interface GatewayDeps {
   notifier: Notifier;
   /** Where upstream keys (`${OPENAI_API_KEY}`) are read from. */
   env: NodeJS.ProcessEnv;
+  /** The HMAC secret of the request fingerprints, from the store; without it none are kept. */
+  fingerprintSecret?: Buffer;
 }

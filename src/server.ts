@@ -6,6 +6,7 @@ import { type Clock, systemClock } from './clock.js';
 import { type ConfigManager, createConfigManager } from './config/reload/manager.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { GatewayDeps } from './deps.js';
+import { loadFingerprintSecret } from './insights/fingerprint.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
 import { createNotifierRelay, nullNotifier } from './notifier.js';
@@ -107,7 +108,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     keyRefused: (e) => outward.keyRefused(e),
   });
 
-  const deps: GatewayDeps = { config, store, disables, clock, log, metrics, notifier, env: opts.env };
+  // One secret per store, the first replica's: replicas on one database fingerprint alike.
+  const fingerprintSecret = await loadFingerprintSecret(store);
+  const deps: GatewayDeps = {
+    config,
+    store,
+    disables,
+    clock,
+    log,
+    metrics,
+    notifier,
+    env: opts.env,
+    fingerprintSecret,
+  };
   // The answer never waits longer for a usage write than one store call may take.
   const gateway = createGateway(
     deps,

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
-import { dayOf } from '../config/windows.js';
-import type { InsightStore, PrefixGroup, RepeatRecord } from '../store/insight-types.js';
+import type { InsightGroup, InsightStore, PrefixGroup, RepeatRecord } from '../store/insight-types.js';
 import type { Store } from '../store/types.js';
+import { dayOf } from '../windows/calendar.js';
 import { foldByKey, type KeyFacts } from './key-facts.js';
 import { offsetSegments } from './offsets.js';
 import { repeatFindings } from './rules-repeats.js';
@@ -47,7 +47,9 @@ export async function computeInsights(input: InsightsInput): Promise<Finding[]> 
     offsets: offsetSegments(since, until, timeZone),
     minPrefixRepeats: PREFIX_REPEATS,
   });
-  const keys = [...foldByKey(facts.groups).values()].sort(
+  // One order on both stores, so that sums in floating point come out the same to the last bit.
+  const groups = [...facts.groups].sort((a, b) => compareGroups(a, b));
+  const keys = [...foldByKey(groups).values()].sort(
     (a, b) => b.total.costUsd - a.total.costUsd || (a.key < b.key ? -1 : 1),
   );
   const repeats = byKey(facts.repeats);
@@ -107,6 +109,19 @@ function shown(drafts: Draft[], totalUsd: number): Finding[] {
       detail,
       suggestion,
     }));
+}
+
+const text = (s: string | null) => s ?? '';
+function compareGroups(a: InsightGroup, b: InsightGroup): number {
+  for (const [x, y] of [
+    [a.key, b.key],
+    [a.model, b.model],
+    [text(a.userAgent), text(b.userAgent)],
+    [text(a.ip), text(b.ip)],
+  ] as const) {
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 function byKey<T extends { key: string }>(rows: readonly T[]): Map<string, T[]> {

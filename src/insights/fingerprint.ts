@@ -104,3 +104,13 @@ function leadingSystemMessages(messages: unknown[]): number {
   }
   return n;
 }
+
+/**
+ * The store's fingerprint secret, made on first use: the first replica's value is kept and every
+ * later one (and every restart) reads it back, so one request fingerprints alike across the fleet.
+ */
+export async function loadFingerprintSecret(store: {
+  keepSecret(name: string, candidate: string): Promise<string>;
+}): Promise<Buffer> {
+  return Buffer.from(await store.keepSecret('fingerprint', newFingerprintSecret()), 'hex');
+}

@@ -1,5 +1,5 @@
-import { localParts } from '../config/windows.js';
 import type { OffsetSegment } from '../store/insight-types.js';
+import { localParts } from '../windows/calendar.js';
 
 const HOUR = 3_600_000;
 

@@ -1,6 +1,6 @@
 import type { Config, ModelConfig } from '../config/types.js';
-import { costWith, flat, type PriceTable, priceAt, type Tiered } from '../metering/pricing.js';
 import { resolveModelName } from '../policy/model-names.js';
+import { costWith, flat, type PriceTable, priceAt, type Tiered } from '../pricing/pricing.js';
 
 /** Token sums of many requests. */
 export interface TokenSums {

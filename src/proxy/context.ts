@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { KeyConfig, LoadedConfig, ModelConfig, UpstreamConfig } from '../config/types.js';
 import type { ErrorShape } from '../errors.js';
+import type { Fingerprints } from '../insights/fingerprint.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import type { Metered } from '../metering/meter.js';
 import type { SlotHolding } from '../policy/rate-limit.js';
@@ -55,6 +56,10 @@ export interface RecordDraft {
   slot?: SlotHolding;
   /** The budget window that refused the request (`d:…`, or `@group/d:…` for its group's). */
   refusedPeriod?: string;
+  /** Keyed hashes of the request and its prompt prefix (insights), once its model is known. */
+  fingerprints?: Fingerprints;
+  /** The most output tokens the request was sent with (all choices), once reserved. */
+  outputLimit?: number;
 }
 
 export function createContext(
@@ -119,5 +124,9 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     usageSource: outcome.usageSource,
     requestedModel: d.requestedModel === undefined ? null : maskSecrets(d.requestedModel),
     keyHash: d.keyHash ?? null,
+    requestFp: d.fingerprints?.request ?? null,
+    prefixFp: d.fingerprints?.prefix ?? null,
+    prefixTokens: d.fingerprints?.prefixTokens ?? 0,
+    outputLimit: d.outputLimit ?? null,
   };
 }

@@ -84,6 +84,12 @@ export function rankSql(p: '?' | '$'): string {
 /** A row of any driver: sums may be numbers, bigint strings or numeric strings. */
 type Raw = Record<string, unknown>;
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+/**
+ * A sum of money: SQLite adds doubles, PostgreSQL adds exact numerics, so their sums differ by
+ * float noise (0.22499999… against 0.225) that would round to different cents. Both are snapped
+ * to 1e-10 USD, far below any price, so the two stores print the same amounts.
+ */
+const usd = (v: unknown): number => Math.round(num(v) * 1e10) / 1e10;
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export function rowOfGroup(r: Raw): InsightGroup {
@@ -99,19 +105,19 @@ export function rowOfGroup(r: Raw): InsightGroup {
     cachedTokens: num(r.cached_tokens),
     cacheWriteTokens: num(r.cache_write_tokens),
     outputTokens: num(r.output_tokens),
-    costUsd: num(r.cost_usd),
+    costUsd: usd(r.cost_usd),
     longRequests: num(r.long_requests),
-    longCostUsd: num(r.long_cost_usd),
+    longCostUsd: usd(r.long_cost_usd),
     smallRequests: num(r.small_requests),
     smallInputTokens: num(r.small_input_tokens),
     smallCachedTokens: num(r.small_cached_tokens),
     smallCacheWriteTokens: num(r.small_cache_write_tokens),
     smallOutputTokens: num(r.small_output_tokens),
-    smallCostUsd: num(r.small_cost_usd),
+    smallCostUsd: usd(r.small_cost_usd),
     cappedRequests: num(r.capped_requests),
-    cappedCostUsd: num(r.capped_cost_usd),
+    cappedCostUsd: usd(r.capped_cost_usd),
     offHoursRequests: num(r.off_hours_requests),
-    offHoursCostUsd: num(r.off_hours_cost_usd),
+    offHoursCostUsd: usd(r.off_hours_cost_usd),
   };
 }
 
@@ -122,7 +128,7 @@ export function rowOfRepeat(r: Raw): RepeatRecord {
     ts: num(r.ts),
     status: num(r.status),
     errorCode: text(r.error_code),
-    costUsd: num(r.cost_usd),
+    costUsd: usd(r.cost_usd),
   };
 }
 
@@ -134,6 +140,6 @@ export function rowOfPrefix(r: Raw): PrefixGroup {
     requests: num(r.requests),
     prefixTokens: num(r.prefix_tokens),
     cachedTokens: num(r.cached_tokens),
-    costUsd: num(r.cost_usd),
+    costUsd: usd(r.cost_usd),
   };
 }

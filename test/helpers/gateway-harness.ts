@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../../src/clock.js';
 import { buildKeyIndex, loadConfig } from '../../src/config/load/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import type { GatewayDeps } from '../../src/deps.js';
+import { loadFingerprintSecret } from '../../src/insights/fingerprint.js';
 import { hashKey, mintKey } from '../../src/keys/format.js';
 import { createSecretMasker, upstreamSecretsOf } from '../../src/keys/mask-secrets.js';
 import { createLogger } from '../../src/log.js';
@@ -110,6 +111,9 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
   const disables = await createDisableView({ store, log, refreshMs: 100 });
   const metrics = createMetrics();
   metrics.retainConfig(current.config);
+  // As server.ts does; a test's stand-in store without the insight role keeps no fingerprints.
+  const fingerprintSecret =
+    typeof store.keepSecret === 'function' ? await loadFingerprintSecret(store) : undefined;
   const deps: GatewayDeps = {
     config: { current: () => current },
     store,
@@ -119,6 +123,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     metrics,
     notifier: opts.notifier ?? nullNotifier,
     env,
+    ...(fingerprintSecret ? { fingerprintSecret } : {}),
   };
   const gateway = createGateway(deps, {
     usageWriter: { retryDelaysMs: [5, 10], backgroundMs: 50, backgroundAttempts: 5 },

@@ -64,6 +64,7 @@ export async function reserve(
     });
   }
   const plan = output.plan();
+  if (plan.maxOutputTokens > 0) ctx.draft.outputLimit = plan.maxOutputTokens;
   if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
   return { reservedUsd, plan, inputTokens: output.inputTokens() };
 }
