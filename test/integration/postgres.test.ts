@@ -144,6 +144,44 @@ describe('postgres store', () => {
     }
   });
 
+  it('stores the fingerprints and output limit of records settled alone and in a batch', async () => {
+    const fields = (i: number) => ({
+      requestFp: `${String(i).padStart(2, '0')}${'a'.repeat(30)}`,
+      prefixFp: i % 2 === 0 ? `${String(i).padStart(2, '0')}${'b'.repeat(30)}` : null,
+      prefixTokens: i % 2 === 0 ? 1_500 + i : 0,
+      outputLimit: 1_000 + i,
+    });
+    // Eight at once go through tollgate_settle_many; the first alone through tollgate_settle_spend.
+    await store.settle(usage({ requestId: 'fp-0', ...fields(0) }), ['d:2026-11-26']);
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.settle(usage({ requestId: `fp-${i + 1}`, ...fields(i + 1) }), ['d:2026-11-26']),
+      ),
+    );
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT request_id, request_fp, prefix_fp, prefix_tokens, output_limit FROM usage
+         WHERE request_id LIKE 'fp-%' ORDER BY request_id`,
+      );
+      expect(rows).toEqual(
+        Array.from({ length: 9 }, (_, i) => {
+          const f = fields(i);
+          return {
+            request_id: `fp-${i}`,
+            request_fp: f.requestFp,
+            prefix_fp: f.prefixFp,
+            prefix_tokens: f.prefixTokens,
+            output_limit: f.outputLimit,
+          };
+        }),
+      );
+    } finally {
+      await c.end();
+    }
+  });
+
   it('settles a request that had no reservation into the given periods', async () => {
     await store.settle(usage({ requestId: 'req-nores', key: 'k-nores', costUsd: 0.5, status: 429 }), [
       'd:2026-11-26',

@@ -699,6 +699,10 @@ describe('sqlite store on disk', () => {
       latencyMs: 600_000,
       requestedModel: 'gpt-4o-mini-2024-07-18',
       keyHash: '0123456789ab',
+      requestFp: '0123456789abcdef0123456789abcdef',
+      prefixFp: 'fedcba9876543210fedcba9876543210',
+      prefixTokens: 2048,
+      outputLimit: 4096,
     });
     await store.init();
     await store.settle(record, []);
@@ -729,6 +733,10 @@ describe('sqlite store on disk', () => {
         cache_write_tokens: 11,
         requested_model: 'gpt-4o-mini-2024-07-18',
         key_hash: '0123456789ab',
+        request_fp: '0123456789abcdef0123456789abcdef',
+        prefix_fp: 'fedcba9876543210fedcba9876543210',
+        prefix_tokens: 2048,
+        output_limit: 4096,
       });
     } finally {
       db.close();
