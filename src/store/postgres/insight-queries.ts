@@ -14,15 +14,16 @@ import { guarded, type Pool } from './pool.js';
 
 export function keepSecret(pool: Pool, name: string, candidate: string): Promise<string> {
   return guarded(async () => {
-    // One statement: the first replica's value wins, every later one reads it back.
-    const { rows } = await pool.query<{ value: string }>(
-      `WITH added AS (
-         INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO NOTHING RETURNING value)
-       SELECT value FROM added UNION ALL SELECT value FROM secrets WHERE name = $1`,
+    await pool.query(
+      'INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
       [name, candidate, Date.now()],
     );
-    return rows[0]?.value ?? candidate;
+    // A statement of its own: one that inserted in the same statement would not see the row of a
+    // replica whose insert committed while it waited on the conflict (its snapshot is older).
+    const { rows } = await pool.query<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]);
+    const kept = rows[0]?.value;
+    if (kept === undefined) throw new Error(`the store lost its ${name} secret`);
+    return kept;
   });
 }
 
