@@ -49,6 +49,8 @@ export function createApp(parts: AppParts): RequestListener {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toGatewayError(err);
     if (e.code === 'internal_error') parts.log.error({ err: e.cause }, 'internal error');
+    // The database's own words, which the answer does not carry.
+    if (e.code === 'store_unavailable') parts.log.warn({ err: e.cause }, 'store unavailable');
     if (res.headersSent) return void res.destroy();
     res.status(e.status).set(e.headers).json(errorBody(e, 'openai'));
   });

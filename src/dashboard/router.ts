@@ -100,6 +100,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toGatewayError(err);
     if (e.code === 'internal_error') deps.log.error({ err: e.cause ?? err }, 'dashboard error');
+    if (e.code === 'store_unavailable') deps.log.warn({ err: e.cause }, 'dashboard: store unavailable');
     if (res.headersSent) return void res.destroy();
     const session = res.locals.session as Session | undefined;
     const text =

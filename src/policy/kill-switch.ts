@@ -4,6 +4,7 @@ import type { ConfigHolder } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { hashKey } from '../keys/format.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
+import { isStoreUnavailable, restateStoreFailure } from '../store/store-unavailable.js';
 import type { AuditEntry, AuditStore, DisableStore } from '../store/types.js';
 import { formatLocal } from '../windows/calendar.js';
 import type { DisableView } from './disables.js';
@@ -188,14 +189,12 @@ export function createKillSwitch(deps: {
   };
 }
 
-/** A store failure becomes the gateway's 503 store_unavailable rather than an internal error. */
+/** A store failure becomes the gateway's 503 store_unavailable, saying that nothing changed. */
 async function guardStore<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    throw new GatewayError('store_unavailable', 'The store cannot be reached; the key was not changed.', {
-      cause: err,
-    });
+    if (err instanceof GatewayError && !isStoreUnavailable(err)) throw err;
+    throw restateStoreFailure(err, 'The store cannot be reached; the key was not changed.');
   }
 }

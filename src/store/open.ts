@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { sqliteOpenError } from './sqlite/open-error.js';
 import { createSqliteStore } from './sqlite.js';
+import { isStoreUnavailable } from './store-unavailable.js';
 import type { Store } from './types.js';
 
 /**
@@ -29,7 +30,8 @@ export async function openStore(url: string, opts: { mustExist?: boolean } = {})
 /** Why the store at `url` could not be opened, naming it (never its password) and what to do. */
 function openError(url: string, err: unknown): Error {
   const file = sqliteFileOf(url);
-  if (file) return sqliteOpenError(file, err);
+  // The database's own words, not the store_unavailable that wraps them for requests.
+  if (file) return sqliteOpenError(file, isStoreUnavailable(err) ? (err.cause ?? err) : err);
   if (!isPostgres(url)) return err instanceof Error ? err : new Error(String(err));
   const cause = (err as { cause?: unknown }).cause ?? err;
   const code = (cause as { code?: string }).code;

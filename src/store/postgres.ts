@@ -20,6 +20,7 @@ import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/op
 import { connectionConfig, createPool, guarded } from './postgres/pool.js';
 import * as queries from './postgres/queries.js';
 import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
+import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
 export type { PostgresStoreOptions } from './postgres/options.js';
@@ -65,7 +66,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     }
   };
 
-  return {
+  const store: Store = {
     kind: 'postgres',
     init: () => guarded(() => applyPostgresMigrations(pool).then(() => undefined)),
     ping: () =>
@@ -144,4 +145,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     insightFacts: (q) => insights.insightFacts(pool, q),
     inputTokensAtRank: (key, since, until, rank) => insights.inputTokensAtRank(pool, key, since, until, rank),
   };
+
+  // The store's boundary: whatever a call fails with (the listener, a deadline, a bug) reaches
+  // callers as store_unavailable, as the calls through pool.ts already do.
+  return guardStoreCalls(store, 'PostgreSQL');
 }

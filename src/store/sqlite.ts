@@ -12,6 +12,7 @@ import { createSqliteInsights } from './sqlite/insight-queries.js';
 import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { createSqliteUsageQueries, type SqliteUsageQueries } from './sqlite/usage-queries.js';
+import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -86,7 +87,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     }
   };
 
-  return {
+  const store: Store = {
     kind: 'sqlite',
     async init() {
       if (closed) throw new Error('the SQLite store is closed');
@@ -222,4 +223,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       return use().insights.inputTokensAtRank(key, since, until, rank);
     },
   };
+
+  // The store's boundary: a failed call (disk full, a locked or damaged file, a closed store)
+  // reaches callers as store_unavailable, as on PostgreSQL.
+  return guardStoreCalls(store, 'SQLite');
 }

@@ -285,4 +285,23 @@ describe('a store that cannot be reached', () => {
       await broken.close().catch(() => {});
     }
   });
+
+  it('answers the admin API 503 store_unavailable, not an internal error, when the embedded store fails', async () => {
+    const broken = await startTestServer({
+      yaml: yaml(),
+      env: { FAKE_KEY: 'k', TOLLGATE_ADMIN_TOKEN: ADMIN },
+    });
+    try {
+      await broken.server.deps.store.close();
+      const res = await fetch(`${broken.url}/admin/usage?by=key`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('store_unavailable');
+      expect(body.error.message).not.toContain('closed');
+    } finally {
+      await broken.close().catch(() => {});
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite/index.js';
 import { RECOVERED_ERROR_CODE, RECOVERED_STATUS } from '../../src/store/recovered-usage.js';
 import { applySqliteMigrations } from '../../src/store/sqlite/migrate.js';
@@ -603,6 +604,33 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
     await store.ping();
     await store.close();
     await expect(store.ping()).rejects.toThrow();
+  });
+
+  it('rejects the calls of a store that cannot serve them with store_unavailable, the database error as its cause', async () => {
+    await store.close();
+    const calls: Array<() => Promise<unknown>> = [
+      () => store.ping(),
+      () => store.reserve(reservation()),
+      () => store.settle(usage(), [DAY]),
+      () => store.getSpend('cursor-dev', [DAY]),
+      () => store.listDisabled(),
+      () => store.claimOnce('scope', 'id', NOON),
+      () => store.queryUsage({ since: 0, until: FAR, by: 'key' }, 'UTC'),
+      () => store.recentUsage('cursor-dev', 5),
+    ];
+    for (const call of calls) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(GatewayError);
+      expect(err).toMatchObject({ code: 'store_unavailable', status: 503 });
+      expect((err as GatewayError).cause).toBeDefined();
+    }
+  });
+
+  it('still refuses an impossible amount with its own words, not as an unavailable store', async () => {
+    await expect(store.settle(usage({ costUsd: Number.NaN }), [DAY])).rejects.toThrow(/not a finite/);
   });
 });
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { GatewayError } from '../../errors.js';
+import type { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { storeFailure } from '../store-unavailable.js';
 import { type ResolvedPostgresOptions, redactUrl } from './options.js';
 
 export type Pool = pg.Pool;
@@ -57,12 +58,7 @@ function isRetryable(err: unknown): boolean {
 
 /** Every failure of the database becomes the one error the gateway turns into 503 (fail closed). */
 export function storeError(err: unknown): GatewayError {
-  if (err instanceof GatewayError) return err;
-  return new GatewayError(
-    'store_unavailable',
-    'the usage store (PostgreSQL) cannot be reached, so the request was refused; try again shortly.',
-    { cause: err },
-  );
+  return storeFailure(err, 'PostgreSQL');
 }
 
 /** Runs `fn` and turns any database failure into `store_unavailable`. */
