@@ -46,8 +46,9 @@ export function safeNext(next: unknown): string {
  * page (and back here afterwards), anything else gets 401.
  */
 export function requireSession(sessions: Sessions) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const session = sessions.verify(readCookie(req, SESSION_COOKIE));
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    // A store that cannot say whether the session was signed out fails closed (the error page).
+    const session = await sessions.check(readCookie(req, SESSION_COOKIE));
     if (session) {
       res.locals.session = session;
       next();

@@ -29,6 +29,7 @@ export function createRouteKit(deps: DashboardDeps): RouteKit {
     adminToken: deps.adminToken,
     viewerToken: deps.viewerToken,
     clock: deps.clock,
+    store: deps.store,
     ...(deps.sessionTtlMs === undefined ? {} : { ttlMs: deps.sessionTtlMs }),
   });
   const rollup = createRollupCache(deps);

@@ -28,9 +28,9 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   });
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
 
-  router.get('/sign-in', (req, res) => {
+  router.get('/sign-in', async (req, res) => {
     const next = safeNext(req.query.next);
-    if (sessions.verify(readCookie(req, SESSION_COOKIE))) return void res.redirect(303, next);
+    if (await sessions.check(readCookie(req, SESSION_COOKIE))) return void res.redirect(303, next);
     render(res, 200, 'Sign in', signInBody({ next }));
   });
 
@@ -54,8 +54,8 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
 
   router.use(requireSession(sessions));
 
-  router.post('/sign-out', requireCsrf, (req, res) => {
-    sessions.revoke(sessionOf(res));
+  router.post('/sign-out', requireCsrf, async (req, res) => {
+    await sessions.revoke(sessionOf(res));
     res.setHeader('set-cookie', sessionCookie(req, '', 0));
     res.redirect(303, '/dashboard/sign-in');
   });

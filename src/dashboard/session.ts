@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import type { SessionStore } from '../store/types.js';
 
 export type Role = 'admin' | 'viewer';
 
@@ -15,12 +16,17 @@ export interface Sessions {
   /** The role a sign-in token grants, compared in constant time; null when it matches neither. */
   roleOf(token: string): Role | null;
   issue(role: Role): { session: Session; cookie: string };
-  /** The session a cookie value carries, or null when it is forged, expired, revoked or its token is gone. */
+  /**
+   * The session a cookie value carries, or null when it is forged, expired, signed out here or its
+   * token is gone. Does not ask the store: `check` does.
+   */
   verify(cookie: string | undefined): Session | null;
+  /** As `verify`, and also null when the session was signed out on any replica, before a restart too. */
+  check(cookie: string | undefined): Promise<Session | null>;
   csrfToken(session: Session): string;
   checkCsrf(session: Session, given: unknown): boolean;
-  /** Sign-out: the cookie is refused from now on, even if a copy of it survives. */
-  revoke(session: Session): void;
+  /** Sign-out: the cookie is refused from now on, even if a copy of it survives, by every replica. */
+  revoke(session: Session): Promise<void>;
   readonly ttlMs: number;
 }
 
@@ -32,11 +38,14 @@ const DEFAULT_TTL_MS = 8 * 60 * 60 * 1000;
  * the role's own token. Every replica that has the same tokens accepts the same cookies, a
  * restart keeps people signed in, changing a token signs out everyone who used it, and a
  * viewer's cookie cannot be edited into an admin's (the admin secret signs admin cookies).
+ * Sign-outs are the one piece of state: kept in the store, so that a signed-out cookie replayed
+ * to another replica or after a restart is refused too (and in memory here, to skip the read).
  */
 export function createSessions(opts: {
   adminToken?: string | undefined;
   viewerToken?: string | undefined;
   clock: Clock;
+  store: SessionStore;
   ttlMs?: number;
 }): Sessions {
   const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
@@ -53,7 +62,13 @@ export function createSessions(opts: {
     return secret ? createHmac('sha256', secret).update(payload).digest('base64url') : null;
   };
 
-  return {
+  const remember = (sid: string, expiresAt: number) => {
+    const now = opts.clock();
+    for (const [s, exp] of revoked) if (exp <= now) revoked.delete(s);
+    revoked.set(sid, expiresAt);
+  };
+
+  const sessions: Sessions = {
     ttlMs,
     roleOf(token) {
       // Digests have equal length, so neither the comparison nor its length check leaks the token.
@@ -96,12 +111,19 @@ export function createSessions(opts: {
       const expected = mac(session.role, `csrf.${session.sid}`);
       return typeof given === 'string' && expected !== null && safeEqual(expected, given);
     },
-    revoke(session) {
-      const now = opts.clock();
-      for (const [sid, exp] of revoked) if (exp <= now) revoked.delete(sid);
-      revoked.set(session.sid, session.expiresAt);
+    async check(cookie) {
+      const session = sessions.verify(cookie);
+      if (!session) return null;
+      if (!(await opts.store.isSessionRevoked(session.sid))) return session;
+      remember(session.sid, session.expiresAt);
+      return null;
+    },
+    async revoke(session) {
+      remember(session.sid, session.expiresAt);
+      await opts.store.revokeSession(session.sid, session.expiresAt, opts.clock());
     },
   };
+  return sessions;
 }
 
 function sha256(text: string): Buffer {

@@ -130,6 +130,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     releaseClaim: (scope, id) => queries.releaseClaim(pool, scope, id),
     pruneClaims: (scope, before) => queries.pruneClaims(pool, scope, before),
     recordClient: (key, fingerprint, at) => queries.recordClient(pool, key, fingerprint, at),
+    revokeSession: (sid, expiresAt, now) => queries.revokeSession(pool, sid, expiresAt, now),
+    isSessionRevoked: (sid) => queries.isSessionRevoked(pool, sid),
 
     queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),
     rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),

@@ -182,6 +182,12 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     async recordClient(key, fingerprint, at) {
       return use().kv.recordClient(key, fingerprint, at);
     },
+    async revokeSession(sid, expiresAt, now) {
+      use().kv.revokeSession(sid, expiresAt, now);
+    },
+    async isSessionRevoked(sid) {
+      return use().kv.isSessionRevoked(sid);
+    },
 
     async queryUsage(q, timeZone) {
       return use().queries.queryUsage(q, timeZone);

@@ -283,6 +283,16 @@ export interface ClaimStore {
   pruneClaims(scope: string, before: number): Promise<number>;
 }
 
+/**
+ * Dashboard sign-outs. A session cookie is signed, so every replica accepts it until it expires;
+ * a sign-out kept here is refused by every replica, and after a restart, for the rest of its life.
+ */
+export interface SessionStore {
+  /** Records that session `sid` (valid until `expiresAt`) was signed out; forgets sign-outs of sessions expired by `now`. */
+  revokeSession(sid: string, expiresAt: number, now: number): Promise<void>;
+  isSessionRevoked(sid: string): Promise<boolean>;
+}
+
 /** The clients each key was used from (Slack's new-client alert). */
 export interface ClientStore {
   /**
@@ -323,6 +333,7 @@ export interface Store
     AuditStore,
     ClaimStore,
     ClientStore,
+    SessionStore,
     UsageStore,
     BillCheckStore,
     InsightStore {}

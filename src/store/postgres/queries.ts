@@ -166,6 +166,24 @@ export function pruneClaims(pool: Pool, scope: string, before: number): Promise<
   });
 }
 
+/** A sign-out, and the sign-outs of sessions that have expired since (their cookies are refused anyway). */
+export function revokeSession(pool: Pool, sid: string, expiresAt: number, now: number): Promise<void> {
+  return guarded(async () => {
+    await pool.query('DELETE FROM revoked_sessions WHERE expires_at <= $1', [now]);
+    await pool.query(
+      'INSERT INTO revoked_sessions (sid, expires_at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING',
+      [sid, expiresAt],
+    );
+  });
+}
+
+export function isSessionRevoked(pool: Pool, sid: string): Promise<boolean> {
+  return guarded(async () => {
+    const res = await pool.query('SELECT 1 FROM revoked_sessions WHERE sid = $1', [sid]);
+    return (res.rowCount ?? 0) > 0;
+  });
+}
+
 export function recordClient(
   pool: Pool,
   key: string,

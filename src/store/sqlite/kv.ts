@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { AuditEntry, DisableRecord } from '../types.js';
 
-/** The small shared-state tables: disables (kill switch), audit log, once-only claims, clients. */
+/** The small shared-state tables: disables (kill switch), audit log, once-only claims, clients, sign-outs. */
 export interface SqliteKv {
   setDisabled(d: DisableRecord): boolean;
   clearDisabled(key: string): boolean;
@@ -12,6 +12,8 @@ export interface SqliteKv {
   releaseClaim(scope: string, id: string): void;
   pruneClaims(scope: string, before: number): number;
   recordClient(key: string, fingerprint: string, at: number): { isNew: boolean; knownBefore: number };
+  revokeSession(sid: string, expiresAt: number, now: number): void;
+  isSessionRevoked(sid: string): boolean;
 }
 
 export function createSqliteKv(db: Database): SqliteKv {
@@ -43,6 +45,18 @@ export function createSqliteKv(db: Database): SqliteKv {
     'UPDATE clients SET last_seen = MAX(last_seen, ?) WHERE key = ? AND fingerprint = ?',
   );
 
+  const insertSignOut = db.prepare<[string, number]>(
+    'INSERT INTO revoked_sessions (sid, expires_at) VALUES (?, ?) ON CONFLICT (sid) DO NOTHING',
+  );
+  const deleteExpiredSignOuts = db.prepare<[number]>('DELETE FROM revoked_sessions WHERE expires_at <= ?');
+  const findSignOut = db.prepare<[string], { n: number }>(
+    'SELECT 1 AS n FROM revoked_sessions WHERE sid = ?',
+  );
+  const revokeSession = db.transaction((sid: string, expiresAt: number, now: number) => {
+    deleteExpiredSignOuts.run(now);
+    insertSignOut.run(sid, expiresAt);
+  });
+
   const recordClient = db.transaction((key: string, fingerprint: string, at: number) => {
     const before = clientCount.get(key)?.n ?? 0;
     const isNew = insertClient.run(key, fingerprint, at, at).changes > 0;
@@ -65,5 +79,7 @@ export function createSqliteKv(db: Database): SqliteKv {
     },
     pruneClaims: (scope, before) => deleteOldClaims.run(scope, before).changes,
     recordClient: (key, fingerprint, at) => recordClient.immediate(key, fingerprint, at),
+    revokeSession: (sid, expiresAt, now) => revokeSession.immediate(sid, expiresAt, now),
+    isSessionRevoked: (sid) => findSignOut.get(sid) !== undefined,
   };
 }

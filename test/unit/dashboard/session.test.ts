@@ -1,11 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { createSessions } from '../../../src/dashboard/session.js';
+import type { SessionStore } from '../../../src/store/types.js';
 
 const ADMIN = 'admin-token-0123456789abcdef0123456789ab';
 const VIEWER = 'viewer-token-0123456789abcdef0123456789';
 
-function sessions(now = { t: 1_000_000 }) {
-  return createSessions({ adminToken: ADMIN, viewerToken: VIEWER, clock: () => now.t, ttlMs: 60_000 });
+/** The store's sign-outs, as a map (the stores' own tests cover SQLite and PostgreSQL). */
+function memoryStore(): SessionStore & { rows: Map<string, number> } {
+  const rows = new Map<string, number>();
+  return {
+    rows,
+    async revokeSession(sid, expiresAt, now) {
+      for (const [s, exp] of rows) if (exp <= now) rows.delete(s);
+      rows.set(sid, expiresAt);
+    },
+    async isSessionRevoked(sid) {
+      return rows.has(sid);
+    },
+  };
+}
+
+function sessions(now = { t: 1_000_000 }, store: SessionStore = memoryStore()) {
+  return createSessions({ adminToken: ADMIN, viewerToken: VIEWER, clock: () => now.t, ttlMs: 60_000, store });
 }
 
 describe('dashboard sessions', () => {
@@ -15,7 +31,7 @@ describe('dashboard sessions', () => {
     expect(s.roleOf(VIEWER)).toBe('viewer');
     for (const wrong of ['', ADMIN.slice(0, -1), `${VIEWER} `, ADMIN.toUpperCase()])
       expect(s.roleOf(wrong)).toBeNull();
-    const viewerOnly = createSessions({ viewerToken: VIEWER, clock: () => 0 });
+    const viewerOnly = createSessions({ viewerToken: VIEWER, clock: () => 0, store: memoryStore() });
     expect(viewerOnly.roleOf(ADMIN)).toBeNull();
     expect(() => viewerOnly.issue('admin')).toThrow();
   });
@@ -41,7 +57,11 @@ describe('dashboard sessions', () => {
     expect(s.verify([role, `${sid}x`, exp, sig].join('.'))).toBeNull();
     expect(s.verify([role, sid, exp, `${sig}x`].join('.'))).toBeNull();
     expect(s.verify(undefined)).toBeNull();
-    const other = createSessions({ viewerToken: `${VIEWER}-rotated`, clock: () => 1_000_000 });
+    const other = createSessions({
+      viewerToken: `${VIEWER}-rotated`,
+      clock: () => 1_000_000,
+      store: memoryStore(),
+    });
     expect(other.verify(cookie)).toBeNull();
   });
 
@@ -55,12 +75,29 @@ describe('dashboard sessions', () => {
     expect(s.checkCsrf(a, ['x'])).toBe(false);
   });
 
-  it('refuses a cookie after sign-out, other sessions unaffected', () => {
+  it('refuses a cookie after sign-out, other sessions unaffected', async () => {
     const s = sessions();
     const one = s.issue('admin');
     const two = s.issue('admin');
-    s.revoke(one.session);
+    await s.revoke(one.session);
     expect(s.verify(one.cookie)).toBeNull();
-    expect(s.verify(two.cookie)).not.toBeNull();
+    expect(await s.check(one.cookie)).toBeNull();
+    expect(await s.check(two.cookie)).not.toBeNull();
+  });
+
+  it('refuses a cookie signed out through another instance sharing the store (another replica, a restart)', async () => {
+    const now = { t: 1_000_000 };
+    const store = memoryStore();
+    const here = sessions(now, store);
+    const there = sessions(now, store);
+    const { session, cookie } = here.issue('admin');
+    expect(await there.check(cookie)).toEqual(session);
+    await here.revoke(session);
+    expect(there.verify(cookie)).toEqual(session);
+    expect(await there.check(cookie)).toBeNull();
+    // The store forgets a sign-out once its session has expired anyway.
+    now.t += 60_000;
+    await here.revoke(here.issue('viewer').session);
+    expect(store.rows.has(session.sid)).toBe(false);
   });
 });

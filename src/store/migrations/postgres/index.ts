@@ -12,6 +12,7 @@ import { MIGRATION_5 } from './v5.js';
 import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
 import { MIGRATION_8 } from './v8.js';
+import { MIGRATION_9 } from './v9.js';
 import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
 
@@ -24,6 +25,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_6,
   MIGRATION_7,
   MIGRATION_8,
+  MIGRATION_9,
   MIGRATION_10,
   MIGRATION_11,
 ];

@@ -7,6 +7,7 @@ import { MIGRATION_1 } from './v1.js';
 import { MIGRATION_2 } from './v2.js';
 import { MIGRATION_3 } from './v3.js';
 import { MIGRATION_4 } from './v4.js';
+import { MIGRATION_5 } from './v5.js';
 import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
 
@@ -15,6 +16,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_2,
   MIGRATION_3,
   MIGRATION_4,
+  MIGRATION_5,
   MIGRATION_6,
   MIGRATION_7,
 ];
