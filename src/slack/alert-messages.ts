@@ -1,5 +1,5 @@
 import type { Problem } from '../config/types.js';
-import type { BudgetWindowName } from '../windows/budget-windows.js';
+import { type BudgetWindowName, windowOfPeriod } from '../windows/budget-windows.js';
 import { escapeMrkdwn, formatPercent, formatUsd, mentions } from './format.js';
 
 export interface AlertMessage {
@@ -69,9 +69,10 @@ export function budgetAlert(a: {
 /** A budget period as people read it: `2026-11-26 14:00 (+01:00)`, `week of 2026-11-23`, `2026-11-26`, `2026-11`. */
 export function periodLabel(period: string): string {
   const id = period.slice(2);
-  if (period.startsWith('w:')) return `week of ${id}`;
+  const window = windowOfPeriod(period)?.name;
+  if (window === 'weekly') return `week of ${id}`;
   const hour = /^(\d{4}-\d{2}-\d{2})T(\d{2})([+-]\d{2}:\d{2})$/.exec(id);
-  if (period.startsWith('h:') && hour) return `${hour[1]} ${hour[2]}:00, UTC${hour[3]}`;
+  if (window === 'hourly' && hour) return `${hour[1]} ${hour[2]}:00, UTC${hour[3]}`;
   return id;
 }
 

@@ -1,3 +1,4 @@
+import { windowOfPeriod } from '../windows/budget-windows.js';
 import type { UsageRecord } from './types.js';
 
 /**
@@ -49,7 +50,7 @@ export function recoveredUsage(r: ExpiredReservation, now: number): UsageRecord 
  * local day it was made on; without one, the UTC day of its creation is the best we have.
  */
 function dayOfReservation(r: ExpiredReservation): string {
-  const daily = r.periods.find((p) => p.startsWith('d:'));
+  const daily = r.periods.find((p) => windowOfPeriod(p)?.name === 'daily');
   if (daily) return daily.slice(2);
   return new Date(r.createdAt).toISOString().slice(0, 10);
 }

@@ -28,6 +28,12 @@ export function windowOfPeriod(period: string): BudgetWindowSpec | undefined {
   return BUDGET_WINDOWS.find((w) => period[0] === w.prefix && period[1] === ':');
 }
 
+/** The period of a window with the given label: `periodOf('daily', '2026-11-26')` is `d:2026-11-26`. */
+export function periodOf(window: BudgetWindowName, label: string): string {
+  const spec = BUDGET_WINDOWS.find((w) => w.name === window) ?? BUDGET_WINDOWS[1];
+  return `${spec.prefix}:${label}`;
+}
+
 /** The limit a key's or group's limits set for a window, if any. */
 export function limitOf(limits: KeyLimits, window: BudgetWindowName): number | undefined {
   const spec = BUDGET_WINDOWS.find((w) => w.name === window);

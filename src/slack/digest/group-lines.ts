@@ -1,6 +1,7 @@
 import type { Config } from '../../config/types.js';
 import { groupSpend, sortedGroups } from '../../metering/group-spend.js';
 import type { SpendReader } from '../../store/types.js';
+import { periodOf } from '../../windows/budget-windows.js';
 import { formatUsd } from './money.js';
 
 /**
@@ -23,7 +24,7 @@ export async function buildGroupLines(
 ): Promise<DigestGroupLine[]> {
   const groups = sortedGroups(config.groups);
   if (groups.length === 0) return [];
-  const period = `d:${day}`;
+  const period = periodOf('daily', day);
   const spend = await groupSpend(
     store,
     groups.map((g) => g.name),
