@@ -23,38 +23,40 @@ export function exchangeOutcome(
 ): ExchangeOutcome {
   const { end } = forwarded;
   const cause = (forwarded.error as NodeJS.ErrnoException | undefined)?.code;
-  const detail = end === 'completed' ? undefined : cause ? `${end}: ${cause}` : end;
-  const withDetail = detail === undefined ? metered : { ...metered, detail };
+  let status: number;
+  let errorCode: string | null;
+  let error: GatewayError | undefined;
   switch (end) {
-    case 'completed': {
-      const status = forwarded.upstreamStatus ?? 502;
-      return { status, errorCode: status >= 400 ? `upstream_${status}` : null, ...withDetail };
-    }
+    case 'completed':
+      status = forwarded.upstreamStatus ?? 502;
+      errorCode = status >= 400 ? `upstream_${status}` : null;
+      break;
     case 'client_gone':
       // nginx's convention for "client closed request".
-      return { status: 499, errorCode: 'client_closed_request', ...withDetail };
+      status = 499;
+      errorCode = 'client_closed_request';
+      break;
     case 'timeout':
-      return {
-        status: 504,
-        errorCode: 'upstream_timeout',
-        ...withDetail,
-        error: new GatewayError(
-          'upstream_timeout',
-          forwarded.timedOut === 'total'
-            ? `upstream '${upstream.name}' did not finish within ${maxExchangeMs(upstream.timeoutMs)} ms, the most a request may take with its timeout_ms of ${upstream.timeoutMs} in keys.yaml; the request of key '${keyName}' was aborted.`
-            : `upstream '${upstream.name}' sent nothing for ${upstream.timeoutMs} ms (its timeout_ms in keys.yaml); the request of key '${keyName}' was aborted.`,
-        ),
-      };
+      status = 504;
+      errorCode = 'upstream_timeout';
+      error = new GatewayError(
+        'upstream_timeout',
+        forwarded.timedOut === 'total'
+          ? `upstream '${upstream.name}' did not finish within ${maxExchangeMs(upstream.timeoutMs)} ms, the most a request may take with its timeout_ms of ${upstream.timeoutMs} in keys.yaml; the request of key '${keyName}' was aborted.`
+          : `upstream '${upstream.name}' sent nothing for ${upstream.timeoutMs} ms (its timeout_ms in keys.yaml); the request of key '${keyName}' was aborted.`,
+      );
+      break;
     default:
-      return {
-        status: 502,
-        errorCode: 'upstream_error',
-        ...withDetail,
-        error: new GatewayError(
-          'upstream_error',
-          `upstream '${upstream.name}' could not be reached or broke off (${cause ?? 'connection closed'}); the request of key '${keyName}' did not complete. Try again; if it persists, the gateway's owner should check the upstream.`,
-          { cause: forwarded.error },
-        ),
-      };
+      status = 502;
+      errorCode = 'upstream_error';
+      error = new GatewayError(
+        'upstream_error',
+        `upstream '${upstream.name}' could not be reached or broke off (${cause ?? 'connection closed'}); the request of key '${keyName}' did not complete. Try again; if it persists, the gateway's owner should check the upstream.`,
+        { cause: forwarded.error },
+      );
   }
+  const outcome: ExchangeOutcome = { status, errorCode, ...metered };
+  if (end !== 'completed') outcome.detail = cause ? `${end}: ${cause}` : end;
+  if (error) outcome.error = error;
+  return outcome;
 }

@@ -9,7 +9,7 @@ import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.j
 import { cacheWritesOf } from '../../pricing/pricing.js';
 import { prepareBody } from '../prepare-body.js';
 import { parseJsonBody } from '../read-body.js';
-import type { Translator } from './translator.js';
+import type { RequestBound, Translator } from './translator.js';
 
 /**
  * The JSON APIs (OpenAI's chat, completions, embeddings and responses; Anthropic's messages and
@@ -56,13 +56,10 @@ export const jsonTranslator: Translator = {
         ...(unseen ? { contextWindow: unseen.contextWindow } : {}),
       },
     );
-    return {
-      inputEstimate,
-      mayReason,
-      fitter,
-      ...(unseen ? { why: explainUnseenInput(unseen, target.model) } : {}),
-      ...(serverTools.set ? { set: serverTools.set } : {}),
-    };
+    const bound: RequestBound = { inputEstimate, mayReason, fitter };
+    if (unseen) bound.why = explainUnseenInput(unseen, target.model);
+    if (serverTools.set) bound.set = serverTools.set;
+    return bound;
   },
 
   prepare: (request, route, plan, bound) => prepareBody(request.raw, request.fields, route, plan, bound.set),
