@@ -32,6 +32,10 @@ function usage(over: Partial<UsageRecord> = {}): UsageRecord {
     cacheWriteTokens: 3,
     requestedModel: 'gpt-4o-mini-2024-07-18',
     keyHash: 'abcdef012345',
+    requestFp: '0123456789abcdef',
+    prefixFp: 'fedcba9876543210',
+    prefixTokens: 1200,
+    outputLimit: 4096,
     ...over,
   };
 }
