@@ -5,8 +5,8 @@
  *
  *   npm run bench:dashboard            # BENCH_RECORDS=1000000 BENCH_KEYS=1000 by default
  *
- * Filling goes around settle() (one transaction per record) as bench/digest.ts does: the same
- * INSERT statements as src/store/sqlite/budget.ts for `usage` and `usage_daily`, plus the budget
+ * Filling goes around settle() (one transaction per record) as bench/digest.ts does: the store's
+ * own usage writer (src/store/sqlite/usage-writes.ts) for `usage` and `usage_daily`, plus the budget
  * counters (`spend`) written once per key and period at the end, 10,000 records per transaction.
  * Pages read the rollup and the counters only; the CSV export of `tollgate usage` rows reads the
  * usage table, as the CLI does, and is reported separately.
@@ -19,7 +19,9 @@ import Database from 'better-sqlite3';
 import { hashKey, mintKey } from '../src/keys/format.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
+import { createUsageRecorder } from '../src/store/sqlite/usage-writes.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
+import type { UsageRecord } from '../src/store/types.js';
 import { dayOf, monthOf } from '../src/windows/calendar.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -37,20 +39,8 @@ function fill(path: string, now: number): { rollupRows: number } {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const insertUsage = db.prepare(`
-    INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
-    VALUES (@requestId, @ts, @day, @key, @model, @upstream, @route, @status, @errorCode, @inputTokens,
-      @outputTokens, @cachedTokens, @costUsd, @latencyMs, @stream, @userAgent, @ip, @configRevision, @usageSource)
-    ON CONFLICT (request_id) DO NOTHING`);
-  const addDaily = db.prepare(`
-    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (day, key, model, status) DO UPDATE SET
-      requests = requests + 1,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      cost_usd = cost_usd + excluded.cost_usd`);
+  // The store's own writer of a usage row and its rollup (what settle() writes for usage).
+  const recordUsage = createUsageRecorder(db);
   const spend = new Map<string, number>();
   const span = DAYS * 86_400_000 - 1;
   const start = now - span;
@@ -62,7 +52,7 @@ function fill(path: string, now: number): { rollupRows: number } {
       const status = STATUSES[Math.floor(i / KEYS) % STATUSES.length] ?? 200;
       const model = MODELS[Math.floor(i / 7) % MODELS.length] ?? 'gpt-4o-mini';
       const cost = status === 200 ? 0.0001 * (1 + (i % 50)) : 0;
-      const u = {
+      const u: UsageRecord = {
         requestId: `bench-${i}`,
         ts,
         day,
@@ -77,14 +67,13 @@ function fill(path: string, now: number): { rollupRows: number } {
         cachedTokens: 0,
         costUsd: cost,
         latencyMs: 200 + (i % 900),
-        stream: i % 2,
+        stream: i % 2 === 1,
         userAgent: 'bench/1.0',
         ip: '127.0.0.1',
         configRevision: 'bench',
         usageSource: 'provider',
       };
-      if (insertUsage.run(u).changes > 0) {
-        addDaily.run(day, key, model, status, u.inputTokens, u.outputTokens, cost);
+      if (recordUsage(u)) {
         for (const period of [`d:${day}`, `m:${monthOf(ts, TZ)}`]) {
           const id = `${key}\u0000${period}`;
           spend.set(id, (spend.get(id) ?? 0) + cost);

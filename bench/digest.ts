@@ -9,9 +9,10 @@
  * Filling: settle() is one transaction per record (that is its contract), which would make the
  * fill, not the digest, the slow part of this benchmark. This bench-only path therefore opens the
  * same file with better-sqlite3 after the store's own migrations ran and writes each record with
- * the same two statements settle() uses for usage (the `usage` row and the `usage_daily` upsert),
- * 10,000 records per transaction. Budget counters (`spend`) are not written: the digest never
- * reads them. BENCH_SETTLE=1 fills through store.settle() instead, to check the two agree.
+ * the store's own usage writer (src/store/sqlite/usage-writes.ts: the `usage` row and the
+ * `usage_daily` upsert, as settle() writes them), 10,000 records per transaction. Budget counters
+ * (`spend`) are not written: the digest never reads them. BENCH_SETTLE=1 fills through
+ * store.settle() instead, to check the two agree.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import type { Config, KeyConfig } from '../src/config/types.js';
 import { buildDigest } from '../src/slack/digest/build-digest.js';
 import { renderDigestBlocks } from '../src/slack/digest/render-blocks.js';
 import { renderDigestText } from '../src/slack/digest/render-text.js';
+import { createUsageRecorder } from '../src/store/sqlite/usage-writes.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import type { UsageRecord } from '../src/store/types.js';
 import { dayRange } from '../src/windows/bounds.js';
@@ -84,27 +86,11 @@ function fillDirect(path: string, start: number, span: number): void {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  // The same statements as recordUsage() in src/store/sqlite/budget.ts.
-  const insertUsage = db.prepare(`
-    INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-      output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision, usage_source)
-    VALUES (@requestId, @ts, @day, @key, @model, @upstream, @route, @status, @errorCode, @inputTokens,
-      @outputTokens, @cachedTokens, @costUsd, @latencyMs, @stream, @userAgent, @ip, @configRevision, @usageSource)
-    ON CONFLICT (request_id) DO NOTHING`);
-  const addDaily = db.prepare(`
-    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (day, key, model, status) DO UPDATE SET
-      requests = requests + 1,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      cost_usd = cost_usd + excluded.cost_usd`);
+  // The store's own writer of a usage row and its rollup (what settle() writes for usage).
+  const recordUsage = createUsageRecorder(db);
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const u = record(i, start, span);
-      if (insertUsage.run({ ...u, stream: u.stream ? 1 : 0 }).changes > 0) {
-        addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
-      }
+      recordUsage(record(i, start, span));
     }
   });
   for (let i = 0; i < RECORDS; i += 10_000) batch(i, Math.min(RECORDS, i + 10_000));

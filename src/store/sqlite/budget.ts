@@ -3,21 +3,10 @@ import type { Clock } from '../../clock.js';
 import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
-import {
-  USAGE_COLUMN_LIST,
-  USAGE_COLUMN_NAMES,
-  type UsageValue,
-  usageColumnValues,
-} from '../usage-columns.js';
+import { createUsageRecorder } from './usage-writes.js';
 
 /** Float slack so that 100 × $0.01 fits a $1.00 limit (the sum is 1.0000000000000007). */
 const EPSILON = 1e-12;
-
-type SqliteValue = Exclude<UsageValue, boolean>;
-
-/** SQLite has no booleans: `stream` is stored as 0/1. */
-const sqliteValue = (_column: string, v: UsageValue): SqliteValue =>
-  typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
 interface SpendRow {
   spent_usd: number;
@@ -158,29 +147,13 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const allReservations = db.prepare<[], ReservationRow>(
     'SELECT id, key, amount_usd, periods, created_at FROM reservations ORDER BY created_at',
   );
-  const insertUsage = db.prepare<SqliteValue[]>(`
-    INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
-    ON CONFLICT (request_id) DO NOTHING`);
-  const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
-    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (day, key, model, status) DO UPDATE SET
-      requests = requests + 1,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      cost_usd = cost_usd + excluded.cost_usd`);
   const spendByPeriod = db.prepare<[string], { key: string; spent_usd: number }>(
     // Keys only: a group's rows (`@backend`) would count its keys' spend twice in a total.
     "SELECT key, spent_usd FROM spend WHERE period = ? AND substr(key, 1, 1) <> '@'",
   );
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
-  const recordUsage = (u: UsageRecord): boolean => {
-    const inserted = insertUsage.run(...usageColumnValues(u, sqliteValue)).changes > 0;
-    if (inserted)
-      addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
-    return inserted;
-  };
+  const recordUsage = createUsageRecorder(db);
 
   const reserve = (r: ReserveRequest): ReserveResult => {
     // A limited window missing from `periods` would otherwise not see this reservation.
