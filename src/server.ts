@@ -9,7 +9,7 @@ import type { GatewayDeps } from './deps.js';
 import { loadFingerprintSecret } from './insights/fingerprint.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
-import { createNotifierRelay, nullNotifier } from './notifier.js';
+import { createNotifierRelay, type Notifier, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
 import { createMetrics } from './ops/metrics.js';
@@ -21,7 +21,7 @@ import { createKillSwitch, type KillSwitch } from './policy/kill-switch.js';
 import { createGateway, type Gateway } from './proxy/gateway.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createExpiryReminders } from './schedule/expiry-reminders.js';
-import type { SlackIntegration } from './slack/app.js';
+import type { SlackDeps, SlackIntegration } from './slack/app.js';
 import { slackMissing } from './slack/configured.js';
 import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
@@ -80,32 +80,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
-  // Bolt is loaded only for a gateway that uses it (slack/configured.ts).
-  const missing = slackMissing(opts.env);
-  if (missing !== null) log.info(missing);
-  const slack =
-    missing !== null
-      ? null
-      : (await import('./slack/app.js')).createSlack({
-          env: opts.env,
-          config,
-          store,
-          disables,
-          killSwitch,
-          clock,
-          log,
-          mask: masker.maskDeep,
-        });
-  const outward = slack?.notifier ?? nullNotifier;
-  notifier.setTarget({
-    configReloaded: (e) => {
-      refreshSecrets();
-      metrics.retainConfig(config.current().config);
-      outward.configReloaded(e);
-    },
-    configReloadFailed: (e) => outward.configReloadFailed(e),
-    requestSettled: (e) => outward.requestSettled(e),
-    keyRefused: (e) => outward.keyRefused(e),
+  const slack = await loadSlack(opts, masker, { config, store, disables, killSwitch, clock });
+  relayNotices(notifier, slack?.notifier ?? nullNotifier, () => {
+    refreshSecrets();
+    metrics.retainConfig(config.current().config);
   });
 
   // One secret per store, the first replica's: replicas on one database fingerprint alike.
@@ -184,6 +162,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/** Slack, when the environment configures it; Bolt is loaded only then (slack/configured.ts). */
+async function loadSlack(
+  opts: ServerOptions,
+  masker: SecretMasker,
+  parts: Pick<SlackDeps, 'config' | 'store' | 'disables' | 'killSwitch' | 'clock'>,
+): Promise<SlackIntegration | null> {
+  const missing = slackMissing(opts.env);
+  if (missing !== null) {
+    opts.log.info(missing);
+    return null;
+  }
+  const { createSlack } = await import('./slack/app.js');
+  return createSlack({ ...parts, env: opts.env, log: opts.log, mask: masker.maskDeep });
+}
+
+/** What the gateway notices goes out (to Slack, or nowhere); a reload first refreshes `onReload`'s state. */
+function relayNotices(
+  relay: ReturnType<typeof createNotifierRelay>,
+  outward: Notifier,
+  onReload: () => void,
+): void {
+  relay.setTarget({
+    configReloaded: (e) => {
+      onReload();
+      outward.configReloaded(e);
+    },
+    configReloadFailed: (e) => outward.configReloadFailed(e),
+    requestSettled: (e) => outward.requestSettled(e),
+    keyRefused: (e) => outward.keyRefused(e),
+  });
 }
 
 /** The express app: the gateway on /v1, and the admin API and dashboard when their tokens are set. */
