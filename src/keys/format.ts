@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * The `tgk_` key format (docs/secret-scanning.md), after GitHub's token design: a fixed prefix, 32 random base62
- * characters and 6 base62 characters of the CRC32 of the random part. The prefix and checksum let
- * secret scanners find keys with few false positives and let `keys check` catch a mistyped key
- * without a round trip to the gateway.
+ * The `tgk_` key format (docs/secret-scanning.md), after GitHub's token design: a fixed prefix, 32 random
+ * base62 characters and 6 base62 characters of the CRC32 of the random part. The prefix and checksum let
+ * secret scanners find keys with few false positives and let `keys check` catch a mistyped key without a
+ * round trip to the gateway.
  */
 
 const PREFIX = 'tgk_';

@@ -53,8 +53,8 @@ function available(config: Config, key: KeyConfig): string {
 }
 
 /**
- * Resolves the request's `model` to its config and upstream, refusing in the order docs/api.md#errors lists: unknown model,
- * model outside the key's allow-list, then an upstream whose key is not in the environment.
+ * Resolves the request's `model` to its config and upstream, refusing in the order docs/api.md#errors lists:
+ * unknown model, model outside the key's allow-list, then an upstream whose key is not in the environment.
  */
 export function resolveModel(
   name: unknown,

@@ -6,11 +6,11 @@ import type { Config, ModelConfig } from '../config/types.js';
 import { CATALOG_VERSION, catalogModelIds, lookupCatalog, providerForName } from '../pricing/catalog.js';
 
 /**
- * Names as clients send them (docs/configuration.md#how-a-requested-model-name-is-resolved): a requested name matches a model entry exactly; else an
- * entry it extends by a dated-snapshot suffix (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`,
- * `gpt-4o-2024-08-06` → `gpt-4o`); else a glob entry (`claude-*`), which serves it only if the
- * catalog prices that name. The upstream always receives the client's own name; the model the
- * gateway resolves to is what the allow-list, the record and the budget see.
+ * Names as clients send them (docs/configuration.md#how-a-requested-model-name-is-resolved): a requested name
+ * matches a model entry exactly; else an entry it extends by a dated-snapshot suffix
+ * (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`, `gpt-4o-2024-08-06` → `gpt-4o`); else a glob entry
+ * (`claude-*`), which serves it only if the catalog prices that name. The upstream always receives the
+ * client's own name; the model the gateway resolves to is what the allow-list, the record and the budget see.
  */
 
 export type NameResolution =

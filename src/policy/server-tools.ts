@@ -1,13 +1,13 @@
 import type { RouteKind } from '../metering/route-kind.js';
 
 /**
- * Server-side tools the provider runs and bills per use: web search, $10 per 1,000 searches on
- * Anthropic (`{"type": "web_search_20250305", "max_uses": N}`) and OpenAI's Responses API
- * (`{"type": "web_search"}`, bounded by the request's `max_tool_calls`). Their cost is part of a
- * request's maximum, so the reservation pays for the most searches the request allows, and a
- * request that allows unboundedly many gets DEFAULT_WEB_SEARCH_USES written in, as a request
- * without an output limit gets one (docs/api.md#metering-briefly: no answer may cost more than was reserved). The model
- * stops searching at the limit and answers with what it found.
+ * Server-side tools the provider runs and bills per use: web search, $10 per 1,000 searches on Anthropic
+ * (`{"type": "web_search_20250305", "max_uses": N}`) and OpenAI's Responses API (`{"type": "web_search"}`,
+ * bounded by the request's `max_tool_calls`). Their cost is part of a request's maximum, so the reservation
+ * pays for the most searches the request allows, and a request that allows unboundedly many gets
+ * DEFAULT_WEB_SEARCH_USES written in, as a request without an output limit gets one
+ * (docs/api.md#metering-briefly: no answer may cost more than was reserved). The model stops searching at the
+ * limit and answers with what it found.
  */
 export const DEFAULT_WEB_SEARCH_USES = 10;
 

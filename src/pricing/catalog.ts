@@ -72,9 +72,9 @@ export function isCatalogProvider(id: string): boolean {
 }
 
 /**
- * The catalog's prices for a model name, looked up with the provider when one is known and else
- * (or when that provider does not list it) by the name alone (docs/configuration.md#prices-and-the-catalog). Dated snapshots
- * resolve to their model (`gpt-4o-2024-08-06` → `gpt-4o`), as the catalog's own matching does.
+ * The catalog's prices for a model name, looked up with the provider when one is known and else (or when that
+ * provider does not list it) by the name alone (docs/configuration.md#prices-and-the-catalog). Dated
+ * snapshots resolve to their model (`gpt-4o-2024-08-06` → `gpt-4o`), as the catalog's own matching does.
  */
 export function lookupCatalog(name: string, providerId: string | undefined): CatalogModel | undefined {
   const found = (providerId ? find(name, providerId) : undefined) ?? find(name, undefined);

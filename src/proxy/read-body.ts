@@ -6,8 +6,8 @@ import { checkJsonDepth } from './json-depth.js';
 export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 /**
- * docs/api.md#invalid_request-400 files "too large" under 400 invalid_request (not 413): clients and scripts match on the
- * code. The connection is closed rather than reading the rest of an oversized body to keep it.
+ * docs/api.md#invalid_request-400 files "too large" under 400 invalid_request (not 413): clients and scripts
+ * match on the code. The connection is closed rather than reading the rest of an oversized body to keep it.
  */
 function tooLarge(limit: number): GatewayError {
   return new GatewayError(

@@ -7,11 +7,11 @@ import { type FakeUpstream, hang, resetNow, sse, startFakeUpstream } from '../he
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * docs/api.md#metering-briefly: a request the client abandons is still metered. What the provider bills then is not
- * always in the text the gateway saw: a non-streamed answer is generated (and billed, OpenAI
- * finishes it) whether or not anyone waits for it, and a reasoning model bills the tokens it
- * thought before any text. Those are charged their reservation (`usage_source: reserved`), which
- * bounds what the provider can bill; a plain stream is still charged from its text.
+ * docs/api.md#metering-briefly: a request the client abandons is still metered. What the provider bills then
+ * is not always in the text the gateway saw: a non-streamed answer is generated (and billed, OpenAI finishes
+ * it) whether or not anyone waits for it, and a reasoning model bills the tokens it thought before any text.
+ * Those are charged their reservation (`usage_source: reserved`), which bounds what the provider can bill; a
+ * plain stream is still charged from its text.
  *
  * Prices make the money easy to follow: input is free and each output token costs $0.001, so
  * a request bounded at 10 output tokens reserves exactly $0.01.

@@ -7,9 +7,9 @@ import { CANNED, type FakeUpstream, startFakeUpstream } from '../helpers/fake-up
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * Names as clients send them (docs/configuration.md#how-a-requested-model-name-is-resolved): dated snapshots served by their entry, glob entries
- * serving what the catalog prices, the upstream getting the client's own name, and the record
- * grouping spend under the entry (or the catalog id behind a glob).
+ * Names as clients send them (docs/configuration.md#how-a-requested-model-name-is-resolved): dated snapshots
+ * served by their entry, glob entries serving what the catalog prices, the upstream getting the client's own
+ * name, and the record grouping spend under the entry (or the catalog id behind a glob).
  */
 
 let upstream: FakeUpstream;

@@ -9,8 +9,8 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 /**
- * The reservation is a true upper bound (docs/api.md#metering-briefly): a request that sets no output limit gets the
- * reserved bound written into it, so a model that would write 10,000 tokens cannot spend past a
+ * The reservation is a true upper bound (docs/api.md#metering-briefly): a request that sets no output limit
+ * gets the reserved bound written into it, so a model that would write 10,000 tokens cannot spend past a
  * $0.20 limit (the issue's case: before, it reserved 4,096 tokens and spent $0.30).
  */
 

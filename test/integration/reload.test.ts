@@ -7,8 +7,8 @@ import { writeTempRename } from '../helpers/config-replace.js';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server-harness.js';
 
 /**
- * Hot reload end to end (docs/operations.md#reload-and-shutdown): the real server, its real watcher, a fake upstream. Every
- * change goes through the file the way a deploy does (atomic rename), never through reload().
+ * Hot reload end to end (docs/operations.md#reload-and-shutdown): the real server, its real watcher, a fake
+ * upstream. Every change goes through the file the way a deploy does (atomic rename), never through reload().
  */
 
 const cursorKey = mintKey();

@@ -2,8 +2,8 @@ import type { Config, UpstreamConfig } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 
 /**
- * `${VAR}` references checked against an environment. `tollgate validate` needs no secrets, so it
- * checks them only with `--env`; serve and reload always do (docs/hot-reload.md#var-references). What an unset one means
+ * `${VAR}` references checked against an environment. `tollgate validate` needs no secrets, so it checks them
+ * only with `--env`; serve and reload always do (docs/hot-reload.md#var-references). What an unset one means
  * depends on who asks:
  *
  * - `validate --env` and a hot reload: an error. A typo like `${NOPE_NOT_SET}` would otherwise

@@ -4,10 +4,10 @@ import type { ModelSection } from '../types.gen.js';
 import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from '../types.js';
 
 /**
- * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price
- * over the catalog's price of the same kind, and for a model the catalog does not know, the
- * defaults (docs/configuration.md#prices-and-the-catalog: cache reads at the input price; cache writes at 1.25 x input, 1-hour ones
- * at 2 x, on anthropic-format upstreams, else at the input price).
+ * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price over the
+ * catalog's price of the same kind, and for a model the catalog does not know, the defaults
+ * (docs/configuration.md#prices-and-the-catalog: cache reads at the input price; cache writes at 1.25 x
+ * input, 1-hour ones at 2 x, on anthropic-format upstreams, else at the input price).
  */
 
 /** Written into a request that sets no output limit when keys.yaml and the catalog give none. */

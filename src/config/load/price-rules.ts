@@ -6,10 +6,10 @@ import type { Config } from '../types.js';
 import { errorAt, type Finding, warningAt } from './finding.js';
 
 /**
- * The price rules (docs/configuration.md#prices-and-the-catalog): a model with no explicit price and no catalog entry cannot be
- * metered, so a budget could not be hard (error, naming it); an explicit price far from the
- * catalog's is likely a typo that silently mis-meters everything (warning); an upstream's
- * `provider` must be one the catalog knows.
+ * The price rules (docs/configuration.md#prices-and-the-catalog): a model with no explicit price and no
+ * catalog entry cannot be metered, so a budget could not be hard (error, naming it); an explicit price far
+ * from the catalog's is likely a typo that silently mis-meters everything (warning); an upstream's `provider`
+ * must be one the catalog knows.
  */
 
 type RuleContext = { raw: KeysFile; config: Config; now: number };

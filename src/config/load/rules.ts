@@ -12,10 +12,10 @@ import { checkBilling } from './rules-billing.js';
 import { closest } from './schema-check.js';
 
 /**
- * The rules (docs/configuration.md#rules-beyond-the-schema) that a schema cannot express. Each is a plain function over the
- * schema-valid file (for paths) and the normalized config (for resolved values), returning
- * findings with paths; the loader maps them to line:column. Every rule is linear in the number
- * of keys so a 10,000-key file validates quickly.
+ * The rules (docs/configuration.md#rules-beyond-the-schema) that a schema cannot express. Each is a plain
+ * function over the schema-valid file (for paths) and the normalized config (for resolved values), returning
+ * findings with paths; the loader maps them to line:column. Every rule is linear in the number of keys so a
+ * 10,000-key file validates quickly.
  */
 
 const DAY_MS = 86_400_000;
