@@ -35,8 +35,12 @@ export interface UsageWriterOptions {
   retryDelaysMs?: number[];
   /** Pause between background passes over the backlog. */
   backgroundMs?: number;
-  /** Background attempts before a record is given up (and logged whole so it can be replayed). */
-  backgroundAttempts?: number;
+  /**
+   * Records the backlog holds at most. A store that fails (a full disk, a database down) keeps its
+   * records here, retried until it takes them, however long that is; past this many, the oldest is
+   * logged whole as fatal (to be replayed) so memory stays bounded.
+   */
+  maxBacklog?: number;
   /**
    * How long `write` holds up the response for a store that neither succeeds nor fails (a hung
    * connection). After it the client is answered and the write goes on in the background.
@@ -61,7 +65,7 @@ export function createUsageWriter(
 ): UsageWriter {
   const delays = options.retryDelaysMs ?? [25, 100, 400];
   const backgroundMs = options.backgroundMs ?? 5_000;
-  const backgroundAttempts = options.backgroundAttempts ?? 120;
+  const maxBacklog = options.maxBacklog ?? 100_000;
   const maxWaitMs = options.maxWaitMs ?? 10_000;
   const inLine = new Set<Promise<unknown>>();
   const backlog = new Map<string, Backlogged>();
@@ -69,7 +73,8 @@ export function createUsageWriter(
   let pass: Promise<void> | null = null;
   let closed = false;
 
-  const attempt = (record: UsageRecord, periods: string[], n: number) => settleOnce(deps, record, periods, n);
+  const attempt = (record: UsageRecord, periods: string[], n: number, quiet = false) =>
+    settleOnce(deps, record, periods, n, quiet);
 
   const giveUp = (item: Backlogged, why: string) => {
     // Logged whole (it holds no key or prompt) so an operator can replay it.
@@ -79,19 +84,26 @@ export function createUsageWriter(
     );
   };
 
-  /** One pass over the backlog, oldest first; a record that fails stays for the next pass. */
+  /**
+   * One pass over the backlog, oldest first; a record that fails stays for the next pass, however
+   * many there are: its reservation is held in the store until this settle lands, and the record
+   * carries the real usage, which nothing else knows. One log line per pass, not one per record.
+   */
   const retryBacklog = (): Promise<void> => {
     pass ??= (async () => {
+      let failed = 0;
       for (const [id, item] of backlog) {
         if (closed) return;
         item.attempts++;
-        if ((await attempt(item.record, item.periods, delays.length + item.attempts)).written)
+        if ((await attempt(item.record, item.periods, delays.length + item.attempts, true)).written)
           backlog.delete(id);
-        else if (item.attempts >= backgroundAttempts) {
-          backlog.delete(id);
-          giveUp(item, 'gave up writing a usage record');
-        }
+        else failed++;
       }
+      if (failed > 0)
+        deps.log.error(
+          { waiting: backlog.size, failed },
+          'the store still refuses usage records; they stay in memory and are retried until it takes them',
+        );
     })().finally(() => {
       pass = null;
       schedule();
@@ -113,6 +125,11 @@ export function createUsageWriter(
     if (closed)
       return giveUp({ record, periods, attempts: 0 }, 'the store closed before a usage record was written');
     backlog.set(record.requestId, { record, periods, attempts: 0 });
+    if (backlog.size > maxBacklog) {
+      const [oldestId, oldest] = backlog.entries().next().value as [string, Backlogged];
+      backlog.delete(oldestId);
+      giveUp(oldest, `more than ${maxBacklog} usage records wait for the store`);
+    }
     schedule();
   };
 
@@ -164,15 +181,17 @@ async function settleOnce(
   record: UsageRecord,
   periods: string[],
   n: number,
+  quiet: boolean,
 ): Promise<WriteResult> {
   try {
     const spend = await deps.store.settle(record, periods);
     return spend ? { written: true, spend } : { written: true };
   } catch (err) {
-    deps.log.error(
-      { err, requestId: record.requestId, key: record.key, attempt: n + 1 },
-      'could not write a usage record to the store; retrying',
-    );
+    if (!quiet)
+      deps.log.error(
+        { err, requestId: record.requestId, key: record.key, attempt: n + 1 },
+        'could not write a usage record to the store; retrying',
+      );
     return NOT_WRITTEN;
   }
 }

@@ -126,7 +126,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     ...(fingerprintSecret ? { fingerprintSecret } : {}),
   };
   const gateway = createGateway(deps, {
-    usageWriter: { retryDelaysMs: [5, 10], backgroundMs: 50, backgroundAttempts: 5 },
+    usageWriter: { retryDelaysMs: [5, 10], backgroundMs: 50 },
   });
   const server: Server = createServer(gateway.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

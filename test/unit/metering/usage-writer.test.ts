@@ -90,4 +90,39 @@ describe('the usage writer at shutdown', () => {
     expect(fatal?.periods).toEqual(['d:2026-11-26']);
     expect(writer.pending()).toBe(0);
   });
+
+  it('never gives a record up while the store keeps refusing, however many passes, with one log line per pass', async () => {
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const s = flakyStore(2 + 3 * 300);
+    const writer = createUsageWriter({ store: s.store, log }, { retryDelaysMs: [], backgroundMs: 1 });
+    for (const id of ['a', 'b', 'c']) await writer.write({ requestId: id } as UsageRecord, []);
+    // 300 failed passes over the three (the old writer gave a record up after 120), then the store takes them.
+    await writer.flush(10_000);
+    expect(s.written.sort()).toEqual(['a', 'b', 'c']);
+    expect(writer.pending()).toBe(0);
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed.filter((l) => l.level === 60)).toEqual([]);
+    const passes = parsed.filter((l) => String(l.msg).startsWith('the store still refuses usage records'));
+    expect(passes.length).toBeGreaterThanOrEqual(299);
+    expect(passes.length).toBeLessThan(s.calls());
+  });
+
+  it('logs the oldest record whole when more than maxBacklog wait, and keeps the rest', async () => {
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const s = flakyStore(1_000);
+    const writer = createUsageWriter(
+      { store: s.store, log },
+      { retryDelaysMs: [], backgroundMs: 3_600_000, maxBacklog: 2 },
+    );
+    for (const id of ['old', 'mid', 'new'])
+      await writer.write({ requestId: id, costUsd: 1 } as UsageRecord, []);
+    expect(writer.pending()).toBe(2);
+    const fatal = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 60);
+    expect(fatal.map((l) => l.record.requestId)).toEqual(['old']);
+    writer.close();
+  });
 });
