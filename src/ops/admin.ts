@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder, KeyConfig } from '../config/types.js';
+import type { InsightReader } from '../insights/read-period.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import { usageByGroup } from '../metering/usage-by-group.js';
 import type { DisableView } from '../policy/disables.js';
@@ -10,12 +11,13 @@ import { keyStatus } from '../policy/key-status.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
 import type { SpendReader, UsageGroupBy, UsageStore } from '../store/types.js';
 import { periodsAt } from '../windows/budget-windows.js';
+import { addInsightsRoute } from './admin-insights.js';
 import { parseSince, parseUntil } from './time-args.js';
 
 export interface AdminDeps {
   token: string;
   config: ConfigHolder;
-  store: SpendReader & Pick<UsageStore, 'queryUsage'>;
+  store: SpendReader & Pick<UsageStore, 'queryUsage'> & InsightReader;
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;
@@ -100,6 +102,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     );
     res.json({ data: by === 'group' ? usageByGroup(rows, deps.config.current().config) : rows });
   });
+  addInsightsRoute(router, deps);
 
   router.use(bodyErrors);
   return router;

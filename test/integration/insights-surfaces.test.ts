@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey, mintKey } from '../../src/keys/format.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestServer, type TestServer } from '../helpers/server-harness.js';
+
+/**
+ * Where the findings show, on the real server: the admin API. The canned answer is 1,200 input
+ * tokens (200 cached) and 345 output: at $15 / $7.50 / $60 per million, $0.0372 a request.
+ */
+const ADMIN_TOKEN = 'admin-token-for-insights-0123456789abcdef';
+const PER_REQUEST = (1_000 * 15 + 200 * 7.5 + 345 * 60) / 1e6;
+
+const NOW = Date.UTC(2026, 10, 24, 10, 0, 0);
+
+let upstream: FakeUpstream;
+let gw: TestServer;
+const unlimited = mintKey();
+const limited = mintKey();
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  gw = await startTestServer({
+    yaml: [
+      'version: 1',
+      'upstreams:',
+      `  openai: { base_url: ${upstream.baseUrl}, api_key: "\${OPENAI_API_KEY}" }`,
+      'models:',
+      '  gpt-dear: { upstream: openai, input_per_mtok: 15, output_per_mtok: 60, cached_input_per_mtok: 7.5 }',
+      'keys:',
+      `  batch-job: { hash: ${hashKey(unlimited)} }`,
+      `  steady: { hash: ${hashKey(limited)}, limits: { daily_usd: 5 } }`,
+      '',
+    ].join('\n'),
+    env: { OPENAI_API_KEY: 'sk-upstream', TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+    // Working hours (Tuesday 10:00 UTC), so the traffic is not also off-hours.
+    clock: () => NOW,
+  });
+  for (const [key, n] of [
+    [unlimited, 3],
+    [limited, 2],
+  ] as const) {
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-dear', messages: [{ role: 'user', content: `question ${i}` }] }),
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+  }
+});
+
+afterAll(async () => {
+  await gw.close();
+  await upstream.close();
+});
+
+const admin = (path: string, token = ADMIN_TOKEN) =>
+  fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+
+async function findings(path: string): Promise<Array<Record<string, unknown>>> {
+  // Settlement is written after the answer: wait for the records the findings are read from.
+  for (let i = 0; i < 100; i++) {
+    const res = await admin(path);
+    const body = (await res.json()) as { data: Array<Record<string, unknown>> };
+    if (body.data.length > 0) return body.data;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return [];
+}
+
+describe('GET /admin/insights', () => {
+  it('answers the findings of every key in the shape of tollgate insights --format json', async () => {
+    const data = await findings('/admin/insights?since=1d');
+    expect(data).toEqual([
+      {
+        key: 'batch-job',
+        kind: 'no_limit',
+        usd: expect.closeTo(3 * PER_REQUEST, 9),
+        share: 1,
+        count: 3,
+        detail: expect.stringContaining('neither `daily_usd` nor `monthly_usd`'),
+        suggestion: expect.stringContaining('daily_usd: 0.5'),
+      },
+    ]);
+  });
+
+  it('answers one key when asked, and nothing for a key without findings', async () => {
+    expect(await findings('/admin/insights?key=batch-job')).toHaveLength(1);
+    const res = await admin('/admin/insights?key=steady');
+    expect(((await res.json()) as { data: unknown[] }).data).toEqual([]);
+  });
+
+  it('refuses a wrong token and names a bad query parameter', async () => {
+    expect((await admin('/admin/insights', 'wrong-token-0123456789abcdef0123456789')).status).toBe(401);
+    const res = await admin('/admin/insights?since=yesterday');
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain('the query parameter since=yesterday');
+  });
+});
