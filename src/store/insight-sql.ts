@@ -55,13 +55,13 @@ export function groupsSql(q: InsightQuery, p: Placeholder): string {
 
 /** Every record of a fingerprint its key sent at least twice in the period, oldest first. */
 export function repeatsSql(q: InsightQuery, p: Placeholder): string {
-  return `SELECT u.key, u.request_fp, u.ts, u.status, u.error_code, u.cost_usd
-    FROM usage u JOIN (
+  // Row-value IN: both stores build a lookup of the repeated pairs and scan the period once
+  // (a join probed the key's whole period for every repeated fingerprint).
+  return `SELECT key, request_fp, ts, status, error_code, cost_usd FROM usage
+    WHERE ${where(q, p)} AND request_fp IS NOT NULL AND (key, request_fp) IN (
       SELECT key, request_fp FROM usage WHERE ${where(q, p)} AND request_fp IS NOT NULL
-      GROUP BY key, request_fp HAVING count(*) >= 2) r
-    ON u.key = r.key AND u.request_fp = r.request_fp
-    WHERE ${where(q, p, 'u')}
-    ORDER BY u.key, u.request_fp, u.ts`;
+      GROUP BY key, request_fp HAVING count(*) >= 2)
+    ORDER BY key, request_fp, ts`;
 }
 
 export function prefixesSql(q: InsightQuery, p: Placeholder): string {
