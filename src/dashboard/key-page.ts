@@ -18,7 +18,7 @@ export interface KeyPageContext {
 }
 
 /** A key's page: limits and what is left, facts from keys.yaml, its spend, requests and history. */
-export function keyBody(d: KeyDetail, ctx: KeyPageContext): SafeHtml {
+export function keyBody(d: KeyDetail, ctx: KeyPageContext, findings: SafeHtml = html``): SafeHtml {
   const k = d.key;
   const enc = encodeURIComponent(k.name);
   const since = d.days[0] ?? '';
@@ -31,6 +31,7 @@ ${ctx.flash ? html`<div class="notice ${ctx.flash.ok ? 'ok' : 'error'}" role="st
   <section class="card"><div class="card-head"><h2>Key</h2></div>${facts(d)}</section>
 </div>
 ${killSwitch(d, ctx)}
+${findings}
 <section class="card"><div class="card-head"><h2>Spend per day by model</h2><a class="button small" href="/dashboard/usage.csv?by=day&amp;key=${enc}&amp;since=${since}" download>CSV</a></div>
 ${stackedBars({ days: d.days, series: d.byModel, label: `Spend of ${k.name} per day over the last 30 days, by model`, fullWidth: true })}</section>
 ${sortedTable({

@@ -4,6 +4,7 @@ import { runKillSwitch } from './actions.js';
 import { sessionOf } from './auth.js';
 import { auditCsv, requestsCsv } from './csv-exports.js';
 import { html } from './html.js';
+import { keyFindings } from './insights-section.js';
 import { keyBody } from './key-page.js';
 import { keyHref } from './parts.js';
 import { loadKey, RECENT_REQUESTS } from './queries.js';
@@ -19,6 +20,7 @@ export function mountKeyRoutes(router: Router, kit: RouteKit): void {
     const key = ownEntry(deps.config.current().config.keys, name);
     if (!key) return void unknownKey(res, name, session);
     const detail = await loadKey(deps, rollup, key);
+    const findings = await kit.insights.ofKey(deps.config.current().config, name);
     const flash = flashes.get(session.sid);
     flashes.delete(session.sid);
     const path = keyHref(name);
@@ -27,7 +29,11 @@ export function mountKeyRoutes(router: Router, kit: RouteKit): void {
       res,
       200,
       name,
-      keyBody(detail, { session, csrf: sessions.csrfToken(session), path, query, flash }),
+      keyBody(
+        detail,
+        { session, csrf: sessions.csrfToken(session), path, query, flash },
+        keyFindings(findings),
+      ),
       session,
     );
   });

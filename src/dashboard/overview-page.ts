@@ -9,7 +9,12 @@ import { type Column, sortedTable } from './table.js';
 const LEVEL_RANK = { ok: 0, warn: 1, over: 2 };
 
 /** The overview: which tool is spending money, at a glance. */
-export function overviewBody(o: Overview, path: string, query: URLSearchParams): SafeHtml {
+export function overviewBody(
+  o: Overview,
+  path: string,
+  query: URLSearchParams,
+  findings: SafeHtml = html``,
+): SafeHtml {
   const active = o.keys.filter((k) => k.status === 'active').length;
   const errorRateToday = o.totals.requestsToday > 0 ? o.totals.errorsToday / o.totals.requestsToday : null;
   const today = o.days[o.days.length - 1] ?? '';
@@ -22,6 +27,7 @@ export function overviewBody(o: Overview, path: string, query: URLSearchParams):
   ${stat('Keys', `${active} active`, `${o.keys.length} in keys.yaml`)}
 </div>
 ${attention(o)}
+${findings}
 <div class="grid">
   <section class="card"><div class="card-head"><h2>Spend per day by key</h2><a class="button small" href="/dashboard/usage.csv?by=day&amp;since=${o.since}" download>CSV</a></div>
   ${stackedBars({ days: o.days, series: o.byKey, label: 'Spend per day over the last 30 days, by key', href: (n) => (n ? keyHref(n) : null) })}</section>

@@ -3,6 +3,7 @@ import { maskSecrets } from '../keys/mask-secrets.js';
 import { sessionOf } from './auth.js';
 import type { DashboardDeps } from './deps.js';
 import { type HtmlValue, html } from './html.js';
+import { createDashboardInsights, type DashboardInsights } from './insights-section.js';
 import { page, sendPage } from './layout.js';
 import { configNote } from './parts.js';
 import { loadOverview } from './queries.js';
@@ -14,6 +15,8 @@ export interface RouteKit {
   deps: DashboardDeps;
   sessions: Sessions;
   rollup: RollupCache;
+  /** "Why it costs": the findings on the overview (cached) and on a key's page. */
+  insights: DashboardInsights;
   /** One-shot messages after a redirect (disable, enable), per session; bounded. */
   flashes: Map<string, { ok: boolean; text: string }>;
   /** The server's timezone under the config in force now. */
@@ -53,6 +56,7 @@ export function createRouteKit(deps: DashboardDeps): RouteKit {
     deps,
     sessions,
     rollup,
+    insights: createDashboardInsights(deps.store, deps.clock),
     flashes: new Map(),
     tz,
     render,

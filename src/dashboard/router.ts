@@ -4,6 +4,7 @@ import { readCookie, requireSession, safeNext, sessionCookie, sessionOf } from '
 import { CsvQueryError, usageCsv } from './csv-exports.js';
 import type { DashboardDeps } from './deps.js';
 import { html } from './html.js';
+import { topFindings } from './insights-section.js';
 import { mountKeyRoutes } from './key-routes.js';
 import { secureHeaders } from './layout.js';
 import { overviewBody } from './overview-page.js';
@@ -63,12 +64,13 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.get('/', async (req, res) => {
     const session = sessionOf(res);
     const overview = await loadOverview(deps, rollup);
+    const findings = await kit.insights.top(deps.config.current().config);
     const query = new URLSearchParams(req.url.split('?')[1] ?? '');
     render(
       res,
       200,
       'Spend',
-      html`${reloadNotice(deps.config.status(), tz())}${overviewBody(overview, '/dashboard', query)}`,
+      html`${reloadNotice(deps.config.status(), tz())}${overviewBody(overview, '/dashboard', query, topFindings(findings))}`,
       session,
     );
   });

@@ -27,6 +27,9 @@ main{max-width:1200px;margin:0 auto;padding:1.25rem}
 h1{font-size:1.45rem;margin:.2rem 0 1rem}
 h2{font-size:1.02rem;margin:0}
 .sub{color:var(--muted);margin:-.6rem 0 1rem}
+.findings{list-style:none;margin:0;padding:0}
+.finding{border-top:1px solid var(--line);padding:.5rem 0}.finding:first-child{border-top:0}
+.finding p{margin:.15rem 0}.finding .desc{color:var(--muted);font-size:.85rem}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));margin-bottom:1rem}
 .stats{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));margin-bottom:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.1rem;margin-bottom:1rem;min-width:0}

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { get, signIn, VIEWER_TOKEN } from '../helpers/dashboard-client.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 
 /**
- * Where the findings show, on the real server: the admin API. The canned answer is 1,200 input
+ * Where the findings show, on the real server: the admin API and the dashboard. The canned answer is 1,200 input
  * tokens (200 cached) and 345 output: at $15 / $7.50 / $60 per million, $0.0372 a request.
  */
 const ADMIN_TOKEN = 'admin-token-for-insights-0123456789abcdef';
@@ -16,6 +17,9 @@ let upstream: FakeUpstream;
 let gw: TestServer;
 const unlimited = mintKey();
 const limited = mintKey();
+const helper = mintKey();
+/** A user-agent is the client's to choose: the dashboard must show it as text. */
+const EVIL_AGENT = '<img src=x onerror=alert(1)>/1.0';
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
@@ -29,20 +33,27 @@ beforeAll(async () => {
       'keys:',
       `  batch-job: { hash: ${hashKey(unlimited)} }`,
       `  steady: { hash: ${hashKey(limited)}, limits: { daily_usd: 5 } }`,
+      `  helper: { hash: ${hashKey(helper)}, limits: { daily_usd: 5 } }`,
       '',
     ].join('\n'),
-    env: { OPENAI_API_KEY: 'sk-upstream', TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+    env: {
+      OPENAI_API_KEY: 'sk-upstream',
+      TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+      TOLLGATE_DASHBOARD_TOKEN: VIEWER_TOKEN,
+    },
     // Working hours (Tuesday 10:00 UTC), so the traffic is not also off-hours.
     clock: () => NOW,
   });
-  for (const [key, n] of [
-    [unlimited, 3],
-    [limited, 2],
+  for (const [key, n, agent] of [
+    [unlimited, 3, 'batch/1.0'],
+    [limited, 2, 'steady/1.0'],
+    [helper, 2, 'helper/1.0'],
+    [helper, 1, EVIL_AGENT],
   ] as const) {
     for (let i = 0; i < n; i++) {
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'user-agent': agent },
         body: JSON.stringify({ model: 'gpt-dear', messages: [{ role: 'user', content: `question ${i}` }] }),
       });
       expect(res.status).toBe(200);
@@ -73,7 +84,8 @@ async function findings(path: string): Promise<Array<Record<string, unknown>>> {
 describe('GET /admin/insights', () => {
   it('answers the findings of every key in the shape of tollgate insights --format json', async () => {
     const data = await findings('/admin/insights?since=1d');
-    expect(data).toEqual([
+    expect(data.map((f) => `${f.key} ${f.kind}`).sort()).toEqual(['batch-job no_limit', 'helper shared_key']);
+    expect(data.filter((f) => f.key === 'batch-job')).toEqual([
       {
         key: 'batch-job',
         kind: 'no_limit',
@@ -97,5 +109,29 @@ describe('GET /admin/insights', () => {
     const res = await admin('/admin/insights?since=yesterday');
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain('the query parameter since=yesterday');
+  });
+});
+
+describe('the dashboard', () => {
+  it("shows a key's findings under Why it costs, the client's user-agent as text", async () => {
+    await findings('/admin/insights?key=helper');
+    const cookie = await signIn(gw.url, VIEWER_TOKEN);
+    const page = await get(gw.url, '/dashboard/keys/helper', cookie);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Why it costs (last 7 days)');
+    expect(page.body).toContain('shared key');
+    expect(page.body).toContain('&lt;img');
+    expect(page.body).not.toContain('<img src=x');
+    const quiet = await get(gw.url, '/dashboard/keys/steady', cookie);
+    expect(quiet.body).toContain('Nothing stands out');
+  });
+
+  it('shows the dearest findings of all keys on the overview, each linked to its key', async () => {
+    const cookie = await signIn(gw.url, VIEWER_TOKEN);
+    const page = await get(gw.url, '/dashboard', cookie);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Why it costs');
+    expect(page.body).toContain('href="/dashboard/keys/batch-job">batch-job</a>: no limit');
+    expect(page.body).not.toContain('<img src=x');
   });
 });
