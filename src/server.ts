@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createApp } from './app.js';
+import { registerBillCheckMetrics } from './billing/bill-metrics.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ConfigManager, createConfigManager } from './config/reload/manager.js';
 import { createDashboardRouter } from './dashboard/router.js';
@@ -19,6 +20,7 @@ import { packageInfo } from './ops/version.js';
 import { createDisableView } from './policy/disables.js';
 import { createKillSwitch, type KillSwitch } from './policy/kill-switch.js';
 import { createGateway, type Gateway } from './proxy/gateway.js';
+import { createBillCheckScheduler } from './schedule/bill-check-scheduler.js';
 import { createDigestScheduler } from './schedule/digest-scheduler.js';
 import { createExpiryReminders } from './schedule/expiry-reminders.js';
 import type { SlackDeps, SlackIntegration } from './slack/app.js';
@@ -122,6 +124,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (slack) await slack.start();
 
   const { digest, reminders } = await startSlackSchedules(slack, { store, config, clock, log });
+  // The bill check runs with or without Slack: its rows feed the dashboard, the digest and /metrics.
+  registerBillCheckMetrics(metrics.registry, { store, config, clock });
+  const channel = config.current().config.slack?.channel;
+  const billCheck = createBillCheckScheduler({
+    store,
+    config,
+    clock,
+    log,
+    env: opts.env,
+    ...(slack && channel ? { post: (msg: { text: string }) => slack.post({ channel, ...msg }) } : {}),
+  });
+  billCheck.start();
 
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   log.info(
@@ -146,12 +160,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         clearInterval(sweep);
         digest?.stop();
         reminders?.stop();
+        billCheck.stop();
         const stopped = stopListening(server);
         await gateway.drain(opts.graceMs ?? 30_000);
         server.closeAllConnections();
         await stopped;
         await digest?.idle(); // a digest being posted finishes before the store closes
         await reminders?.idle();
+        await billCheck.idle();
         await slack?.stop();
         disables.stop();
         await config.close();

@@ -52,17 +52,27 @@ function readReport(
     : readOpenAiReport(u.baseUrl, billing, adminKey, day, http);
 }
 
+export interface UpstreamDayResult {
+  rows: BillRow[];
+  /** The report could not be read for a reason that may pass (timeout, 429, 5xx): worth asking again later. */
+  transient: boolean;
+}
+
+const isTransient = (err: unknown) =>
+  !(err instanceof AdminApiError) || err.status === 0 || err.status === 429 || err.status >= 500;
+
 export async function checkUpstreamDay(
   deps: BillCheckDeps,
   u: UpstreamConfig,
   date: string,
-): Promise<BillRow[]> {
+): Promise<UpstreamDayResult> {
   const billing = u.billing;
-  if (!billing) return [];
+  if (!billing) return { rows: [], transient: false };
   const day = utcDay(date);
   const metered = await deps.store.meteredByModel(u.name, day.start, day.end);
   const adminKey = deps.env[billing.adminKeyEnv] ?? '';
   let rows: BillRow[];
+  let transient = false;
   if (adminKey === '') {
     rows = unavailableDay(u.name, date, metered, `the admin key variable ${billing.adminKeyEnv} is not set`);
   } else {
@@ -77,15 +87,17 @@ export async function checkUpstreamDay(
           ? err.message
           : `the report could not be read: ${(err as Error).message}`;
       rows = unavailableDay(u.name, date, metered, maskSecrets(reason, [adminKey]));
+      transient = isTransient(err);
     }
   }
   await deps.store.saveBillChecks(date, u.name, rows, deps.now());
-  return rows;
+  return { rows, transient };
 }
 
 /** Every upstream with a billing section (or only `only`), for one UTC day. */
 export async function checkDay(deps: BillCheckDeps, date: string, only?: string): Promise<BillRow[]> {
   const rows: BillRow[] = [];
-  for (const u of billedUpstreams(deps.config, only)) rows.push(...(await checkUpstreamDay(deps, u, date)));
+  for (const u of billedUpstreams(deps.config, only))
+    rows.push(...(await checkUpstreamDay(deps, u, date)).rows);
   return rows;
 }

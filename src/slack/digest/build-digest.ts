@@ -1,7 +1,10 @@
+import type { BillRow } from '../../billing/types.js';
 import { ownEntry } from '../../config/own.js';
 import type { Config } from '../../config/types.js';
+import type { BillCheckStore } from '../../store/bill-check-types.js';
 import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../store/types.js';
 import { previousDay } from '../../windows/calendar.js';
+import { latestBillCheck } from './bill-check-lines.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
 import type { DigestKeyLine, ErrorClass } from './key-line.js';
@@ -44,12 +47,15 @@ export interface Digest {
   flags: DigestFlag[];
   /** Every configured group, most expensive first (absent on digests built before groups). */
   groups?: DigestGroupLine[];
+  /** The latest bill check up to `day` (docs/bill-check.md), when the store keeps them. */
+  billCheck?: BillRow[];
 }
 
 /** What the digest reads: the rollup, disables, last use, key hashes in use and group spend. */
 export type DigestStore = Pick<UsageStore, 'rollup' | 'lastUsed' | 'queryUsage'> &
   Pick<DisableStore, 'listDisabled'> &
-  Pick<SpendReader, 'getSpend'>;
+  Pick<SpendReader, 'getSpend'> &
+  Partial<Pick<BillCheckStore, 'billChecks'>>;
 
 export interface BuildDigestInput {
   store: DigestStore;
@@ -196,9 +202,10 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     monthlyLimitsUsd = (monthlyLimitsUsd ?? 0) + k.limits.monthlyUsd;
   }
 
-  const [flags, groups] = await Promise.all([
+  const [flags, groups, billRows] = await Promise.all([
     computeFlags({ store, config, day, now, keys, history, disabled }),
     buildGroupLines(store, config, day),
+    store.billChecks ? store.billChecks(daysBefore(day, 7), day) : Promise.resolve([]),
   ]);
 
   return {
@@ -211,5 +218,6 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     keys,
     flags,
     groups,
+    ...(billRows.length > 0 ? { billCheck: latestBillCheck(billRows) } : {}),
   };
 }

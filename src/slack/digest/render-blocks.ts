@@ -1,3 +1,4 @@
+import { billCheckLines } from './bill-check-lines.js';
 import type { Digest, DigestFlag } from './build-digest.js';
 import { describeGroupLine } from './group-lines.js';
 import { formatUsd } from './money.js';
@@ -103,6 +104,7 @@ export function renderDigestBlocks(d: Digest): DigestMessage {
     if (d.groups.length > TABLE_ROWS) lines.push(`…and ${d.groups.length - TABLE_ROWS} more groups`);
     blocks.push(section(`*Groups*\n${lines.join('\n')}`));
   }
+  if (d.billCheck?.length) blocks.push(section(escapeMrkdwn(billCheckLines(d.billCheck).join('\n'))));
   if (d.flags.length > 0) {
     blocks.push({ type: 'divider' });
     for (const f of d.flags) blocks.push(flagBlock(f));

@@ -1,3 +1,4 @@
+import { billCheckLines } from './bill-check-lines.js';
 import type { Digest } from './build-digest.js';
 import { describeGroupLine } from './group-lines.js';
 import {
@@ -21,6 +22,7 @@ export function renderDigestText(d: Digest): string {
   out.push(describeMonth(d));
   if (d.keys.length > 0) out.push('', renderKeyTable(d.keys));
   if (d.groups?.length) out.push('', 'Groups', ...d.groups.map((g) => `  ${describeGroupLine(g)}`));
+  if (d.billCheck?.length) out.push('', ...billCheckLines(d.billCheck));
   if (d.flags.length > 0) {
     out.push('', 'Flags');
     for (const f of d.flags) {
