@@ -286,7 +286,8 @@ function adminAnswer(p: FakeProvider, r: Received): Behaviour | null {
     ? String(r.headers.authorization ?? '').replace(/^Bearer /, '')
     : String(r.headers['x-api-key'] ?? '');
   if (p.adminStatus !== null) {
-    return json(p.adminStatus, { error: { type: 'error', message: `refused (status ${p.adminStatus})` } });
+    // Some APIs echo the credential they refused: the gateway must not pass it on.
+    return json(p.adminStatus, { error: { type: 'authentication_error', message: `invalid key ${given}` } });
   }
   if (given !== p.adminKey) return json(401, { error: { message: 'invalid admin key' } });
   if (anthropic && !r.headers['anthropic-version'])
