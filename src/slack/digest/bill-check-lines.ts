@@ -12,7 +12,7 @@ const MAX_ROWS = 12;
 
 /** The rows of the latest date among `rows` (the store's rows of the last days). */
 export function latestBillCheck(rows: readonly BillRow[]): BillRow[] {
-  const latest = rows.reduce((d, r) => (r.date > d ? r.date : d), '');
+  const latest = rows.map((r) => r.date).sort().at(-1) ?? '';
   return rows.filter((r) => r.date === latest);
 }
 
