@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { BillCheckStore } from '../store/bill-check-types.js';
 
 /**

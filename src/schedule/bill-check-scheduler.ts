@@ -2,7 +2,7 @@ import type { AdminHttpOptions } from '../billing/admin-http.js';
 import { billedUpstreams, checkUpstreamDay } from '../billing/check-day.js';
 import type { BillRow } from '../billing/types.js';
 import type { Clock } from '../clock.js';
-import type { ConfigHolder } from '../deps.js';
+import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ALERTED_VERDICTS, billAlertMessage } from '../slack/bill-check-alert.js';
 import type { BillCheckStore } from '../store/bill-check-types.js';
