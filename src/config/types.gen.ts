@@ -115,7 +115,7 @@ export interface BillingSection {
   workspace_id?: string;
 }
 /**
- * A model the gateway serves, by the name clients send (a dated snapshot such as claude-sonnet-4-5-20250929 is served by the entry it extends, claude-sonnet-4-5), or a glob such as "claude-*" that serves every matching name the price catalog prices. Prices are USD per million tokens; those not set here come from the price catalog bundled with tollgate (@pydantic/genai-prices at the version the lockfile pins), which covers every token kind the provider bills: uncached input, cache reads, cache writes, output and long-context tiers. Explicit prices always win, each over the catalog's price of the same kind. A model the catalog does not know needs input_per_mtok and output_per_mtok: a budget cannot be hard without a price.
+ * A model the gateway serves, by the name clients send (a dated snapshot such as claude-sonnet-4-5-20250929 is served by the entry it extends, claude-sonnet-4-5), or a glob such as "claude-*" that serves every matching name the price catalog prices. Prices are USD per million tokens; those not set here come from the price catalog bundled with tollgate (@pydantic/genai-prices at the version the lockfile pins), which covers every token kind the provider bills: uncached input, cache reads, cache writes, output and long-context tiers. Explicit prices always win, each over the catalog's price of the same kind. A model the catalog does not know needs input_per_mtok and output_per_mtok, or for images and audio a unit price (image_usd, input_per_mchar, audio_per_minute): a budget cannot be hard without a price.
  */
 export interface ModelSection {
   /**
@@ -142,6 +142,22 @@ export interface ModelSection {
    * The most output one request may produce: a request that sets no output limit is sent with this one, and the budget reserves it. Default 16384 (the catalog has no output limits).
    */
   max_output_tokens?: number;
+  /**
+   * USD per generated image, for an image model the price catalog does not price by tokens (dall-e-3, dall-e-2): one price for every image, or a map from `SIZE` or `QUALITY SIZE` (quality: standard, hd, low, medium, high) to the price of one image of it. The reservation takes n x the dearest price the request's size and quality can match (`auto`, or a size left out, matches every entry).
+   */
+  image_usd?:
+    | number
+    | {
+        [k: string]: number | undefined;
+      };
+  /**
+   * USD per million input characters, for a text-to-speech model priced by characters (tts-1: 15, tts-1-hd: 30). The reservation and the charge are the input's characters.
+   */
+  input_per_mchar?: number;
+  /**
+   * USD per minute of input audio, for a transcription or translation model the catalog does not price (whisper-1's catalog price is 0.006). The reservation is the uploaded file's duration, read from the file; the charge is the duration the provider reports, else the file's.
+   */
+  audio_per_minute?: number;
   /**
    * The most tokens (input and output together) the model reads and writes in one request. It bounds the reservation of a request whose input the body does not carry (previous_response_id, conversation, a stored prompt, a file by id or URL): the provider bills the stored conversation as input, so the gateway reserves up to the context window minus the output bound. Default: the catalog's, else 10000000 (the most tokens a usage report may count), which most budgets refuse: set it for a model the catalog does not know.
    */

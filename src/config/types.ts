@@ -53,6 +53,17 @@ export interface ExplicitPrices {
   cacheWrite?: number;
 }
 
+/**
+ * Unit prices of an image or audio model from keys.yaml (SPEC §3), for what the catalog does not
+ * price by tokens or duration: USD per image (one price, or by `SIZE` / `QUALITY SIZE`), per
+ * million input characters (speech), per minute of input audio (transcription).
+ */
+export interface UnitPrices {
+  imageUsd?: number | Record<string, number>;
+  inputPerMchar?: number;
+  audioPerMinute?: number;
+}
+
 /** Where a price comes from: keys.yaml, the bundled catalog, or a default derived from the input price. */
 export type PriceSource = 'keys.yaml' | 'catalog' | 'default';
 
@@ -82,6 +93,8 @@ export interface ModelConfig {
   maxOutputTokens: number;
   /** Tokens in and out of one request (keys.yaml's `context_window`, else the catalog's), if known. */
   contextWindow?: number;
+  /** Unit prices for images and audio, when keys.yaml sets any. */
+  units?: UnitPrices;
   /** Where contextWindow comes from. */
   contextWindowSource?: 'keys.yaml' | 'catalog';
 }

@@ -42,6 +42,10 @@ export interface CatalogPrices {
   outputAudio?: Tiered;
   perRequest: number;
   perWebSearch?: number;
+  inputImage?: Tiered;
+  cacheImageRead?: Tiered;
+  outputImage?: Tiered;
+  perAudioSecond?: number;
 }
 
 export type CatalogPeriod = Omit<PricePeriod, 'table'> & { prices: CatalogPrices };
@@ -116,7 +120,7 @@ function compilePrices(model: ModelInfo): CatalogPeriod[] | undefined {
   const raw = Array.isArray(model.prices) ? model.prices : [{ prices: model.prices }];
   const periods: CatalogPeriod[] = [];
   for (const c of raw) {
-    const prices = toPrices(c.prices);
+    const prices = toPrices(c.prices, model.id);
     if (!prices) return undefined;
     const period: CatalogPeriod = { prices };
     const k = c.constraint;
@@ -135,8 +139,13 @@ function tiered(v: ModelPrice[string]): Tiered | undefined {
   return undefined;
 }
 
-function toPrices(p: ModelPrice): CatalogPrices | undefined {
-  const input = tiered(p.input_mtok);
+/** The catalog's id of OpenAI's moderation models, which it lists with no prices: they are free. */
+const FREE_MODERATION = 'moderation';
+
+function toPrices(p: ModelPrice, id: string): CatalogPrices | undefined {
+  const audioHours = typeof p.audio_hours === 'number' ? p.audio_hours : undefined;
+  // A model billed by audio duration alone (whisper-1) has no token price; it bills no tokens.
+  const input = tiered(p.input_mtok) ?? (audioHours !== undefined || id === FREE_MODERATION ? flat(0) : undefined);
   if (!input) return undefined;
   // Embedding models have no output price: their output is free, as calcPrice bills it.
   const output = tiered(p.output_mtok) ?? flat(0);
@@ -158,6 +167,13 @@ function toPrices(p: ModelPrice): CatalogPrices | undefined {
   if (inputAudio) prices.inputAudio = inputAudio;
   if (outputAudio) prices.outputAudio = outputAudio;
   if (typeof p.web_searches_kcount === 'number') prices.perWebSearch = p.web_searches_kcount / 1000;
+  const inputImage = tiered(p.input_image_mtok);
+  const cacheImageRead = tiered(p.cache_image_read_mtok);
+  const outputImage = tiered(p.output_image_mtok);
+  if (inputImage) prices.inputImage = inputImage;
+  if (cacheImageRead) prices.cacheImageRead = cacheImageRead;
+  if (outputImage) prices.outputImage = outputImage;
+  if (audioHours !== undefined) prices.perAudioSecond = audioHours / 3600;
   return prices;
 }
 

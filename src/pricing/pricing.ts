@@ -28,6 +28,13 @@ export interface Usage {
   outputAudioTokens?: number;
   /** Server-side web searches the provider ran and bills per search (Anthropic's web_search tool). */
   webSearches?: number;
+  /** The part of inputTokens that is images (OpenAI's image models), and of it the part read from a cache. */
+  inputImageTokens?: number;
+  cachedImageTokens?: number;
+  /** The part of outputTokens that is images, for the models that price image output apart. */
+  outputImageTokens?: number;
+  /** Seconds of input audio, for the models billed by duration (whisper-1). */
+  audioSeconds?: number;
 }
 
 export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
@@ -57,6 +64,12 @@ export interface PriceTable {
   perRequest: number;
   /** USD per server-side web search. */
   perWebSearch?: number;
+  /** Image input (and its cache reads) and image output, for the image models that price them apart. */
+  inputImage?: Tiered;
+  cacheImageRead?: Tiered;
+  outputImage?: Tiered;
+  /** USD per second of input audio, for the models billed by duration. */
+  perAudioSecond?: number;
 }
 
 /**
@@ -118,21 +131,33 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
   const read = Math.min(Math.max(0, usage.cachedTokens), input);
   const write = Math.min(Math.max(0, usage.cacheWriteTokens), input - read);
   const write1h = Math.min(Math.max(0, usage.cacheWrite1hTokens ?? 0), write);
+  // Image input is part of input, its cache reads part of the cache reads (the catalog's rule).
+  const imageIn = table.inputImage ? Math.min(Math.max(0, usage.inputImageTokens ?? 0), input - write) : 0;
+  const imageRead = table.inputImage
+    ? Math.min(Math.max(0, usage.cachedImageTokens ?? 0), imageIn, read)
+    : 0;
   const audioIn = table.inputAudio
-    ? Math.min(Math.max(0, usage.inputAudioTokens ?? 0), input - read - write)
+    ? Math.min(Math.max(0, usage.inputAudioTokens ?? 0), input - read - write - (imageIn - imageRead))
     : 0;
   const output = Math.max(0, usage.outputTokens);
   const reasoning = table.outputReasoning ? Math.min(Math.max(0, usage.reasoningTokens ?? 0), output) : 0;
   const audioOut = table.outputAudio
     ? Math.min(Math.max(0, usage.outputAudioTokens ?? 0), output - reasoning)
     : 0;
+  const imageOut = table.outputImage
+    ? Math.min(Math.max(0, usage.outputImageTokens ?? 0), output - reasoning - audioOut)
+    : 0;
   let usd =
-    part(table.input, input - read - write - audioIn, tier) +
-    part(table.cacheRead, read, tier) +
+    part(table.input, input - read - write - audioIn - (imageIn - imageRead), tier) +
+    part(table.cacheRead, read - imageRead, tier) +
     part(table.cacheWrite, write - write1h, tier) +
     part(table.cacheWrite1h, write1h, tier) +
-    part(table.output, output - reasoning - audioOut, tier) +
+    part(table.output, output - reasoning - audioOut - imageOut, tier) +
     table.perRequest;
+  if (table.inputImage) usd += part(table.inputImage, imageIn - imageRead, tier);
+  if (table.inputImage) usd += part(table.cacheImageRead ?? table.inputImage, imageRead, tier);
+  if (table.outputImage) usd += part(table.outputImage, imageOut, tier);
+  if (table.perAudioSecond) usd += Math.max(0, usage.audioSeconds ?? 0) * table.perAudioSecond;
   if (table.outputReasoning) usd += part(table.outputReasoning, reasoning, tier);
   if (table.inputAudio) usd += part(table.inputAudio, audioIn, tier);
   if (table.outputAudio) usd += part(table.outputAudio, audioOut, tier);

@@ -1,7 +1,7 @@
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
 import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
 import type { ModelSection } from '../types.gen.js';
-import type { ExplicitPrices, ModelConfig, PriceSource, UpstreamConfig } from '../types.js';
+import type { ExplicitPrices, ModelConfig, PriceSource, UnitPrices, UpstreamConfig } from '../types.js';
 
 /**
  * A model entry's prices, resolved once when the config is loaded: each explicit keys.yaml price over the
@@ -24,6 +24,15 @@ export function explicitPrices(raw: ModelSection): ExplicitPrices {
   if (raw.cached_input_per_mtok !== undefined) out.cachedInput = raw.cached_input_per_mtok;
   if (raw.cache_write_per_mtok !== undefined) out.cacheWrite = raw.cache_write_per_mtok;
   return out;
+}
+
+/** The unit prices of an image or audio model (SPEC §3), each winning over the catalog's for its route. */
+export function unitPrices(raw: ModelSection): UnitPrices | undefined {
+  const out: UnitPrices = {};
+  if (raw.image_usd !== undefined) out.imageUsd = raw.image_usd as number | Record<string, number>;
+  if (raw.input_per_mchar !== undefined) out.inputPerMchar = raw.input_per_mchar;
+  if (raw.audio_per_minute !== undefined) out.audioPerMinute = raw.audio_per_minute;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 export const isGlobName = (name: string): boolean => name.includes('*') || name.includes('?');
@@ -50,6 +59,10 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
   if (c.inputAudio) table.inputAudio = c.inputAudio;
   if (c.outputAudio) table.outputAudio = c.outputAudio;
   if (c.perWebSearch) table.perWebSearch = c.perWebSearch;
+  if (c.inputImage) table.inputImage = c.inputImage;
+  if (c.cacheImageRead) table.cacheImageRead = c.cacheImageRead;
+  if (c.outputImage) table.outputImage = c.outputImage;
+  if (c.perAudioSecond) table.perAudioSecond = c.perAudioSecond;
   return table;
 }
 
@@ -118,6 +131,8 @@ export function buildModel(
     maxOutputTokens: raw.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
   };
   if (catalog) model.catalogId = catalog.id;
+  const units = unitPrices(raw);
+  if (units) model.units = units;
   if (raw.context_window !== undefined) {
     model.contextWindow = raw.context_window;
     model.contextWindowSource = 'keys.yaml';

@@ -40,7 +40,7 @@ export function checkPrices({ raw, config, now }: RuleContext): Finding[] {
     const model = ownEntry(config.models, name);
     if (!m || !model || model.glob) continue;
     const upstream = ownEntry(config.upstreams, model.upstream);
-    if (model.prices.length === 0) {
+    if (model.prices.length === 0 && !model.units) {
       const missing = [
         m.input_per_mtok === undefined ? 'input_per_mtok' : undefined,
         m.output_per_mtok === undefined ? 'output_per_mtok' : undefined,
@@ -49,7 +49,7 @@ export function checkPrices({ raw, config, now }: RuleContext): Finding[] {
       out.push(
         errorAt(
           ['models', name],
-          `model '${name}' has no price: the price catalog (${CATALOG_VERSION}) does not know it${where} and keys.yaml sets no ${missing.join(' or ')}; a budget cannot be hard without a price, so set ${missing.join(' and ')} (USD per million tokens)`,
+          `model '${name}' has no price: the price catalog (${CATALOG_VERSION}) does not know it${where} and keys.yaml sets no ${missing.join(' or ')}; a budget cannot be hard without a price, so set ${missing.join(' and ')} (USD per million tokens)${mediaHint(name)}`,
         ),
       );
       continue;
@@ -81,3 +81,12 @@ function describe(mine: number, theirs: number): string {
 }
 
 const round = (x: number) => (x >= 10 ? Math.round(x) : Math.round(x * 10) / 10);
+
+/** Names of image and audio models, which are priced per image, character or minute instead. */
+const MEDIA_NAME = /(dall-e|image|tts|whisper|transcribe|speech|audio)/i;
+
+function mediaHint(name: string): string {
+  return MEDIA_NAME.test(name)
+    ? ', or for an image or audio model a unit price: image_usd (USD per image), input_per_mchar (USD per million input characters) or audio_per_minute (USD per minute of audio)'
+    : '';
+}

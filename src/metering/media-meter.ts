@@ -1,0 +1,137 @@
+import type { ModelConfig } from '../config/types.js';
+import type { UsageSource } from '../store/types.js';
+import {
+  costOfAudioSeconds,
+  costOfCharacters,
+  costOfImages,
+  type MediaBound,
+  type MediaUnits,
+  perAudioSecond,
+} from './media-prices.js';
+import type { MediaReader } from './media-usage.js';
+import type { ExchangeEnd, Metered } from './meter.js';
+import { implausibleUsage } from './plausible-usage.js';
+import { costOf, NO_USAGE, type Usage } from './pricing.js';
+
+/**
+ * Settles an image or audio request: the provider's own usage where it reported one (image and
+ * transcription tokens, whisper-1's `usage.seconds`, speech tokens in `speech.audio.done`), else
+ * what the gateway read itself (the file's duration, the input's characters), else, for work the
+ * provider bills but the gateway never saw the end of, the reservation. `usageSource` says which.
+ */
+
+export type MediaPlan =
+  | { kind: 'images'; n: number; size?: string; quality?: string }
+  | { kind: 'speech'; characters: number; speed: number }
+  | { kind: 'transcription'; fileSeconds?: number };
+
+export interface MeteredMedia extends Metered {
+  units: MediaUnits;
+}
+
+/**
+ * Speech a token-priced voice produces, for an answer that reports no usage (the binary form):
+ * about 15 characters a second at speed 1, and about 21 audio tokens a second (OpenAI's "about
+ * $0.015 a minute" at $12 per million). Charged as an estimate, never above the reservation.
+ */
+const SPEECH_CHARS_PER_SECOND = 15;
+const SPEECH_TOKENS_PER_SECOND = 21;
+/** Input audio tokens per second, for a transcription that reports no tokens (text formats). */
+const AUDIO_TOKENS_PER_SECOND = 10;
+const CHARS_PER_TOKEN = 4;
+
+const nothing = (units: MediaUnits = {}): MeteredMedia => ({
+  usage: NO_USAGE,
+  usageSource: 'none',
+  costUsd: 0,
+  units,
+});
+
+export function meterMedia(
+  end: ExchangeEnd,
+  reader: MediaReader,
+  model: ModelConfig,
+  ts: number,
+  plan: MediaPlan,
+  bound: MediaBound,
+): MeteredMedia {
+  if (!end.reachedUpstream) return nothing();
+  const reported = reader.usage();
+  const distrusted = reported && implausibleUsage(reported);
+  const trusted = reported && !distrusted ? reported : undefined;
+  const failed = end.completed && (end.upstreamStatus ?? 0) >= 400;
+  if (failed && !trusted) return nothing();
+  const charged = (usage: Usage, usageSource: UsageSource, units: MediaUnits, costUsd?: number) => ({
+    usage,
+    usageSource,
+    costUsd: costUsd ?? costOf(usage, model, ts),
+    units,
+    ...(distrusted ? { distrusted } : {}),
+  });
+  const reservedCharge = (units: MediaUnits): MeteredMedia => ({
+    usage: { ...NO_USAGE, inputTokens: bound.inputTokens, outputTokens: bound.outputTokens },
+    usageSource: 'reserved',
+    costUsd: bound.usd,
+    units,
+    ...(distrusted ? { distrusted } : {}),
+  });
+
+  switch (plan.kind) {
+    case 'images': {
+      const images = reader.images();
+      if (model.units?.imageUsd !== undefined) {
+        // Unit-priced images are billed per image the provider made: those it returned.
+        if (end.completed && images > 0) {
+          const { size, quality } = { ...pick(plan), ...reader.imageShape() };
+          return charged(NO_USAGE, 'provider', { images }, costOfImages(model, images, size, quality));
+        }
+        return failed ? nothing() : reservedCharge({ images: plan.n });
+      }
+      if (trusted) return charged(trusted, 'provider', { images: images || plan.n });
+      // A generation cut short is still made and billed: the reservation paid for the most it can be.
+      return reservedCharge({ images: plan.n });
+    }
+    case 'speech': {
+      const units = { characters: plan.characters };
+      if (model.units?.inputPerMchar !== undefined)
+        return charged(NO_USAGE, 'estimated', units, costOfCharacters(model, plan.characters));
+      if (trusted) return charged(trusted, 'provider', units);
+      const seconds = plan.characters / SPEECH_CHARS_PER_SECOND / Math.max(plan.speed, 0.25);
+      const usage: Usage = {
+        ...NO_USAGE,
+        inputTokens: Math.min(bound.inputTokens, Math.ceil(plan.characters / CHARS_PER_TOKEN) + 1),
+        outputTokens: Math.min(bound.outputTokens, Math.ceil(seconds * SPEECH_TOKENS_PER_SECOND)),
+      };
+      usage.outputAudioTokens = usage.outputTokens;
+      return charged(usage, 'estimated', units);
+    }
+    case 'transcription': {
+      const said = reader.seconds();
+      const fileSeconds = plan.fileSeconds === undefined ? undefined : Math.ceil(plan.fileSeconds);
+      if (perAudioSecond(model, ts) !== undefined) {
+        if (said !== undefined && Number.isFinite(said))
+          return charged(NO_USAGE, 'provider', { audioSeconds: said }, costOfAudioSeconds(model, ts, said));
+        const seconds = fileSeconds ?? 0;
+        return charged(NO_USAGE, 'estimated', { audioSeconds: seconds }, costOfAudioSeconds(model, ts, seconds));
+      }
+      const units = fileSeconds === undefined ? {} : { audioSeconds: plan.fileSeconds ?? 0 };
+      if (trusted) return charged(trusted, 'provider', units);
+      if (fileSeconds === undefined || !end.completed) return reservedCharge(units);
+      const audio = Math.min(bound.inputTokens, Math.ceil(fileSeconds * AUDIO_TOKENS_PER_SECOND));
+      const usage: Usage = {
+        ...NO_USAGE,
+        inputTokens: audio,
+        inputAudioTokens: audio,
+        outputTokens: Math.min(bound.outputTokens, Math.ceil(reader.textChars() / CHARS_PER_TOKEN)),
+      };
+      return charged(usage, 'estimated', units);
+    }
+  }
+}
+
+function pick(plan: { size?: string; quality?: string }): { size?: string; quality?: string } {
+  return {
+    ...(plan.size === undefined ? {} : { size: plan.size }),
+    ...(plan.quality === undefined ? {} : { quality: plan.quality }),
+  };
+}

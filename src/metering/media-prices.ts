@@ -1,0 +1,275 @@
+import type { ModelConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+import { checkedUsd } from './money.js';
+import { costWith, priceAt, type Usage } from './pricing.js';
+
+/**
+ * The most an image or audio request can cost (its reservation) and what it did cost (its
+ * settlement), from the model's unit prices in keys.yaml (SPEC §3: `image_usd`,
+ * `input_per_mchar`, `audio_per_minute`) or else the catalog's token and duration prices. Pure
+ * arithmetic: the request's fields are read in src/proxy/media-*.ts.
+ */
+
+/** What an image or audio request is, as metered: beside the tokens (docs/api.md#media). */
+export interface MediaUnits {
+  images?: number;
+  audioSeconds?: number;
+  characters?: number;
+}
+
+/** A bound, and what a refused request is told about it. */
+export interface MediaBound {
+  usd: number;
+  /** The tokens the bound assumed, for the rate limit's tpm and an estimate of a cut exchange. */
+  inputTokens: number;
+  outputTokens: number;
+  why: string;
+}
+
+/**
+ * Output tokens of one image of OpenAI's token-priced image models, by quality and size (OpenAI's
+ * image generation guide: a 1024x1024 high-quality image is 4160 tokens). `auto` is the dearest.
+ */
+const IMAGE_OUTPUT_TOKENS: Record<string, Record<string, number>> = {
+  low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },
+  medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
+  high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
+};
+/** Each partial image of a streamed generation is billed as this many more output tokens. */
+const PARTIAL_IMAGE_TOKENS = 100;
+/**
+ * The most input tokens one input image (or mask) of an edit can be billed as: OpenAI bills an
+ * input image by its tiles, more with `input_fidelity: high`; this stays above both, and settling
+ * charges the provider's count.
+ */
+export const EDIT_IMAGE_TOKENS_MAX = 8_000;
+/**
+ * Input audio tokens per second, high side: OpenAI's audio models read about 10 a second (600 a
+ * minute); a transcription's audio is bounded at five times that, and by the model's context window.
+ */
+const AUDIO_TOKENS_PER_SECOND_MAX = 50;
+/** Tokens a text field may add above its UTF-8 bytes (a token is at least one byte): framing. */
+const TEXT_OVERHEAD_TOKENS = 32;
+
+/** Input tokens of a text field, high side: one per UTF-8 byte. */
+export const textTokensMax = (text: string): number =>
+  text === '' ? 0 : Buffer.byteLength(text, 'utf8') + TEXT_OVERHEAD_TOKENS;
+
+const usd = (x: number) => `$${x.toFixed(4)}`;
+
+const table = (model: ModelConfig, ts: number) => (model.prices.length > 0 ? priceAt(model.prices, ts) : undefined);
+
+function noPrice(model: ModelConfig, what: string, field: string): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    `model '${model.name}' has no ${what} price, so tollgate cannot bound what this request costs; the gateway's owner can set ${field} on it in keys.yaml.`,
+  );
+}
+
+/** `dall-e-3 hd 1024x1792` → the dearest price of the map entries that size and quality can be billed as. */
+export function imageUnitPrice(
+  prices: number | Record<string, number>,
+  size: string | undefined,
+  quality: string | undefined,
+): number | undefined {
+  if (typeof prices === 'number') return prices;
+  const anySize = size === undefined || size === 'auto';
+  const anyQuality = quality === undefined || quality === 'auto';
+  let dearest: number | undefined;
+  for (const [entry, price] of Object.entries(prices)) {
+    const parts = entry.split(' ');
+    const entrySize = parts.length === 2 ? parts[1] : parts[0];
+    const entryQuality = parts.length === 2 ? parts[0] : undefined;
+    const sizeFits = anySize || entrySize === 'auto' || entrySize === size;
+    // An entry without quality is the standard quality's; a quality asked for and not listed falls back to it.
+    const listed = Object.keys(prices).some((k) => k === `${quality} ${entrySize}`);
+    const qualityFits = anyQuality || entryQuality === quality || (entryQuality === undefined && !listed);
+    if (sizeFits && qualityFits && (dearest === undefined || price > dearest)) dearest = price;
+  }
+  return dearest;
+}
+
+/** Output tokens of one image of a token-priced image model; undefined for a size it does not bill this way. */
+export function imageOutputTokens(size: string | undefined, quality: string | undefined): number | undefined {
+  const qualities =
+    quality === undefined || quality === 'auto' ? Object.keys(IMAGE_OUTPUT_TOKENS) : [quality];
+  let most: number | undefined;
+  for (const q of qualities) {
+    const bySize = IMAGE_OUTPUT_TOKENS[q];
+    if (!bySize) return undefined;
+    const sizes = size === undefined || size === 'auto' ? Object.values(bySize) : [bySize[size]];
+    for (const t of sizes) {
+      if (t === undefined) return undefined;
+      most = Math.max(most ?? 0, t);
+    }
+  }
+  return most;
+}
+
+export interface ImageAsk {
+  n: number;
+  size?: string;
+  quality?: string;
+  prompt: string;
+  /** Input images and masks of an edit. */
+  inputImages: number;
+  partialImages: number;
+}
+
+/** n x the dearest image the size and quality asked can be, plus the prompt and any input images. */
+export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): MediaBound {
+  const unit = model.units?.imageUsd;
+  if (unit !== undefined) {
+    const price = imageUnitPrice(unit, ask.size, ask.quality);
+    if (price === undefined) {
+      throw new GatewayError(
+        'invalid_request',
+        `model '${model.name}' has no image price for size '${ask.size}'${ask.quality ? ` at quality '${ask.quality}'` : ''} (its image_usd in keys.yaml lists: ${Object.keys(unit).join(', ')}); ask for one of those sizes in 'size'.`,
+      );
+    }
+    const total = checkedUsd(ask.n * price, 'the most these images can cost');
+    return { usd: total, inputTokens: 0, outputTokens: 0, why: `${ask.n} image(s) at up to ${usd(price)} each` };
+  }
+  const t = table(model, ts);
+  const perImage = imageOutputTokens(ask.size, ask.quality);
+  if (!t || !/image/.test(model.catalogId ?? model.name)) throw noPrice(model, 'image', 'image_usd');
+  if (perImage === undefined) {
+    throw new GatewayError(
+      'invalid_request',
+      `model '${model.name}' is priced by image tokens, which tollgate knows for sizes 1024x1024, 1024x1536, 1536x1024 and auto at quality low, medium, high and auto; size '${ask.size}' at quality '${ask.quality ?? 'auto'}' is not one of them: change 'size' or 'quality'.`,
+    );
+  }
+  const imageIn = ask.inputImages * EDIT_IMAGE_TOKENS_MAX;
+  const inputTokens = textTokensMax(ask.prompt) + imageIn;
+  const outputTokens = ask.n * (perImage + ask.partialImages * PARTIAL_IMAGE_TOKENS);
+  const usage: Usage = {
+    inputTokens,
+    inputImageTokens: imageIn,
+    outputTokens,
+    outputImageTokens: outputTokens,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+  };
+  return {
+    usd: checkedUsd(costWith(usage, t), 'the most these images can cost'),
+    inputTokens,
+    outputTokens,
+    why: `${ask.n} image(s) of up to ${perImage} output tokens each`,
+  };
+}
+
+/** What images cost that the provider reported no tokens for (unit-priced): each at its price. */
+export function costOfImages(model: ModelConfig, count: number, size?: string, quality?: string): number {
+  const unit = model.units?.imageUsd;
+  if (unit === undefined) return 0;
+  return checkedUsd(count * (imageUnitPrice(unit, size, quality) ?? 0), 'the cost of these images');
+}
+
+export interface SpeechAsk {
+  input: string;
+  instructions: string;
+}
+
+/** Characters as the provider counts them: Unicode code points. */
+export const characterCount = (text: string): number => [...text].length;
+
+/** Speech: the input's characters, or for a token-priced voice its text and the most audio it may produce. */
+export function boundSpeech(model: ModelConfig, ts: number, ask: SpeechAsk): MediaBound {
+  const chars = characterCount(ask.input);
+  const perMchar = model.units?.inputPerMchar;
+  if (perMchar !== undefined) {
+    return {
+      usd: checkedUsd((chars * perMchar) / 1e6, 'the cost of this speech'),
+      inputTokens: 0,
+      outputTokens: 0,
+      why: `${chars} characters`,
+    };
+  }
+  const t = table(model, ts);
+  if (!t) throw noPrice(model, 'speech', 'input_per_mchar');
+  const inputTokens = textTokensMax(ask.input) + textTokensMax(ask.instructions);
+  const outputTokens = model.maxOutputTokens;
+  const usage: Usage = {
+    inputTokens,
+    outputTokens,
+    outputAudioTokens: outputTokens,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+  };
+  return {
+    usd: checkedUsd(costWith(usage, t), 'the most this speech can cost'),
+    inputTokens,
+    outputTokens,
+    why: `${chars} characters, and up to ${outputTokens} audio tokens (the model's max_output_tokens)`,
+  };
+}
+
+/** USD per second of input audio: keys.yaml's audio_per_minute, else the catalog's duration price. */
+export function perAudioSecond(model: ModelConfig, ts: number): number | undefined {
+  if (model.units?.audioPerMinute !== undefined) return model.units.audioPerMinute / 60;
+  return table(model, ts)?.perAudioSecond;
+}
+
+/** Whether a transcription model is billed by tokens alone (then an unreadable duration is bounded by its context). */
+export function pricedByTokens(model: ModelConfig, ts: number): boolean {
+  const t = table(model, ts);
+  return perAudioSecond(model, ts) === undefined && t !== undefined && t.inputAudio !== undefined;
+}
+
+/**
+ * Transcription and translation: the uploaded audio's duration (read from the file) at the
+ * duration price, or for a token-priced model the audio tokens that duration can be (capped by
+ * the context window) and the most text it can write back.
+ */
+export function boundTranscription(
+  model: ModelConfig,
+  ts: number,
+  ask: { seconds: number | undefined; prompt: string },
+): MediaBound {
+  const perSecond = perAudioSecond(model, ts);
+  if (perSecond !== undefined) {
+    if (ask.seconds === undefined) throw new Error('a duration-priced bound needs the duration');
+    // One second more than read: containers and decoders round a duration differently.
+    const seconds = Math.ceil(ask.seconds) + 1;
+    return {
+      usd: checkedUsd(seconds * perSecond, 'the most this audio can cost'),
+      inputTokens: 0,
+      outputTokens: 0,
+      why: `${seconds} seconds of audio`,
+    };
+  }
+  const t = table(model, ts);
+  if (!t || t.inputAudio === undefined) throw noPrice(model, 'audio', 'audio_per_minute');
+  const context = model.contextWindow ?? Number.POSITIVE_INFINITY;
+  const audio =
+    ask.seconds === undefined ? context : Math.ceil(ask.seconds * AUDIO_TOKENS_PER_SECOND_MAX);
+  const inputTokens = Math.min(context, audio + textTokensMax(ask.prompt));
+  const outputTokens = Math.min(context, model.maxOutputTokens);
+  if (!Number.isFinite(inputTokens)) throw noPrice(model, 'audio', 'context_window or audio_per_minute');
+  const usage: Usage = {
+    inputTokens,
+    inputAudioTokens: inputTokens,
+    outputTokens,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+  };
+  return {
+    usd: checkedUsd(costWith(usage, t), 'the most this transcription can cost'),
+    inputTokens,
+    outputTokens,
+    why:
+      ask.seconds === undefined
+        ? `audio of unknown duration, up to the model's ${context}-token context`
+        : `${Math.ceil(ask.seconds)} seconds of audio`,
+  };
+}
+
+/** Duration-priced audio: the seconds the provider reported, else the file's, at the model's price. */
+export function costOfAudioSeconds(model: ModelConfig, ts: number, seconds: number): number {
+  return checkedUsd(seconds * (perAudioSecond(model, ts) ?? 0), 'the cost of this audio');
+}
+
+/** Character-priced speech. */
+export function costOfCharacters(model: ModelConfig, chars: number): number {
+  return checkedUsd((chars * (model.units?.inputPerMchar ?? 0)) / 1e6, 'the cost of this speech');
+}

@@ -1,0 +1,156 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { GatewayError } from '../errors.js';
+import { BODY_LIMIT_BYTES } from './read-body.js';
+
+/**
+ * A multipart upload (images/edits, audio/transcriptions, audio/translations), parsed as it
+ * arrives with busboy: the form fields the gateway needs (model, n, size, prompt…) are read, the
+ * files are counted and sized, and one file's bytes can be streamed into a duration reader as
+ * they pass. The raw bytes are kept as they arrived, unchanged, so the upstream receives exactly
+ * what the client sent (same boundary, same order, file bytes untouched): the fields that set a
+ * request's bound (its model, n, size, and an audio file's duration, which MP3, OGG and WebM only
+ * reveal at their end) may come after the files, and nothing may reach the upstream before the
+ * bound is reserved (docs/api.md#media). The bytes live in memory only, never on disk, and are
+ * dropped when the request ends; the 32 MB body limit bounds them.
+ */
+
+export interface UploadedFile {
+  field: string;
+  filename: string;
+  mimeType: string;
+  bytes: number;
+}
+
+export interface MultipartBody {
+  /** The request body as received, chunk by chunk. */
+  chunks: Buffer[];
+  size: number;
+  fields: Record<string, string>;
+  files: UploadedFile[];
+  /** What the tap on `tapField` produced (e.g. the audio's duration), once the file ended. */
+  tapped?: unknown;
+}
+
+export interface MultipartOptions {
+  limit?: number;
+  /** A file field whose bytes are streamed, as they arrive, to `tap` (the first such file only). */
+  tapField?: string;
+  tap?: (file: Readable, info: { mimeType: string }) => Promise<unknown>;
+}
+
+const isMultipart = (contentType: string | undefined): boolean =>
+  typeof contentType === 'string' && /^multipart\/form-data\s*;/i.test(contentType);
+
+function invalid(message: string, extra: { headers?: Record<string, string> } = {}): GatewayError {
+  return new GatewayError('invalid_request', message, extra);
+}
+
+/** Reads a multipart/form-data request body, refusing it as soon as it passes `limit` bytes. */
+export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {}): Promise<MultipartBody> {
+  const limit = opts.limit ?? BODY_LIMIT_BYTES;
+  const contentType = req.headers['content-type'];
+  if (!isMultipart(contentType)) {
+    return Promise.reject(
+      invalid(
+        `this route takes a multipart/form-data body (a file and its form fields), not '${String(contentType ?? 'none').split(';')[0]}'.`,
+      ),
+    );
+  }
+  const tooLarge = () =>
+    invalid(
+      `the upload is larger than tollgate's limit of ${Math.round(limit / 1024 / 1024)} MB (OpenAI accepts files up to 25 MB); send a smaller or shorter 'file'.`,
+      { headers: { connection: 'close' } },
+    );
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+
+  return new Promise((resolve, reject) => {
+    const body: MultipartBody = { chunks: [], size: 0, fields: {}, files: [] };
+    let settled = false;
+    let parsed = false;
+    let tapping: Promise<unknown> | undefined;
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { fieldSize: 1024 * 1024, fields: 64, files: 32 } });
+    } catch (err) {
+      reject(invalid('the multipart body has no boundary in its content-type.'));
+      void err;
+      return;
+    }
+    const fail = (err: GatewayError) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.unpipe(parser);
+      parser.removeAllListeners('error');
+      parser.on('error', () => {});
+      reject(err);
+    };
+    const done = async () => {
+      if (settled || !parsed || !req.complete) return;
+      try {
+        if (tapping) body.tapped = await tapping;
+      } catch {
+        body.tapped = undefined;
+      }
+      if (settled) return;
+      settled = true;
+      resolve(body);
+    };
+    const onData = (chunk: Buffer) => {
+      body.size += chunk.length;
+      if (body.size > limit) return fail(tooLarge());
+      body.chunks.push(chunk);
+    };
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) return fail(invalid(`the form field '${name}' is longer than 1 MB.`));
+      body.fields[name] = value;
+    });
+    parser.on('file', (field, stream, info) => {
+      const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
+      body.files.push(file);
+      let feed: Readable | undefined;
+      if (opts.tap && field === opts.tapField && !tapping) {
+        // Fed without backpressure: the parser keeps up with an upload, and stops reading once it knows.
+        feed = new Readable({ read() {} });
+        tapping = opts.tap(feed, { mimeType: info.mimeType }).finally(() => {
+          feed = undefined;
+        });
+      }
+      stream.on('data', (chunk: Buffer) => {
+        file.bytes += chunk.length;
+        feed?.push(chunk);
+      });
+      stream.on('end', () => feed?.push(null));
+      stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
+    });
+    parser.on('filesLimit', () => fail(invalid('the multipart body has more than 32 files.')));
+    parser.on('fieldsLimit', () => fail(invalid('the multipart body has more than 64 fields.')));
+    parser.on('error', (err: Error) =>
+      fail(invalid(`the multipart body could not be read (${err.message}); the upload may have been cut short.`)),
+    );
+    parser.on('close', () => {
+      parsed = true;
+      void done();
+    });
+    req.on('data', onData);
+    req.once('end', () => void done());
+    req.once('error', () => fail(invalid('the request body could not be read.')));
+    req.once('close', () => {
+      if (!req.complete) fail(invalid('the client closed the connection mid-upload.'));
+    });
+    req.pipe(parser);
+  });
+}
+
+/** The held upload as a stream again, to forward it. */
+export function replay(chunks: readonly Buffer[]): Readable {
+  let i = 0;
+  return new Readable({
+    read() {
+      this.push(i < chunks.length ? chunks[i++] : null);
+    },
+  });
+}
