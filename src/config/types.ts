@@ -54,7 +54,7 @@ export interface ExplicitPrices {
 }
 
 /**
- * Unit prices of an image or audio model from keys.yaml (SPEC §3), for what the catalog does not
+ * Unit prices of an image or audio model from keys.yaml (docs/configuration.md), for what the catalog does not
  * price by tokens or duration: USD per image (one price, or by `SIZE` / `QUALITY SIZE`), per
  * million input characters (speech), per minute of input audio (transcription).
  */

@@ -18,11 +18,10 @@ export async function readAudioDuration(
   const attempts = mimeType && /^audio\/|^video\//.test(mimeType) ? [undefined, mimeType] : [undefined];
   for (const mime of attempts) {
     try {
-      const meta = await parseStream(
-        readableOf(chunks),
-        mime ? { size, mimeType: mime } : { size },
-        { duration: true, skipCovers: true },
-      );
+      const meta = await parseStream(readableOf(chunks), mime ? { size, mimeType: mime } : { size }, {
+        duration: true,
+        skipCovers: true,
+      });
       const seconds = meta.format.duration;
       if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0) return seconds;
     } catch {
@@ -40,4 +39,18 @@ function readableOf(chunks: readonly Buffer[]): Readable {
       this.push(i < chunks.length ? chunks[i++] : null);
     },
   });
+}
+
+/** The duration of audio streamed in as it arrives (an upload's file part), or undefined. */
+export async function readStreamDuration(stream: Readable): Promise<number | undefined> {
+  try {
+    const meta = await parseStream(stream, {}, { duration: true, skipCovers: true });
+    const seconds = meta.format.duration;
+    return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    // Whatever the parser left unread is dropped, not buffered.
+    stream.resume();
+  }
 }

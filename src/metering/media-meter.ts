@@ -112,7 +112,12 @@ export function meterMedia(
         if (said !== undefined && Number.isFinite(said))
           return charged(NO_USAGE, 'provider', { audioSeconds: said }, costOfAudioSeconds(model, ts, said));
         const seconds = fileSeconds ?? 0;
-        return charged(NO_USAGE, 'estimated', { audioSeconds: seconds }, costOfAudioSeconds(model, ts, seconds));
+        return charged(
+          NO_USAGE,
+          'estimated',
+          { audioSeconds: seconds },
+          costOfAudioSeconds(model, ts, seconds),
+        );
       }
       const units = fileSeconds === undefined ? {} : { audioSeconds: plan.fileSeconds ?? 0 };
       if (trusted) return charged(trusted, 'provider', units);

@@ -5,12 +5,12 @@ import { costWith, priceAt, type Usage } from './pricing.js';
 
 /**
  * The most an image or audio request can cost (its reservation) and what it did cost (its
- * settlement), from the model's unit prices in keys.yaml (SPEC §3: `image_usd`,
+ * settlement), from the model's unit prices in keys.yaml (`image_usd`,
  * `input_per_mchar`, `audio_per_minute`) or else the catalog's token and duration prices. Pure
  * arithmetic: the request's fields are read in src/proxy/media-*.ts.
  */
 
-/** What an image or audio request is, as metered: beside the tokens (docs/api.md#media). */
+/** What an image or audio request is, as metered: beside the tokens (docs/api.md#images-and-audio). */
 export interface MediaUnits {
   images?: number;
   audioSeconds?: number;
@@ -57,7 +57,8 @@ export const textTokensMax = (text: string): number =>
 
 const usd = (x: number) => `$${x.toFixed(4)}`;
 
-const table = (model: ModelConfig, ts: number) => (model.prices.length > 0 ? priceAt(model.prices, ts) : undefined);
+const table = (model: ModelConfig, ts: number) =>
+  model.prices.length > 0 ? priceAt(model.prices, ts) : undefined;
 
 function noPrice(model: ModelConfig, what: string, field: string): GatewayError {
   return new GatewayError(
@@ -128,7 +129,12 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
       );
     }
     const total = checkedUsd(ask.n * price, 'the most these images can cost');
-    return { usd: total, inputTokens: 0, outputTokens: 0, why: `${ask.n} image(s) at up to ${usd(price)} each` };
+    return {
+      usd: total,
+      inputTokens: 0,
+      outputTokens: 0,
+      why: `${ask.n} image(s) at up to ${usd(price)} each`,
+    };
   }
   const t = table(model, ts);
   const perImage = imageOutputTokens(ask.size, ask.quality);
@@ -241,8 +247,7 @@ export function boundTranscription(
   const t = table(model, ts);
   if (!t || t.inputAudio === undefined) throw noPrice(model, 'audio', 'audio_per_minute');
   const context = model.contextWindow ?? Number.POSITIVE_INFINITY;
-  const audio =
-    ask.seconds === undefined ? context : Math.ceil(ask.seconds * AUDIO_TOKENS_PER_SECOND_MAX);
+  const audio = ask.seconds === undefined ? context : Math.ceil(ask.seconds * AUDIO_TOKENS_PER_SECOND_MAX);
   const inputTokens = Math.min(context, audio + textTokensMax(ask.prompt));
   const outputTokens = Math.min(context, model.maxOutputTokens);
   if (!Number.isFinite(inputTokens)) throw noPrice(model, 'audio', 'context_window or audio_per_minute');

@@ -27,7 +27,12 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A count: 0 when absent, NaN when not a count, so plausible-usage.ts refuses the report. */
 const num = (v: unknown): number =>
-  v === undefined || v === null ? 0 : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : Number.NaN;
+  v === undefined || v === null
+    ? 0
+    : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+      ? v
+      : Number.NaN;
+const present = (v: unknown): boolean => v !== undefined && v !== null;
 const len = (v: unknown): number => (typeof v === 'string' ? v.length : 0);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -35,10 +40,17 @@ function imageUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const input = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
   const output = isObject(u.output_tokens_details) ? u.output_tokens_details : {};
+  const cached = num(input.cached_tokens);
+  const text = present(input.text_tokens)
+    ? num(input.text_tokens)
+    : num(u.input_tokens) - num(input.image_tokens);
   return {
     inputTokens: num(u.input_tokens),
     inputImageTokens: num(input.image_tokens),
-    cachedTokens: num(input.cached_tokens),
+    cachedTokens: cached,
+    // The answer does not say which cached tokens are images: text first, whose reads save less,
+    // so the charge is never below the bill.
+    cachedImageTokens: Math.max(0, cached - text),
     // Without a breakdown every output token is an image token (gpt-image-1 reports none).
     outputTokens: num(u.output_tokens),
     outputImageTokens: isObject(u.output_tokens_details) ? num(output.image_tokens) : num(u.output_tokens),
@@ -86,7 +98,11 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
   const shape: { size?: string; quality?: string } = {};
   const readUsage = (u: unknown) => {
     const read =
-      kind === 'openai-images' ? imageUsage(u) : kind === 'openai-speech' ? speechUsage(u) : transcriptionUsage(u);
+      kind === 'openai-images'
+        ? imageUsage(u)
+        : kind === 'openai-speech'
+          ? speechUsage(u)
+          : transcriptionUsage(u);
     if (read) {
       // A stream of several images reports each image's usage: they add up.
       usage =

@@ -145,7 +145,8 @@ const FREE_MODERATION = 'moderation';
 function toPrices(p: ModelPrice, id: string): CatalogPrices | undefined {
   const audioHours = typeof p.audio_hours === 'number' ? p.audio_hours : undefined;
   // A model billed by audio duration alone (whisper-1) has no token price; it bills no tokens.
-  const input = tiered(p.input_mtok) ?? (audioHours !== undefined || id === FREE_MODERATION ? flat(0) : undefined);
+  const input =
+    tiered(p.input_mtok) ?? (audioHours !== undefined || id === FREE_MODERATION ? flat(0) : undefined);
   if (!input) return undefined;
   // Embedding models have no output price: their output is free, as calcPrice bills it.
   const output = tiered(p.output_mtok) ?? flat(0);

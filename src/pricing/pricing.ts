@@ -133,9 +133,7 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
   const write1h = Math.min(Math.max(0, usage.cacheWrite1hTokens ?? 0), write);
   // Image input is part of input, its cache reads part of the cache reads (the catalog's rule).
   const imageIn = table.inputImage ? Math.min(Math.max(0, usage.inputImageTokens ?? 0), input - write) : 0;
-  const imageRead = table.inputImage
-    ? Math.min(Math.max(0, usage.cachedImageTokens ?? 0), imageIn, read)
-    : 0;
+  const imageRead = table.inputImage ? Math.min(Math.max(0, usage.cachedImageTokens ?? 0), imageIn, read) : 0;
   const audioIn = table.inputAudio
     ? Math.min(Math.max(0, usage.inputAudioTokens ?? 0), input - read - write - (imageIn - imageRead))
     : 0;

@@ -12,7 +12,7 @@ import { BODY_LIMIT_BYTES } from './read-body.js';
  * what the client sent (same boundary, same order, file bytes untouched): the fields that set a
  * request's bound (its model, n, size, and an audio file's duration, which MP3, OGG and WebM only
  * reveal at their end) may come after the files, and nothing may reach the upstream before the
- * bound is reserved (docs/api.md#media). The bytes live in memory only, never on disk, and are
+ * bound is reserved (docs/api.md#images-and-audio). The bytes live in memory only, never on disk, and are
  * dropped when the request ends; the 32 MB body limit bounds them.
  */
 
@@ -129,7 +129,9 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     parser.on('filesLimit', () => fail(invalid('the multipart body has more than 32 files.')));
     parser.on('fieldsLimit', () => fail(invalid('the multipart body has more than 64 fields.')));
     parser.on('error', (err: Error) =>
-      fail(invalid(`the multipart body could not be read (${err.message}); the upload may have been cut short.`)),
+      fail(
+        invalid(`the multipart body could not be read (${err.message}); the upload may have been cut short.`),
+      ),
     );
     parser.on('close', () => {
       parsed = true;
@@ -137,20 +139,18 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     });
     req.on('data', onData);
     req.once('end', () => void done());
-    req.once('error', () => fail(invalid('the request body could not be read.')));
+    req.once('error', () =>
+      fail(
+        invalid(
+          req.complete
+            ? 'the request body could not be read.'
+            : 'the client closed the connection mid-upload; nothing was forwarded.',
+        ),
+      ),
+    );
     req.once('close', () => {
-      if (!req.complete) fail(invalid('the client closed the connection mid-upload.'));
+      if (!req.complete) fail(invalid('the client closed the connection mid-upload; nothing was forwarded.'));
     });
     req.pipe(parser);
-  });
-}
-
-/** The held upload as a stream again, to forward it. */
-export function replay(chunks: readonly Buffer[]): Readable {
-  let i = 0;
-  return new Readable({
-    read() {
-      this.push(i < chunks.length ? chunks[i++] : null);
-    },
   });
 }

@@ -26,7 +26,7 @@ export function explicitPrices(raw: ModelSection): ExplicitPrices {
   return out;
 }
 
-/** The unit prices of an image or audio model (SPEC §3), each winning over the catalog's for its route. */
+/** The unit prices of an image or audio model (docs/api.md#images-and-audio), each winning over the catalog's for its route. */
 export function unitPrices(raw: ModelSection): UnitPrices | undefined {
   const out: UnitPrices = {};
   if (raw.image_usd !== undefined) out.imageUsd = raw.image_usd as number | Record<string, number>;

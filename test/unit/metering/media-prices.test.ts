@@ -1,0 +1,252 @@
+import { calcPrice } from '@pydantic/genai-prices';
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../../src/config/load/model-prices.js';
+import type { ModelConfig, UpstreamConfig } from '../../../src/config/types.js';
+import { lookupCatalog } from '../../../src/metering/catalog.js';
+import { meterMedia } from '../../../src/metering/media-meter.js';
+import {
+  boundImages,
+  boundSpeech,
+  boundTranscription,
+  imageOutputTokens,
+  imageUnitPrice,
+} from '../../../src/metering/media-prices.js';
+import { createMediaReader, type MediaUsageKind } from '../../../src/metering/media-usage.js';
+
+/**
+ * Image and audio prices against the catalog's own calcPrice (to 1e-9 USD) and the bounds a
+ * reservation takes: n x the dearest image, the audio's duration, the speech's characters.
+ */
+
+const openai: UpstreamConfig = {
+  name: 'openai',
+  baseUrl: 'https://api.openai.com/v1',
+  apiKeyEnv: 'X',
+  timeoutMs: 1000,
+  format: 'openai',
+  provider: 'openai',
+};
+const NOW = Date.parse('2026-12-06T12:00:00Z');
+
+const catalogModel = (name: string): ModelConfig =>
+  buildModel(name, { upstream: 'openai' }, openai, lookupCatalog(name, 'openai'), NOW);
+const unitModel = (name: string, raw: Record<string, unknown>): ModelConfig =>
+  buildModel(name, { upstream: 'openai', ...raw }, openai, undefined, NOW);
+
+const catalog = (model: string, usage: Record<string, number>) =>
+  calcPrice(usage, model, { providerId: 'openai' })?.total_price ?? Number.NaN;
+
+function settle(
+  kind: MediaUsageKind,
+  body: unknown,
+  model: ModelConfig,
+  plan: Parameters<typeof meterMedia>[4],
+) {
+  const reader = createMediaReader(kind);
+  reader.readJson(body);
+  const bound = { usd: 1, inputTokens: 100_000, outputTokens: 100_000, why: '' };
+  return meterMedia(
+    { completed: true, upstreamStatus: 200, reachedUpstream: true },
+    reader,
+    model,
+    NOW,
+    plan,
+    bound,
+  );
+}
+
+const expectUsd = (actual: number, expected: number) =>
+  expect(Math.abs(actual - expected)).toBeLessThan(1e-9);
+
+describe('image, speech and transcription costs agree with the catalog', () => {
+  it('prices a gpt-image-1 edit by text, image-input (cached too) and image-output tokens', () => {
+    const usage = {
+      input_tokens: 1_250,
+      input_tokens_details: { text_tokens: 50, image_tokens: 1_200, cached_tokens: 300 },
+      output_tokens: 4_160,
+    };
+    const m = settle(
+      'openai-images',
+      { created: 1, data: [{ b64_json: 'x' }], usage },
+      catalogModel('gpt-image-1'),
+      {
+        kind: 'images',
+        n: 1,
+      },
+    );
+    expect(m.usageSource).toBe('provider');
+    expect(m.units).toEqual({ images: 1 });
+    // The cached part is not split by modality: text first (the dearer reading), the rest images.
+    expectUsd(
+      m.costUsd,
+      catalog('gpt-image-1', {
+        input_tokens: 1_250,
+        input_image_tokens: 1_200,
+        cache_read_tokens: 300,
+        cache_image_read_tokens: 250,
+        output_tokens: 4_160,
+      }),
+    );
+  });
+
+  it('prices gpt-image-1-mini output as the catalog does', () => {
+    const usage = {
+      input_tokens: 20,
+      input_tokens_details: { text_tokens: 20, image_tokens: 0 },
+      output_tokens: 1_056,
+    };
+    const m = settle('openai-images', { data: [{}], usage }, catalogModel('gpt-image-1-mini'), {
+      kind: 'images',
+      n: 1,
+    });
+    expectUsd(m.costUsd, catalog('gpt-image-1-mini', { input_tokens: 20, output_tokens: 1_056 }));
+  });
+
+  it("prices whisper-1 by the seconds its json answer reports, at the catalog's hourly price", () => {
+    const m = settle(
+      'openai-transcription',
+      { text: 'hi', usage: { type: 'duration', seconds: 61 } },
+      catalogModel('whisper-1'),
+      {
+        kind: 'transcription',
+        fileSeconds: 60.2,
+      },
+    );
+    expect(m.usageSource).toBe('provider');
+    expect(m.units).toEqual({ audioSeconds: 61 });
+    expectUsd(m.costUsd, catalog('whisper-1', { audio_seconds: 61, input_audio_seconds: 61 }));
+  });
+
+  it('prices whisper-1 text answers, which report nothing, by the duration read from the file', () => {
+    const m = settle('openai-transcription', 'hello', catalogModel('whisper-1'), {
+      kind: 'transcription',
+      fileSeconds: 9.2,
+    });
+    expect(m.usageSource).toBe('estimated');
+    expectUsd(m.costUsd, catalog('whisper-1', { audio_seconds: 10, input_audio_seconds: 10 }));
+  });
+
+  it('prices gpt-4o-mini-transcribe by its text and audio input tokens and its output', () => {
+    const usage = {
+      type: 'tokens',
+      input_tokens: 140,
+      input_token_details: { text_tokens: 20, audio_tokens: 120 },
+      output_tokens: 30,
+      total_tokens: 170,
+    };
+    const m = settle('openai-transcription', { text: 'x', usage }, catalogModel('gpt-4o-mini-transcribe'), {
+      kind: 'transcription',
+      fileSeconds: 12,
+    });
+    expectUsd(
+      m.costUsd,
+      catalog('gpt-4o-mini-transcribe', { input_tokens: 140, input_audio_tokens: 120, output_tokens: 30 }),
+    );
+  });
+
+  it('prices gpt-4o-mini-tts from the usage of its speech.audio.done event', () => {
+    const reader = createMediaReader('openai-speech');
+    reader.readEvent({ type: 'speech.audio.delta', audio: 'AAAA' });
+    reader.readEvent({
+      type: 'speech.audio.done',
+      usage: { input_tokens: 15, output_tokens: 980, total_tokens: 995 },
+    });
+    const model = catalogModel('gpt-4o-mini-tts');
+    const bound = boundSpeech(model, NOW, { input: 'Hello there', instructions: '' });
+    const m = meterMedia(
+      { completed: true, upstreamStatus: 200, reachedUpstream: true },
+      reader,
+      model,
+      NOW,
+      { kind: 'speech', characters: 11, speed: 1 },
+      bound,
+    );
+    expect(m.usageSource).toBe('provider');
+    expectUsd(m.costUsd, catalog('gpt-4o-mini-tts', { input_tokens: 15, output_tokens: 980 }));
+    expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
+  });
+
+  it('prices tts-1 per character from input_per_mchar, counting code points', () => {
+    const model = unitModel('tts-1', { input_per_mchar: 15 });
+    const input = 'héllo 👋';
+    const bound = boundSpeech(model, NOW, { input, instructions: '' });
+    expectUsd(bound.usd, (7 * 15) / 1e6);
+  });
+});
+
+describe('the most an image or audio request can cost', () => {
+  it('reserves n x the dearest output the size and quality allow, auto counting as the dearest', () => {
+    expect(imageOutputTokens('auto', 'auto')).toBe(6_240);
+    expect(imageOutputTokens('1024x1024', 'low')).toBe(272);
+    expect(imageOutputTokens(undefined, 'medium')).toBe(1_584);
+    const b = boundImages(catalogModel('gpt-image-1'), NOW, {
+      n: 3,
+      prompt: 'a cat',
+      inputImages: 0,
+      partialImages: 0,
+    });
+    expect(b.outputTokens).toBe(3 * 6_240);
+    expectUsd(b.usd, (3 * 6_240 * 40 + b.inputTokens * 5) / 1e6);
+  });
+
+  it('reserves each input image of an edit and the partial images of a stream', () => {
+    const b = boundImages(catalogModel('gpt-image-1'), NOW, {
+      n: 1,
+      size: '1024x1024',
+      quality: 'high',
+      prompt: 'x',
+      inputImages: 2,
+      partialImages: 2,
+    });
+    expect(b.outputTokens).toBe(4_160 + 200);
+    expect(b.inputTokens).toBeGreaterThan(2 * 1_000);
+  });
+
+  it('prices image_usd maps by size and quality, dearest when either is auto or left out', () => {
+    const map = { '1024x1024': 0.04, '1024x1792': 0.08, 'hd 1024x1024': 0.08, 'hd 1024x1792': 0.12 };
+    expect(imageUnitPrice(map, '1024x1024', 'standard')).toBe(0.04);
+    expect(imageUnitPrice(map, '1024x1024', 'hd')).toBe(0.08);
+    expect(imageUnitPrice(map, '1024x1792', undefined)).toBe(0.12);
+    expect(imageUnitPrice(map, 'auto', 'auto')).toBe(0.12);
+    expect(imageUnitPrice(map, '256x256', undefined)).toBeUndefined();
+    expect(imageUnitPrice(0.02, '256x256', 'hd')).toBe(0.02);
+  });
+
+  it('refuses an image size the model has no price for, naming the field', () => {
+    const model = unitModel('dall-e-3', { image_usd: { '1024x1024': 0.04 } });
+    expect(() =>
+      boundImages(model, NOW, { n: 1, size: '512x512', prompt: 'x', inputImages: 0, partialImages: 0 }),
+    ).toThrow(/'size'/);
+  });
+
+  it('reserves whisper-1 by the duration read, a second over, and refuses nothing it can price', () => {
+    const b = boundTranscription(catalogModel('whisper-1'), NOW, { seconds: 59.5, prompt: '' });
+    expectUsd(b.usd, (61 * 0.36) / 3600);
+  });
+
+  it('bounds a token-priced transcription of unknown duration by the context window', () => {
+    const model = catalogModel('gpt-4o-transcribe');
+    const b = boundTranscription(model, NOW, { seconds: undefined, prompt: '' });
+    expect(b.inputTokens).toBe(16_000);
+    expect(b.outputTokens).toBeLessThanOrEqual(16_000);
+  });
+
+  it('keeps every settled cost within its bound for the canned answers', () => {
+    const model = catalogModel('gpt-image-1');
+    const bound = boundImages(model, NOW, {
+      n: 1,
+      size: '1024x1024',
+      quality: 'high',
+      prompt: 'a cat',
+      inputImages: 0,
+      partialImages: 0,
+    });
+    const m = settle(
+      'openai-images',
+      { data: [{}], usage: { input_tokens: 5, output_tokens: 4_160 } },
+      model,
+      { kind: 'images', n: 1 },
+    );
+    expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
+  });
+});
