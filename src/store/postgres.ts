@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
+import { hasMediaUnits } from './media-units.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as billCheck from './postgres/bill-check.js';
 import * as budget from './postgres/budget.js';
@@ -85,7 +86,12 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     // The calls on a request's path answer within the statement timeout, whatever the network does.
     // Reserve and settle go through group commits (postgres/batch.ts).
     reserve: withDeadline(limit, async (r) => batched.reserve(checkedReserve(r), clock())),
-    settle: withDeadline(limit, async (usage, periods) => batched.settle(checkedSettle(usage), periods)),
+    settle: withDeadline(limit, async (usage, periods) => {
+      const spend = await batched.settle(checkedSettle(usage), periods);
+      // Rejects like the settle itself, so the usage writer retries both (settling again is a no-op).
+      if (hasMediaUnits(usage)) await queries.recordMediaUnits(pool, usage);
+      return spend;
+    }),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),

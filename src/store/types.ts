@@ -51,6 +51,12 @@ export interface UsageRecord {
   prefixTokens?: number;
   /** The most output tokens the request was sent with; absent = null. */
   outputLimit?: number | null;
+  /** Images an image request generated; absent/null on other routes (docs/api.md#images-and-audio). */
+  images?: number | null;
+  /** Seconds of audio a transcription or translation was billed for; absent/null elsewhere. */
+  audioSeconds?: number | null;
+  /** Characters of a speech request's input; absent/null elsewhere. */
+  characters?: number | null;
 }
 
 /**
@@ -169,6 +175,10 @@ export interface UsageRow {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  /** Media units of the group's requests (absent where the store or query does not sum them). */
+  images?: number;
+  audio_seconds?: number;
+  characters?: number;
   /** `by: 'hash'`: ISO time of the group's latest record. */
   last_used?: string;
 }

@@ -37,12 +37,30 @@ export const USAGE_COLUMNS = {
   output_limit: 'outputLimit',
 } as const satisfies Record<string, keyof UsageRecord>;
 
+/**
+ * SQLite migration 8 / PostgreSQL migration 12: what an image or audio request was
+ * (docs/api.md#images-and-audio). SQLite inserts them with the row; PostgreSQL sets them with an
+ * UPDATE after the settle of the few requests that have them (postgres.ts), so its settle
+ * functions keep the arguments of USAGE_COLUMNS and replicas on older code keep working.
+ */
+export const MEDIA_USAGE_COLUMNS = {
+  images: 'images',
+  audio_seconds: 'audioSeconds',
+  characters: 'characters',
+} as const satisfies Record<string, keyof UsageRecord>;
+
+const ALL_COLUMNS = { ...USAGE_COLUMNS, ...MEDIA_USAGE_COLUMNS };
+
+/** The columns the settle functions take (PostgreSQL's argument order). */
 export type UsageColumn = keyof typeof USAGE_COLUMNS;
+/** Every column of the usage row. */
+export type StoredUsageColumn = keyof typeof ALL_COLUMNS;
 
 export const USAGE_COLUMN_NAMES = Object.keys(USAGE_COLUMNS) as UsageColumn[];
+export const STORED_USAGE_COLUMN_NAMES = Object.keys(ALL_COLUMNS) as StoredUsageColumn[];
 
-/** `request_id, ts, …`: for INSERT and SELECT lists. */
-export const USAGE_COLUMN_LIST = USAGE_COLUMN_NAMES.join(', ');
+/** `request_id, ts, …, characters`: every column, for INSERT and SELECT lists. */
+export const USAGE_COLUMN_LIST = STORED_USAGE_COLUMN_NAMES.join(', ');
 
 /** A record with every optional field filled in with its column's default. */
 export type CompleteUsage = Required<UsageRecord>;
@@ -58,6 +76,9 @@ export function completeUsage(u: UsageRecord): CompleteUsage {
     prefixFp: u.prefixFp ?? null,
     prefixTokens: u.prefixTokens ?? 0,
     outputLimit: u.outputLimit ?? null,
+    images: u.images ?? null,
+    audioSeconds: u.audioSeconds ?? null,
+    characters: u.characters ?? null,
   };
 }
 
@@ -67,22 +88,23 @@ export type UsageValue = CompleteUsage[keyof CompleteUsage];
  * The record's values in USAGE_COLUMN_NAMES order, each passed through `encode` (the driver's
  * spelling: SQLite has no booleans, PostgreSQL takes money as decimal text).
  */
-export function usageColumnValues<T>(
+export function usageColumnValues<T, C extends StoredUsageColumn = UsageColumn>(
   u: UsageRecord,
-  encode: (column: UsageColumn, value: UsageValue) => T,
+  encode: (column: C, value: UsageValue) => T,
+  names: readonly C[] = USAGE_COLUMN_NAMES as C[],
 ): T[] {
   const full = completeUsage(u);
-  return USAGE_COLUMN_NAMES.map((c) => encode(c, full[USAGE_COLUMNS[c]]));
+  return names.map((c) => encode(c, full[ALL_COLUMNS[c]]));
 }
 
 /** A usage row as the drivers return it: SQLite keeps `stream` as 0/1, PostgreSQL as a boolean. */
 export type UsageDbRow = {
-  [C in UsageColumn]: C extends 'stream' ? number | boolean : CompleteUsage[(typeof USAGE_COLUMNS)[C]];
+  [C in StoredUsageColumn]: C extends 'stream' ? number | boolean : CompleteUsage[(typeof ALL_COLUMNS)[C]];
 };
 
 export function usageFromRow(r: UsageDbRow): UsageRecord {
   const u: Record<string, unknown> = {};
-  for (const c of USAGE_COLUMN_NAMES) u[USAGE_COLUMNS[c]] = r[c];
+  for (const c of STORED_USAGE_COLUMN_NAMES) u[ALL_COLUMNS[c]] = r[c];
   u.stream = r.stream === true || r.stream === 1;
   return u as unknown as UsageRecord;
 }

@@ -1,5 +1,6 @@
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
-import type { AuditEntry, RollupRow, UsageQuery, UsageRow } from '../types.js';
+import { mediaUnits } from '../media-units.js';
+import type { AuditEntry, RollupRow, UsageQuery, UsageRecord, UsageRow } from '../types.js';
 import { guarded, inTransaction, type Pool } from './pool.js';
 
 /** Reads for `tollgate usage`, the admin API and the digest, plus the small shared tables. */
@@ -34,12 +35,18 @@ export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise
       input_tokens: number;
       output_tokens: number;
       cost_usd: number;
+      images: number;
+      audio_seconds: number;
+      characters: number;
     }>(
       `SELECT ${GROUP_COLUMNS[q.by]} AS g, count(*)::int AS requests,
          count(*) FILTER (WHERE status >= 400)::int AS errors,
          coalesce(sum(input_tokens), 0)::float8 AS input_tokens,
          coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
-         coalesce(sum(cost_usd), 0)::float8 AS cost_usd
+         coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+         coalesce(sum(images), 0)::float8 AS images,
+         coalesce(sum(audio_seconds), 0)::float8 AS audio_seconds,
+         coalesce(sum(characters), 0)::float8 AS characters
        FROM usage WHERE ${where} AND $3::text IS NOT NULL GROUP BY 1`,
       params,
     );
@@ -50,6 +57,7 @@ export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise
       input_tokens: r.input_tokens,
       output_tokens: r.output_tokens,
       cost_usd: r.cost_usd,
+      ...mediaUnits(r),
     }));
     const name = (row: UsageRow) => String(row[q.by] ?? '');
     if (q.by === 'day') return out.sort((a, b) => name(a).localeCompare(name(b)));
@@ -204,5 +212,15 @@ export function recordClient(
       [key, fingerprint, at],
     );
     return { isNew: !rows[0]?.known, knownBefore: rows[0]?.n ?? 0 };
+  });
+}
+
+/** The media units of one settled request (migration 12): images, audio seconds, characters. */
+export function recordMediaUnits(pool: Pool, u: UsageRecord): Promise<void> {
+  return guarded(async () => {
+    await pool.query(
+      'UPDATE usage SET images = $2, audio_seconds = $3, characters = $4 WHERE request_id = $1',
+      [u.requestId, u.images ?? null, u.audioSeconds ?? null, u.characters ?? null],
+    );
   });
 }

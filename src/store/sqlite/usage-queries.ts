@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { dayOf } from '../../windows/calendar.js';
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
+import { mediaUnits } from '../media-units.js';
 import type { RollupRow, UsageGroupBy, UsageQuery, UsageRow } from '../types.js';
 
 /**
@@ -18,6 +19,9 @@ interface GroupRow {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  images: number;
+  audio_seconds: number;
+  characters: number;
 }
 
 const GROUP_EXPR: Record<UsageGroupBy, string> = {
@@ -44,7 +48,9 @@ export function createSqliteUsageQueries(db: Database): SqliteUsageQueries {
       stmt = db.prepare<unknown[], GroupRow>(`
         SELECT ${GROUP_EXPR[by]} AS g, COUNT(*) AS requests,
           SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-          SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
+          SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd,
+          COALESCE(SUM(images), 0) AS images, COALESCE(SUM(audio_seconds), 0) AS audio_seconds,
+          COALESCE(SUM(characters), 0) AS characters
         FROM usage WHERE ts >= ? AND ts < ? ${byKey ? 'AND key = ?' : ''}
         GROUP BY g`);
       grouped.set(id, stmt);
@@ -131,6 +137,7 @@ function toUsageRow(by: UsageGroupBy, g: string | number, r: GroupRow): UsageRow
     input_tokens: r.input_tokens,
     output_tokens: r.output_tokens,
     cost_usd: r.cost_usd,
+    ...mediaUnits(r),
   };
   if (by === 'status') return { status: Number(g), ...counters };
   return { [by]: String(g), ...counters };
@@ -150,6 +157,10 @@ function groupByLocalDay(rows: GroupRow[], timeZone: string): UsageRow[] {
     acc.input_tokens += r.input_tokens;
     acc.output_tokens += r.output_tokens;
     acc.cost_usd += r.cost_usd;
+    const units = mediaUnits(r);
+    if (units.images) acc.images = (acc.images ?? 0) + units.images;
+    if (units.audio_seconds) acc.audio_seconds = (acc.audio_seconds ?? 0) + units.audio_seconds;
+    if (units.characters) acc.characters = (acc.characters ?? 0) + units.characters;
   }
   return [...days.values()].sort((a, b) => (a.day ?? '').localeCompare(b.day ?? ''));
 }

@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import type { UsageRecord } from '../types.js';
 import {
+  STORED_USAGE_COLUMN_NAMES,
   USAGE_COLUMN_LIST,
-  USAGE_COLUMN_NAMES,
   type UsageValue,
   usageColumnValues,
 } from '../usage-columns.js';
@@ -22,7 +22,7 @@ export type RecordUsage = (u: UsageRecord) => boolean;
 
 export function createUsageRecorder(db: Database): RecordUsage {
   const insertUsage = db.prepare<SqliteValue[]>(`
-    INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
+    INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${STORED_USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
     ON CONFLICT (request_id) DO NOTHING`);
   const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
     INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
@@ -33,7 +33,8 @@ export function createUsageRecorder(db: Database): RecordUsage {
       output_tokens = output_tokens + excluded.output_tokens,
       cost_usd = cost_usd + excluded.cost_usd`);
   return (u) => {
-    const inserted = insertUsage.run(...usageColumnValues(u, sqliteValue)).changes > 0;
+    const inserted =
+      insertUsage.run(...usageColumnValues(u, sqliteValue, STORED_USAGE_COLUMN_NAMES)).changes > 0;
     if (inserted)
       addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
     return inserted;

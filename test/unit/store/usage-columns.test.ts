@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../../src/store/types.js';
 import {
   completeUsage,
-  USAGE_COLUMN_NAMES,
+  MEDIA_USAGE_COLUMNS,
+  STORED_USAGE_COLUMN_NAMES,
   USAGE_COLUMNS,
   type UsageDbRow,
   usageColumnValues,
@@ -37,16 +38,25 @@ const full: Required<UsageRecord> = {
   prefixFp: 'fedcba9876543210fedcba9876543210',
   prefixTokens: 2048,
   outputLimit: 4096,
+  images: 2,
+  audioSeconds: 61.5,
+  characters: 1234,
 };
 
 const rowOf = (u: UsageRecord, stream: (s: boolean) => number | boolean): UsageDbRow => {
-  const values = usageColumnValues(u, (c, v) => (c === 'stream' ? stream(v as boolean) : v));
-  return Object.fromEntries(USAGE_COLUMN_NAMES.map((c, i) => [c, values[i]])) as UsageDbRow;
+  const values = usageColumnValues(
+    u,
+    (c, v) => (c === 'stream' ? stream(v as boolean) : v),
+    STORED_USAGE_COLUMN_NAMES,
+  );
+  return Object.fromEntries(STORED_USAGE_COLUMN_NAMES.map((c, i) => [c, values[i]])) as UsageDbRow;
 };
 
 describe('the usage columns mapping', () => {
   it('gives every field of a usage record exactly one column', () => {
-    expect(Object.values(USAGE_COLUMNS).sort()).toEqual(Object.keys(full).sort());
+    expect([...Object.values(USAGE_COLUMNS), ...Object.values(MEDIA_USAGE_COLUMNS)].sort()).toEqual(
+      Object.keys(full).sort(),
+    );
   });
 
   it('reads back the record it wrote, with stream stored as 0/1 (SQLite) or a boolean (PostgreSQL)', () => {
@@ -63,6 +73,9 @@ describe('the usage columns mapping', () => {
       prefixFp,
       prefixTokens,
       outputLimit,
+      images,
+      audioSeconds,
+      characters,
       ...older
     } = full;
     expect(completeUsage(older)).toEqual({
@@ -74,6 +87,9 @@ describe('the usage columns mapping', () => {
       prefixFp: null,
       prefixTokens: 0,
       outputLimit: null,
+      images: null,
+      audioSeconds: null,
+      characters: null,
     });
   });
 });

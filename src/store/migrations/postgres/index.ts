@@ -15,6 +15,7 @@ import { MIGRATION_8 } from './v8.js';
 import { MIGRATION_9 } from './v9.js';
 import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
+import { MIGRATION_12 } from './v12.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -28,4 +29,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_9,
   MIGRATION_10,
   MIGRATION_11,
+  MIGRATION_12,
 ];

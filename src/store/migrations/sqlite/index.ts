@@ -10,6 +10,7 @@ import { MIGRATION_4 } from './v4.js';
 import { MIGRATION_5 } from './v5.js';
 import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
+import { MIGRATION_8 } from './v8.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -19,4 +20,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_5,
   MIGRATION_6,
   MIGRATION_7,
+  MIGRATION_8,
 ];
