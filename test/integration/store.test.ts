@@ -731,6 +731,9 @@ describe('sqlite store on disk', () => {
       prefixFp: 'fedcba9876543210fedcba9876543210',
       prefixTokens: 2048,
       outputLimit: 4096,
+      images: 2,
+      audioSeconds: 61.5,
+      characters: 1234,
     });
     await store.init();
     await store.settle(record, []);
@@ -765,6 +768,9 @@ describe('sqlite store on disk', () => {
         prefix_fp: 'fedcba9876543210fedcba9876543210',
         prefix_tokens: 2048,
         output_limit: 4096,
+        images: 2,
+        audio_seconds: 61.5,
+        characters: 1234,
       });
     } finally {
       db.close();
