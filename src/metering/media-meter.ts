@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/types.js';
+import { costOf, NO_USAGE, type Usage } from '../pricing/pricing.js';
 import type { UsageSource } from '../store/types.js';
 import {
   costOfAudioSeconds,
@@ -11,7 +12,6 @@ import {
 import type { MediaReader } from './media-usage.js';
 import type { ExchangeEnd, Metered } from './meter.js';
 import { implausibleUsage } from './plausible-usage.js';
-import { costOf, NO_USAGE, type Usage } from './pricing.js';
 
 /**
  * Settles an image or audio request: the provider's own usage where it reported one (image and

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import { checkedUsd } from './money.js';
-import { costWith, priceAt, type Usage } from './pricing.js';
+import { checkedUsd } from '../pricing/money.js';
+import { costWith, priceAt, type Usage } from '../pricing/pricing.js';
 
 /**
  * The most an image or audio request can cost (its reservation) and what it did cost (its

@@ -1,4 +1,4 @@
-import type { Usage } from './pricing.js';
+import type { Usage } from '../pricing/pricing.js';
 import type { UsageReader } from './usage-reader.js';
 
 /**

@@ -2,7 +2,6 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { ModelConfig, UpstreamConfig } from '../../../src/config/types.js';
-import { lookupCatalog } from '../../../src/metering/catalog.js';
 import { meterMedia } from '../../../src/metering/media-meter.js';
 import {
   boundImages,
@@ -12,6 +11,7 @@ import {
   imageUnitPrice,
 } from '../../../src/metering/media-prices.js';
 import { createMediaReader, type MediaUsageKind } from '../../../src/metering/media-usage.js';
+import { lookupCatalog } from '../../../src/pricing/catalog.js';
 
 /**
  * Image and audio prices against the catalog's own calcPrice (to 1e-9 USD) and the bounds a
