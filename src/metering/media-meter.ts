@@ -25,9 +25,7 @@ export type MediaPlan =
   | { kind: 'speech'; characters: number; speed: number }
   | { kind: 'transcription'; fileSeconds?: number };
 
-export interface MeteredMedia extends Metered {
-  units: MediaUnits;
-}
+export type MeteredMedia = Metered & { units: MediaUnits };
 
 /**
  * Speech a token-priced voice produces, for an answer that reports no usage (the binary form):

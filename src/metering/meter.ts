@@ -2,6 +2,7 @@ import type { ModelConfig } from '../config/types.js';
 import { costOf, NO_USAGE, type Usage } from '../pricing/pricing.js';
 import type { UsageSource } from '../store/types.js';
 import { estimateOutputTokens } from './estimate.js';
+import type { MediaUnits } from './media-prices.js';
 import { implausibleUsage } from './plausible-usage.js';
 import type { UsageReader } from './usage-reader.js';
 
@@ -37,6 +38,8 @@ export interface Metered {
   costUsd: number;
   /** Why the provider's own usage report was not trusted (then the estimate was charged). */
   distrusted?: string;
+  /** What an image or audio request was, beside its tokens (media-meter.ts). */
+  units?: MediaUnits;
 }
 
 /**

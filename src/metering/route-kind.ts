@@ -10,4 +10,10 @@ export type RouteKind =
   | 'responses'
   | 'messages'
   | 'count_tokens'
-  | 'models';
+  | 'models'
+  | 'images_generations'
+  | 'images_edits'
+  | 'speech'
+  | 'transcriptions'
+  | 'translations'
+  | 'moderations';

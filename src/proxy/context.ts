@@ -128,5 +128,8 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): UsageRecord 
     prefixFp: d.fingerprints?.prefix ?? null,
     prefixTokens: d.fingerprints?.prefixTokens ?? 0,
     outputLimit: d.outputLimit ?? null,
+    ...(outcome.units?.images !== undefined ? { images: outcome.units.images } : {}),
+    ...(outcome.units?.audioSeconds !== undefined ? { audioSeconds: outcome.units.audioSeconds } : {}),
+    ...(outcome.units?.characters !== undefined ? { characters: outcome.units.characters } : {}),
   };
 }

@@ -52,7 +52,8 @@ export function createAgents(): UpstreamAgents {
 export interface ForwardRequest {
   target: UpstreamTarget;
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  /** One buffer, or a held upload's chunks as they arrived (sent one by one, not copied into one). */
+  body: Buffer | readonly Buffer[];
   timeoutMs: number;
   /** The tap for the response, chosen once its content type is known; `rewrites` when bytes may change. */
   tapFor(contentType: string): { tap: ResponseTap; rewrites: boolean };
@@ -256,7 +257,12 @@ function send(ex: Exchange): void {
     }
     decide(ex, 'upstream_failed', err);
   });
-  req.end(ex.f.body);
+  const body = ex.f.body;
+  if (Buffer.isBuffer(body)) req.end(body);
+  else {
+    for (const chunk of body) req.write(chunk);
+    req.end();
+  }
 }
 
 /** The upstream answered: its status and headers go to the client, then its body (relayBody). */

@@ -58,6 +58,8 @@ export function upstreamRequestHeaders(
   upstream: UpstreamConfig,
   upstreamKey: string,
   bodyLength: number,
+  /** The body's type: JSON, which the gateway may have rewritten, unless an upload passes as sent. */
+  contentType = 'application/json',
 ): OutgoingHttpHeaders {
   const named = connectionTokens(incoming);
   const out: OutgoingHttpHeaders = {};
@@ -67,7 +69,7 @@ export function upstreamRequestHeaders(
     if (name.startsWith('x-forwarded-') || name.startsWith('x-tollgate-')) continue;
     out[name] = value;
   }
-  out['content-type'] = 'application/json';
+  out['content-type'] = contentType;
   out['content-length'] = String(bodyLength);
   // Plain bytes, so the tap can read usage; the hop to the client is usually local anyway.
   out['accept-encoding'] = 'identity';

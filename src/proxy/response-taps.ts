@@ -1,9 +1,13 @@
 import { maskSecrets } from '../keys/mask-secrets.js';
 import { createJsonTap } from '../metering/json-tap.js';
 import { createSseTap } from '../metering/sse-tap.js';
-import type { ResponseTap } from '../metering/tap.js';
+import { EMPTY, type ResponseTap } from '../metering/tap.js';
 import type { UsageReader } from '../metering/usage-reader.js';
 import { redactTap } from './redact-tap.js';
+
+const BINARY = /^\s*(audio\/|image\/|video\/|application\/octet-stream)/i;
+
+const PASS_THROUGH: ResponseTap = { transform: (chunk) => chunk, flush: () => EMPTY };
 
 export interface ResponseTaps {
   /** The tap for a response of this content type; `rewrites` when bytes may change length. */
@@ -39,7 +43,10 @@ export function responseTaps(
             ),
             rewrites: opts.hideUsageChunk,
           }
-        : { tap: redactTap(createJsonTap(reader), opts.secrets), rewrites: false },
+        : BINARY.test(contentType)
+          ? // Audio and image bytes carry no usage: passed on as they come, with no copy kept.
+            { tap: redactTap(PASS_THROUGH, opts.secrets), rewrites: false }
+          : { tap: redactTap(createJsonTap(reader), opts.secrets), rewrites: false },
     redactHeader: (value) => maskSecrets(value, opts.secrets),
     reader: () =>
       unparsedBytes === 0 ? reader : { ...reader, textChars: () => reader.textChars() + unparsedBytes },

@@ -87,6 +87,27 @@ const ROUTES: Route[] = [
     free: true,
     injectIncludeUsage: false,
   },
+  // Images and audio (docs/api.md#images-and-audio): their translators read the body and the usage.
+  ...(
+    [
+      ['images_generations', '/v1/images/generations', false],
+      ['images_edits', '/v1/images/edits', false],
+      ['speech', '/v1/audio/speech', false],
+      ['transcriptions', '/v1/audio/transcriptions', false],
+      ['translations', '/v1/audio/translations', false],
+      ['moderations', '/v1/moderations', true],
+    ] as const
+  ).map(
+    ([kind, path, free]): Route => ({
+      kind,
+      method: 'POST',
+      path,
+      format: 'openai',
+      usage: 'none',
+      free,
+      injectIncludeUsage: false,
+    }),
+  ),
 ];
 
 const BY_PATH = new Map(ROUTES.map((r) => [`${r.method} ${r.path}`, r]));

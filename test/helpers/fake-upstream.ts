@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { cannedMedia, MEDIA_PATHS } from './fake-media.js';
 
 /**
  * A fake OpenAI/Anthropic upstream on 127.0.0.1:0. By default it answers every route with canned
@@ -12,6 +13,8 @@ export interface Received {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body's bytes exactly as they arrived (uploads are compared byte for byte). */
+  raw: Buffer;
   json: Record<string, unknown> | undefined;
 }
 
@@ -305,6 +308,7 @@ export const canned: Behaviour = async (req, res) => {
     case '/v1/messages/count_tokens':
       return json(200, CANNED.countTokens)(req, res);
     default:
+      if (path && MEDIA_PATHS.has(path)) return cannedMedia(req, res);
       return json(404, { error: { message: `fake upstream: no route ${path}` } })(req, res);
   }
 };
@@ -334,7 +338,8 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
       let parsed: Record<string, unknown> | undefined;
       try {
         parsed = JSON.parse(body) as Record<string, unknown>;
@@ -346,6 +351,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         url: req.url ?? '',
         headers: req.headers,
         body,
+        raw,
         json: parsed,
       };
       received.push(r);

@@ -52,7 +52,7 @@ export function refuseUnknownRoute(
   if (known) recordKey(ctx, res, known);
   return new GatewayError(
     'not_found',
-    `tollgate has no route ${req.method} ${ctx.pathname}; it serves POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/messages/count_tokens and GET /v1/models.`,
+    `tollgate has no route ${req.method} ${ctx.pathname}; it serves POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/messages/count_tokens, /v1/images/generations, /v1/images/edits, /v1/audio/speech, /v1/audio/transcriptions, /v1/audio/translations, /v1/moderations and GET /v1/models.`,
   );
 }
 
@@ -85,7 +85,9 @@ export async function admitRequest(
 ): Promise<Admission> {
   const { draft } = ctx;
   const key = caller.key;
-  const request = translator.parse(await readBody(req), req.headers);
+  const request = translator.read
+    ? await translator.read(req, route)
+    : translator.parse(await readBody(req), req.headers);
   draft.stream = request.stream;
   // Which tool asks for a model it may not use, or one that does not exist, is worth recording.
   const requestedModel =

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Metered, meterExchange } from '../../metering/meter.js';
+import { type ExchangeEnd, type Metered, meterExchange } from '../../metering/meter.js';
 import { extractKey } from '../../policy/authenticate.js';
 import type { RequestContext } from '../context.js';
 import { type ForwardOutcome, forward, type UpstreamAgents } from '../forward.js';
@@ -46,8 +46,14 @@ export async function exchange(
     res,
     {
       target: upstreamUrl(up.baseUrl, ctx.pathname, req.url ?? ctx.pathname),
-      headers: upstreamRequestHeaders(req.headers, up, target.upstreamKey, prepared.body.length),
-      body: prepared.body,
+      headers: upstreamRequestHeaders(
+        req.headers,
+        up,
+        target.upstreamKey,
+        request.upload?.size ?? prepared.body.length,
+        request.upload?.contentType,
+      ),
+      body: prepared.chunks ?? prepared.body,
       timeoutMs: up.timeoutMs,
       tapFor: taps.tapFor,
       gatewayHeader: (name) => res.hasHeader(name) || (ownRateHeaders && RATE_HEADER.test(name)),
@@ -55,23 +61,26 @@ export async function exchange(
     },
     agents,
   );
-  const metered = meterExchange(
-    {
-      completed: outcome.end === 'completed',
-      reachedUpstream: outcome.reachedUpstream,
-      delivered: outcome.delivered,
-      cutByGateway: outcome.end === 'client_gone' || outcome.end === 'timeout',
-      stream: request.stream,
-      mayReason: bound.mayReason,
-      ...(outcome.upstreamStatus === undefined ? {} : { upstreamStatus: outcome.upstreamStatus }),
-    },
-    taps.reader(),
-    target.model,
-    reservation.inputTokens,
-    route.free,
-    ctx.ts,
-    { outputTokens: reservation.plan.maxOutputTokens, usd: reservation.reservedUsd },
-  );
+  const end: ExchangeEnd = {
+    completed: outcome.end === 'completed',
+    reachedUpstream: outcome.reachedUpstream,
+    delivered: outcome.delivered,
+    cutByGateway: outcome.end === 'client_gone' || outcome.end === 'timeout',
+    stream: request.stream,
+    mayReason: bound.mayReason,
+    ...(outcome.upstreamStatus === undefined ? {} : { upstreamStatus: outcome.upstreamStatus }),
+  };
+  const metered = translator.meter
+    ? translator.meter(end, taps.reader(), {
+        target,
+        bound,
+        reservedUsd: reservation.reservedUsd,
+        ts: ctx.ts,
+      })
+    : meterExchange(end, taps.reader(), target.model, reservation.inputTokens, route.free, ctx.ts, {
+        outputTokens: reservation.plan.maxOutputTokens,
+        usd: reservation.reservedUsd,
+      });
   if (metered.distrusted)
     deps.log.warn(
       { requestId: ctx.requestId, key: caller.key.name, upstream: up.name, reason: metered.distrusted },

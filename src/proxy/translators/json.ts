@@ -35,6 +35,13 @@ export const jsonTranslator: Translator = {
   },
 
   bound(request, { route, key, target, requestedModel, headers, ts }) {
+    // A model priced only per image, character or minute has no token price to bound this route by.
+    if (target.model.prices.length === 0) {
+      throw new GatewayError(
+        'invalid_request',
+        `model '${target.model.name}' is priced per image, character or minute of audio (keys.yaml), not per token: it serves the images and audio routes, not ${route.path}.`,
+      );
+    }
     const parsed = request.fields;
     const inputEstimate = estimateInputTokens(request.raw.length, parsed);
     const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);

@@ -1,6 +1,8 @@
 import type { RouteKind } from '../../metering/route-kind.js';
 import type { Route } from '../routes.js';
 import { jsonTranslator } from './json.js';
+import { imagesGenerationsTranslator, moderationsTranslator, speechTranslator } from './media-json.js';
+import { imagesEditsTranslator, transcriptionTranslator } from './media-upload.js';
 import type { Translator } from './translator.js';
 
 /**
@@ -14,6 +16,12 @@ const TRANSLATORS: Record<Exclude<RouteKind, 'models'>, Translator> = {
   responses: jsonTranslator,
   messages: jsonTranslator,
   count_tokens: jsonTranslator,
+  images_generations: imagesGenerationsTranslator,
+  images_edits: imagesEditsTranslator,
+  speech: speechTranslator,
+  transcriptions: transcriptionTranslator,
+  translations: transcriptionTranslator,
+  moderations: moderationsTranslator,
 };
 
 /** The route's translator; undefined for a route the gateway answers itself. */

@@ -1,5 +1,8 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { KeyConfig } from '../../config/types.js';
+import type { MediaPlan } from '../../metering/media-meter.js';
+import type { MediaBound } from '../../metering/media-prices.js';
+import type { ExchangeEnd, Metered } from '../../metering/meter.js';
 import type { UsageReader } from '../../metering/usage-reader.js';
 import type { OutputFitter } from '../../policy/fit-output.js';
 import type { ModelRoute } from '../../policy/model-access.js';
@@ -29,6 +32,33 @@ export interface Translator {
   prepare(request: WireRequest, route: Route, plan: OutputPlan, bound: RequestBound): PreparedBody;
   /** Reads the usage the upstream reports in its response (JSON or SSE). */
   usageReader(route: Route): UsageReader;
+  /**
+   * Reads the body itself, as it arrives (a multipart upload: media-upload.ts); without it the
+   * stage reads the whole body and calls `parse`.
+   */
+  read?(req: IncomingMessage, route: Route): Promise<WireRequest>;
+  /** Meters the exchange itself (images and audio: metering/media-meter.ts); without it, meterExchange. */
+  meter?(end: ExchangeEnd, reader: UsageReader, at: MeterContext): Metered;
+}
+
+export interface MeterContext {
+  target: ModelRoute;
+  bound: RequestBound;
+  /** USD the reservation holds. */
+  reservedUsd: number;
+  ts: number;
+}
+
+/** A multipart upload as it arrived, forwarded as it is (proxy/multipart.ts). */
+export interface Upload {
+  /** Its content type, boundary included, as the client sent it. */
+  contentType: string;
+  chunks: readonly Buffer[];
+  size: number;
+  /** Files by form field name, with their sizes. */
+  files: ReadonlyArray<{ field: string; bytes: number; mimeType: string }>;
+  /** The duration read from the audio file, when it is audio and says. */
+  seconds?: number;
 }
 
 /** One request body, read and parsed. */
@@ -41,6 +71,8 @@ export interface WireRequest {
   model: unknown;
   /** The client asked for a stream. */
   stream: boolean;
+  /** A multipart body, held as it arrived (then `raw` is empty). */
+  upload?: Upload;
 }
 
 export interface BoundContext {
@@ -66,4 +98,6 @@ export interface RequestBound {
   why?: string;
   /** Body fields written to bound what the provider bills per use (server tools). */
   set?: Record<string, unknown>;
+  /** An image or audio request: what it asks, and the most it can cost (metering/media-prices.ts). */
+  media?: { plan: MediaPlan; bound: MediaBound };
 }

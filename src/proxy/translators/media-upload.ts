@@ -1,0 +1,125 @@
+import { GatewayError } from '../../errors.js';
+import { readStreamDuration } from '../../metering/audio-duration.js';
+import {
+  boundImages,
+  boundTranscription,
+  perAudioSecond,
+  pricedByTokens,
+} from '../../metering/media-prices.js';
+import { readMultipart } from '../multipart.js';
+import type { Route } from '../routes.js';
+import { countField, fixedBound, mediaExchange, textField, truthy } from './media-common.js';
+import type { Translator, WireRequest } from './translator.js';
+
+/**
+ * The image and audio routes with a multipart body: image edits, transcriptions, translations
+ * (docs/api.md#images-and-audio). The upload is read as it arrives (proxy/multipart.ts): its
+ * fields, its files' sizes and, for audio, the duration read from the file as it passes; then it
+ * is forwarded exactly as the client sent it.
+ */
+
+const EMPTY = Buffer.alloc(0);
+const AUDIO_ROUTES: ReadonlySet<Route['kind']> = new Set(['transcriptions', 'translations']);
+const IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
+
+async function readUpload(
+  req: Parameters<NonNullable<Translator['read']>>[0],
+  route: Route,
+): Promise<WireRequest> {
+  const audio = AUDIO_ROUTES.has(route.kind);
+  const body = await readMultipart(req, audio ? { tapField: 'file', tap: readStreamDuration } : {});
+  const seconds = typeof body.tapped === 'number' ? body.tapped : undefined;
+  return {
+    raw: EMPTY,
+    fields: body.fields,
+    model: body.fields.model,
+    stream: truthy(body.fields.stream),
+    upload: {
+      contentType: String(req.headers['content-type']),
+      chunks: body.chunks,
+      size: body.size,
+      files: body.files.map((f) => ({ field: f.field, bytes: f.bytes, mimeType: f.mimeType })),
+      ...(seconds === undefined ? {} : { seconds }),
+    },
+  };
+}
+
+function requireFile(request: WireRequest, fields: ReadonlySet<string>, name: string, what: string): void {
+  const files = request.upload?.files ?? [];
+  if (!files.some((f) => fields.has(f.field) && f.bytes > 0)) {
+    throw new GatewayError('invalid_request', `the upload has no '${name}' file: ${what}.`);
+  }
+}
+
+export const imagesEditsTranslator: Translator = {
+  parse: () => {
+    throw new Error('image edits are read as they arrive (read)');
+  },
+  read: readUpload,
+  check(request) {
+    requireFile(request, new Set(['image', 'image[]']), 'image', 'the image (or images) to edit');
+    if (!textField(request.fields, 'prompt')) {
+      throw new GatewayError('invalid_request', "the request has no 'prompt': the text describing the edit.");
+    }
+    countField(request.fields, 'n', 1, [1, 10]);
+  },
+  bound(request, { target, ts }) {
+    const f = request.fields;
+    const size = textField(f, 'size');
+    const quality = textField(f, 'quality');
+    const n = countField(f, 'n', 1, [1, 10]);
+    const inputImages = (request.upload?.files ?? []).filter((x) => IMAGE_FIELDS.has(x.field)).length;
+    const bound = boundImages(target.model, ts, {
+      n,
+      ...(size === undefined ? {} : { size }),
+      ...(quality === undefined ? {} : { quality }),
+      prompt: textField(f, 'prompt') ?? '',
+      inputImages,
+      partialImages: request.stream ? countField(f, 'partial_images', 0, [0, 3]) : 0,
+    });
+    return fixedBound(
+      {
+        kind: 'images',
+        n,
+        ...(size === undefined ? {} : { size }),
+        ...(quality === undefined ? {} : { quality }),
+      },
+      bound,
+    );
+  },
+  ...mediaExchange,
+};
+
+export const transcriptionTranslator: Translator = {
+  parse: () => {
+    throw new Error('transcriptions are read as they arrive (read)');
+  },
+  read: readUpload,
+  check(request) {
+    requireFile(request, new Set(['file']), 'file', 'the audio to transcribe');
+  },
+  bound(request, { target, ts }) {
+    const model = target.model;
+    const seconds = request.upload?.seconds;
+    const byDuration = perAudioSecond(model, ts) !== undefined;
+    if (!byDuration && !pricedByTokens(model, ts)) {
+      throw new GatewayError(
+        'invalid_request',
+        `model '${model.name}' has no audio price, so tollgate cannot bound what this request costs; the gateway's owner can set audio_per_minute on it in keys.yaml.`,
+      );
+    }
+    if (byDuration && seconds === undefined) {
+      const file = request.upload?.files.find((f) => f.field === 'file');
+      throw new GatewayError(
+        'invalid_request',
+        `the duration of the audio in 'file'${file ? ` (${file.mimeType}, ${file.bytes} bytes)` : ''} could not be read: it is not audio tollgate recognises (WAV, MP3, M4A/MP4, OGG/Opus, WebM, FLAC). Model '${model.name}' is priced by duration, so the request cannot be bounded; send one of those formats.`,
+      );
+    }
+    const prompt = textField(request.fields, 'prompt') ?? '';
+    return fixedBound(
+      { kind: 'transcription', ...(seconds === undefined ? {} : { fileSeconds: seconds }) },
+      boundTranscription(model, ts, { seconds, prompt }),
+    );
+  },
+  ...mediaExchange,
+};
