@@ -322,7 +322,8 @@ export async function startFakeProvider(opts: {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
       let parsed: Record<string, unknown> | undefined;
       try {
         parsed = JSON.parse(body) as Record<string, unknown>;
@@ -334,6 +335,7 @@ export async function startFakeProvider(opts: {
         url: req.url ?? '',
         headers: req.headers,
         body,
+        raw,
         json: parsed,
       };
       p.received.push(r);
