@@ -2,13 +2,12 @@ import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import { hashKey } from '../keys/format.js';
-import { maskSecrets } from '../keys/mask-secrets.js';
 import { isStoreUnavailable, restateStoreFailure } from '../store/store-unavailable.js';
 import type { AuditEntry, AuditStore, DisableStore } from '../store/types.js';
 import { formatLocal } from '../windows/calendar.js';
 import type { DisableView } from './disables.js';
 import { suggestName } from './suggest-name.js';
+import { typedKey } from './typed-key.js';
 
 export type KillSwitchSource = 'slack' | 'admin_api' | 'dashboard' | 'circuit_breaker';
 
@@ -49,51 +48,14 @@ export function createKillSwitch(deps: {
     await guardStore(() => store.audit({ at: clock(), ...e }));
   }
 
-  function unknown(name: string, extra: Iterable<string> = []): KillSwitchResult {
-    const names = [...Object.keys(config.current().config.keys), ...extra];
-    const suggestion = suggestName(name, names);
-    const hint = suggestion
-      ? ` Did you mean '${suggestion}'?`
-      : ' /keys (or GET /admin/keys) lists the names.';
-    return {
-      ok: false,
-      changed: false,
-      message: `There is no key named '${name}' in keys.yaml.${hint}`,
-      unknown: true,
-      ...(suggestion ? { suggestion } : {}),
-    };
-  }
-
-  /**
-   * A key typed where its name belongs (pasted into /disable-key, the admin API path or the
-   * dashboard form): refused without storing or echoing it whole. The audit row names the key it
-   * belongs to, found by hash, so the key's history shows that its secret was typed somewhere.
-   */
   async function refuseTypedKey(
     typed: string,
     base: Omit<AuditEntry, 'at' | 'key' | 'result'>,
   ): Promise<KillSwitchResult | undefined> {
-    const shown = maskSecrets(typed);
-    if (shown === typed) return undefined;
-    const hash = hashKey(typed.trim());
-    const owner = config.current().keysByHash.get(hash)?.name;
-    const prefix = hash.slice('sha256:'.length, 'sha256:'.length + 12);
-    await audit({
-      ...base,
-      key: owner ?? shown,
-      result: owner
-        ? `refused: the key itself (${shown}, hash ${prefix}) was typed instead of its name`
-        : 'refused: a key was typed instead of a name',
-    });
-    const which = owner
-      ? ` It is the key of '${owner}': use that name.`
-      : ' It is not a key in keys.yaml; /keys (or GET /admin/keys) lists the names.';
-    return {
-      ok: false,
-      changed: false,
-      unknown: true,
-      message: `'${shown}' is a key, not a key name; nothing changed.${which} A key typed in full where others can read it should be rotated ('tollgate keys rotate').`,
-    };
+    const t = typedKey(typed, config.current());
+    if (!t) return undefined;
+    await audit({ ...base, key: t.auditKey, result: t.auditResult });
+    return { ok: false, changed: false, unknown: true, message: t.message };
   }
 
   return {
@@ -109,7 +71,7 @@ export function createKillSwitch(deps: {
       const base = { actor: by.actor, source: by.source, action: 'disable', key: name, reason };
       const key = ownEntry(config.current().config.keys, name);
       if (!key) {
-        const r = unknown(name);
+        const r = unknown(config, name);
         await audit({ ...base, result: 'refused: unknown key' });
         return r;
       }
@@ -152,7 +114,7 @@ export function createKillSwitch(deps: {
       const key = ownEntry(cfg.keys, name);
       const override = disables.get(name);
       if (!key && !override) {
-        const r = unknown(name, disables.all().keys());
+        const r = unknown(config, name, disables.all().keys());
         await audit({ ...base, result: 'refused: unknown key' });
         return r;
       }
@@ -186,6 +148,20 @@ export function createKillSwitch(deps: {
         message: `Key '${name}' is enabled again; clients can use it right away.`,
       };
     },
+  };
+}
+
+/** No key of that name: the closest configured name, when one is close. */
+function unknown(config: ConfigHolder, name: string, extra: Iterable<string> = []): KillSwitchResult {
+  const names = [...Object.keys(config.current().config.keys), ...extra];
+  const suggestion = suggestName(name, names);
+  const hint = suggestion ? ` Did you mean '${suggestion}'?` : ' /keys (or GET /admin/keys) lists the names.';
+  return {
+    ok: false,
+    changed: false,
+    message: `There is no key named '${name}' in keys.yaml.${hint}`,
+    unknown: true,
+    ...(suggestion ? { suggestion } : {}),
   };
 }
 

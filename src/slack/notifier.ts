@@ -21,14 +21,8 @@ import { tripBreaker } from './circuit-breaker.js';
 import { networkOf, userAgentFamily } from './client-fingerprint.js';
 import { createRefusalCounter } from './refusal-counter.js';
 import type { SendQueue } from './send-queue.js';
-import { createSpendRate } from './spend-rate.js';
-import {
-  createSpikeMeter,
-  SPIKE_CHECK_EVERY_MS,
-  SPIKE_FAST_CHECK_EVERY_MS,
-  type SpikeRule,
-  spikeRuleOf,
-} from './spike-rule.js';
+import { createSpikeMeter, SPIKE_CHECK_EVERY_MS, spikeRuleOf } from './spike-rule.js';
+import { createSpikeTrigger } from './spike-trigger.js';
 import { createTrailingThrottle } from './trailing-throttle.js';
 
 const HOUR_MS = 3_600_000;
@@ -161,21 +155,7 @@ export function createSlackNotifier(deps: {
   });
 
   // The fast path: this replica's own spend rate, in memory, says when to read the store at once.
-  const spendRate = createSpendRate();
-  const fastChecked = new Map<string, number>();
-  let ruleOf: { config: unknown; rule: SpikeRule } | undefined;
-  function spikeLikely(name: string, now: number): boolean {
-    const cfg = config.current().config;
-    if (ruleOf?.config !== cfg) ruleOf = { config: cfg, rule: spikeRuleOf(cfg) };
-    const { rule } = ruleOf;
-    const local = spendRate.lastHourUsd(name, now);
-    if (!(local >= rule.minUsd)) return false;
-    const last = fastChecked.get(name);
-    if (last !== undefined && now - last < SPIKE_FAST_CHECK_EVERY_MS) return false;
-    // Never measured: the store's baseline decides. Else only a rate over the rule is worth a read.
-    const average = spikeMeter.lastAverageUsd(name);
-    return average === undefined || local >= rule.factor * average;
-  }
+  const spikeTrigger = createSpikeTrigger({ config, lastAverageUsd: spikeMeter.lastAverageUsd });
 
   function thresholds(): number[] {
     const t = config.current().config.slack?.alerts.budgetThresholds ?? o.defaultThresholds ?? [0.8, 1];
@@ -202,9 +182,7 @@ export function createSlackNotifier(deps: {
 
   const notifier: SlackNotifier = {
     configReloaded(e) {
-      const keys = new Set(Object.keys(config.current().config.keys));
-      spendRate.retain(keys);
-      for (const name of fastChecked.keys()) if (!keys.has(name)) fastChecked.delete(name);
+      spikeTrigger.retain(new Set(Object.keys(config.current().config.keys)));
       background('config reloaded', async () => {
         // The diff is computed a turn later: the new config serves before Slack's summary is built.
         await new Promise((resolve) => setImmediate(resolve));
@@ -272,11 +250,7 @@ export function createSlackNotifier(deps: {
       const now = clock();
       // Only a charge can raise the hour's spend; refusals of a disabled key cost nothing to check.
       if (e.record.costUsd > 0) {
-        spendRate.add(name, e.record.costUsd, now);
-        if (spikeLikely(name, now)) {
-          fastChecked.set(name, now);
-          checkSpike(name, notify, now);
-        }
+        if (spikeTrigger.charged(name, e.record.costUsd, now)) checkSpike(name, notify, now);
         spikeChecks.touch(name, notify);
       }
 
