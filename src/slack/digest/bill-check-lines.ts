@@ -12,7 +12,11 @@ const MAX_ROWS = 12;
 
 /** The rows of the latest date among `rows` (the store's rows of the last days). */
 export function latestBillCheck(rows: readonly BillRow[]): BillRow[] {
-  const latest = rows.map((r) => r.date).sort().at(-1) ?? '';
+  const latest =
+    rows
+      .map((r) => r.date)
+      .sort()
+      .at(-1) ?? '';
   return rows.filter((r) => r.date === latest);
 }
 
