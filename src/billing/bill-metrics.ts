@@ -10,7 +10,8 @@ import type { BillCheckStore } from '../store/bill-check-types.js';
  * `other` for anything else (a model the provider reported that tollgate does not serve).
  */
 
-const LOOKBACK_DAYS = 8;
+/** A check that stopped (an admin key revoked) keeps showing its last day for a month. */
+const LOOKBACK_DAYS = 35;
 
 export function registerBillCheckMetrics(
   registry: Registry,

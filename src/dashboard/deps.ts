@@ -4,6 +4,7 @@ import type { ConfigHolder } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
+import type { BillCheckStore } from '../store/bill-check-types.js';
 import type { InsightStore } from '../store/insight-types.js';
 import type { AuditStore, SessionStore, SpendReader, UsageStore } from '../store/types.js';
 
@@ -14,7 +15,12 @@ export interface DashboardDeps {
   viewerToken?: string | undefined;
   config: ConfigHolder & { status(): ConfigStatus };
   /** Reads for the pages and the CSV, and the audit of refused actions. */
-  store: SpendReader & UsageStore & SessionStore & InsightStore & Pick<AuditStore, 'audit' | 'keyAudit'>;
+  store: SpendReader &
+    UsageStore &
+    SessionStore &
+    InsightStore &
+    Pick<AuditStore, 'audit' | 'keyAudit'> &
+    Pick<BillCheckStore, 'billChecks'>;
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { toGatewayError } from '../errors.js';
 import { readCookie, requireSession, safeNext, sessionCookie, sessionOf } from './auth.js';
+import { billCheckCard, billCheckDays } from './bill-check-section.js';
 import { CsvQueryError, usageCsv } from './csv-exports.js';
 import type { DashboardDeps } from './deps.js';
 import { html } from './html.js';
@@ -65,12 +66,14 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
     const session = sessionOf(res);
     const overview = await loadOverview(deps, rollup);
     const findings = await kit.insights.top(deps.config.current().config);
+    const billDays = billCheckDays(new Date(deps.clock()).toISOString().slice(0, 10));
+    const billRows = await deps.store.billChecks(billDays[0] ?? '', billDays.at(-1) ?? '');
     const query = new URLSearchParams(req.url.split('?')[1] ?? '');
     render(
       res,
       200,
       'Spend',
-      html`${reloadNotice(deps.config.status(), tz())}${overviewBody(overview, '/dashboard', query, topFindings(findings))}`,
+      html`${reloadNotice(deps.config.status(), tz())}${overviewBody(overview, '/dashboard', query, html`${topFindings(findings)}${billCheckCard(billRows, billDays)}`)}`,
       session,
     );
   });

@@ -23,6 +23,11 @@ header.top button{background:transparent;color:#fff;border:1px solid #5a6778;bor
 .badge.active{background:#dcf1e3;color:#1f5c37}
 .badge.disabled_in_file,.badge.disabled_override{background:#fbe0de;color:#8a211a}
 .badge.expired{background:#e6e6e6;color:#444}
+.badge.bill{padding:.05rem .3rem;margin:0 1px;font-size:.65rem}
+.badge.bill.match{background:#dcf1e3;color:#1f5c37}
+.badge.bill.unmetered,.badge.bill.mispriced{background:#fbe0de;color:#8a211a}
+.badge.bill.overmetered{background:#ffe8b3;color:#5c3d00}
+.badge.bill.unavailable,.badge.bill.none{background:#e6e6e6;color:#444}
 main{max-width:1200px;margin:0 auto;padding:1.25rem}
 h1{font-size:1.45rem;margin:.2rem 0 1rem}
 h2{font-size:1.02rem;margin:0}
