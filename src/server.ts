@@ -13,7 +13,7 @@ import type { Logger } from './log.js';
 import { createNotifierRelay, type Notifier, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
-import { createMetrics } from './ops/metrics.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { rootHandler } from './ops/root.js';
 import { checkTokens, resolveSettings, type SettingFlags } from './ops/settings.js';
 import { packageInfo } from './ops/version.js';
@@ -123,19 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   config.watch();
   if (slack) await slack.start();
 
-  const { digest, reminders } = await startSlackSchedules(slack, { store, config, clock, log });
-  // The bill check runs with or without Slack: its rows feed the dashboard, the digest and /metrics.
-  registerBillCheckMetrics(metrics.registry, { store, config, clock });
-  const channel = config.current().config.slack?.channel;
-  const billCheck = createBillCheckScheduler({
-    store,
-    config,
-    clock,
-    log,
-    env: opts.env,
-    ...(slack && channel ? { post: (msg: { text: string }) => slack.post({ channel, ...msg }) } : {}),
-  });
-  billCheck.start();
+  const schedules = await startSchedules(slack, metrics, { store, config, clock, log, env: opts.env });
 
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   log.info(
@@ -158,16 +146,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
-        digest?.stop();
-        reminders?.stop();
-        billCheck.stop();
+        schedules.stop();
         const stopped = stopListening(server);
         await gateway.drain(opts.graceMs ?? 30_000);
         server.closeAllConnections();
         await stopped;
-        await digest?.idle(); // a digest being posted finishes before the store closes
-        await reminders?.idle();
-        await billCheck.idle();
+        await schedules.idle(); // a digest being posted finishes before the store closes
         await slack?.stop();
         disables.stop();
         await config.close();
@@ -289,20 +273,45 @@ async function openServerStore(opts: ServerOptions, url: string, masker: SecretM
   return { store, health: tracked.health, lock, sweep };
 }
 
-/** The daily digest (when keys.yaml names a channel) and the expiry reminders, for a gateway with Slack. */
-async function startSlackSchedules(
+/**
+ * The scheduled jobs: the daily digest (when keys.yaml names a channel) and the expiry reminders
+ * for a gateway with Slack, and the bill check with or without it.
+ */
+async function startSchedules(
   slack: SlackIntegration | null,
-  deps: { store: Store; config: ConfigManager; clock: Clock; log: Logger },
-) {
-  const channel = deps.config.current().config.slack?.channel;
+  metrics: Metrics,
+  deps: { store: Store; config: ConfigManager; clock: Clock; log: Logger; env: NodeJS.ProcessEnv },
+): Promise<{ stop(): void; idle(): Promise<void> }> {
+  const { store, config, clock, log } = deps;
+  const channel = config.current().config.slack?.channel;
   const digest =
     slack && channel
-      ? createDigestScheduler({ ...deps, post: (msg) => slack.post({ channel, ...msg }) })
+      ? createDigestScheduler({ store, config, clock, log, post: (msg) => slack.post({ channel, ...msg }) })
       : null;
   await digest?.start();
-  const reminders = slack ? createExpiryReminders({ ...deps, post: (msg) => slack.post(msg) }) : null;
+  const reminders = slack
+    ? createExpiryReminders({ store, config, clock, log, post: (msg) => slack.post(msg) })
+    : null;
   reminders?.start();
-  return { digest, reminders };
+  // The bill check runs with or without Slack: its rows feed the dashboard, the digest and /metrics.
+  registerBillCheckMetrics(metrics.registry, { store, config, clock });
+  const billCheck = createBillCheckScheduler({
+    ...deps,
+    ...(slack && channel ? { post: (msg: { text: string }) => slack.post({ channel, ...msg }) } : {}),
+  });
+  billCheck.start();
+  return {
+    stop() {
+      digest?.stop();
+      reminders?.stop();
+      billCheck.stop();
+    },
+    async idle() {
+      await digest?.idle();
+      await reminders?.idle();
+      await billCheck.idle();
+    },
+  };
 }
 
 function stopListening(server: Server): Promise<void> {
