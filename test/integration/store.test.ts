@@ -446,6 +446,21 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       expect(await store.claimOnce('digest', 'old-day', NOON)).toBe(false);
     });
 
+    it('keeps dashboard sign-outs until their sessions expire, and forgets them after', async () => {
+      expect(await store.isSessionRevoked('sid-a')).toBe(false);
+      await store.revokeSession('sid-a', NOON + 1_000, NOON);
+      await store.revokeSession('sid-b', NOON + 9_000, NOON);
+      await store.revokeSession('sid-b', NOON + 9_000, NOON);
+      expect(await store.isSessionRevoked('sid-a')).toBe(true);
+      expect(await store.isSessionRevoked('sid-b')).toBe(true);
+      expect(await store.isSessionRevoked('sid-c')).toBe(false);
+      // The next sign-out after sid-a's session expired drops its row; sid-b's session still runs.
+      await store.revokeSession('sid-c', NOON + 20_000, NOON + 1_000);
+      expect(await store.isSessionRevoked('sid-a')).toBe(false);
+      expect(await store.isSessionRevoked('sid-b')).toBe(true);
+      expect(await store.isSessionRevoked('sid-c')).toBe(true);
+    });
+
     it('remembers the clients a key was used from', async () => {
       expect(await store.recordClient('k', 'curl|10.0.0.0/24', 1)).toEqual({ isNew: true, knownBefore: 0 });
       expect(await store.recordClient('k', 'curl|10.0.0.0/24', 2)).toEqual({ isNew: false, knownBefore: 0 });
