@@ -22,6 +22,8 @@ export function usageByGroup(rows: UsageRow[], config: Config | undefined): Usag
     g.input_tokens += r.input_tokens;
     g.output_tokens += r.output_tokens;
     g.cost_usd += r.cost_usd;
+    for (const unit of ['images', 'audio_seconds', 'characters'] as const)
+      if (r[unit]) g[unit] = (g[unit] ?? 0) + (r[unit] ?? 0);
   }
   // Most expensive first, like the rows by key.
   return [...out.values()].sort(

@@ -6,10 +6,18 @@ import type { UsageGroupBy, UsageRow } from '../store/types.js';
  * `usage.csv` serves them: one renderer, so the two files are the same byte for byte.
  */
 const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
+/**
+ * What image and audio requests were (docs/api.md#images-and-audio): columns that appear when
+ * some row in the period has them, so a report of token traffic keeps its columns.
+ */
+const UNITS = ['images', 'audio_seconds', 'characters'] as const;
+
+const hasUnits = (rows: UsageRow[]) => rows.some((r) => UNITS.some((u) => (r[u] ?? 0) > 0));
 
 export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format: string): string {
+  const media = hasUnits(rows);
   if (format === 'json') {
-    const json =
+    const json: (r: UsageRow) => Record<string, unknown> =
       by === 'hash'
         ? (r: UsageRow) => ({
             key: r.key ?? null,
@@ -17,7 +25,7 @@ export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format
             ...pick(r),
             last_used: r.last_used ?? null,
           })
-        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r) });
+        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r), ...(media ? pickUnits(r) : {}) });
     return `${JSON.stringify(rows.map(json), null, 2)}\n`;
   }
   if (by === 'hash') return renderTable(rows.map(hashCells), HASH_HEADER, rows, format);
@@ -28,8 +36,17 @@ export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format
         ? '(no group)'
         : String(r[by] ?? ''),
     ...counterCells(r),
+    ...(media ? unitCells(r) : []),
   ]);
-  return renderTable(cells, [by, ...COUNTERS], rows, format);
+  return renderTable(cells, [by, ...COUNTERS, ...(media ? UNITS : [])], rows, format);
+}
+
+function unitCells(r: UsageRow): string[] {
+  return [String(r.images ?? 0), (r.audio_seconds ?? 0).toFixed(1), String(r.characters ?? 0)];
+}
+
+function pickUnits(r: UsageRow) {
+  return { images: r.images ?? 0, audio_seconds: r.audio_seconds ?? 0, characters: r.characters ?? 0 };
 }
 
 const HASH_HEADER = ['key', 'hash', ...COUNTERS, 'last_used'];
