@@ -4,11 +4,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load/load.js';
 import { ownEntry } from '../config/own.js';
 import type { Config, ModelConfig, PriceSource } from '../config/types.js';
+import { unitPriceText } from '../metering/media-prices.js';
 import { DEFAULT_CONFIG_FILE } from '../ops/settings.js';
 import { isModelAllowed } from '../policy/model-access.js';
 import { globCatalogIds, resolveModelName } from '../policy/model-names.js';
 import { CATALOG_VERSION } from '../pricing/catalog.js';
-import { type PriceTable, pickPeriod, type Tiered } from '../pricing/pricing.js';
+import { flat, type PriceTable, pickPeriod, type Tiered } from '../pricing/pricing.js';
 import { argsError } from './args-error.js';
 import type { Command } from './io.js';
 
@@ -16,7 +17,8 @@ const HELP = `Usage: tollgate models [--key NAME] [--format table|json] [--confi
 
 The models the gateway serves (with --key, the ones that key may use): upstream, USD per million
 tokens for input, cached input (cache reads), cache writes and output, the most output one request
-may produce, and where each price comes from: keys.yaml, or the price catalog bundled with tollgate
+may produce, prices per image, character or minute of audio (image and audio models), and where
+each price comes from: keys.yaml, or the price catalog bundled with tollgate
 (${CATALOG_VERSION}). A glob entry such as "claude-*" lists the catalog models it serves. Reads only
 the config (--config, $TOLLGATE_CONFIG or ${DEFAULT_CONFIG_FILE}); needs no secrets and no network.
 
@@ -41,10 +43,22 @@ export interface ModelRow {
   sources: Record<'input' | 'output' | 'cached_input' | 'cache_write', PriceSource>;
   /** The catalog's id and version when any price comes from it. */
   catalog: string | null;
+  /** Prices per image, character or minute of audio (docs/api.md#images-and-audio), in words. */
+  unit_prices: string | null;
 }
 
+/** A model priced only per image, character or minute has no token prices: shown as 0. */
+const NO_TOKEN_PRICES: PriceTable = {
+  input: flat(0),
+  cacheRead: flat(0),
+  cacheWrite: flat(0),
+  cacheWrite1h: flat(0),
+  output: flat(0),
+  perRequest: 0,
+};
+
 function rowOf(m: ModelConfig, entry: string, now: number): ModelRow {
-  const t: PriceTable = pickPeriod(m.prices, now).table;
+  const t: PriceTable = m.prices.length > 0 ? pickPeriod(m.prices, now).table : NO_TOKEN_PRICES;
   const tierAt = (x: Tiered, start: number) =>
     x.tiers.filter((s) => s.start <= start).at(-1)?.price ?? x.base;
   const starts = [...new Set([...t.input.tiers, ...t.output.tiers].map((s) => s.start))].sort(
@@ -69,6 +83,7 @@ function rowOf(m: ModelConfig, entry: string, now: number): ModelRow {
     max_output_tokens: m.maxOutputTokens,
     sources: { input: s.input, output: s.output, cached_input: s.cachedInput, cache_write: s.cacheWrite },
     catalog: fromCatalog ? `${CATALOG_VERSION} (${m.catalogId ?? m.name})` : null,
+    unit_prices: unitPriceText(m, now) ?? null,
   };
 }
 
@@ -108,7 +123,18 @@ function sourceText(r: ModelRow): string {
 }
 
 function renderTable(rows: ModelRow[]): string {
-  const head = ['model', 'upstream', 'input', 'cached', 'cache write', 'output', 'max output', 'prices from'];
+  const units = rows.some((r) => r.unit_prices !== null);
+  const head = [
+    'model',
+    'upstream',
+    'input',
+    'cached',
+    'cache write',
+    'output',
+    'max output',
+    ...(units ? ['per unit'] : []),
+    'prices from',
+  ];
   const body = rows.map((r) => [
     r.entry === r.model ? r.model : `${r.model} (${r.entry})`,
     r.upstream,
@@ -120,6 +146,7 @@ function renderTable(rows: ModelRow[]): string {
     num(r.output_per_mtok) +
       r.tiers.map((t) => ` / ${num(t.output_per_mtok)} >${t.above_input_tokens / 1000}k`).join(''),
     String(r.max_output_tokens),
+    ...(units ? [r.unit_prices ?? '-'] : []),
     sourceText(r),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));

@@ -278,3 +278,28 @@ export function costOfAudioSeconds(model: ModelConfig, ts: number, seconds: numb
 export function costOfCharacters(model: ModelConfig, chars: number): number {
   return checkedUsd((chars * (model.units?.inputPerMchar ?? 0)) / 1e6, 'the cost of this speech');
 }
+
+const price = (x: number) => `$${Number(x.toPrecision(6))}`;
+
+/**
+ * A model's prices per image, character or minute of audio, in words (`tollgate models`, diff):
+ * keys.yaml's unit prices, and the catalog's duration price; undefined for a model with none.
+ */
+export function unitPriceText(model: ModelConfig, ts: number): string | undefined {
+  const parts: string[] = [];
+  const u = model.units;
+  if (u?.imageUsd !== undefined) {
+    parts.push(
+      typeof u.imageUsd === 'number'
+        ? `${price(u.imageUsd)}/image`
+        : Object.entries(u.imageUsd)
+            .map(([k, v]) => `${price(v)}/image ${k}`)
+            .join(', '),
+    );
+  }
+  if (u?.inputPerMchar !== undefined) parts.push(`${price(u.inputPerMchar)}/M chars`);
+  const perSecond = perAudioSecond(model, ts);
+  if (perSecond !== undefined)
+    parts.push(`${price(perSecond * 60)}/audio min${u?.audioPerMinute === undefined ? ' (catalog)' : ''}`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
