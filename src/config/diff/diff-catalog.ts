@@ -4,6 +4,7 @@ import { ownEntry } from '../own.js';
 import type { Config } from '../types.js';
 import { diffBilling } from './diff-billing.js';
 import { type ConfigChange, change, diffLimits, money, percent } from './diff-change.js';
+import { addedPriceText, diffUnitPrices } from './diff-units.js';
 
 /** The rest of a config diff: upstreams, models and prices, defaults, server and Slack settings. */
 
@@ -73,7 +74,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
           'model-added',
           name,
           users > 0 ? 'widens' : 'neutral',
-          `added on ${m.upstream} ${m.glob ? 'for every matching name the price catalog prices' : `at $${m.inputPerMtok}/$${m.outputPerMtok} per Mtok in/out`}; ${users} key(s) may use it`,
+          `added on ${m.upstream} ${m.glob ? 'for every matching name the price catalog prices' : addedPriceText(m)}; ${users} key(s) may use it`,
         ),
       );
       continue;
@@ -102,6 +103,7 @@ export function diffCatalog(oldCfg: Config, newCfg: Config, out: ConfigChange[])
         );
       }
     }
+    diffUnitPrices(name, old, m, out);
     if (old.maxOutputTokens !== m.maxOutputTokens) {
       out.push(
         change(
