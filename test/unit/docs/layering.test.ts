@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { cruise } from 'dependency-cruiser';
@@ -47,5 +48,16 @@ describe('the layering rules of npm run lint', () => {
   it('refuse an import circle, even one made of type-only imports', async () => {
     const found = await violationsIn(['src/pricing']);
     expect(found.map((v) => v.rule)).toContain('no-circular');
+  });
+});
+
+describe('ARCHITECTURE.md', () => {
+  it('names every room under src/, so a newcomer finds each one on its floor', () => {
+    const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+    const page = readFileSync(new URL('../../../ARCHITECTURE.md', import.meta.url), 'utf8');
+    const rooms = readdirSync(src, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? `src/${e.name}/` : `src/${e.name}`,
+    );
+    expect(rooms.filter((room) => !page.includes(`\`${room}\``))).toEqual([]);
   });
 });

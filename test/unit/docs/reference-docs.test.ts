@@ -98,7 +98,12 @@ describe('docs/operations.md', () => {
 });
 
 describe('links in README.md, CONTRIBUTING.md and docs/', () => {
-  const files = ['README.md', 'CONTRIBUTING.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    'CONTRIBUTING.md',
+    'ARCHITECTURE.md',
+    ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`),
+  ];
 
   it('point at files inside the repository that exist', () => {
     const broken: string[] = [];
