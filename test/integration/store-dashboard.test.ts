@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store, UsageRecord } from '../../src/store/types.js';
+import { completeUsage } from '../../src/store/usage-columns.js';
 import { type StoreBackend, storeBackends } from '../helpers/store-backends.js';
 
 /** The dashboard's reads (src/dashboard/queries.ts), against both stores. */
@@ -7,9 +8,10 @@ import { type StoreBackend, storeBackends } from '../helpers/store-backends.js';
 const NOON = Date.UTC(2026, 10, 26, 12);
 let seq = 0;
 
+// Complete (every column's default filled in), so "every field intact" holds as columns are added.
 function usage(over: Partial<UsageRecord> = {}): UsageRecord {
   seq++;
-  return {
+  return completeUsage({
     requestId: `req-${seq}`,
     ts: NOON + seq,
     day: '2026-11-26',
@@ -37,7 +39,7 @@ function usage(over: Partial<UsageRecord> = {}): UsageRecord {
     prefixTokens: 1200,
     outputLimit: 4096,
     ...over,
-  };
+  });
 }
 
 describe.each(storeBackends())('dashboard reads: $name', (backend: StoreBackend) => {
