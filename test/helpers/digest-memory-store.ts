@@ -77,6 +77,12 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
       claims.delete(`${scope}:${id}`);
     },
     getSpend: unsupported('getSpend'),
+    // The digest's "Why it costs" is tested against the real stores (test/integration/insights*.test.ts);
+    // in memory a day has no findings, so these digests test their other lines alone.
+    insightFacts: async () => ({ groups: [], repeats: [], prefixes: [] }),
+    inputTokensAtRank: unsupported('inputTokensAtRank'),
+    keepSecret: unsupported('keepSecret'),
+    dailyTotals: unsupported('dailyTotals'),
     // Only `by: 'hash'` (the stale-hash flag), computed from the records the way the stores group them.
     async queryUsage(q: UsageQuery): Promise<UsageRow[]> {
       if (q.by !== 'hash') throw new Error(`digest memory store: queryUsage by ${q.by} is not implemented`);

@@ -38,6 +38,14 @@ ${['looper', 'retrier', 'reader', 'talker', 'nightly', 'agent', 'shared', 'stead
   open:
     hash: {{hash:open}}
     models: [small-model]
+    group: adhoc
+  open-too:
+    hash: {{hash:open-too}}
+    models: [small-model]
+    group: adhoc
+groups:
+  adhoc:
+    description: scripts people run by hand
 `;
 
 export interface Usage {

@@ -6,6 +6,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeInsights } from '../../src/insights/compute.js';
 import type { Finding } from '../../src/insights/types.js';
+import { buildDigest } from '../../src/slack/digest/build-digest.js';
+import { formatUsd } from '../../src/slack/digest/money.js';
+import { renderDigestBlocks } from '../../src/slack/digest/render-blocks.js';
+import { renderDigestText } from '../../src/slack/digest/render-text.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
@@ -99,11 +103,14 @@ async function playTraffic(h: Harness, upstream: FakeUpstream, clock: ReturnType
       userAgent: i < 3 ? 'OpenAI/JS 6.1.0' : 'curl/8.5.0',
     });
   }
-  // a key without limits.
+  // two keys without limits, in one group (without limits either).
   for (let i = 0; i < 3; i++) {
     step(DAY + 8 * 3_600_000 + i * 60_000);
     await send('open', ask('small-model', `Open question ${i}`), {
       usage: { prompt: 10_000, completion: 1_000 },
+    });
+    await send('open-too', ask('small-model', `Other question ${i}`), {
+      usage: { prompt: 5_000, completion: 1_000 },
     });
   }
   // ordinary use: daytime, varied prompts, a long prefix that the provider caches.
@@ -120,7 +127,7 @@ async function playTraffic(h: Harness, upstream: FakeUpstream, clock: ReturnType
   }
 }
 
-const TRAFFIC_RECORDS = 12 + 6 + 8 + 10 + 6 + 10 + 6 + 5 + 3 + 8;
+const TRAFFIC_RECORDS = 12 + 6 + 8 + 10 + 6 + 10 + 6 + 5 + 3 + 3 + 8;
 
 type RawRow = Record<string, unknown>;
 interface Backend {
@@ -283,6 +290,21 @@ describe.each(backends)('insights on $name', ({ name, open, raw }) => {
     expect(f?.count).toBe(3);
     expect(f?.suggestion).toContain('daily_usd: 0.05');
     expect(kindsOf('open')).toEqual(['no_limit']);
+  });
+
+  it("puts the day's dearest findings in the digest, with a line for a group whose keys share a cause", async () => {
+    const config = h.deps.config.current().config;
+    const digest = await buildDigest({ store, config, revision: 'r', day: '2026-11-24', now: UNTIL });
+    const text = renderDigestText(digest);
+    expect(text).toContain('Why it costs');
+    // $0.225 exactly: the money as stored, not this test's float sum of it.
+    expect(text).toContain('asker: expensive model, $0.23 (100% of its spend), 10 requests');
+    expect(text).toContain(
+      `group adhoc: no limit on 2 keys (open, open-too), ${formatUsd(3 * SMALL(10_000, 1_000) + 3 * SMALL(5_000, 1_000))} in all`,
+    );
+    const blocks = JSON.stringify(renderDigestBlocks(digest).blocks);
+    expect(blocks).toContain('*Why it costs*');
+    expect(blocks).toContain('asker: expensive model');
   });
 
   it('finds nothing in ordinary daytime use with varied prompts and a cached prefix', () => {

@@ -1,12 +1,14 @@
 import type { BillRow } from '../../billing/types.js';
 import { ownEntry } from '../../config/own.js';
 import type { Config } from '../../config/types.js';
+import type { InsightReader } from '../../insights/read-period.js';
 import type { BillCheckStore } from '../../store/bill-check-types.js';
 import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../store/types.js';
 import { previousDay } from '../../windows/calendar.js';
 import { latestBillCheck } from './bill-check-lines.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
+import { buildInsightLines, type DigestInsights } from './insight-lines.js';
 import type { DigestKeyLine, ErrorClass } from './key-line.js';
 
 /**
@@ -49,10 +51,13 @@ export interface Digest {
   groups?: DigestGroupLine[];
   /** The latest bill check up to `day` (docs/bill-check.md), when the store keeps them. */
   billCheck?: BillRow[];
+  /** The day's dearest findings and the causes a group's keys share (docs/insights.md). */
+  insights?: DigestInsights;
 }
 
 /** What the digest reads: the rollup, disables, last use, key hashes in use and group spend. */
 export type DigestStore = Pick<UsageStore, 'rollup' | 'lastUsed' | 'queryUsage'> &
+  InsightReader &
   Pick<DisableStore, 'listDisabled'> &
   Pick<SpendReader, 'getSpend'> &
   Partial<Pick<BillCheckStore, 'billChecks'>>;
@@ -202,10 +207,11 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     monthlyLimitsUsd = (monthlyLimitsUsd ?? 0) + k.limits.monthlyUsd;
   }
 
-  const [flags, groups, billRows] = await Promise.all([
+  const [flags, groups, billRows, insights] = await Promise.all([
     computeFlags({ store, config, day, now, keys, history, disabled }),
     buildGroupLines(store, config, day),
     store.billChecks ? store.billChecks(daysBefore(day, 7), day) : Promise.resolve([]),
+    buildInsightLines(store, config, day),
   ]);
 
   return {
@@ -219,5 +225,6 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     flags,
     groups,
     ...(billRows.length > 0 ? { billCheck: latestBillCheck(billRows) } : {}),
+    insights,
   };
 }

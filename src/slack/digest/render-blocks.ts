@@ -1,6 +1,7 @@
 import { billCheckLines } from './bill-check-lines.js';
 import type { Digest, DigestFlag } from './build-digest.js';
 import { describeGroupLine } from './group-lines.js';
+import { describeFinding, describeGroupInsight } from './insight-lines.js';
 import { formatUsd } from './money.js';
 import {
   describeFooter,
@@ -108,6 +109,20 @@ export function renderDigestBlocks(d: Digest): DigestMessage {
   if (d.flags.length > 0) {
     blocks.push({ type: 'divider' });
     for (const f of d.flags) blocks.push(flagBlock(f));
+  }
+  const why = d.insights;
+  if (why && (why.findings.length > 0 || why.groups.length > 0)) {
+    // One section per finding: a section's text is capped at 3,000 characters.
+    const groups = why.groups.map((g) => `• ${escapeMrkdwn(describeGroupInsight(g))}`);
+    blocks.push({ type: 'divider' }, section(['*Why it costs*', ...groups].join('\n')));
+    for (const f of why.findings) {
+      const line = describeFinding(f);
+      blocks.push(
+        section(
+          `*${escapeMrkdwn(line.head)}*\n${escapeMrkdwn(line.detail)}\n→ ${escapeMrkdwn(line.suggestion)}`,
+        ),
+      );
+    }
   }
   blocks.push(context(escapeMrkdwn(describeFooter(d))));
   return { text: fallbackText(d), blocks };

@@ -1,6 +1,7 @@
 import { billCheckLines } from './bill-check-lines.js';
 import type { Digest } from './build-digest.js';
 import { describeGroupLine } from './group-lines.js';
+import { describeFinding, describeGroupInsight } from './insight-lines.js';
 import {
   describeFooter,
   describeMonth,
@@ -29,6 +30,14 @@ export function renderDigestText(d: Digest): string {
       out.push(`  ${f.title}`);
       for (const item of f.items)
         out.push(item.detail ? `    - ${item.key}: ${item.detail}` : `    - ${item.key}`);
+    }
+  }
+  if (d.insights && (d.insights.findings.length > 0 || d.insights.groups.length > 0)) {
+    out.push('', 'Why it costs');
+    for (const g of d.insights.groups) out.push(`  ${describeGroupInsight(g)}`);
+    for (const f of d.insights.findings) {
+      const line = describeFinding(f);
+      out.push(`  ${line.head}`, `    ${line.detail}`, `    → ${line.suggestion}`);
     }
   }
   out.push('', describeFooter(d));
