@@ -2,6 +2,7 @@ import { App, ExpressReceiver, type RespondArguments, SocketModeReceiver } from 
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../config/types.js';
+import type { InsightReader } from '../insights/read-period.js';
 import { maskDeep } from '../keys/mask-secrets.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
@@ -22,7 +23,8 @@ export type SlackStore = ClaimStore &
   ClientStore &
   SpendReader &
   Pick<UsageStore, 'spendBetween'> &
-  Pick<AuditStore, 'audit'>;
+  Pick<AuditStore, 'audit'> &
+  InsightReader;
 
 export interface SlackDeps {
   env: NodeJS.ProcessEnv;

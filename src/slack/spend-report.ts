@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder, GroupConfig, KeyConfig } from '../config/types.js';
+import { computeInsights } from '../insights/compute.js';
+import type { InsightReader } from '../insights/read-period.js';
 import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
@@ -12,12 +14,28 @@ import { escapeMrkdwn, formatPercent, formatUsd, userMention } from './format.js
 
 export interface ReportDeps {
   config: ConfigHolder;
-  store: SpendReader;
+  store: SpendReader & InsightReader;
   disables: DisableView;
   clock: Clock;
 }
 
 const MAX_LINES = 40;
+/** /spend NAME explains the key's spend over the week, as `tollgate insights` does by default. */
+const INSIGHT_DAYS = 7;
+
+/** The key's dearest finding (docs/insights.md), or nothing when none stands out. */
+async function topFinding(deps: ReportDeps, key: string, now: number): Promise<string> {
+  const [top] = await computeInsights({
+    store: deps.store,
+    config: deps.config.current().config,
+    since: now - INSIGHT_DAYS * 86_400_000,
+    until: now + 1,
+    key,
+  });
+  if (!top) return '';
+  const words = `${top.kind.replace(/_/g, ' ')}, ${formatUsd(top.usd)} (${formatPercent(top.share)} of its spend)`;
+  return `\n*Why it costs* (last ${INSIGHT_DAYS} days): ${escapeMrkdwn(words)}. ${escapeMrkdwn(top.detail)}\n→ ${escapeMrkdwn(top.suggestion)}`;
+}
 
 function against(spent: number, limit: number | undefined): string {
   if (limit === undefined) return `${formatUsd(spent)} (no limit)`;
@@ -50,7 +68,8 @@ export async function spendReport(deps: ReportDeps, text: string): Promise<strin
     return (
       `*Spend of \`${name}\`*, ${when}\n` +
       `• today: ${against(d.spentUsd, key.limits.dailyUsd)}\n` +
-      `• this month: ${against(m.spentUsd, key.limits.monthlyUsd)}${inFlight}${inGroup}`
+      `• this month: ${against(m.spentUsd, key.limits.monthlyUsd)}${inFlight}${inGroup}` +
+      (await topFinding(deps, name, now))
     );
   }
 

@@ -243,6 +243,46 @@ describe('Slack commands over signed HTTP requests', () => {
     expect(all.text).toContain('`cursor-dev`: $1.25 today');
   });
 
+  it('adds the dearest finding of the week to /spend NAME, with what would cut it', async () => {
+    // Yesterday at noon in Berlin: working hours, within the week /spend explains.
+    const noon =
+      Date.UTC(2026, 0, 1, 11, 0, 0) +
+      Math.floor((Date.now() - Date.UTC(2026, 0, 1)) / 86_400_000 - 1) * 86_400_000;
+    for (let i = 0; i < 10; i++) {
+      await store.settle(
+        {
+          requestId: `loop-${i}`,
+          ts: noon + i * 20_000,
+          day: new Date(noon).toISOString().slice(0, 10),
+          key: 'open-webui-team',
+          model: 'gpt-4o-mini',
+          upstream: 'openai',
+          route: '/v1/chat/completions',
+          status: 200,
+          errorCode: null,
+          inputTokens: 1_000,
+          outputTokens: 100,
+          cachedTokens: 0,
+          costUsd: 0.05,
+          latencyMs: 5,
+          stream: false,
+          userAgent: 'open-webui/1.0',
+          ip: '127.0.0.1',
+          configRevision: 'rev-1',
+          usageSource: 'provider',
+          requestFp: '00112233445566778899aabbccddeeff',
+        },
+        [],
+      );
+    }
+    const one = await command('/spend', 'open-webui-team', NOT_ADMIN);
+    expect(one.text).toContain('*Why it costs* (last 7 days): loop, $0.50 (100% of its spend).');
+    expect(one.text).toContain('The same request was sent 10 times in 3 minutes');
+    expect(one.text).toContain('→ Find the client stuck repeating itself');
+    const quiet = await command('/spend', 'cursor-dev', NOT_ADMIN);
+    expect(quiet.text).not.toContain('Why it costs');
+  });
+
   it('lists every key with its status, spend against limits and expiry with /keys', async () => {
     await command('/disable-key', 'open-webui-team leaked in a gist');
     const r = await command('/keys', '', NOT_ADMIN);
