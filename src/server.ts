@@ -13,6 +13,7 @@ import type { Logger } from './log.js';
 import { createNotifierRelay, type Notifier, nullNotifier } from './notifier.js';
 import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
+import { registerLeaseGauges } from './ops/lease-metrics.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { rootHandler } from './ops/root.js';
 import { checkTokens, resolveSettings, type SettingFlags } from './ops/settings.js';
@@ -79,6 +80,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   refreshSecrets();
 
   const { store, health, lock, sweep } = await openServerStore(opts, settings.store, masker, clock);
+  if (store.leaseHoldings) registerLeaseGauges(metrics.registry, store.leaseHoldings);
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/reload/manager.js';
 import { CATALOG_VERSION } from '../pricing/catalog.js';
-import type { StoreLifecycle } from '../store/types.js';
+import type { LeaseHoldings, StoreLifecycle } from '../store/types.js';
 import type { WriteHealth } from '../store/write-health.js';
 
 /**
@@ -10,7 +10,7 @@ import type { WriteHealth } from '../store/write-health.js';
  * reports what requests see.
  */
 export function healthHandler(deps: {
-  store: Pick<StoreLifecycle, 'kind' | 'ping'>;
+  store: Pick<StoreLifecycle, 'kind' | 'ping' | 'leaseHoldings'>;
   configStatus: () => ConfigStatus;
   timeoutMs?: number;
   writes?: WriteHealth;
@@ -44,8 +44,14 @@ export function healthHandler(deps: {
           : null,
       },
       prices: { catalog: CATALOG_VERSION },
+      // What this replica holds in budget leases (PostgreSQL), so an operator sees each one's share.
+      ...(deps.store.leaseHoldings ? { leases: leasesOf(deps.store.leaseHoldings()) } : {}),
     });
   };
+}
+
+function leasesOf(h: LeaseHoldings) {
+  return { count: h.leases, leased_usd: h.leasedUsd, held_usd: h.heldUsd };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

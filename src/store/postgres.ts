@@ -16,6 +16,7 @@ import {
   startDisableListener,
 } from './postgres/disables.js';
 import * as insights from './postgres/insight-queries.js';
+import { createLeaseManager } from './postgres/leases/lease-manager.js';
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { connectionConfig, createPool, guarded } from './postgres/pool.js';
@@ -52,12 +53,28 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   // A reserve or slot call still queued when its caller's deadline passed is not sent (batch.ts).
   const batched = createBatchedBudget(pool, inFlight, limit);
   const acquireSlot = createBatchedSlots(pool, inFlight, limit);
+  // Budget leases: busy keys spend slices of their windows held by this replica (leases/book.ts).
+  const leases =
+    resolved.leaseHorizonMs > 0
+      ? createLeaseManager({
+          pool,
+          clock,
+          log,
+          maxInFlight: inFlight,
+          options: { horizonMs: resolved.leaseHorizonMs },
+        })
+      : null;
 
   const origin = randomUUID();
   const subscribers = new Set<() => void>();
   let listener: DisableListener | null = null;
   let closed = false;
   const notify = () => {
+    // A disabled key's leases go back at once, on every replica (the key is refused before reserve).
+    if (leases)
+      listDisabled(pool)
+        .then((d) => leases.revoke((key) => d.has(key)))
+        .catch((err: unknown) => log.warn({ err }, 'could not read the disables to return their leases'));
     for (const cb of [...subscribers]) {
       try {
         cb();
@@ -80,18 +97,25 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       subscribers.clear();
       await listener?.stop();
       listener = null;
+      await leases?.close().catch((err: unknown) => log.warn({ err }, 'could not return the budget leases'));
       await pool.end();
     },
 
     // The calls on a request's path answer within the statement timeout, whatever the network does.
     // Reserve and settle go through group commits (postgres/batch.ts).
-    reserve: withDeadline(limit, async (r) => batched.reserve(checkedReserve(r), clock())),
+    reserve: withDeadline(limit, async (r) => {
+      const checked = checkedReserve(r);
+      if (leases?.take(checked)) return { ok: true };
+      return batched.reserve(checked, clock());
+    }),
     settle: withDeadline(limit, async (usage, periods) => {
-      const spend = await batched.settle(checkedSettle(usage), periods);
+      const checked = checkedSettle(usage);
+      const spend = await (leases?.settle(checked) ?? batched.settle(checked, periods));
       // Rejects like the settle itself, so the usage writer retries both (settling again is a no-op).
       if (hasMediaUnits(usage)) await queries.recordMediaUnits(pool, usage);
       return spend;
     }),
+    ...(leases ? { leaseHoldings: () => leases.holdings() } : {}),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),

@@ -26,9 +26,20 @@ import type {
 
 export type * from './records.js';
 
+/** What one replica holds in budget leases (PostgreSQL, docs/postgres.md#budget-leases). */
+export interface LeaseHoldings {
+  leases: number;
+  /** USD the database counts as reserved for this replica's leases (free and held). */
+  leasedUsd: number;
+  /** USD of it held by this replica's requests in flight. */
+  heldUsd: number;
+}
+
 /** Opening, health and closing: the server's wiring and /healthz. */
 export interface StoreLifecycle {
   readonly kind: 'sqlite' | 'postgres';
+  /** This replica's budget leases; absent on stores without them. */
+  leaseHoldings?(): LeaseHoldings;
   /** Applies migrations (safe when several replicas start at once). */
   init(): Promise<void>;
   /** Throws when the store cannot be reached. */

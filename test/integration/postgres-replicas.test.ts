@@ -153,7 +153,8 @@ describe('postgres store shared by several replicas', () => {
   });
 
   it('recovers the expired reservation of a dead replica exactly once when two replicas sweep', async () => {
-    const dead = createPostgresStore(db.url, { clock: () => T0 });
+    // Reservations of requests, one each (no budget leases: postgres-leases.test.ts recovers those).
+    const dead = createPostgresStore(db.url, { clock: () => T0, leaseHorizonMs: 0 });
     await dead.init();
     const periods = ['d:2026-11-26'];
     for (let i = 0; i < 40; i++) {

@@ -135,6 +135,13 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
   // then settled like any request, at its reserved amount: money is never under-counted.
   for (;;) {
     const n = await inTransaction(pool, async (c) => {
+      // A budget lease its owner drew down to nothing before it died holds nothing to charge.
+      await c.query(
+        `DELETE FROM reservations WHERE id IN (
+           SELECT id FROM reservations WHERE left(id, 6) = 'lease:' AND amount_usd = 0
+             AND ($2::boolean OR lease_until < $1) ORDER BY id FOR UPDATE SKIP LOCKED)`,
+        [now, all],
+      );
       const { rows } = await c.query<ExpiredRow>(
         `SELECT id, key, amount_usd, periods, created_at FROM reservations
          WHERE $2::boolean OR lease_until < $1

@@ -7,6 +7,7 @@
  * | pool size | `pool_size` | `TOLLGATE_PG_POOL_SIZE` | 10 |
  * | statement timeout (ms) | `statement_timeout_ms` | `TOLLGATE_PG_STATEMENT_TIMEOUT_MS` | 5000 |
  * | disable poll (ms, 0 = off) | `disable_poll_ms` | `TOLLGATE_PG_DISABLE_POLL_MS` | 0 |
+ * | budget lease horizon (ms, 0 = no leases) | `lease_horizon_ms` | `TOLLGATE_PG_LEASE_HORIZON_MS` | 2000 |
  *
  * Our parameters are removed from the URL before it reaches `pg`, which would otherwise send them
  * to the server as unknown startup options.
@@ -16,6 +17,8 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   /** Besides LISTEN/NOTIFY, re-check the disables table this often and tell subscribers on a change. */
   disablePollMs?: number;
+  /** A budget lease holds this many ms of its plan's recent spend (leases/demand.ts); 0: no leases. */
+  leaseHorizonMs?: number;
 }
 
 export interface ResolvedPostgresOptions {
@@ -23,6 +26,7 @@ export interface ResolvedPostgresOptions {
   poolSize: number;
   statementTimeoutMs: number;
   disablePollMs: number;
+  leaseHorizonMs: number;
   /** How long to wait for a new connection before failing (the store must never hang). */
   connectionTimeoutMs: number;
 }
@@ -36,6 +40,7 @@ const PARAMS = {
     min: 1,
   },
   disablePollMs: { query: 'disable_poll_ms', env: 'TOLLGATE_PG_DISABLE_POLL_MS', fallback: 0, min: 0 },
+  leaseHorizonMs: { query: 'lease_horizon_ms', env: 'TOLLGATE_PG_LEASE_HORIZON_MS', fallback: 2000, min: 0 },
 } as const;
 
 function parseSetting(raw: string | undefined, where: string, min: number): number | undefined {
@@ -68,11 +73,13 @@ export function resolvePostgresOptions(
   const poolSize = pick('poolSize');
   const statementTimeoutMs = pick('statementTimeoutMs');
   const disablePollMs = pick('disablePollMs');
+  const leaseHorizonMs = pick('leaseHorizonMs');
   return {
     connectionString: parsed.toString(),
     poolSize,
     statementTimeoutMs,
     disablePollMs,
+    leaseHorizonMs,
     // A connection attempt is bounded like a statement (and by 2 s at most): with packets dropped
     // a connect never fails on its own.
     connectionTimeoutMs: Math.min(statementTimeoutMs, 2000),

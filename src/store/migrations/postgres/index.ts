@@ -16,6 +16,7 @@ import { MIGRATION_9 } from './v9.js';
 import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
 import { MIGRATION_12 } from './v12.js';
+import { MIGRATION_13 } from './v13.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -30,4 +31,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_10,
   MIGRATION_11,
   MIGRATION_12,
+  MIGRATION_13,
 ];

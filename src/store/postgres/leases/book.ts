@@ -143,8 +143,10 @@ export function createLeaseBook(o: LeaseBookOptions) {
       if (!dem) {
         dem = { plan, d: newDemand(now) };
         demand.set(sig, dem);
-        // A key's plan changed (a reload, a group move, a new window): its other leases are stale.
+        // A key's plan changed (a reload, a group move, a new window): its other plans are stale,
+        // their leases go back and their past demand asks for no new one.
         for (const l of active.values()) if (l.plan.key === plan.key && l.sig !== sig) drain(l);
+        for (const [other, d] of demand) if (d.plan.key === plan.key && other !== sig) demand.delete(other);
       }
       noteDemand(dem.d, nano, now, o);
       const lease = active.get(sig);
@@ -187,6 +189,8 @@ export function createLeaseBook(o: LeaseBookOptions) {
     /** Stops using every lease of the keys `revoked` names (disabled): they are returned. */
     revoke(revoked: (key: string) => boolean): void {
       for (const l of [...active.values()]) if (revoked(l.plan.key)) drain(l);
+      // Their past demand asks for no new lease: a key enabled again leases once it is busy again.
+      for (const [sig, dem] of demand) if (revoked(dem.plan.key)) demand.delete(sig);
     },
 
     /** What the next round asks the database; the releases it plans leave the book now. */
@@ -204,7 +208,8 @@ export function createLeaseBook(o: LeaseBookOptions) {
       for (const [sig, dem] of demand) {
         const { want, min } = leaseSize(dem.d, now, o);
         const lease = active.get(sig);
-        if (want === 0) {
+        // Only plans asked for lately lease: a plan nobody uses any more holds no budget.
+        if (want === 0 || now - dem.d.at > o.idleMs) {
           if (!lease && now - dem.d.at > o.idleMs) demand.delete(sig);
           continue;
         }

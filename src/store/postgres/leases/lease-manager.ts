@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../../clock.js';
+import type { Logger } from '../../../log.js';
+import type { LeaseHoldings, PeriodSpend, ReserveRequest, UsageRecord } from '../../types.js';
+import { createBatcher } from '../batch.js';
+import { reservedPeriods } from '../budget.js';
+import type { Pool } from '../pool.js';
+import { createLeaseBook, type LeaseBookOptions, type LeasePlan } from './book.js';
+import { type LeasedItem, runLeaseRound, settleLeased } from './lease-sql.js';
+import { NANO } from './money.js';
+
+/**
+ * Drives one replica's lease book (book.ts) against the database: requests take from leases
+ * without a round trip, leased settles go in batches of their own (one commit for many usage
+ * records), and rounds grant, top up, renew and return leases: after a request found no lease
+ * for a busy plan (at most every `minGapMs`), and every `tickMs` in any case.
+ */
+export interface LeaseManagerOptions extends Partial<LeaseBookOptions> {
+  /** Every this often: renewals, returns of idle leases, top-ups. */
+  tickMs?: number;
+  /** Rounds asked for by requests that found no lease are at least this far apart. */
+  minGapMs?: number;
+}
+
+export const LEASE_DEFAULTS: LeaseBookOptions = {
+  tauMs: 2_000,
+  horizonMs: 2_000,
+  minRequests: 4,
+  idleMs: 2_000,
+  ttlMs: 30_000,
+  // Longer than the usage writer retries a record (docs/operations.md): by then it gave up.
+  settleGiveUpMs: 15 * 60_000,
+  newId: () => `lease:${randomUUID()}`,
+};
+
+const MAX_BATCH = 64;
+
+export function createLeaseManager(deps: {
+  pool: Pool;
+  clock: Clock;
+  log: Logger;
+  maxInFlight: number;
+  options?: LeaseManagerOptions;
+}) {
+  const { pool, clock, log } = deps;
+  const o = deps.options ?? {};
+  const book = createLeaseBook({ ...LEASE_DEFAULTS, ...o });
+  const tickMs = o.tickMs ?? 1_000;
+  const minGapMs = o.minGapMs ?? 100;
+  let running: Promise<void> | null = null;
+  let lastRound = Number.NEGATIVE_INFINITY;
+  let soon: NodeJS.Timeout | null = null;
+  let stopped = false;
+
+  const settleBatch = createBatcher<LeasedItem, Record<string, PeriodSpend> | undefined>({
+    maxBatch: MAX_BATCH,
+    maxInFlight: deps.maxInFlight,
+    one: (item) => settleLeased(pool, [item]).then((r) => r[0]),
+    many: (items) => settleLeased(pool, items),
+  });
+
+  const round = (): Promise<void> => {
+    running ??= (async () => {
+      lastRound = clock();
+      const plan = book.planRound(lastRound);
+      if (plan.grants.length + plan.returns.length + plan.renew.length === 0) return;
+      try {
+        book.applyRound(plan, await runLeaseRound(pool, plan));
+      } catch (err) {
+        book.roundFailed(plan);
+        log.warn({ err }, 'a budget lease round failed; requests reserve one by one meanwhile');
+      }
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  const roundSoon = () => {
+    if (soon || stopped) return;
+    const wait = Math.max(0, lastRound + minGapMs - clock());
+    soon = setTimeout(() => {
+      soon = null;
+      void (running ?? Promise.resolve()).then(round);
+    }, wait);
+    soon.unref();
+  };
+
+  const ticker = setInterval(() => void (running ?? round()), tickMs);
+  ticker.unref();
+
+  return {
+    /** Holds the request's amount out of a lease of its plan; false: reserve it in the database. */
+    take(r: ReserveRequest): boolean {
+      if (stopped || r.windows.length === 0) return false;
+      const plan: LeasePlan = { key: r.key, periods: reservedPeriods(r), windows: r.windows };
+      if (book.take(plan, r.id, r.amountUsd, clock())) return true;
+      roundSoon();
+      return false;
+    },
+
+    /** Settles a request served from a lease; undefined when it was not (settle it as before). */
+    settle(usage: UsageRecord): Promise<Record<string, PeriodSpend> | undefined> | undefined {
+      const s = book.startSettle(usage.requestId, usage.costUsd, clock());
+      if (!s) return undefined;
+      return settleBatch({ usage, leaseId: s.leaseId, periods: s.periods }).then((spend) => {
+        book.settled(usage.requestId);
+        return spend;
+      });
+    },
+
+    /** Returns the leases of keys that `revoked` names (disabled on any replica). */
+    revoke(revoked: (key: string) => boolean): void {
+      book.revoke(revoked);
+      roundSoon();
+    },
+
+    holdings(): LeaseHoldings {
+      const s = book.stats();
+      return { leases: s.leases, leasedUsd: s.leased / NANO, heldUsd: s.held / NANO };
+    },
+
+    /** Stops leasing and returns what it can (what requests still hold expires and is charged). */
+    async close(): Promise<void> {
+      stopped = true;
+      clearInterval(ticker);
+      if (soon) clearTimeout(soon);
+      book.revoke(() => true);
+      await running;
+      await round();
+    },
+  };
+}
+
+export type LeaseManager = ReturnType<typeof createLeaseManager>;
