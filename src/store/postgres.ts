@@ -106,7 +106,10 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     reserve: withDeadline(limit, async (r) => {
       const checked = checkedReserve(r);
       if (leases?.take(checked)) return { ok: true };
-      return batched.reserve(checked, clock());
+      const result = await batched.reserve(checked, clock());
+      if (result.ok || !leases) return result;
+      // This replica's own lease may hold what the database refused: the last cents are served.
+      return (await leases.takeAfterRefusal(checked)) ? { ok: true } : result;
     }),
     settle: withDeadline(limit, async (usage, periods) => {
       const checked = checkedSettle(usage);

@@ -105,6 +105,7 @@ class ModelDb {
         continue;
       }
       let n = Math.min(g.want, Math.floor(Math.max(0, this.room(g.plan.key)) / 4));
+      if (g.unit > 0) n = Math.floor(n / g.unit) * g.unit;
       if (n < g.min) n = 0;
       granted.set(g.leaseId, n);
       if (n === 0) continue;

@@ -74,7 +74,7 @@ export const MIGRATION_13: Migration = {
 
       FOR it IN SELECT e->>'id' AS id, (e->>'fresh')::boolean AS fresh, e->>'key' AS key,
           ARRAY(SELECT jsonb_array_elements_text(e->'periods')) AS periods, e->'windows' AS windows,
-          (e->>'want')::numeric AS want, (e->>'min')::numeric AS min
+          (e->>'want')::numeric AS want, (e->>'min')::numeric AS min, (e->>'unit')::numeric AS unit
         FROM jsonb_array_elements(p_grants) AS e
       LOOP
         IF NOT it.fresh AND NOT EXISTS (SELECT 1 FROM reservations WHERE id = it.id) THEN
@@ -85,6 +85,10 @@ export const MIGRATION_13: Migration = {
           FROM jsonb_to_recordset(it.windows) AS w(period text, lim numeric)
           JOIN spend s ON s.key = tollgate_subject(it.key, w.period) AND s.period = tollgate_period(w.period);
         g := least(it.want, trunc(greatest(coalesce(room, it.want * 4), 0) / 4, 9));
+        -- Whole requests of the plan's largest size: a remainder no request fits would stay unused.
+        IF it.unit > 0 THEN
+          g := trunc(g / it.unit) * it.unit;
+        END IF;
         IF g < it.min OR g <= 0 THEN
           RETURN QUERY SELECT it.id, '0'::text, false;
           CONTINUE;
@@ -104,6 +108,8 @@ export const MIGRATION_13: Migration = {
     END
     $fn$;
 
+    -- Items carry the usage record by its field names (src/store/usage-columns.ts); a migration that
+    -- adds a usage column redefines this function to write it, as it does tollgate_settle_many.
     CREATE FUNCTION tollgate_settle_leased(p_items jsonb)
     RETURNS TABLE (o_key text, o_entry text, o_spent numeric, o_reserved numeric)
     LANGUAGE plpgsql AS $fn$
@@ -128,15 +134,17 @@ export const MIGRATION_13: Migration = {
             upstream text, route text, status integer, "errorCode" text, "inputTokens" bigint,
             "outputTokens" bigint, "cachedTokens" bigint, cost numeric, release numeric,
             "latencyMs" double precision, stream boolean, "userAgent" text, ip text, "configRevision" text,
-            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text)
+            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text,
+            "requestFp" text, "prefixFp" text, "prefixTokens" integer, "outputLimit" integer)
           ORDER BY x.id),
         ins AS (
           INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
             output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
-            usage_source, cache_write_tokens, requested_model, key_hash)
+            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
+            output_limit)
           SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
             "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
-            "cacheWriteTokens", "requestedModel", "keyHash"
+            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit"
           FROM items
           ON CONFLICT (request_id) DO NOTHING
           RETURNING request_id),

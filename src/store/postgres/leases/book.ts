@@ -72,6 +72,8 @@ export interface GrantAsk {
   plan: LeasePlan;
   want: number;
   min: number;
+  /** The plan's largest request: grants are whole multiples of it. */
+  unit: number;
 }
 
 export interface ReturnAsk {
@@ -216,7 +218,14 @@ export function createLeaseBook(o: LeaseBookOptions) {
         if (lease) {
           const free = lease.amount - lease.held;
           if (!lease.fresh && free < want / 2)
-            grants.push({ leaseId: lease.id, fresh: false, plan: lease.plan, want: want - free, min });
+            grants.push({
+              leaseId: lease.id,
+              fresh: false,
+              plan: lease.plan,
+              want: want - free,
+              min,
+              unit: dem.d.largest,
+            });
           continue;
         }
         const fresh: Lease = {
@@ -232,7 +241,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
           draining: false,
         };
         active.set(sig, fresh);
-        grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min });
+        grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min, unit: dem.d.largest });
       }
       for (const l of [...draining]) {
         const release = Math.max(0, l.amount - l.held);

@@ -99,6 +99,17 @@ export function createLeaseManager(deps: {
       return false;
     },
 
+    /**
+     * The database refused `r`: a lease of its plan that this replica's round was being granted
+     * meanwhile holds part of what the database no longer had. Takes from it once the round is in.
+     */
+    async takeAfterRefusal(r: ReserveRequest): Promise<boolean> {
+      if (stopped || r.windows.length === 0) return false;
+      await running;
+      const plan: LeasePlan = { key: r.key, periods: reservedPeriods(r), windows: r.windows };
+      return book.take(plan, r.id, r.amountUsd, clock());
+    },
+
     /** Settles a request served from a lease; undefined when it was not (settle it as before). */
     settle(usage: UsageRecord): Promise<Record<string, PeriodSpend> | undefined> | undefined {
       const s = book.startSettle(usage.requestId, usage.costUsd, clock());

@@ -1,4 +1,5 @@
 import type { PeriodSpend, UsageRecord } from '../../types.js';
+import { completeUsage } from '../../usage-columns.js';
 import { oneStatement, type Pool } from '../pool.js';
 import type { RoundPlan, RoundResult } from './book.js';
 import { nanoOfText, nanoUp, usdText } from './money.js';
@@ -19,6 +20,7 @@ export async function runLeaseRound(pool: Pool, plan: RoundPlan): Promise<RoundR
     windows: g.plan.windows.map((w) => ({ period: w.period, lim: String(w.limitUsd) })),
     want: usdText(g.want),
     min: usdText(g.min),
+    unit: usdText(g.unit),
   }));
   const rows = await oneStatement(pool, async (c) => {
     const r = await c.query<{ o_id: string; o_granted: string | null; o_gone: boolean }>({
@@ -48,34 +50,20 @@ export async function settleLeased(
   pool: Pool,
   items: LeasedItem[],
 ): Promise<(Record<string, PeriodSpend> | undefined)[]> {
-  const payload = items.map(({ usage: u, leaseId, periods }) => ({
-    id: u.requestId,
-    lease: leaseId,
-    ts: u.ts,
-    day: u.day,
-    key: u.key,
-    model: u.model,
-    upstream: u.upstream,
-    route: u.route,
-    status: u.status,
-    errorCode: u.errorCode,
-    inputTokens: u.inputTokens,
-    outputTokens: u.outputTokens,
-    cachedTokens: u.cachedTokens,
-    cost: String(u.costUsd),
-    // What the lease book took off the lease for this cost: the database draws the same.
-    release: usdText(nanoUp(u.costUsd)),
-    latencyMs: u.latencyMs,
-    stream: u.stream,
-    userAgent: u.userAgent,
-    ip: u.ip,
-    configRevision: u.configRevision,
-    usageSource: u.usageSource,
-    periods,
-    cacheWriteTokens: u.cacheWriteTokens ?? 0,
-    requestedModel: u.requestedModel ?? null,
-    keyHash: u.keyHash ?? null,
-  }));
+  // Read by the record's field names (usage-columns.ts), `id` and `cost` (decimal text) for
+  // requestId and costUsd, as tollgate_settle_many reads them.
+  const payload = items.map(({ usage, leaseId, periods }) => {
+    const { requestId, costUsd, ...rest } = completeUsage(usage);
+    return {
+      id: requestId,
+      ...rest,
+      cost: String(costUsd),
+      // What the lease book took off the lease for this cost: the database draws the same.
+      release: usdText(nanoUp(costUsd)),
+      lease: leaseId,
+      periods,
+    };
+  });
   const rows = await oneStatement(pool, async (c) => {
     const r = await c.query<{ o_key: string; o_entry: string; o_spent: number; o_reserved: number }>({
       name: 'tollgate_settle_leased',
