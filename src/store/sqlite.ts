@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { InsightStore } from './insight-types.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
-import { createSqliteBillCheck, type SqliteBillCheck } from './sqlite/bill-check.js';
+import { asyncBillCheck, createSqliteBillCheck, type SqliteBillCheck } from './sqlite/bill-check.js';
 import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
 import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
@@ -210,15 +210,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     async keyAudit(key, limit) {
       return use().dashboard.keyAudit(key, limit);
     },
-    async meteredByModel(upstream, since, until) {
-      return use().billCheck.meteredByModel(upstream, since, until);
-    },
-    async saveBillChecks(date, upstream, rows, at) {
-      use().billCheck.saveBillChecks(date, upstream, rows, at);
-    },
-    async billChecks(fromDate, toDate) {
-      return use().billCheck.billChecks(fromDate, toDate);
-    },
+    ...asyncBillCheck(() => use().billCheck),
     async keepSecret(name, candidate) {
       return use().insights.keepSecret(name, candidate);
     },

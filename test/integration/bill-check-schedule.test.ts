@@ -82,7 +82,7 @@ describe('the scheduled bill check', () => {
     // (the week before is caught up: the gateway never checked it)
     expect((await s.check()).filter((r) => r.date === DAY)).toEqual([]);
     const askedFor20th = (u: string) =>
-      u.includes('start_time=1763596800') || u.includes('starting_at=2026-11-20');
+      u.includes('start_time=1795132800') || u.includes('starting_at=2026-11-20');
     expect(provider.adminRequests.filter((r) => askedFor20th(r.url))).toEqual([]);
     clock.set(NEXT + 2.5 * 3_600_000);
     const rows = await s.check();
@@ -104,6 +104,16 @@ describe('the scheduled bill check', () => {
     expect(await scheduler().check()).toEqual([]);
     expect(provider.adminRequests).toHaveLength(asked);
     expect(posts).toHaveLength(1);
+    // The admin key went to the admin API, and nowhere else: not Slack, not a trace-level log line.
+    expect(
+      provider.adminRequests.every(
+        (r) => r.headers.authorization === `Bearer ${ADMIN_KEY}` || r.headers['x-api-key'] === ADMIN_KEY,
+      ),
+    ).toBe(true);
+    expect(provider.received.filter((r) => JSON.stringify(r.headers).includes(ADMIN_KEY)).length).toBe(
+      provider.adminRequests.length,
+    );
+    expect(`${posts.join('\n')}${h.logLines.join('\n')}`).not.toContain(ADMIN_KEY);
   });
 
   it('says unavailable on a 401 without an alert storm, and the digest says so plainly', async () => {

@@ -41,3 +41,12 @@ export function createSqliteBillCheck(db: Database): SqliteBillCheck {
     billChecks: (fromDate, toDate) => list.all(fromDate, toDate).map(billRowOf),
   };
 }
+
+/** The store's async face of the queries, read through `get` (which throws before init and after close). */
+export function asyncBillCheck(get: () => SqliteBillCheck): BillCheckStore {
+  return {
+    meteredByModel: async (upstream, since, until) => get().meteredByModel(upstream, since, until),
+    saveBillChecks: async (date, upstream, rows, at) => get().saveBillChecks(date, upstream, rows, at),
+    billChecks: async (fromDate, toDate) => get().billChecks(fromDate, toDate),
+  };
+}
