@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { InsightGroup, InsightStore, PrefixGroup, RepeatRecord } from '../store/insight-types.js';
-import type { Store } from '../store/types.js';
+import type { UsageStore } from '../store/types.js';
 import { dayOf } from '../windows/calendar.js';
 import { foldByKey, type KeyFacts } from './key-facts.js';
 import { offsetSegments } from './offsets.js';
@@ -19,7 +19,7 @@ import {
 import type { Draft, Finding } from './types.js';
 
 export interface InsightsInput {
-  store: InsightStore & Pick<Store, 'dailyTotals'>;
+  store: InsightStore & Pick<UsageStore, 'dailyTotals'>;
   /** Limits, models and prices; without it only the rules that need none apply. */
   config: Config | undefined;
   since: number;
