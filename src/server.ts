@@ -30,6 +30,7 @@ import { maskStoreWrites } from './store/masked-store.js';
 import { openStore, sqliteFileOf } from './store/open.js';
 import { resolvePostgresOptions } from './store/postgres/options.js';
 import { lockSqliteStore } from './store/sqlite/owner-lock.js';
+import { isStoreUnavailable } from './store/store-unavailable.js';
 import type { Store } from './store/types.js';
 import { trackWriteHealth, type WriteHealth } from './store/write-health.js';
 
@@ -266,7 +267,16 @@ async function openServerStore(opts: ServerOptions, url: string, masker: SecretM
   }
   // The embedded store belongs to this one process, so every reservation left in it is from a
   // previous run that died: charge and release them all. Replicas only recover expired leases.
-  const recovered = await store.recoverReservations(clock(), store.kind === 'sqlite');
+  const recovered = await store
+    .recoverReservations(clock(), store.kind === 'sqlite')
+    .catch((err: unknown) => {
+      // Read by the operator at start: the database's own words, not the 503 a request would get.
+      const cause = isStoreUnavailable(err) ? err.cause : err;
+      throw new Error(
+        `cannot recover the reservations a previous run left in the store: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause: err },
+      );
+    });
   if (recovered > 0) log.warn({ recovered }, 'charged and released reservations left by a previous run');
   const sweep = setInterval(() => {
     store.recoverReservations(clock()).catch((err: unknown) => log.warn({ err }, 'reservation sweep failed'));

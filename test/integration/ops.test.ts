@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
+import { openStore } from '../../src/store/open.js';
+import { storeFailure } from '../../src/store/store-unavailable.js';
 import { startTestServer, type TestServer } from '../helpers/server-harness.js';
 
 const key = mintKey();
@@ -284,6 +286,30 @@ describe('a store that cannot be reached', () => {
     } finally {
       await broken.close().catch(() => {});
     }
+  });
+
+  it("says at start why the store could not recover reservations, in the database's own words", async () => {
+    const err = await startTestServer({
+      yaml: yaml(),
+      env: { FAKE_KEY: 'k' },
+      openStore: async (url) => {
+        const store = await openStore(url);
+        return {
+          ...store,
+          recoverReservations: async () => {
+            await store.close();
+            throw storeFailure(new Error('database disk image is malformed'), 'SQLite');
+          },
+        };
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe(
+      'cannot recover the reservations a previous run left in the store: database disk image is malformed',
+    );
   });
 
   it('answers the admin API 503 store_unavailable, not an internal error, when the embedded store fails', async () => {
