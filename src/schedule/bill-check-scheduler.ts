@@ -12,7 +12,8 @@ import type { ClaimStore } from '../store/types.js';
  * Runs the bill check (docs/bill-check.md#scheduling) for every UTC day whose provider reports
  * have settled: a day is due from 02:00 UTC the day after. Checked at start and every 15 minutes;
  * each (day, upstream) is claimed in the store before it runs, so several replicas and restarts
- * run it once, and a gateway that was down catches up the days it missed (up to a week back).
+ * run it once, and a gateway that was down catches up the days it missed (up to a week back;
+ * an upstream checked for the first time starts with the latest day).
  * A report the provider could not serve for a passing reason (timeout, 429, 5xx) releases its
  * claim and is asked again on a later tick; a refused admin key stays "unavailable" for the day
  * rather than hammering the admin API. Each `unmetered` or `mispriced` row alerts once.
@@ -87,8 +88,17 @@ export function createBillCheckScheduler(deps: BillCheckSchedulerDeps): BillChec
     const upstreams = billedUpstreams(config);
     const out: BillRow[] = [];
     if (upstreams.length === 0) return out;
-    for (const date of dueDays(clock())) {
+    const due = dueDays(clock());
+    // Days are caught up from an upstream's first kept check on; one with none yet is new to the
+    // check and starts with the latest day: a week back would report (and alert) usage from before
+    // tollgate served it.
+    const first = new Map<string, string>();
+    for (const r of await store.billChecks(due[0] ?? '', due.at(-1) ?? '')) {
+      if (r.date < (first.get(r.upstream) ?? '9999')) first.set(r.upstream, r.date);
+    }
+    for (const date of due) {
       for (const u of upstreams) {
+        if (date < (first.get(u.name) ?? due.at(-1) ?? '')) continue;
         const id = `${date}/${u.name}`;
         if (!(await store.claimOnce(BILL_CHECK_SCOPE, id, clock()))) continue;
         try {

@@ -186,10 +186,33 @@ describe('the scheduled bill check', () => {
     await sendTraffic(h, 2);
     await h.waitForRecords(6);
     expect(new Set(h.records.map((r) => r.day))).toEqual(new Set(['2026-11-21']));
+    clock.set(NEXT + 3 * 3_600_000);
+    const s = scheduler();
+    const rows = await s.check();
     clock.set(NEXT + 86_400_000 + 3 * 3_600_000);
-    const rows = await scheduler().check();
+    rows.push(...(await s.check()));
     const byDay = (d: string) => rows.filter((r) => r.date === d && r.upstream === 'anthropic');
     expect(byDay('2026-11-20').map((r) => [r.verdict, r.metered_tokens.output])).toEqual([['match', 77]]);
     expect(byDay('2026-11-21').map((r) => [r.verdict, r.metered_tokens.output])).toEqual([['match', 154]]);
+  });
+
+  it('catches up the days it missed while the gateway was down, and starts a new upstream at the latest day', async () => {
+    await start();
+    const s = scheduler();
+    await sendTraffic(h, 1); // the 20th, noon
+    clock.set(NEXT + 3 * 3_600_000);
+    expect(new Set((await s.check()).map((r) => r.date))).toEqual(new Set([DAY]));
+    // Nothing before the 20th was asked: that was before this upstream's first check.
+    const before = provider.adminRequests.filter((r) => /starting_at=2026-11-1\d/.test(r.url));
+    expect(before).toEqual([]);
+    clock.set(NEXT + 86_400_000 + 12 * 3_600_000); // the 22nd, noon: traffic, then the gateway is down
+    await sendTraffic(h, 1);
+    clock.set(NEXT + 3 * 86_400_000 + 3 * 3_600_000); // back on the 24th
+    const rows = await s.check();
+    expect(new Set(rows.map((r) => r.date))).toEqual(new Set(['2026-11-22']));
+    for (const day of ['2026-11-21', '2026-11-22', '2026-11-23']) {
+      expect(provider.adminRequests.some((r) => r.url.includes(`starting_at=${day}`))).toBe(true);
+    }
+    expect(rows.every((r) => r.verdict === 'match')).toBe(true);
   });
 });
