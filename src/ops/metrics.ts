@@ -41,6 +41,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const { requests, spend, tokens, latency, budgetUse, groupBudgetUse, reloadOk, reloadTs, reloads, info } =
     createSeries(registry);
+  const units = createUnitSeries(registry);
   const labels = createLabelPolicy();
   const gaugedKeys = new Set<string>();
   let retained: ReadonlySet<string> | undefined;
@@ -60,6 +61,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       const writes = r.cacheWriteTokens ?? 0;
       if (writes > 0) tokens.inc({ key, model, direction: 'cache_write' }, writes);
       latency.observe({ model, stream: String(r.stream) }, r.latencyMs / 1000);
+      // What image and audio requests were (docs/api.md#images-and-audio).
+      for (const [unit, n] of [
+        ['images', r.images],
+        ['audio_seconds', r.audioSeconds],
+        ['characters', r.characters],
+      ] as const)
+        if (typeof n === 'number' && n > 0 && Number.isFinite(n)) units.inc({ key, model, unit }, n);
     },
     retainConfig(config) {
       labels.retain(config);
@@ -169,4 +177,14 @@ function createSeries(registry: Registry) {
     registers: [registry],
   });
   return { requests, spend, tokens, latency, budgetUse, groupBudgetUse, reloadOk, reloadTs, reloads, info };
+}
+
+/** Images generated, seconds of audio transcribed and characters spoken, by key and model. */
+function createUnitSeries(registry: Registry) {
+  return new Counter({
+    name: 'tollgate_media_units_total',
+    help: 'Image and audio usage by key, model and unit (images, audio_seconds, characters).',
+    labelNames: ['key', 'model', 'unit'],
+    registers: [registry],
+  });
 }

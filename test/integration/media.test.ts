@@ -248,3 +248,25 @@ describe('moderations through tollgate', () => {
     expect(rec).toMatchObject({ route: '/v1/moderations', status: 200, costUsd: 0, usageSource: 'none' });
   });
 });
+
+describe('/metrics for images and audio', () => {
+  it('counts images, audio seconds and characters by key and model', async () => {
+    await client.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024' });
+    await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'twelve chars' });
+    await client.audio.transcriptions.create({
+      model: 'whisper-1',
+      file: await toFile(wavFile(1.5), 'a.wav'),
+    });
+    await gw.waitForRecords(3);
+    const text = await gw.deps.metrics.registry.metrics();
+    const value = (model: string, unit: string) =>
+      Number(
+        new RegExp(
+          `tollgate_media_units_total\\{key="studio",model="${model}",unit="${unit}"\\} ([0-9.]+)`,
+        ).exec(text)?.[1],
+      );
+    expect(value('gpt-image-1', 'images')).toBeGreaterThanOrEqual(1);
+    expect(value('tts-1', 'characters')).toBeGreaterThanOrEqual(12);
+    expect(value('whisper-1', 'audio_seconds')).toBeGreaterThanOrEqual(2);
+  });
+});
