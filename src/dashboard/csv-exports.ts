@@ -55,6 +55,9 @@ export function requestsCsv(records: UsageRecord[], timeZone: string): string {
     'ip',
     'usage_source',
     'config_revision',
+    'images',
+    'audio_seconds',
+    'characters',
   ];
   const lines = records.map((r) => [
     formatTime(r.ts, timeZone),
@@ -75,6 +78,9 @@ export function requestsCsv(records: UsageRecord[], timeZone: string): string {
     r.ip ?? '',
     r.usageSource,
     r.configRevision,
+    r.images == null ? '' : String(r.images),
+    r.audioSeconds == null ? '' : String(r.audioSeconds),
+    r.characters == null ? '' : String(r.characters),
   ]);
   return toCsv([header, ...lines]);
 }

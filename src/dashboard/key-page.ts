@@ -102,6 +102,8 @@ ${sortedTable({
       cell: (r) => formatInt(r.outputTokens),
     },
     { id: 'cost', label: 'Cost', numeric: true, value: (r) => r.costUsd, cell: (r) => formatUsd(r.costUsd) },
+    // What an image or audio request was (docs/api.md#images-and-audio); '–' for the rest.
+    { id: 'units', label: 'Units', value: (r) => unitsText(r) ?? null, cell: (r) => unitsText(r) ?? '–' },
     {
       id: 'latency',
       label: 'Latency',
@@ -201,4 +203,13 @@ function killSwitch(d: KeyDetail, ctx: KeyPageContext): SafeHtml {
     <button class="danger" type="submit">Disable key</button></form>`;
   }
   return html`<section class="card" id="kill-switch"><div class="card-head"><h2>Kill switch</h2></div>${body}</section>`;
+}
+
+/** `2 images`, `61.5 s audio`, `1,234 chars`; undefined for a request that was none of these. */
+function unitsText(r: UsageRecord): string | undefined {
+  const parts: string[] = [];
+  if (r.images) parts.push(`${formatInt(r.images)} image${r.images === 1 ? '' : 's'}`);
+  if (r.audioSeconds) parts.push(`${r.audioSeconds.toFixed(1)} s audio`);
+  if (r.characters) parts.push(`${formatInt(r.characters)} chars`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }

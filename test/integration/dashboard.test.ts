@@ -451,7 +451,7 @@ describe('dashboard CSV', () => {
     const csv = await get(gw.url, '/dashboard/keys/open-webui/requests.csv', cookie, 'text/csv');
     const lines = csv.body.trim().split('\n');
     expect(lines[0]).toBe(
-      'time,request_id,model,requested_model,route,status,error_code,input_tokens,cached_tokens,cache_write_tokens,output_tokens,cost_usd,latency_ms,stream,user_agent,ip,usage_source,config_revision',
+      'time,request_id,model,requested_model,route,status,error_code,input_tokens,cached_tokens,cache_write_tokens,output_tokens,cost_usd,latency_ms,stream,user_agent,ip,usage_source,config_revision,images,audio_seconds,characters',
     );
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(csv.body).toContain(`"'=HYPERLINK(""http://x"")"`);
