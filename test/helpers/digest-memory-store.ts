@@ -85,6 +85,28 @@ export function createDigestMemoryStore(records: UsageRecord[] = []): DigestMemo
     dailyTotals: unsupported('dailyTotals'),
     // Only `by: 'hash'` (the stale-hash flag), computed from the records the way the stores group them.
     async queryUsage(q: UsageQuery): Promise<UsageRow[]> {
+      if (q.by === 'key') {
+        // The digest reads each key's image and audio units of the day this way.
+        const byKey = new Map<string, UsageRow>();
+        for (const r of records) {
+          if (r.ts < q.since || r.ts >= q.until) continue;
+          const g = byKey.get(r.key) ?? {
+            key: r.key,
+            requests: 0,
+            errors: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0,
+          };
+          g.requests += 1;
+          g.cost_usd += r.costUsd;
+          if (r.images) g.images = (g.images ?? 0) + r.images;
+          if (r.audioSeconds) g.audio_seconds = (g.audio_seconds ?? 0) + r.audioSeconds;
+          if (r.characters) g.characters = (g.characters ?? 0) + r.characters;
+          byKey.set(r.key, g);
+        }
+        return [...byKey.values()];
+      }
       if (q.by !== 'hash') throw new Error(`digest memory store: queryUsage by ${q.by} is not implemented`);
       const groups = new Map<string, HashGroupRow>();
       for (const r of records) {

@@ -4,6 +4,7 @@ import type { Config } from '../../config/types.js';
 import type { InsightReader } from '../../insights/read-period.js';
 import type { BillCheckStore } from '../../store/bill-check-types.js';
 import type { DisableStore, RollupRow, SpendReader, UsageStore } from '../../store/types.js';
+import { dayRange } from '../../windows/bounds.js';
 import { previousDay } from '../../windows/calendar.js';
 import { latestBillCheck } from './bill-check-lines.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
@@ -207,8 +208,9 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     monthlyLimitsUsd = (monthlyLimitsUsd ?? 0) + k.limits.monthlyUsd;
   }
 
-  const [flags, groups, billRows, insights] = await Promise.all([
+  const [flags, , groups, billRows, insights] = await Promise.all([
     computeFlags({ store, config, day, now, keys, history, disabled }),
+    addMediaUnits(store, keys, day, config.server.timezone),
     buildGroupLines(store, config, day),
     store.billChecks ? store.billChecks(daysBefore(day, 7), day) : Promise.resolve([]),
     buildInsightLines(store, config, day),
@@ -227,4 +229,25 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     ...(billRows.length > 0 ? { billCheck: latestBillCheck(billRows) } : {}),
     insights,
   };
+}
+
+/**
+ * Each key's image and audio units of the day, on its line. The rollup has no units, so this is
+ * one grouped read of the day's usage records; only keys that made such requests get them.
+ */
+async function addMediaUnits(
+  store: Pick<UsageStore, 'queryUsage'>,
+  keys: DigestKeyLine[],
+  day: string,
+  timeZone: string,
+): Promise<void> {
+  if (keys.length === 0) return;
+  const { start, end } = dayRange(day, timeZone);
+  const rows = await store.queryUsage({ since: start, until: end, by: 'key' }, timeZone);
+  const byKey = new Map(rows.map((r) => [r.key ?? '', r]));
+  for (const line of keys) {
+    const r = byKey.get(line.key);
+    if (!r || !(r.images || r.audio_seconds || r.characters)) continue;
+    line.media = { images: r.images ?? 0, audioSeconds: r.audio_seconds ?? 0, characters: r.characters ?? 0 };
+  }
 }

@@ -17,4 +17,6 @@ export interface DigestKeyLine {
   dailyShare: number | null;
   /** The model this key spent most on that day; null when no request named a known model. */
   topModel: string | null;
+  /** What its image and audio requests were that day (docs/api.md#images-and-audio), when it made any. */
+  media?: { images: number; audioSeconds: number; characters: number };
 }

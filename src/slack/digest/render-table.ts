@@ -15,7 +15,21 @@ function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
+/** `3 img, 90 s, 1.2k ch`: a key's image and audio units of the day. */
+function mediaCell(l: DigestKeyLine): string {
+  const m = l.media;
+  if (!m) return '-';
+  const parts: string[] = [];
+  if (m.images > 0) parts.push(`${count.format(m.images)} img`);
+  if (m.audioSeconds > 0) parts.push(`${count.format(Math.round(m.audioSeconds))} s`);
+  if (m.characters > 0) parts.push(`${compact.format(m.characters)} ch`);
+  return parts.join(', ');
+}
+
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+
 export function renderKeyTable(lines: DigestKeyLine[]): string {
+  const media = lines.some((l) => l.media !== undefined);
   const header = [
     'key',
     'spend',
@@ -27,6 +41,7 @@ export function renderKeyTable(lines: DigestKeyLine[]): string {
     '429',
     '5xx',
     'daily',
+    ...(media ? ['media'] : []),
     'top model',
   ];
   const rows = lines.map((l) => [
@@ -40,6 +55,7 @@ export function renderKeyTable(lines: DigestKeyLine[]): string {
     count.format(l.errorsByClass['429']),
     count.format(l.errorsByClass['5xx']),
     l.dailyShare === null ? '-' : formatPercent(l.dailyShare),
+    ...(media ? [mediaCell(l)] : []),
     clip(l.topModel ?? '-', MAX_MODEL),
   ]);
   const all = [header, ...rows];
