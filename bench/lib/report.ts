@@ -120,7 +120,8 @@ export function renderReport(r: Report): string {
   out.push(
     `- PostgreSQL store vs SQLite: ${
       pg && tg
-        ? `${compare(pg, tg)}; the database server's own CPU ${n0(pg.json?.dbCpuUsPerRequest)} µs/req`
+        ? `${compare(pg, tg)}; the database server's own CPU ${n0(pg.json?.dbCpuUsPerRequest)} µs/req` +
+          capacityOf(pg.json?.dbCpuUsPerRequest)
         : 'not run'
     }`,
   );
@@ -187,7 +188,7 @@ export function renderReport(r: Report): string {
         ? `not run: 2,000/s is above 2/3 of its ${n0(tg[mode]?.rps)} req/s`
         : 'not measured';
     const times = (v: number) => `${v.toFixed(2)}x`;
-    const goals: Array<[string, string, string, boolean]> = [
+    const goals: Array<[string, string, string, boolean, boolean]> = [
       goal(
         'added p99 at 2,000/s (JSON)',
         '≤ 3 ms',
@@ -275,8 +276,8 @@ export function renderReport(r: Report): string {
     out.push(row(['target', 'goal', 'measured', 'met', 'measured cause, where missed']));
     out.push('| --- | --- | ---: | --- | --- |');
     const context = { tg, ...(pg ? { pg } : {}), ...(pg3 ? { pg3 } : {}) };
-    for (const [what, g, got, ok] of goals)
-      out.push(row([what, g, got, ok ? 'yes' : '**no**', ok ? '' : causeOf(what, context)]));
+    for (const [what, g, got, ok, measured] of goals)
+      out.push(row([what, g, got, ok ? 'yes' : '**no**', ok ? '' : measured ? causeOf(what, context) : got]));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('');
@@ -285,6 +286,13 @@ export function renderReport(r: Report): string {
 
 const msUnit = (us: number) => `${ms(us)} ms`;
 
+/** The capacity model of docs/postgres.md: fleet req/s ≈ database cores × 10⁶ / database µs per request. */
+function capacityOf(dbUsPerRequest: number | undefined): string {
+  if (dbUsPerRequest === undefined || !(dbUsPerRequest > 0)) return '';
+  const per = (cores: number) => Math.round((cores * 1e6) / dbUsPerRequest).toLocaleString('en-US');
+  return ` (capacity model: ~${per(1)} req/s per database core, ~${per(4)} on 4)`;
+}
+
 function goal(
   what: string,
   target: string,
@@ -292,7 +300,8 @@ function goal(
   met: (v: number) => boolean,
   show: (v: number) => string,
   missing = 'not measured',
-): [string, string, string, boolean] {
-  if (value === undefined || !Number.isFinite(value)) return [what, target, missing, false];
-  return [what, target, show(value), met(value)];
+): [string, string, string, boolean, boolean] {
+  // A row that was not measured has no cause to give: it says why it was not measured instead.
+  if (value === undefined || !Number.isFinite(value)) return [what, target, missing, false, false];
+  return [what, target, show(value), met(value), true];
 }

@@ -113,8 +113,11 @@ Requests/sec:   5411.36
     );
     expect(md).toContain('| PostgreSQL, one replica: JSON req/s vs SQLite | ≥ 50% | 25% | **no** |');
     // A missed target says what took the time, with this run's figures where it has them.
-    expect(md).toContain('**no** | the database’s own CPU: 900 µs per request in this run');
+    expect(md).toContain('**no** | the database server’s own CPU: 900 µs per request in this run');
     expect(md).toContain("the database server's own CPU 900 µs/req");
+    // A row this run did not measure gives no cause but says so; nothing is quoted from an old run.
+    expect(md).toContain('not run: 2,000/s is above 2/3 of its 2,000 req/s | **no** | not run: 2,000/s');
+    expect(md).not.toContain('GC pauses');
     expect(md).toMatch(/\| JSON throughput vs nginx \| ≥ 30% \| 40% \| yes \| {2}\|/);
     expect(md).toContain(
       '| PostgreSQL, one replica: CPU per JSON request vs SQLite | ≤ 3x | 4.00x (400 vs 100 µs) | **no** |',
