@@ -9,6 +9,8 @@
  *                 [--baseline DIR] [--throughput-only]
  *
  * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
+ * `upload` is a 10 MB transcription upload through tollgate against straight to the upstream
+ * (bench/upload.ts, in a process of its own): added time and peak RSS growth per upload in flight.
  * `--baseline DIR` also runs another build of tollgate (e.g. main's, compiled into DIR) beside
  * the SQLite and PostgreSQL rows, as "… baseline": an A/B in one run.
  */
@@ -39,7 +41,7 @@ import {
 } from './lib/targets.js';
 import { type Throughput, throughput } from './lib/wrk.js';
 
-const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3'];
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3', 'upload'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -194,6 +196,16 @@ try {
       await new Promise((r) => setTimeout(r, 300));
     }
     reload = { runs, median: median(runs), max: Math.max(...runs) };
+  }
+
+  if (wanted('upload')) {
+    log('a 10 MB transcription upload, through tollgate and direct');
+    const out = await run(
+      'npx',
+      ['tsx', 'bench/upload.ts', '--rounds', String(Math.max(3, rounds))],
+      300_000,
+    );
+    notes.push(out.trim());
   }
 
   const results: TargetResult[] = [upstream, ...targets].map((t) => result(t));
