@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ let dir: string;
 let upstream: FakeUpstream;
 let reader: Store;
 
-const yaml = () => `version: 1
+const yaml = (busyLimit = 100) => `version: 1
 upstreams:
   fake:
     base_url: ${upstream.baseUrl}
@@ -42,7 +43,7 @@ keys:
     limits: { daily_usd: ${LIMIT} }
   busy:
     hash: ${hashKey(busyKey)}
-    limits: { daily_usd: 100 }
+    limits: { daily_usd: ${busyLimit} }
 `;
 
 const ask = (url: string, as = key) =>
@@ -149,6 +150,66 @@ describe('budget leases behind real gateways', () => {
     }
   });
 });
+
+describe('a limit lowered by a reload while two replicas hold leases', () => {
+  it('is never exceeded, and the leases granted under the old limit go back', async () => {
+    const day = today();
+    const spendNow = async () => (await reader.getSpend('busy', [day]))[day]!;
+    const start = (await spendNow()).spentUsd;
+    const replicas = await Promise.all(
+      [0, 1].map(() =>
+        startTestServer({
+          yaml: yaml(start + 1),
+          store: db.url,
+          env: { FAKE_KEY: 'sk-upstream' },
+          pollMs: 100,
+        }),
+      ),
+    );
+    try {
+      const leased = async () =>
+        Promise.all(
+          replicas.map(
+            async (r) =>
+              ((await (await fetch(`${r.url}/healthz`)).json()) as { leases?: { count: number } }).leases
+                ?.count ?? 0,
+          ),
+        );
+      await waitFor(async () => {
+        await Promise.all(replicas.flatMap((r) => Array.from({ length: 4 }, () => ask(r.url, busyKey))));
+        return (await leased()).every((n) => n > 0);
+      }, 20_000);
+      const before = await spendNow();
+      expect(before.reservedUsd).toBeGreaterThan(0);
+      // The reload: what is spent now plus about four requests' worth.
+      const lowered = before.spentUsd + 0.01;
+      const revisions = await Promise.all(replicas.map((r) => revisionOf(r.url)));
+      for (const r of replicas) writeFileSync(r.file, yaml(lowered));
+      await waitFor(async () => {
+        const now = await Promise.all(replicas.map((r) => revisionOf(r.url)));
+        return now.every((rev, i) => rev !== revisions[i]);
+      }, 5_000);
+      let refused = 0;
+      for (let wave = 0; wave < 10 && refused < 4; wave++) {
+        const statuses = await Promise.all(
+          replicas.flatMap((r) => [ask(r.url, busyKey), ask(r.url, busyKey)]),
+        );
+        refused += statuses.filter((s) => s === 429).length;
+      }
+      expect(refused).toBeGreaterThan(0);
+      const after = await spendNow();
+      expect(after.spentUsd + after.reservedUsd).toBeLessThanOrEqual(lowered + 1e-12);
+      // Nothing leased under the old limit is still held.
+      await waitFor(async () => (await spendNow()).reservedUsd === 0, 5_000);
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+});
+
+async function revisionOf(url: string): Promise<string> {
+  return ((await (await fetch(`${url}/healthz`)).json()) as { config: { revision: string } }).config.revision;
+}
 
 async function leaseRows(): Promise<number> {
   const pg = await import('pg');
