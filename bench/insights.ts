@@ -49,7 +49,8 @@ function record(i: number): UsageRecord {
   const slot = Math.floor(i / KEYS);
   const loop = k % 50 === 0 && slot % 40 < 12; // some keys repeat one request in bursts
   const retry = k % 20 === 1 && slot % 10 < 2;
-  const ts = START + Math.floor(((i * 7_919) % RECORDS) * ((END - START) / RECORDS));
+  // In time order, as the gateway writes them (the rowid follows the clock).
+  const ts = START + Math.floor(i * ((END - START) / RECORDS));
   const input = k % 10 === 2 ? 40_000 + (i % 5_000) : 300 + (i % 3_000);
   const output = 50 + (i % 700);
   const prefixed = k % 4 === 0;
