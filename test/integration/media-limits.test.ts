@@ -269,3 +269,44 @@ describe.skipIf(process.env.TOLLGATE_TEST_SKIP_PG === '1')('image budgets on two
     expect(spend[`d:${day}`]?.spentUsd ?? 0).toBeGreaterThan(0.49);
   });
 });
+
+describe('a client that leaves mid-audio', () => {
+  let upstream: FakeUpstream;
+  let gw: Harness;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    gw = await startGateway({ yaml: mediaYaml(upstream.baseUrl) });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  it('aborts the upstream, records 499 and still charges the characters the provider bills', async () => {
+    // The upstream sends the first piece of audio, then keeps generating.
+    upstream.next(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/mpeg' });
+      res.write(Buffer.alloc(4096, 1));
+      await sleep(5_000);
+      res.end();
+    });
+    const input = 'A long text read aloud, cut off by the listener.';
+    const ctrl = new AbortController();
+    const res = await fetch(`${gw.baseURL}/audio/speech`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.keys.studio}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tts-1', voice: 'alloy', input }),
+      signal: ctrl.signal,
+    });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    ctrl.abort();
+    const [rec] = await gw.waitForRecords(1);
+    expect(rec).toMatchObject({ status: 499, errorCode: 'client_closed_request', characters: input.length });
+    expect(Math.abs((rec?.costUsd ?? 0) - (input.length * 15) / 1e6)).toBeLessThan(1e-9);
+    await upstream.waitForRequests(1);
+    for (let i = 0; i < 100 && upstream.abortedAt.length === 0; i++) await sleep(20);
+    expect(upstream.abortedAt.length).toBe(1);
+  });
+});
