@@ -96,6 +96,32 @@ describe('images through tollgate', () => {
     );
   });
 
+  it('streams a gpt-image-1 generation with partial images and charges the usage of its completed event', async () => {
+    const stream = await client.images.generate({
+      model: 'gpt-image-1',
+      prompt: 'a lighthouse',
+      size: '1024x1024',
+      stream: true,
+      partial_images: 2,
+    });
+    const types: string[] = [];
+    for await (const ev of stream) types.push(ev.type);
+    expect(types).toEqual([
+      'image_generation.partial_image',
+      'image_generation.partial_image',
+      'image_generation.completed',
+    ]);
+    const rec = await lastRecord();
+    expect(rec).toMatchObject({ stream: true, usageSource: 'provider', images: 1 });
+    expectUsd(
+      rec.costUsd,
+      catalog('gpt-image-1', {
+        input_tokens: MEDIA.image.textTokens,
+        output_tokens: MEDIA.image.outputTokensPerImage,
+      }),
+    );
+  });
+
   it('charges a dall-e-3 image at its image_usd price for the size and quality asked', async () => {
     await client.images.generate({ model: 'dall-e-3', prompt: 'x', size: '1024x1792', quality: 'hd', n: 1 });
     const rec = await lastRecord();
@@ -186,6 +212,21 @@ describe('transcriptions through tollgate', () => {
     const seconds = Math.ceil(mp3Seconds(120));
     expect(rec).toMatchObject({ usageSource: 'estimated', audioSeconds: seconds });
     expectUsd(rec.costUsd, catalog('whisper-1', { audio_seconds: seconds, input_audio_seconds: seconds }));
+  });
+
+  it('passes srt and vtt answers through and charges them by the duration read from the file', async () => {
+    for (const format of ['srt', 'vtt'] as const) {
+      gw.records.length = 0;
+      const t = await client.audio.transcriptions.create({
+        model: 'whisper-1',
+        file: await toFile(wav, 'note.wav'),
+        response_format: format,
+      });
+      expect(String(t)).toContain(MEDIA.transcript);
+      const rec = await lastRecord();
+      expect(rec).toMatchObject({ usageSource: 'estimated', audioSeconds: 3 });
+      expectUsd(rec.costUsd, catalog('whisper-1', { audio_seconds: 3, input_audio_seconds: 3 }));
+    }
   });
 
   it('answers verbose_json with its segments and charges the reported seconds', async () => {
