@@ -1,32 +1,23 @@
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
-import type { InsightStore } from './insight-types.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
-import { asyncBillCheck, createSqliteBillCheck, type SqliteBillCheck } from './sqlite/bill-check.js';
-import { createSqliteBudget, type SqliteBudget } from './sqlite/budget.js';
+import { createSqliteBillCheck } from './sqlite/bill-check.js';
+import { createSqliteBudget } from './sqlite/budget.js';
 import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
-import { createSqliteDashboardQueries, type SqliteDashboardQueries } from './sqlite/dashboard-queries.js';
+import { createSqliteDashboardQueries } from './sqlite/dashboard-queries.js';
 import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteInsights } from './sqlite/insight-queries.js';
-import { createSqliteKv, type SqliteKv } from './sqlite/kv.js';
+import { createSqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
-import { createSqliteUsageQueries, type SqliteUsageQueries } from './sqlite/usage-queries.js';
+import { type Ready, sqliteDisableCalls, sqliteRecordCalls, sqliteReportCalls } from './sqlite/role-calls.js';
+import { createSqliteUsageQueries } from './sqlite/usage-queries.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
 export interface SqliteStoreOptions {
   /** Stamps reservations (their age on recovery); injected so tests can move time. */
   clock?: Clock;
-}
-
-interface Ready {
-  budget: SqliteBudget;
-  queries: SqliteUsageQueries;
-  kv: SqliteKv;
-  dashboard: SqliteDashboardQueries;
-  billCheck: SqliteBillCheck;
-  insights: InsightStore;
 }
 
 /**
@@ -62,7 +53,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
 
   const rate = createMemoryRateLimiter();
   // The budget's spend cache is checked at the start of each shared transaction and dropped
-  // after one that rolled back (sqlite/budget.ts).
+  // after one that rolled back (sqlite/spend-cache.ts).
   const group = createGroupCommit(db, {
     begin: () => ready?.budget.begin(),
     rolledBack: () => ready?.budget.rolledBack(),
@@ -75,16 +66,6 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     if (closed) throw new Error('the SQLite store is closed');
     if (!ready) throw new Error('the SQLite store is not initialized; call init() first');
     return ready;
-  };
-
-  const notifyDisabledChange = (): void => {
-    for (const cb of subscribers) {
-      try {
-        cb();
-      } catch {
-        // A subscriber's failure must not turn a committed disable into a reported error.
-      }
-    }
   };
 
   const store: Store = {
@@ -144,82 +125,9 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       rate.releaseSlot(id, key, end);
     },
 
-    async setDisabled(d) {
-      const changed = use().kv.setDisabled(d);
-      if (changed) notifyDisabledChange();
-      return changed;
-    },
-    async clearDisabled(key) {
-      const changed = use().kv.clearDisabled(key);
-      if (changed) notifyDisabledChange();
-      return changed;
-    },
-    async listDisabled() {
-      return use().kv.listDisabled();
-    },
-    onDisabledChange(cb) {
-      subscribers.add(cb);
-      return () => {
-        subscribers.delete(cb);
-      };
-    },
-
-    async audit(e) {
-      use().kv.audit(e);
-    },
-    async listAudit(limit) {
-      return use().kv.listAudit(limit);
-    },
-    async claimOnce(scope, id, at) {
-      return use().kv.claimOnce(scope, id, at);
-    },
-    async pruneClaims(scope, before) {
-      return use().kv.pruneClaims(scope, before);
-    },
-    async releaseClaim(scope, id) {
-      use().kv.releaseClaim(scope, id);
-    },
-    async recordClient(key, fingerprint, at) {
-      return use().kv.recordClient(key, fingerprint, at);
-    },
-    async revokeSession(sid, expiresAt, now) {
-      use().kv.revokeSession(sid, expiresAt, now);
-    },
-    async isSessionRevoked(sid) {
-      return use().kv.isSessionRevoked(sid);
-    },
-
-    async queryUsage(q, timeZone) {
-      return use().queries.queryUsage(q, timeZone);
-    },
-    async rollup(fromDay, toDay) {
-      return use().queries.rollup(fromDay, toDay);
-    },
-    async spendBetween(key, since, until) {
-      return use().queries.spendBetween(key, since, until);
-    },
-    async lastUsed() {
-      return use().queries.lastUsed();
-    },
-    async dailyTotals(q) {
-      return use().dashboard.dailyTotals(q);
-    },
-    async recentUsage(key, limit) {
-      return use().dashboard.recentUsage(key, limit);
-    },
-    async keyAudit(key, limit) {
-      return use().dashboard.keyAudit(key, limit);
-    },
-    ...asyncBillCheck(() => use().billCheck),
-    async keepSecret(name, candidate) {
-      return use().insights.keepSecret(name, candidate);
-    },
-    async insightFacts(q) {
-      return use().insights.insightFacts(q);
-    },
-    async inputTokensAtRank(key, since, until, rank) {
-      return use().insights.inputTokensAtRank(key, since, until, rank);
-    },
+    ...sqliteDisableCalls(use, subscribers),
+    ...sqliteRecordCalls(use),
+    ...sqliteReportCalls(use),
   };
 
   // The store's boundary: a failed call (disk full, a locked or damaged file, a closed store)
