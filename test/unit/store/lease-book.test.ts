@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createLeaseBook, type LeasePlan, type RoundPlan } from '../../../src/store/postgres/leases/book.js';
+
+const plan = (limitUsd: number): LeasePlan => ({
+  key: 'alpha',
+  periods: ['d:1'],
+  windows: [{ period: 'd:1', limitUsd }],
+});
+
+function bookWithLease(now: number) {
+  let seq = 0;
+  const book = createLeaseBook({
+    tauMs: 2_000,
+    horizonMs: 2_000,
+    minRequests: 4,
+    idleMs: 2_000,
+    ttlMs: 30_000,
+    settleGiveUpMs: 60_000,
+    newId: () => `lease:${seq++}`,
+  });
+  for (let i = 0; i < 8; i++) book.take(plan(10), `warm-${i}`, 0.01, now);
+  const round = book.planRound(now);
+  const grant = round.grants[0];
+  if (!grant) throw new Error('no grant asked for');
+  book.applyRound(round, { granted: new Map([[grant.leaseId, grant.want]]), gone: new Set() });
+  return { book, leaseId: grant.leaseId };
+}
+
+const released = (r: RoundPlan) => r.returns.reduce((n, x) => n + x.release, 0);
+
+describe('a replica’s lease book', () => {
+  it('serves a busy plan from its lease, then returns the lease once a reload changed the plan', () => {
+    const { book, leaseId } = bookWithLease(1_000);
+    expect(book.take(plan(10), 'q1', 0.01, 1_001)).toBe(true);
+    // The limit was lowered: the next request's plan differs, so it reserves in the database.
+    expect(book.take(plan(5), 'q2', 0.01, 1_002)).toBe(false);
+    const round = book.planRound(1_003);
+    expect(round.returns).toEqual([{ leaseId, release: 80_000_000 - 10_000_000, close: false }]);
+    // No new lease is asked for under the old limit.
+    expect(round.grants.every((g) => g.plan.windows[0]?.limitUsd === 5)).toBe(true);
+    // The request in flight settles from the old lease; then the lease closes.
+    expect(book.startSettle('q1', 0.004, 1_004)).toEqual({ leaseId, key: 'alpha', periods: ['d:1'] });
+    book.settled('q1');
+    const last = book.planRound(1_005);
+    expect(last.returns).toEqual([{ leaseId, release: 6_000_000, close: true }]);
+    expect(book.stats().leases).toBe(0);
+  });
+
+  it('stops taking from a lease halfway to its expiry until a round renews it', () => {
+    const { book } = bookWithLease(1_000);
+    expect(book.take(plan(10), 'a', 0.01, 1_000 + 14_000)).toBe(true);
+    expect(book.take(plan(10), 'b', 0.01, 1_000 + 15_000)).toBe(false);
+    const round = book.planRound(1_000 + 15_000);
+    book.applyRound(round, { granted: new Map(), gone: new Set() });
+    expect(book.take(plan(10), 'c', 0.01, 1_000 + 15_001)).toBe(true);
+  });
+
+  it('returns everything and asks for nothing once every key is revoked (a disable, or closing)', () => {
+    const { book } = bookWithLease(1_000);
+    book.revoke((key) => key === 'alpha');
+    const round = book.planRound(1_001);
+    expect(round.grants).toEqual([]);
+    expect(released(round)).toBe(80_000_000);
+    expect(book.take(plan(10), 'q', 0.01, 1_002)).toBe(false);
+  });
+});
