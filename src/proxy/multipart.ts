@@ -71,6 +71,8 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     let settled = false;
     let parsed = false;
     let tapping: Promise<unknown> | undefined;
+    /** The tapped file's stream into `tap`, while it is being fed. */
+    let feed: Readable | undefined;
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: req.headers, limits: { fieldSize: 1024 * 1024, fields: 64, files: 32 } });
@@ -86,6 +88,10 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
       req.unpipe(parser);
       parser.removeAllListeners('error');
       parser.on('error', () => {});
+      // An upload cut short ends the tap's stream too, so its reader finishes instead of waiting forever.
+      feed?.push(null);
+      feed = undefined;
+      body.chunks = [];
       reject(err);
     };
     const done = async () => {
@@ -111,19 +117,22 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     parser.on('file', (field, stream, info) => {
       const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
       body.files.push(file);
-      let feed: Readable | undefined;
+      let tapped: Readable | undefined;
       if (opts.tap && field === opts.tapField && !tapping) {
         // Fed without backpressure: the parser keeps up with an upload, and stops reading once it knows.
-        feed = new Readable({ read() {} });
-        tapping = opts.tap(feed, { mimeType: info.mimeType }).finally(() => {
+        tapped = new Readable({ read() {} });
+        feed = tapped;
+        tapping = opts.tap(tapped, { mimeType: info.mimeType }).finally(() => {
           feed = undefined;
         });
       }
       stream.on('data', (chunk: Buffer) => {
         file.bytes += chunk.length;
-        feed?.push(chunk);
+        if (feed === tapped) tapped?.push(chunk);
       });
-      stream.on('end', () => feed?.push(null));
+      stream.on('end', () => {
+        if (feed === tapped) tapped?.push(null);
+      });
       stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
     });
     parser.on('filesLimit', () => fail(invalid('the multipart body has more than 32 files.')));

@@ -166,6 +166,25 @@ describe('image, speech and transcription costs agree with the catalog', () => {
     expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
   });
 
+  it("estimates gpt-4o-mini-tts's binary answer, which reports no usage, from the input's length, within the bound", () => {
+    const model = catalogModel('gpt-4o-mini-tts');
+    const input = 'x'.repeat(150);
+    const bound = boundSpeech(model, NOW, { input, instructions: '' });
+    const m = meterMedia(
+      { completed: true, upstreamStatus: 200, reachedUpstream: true },
+      createMediaReader('openai-speech'),
+      model,
+      NOW,
+      { kind: 'speech', characters: 150, speed: 1 },
+      bound,
+    );
+    // 150 characters at 15 a second: 10 s of speech, about 21 audio tokens a second.
+    expect(m).toMatchObject({ usageSource: 'estimated', units: { characters: 150 } });
+    expect(m.usage.outputTokens).toBe(210);
+    expectUsd(m.costUsd, catalog('gpt-4o-mini-tts', { input_tokens: 39, output_tokens: 210 }));
+    expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
+  });
+
   it('prices tts-1 per character from input_per_mchar, counting code points', () => {
     const model = unitModel('tts-1', { input_per_mchar: 15 });
     const input = 'héllo 👋';
