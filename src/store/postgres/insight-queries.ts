@@ -8,7 +8,7 @@ import {
   rowOfRepeat,
 } from '../insight-sql.js';
 import type { InsightFacts, InsightQuery } from '../insight-types.js';
-import { guarded, type Pool } from './pool.js';
+import { guarded, inTransaction, type Pool } from './pool.js';
 
 /** Insight aggregates and the fingerprint secret on PostgreSQL (see insight-sql.ts). */
 
@@ -27,20 +27,34 @@ export function keepSecret(pool: Pool, name: string, candidate: string): Promise
   });
 }
 
-export function insightFacts(pool: Pool, q: InsightQuery): Promise<InsightFacts> {
-  return guarded(async () => {
-    const args = q.key === undefined ? [] : [q.key];
-    const [groups, repeats, prefixes] = await Promise.all([
-      pool.query(groupsSql(q, '$1'), args),
-      pool.query(repeatsSql(q, '$1'), args),
-      pool.query(prefixesSql(q, '$1'), args),
-    ]);
-    return {
-      groups: groups.rows.map(rowOfGroup),
-      repeats: repeats.rows.map(rowOfRepeat),
-      prefixes: prefixes.rows.map(rowOfPrefix),
-    };
+/**
+ * Insight reads scan a period of the usage table: over a month of a busy fleet they take longer
+ * than the statement timeout that bounds a request's store calls. Each runs in a read-only
+ * transaction of its own with a longer limit, so the request path keeps its short one.
+ */
+const INSIGHT_STATEMENT_TIMEOUT_MS = 120_000;
+
+function readLong<T>(pool: Pool, sql: string, args: unknown[]): Promise<T[]> {
+  return inTransaction(pool, async (c) => {
+    await c.query(`SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${INSIGHT_STATEMENT_TIMEOUT_MS}`);
+    // The client's own timeout (the pool's query_timeout) is raised with it.
+    const query = { text: sql, values: args, query_timeout: INSIGHT_STATEMENT_TIMEOUT_MS + 1_000 };
+    return (await c.query(query as { text: string; values: unknown[] })).rows as T[];
   });
+}
+
+export async function insightFacts(pool: Pool, q: InsightQuery): Promise<InsightFacts> {
+  const args = q.key === undefined ? [] : [q.key];
+  const [groups, repeats, prefixes] = await Promise.all([
+    readLong<Record<string, unknown>>(pool, groupsSql(q, '$1'), args),
+    readLong<Record<string, unknown>>(pool, repeatsSql(q, '$1'), args),
+    readLong<Record<string, unknown>>(pool, prefixesSql(q, '$1'), args),
+  ]);
+  return {
+    groups: groups.map(rowOfGroup),
+    repeats: repeats.map(rowOfRepeat),
+    prefixes: prefixes.map(rowOfPrefix),
+  };
 }
 
 export function inputTokensAtRank(
