@@ -1,0 +1,176 @@
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { Notifier } from '../../notifier.js';
+import type { Metrics } from '../../ops/metrics.js';
+import { diffConfigs, renderDiff } from '../diff/diff.js';
+import { type EnvCheck, unsetReferences } from '../load/env-refs.js';
+import type { LoadedConfig, Problem } from '../types.js';
+import { type Attempt, attempt, formatProblem, type ValidAttempt } from './attempt.js';
+import { readSettled, type Sleep } from './read-settled.js';
+import { contentRevision } from './revision.js';
+import { tornWriteProblem } from './torn-write.js';
+
+export interface ReloadResult {
+  /** A valid config is being served that came from this attempt (or the same one again). */
+  applied: boolean;
+  /** The served revision changed. */
+  changed: boolean;
+  errors: Problem[];
+}
+
+/** What the manager serves and remembers between reloads; a reload step updates it in place. */
+export interface ServedState {
+  current: LoadedConfig;
+  servedEndsWithNewline: boolean;
+  ok: boolean;
+  lastAttemptAt: number;
+  lastError: Problem[] | null;
+  lastFingerprint: string;
+  missingLogged: boolean;
+}
+
+export interface ReloadContext {
+  file: string;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  notifier: Notifier;
+  settleMs: number;
+  sleep: Sleep;
+  vars: NodeJS.ProcessEnv | undefined;
+  /** The LoadedConfig a valid attempt becomes (its revision names the git commit too). */
+  build(a: ValidAttempt, now: number): Promise<LoadedConfig>;
+  state: ServedState;
+}
+
+/** Reasons that mean "the file system says something changed": the writer may not be done. */
+const SETTLED_REASONS = new Set(['watch', 'poll', 'watch-start']);
+
+/** Reads and validates the file; a valid one that looks like a write still under way is refused. */
+async function readAttempt(ctx: ReloadContext, reason: string, now: number): Promise<Attempt> {
+  const { file, state, vars } = ctx;
+  const read = () =>
+    readSettled(file, {
+      settleMs: SETTLED_REASONS.has(reason) ? ctx.settleMs : 0,
+      sleep: ctx.sleep,
+      skip: (text) => contentRevision(text) === state.lastFingerprint,
+    });
+  const env: EnvCheck | undefined = vars
+    ? { vars, unsetIs: 'error', tolerate: unsetReferences(state.current.config, vars) }
+    : undefined;
+  const a = await attempt(file, now, read, env);
+  if (a.kind !== 'valid') return a;
+  const torn = tornWriteProblem(file, a.text, a.config, {
+    config: state.current.config,
+    endsWithNewline: state.servedEndsWithNewline,
+  });
+  return torn ? { kind: 'invalid', errors: [torn], fingerprint: a.fingerprint } : a;
+}
+
+/** The last good config keeps serving; logs, metrics, /healthz and Slack say why. */
+function reject(
+  ctx: ReloadContext,
+  a: Extract<Attempt, { kind: 'invalid' | 'unreadable' }>,
+  reason: string,
+  now: number,
+): ReloadResult {
+  const { file, state, metrics } = ctx;
+  state.ok = false;
+  state.lastError = a.errors;
+  metrics.reloadAttempt(false);
+  metrics.setReload(false, now, state.current.revision);
+  ctx.log.error(
+    { file, reason, revision: state.current.revision, errors: a.errors.map(formatProblem) },
+    'config reload rejected; keeping the last good config',
+  );
+  ctx.notifier.configReloadFailed({
+    file,
+    errors: a.errors,
+    revision: state.current.revision,
+    rejected: a.fingerprint,
+  });
+  return { applied: false, changed: false, errors: a.errors };
+}
+
+/** The diff for Slack, computed once and only when asked for (the notifier asks a turn later). */
+function lazySummary(ctx: ReloadContext, previous: LoadedConfig, next: LoadedConfig): () => string {
+  let summary: string | undefined;
+  return (): string => {
+    if (summary !== undefined) return summary;
+    try {
+      summary = renderDiff(diffConfigs(previous.config, next.config), 'markdown');
+    } catch (err) {
+      ctx.log.error({ err, file: ctx.file }, 'could not summarize the config change');
+      summary = 'The config changed (the summary could not be computed).';
+    }
+    return summary;
+  };
+}
+
+async function apply(
+  ctx: ReloadContext,
+  a: ValidAttempt,
+  reason: string,
+  now: number,
+  started: number,
+): Promise<ReloadResult> {
+  const { file, state, metrics, log } = ctx;
+  const next = await ctx.build(a, now);
+  const previous = state.current;
+  const recovered = !state.ok;
+  const changed = next.revision !== previous.revision;
+  // The swap is one reference assignment: readers see the old object or the new one, never a mix.
+  if (changed) state.current = next;
+  state.servedEndsWithNewline = a.text.endsWith('\n');
+  state.ok = true;
+  state.lastError = null;
+  metrics.reloadAttempt(true);
+  metrics.setReload(true, now, state.current.revision);
+  log.info(
+    {
+      file,
+      reason,
+      revision: state.current.revision,
+      previousRevision: previous.revision,
+      ms: Math.round(performance.now() - started),
+    },
+    'config reloaded',
+  );
+  if (a.warnings.length > 0) log.warn({ file, warnings: a.warnings.map(formatProblem) }, 'config warnings');
+  if (changed || recovered) {
+    ctx.notifier.configReloaded({
+      revision: state.current.revision,
+      previousRevision: previous.revision,
+      summary: lazySummary(ctx, previous, next),
+    });
+  }
+  return { applied: true, changed, errors: [] };
+}
+
+/** One reload: read → hash (skip unchanged) → validate → swap, or keep the last good config. */
+export async function reloadOnce(ctx: ReloadContext, reason: string): Promise<ReloadResult> {
+  const { file, state, log } = ctx;
+  const now = ctx.clock();
+  const started = performance.now();
+  const a = await readAttempt(ctx, reason, now);
+
+  if (a.kind === 'missing') {
+    // A deleted file is a step of unlink+create or a mistake, never an instruction to serve nothing.
+    if (!state.missingLogged)
+      log.warn(
+        { file, reason, revision: state.current.revision },
+        'config file missing; keeping the last good config',
+      );
+    state.missingLogged = true;
+    return { applied: false, changed: false, errors: [] };
+  }
+  state.missingLogged = false;
+  // Unchanged bytes: nothing to do, and nothing to say (the poll runs every few hundred ms).
+  // An operator's SIGHUP is an explicit ask: it re-checks (e.g. a `git commit` of the same bytes).
+  if (a.fingerprint === state.lastFingerprint && reason !== 'SIGHUP') {
+    return { applied: state.ok, changed: false, errors: state.ok ? [] : (state.lastError ?? []) };
+  }
+  state.lastFingerprint = a.fingerprint;
+  state.lastAttemptAt = now;
+  return a.kind === 'valid' ? apply(ctx, a, reason, now, started) : reject(ctx, a, reason, now);
+}
