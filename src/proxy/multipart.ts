@@ -38,6 +38,12 @@ export interface MultipartOptions {
   /** A file field whose bytes are streamed, as they arrive, to `tap` (the first such file only). */
   tapField?: string;
   tap?: (file: Readable, info: { mimeType: string }) => Promise<unknown>;
+  /**
+   * Fields and files that may appear once: the gateway reads one copy and forwards every copy,
+   * so a second copy could be what the upstream acts on (another model, n, file) while the bound
+   * was set from the first. A repeat is refused, naming the part, before anything is forwarded.
+   */
+  once?: ReadonlySet<string>;
 }
 
 const isMultipart = (contentType: string | undefined): boolean =>
@@ -70,6 +76,7 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     const body: MultipartBody = { chunks: [], size: 0, fields: {}, files: [] };
     let settled = false;
     let parsed = false;
+    let repeated: GatewayError | undefined;
     let tapping: Promise<unknown> | undefined;
     /** The tapped file's stream into `tap`, while it is being fed. */
     let feed: Readable | undefined;
@@ -102,19 +109,41 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
         body.tapped = undefined;
       }
       if (settled) return;
+      if (repeated) return fail(repeated);
       settled = true;
       resolve(body);
+    };
+    const seen = new Set<string>();
+    /**
+     * False when `name` is a part that may appear once and already did: the upload is then
+     * refused once it has arrived (answering mid-upload would reset the client's connection
+     * before it reads the answer), and its bytes are no longer kept.
+     */
+    const firstOf = (name: string): boolean => {
+      if (!opts.once?.has(name)) return true;
+      if (!seen.has(name)) {
+        seen.add(name);
+        return true;
+      }
+      repeated ??= invalid(`the upload has '${name}' more than once; send it once.`);
+      body.chunks = [];
+      return false;
     };
     const onData = (chunk: Buffer) => {
       body.size += chunk.length;
       if (body.size > limit) return fail(tooLarge());
-      body.chunks.push(chunk);
+      if (!repeated) body.chunks.push(chunk);
     };
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(invalid(`the form field '${name}' is longer than 1 MB.`));
+      if (!firstOf(name)) return;
       body.fields[name] = value;
     });
     parser.on('file', (field, stream, info) => {
+      if (!firstOf(field)) {
+        stream.resume();
+        return;
+      }
       const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
       body.files.push(file);
       let tapped: Readable | undefined;

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres.js';
@@ -7,6 +6,7 @@ import { wavFile } from '../helpers/audio-files.js';
 import { cannedMedia, mediaYaml } from '../helpers/fake-media.js';
 import { type FakeUpstream, sleep, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { multipart, postMultipart as post } from '../helpers/multipart-post.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 /**
@@ -97,47 +97,6 @@ describe('image and audio budgets on one SQLite gateway', () => {
     expect(upstream.received).toHaveLength(0);
   });
 });
-
-/** A multipart body written by hand, so the tests can leave parts out or cut it short. */
-function multipart(parts: Array<{ name: string; value: string | Buffer; filename?: string }>) {
-  const boundary = 'tollgate-limits';
-  const out: Buffer[] = [];
-  for (const p of parts) {
-    const file = p.filename ? `; filename="${p.filename}"\r\nContent-Type: audio/wav` : '';
-    out.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${file}\r\n\r\n`));
-    out.push(typeof p.value === 'string' ? Buffer.from(p.value) : p.value, Buffer.from('\r\n'));
-  }
-  out.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(out), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-function post(
-  gw: Harness,
-  path: string,
-  body: { body: Buffer; contentType: string },
-  opts: { cutAt?: number } = {},
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve) => {
-    const req = request(`${gw.url}${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${gw.keys.studio}`,
-        'content-type': body.contentType,
-        'content-length': body.body.length,
-      },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', () => resolve({ status: 0, text: '' }));
-    if (opts.cutAt === undefined) req.end(body.body);
-    else req.write(body.body.subarray(0, opts.cutAt), () => setTimeout(() => req.destroy(), 30));
-  });
-}
 
 describe('uploads tollgate cannot bound', () => {
   let upstream: FakeUpstream;

@@ -21,13 +21,32 @@ import type { Translator, WireRequest } from './translator.js';
 const EMPTY = Buffer.alloc(0);
 const AUDIO_ROUTES: ReadonlySet<Route['kind']> = new Set(['transcriptions', 'translations']);
 const IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
+/**
+ * The parts that set a request's bound, or what the upstream does, which OpenAI reads once:
+ * refused when repeated (proxy/multipart.ts). An edit's `image`/`image[]` may repeat, as OpenAI
+ * takes several input images, and each is counted in the bound.
+ */
+const ONCE = new Set([
+  'model',
+  'n',
+  'size',
+  'quality',
+  'partial_images',
+  'stream',
+  'response_format',
+  'file',
+  'mask',
+]);
 
 async function readUpload(
   req: Parameters<NonNullable<Translator['read']>>[0],
   route: Route,
 ): Promise<WireRequest> {
   const audio = AUDIO_ROUTES.has(route.kind);
-  const body = await readMultipart(req, audio ? { tapField: 'file', tap: readStreamDuration } : {});
+  const body = await readMultipart(
+    req,
+    audio ? { once: ONCE, tapField: 'file', tap: readStreamDuration } : { once: ONCE },
+  );
   const seconds = typeof body.tapped === 'number' ? body.tapped : undefined;
   return {
     raw: EMPTY,
