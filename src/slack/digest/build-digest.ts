@@ -9,7 +9,7 @@ import { previousDay } from '../../windows/calendar.js';
 import { latestBillCheck } from './bill-check-lines.js';
 import { computeFlags, type DigestFlag, type KeyHistory } from './digest-flags.js';
 import { buildGroupLines, type DigestGroupLine } from './group-lines.js';
-import { buildInsightLines, type DigestInsights } from './insight-lines.js';
+import { type DigestInsights, insightLinesOrNote } from './insight-lines.js';
 import type { DigestKeyLine, ErrorClass } from './key-line.js';
 
 /**
@@ -213,7 +213,7 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
     addMediaUnits(store, keys, day, config.server.timezone),
     buildGroupLines(store, config, day),
     store.billChecks ? store.billChecks(daysBefore(day, 7), day) : Promise.resolve([]),
-    buildInsightLines(store, config, day),
+    insightLinesOrNote(store, config, day),
   ]);
 
   return {

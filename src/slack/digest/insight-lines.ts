@@ -25,6 +25,17 @@ export interface DigestGroupInsight {
 export interface DigestInsights {
   findings: Finding[];
   groups: DigestGroupInsight[];
+  /** The findings could not be read (the store failed): the digest goes out without them. */
+  unavailable?: true;
+}
+
+/** The digest's findings, or a note that they could not be read: they never hold the digest back. */
+export function insightLinesOrNote(
+  store: InsightReader,
+  config: Config,
+  day: string,
+): Promise<DigestInsights> {
+  return buildInsightLines(store, config, day).catch(() => ({ findings: [], groups: [], unavailable: true }));
 }
 
 export async function buildInsightLines(

@@ -111,6 +111,8 @@ export function renderDigestBlocks(d: Digest): DigestMessage {
     for (const f of d.flags) blocks.push(flagBlock(f));
   }
   const why = d.insights;
+  if (why?.unavailable)
+    blocks.push(section('*Why it costs*: the findings could not be read from the store today.'));
   if (why && (why.findings.length > 0 || why.groups.length > 0)) {
     // One section per finding: a section's text is capped at 3,000 characters.
     const groups = why.groups.map((g) => `• ${escapeMrkdwn(describeGroupInsight(g))}`);

@@ -32,6 +32,8 @@ export function renderDigestText(d: Digest): string {
         out.push(item.detail ? `    - ${item.key}: ${item.detail}` : `    - ${item.key}`);
     }
   }
+  if (d.insights?.unavailable)
+    out.push('', 'Why it costs: the findings could not be read from the store today.');
   if (d.insights && (d.insights.findings.length > 0 || d.insights.groups.length > 0)) {
     out.push('', 'Why it costs');
     for (const g of d.insights.groups) out.push(`  ${describeGroupInsight(g)}`);
