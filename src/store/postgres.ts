@@ -1,27 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import { hasMediaUnits } from './media-units.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
-import * as billCheck from './postgres/bill-check.js';
 import * as budget from './postgres/budget.js';
 import { createBatchedBudget } from './postgres/budget-batch.js';
-import * as dashboard from './postgres/dashboard-queries.js';
 import { withDeadline } from './postgres/deadline.js';
-import {
-  clearDisabled,
-  type DisableListener,
-  listDisabled,
-  setDisabled,
-  startDisableListener,
-} from './postgres/disables.js';
-import * as insights from './postgres/insight-queries.js';
+import { createPostgresDisables } from './postgres/disable-calls.js';
 import { createLeaseManager } from './postgres/leases/lease-manager.js';
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
-import { connectionConfig, createPool, guarded } from './postgres/pool.js';
+import { createPool, guarded } from './postgres/pool.js';
 import * as queries from './postgres/queries.js';
 import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
+import { postgresRecordCalls, postgresReportCalls } from './postgres/role-calls.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
@@ -65,24 +56,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
         })
       : null;
 
-  const origin = randomUUID();
-  const subscribers = new Set<() => void>();
-  let listener: DisableListener | null = null;
+  const disables = createPostgresDisables({ pool, log, resolved, leases });
   let closed = false;
-  const notify = () => {
-    // A disabled key's leases go back at once, on every replica (the key is refused before reserve).
-    if (leases)
-      listDisabled(pool)
-        .then((d) => leases.revoke((key) => d.has(key)))
-        .catch((err: unknown) => log.warn({ err }, 'could not read the disables to return their leases'));
-    for (const cb of [...subscribers]) {
-      try {
-        cb();
-      } catch (err) {
-        log.warn({ err }, 'a disable subscriber threw');
-      }
-    }
-  };
 
   const store: Store = {
     kind: 'postgres',
@@ -94,9 +69,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     async close() {
       if (closed) return;
       closed = true;
-      subscribers.clear();
-      await listener?.stop();
-      listener = null;
+      await disables.close();
       await leases?.close().catch((err: unknown) => log.warn({ err }, 'could not return the budget leases'));
       await pool.end();
     },
@@ -126,59 +99,9 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     acquireSlot: withDeadline(limit, (r) => acquireSlot(r)),
     releaseSlot: withDeadline(limit, (id, key, end) => releaseSlot(pool, id, key, end)),
 
-    async setDisabled(d) {
-      const changed = await setDisabled(pool, d, origin);
-      // This replica's own view need not wait for the round trip through NOTIFY.
-      if (changed) notify();
-      return changed;
-    },
-    async clearDisabled(key) {
-      const changed = await clearDisabled(pool, key, origin);
-      if (changed) notify();
-      return changed;
-    },
-    listDisabled: () => listDisabled(pool),
-    onDisabledChange(cb) {
-      subscribers.add(cb);
-      // The LISTEN connection is opened on the first subscriber: short-lived CLI commands that
-      // never subscribe do not hold one.
-      if (!listener && !closed) {
-        listener = startDisableListener({
-          clientConfig: connectionConfig(resolved),
-          pool,
-          log,
-          notify,
-          pollMs: resolved.disablePollMs,
-          origin,
-        });
-      }
-      return () => {
-        subscribers.delete(cb);
-      };
-    },
-
-    audit: (e) => queries.audit(pool, e),
-    listAudit: (limit) => queries.listAudit(pool, limit),
-    claimOnce: (scope, id, at) => queries.claimOnce(pool, scope, id, at),
-    releaseClaim: (scope, id) => queries.releaseClaim(pool, scope, id),
-    pruneClaims: (scope, before) => queries.pruneClaims(pool, scope, before),
-    recordClient: (key, fingerprint, at) => queries.recordClient(pool, key, fingerprint, at),
-    revokeSession: (sid, expiresAt, now) => queries.revokeSession(pool, sid, expiresAt, now),
-    isSessionRevoked: (sid) => queries.isSessionRevoked(pool, sid),
-
-    queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),
-    rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
-    spendBetween: (key, since, until) => queries.spendBetween(pool, key, since, until),
-    lastUsed: () => queries.lastUsed(pool),
-    dailyTotals: (q) => dashboard.dailyTotals(pool, q),
-    recentUsage: (key, limit) => dashboard.recentUsage(pool, key, limit),
-    keyAudit: (key, limit) => dashboard.keyAudit(pool, key, limit),
-    meteredByModel: (upstream, since, until) => billCheck.meteredByModel(pool, upstream, since, until),
-    saveBillChecks: (date, upstream, rows, at) => billCheck.saveBillChecks(pool, date, upstream, rows, at),
-    billChecks: (fromDate, toDate) => billCheck.billChecks(pool, fromDate, toDate),
-    keepSecret: (name, candidate) => insights.keepSecret(pool, name, candidate),
-    insightFacts: (q) => insights.insightFacts(pool, q),
-    inputTokensAtRank: (key, since, until, rank) => insights.inputTokensAtRank(pool, key, since, until, rank),
+    ...disables.calls,
+    ...postgresRecordCalls(pool),
+    ...postgresReportCalls(pool),
   };
 
   // The store's boundary: whatever a call fails with (the listener, a deadline, a bug) reaches
