@@ -33,7 +33,9 @@ export function createJsonTap(reader: UsageReader): ResponseTap {
         try {
           reader.readJson(JSON.parse(text));
         } catch {
-          // Not JSON (an HTML error page from a proxy in front of the upstream): no usage.
+          // Not JSON: a transcription's text, srt or vtt (its characters estimate its tokens), or
+          // an HTML error page from a proxy in front of the upstream (no usage).
+          reader.readText?.(text);
         }
         return EMPTY;
       }

@@ -80,8 +80,8 @@ export function meterMedia(
       if (model.units?.imageUsd !== undefined) {
         // Unit-priced images are billed per image the provider made: those it returned.
         if (end.completed && images > 0) {
-          const { size, quality } = { ...pick(plan), ...reader.imageShape() };
-          return charged(NO_USAGE, 'provider', { images }, costOfImages(model, images, size, quality));
+          const made = { ...pick(plan), ...reader.imageShape() };
+          return charged(NO_USAGE, 'provider', { images }, costOfImages(model, images, made, pick(plan)));
         }
         return failed ? nothing() : reservedCharge({ images: plan.n });
       }

@@ -164,11 +164,26 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
   };
 }
 
-/** What images cost that the provider reported no tokens for (unit-priced): each at its price. */
-export function costOfImages(model: ModelConfig, count: number, size?: string, quality?: string): number {
+/** An image's size and quality: as asked, or as the answer says it made it. */
+export interface ImageShape {
+  size?: string;
+  quality?: string;
+}
+
+/**
+ * What images cost that the provider reported no tokens for (unit-priced): each at the price of
+ * the shape the answer says it made; a shape `image_usd` does not list is charged as the bound
+ * priced it (the dearest entry the asked size and quality fit, else the dearest of all), never 0.
+ */
+export function costOfImages(model: ModelConfig, count: number, made: ImageShape, asked: ImageShape): number {
   const unit = model.units?.imageUsd;
   if (unit === undefined) return 0;
-  return checkedUsd(count * (imageUnitPrice(unit, size, quality) ?? 0), 'the cost of these images');
+  const price =
+    imageUnitPrice(unit, made.size, made.quality) ??
+    imageUnitPrice(unit, asked.size, asked.quality) ??
+    imageUnitPrice(unit, undefined, undefined) ??
+    0;
+  return checkedUsd(count * price, 'the cost of these images');
 }
 
 export interface SpeechAsk {

@@ -137,6 +137,11 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
           seconds = body.duration;
       }
     },
+    readText(text) {
+      // gpt-4o(-mini)-transcribe in text, srt or vtt reports no tokens: the characters it wrote
+      // back (timestamps included, on the high side) estimate its output.
+      if (kind === 'openai-transcription') chars += text.length;
+    },
     readEvent(data) {
       if (!isObject(data)) return;
       const type = str(data.type) ?? '';

@@ -7,6 +7,8 @@ import type { Usage } from '../pricing/pricing.js';
  */
 export interface UsageReader {
   readJson(body: unknown): void;
+  /** A whole response body that is not JSON (a transcription's text, srt or vtt); most readers ignore it. */
+  readText?(text: string): void;
   /** One SSE `data:` payload, already parsed. */
   readEvent(data: unknown): void;
   usage(): Usage | undefined;
