@@ -189,10 +189,31 @@ export function costOfImages(model: ModelConfig, count: number, made: ImageShape
 export interface SpeechAsk {
   input: string;
   instructions: string;
+  /** The request's `speed` (OpenAI takes 0.25 to 4; default 1). */
+  speed: number;
 }
 
 /** Characters as the provider counts them: Unicode code points. */
 export const characterCount = (text: string): number => [...text].length;
+
+/**
+ * A token-priced voice is bounded by the most audio its input can become: the upstream does not
+ * enforce `max_output_tokens` on speech. Ordinary speech is about 15 characters a second at speed
+ * 1; the floor is one, for input read out far longer than it is written (digits one by one, an
+ * emoji read as its name, `instructions` asking for a slow voice).
+ */
+export const SPEECH_CHARS_PER_SECOND_MIN = 1;
+/** Audio tokens a second of speech, high side: gpt-4o-mini-tts bills about 21 ($0.015 a minute at $12/M). */
+export const SPEECH_AUDIO_TOKENS_PER_SECOND_MAX = 25;
+/** OpenAI's range of `speed`; a value outside it (or not a number) is bounded as the slowest. */
+const SPEED_RANGE = [0.25, 4] as const;
+
+/** The most seconds of audio `chars` characters can be spoken in at `speed`. */
+export function speechSecondsMax(chars: number, speed: number): number {
+  const s =
+    Number.isFinite(speed) && speed >= SPEED_RANGE[0] && speed <= SPEED_RANGE[1] ? speed : SPEED_RANGE[0];
+  return Math.ceil(chars / SPEECH_CHARS_PER_SECOND_MIN / s);
+}
 
 /** Speech: the input's characters, or for a token-priced voice its text and the most audio it may produce. */
 export function boundSpeech(model: ModelConfig, ts: number, ask: SpeechAsk): MediaBound {
@@ -209,7 +230,8 @@ export function boundSpeech(model: ModelConfig, ts: number, ask: SpeechAsk): Med
   const t = table(model, ts);
   if (!t) throw noPrice(model, 'speech', 'input_per_mchar');
   const inputTokens = textTokensMax(ask.input) + textTokensMax(ask.instructions);
-  const outputTokens = model.maxOutputTokens;
+  const seconds = speechSecondsMax(chars, ask.speed);
+  const outputTokens = seconds * SPEECH_AUDIO_TOKENS_PER_SECOND_MAX;
   const usage: Usage = {
     inputTokens,
     outputTokens,
@@ -221,7 +243,7 @@ export function boundSpeech(model: ModelConfig, ts: number, ask: SpeechAsk): Med
     usd: checkedUsd(costWith(usage, t), 'the most this speech can cost'),
     inputTokens,
     outputTokens,
-    why: `${chars} characters, and up to ${outputTokens} audio tokens (the model's max_output_tokens)`,
+    why: `${chars} characters, up to ${seconds} seconds of audio (${outputTokens} audio tokens)`,
   };
 }
 

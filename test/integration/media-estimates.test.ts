@@ -72,3 +72,41 @@ describe('token-priced transcriptions in text, srt and vtt', () => {
     },
   );
 });
+
+describe('speech on a token-priced voice', () => {
+  const BUDGETED = `  reader:
+    hash: {{hash:reader}}
+    limits: { daily_usd: 0.05 }
+`;
+  let small: Harness;
+  beforeAll(async () => {
+    small = await startGateway({ yaml: mediaYaml(upstream.baseUrl, BUDGETED) });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
+
+  it('bounds the audio by the input and the speed, refusing slow speech that could outspend the budget', async () => {
+    const c = new OpenAI({ apiKey: small.keys.reader, baseURL: small.baseURL, maxRetries: 0 });
+    const input = 'x'.repeat(100);
+    // 100 characters at speed 1: at most 100 s of audio, 2500 tokens at $12/M, $0.03: fits $0.05.
+    const ok = await c.audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'alloy', input });
+    expect((await ok.arrayBuffer()).byteLength).toBe(MEDIA.audio.length);
+    // At speed 0.25 the same text can last four times as long: $0.12 does not fit.
+    const err = await c.audio.speech
+      .create({ model: 'gpt-4o-mini-tts', voice: 'alloy', input, speed: 0.25 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(String((err as Error).message)).toMatch(/400 seconds of audio/);
+    expect(upstream.received).toHaveLength(1);
+  });
+
+  it("estimates a long binary answer's audio from its characters, not capped at max_output_tokens", async () => {
+    const input = 'y'.repeat(3000);
+    const res = await client.audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'alloy', input });
+    await res.arrayBuffer();
+    const rec = await lastRecord();
+    // 3000 characters at about 15 a second, 21 audio tokens a second: above the model's 2000.
+    expect(rec).toMatchObject({ usageSource: 'estimated', characters: 3000, outputTokens: 4200 });
+  });
+});

@@ -86,7 +86,7 @@ export const speechTranslator: Translator = {
         `model '${target.model.name}' has no speech price, so tollgate cannot bound what this request costs; the gateway's owner can set input_per_mchar on it in keys.yaml.`,
       );
     }
-    const bound = boundSpeech(target.model, ts, { input, instructions });
+    const bound = boundSpeech(target.model, ts, { input, instructions, speed });
     return fixedBound(
       {
         kind: 'speech',

@@ -152,13 +152,15 @@ describe('image, speech and transcription costs agree with the catalog', () => {
       usage: { input_tokens: 15, output_tokens: 980, total_tokens: 995 },
     });
     const model = catalogModel('gpt-4o-mini-tts');
-    const bound = boundSpeech(model, NOW, { input: 'Hello there', instructions: '' });
+    // 980 audio tokens are about 47 s of speech: a text of 60 characters may last that long.
+    const input = "Hello there, and welcome to the lighthouse keeper's evening.";
+    const bound = boundSpeech(model, NOW, { input, instructions: '', speed: 1 });
     const m = meterMedia(
       { completed: true, upstreamStatus: 200, reachedUpstream: true },
       reader,
       model,
       NOW,
-      { kind: 'speech', characters: 11, speed: 1 },
+      { kind: 'speech', characters: input.length, speed: 1 },
       bound,
     );
     expect(m.usageSource).toBe('provider');
@@ -169,7 +171,7 @@ describe('image, speech and transcription costs agree with the catalog', () => {
   it("estimates gpt-4o-mini-tts's binary answer, which reports no usage, from the input's length, within the bound", () => {
     const model = catalogModel('gpt-4o-mini-tts');
     const input = 'x'.repeat(150);
-    const bound = boundSpeech(model, NOW, { input, instructions: '' });
+    const bound = boundSpeech(model, NOW, { input, instructions: '', speed: 1 });
     const m = meterMedia(
       { completed: true, upstreamStatus: 200, reachedUpstream: true },
       createMediaReader('openai-speech'),
@@ -185,10 +187,22 @@ describe('image, speech and transcription costs agree with the catalog', () => {
     expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
   });
 
+  it('bounds a token-priced voice by its characters and speed, not by max_output_tokens', () => {
+    const model = { ...catalogModel('gpt-4o-mini-tts'), maxOutputTokens: 10 };
+    const at = (speed: number) =>
+      boundSpeech(model, NOW, { input: 'x'.repeat(200), instructions: '', speed });
+    expect(at(1).outputTokens).toBe(200 * 25);
+    expect(at(0.25).outputTokens).toBe(800 * 25);
+    expect(at(4).outputTokens).toBe(50 * 25);
+    // Outside OpenAI's 0.25 to 4, or not a number: bounded as the slowest.
+    expect(at(0.1).outputTokens).toBe(800 * 25);
+    expect(at(Number.NaN).outputTokens).toBe(800 * 25);
+  });
+
   it('prices tts-1 per character from input_per_mchar, counting code points', () => {
     const model = unitModel('tts-1', { input_per_mchar: 15 });
     const input = 'héllo 👋';
-    const bound = boundSpeech(model, NOW, { input, instructions: '' });
+    const bound = boundSpeech(model, NOW, { input, instructions: '', speed: 1 });
     expectUsd(bound.usd, (7 * 15) / 1e6);
   });
 });
