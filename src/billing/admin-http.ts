@@ -4,7 +4,7 @@ import { maskSecrets } from '../keys/mask-secrets.js';
  * GET against a provider's admin API (usage and cost reports): a timeout per attempt, bounded
  * retries with back-off on 429 and 5xx (honouring Retry-After up to a cap), and errors that say
  * what failed without ever carrying the admin key — it is masked out of every message, since an
- * error body could echo a header.
+ * error body could echo a header. Redirects are refused, so the key never leaves for another host.
  */
 
 export interface AdminHttpOptions {
@@ -72,6 +72,9 @@ export async function getAdminJson(
     try {
       res = await doFetch(url, {
         headers,
+        // A redirect would carry the admin key to wherever the Location says (fetch keeps
+        // custom headers such as x-api-key across origins): it is refused, never followed.
+        redirect: 'manual',
         signal: AbortSignal.timeout(options.timeoutMs ?? ADMIN_TIMEOUT_MS),
       });
     } catch (err) {
@@ -82,6 +85,13 @@ export async function getAdminJson(
         continue;
       }
       throw new AdminApiError(mask(`${what} could not be reached after ${attempt} attempt(s): ${reason}`), 0);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => {});
+      throw new AdminApiError(
+        `${what} answered ${res.status} (a redirect), which is not followed: the admin key goes to the provider's admin API only — check the upstream's base_url`,
+        res.status,
+      );
     }
     if (res.ok) {
       try {

@@ -9,7 +9,8 @@ import type { ProviderCost, ProviderReport, ProviderUsage } from './types.js';
  * `GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions}`
  * grouped by api_key_id and model, and, with a project_id, `GET /organization/costs` grouped by
  * api_key_id and line_item. Field names follow the API reference and the openai SDK's types
- * (`input_tokens` includes cached and cache-write tokens; `input_cached_tokens` are reads).
+ * (`input_tokens` includes cached and cache-write tokens; `input_cached_tokens` are reads; audio: see
+ * `tokensOf`).
  */
 
 const USAGE_KINDS = [
@@ -26,13 +27,54 @@ export interface DayRange {
   end: number;
 }
 
+/** Fields only the current form of the completions result has (openai SDK 6.x types). */
+const BREAKDOWN_FIELDS = [
+  'input_text_tokens',
+  'input_uncached_tokens',
+  'input_cached_text_tokens',
+  'input_cached_audio_tokens',
+  'output_text_tokens',
+] as const;
+
+/**
+ * A completions result's tokens as the gateway's own records count them (src/metering/usage-reader.ts):
+ * input and output all tokens, audio included, and the audio counted as a part of each, cached
+ * audio too — so that `costWith` prices the provider's tokens exactly as it priced the requests.
+ * The API documents two forms. The current one (with the per-modality breakdown) counts audio
+ * inside `input_tokens`/`output_tokens`, `input_audio_tokens` being the uncached audio and
+ * `input_cached_audio_tokens` the cached. The earlier one counts text only in `input_tokens`/
+ * `output_tokens` and all audio apart in `input_audio_tokens`/`output_audio_tokens`; it does not
+ * say how much audio was cached, so any cached audio is counted uncached there.
+ */
+function tokensOf(r: Record<string, unknown>) {
+  const audioIn = num(r.input_audio_tokens);
+  const audioOut = num(r.output_audio_tokens);
+  if (BREAKDOWN_FIELDS.some((f) => typeof r[f] === 'number')) {
+    return {
+      input: num(r.input_tokens),
+      cached: num(r.input_cached_tokens),
+      inputAudio: audioIn + num(r.input_cached_audio_tokens),
+      output: num(r.output_tokens),
+      outputAudio: audioOut,
+    };
+  }
+  return {
+    input: num(r.input_tokens) + audioIn,
+    cached: num(r.input_cached_tokens),
+    inputAudio: audioIn,
+    output: num(r.output_tokens) + audioOut,
+    outputAudio: audioOut,
+  };
+}
+
 function usageOf(kind: (typeof USAGE_KINDS)[number], r: Record<string, unknown>): ProviderUsage {
   const model = str(r.model) ?? '(no model)';
   const base = { model, apiKeyId: str(r.api_key_id), scopeId: str(r.project_id), contextWindow: null };
   const requests = typeof r.num_model_requests === 'number' ? r.num_model_requests : null;
   if (kind === 'completions' || kind === 'embeddings') {
-    const input = num(r.input_tokens);
-    const cached = Math.min(num(r.input_cached_tokens), input);
+    const t = tokensOf(r);
+    const input = t.input;
+    const cached = Math.min(t.cached, input);
     const write = Math.min(num(r.input_cache_write_tokens), input - cached);
     return {
       ...base,
@@ -40,11 +82,11 @@ function usageOf(kind: (typeof USAGE_KINDS)[number], r: Record<string, unknown>)
         input: input - cached - write,
         cached_input: cached,
         cache_write: write,
-        output: num(r.output_tokens),
+        output: t.output,
       },
       cacheWrite1h: 0,
-      inputAudio: num(r.input_audio_tokens),
-      outputAudio: num(r.output_audio_tokens),
+      inputAudio: t.inputAudio,
+      outputAudio: t.outputAudio,
       requests,
     };
   }

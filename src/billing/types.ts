@@ -17,7 +17,7 @@ export interface ProviderUsage {
   tokens: TokenCounts;
   /** The part of cache_write written with a 1-hour TTL (Anthropic). */
   cacheWrite1h: number;
-  /** Audio input and output tokens, where the provider counts them apart (OpenAI). */
+  /** The parts of the input and output tokens that are audio (OpenAI), cached audio included. */
   inputAudio: number;
   outputAudio: number;
   /** Requests, where the provider counts them (OpenAI). */

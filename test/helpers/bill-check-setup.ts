@@ -24,7 +24,7 @@ export const billEnv = (): NodeJS.ProcessEnv => ({
 
 export function billYaml(
   base: string,
-  opts: { timezone?: string; hash?: (name: string) => string } = {},
+  opts: { timezone?: string; hash?: (name: string) => string; openaiModels?: string[] } = {},
 ): string {
   const hash = opts.hash ?? ((name: string) => `{{hash:${name}}}`);
   return `version: 1
@@ -51,7 +51,7 @@ upstreams:
 models:
   gpt-4o-mini:
     upstream: openai
-  claude-haiku-4-5:
+${(opts.openaiModels ?? []).map((m) => `  ${m}:\n    upstream: openai\n`).join('')}  claude-haiku-4-5:
     upstream: anthropic
 keys:
   dev:
@@ -72,6 +72,8 @@ export function pricedBy(config: Config, at: number, factor = 1): (t: Tally) => 
         cacheWriteTokens: t.write5m + t.write1h,
         cacheWrite1hTokens: t.write1h,
         outputTokens: t.output,
+        inputAudioTokens: t.inputAudio ?? 0,
+        outputAudioTokens: t.outputAudio ?? 0,
       },
       priceAt(model.prices, at),
       0,

@@ -25,6 +25,10 @@ export interface Tally {
   write5m: number;
   write1h: number;
   output: number;
+  /** OpenAI audio models: the audio parts of `input` (cached audio included), of `cached`, and of `output`. */
+  inputAudio?: number;
+  cachedAudio?: number;
+  outputAudio?: number;
 }
 
 export interface FakeProvider {
@@ -44,6 +48,16 @@ export interface FakeProvider {
   usageScale: number;
   /** Answer admin requests with this status instead (e.g. 401), while set. */
   adminStatus: number | null;
+  /** Answer admin requests with a 302 to this origin (same path and query), while set. */
+  adminRedirect: string | null;
+  /**
+   * The form of OpenAI's completions results: `breakdown` (the current one: audio inside
+   * input_tokens/output_tokens, per-modality fields beside) or `text-only` (the earlier one:
+   * input_tokens/output_tokens are text, audio apart).
+   */
+  openAiUsageForm: 'breakdown' | 'text-only';
+  /** Whether part of an audio answer's cached prompt is audio (default true). */
+  cachedAudio: boolean;
   /** Adds usage as if sent past tollgate with the key whose id is `apiKeyId`. */
   addUsage(t: Tally): void;
   close(): Promise<void>;
@@ -85,13 +99,56 @@ function scaledUsage(scale: number) {
   };
 }
 
+/**
+ * A chat answer with audio (asked by `modalities: ["text", "audio"]`): parts of the prompt,
+ * of its cached tokens and of the completion are audio, as OpenAI's audio models count them.
+ */
+function withAudio(chat: ReturnType<typeof scaledUsage>['chat'], scale: number, cachedAudio: boolean) {
+  const audio = { input: 500 * scale, cached: cachedAudio ? 50 * scale : 0, output: 200 };
+  return {
+    usage: {
+      ...chat,
+      prompt_tokens_details: { ...chat.prompt_tokens_details, audio_tokens: audio.input },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: audio.output },
+    },
+    audio,
+  };
+}
+
 function answer(
   path: string,
   body: Record<string, unknown>,
   scale: number,
+  cachedAudio = true,
 ): { behaviour: Behaviour; tally: Omit<Tally, 'day' | 'apiKeyId'> } | null {
   const model = String(body.model ?? '');
   const u = scaledUsage(scale);
+  const audio = Array.isArray(body.modalities) && body.modalities.includes('audio');
+  if (path === '/v1/chat/completions' && body.stream !== true && audio) {
+    const a = withAudio(u.chat, scale, cachedAudio);
+    return {
+      behaviour: json(200, {
+        id: 'chatcmpl-2',
+        object: 'chat.completion',
+        created: 1,
+        model: model + DATED.openai,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hello' }, finish_reason: 'stop' }],
+        usage: { ...a.usage, total_tokens: a.usage.prompt_tokens + a.usage.completion_tokens },
+      }),
+      tally: {
+        model: model + DATED.openai,
+        requests: 1,
+        input: a.usage.prompt_tokens,
+        cached: a.usage.prompt_tokens_details.cached_tokens,
+        write5m: 0,
+        write1h: 0,
+        output: a.usage.completion_tokens,
+        inputAudio: a.audio.input,
+        cachedAudio: a.audio.cached,
+        outputAudio: a.audio.output,
+      },
+    };
+  }
   if (path === '/v1/chat/completions' && body.stream !== true) {
     return {
       behaviour: json(200, {
@@ -137,8 +194,10 @@ function grouped(rows: Tally[]): Tally[] {
     const id = `${t.apiKeyId} ${t.model}`;
     const g = out.get(id);
     if (!g) out.set(id, { ...t });
-    else
+    else {
       for (const f of ['requests', 'input', 'cached', 'write5m', 'write1h', 'output'] as const) g[f] += t[f];
+      for (const f of ['inputAudio', 'cachedAudio', 'outputAudio'] as const) g[f] = (g[f] ?? 0) + (t[f] ?? 0);
+    }
   }
   return [...out.values()];
 }
@@ -154,6 +213,38 @@ function page<T>(
   const slice = items.slice(from, from + PAGE_SIZE);
   const more = from + PAGE_SIZE < items.length;
   return { slice, has_more: more, next_page: more ? `page_${from + PAGE_SIZE}` : null };
+}
+
+/** A completions result's token fields, in either documented form (see FakeProvider.openAiUsageForm). */
+function completionTokens(t: Tally, form: FakeProvider['openAiUsageForm']) {
+  const audioIn = t.inputAudio ?? 0;
+  const cachedAudio = t.cachedAudio ?? 0;
+  const audioOut = t.outputAudio ?? 0;
+  if (form === 'text-only') {
+    return {
+      input_tokens: t.input - audioIn,
+      input_cached_tokens: t.cached - cachedAudio,
+      output_tokens: t.output - audioOut,
+      input_audio_tokens: audioIn,
+      output_audio_tokens: audioOut,
+    };
+  }
+  return {
+    input_tokens: t.input,
+    input_cached_tokens: t.cached,
+    input_uncached_tokens: t.input - t.cached,
+    input_text_tokens: t.input - t.cached - (audioIn - cachedAudio),
+    input_audio_tokens: audioIn - cachedAudio,
+    input_image_tokens: 0,
+    input_cached_text_tokens: t.cached - cachedAudio,
+    input_cached_audio_tokens: cachedAudio,
+    input_cached_image_tokens: 0,
+    input_cache_write_tokens: 0,
+    output_tokens: t.output,
+    output_text_tokens: t.output - audioOut,
+    output_audio_tokens: audioOut,
+    output_image_tokens: 0,
+  };
 }
 
 function openAiUsage(p: FakeProvider, kind: string, q: URLSearchParams): unknown {
@@ -176,11 +267,7 @@ function openAiUsage(p: FakeProvider, kind: string, q: URLSearchParams): unknown
   // One result per page: each a bucket of the day, so pages and buckets both need reading.
   const results = rows.map((t) => ({
     object: 'organization.usage.completions.result',
-    input_tokens: t.input,
-    input_cached_tokens: t.cached,
-    output_tokens: t.output,
-    input_audio_tokens: 0,
-    output_audio_tokens: 0,
+    ...completionTokens(t, p.openAiUsageForm),
     num_model_requests: t.requests,
     project_id: groups.includes('project_id') ? 'proj_fake' : null,
     user_id: null,
@@ -282,6 +369,12 @@ function adminAnswer(p: FakeProvider, r: Received): Behaviour | null {
   const anthropic = path.match(/^\/v1\/organizations\/(usage_report\/messages|cost_report)$/);
   if (!openai && !anthropic) return null;
   p.adminRequests.push(r);
+  if (p.adminRedirect !== null) {
+    return (_r, res) => {
+      res.writeHead(302, { location: `${p.adminRedirect}${r.url}` });
+      res.end();
+    };
+  }
   const given = openai
     ? String(r.headers.authorization ?? '').replace(/^Bearer /, '')
     : String(r.headers['x-api-key'] ?? '');
@@ -312,6 +405,9 @@ export async function startFakeProvider(opts: {
     adminKey: opts.adminKey,
     price: () => 0,
     adminStatus: null,
+    adminRedirect: null,
+    openAiUsageForm: 'breakdown',
+    cachedAudio: true,
     usageScale: 100,
     addUsage(t) {
       p.tallies.push(t);
@@ -344,7 +440,7 @@ export async function startFakeProvider(opts: {
       const key = String(
         r.headers['x-api-key'] ?? String(r.headers.authorization ?? '').replace(/^Bearer /, ''),
       );
-      const served = answer(r.url.split('?')[0] ?? '', parsed ?? {}, p.usageScale);
+      const served = answer(r.url.split('?')[0] ?? '', parsed ?? {}, p.usageScale, p.cachedAudio);
       const apiKeyId = p.keyIds.get(key);
       if (served && apiKeyId) p.tallies.push({ ...served.tally, day: dayOf(opts.clock()), apiKeyId });
       Promise.resolve((served?.behaviour ?? canned)(r, res)).catch(() => res.destroy());

@@ -136,4 +136,22 @@ describe('the bill check against the providers’ usage and cost reports', () =>
     expect(stored).not.toContain(ADMIN_KEY);
     expect(h.logLines.join('\n')).not.toContain(ADMIN_KEY);
   });
+
+  it('says unavailable when the admin API redirects, and the admin key never reaches the other host', async () => {
+    const elsewhere = await startFakeProvider({ clock, adminKey: ADMIN_KEY });
+    try {
+      provider.adminRedirect = new URL(elsewhere.baseUrl).origin;
+      await sendTraffic(h, 1);
+      await h.waitForRecords(2);
+      const rows = await check();
+      expect(rows.map((r) => r.verdict)).toEqual(['unavailable', 'unavailable']);
+      expect(rows[0]?.detail).toContain('302');
+      expect(rows[0]?.detail).toContain('not followed');
+      expect(provider.adminRequests.length).toBeGreaterThan(0);
+      expect(elsewhere.received).toEqual([]);
+      expect(JSON.stringify(await h.store.billChecks(DAY, DAY))).not.toContain(ADMIN_KEY);
+    } finally {
+      await elsewhere.close();
+    }
+  });
 });

@@ -77,4 +77,26 @@ describe('getAdminJson', () => {
     expect(err.message).toMatch(/could not be reached after 4 attempt\(s\)/);
     expect(err.message).not.toContain(SECRET);
   });
+
+  it('refuses a redirect at once instead of following it with the admin key', async () => {
+    const inits: RequestInit[] = [];
+    const f = (async (_url: string, init: RequestInit) => {
+      inits.push(init);
+      return new Response(null, { status: 307, headers: { location: 'https://elsewhere.example/steal' } });
+    }) as unknown as typeof fetch;
+    const err = await getAdminJson(
+      'https://api.example.com/v1/x',
+      { authorization: `Bearer ${SECRET}` },
+      SECRET,
+      {
+        fetch: f,
+        sleep: async () => {},
+      },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdminApiError);
+    expect((err as AdminApiError).status).toBe(307);
+    expect((err as AdminApiError).message).toContain('not followed');
+    expect(inits).toHaveLength(1);
+    expect(inits[0]?.redirect).toBe('manual');
+  });
 });
