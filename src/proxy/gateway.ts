@@ -10,6 +10,7 @@ import { createPipeline, NO_KEY } from './pipeline.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { newRequestId } from './request-id.js';
 import { sendError } from './respond.js';
+import type { UploadLimits } from './upload-holds.js';
 
 export interface Gateway {
   /** The node:http handler for every `/v1/*` request. */
@@ -25,11 +26,19 @@ export interface Gateway {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-export function createGateway(deps: ProxyDeps, options: { usageWriter?: UsageWriterOptions } = {}): Gateway {
+export function createGateway(
+  deps: ProxyDeps,
+  options: { usageWriter?: UsageWriterOptions; uploadLimits?: UploadLimits } = {},
+): Gateway {
   const agents = createAgents();
   const localDay = createLocalDayCache();
   const writer = createUsageWriter(deps, options.usageWriter);
-  const serve = createPipeline({ deps, agents, finish: createFinisher(deps, writer) });
+  const serve = createPipeline({
+    deps,
+    agents,
+    finish: createFinisher(deps, writer),
+    ...(options.uploadLimits ? { uploadLimits: options.uploadLimits } : {}),
+  });
   const active = new Set<ServerResponse>();
   let waiters: Array<() => void> = [];
 

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { GatewayError } from '../errors.js';
 import { BODY_LIMIT_BYTES } from './read-body.js';
+import type { UploadHold } from './upload-holds.js';
 
 /**
  * A multipart upload (images/edits, audio/transcriptions, audio/translations), parsed as it
@@ -44,6 +45,8 @@ export interface MultipartOptions {
    * was set from the first. A repeat is refused, naming the part, before anything is forwarded.
    */
   once?: ReadonlySet<string>;
+  /** The bytes this upload may hold in memory (proxy/upload-holds.ts): refused past its limits. */
+  hold?: UploadHold;
 }
 
 const isMultipart = (contentType: string | undefined): boolean =>
@@ -71,6 +74,11 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     );
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+  // A declared length is held whole, up front (the HTTP parser keeps the body to it), so a refusal
+  // comes before any byte is read; a chunked body is held as it arrives.
+  const heldUpFront = Number.isFinite(declared) && declared >= 0;
+  const refusedHold = heldUpFront ? opts.hold?.add(declared) : undefined;
+  if (refusedHold) return Promise.reject(refusedHold);
 
   return new Promise((resolve, reject) => {
     const body: MultipartBody = { chunks: [], size: 0, fields: {}, files: [] };
@@ -132,6 +140,8 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
     const onData = (chunk: Buffer) => {
       body.size += chunk.length;
       if (body.size > limit) return fail(tooLarge());
+      const refused = heldUpFront ? undefined : opts.hold?.add(chunk.length);
+      if (refused) return fail(refused);
       if (!repeated) body.chunks.push(chunk);
     };
     parser.on('field', (name, value, info) => {

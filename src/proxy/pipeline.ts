@@ -10,6 +10,7 @@ import { exchange } from './stages/exchange.js';
 import { reserve } from './stages/reserve.js';
 import { refusedOutcome, settleExchange, settleRefusal } from './stages/settle.js';
 import { translatorFor } from './translators/table.js';
+import { createUploadHolds, type UploadLimits } from './upload-holds.js';
 
 /** Placeholder for `x-tollgate-key` until a key is known (not a valid key name, so never ambiguous). */
 export const NO_KEY = '-';
@@ -21,8 +22,14 @@ export const NO_KEY = '-';
  * meter) → settle. Every path through it, refusals and crashes included, ends in exactly one
  * `finish`: an exchange's own, or the one in the catch below.
  */
-export function createPipeline(parts: { deps: ProxyDeps; agents: UpstreamAgents; finish: FinishRequest }) {
+export function createPipeline(parts: {
+  deps: ProxyDeps;
+  agents: UpstreamAgents;
+  finish: FinishRequest;
+  uploadLimits?: UploadLimits;
+}) {
   const { deps, agents, finish } = parts;
+  const uploads = createUploadHolds(parts.uploadLimits);
 
   const serve = async (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => {
     const route = ctx.route;
@@ -35,10 +42,16 @@ export function createPipeline(parts: { deps: ProxyDeps; agents: UpstreamAgents;
       await finish(ctx, refusedOutcome(200, null), () => sendJson(res, 200, body));
       return;
     }
-    const admission = await admitRequest(deps, ctx, req, route, translator, caller);
-    const reservation = await reserve(deps, ctx, res, admission);
-    const exchanged = await exchange(deps, agents, ctx, req, res, admission, reservation);
-    await settleExchange(finish, ctx, res, admission, exchanged);
+    // An upload is read before its rate slot: its bytes are capped per key and in all until it ends.
+    const hold = translator.read ? uploads.hold(caller.key.name) : undefined;
+    try {
+      const admission = await admitRequest(deps, ctx, req, route, translator, caller, hold);
+      const reservation = await reserve(deps, ctx, res, admission);
+      const exchanged = await exchange(deps, agents, ctx, req, res, admission, reservation);
+      await settleExchange(finish, ctx, res, admission, exchanged);
+    } finally {
+      hold?.release();
+    }
   };
 
   /** Serves one request; never rejects. */

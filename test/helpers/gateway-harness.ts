@@ -13,6 +13,7 @@ import { type Notifier, nullNotifier } from '../../src/notifier.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { createDisableView, type DisableView } from '../../src/policy/disables.js';
 import { createGateway, type Gateway } from '../../src/proxy/gateway.js';
+import type { UploadLimits } from '../../src/proxy/upload-holds.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
 
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   notifier?: Notifier;
   /** Log level of the lines in `logLines` (default info). */
   logLevel?: string;
+  /** The upload bytes held at once, per key and in all (default src/proxy/upload-holds.ts's). */
+  uploadLimits?: UploadLimits;
 }
 
 export interface Harness {
@@ -127,6 +130,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
   };
   const gateway = createGateway(deps, {
     usageWriter: { retryDelaysMs: [5, 10], backgroundMs: 50 },
+    ...(opts.uploadLimits ? { uploadLimits: opts.uploadLimits } : {}),
   });
   const server: Server = createServer(gateway.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -11,6 +11,7 @@ import type { ProxyDeps } from '../proxy-deps.js';
 import { readBody } from '../read-body.js';
 import type { Route } from '../routes.js';
 import type { RequestBound, Translator, WireRequest } from '../translators/translator.js';
+import type { UploadHold } from '../upload-holds.js';
 
 /*
  * Stage 1 of 4, admit: who asks (the key: present, well-formed, known, not disabled, not
@@ -82,11 +83,12 @@ export async function admitRequest(
   route: Route,
   translator: Translator,
   caller: Caller,
+  hold?: UploadHold,
 ): Promise<Admission> {
   const { draft } = ctx;
   const key = caller.key;
   const request = translator.read
-    ? await translator.read(req, route)
+    ? await translator.read(req, route, hold)
     : translator.parse(await readBody(req), req.headers);
   draft.stream = request.stream;
   // Which tool asks for a model it may not use, or one that does not exist, is worth recording.

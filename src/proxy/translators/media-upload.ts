@@ -8,6 +8,7 @@ import {
 } from '../../metering/media-prices.js';
 import { readMultipart } from '../multipart.js';
 import type { Route } from '../routes.js';
+import type { UploadHold } from '../upload-holds.js';
 import { countField, fixedBound, mediaExchange, textField, truthy } from './media-common.js';
 import type { Translator, WireRequest } from './translator.js';
 
@@ -41,12 +42,14 @@ const ONCE = new Set([
 async function readUpload(
   req: Parameters<NonNullable<Translator['read']>>[0],
   route: Route,
+  hold?: UploadHold,
 ): Promise<WireRequest> {
   const audio = AUDIO_ROUTES.has(route.kind);
-  const body = await readMultipart(
-    req,
-    audio ? { once: ONCE, tapField: 'file', tap: readStreamDuration } : { once: ONCE },
-  );
+  const body = await readMultipart(req, {
+    once: ONCE,
+    ...(hold ? { hold } : {}),
+    ...(audio ? { tapField: 'file', tap: readStreamDuration } : {}),
+  });
   const seconds = typeof body.tapped === 'number' ? body.tapped : undefined;
   return {
     raw: EMPTY,

@@ -9,6 +9,7 @@ import type { ModelRoute } from '../../policy/model-access.js';
 import type { OutputPlan } from '../../policy/output-cap.js';
 import type { PreparedBody } from '../prepare-body.js';
 import type { Route } from '../routes.js';
+import type { UploadHold } from '../upload-holds.js';
 
 /**
  * The seam between the request path and one wire format (Envoy AI Gateway's translators): the
@@ -36,7 +37,7 @@ export interface Translator {
    * Reads the body itself, as it arrives (a multipart upload: media-upload.ts); without it the
    * stage reads the whole body and calls `parse`.
    */
-  read?(req: IncomingMessage, route: Route): Promise<WireRequest>;
+  read?(req: IncomingMessage, route: Route, hold?: UploadHold): Promise<WireRequest>;
   /** Meters the exchange itself (images and audio: metering/media-meter.ts); without it, meterExchange. */
   meter?(end: ExchangeEnd, reader: UsageReader, at: MeterContext): Metered;
 }
