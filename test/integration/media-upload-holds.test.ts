@@ -35,7 +35,7 @@ beforeEach(() => {
   upstream.reset();
 });
 
-async function transcribe(key: string): Promise<number | InstanceType<typeof OpenAI.APIError>> {
+async function transcribe(key: string | undefined): Promise<number | InstanceType<typeof OpenAI.APIError>> {
   const c = new OpenAI({ apiKey: key, baseURL: gw.baseURL, maxRetries: 0 });
   try {
     await c.audio.transcriptions.create({ model: 'whisper-1', file: await toFile(wav, 'note.wav') });
