@@ -6,20 +6,26 @@
  * on speed; this reports it.
  *
  *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg,pg3]
- *                 [--baseline DIR] [--throughput-only]
+ *                 [--baseline DIR] [--throughput-only] [--out DIR]
  *
  * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
+ * `leases` is bench/lease-db-cpu.ts (the database's CPU per reserve + settle, with leases and
+ * without), in a process of its own.
+ * `--out DIR` writes latest.md and latest.json there instead of bench/results (smoke runs). The
+ * targets are scored against issue 24 (bench/lib/goals.ts); "previous results" are the SQLite row
+ * of DIR/latest.json as it was when the run started.
  * `upload` is a 10 MB transcription upload through tollgate against straight to the upstream
  * (bench/upload.ts, in a process of its own): added time and peak RSS growth per upload in flight.
  * `--baseline DIR` also runs another build of tollgate (e.g. main's, compiled into DIR) beside
  * the SQLite and PostgreSQL rows, as "… baseline": an A/B in one run.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestDatabase } from '../test/helpers/pg.js';
 import type { Mode } from './lib/configs.js';
+import { parseLeaseDbCpu, parseUpload, previousOf } from './lib/goals.js';
 import { type Latency, latency, reloadMs, type SlowReader, slowReader } from './lib/measure.js';
 import { cleanUp, hasCommand, onCleanUp, run } from './lib/procs.js';
 import { renderReport } from './lib/report.js';
@@ -41,7 +47,7 @@ import {
 } from './lib/targets.js';
 import { type Throughput, throughput } from './lib/wrk.js';
 
-const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3', 'upload'];
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3', 'upload', 'leases'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -49,6 +55,7 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     only: { type: 'string' },
     baseline: { type: 'string' },
+    out: { type: 'string', default: 'bench/results' },
     'throughput-only': { type: 'boolean', default: false },
   },
 });
@@ -58,7 +65,9 @@ const latencySeconds = values.quick ? 2 : 5;
 const only = values.only ? values.only.split(',').map((s) => s.trim()) : [];
 const unknown = only.filter((id) => !IDS.includes(id));
 if (unknown.length || !Number.isFinite(rounds) || !Number.isFinite(seconds)) {
-  console.error(`usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--only ${IDS.join(',')}]`);
+  console.error(
+    `usage: npm run bench -- [--quick] [--rounds N] [--seconds S] [--only ${IDS.join(',')}] [--baseline DIR] [--out DIR]`,
+  );
   process.exit(2);
 }
 const wanted = (id: string) => only.length === 0 || only.includes(id);
@@ -75,6 +84,15 @@ if (cpus().length < 2)
   console.warn('[bench] one CPU: targets and load share it; ratios hold, absolutes do not');
 
 const log = (s: string) => console.error(`[bench] ${s}`);
+const outDir = values.out as string;
+// Read before anything overwrites it: "no worse than the previous results" compares against it.
+// A fresh --out folder has none: then the committed results are the previous ones.
+const previousFile =
+  [join(outDir, 'latest.json'), 'bench/results/latest.json'].find((f) => existsSync(f)) ?? '';
+const previous = previousFile
+  ? previousOf(previousFile, JSON.parse(readFileSync(previousFile, 'utf8')))
+  : undefined;
+if (previous) log(`previous results: ${previousFile} of ${previous.date}`);
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
 const notes: string[] = [];
@@ -198,14 +216,33 @@ try {
     reload = { runs, median: median(runs), max: Math.max(...runs) };
   }
 
+  let upload: Report['upload'];
   if (wanted('upload')) {
     log('a 10 MB transcription upload, through tollgate and direct');
     const out = await run(
       'npx',
-      ['tsx', 'bench/upload.ts', '--rounds', String(Math.max(3, rounds))],
+      ['tsx', 'bench/upload.ts', '--rounds', String(Math.max(3, rounds)), '--json'],
       300_000,
     );
-    notes.push(out.trim());
+    upload = parseUpload(out);
+    if (!upload) notes.push(`upload row: no result parsed from bench/upload.ts (${out.trim().slice(-200)})`);
+  }
+
+  let leases: Report['leases'];
+  if (wanted('leases')) {
+    log('the database CPU per reserve + settle, with leases and without (bench/lease-db-cpu.ts)');
+    try {
+      const out = await run(
+        'npx',
+        ['tsx', 'bench/lease-db-cpu.ts', ...(values.quick ? ['500'] : [])],
+        600_000,
+      );
+      leases = parseLeaseDbCpu(out);
+      if (!leases)
+        notes.push(`leases row: no result parsed from bench/lease-db-cpu.ts (${out.trim().slice(-200)})`);
+    } catch (err) {
+      notes.push(`leases row skipped: ${(err as Error).message}`);
+    }
   }
 
   const results: TargetResult[] = [upstream, ...targets].map((t) => result(t));
@@ -233,19 +270,22 @@ try {
     targets: results,
     slowReader: slow,
     reloadMs: reload,
+    ...(previous ? { previous } : {}),
+    ...(upload ? { upload } : {}),
+    ...(leases ? { leases } : {}),
     notes,
   };
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', `${JSON.stringify(report, round, 2)}\n`);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, round, 2)}\n`);
   // In the repository's own format, so `npm run check` (biome) stays green after a run.
   await run(process.execPath, [
     'node_modules/@biomejs/biome/bin/biome',
     'format',
     '--write',
-    'bench/results/latest.json',
+    join(outDir, 'latest.json'),
   ]).catch((err) => log(`latest.json left unformatted: ${(err as Error).message}`));
   const md = renderReport(report);
-  writeFileSync('bench/results/latest.md', md);
+  writeFileSync(join(outDir, 'latest.md'), md);
   console.log(md);
 
   /** Medians over rounds; added latency per round against direct's run of the same round. */

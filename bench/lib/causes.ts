@@ -4,7 +4,7 @@
  * CPU). This run takes no CPU profile and no event-loop stall trace, so a target whose cause
  * would need one says so and names the command that takes it, rather than repeat an old reading.
  */
-import type { TargetResult } from './report-types.js';
+import type { LeaseDbCpu, TargetResult } from './report-types.js';
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : undefined;
@@ -16,16 +16,23 @@ const NOT_PROFILED =
 /** The cause of a missed target, as this run measured it, or why it was not measured. */
 export function causeOf(
   what: string,
-  t: { tg: TargetResult; pg?: TargetResult; pg3?: TargetResult },
+  t: { tg: TargetResult; pg?: TargetResult; pg3?: TargetResult; leases?: LeaseDbCpu },
 ): string {
-  if (what.startsWith('PostgreSQL, one replica: JSON')) {
+  if (
+    what.startsWith('PostgreSQL, one replica: JSON') ||
+    what.startsWith('PostgreSQL, one replica: database')
+  ) {
     const db = n0(t.pg?.json?.dbCpuUsPerRequest);
     const gw = n0(t.pg?.json?.cpuUsPerRequest);
     if (db === undefined) return 'not measured in this run (no database CPU reading)';
     return (
       `the database server’s own CPU: ${db} µs per request in this run against the gateway’s ${gw ?? '–'} µs; ` +
       `at that rate one database core serves at most ~${n0(1e6 / (t.pg?.json?.dbCpuUsPerRequest ?? 1))} req/s ` +
-      '(docs/postgres.md, capacity model)'
+      '(docs/postgres.md, capacity model)' +
+      (t.leases
+        ? `; the store alone (bench/lease-db-cpu.ts, this run) costs the database ${n0(t.leases.withLeasesUs)} µs ` +
+          `per reserve + settle with leases and ${n0(t.leases.withoutLeasesUs)} µs without`
+        : '')
     );
   }
   if (what.startsWith('PostgreSQL, three replicas')) {

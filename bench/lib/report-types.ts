@@ -43,5 +43,37 @@ export interface Report {
   targets: TargetResult[];
   slowReader: SlowReader[];
   reloadMs: { runs: number[]; median: number; max: number } | null;
+  /** The SQLite target's figures in the results file this run replaced, read before it was overwritten. */
+  previous?: Previous;
+  /** bench/upload.ts's result, when the `upload` row ran. */
+  upload?: UploadResult;
+  /** bench/lease-db-cpu.ts's result, when the `leases` row ran. */
+  leases?: LeaseDbCpu;
   notes: string[];
+}
+
+export interface Previous {
+  file: string;
+  date: string;
+  json?: { rps: number; cpuUsPerRequest: number };
+  sse?: { rps: number; cpuUsPerRequest: number };
+}
+
+/** `bench/upload.ts --json`. */
+export interface UploadResult {
+  uploadMb: number;
+  rounds: number;
+  directMsMedian: number;
+  gatewayMsMedian: number;
+  addedMsMedian: number;
+  parallel: number;
+  rssGrowthMbPerUpload: number;
+}
+
+/** `bench/lease-db-cpu.ts --json`: the database's CPU per reserve + settle pair, µs. */
+export interface LeaseDbCpu {
+  pairs: number;
+  concurrency: number;
+  withLeasesUs: number;
+  withoutLeasesUs: number;
 }

@@ -1,9 +1,9 @@
 /**
  * The suite's results as data (bench/results/latest.json) and as markdown (latest.md):
- * throughput and cost, added latency, stores and key count, memory, reload, and issue 17's
- * targets with met or missed.
+ * throughput and cost, added latency, stores and key count, memory, reload, the upload and the
+ * lease bench when run, and issue 24's targets (bench/lib/goals.ts) with met or missed.
  */
-import { causeOf } from './causes.js';
+import { scoreTargets } from './goals.js';
 import type { Report, TargetResult } from './report-types.js';
 import { median } from './stats.js';
 
@@ -135,6 +135,23 @@ export function renderReport(r: Report): string {
         : 'not run'
     }`,
   );
+  out.push(
+    `- PostgreSQL store alone, database CPU per reserve + settle (bench/lease-db-cpu.ts): ${
+      r.leases
+        ? `${n0(r.leases.withLeasesUs)} µs with leases vs ${n0(r.leases.withoutLeasesUs)} µs without ` +
+          `(${n0(r.leases.pairs)} pairs at concurrency ${n0(r.leases.concurrency)})${capacityOf(r.leases.withLeasesUs)}`
+        : 'not run'
+    }`,
+  );
+  out.push(
+    `- 10 MB transcription upload (bench/upload.ts): ${
+      r.upload
+        ? `added ${n0(r.upload.addedMsMedian)} ms per upload (median of ${r.upload.rounds}: ${n0(r.upload.gatewayMsMedian)} ` +
+          `vs ${n0(r.upload.directMsMedian)} ms direct); peak RSS growth ${r.upload.rssGrowthMbPerUpload.toFixed(1)} MB ` +
+          `per upload with ${r.upload.parallel} in flight`
+        : 'not run'
+    }`,
+  );
   out.push(`- 10,000 keys vs 10 keys (SQLite): ${tenK && tg ? compare(tenK, tg) : 'not run'}`);
   out.push(
     `- reload of the 10,000-key file (append to keys.yaml + SIGHUP → /healthz serves the new revision, polled every 1 ms): ` +
@@ -179,129 +196,26 @@ export function renderReport(r: Report): string {
     );
 
   if (tg) {
-    const slow = r.slowReader.find((s) => s.name === tg.name);
-    const node = by('node');
-    const pg3 = by('pg3');
-    const added = tg.added;
-    const skipped = (mode: 'json' | 'sse') =>
-      (tg[mode]?.rps ?? 0) * (2 / 3) < 2000
-        ? `not run: 2,000/s is above 2/3 of its ${n0(tg[mode]?.rps)} req/s`
-        : 'not measured';
-    const times = (v: number) => `${v.toFixed(2)}x`;
-    const goals: Array<[string, string, string, boolean, boolean]> = [
-      goal(
-        'added p99 at 2,000/s (JSON)',
-        '≤ 3 ms',
-        added['json@2000']?.p99,
-        (v) => v <= 3000,
-        msUnit,
-        skipped('json'),
-      ),
-      goal(
-        'added p99 at 2,000/s (SSE)',
-        '≤ 3 ms',
-        added['sse@2000']?.p99,
-        (v) => v <= 3000,
-        msUnit,
-        skipped('sse'),
-      ),
-      goal('added p99 at 200/s (JSON)', '≤ 1 ms', added['json@200']?.p99, (v) => v <= 1000, msUnit),
-      goal('JSON throughput vs nginx', '≥ 30%', ratio(tg.json?.rps, nginx?.json?.rps), (v) => v >= 0.3, pct),
-      goal('SSE throughput vs nginx', '≥ 40%', ratio(tg.sse?.rps, nginx?.sse?.rps), (v) => v >= 0.4, pct),
-      goal(
-        'CPU per JSON request vs the plain node:http proxy',
-        '≤ 1.6x',
-        ratio(tg.json?.cpuUsPerRequest, node?.json?.cpuUsPerRequest),
-        (v) => v <= 1.6,
-        (v) => `${times(v)} (${n0(tg.json?.cpuUsPerRequest)} vs ${n0(node?.json?.cpuUsPerRequest)} µs)`,
-      ),
-      goal(
-        'PostgreSQL, one replica: JSON req/s vs SQLite',
-        '≥ 50%',
-        ratio(pg?.json?.rps, tg.json?.rps),
-        (v) => v >= 0.5,
-        pct,
-      ),
-      goal(
-        'PostgreSQL, one replica: CPU per JSON request vs SQLite',
-        '≤ 3x',
-        ratio(pg?.json?.cpuUsPerRequest, tg.json?.cpuUsPerRequest),
-        (v) => v <= 3,
-        (v) => `${times(v)} (${n0(pg?.json?.cpuUsPerRequest)} vs ${n0(tg.json?.cpuUsPerRequest)} µs)`,
-      ),
-      goal(
-        'PostgreSQL, three replicas on one database vs one (JSON req/s)',
-        '≥ 1.5x',
-        ratio(pg3?.json?.rps, pg?.json?.rps),
-        (v) => v >= 1.5,
-        times,
-      ),
-      goal(
-        'RSS at 50 connections',
-        '≤ 150 MB',
-        tg.json && tg.sse ? Math.max(tg.json.rssMb, tg.sse.rssMb) : undefined,
-        (v) => v <= 150,
-        (v) => `${n0(v)} MB`,
-      ),
-      goal(
-        'slow reader RSS growth',
-        '< 16 MB',
-        slow?.rssGrowthMb,
-        (v) => v < 16,
-        (v) => `${v.toFixed(1)} MB`,
-      ),
-      goal(
-        '10,000 keys vs 10 (JSON req/s)',
-        'within 5%',
-        ratio(tenK?.json?.rps, tg.json?.rps),
-        (v) => v >= 0.95,
-        (v) => v.toFixed(3),
-      ),
-      goal(
-        '10,000 keys vs 10 (SSE req/s)',
-        'within 5%',
-        ratio(tenK?.sse?.rps, tg.sse?.rps),
-        (v) => v >= 0.95,
-        (v) => v.toFixed(3),
-      ),
-      goal(
-        '10,000-key reload (max of 5)',
-        '< 200 ms',
-        r.reloadMs?.max,
-        (v) => v < 200,
-        (v) => `${v.toFixed(1)} ms`,
-      ),
-    ];
-    out.push('', `## Targets (issue 17), for ${tg.name}`, '');
-    out.push(row(['target', 'goal', 'measured', 'met', 'measured cause, where missed']));
+    out.push('', `## Targets (issue 24, and issue 17's that still apply), for ${tg.name}`, '');
+    out.push(
+      r.previous
+        ? `"Previous results": ${r.previous.file} of ${r.previous.date}, read before this run replaced it.`
+        : '"Previous results": none read (no committed results file at the start of the run).',
+      '',
+    );
+    out.push(row(['target', 'goal', 'measured', 'met', 'measured cause']));
     out.push('| --- | --- | ---: | --- | --- |');
-    const context = { tg, ...(pg ? { pg } : {}), ...(pg3 ? { pg3 } : {}) };
-    for (const [what, g, got, ok, measured] of goals)
-      out.push(row([what, g, got, ok ? 'yes' : '**no**', ok ? '' : measured ? causeOf(what, context) : got]));
+    for (const g of scoreTargets(r, tg))
+      out.push(row([g.what, g.goal, g.measured, g.met === 'no' ? '**no**' : g.met, g.cause]));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('');
   return out.join('\n');
 }
 
-const msUnit = (us: number) => `${ms(us)} ms`;
-
 /** The capacity model of docs/postgres.md: fleet req/s ≈ database cores × 10⁶ / database µs per request. */
 function capacityOf(dbUsPerRequest: number | undefined): string {
   if (dbUsPerRequest === undefined || !(dbUsPerRequest > 0)) return '';
   const per = (cores: number) => Math.round((cores * 1e6) / dbUsPerRequest).toLocaleString('en-US');
   return ` (capacity model: ~${per(1)} req/s per database core, ~${per(4)} on 4)`;
-}
-
-function goal(
-  what: string,
-  target: string,
-  value: number | undefined,
-  met: (v: number) => boolean,
-  show: (v: number) => string,
-  missing = 'not measured',
-): [string, string, string, boolean, boolean] {
-  // A row that was not measured has no cause to give: it says why it was not measured instead.
-  if (value === undefined || !Number.isFinite(value)) return [what, target, missing, false, false];
-  return [what, target, show(value), met(value), true];
 }

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { parseLeaseDbCpu, parseUpload, previousOf, scoreTargets } from '../../bench/lib/goals.js';
+import type { Report, Summary, TargetResult } from '../../bench/lib/report-types.js';
+
+const summary = (rps: number, cpu: number, db?: number): Summary => ({
+  rps,
+  cpuUsPerRequest: cpu,
+  rssMb: 100,
+  errors: 0,
+  ...(db === undefined ? {} : { dbCpuUsPerRequest: db }),
+});
+const target = (id: string, t: Partial<TargetResult>): TargetResult => ({
+  id,
+  name: id,
+  latency: {},
+  added: {},
+  ...t,
+});
+const report = (targets: TargetResult[], extra: Partial<Report> = {}): Report => ({
+  date: '2026-12-06T00:00:00.000Z',
+  args: { rounds: 1, seconds: 2, latencySeconds: 2, only: [] },
+  machine: { node: 'v20', nginx: 'n', wrk: 'w', cpus: 2, cpuModel: 'c', loadavg: [0, 0, 0] },
+  targets,
+  slowReader: [],
+  reloadMs: null,
+  notes: [],
+  ...extra,
+});
+const rowOf = (rows: ReturnType<typeof scoreTargets>, what: string) => {
+  const found = rows.find((r) => r.what.startsWith(what));
+  if (!found) throw new Error(`no row ${what}`);
+  return found;
+};
+
+const sqlite = target('sqlite', {
+  json: summary(6_000, 160),
+  sse: summary(3_500, 380),
+  added: {
+    'json@200': { p50: 300, p99: 900, ttfbP50: 300 },
+    'sse@200': { p50: 300, p99: 1_200, ttfbP50: 300 },
+    'json@2000': { p50: 400, p99: 2_500, ttfbP50: 400 },
+    'sse@2000': { p50: 500, p99: 24_000, ttfbP50: 500 },
+  },
+});
+
+describe('the bench’s scoring against issue 24’s targets', () => {
+  it('scores each PostgreSQL target from this run’s figures, with the database CPU as the cause', () => {
+    const pg = target('pg', {
+      json: summary(4_500, 200, 80),
+      sse: summary(3_000, 400),
+      added: { 'json@200': { p50: 1_500, p99: 3_000, ttfbP50: 1_500 } },
+    });
+    const pg3 = target('pg3', { json: summary(4_000, 260, 120), sse: summary(2_000, 500) });
+    const rows = scoreTargets(report([sqlite, pg, pg3]), sqlite);
+
+    expect(rowOf(rows, 'PostgreSQL, one replica: database CPU')).toEqual({
+      what: 'PostgreSQL, one replica: database CPU per request',
+      goal: '≤ 100 µs',
+      measured: '80 µs',
+      met: 'yes',
+      cause: '',
+    });
+    expect(rowOf(rows, 'PostgreSQL, one replica: JSON req/s')).toMatchObject({
+      measured: '0.75x (4,500 vs 6,000)',
+      met: 'yes',
+    });
+    expect(rowOf(rows, 'PostgreSQL, one replica: gateway CPU')).toMatchObject({
+      goal: '≤ 1.3x',
+      measured: '1.25x (200 vs 160 µs)',
+      met: 'yes',
+    });
+    const p50 = rowOf(rows, 'PostgreSQL, one replica: added p50');
+    expect(p50).toMatchObject({ measured: '1.500 ms', met: 'no' });
+    // The run took no profile: the cause says so rather than guess.
+    expect(p50.cause).toMatch(/^not measured in this run/);
+    const three = rowOf(rows, 'PostgreSQL, three replicas');
+    expect(three).toMatchObject({ measured: '1.50x (120 vs 80 µs)', met: 'no' });
+    expect(three.cause).toContain('the database 120 µs (one replica: 80)');
+  });
+
+  it('gives the lease bench’s figures as part of a missed database-CPU cause when it ran', () => {
+    const pg = target('pg', { json: summary(900, 450, 1_600), sse: summary(700, 560) });
+    const leases = { pairs: 500, concurrency: 20, withLeasesUs: 40, withoutLeasesUs: 1_500 };
+    const row = rowOf(
+      scoreTargets(report([sqlite, pg], { leases }), sqlite),
+      'PostgreSQL, one replica: database',
+    );
+    expect(row.met).toBe('no');
+    expect(row.cause).toContain('1,600 µs per request in this run');
+    expect(row.cause).toContain('40 µs per reserve + settle with leases and 1,500 µs without');
+  });
+
+  it('marks every target of a store that did not run as not measured, cause included', () => {
+    const rows = scoreTargets(report([sqlite]), sqlite);
+    for (const what of [
+      'PostgreSQL, one replica',
+      'PostgreSQL, three replicas',
+      'CPU per SSE stream vs the --baseline',
+    ])
+      for (const row of rows.filter((r) => r.what.startsWith(what)))
+        expect(row).toMatchObject({ met: 'not measured', cause: 'not measured' });
+    expect(rowOf(rows, 'CPU per SSE stream vs the --baseline').measured).toBe(
+      'not measured (no --baseline build in this run)',
+    );
+  });
+
+  it('scores the SQLite tail at both rates for JSON and SSE', () => {
+    const rows = scoreTargets(report([sqlite]), sqlite);
+    expect(rowOf(rows, 'added p99 at 2,000/s (JSON)')).toMatchObject({
+      goal: '≤ 3 ms',
+      measured: '2.500 ms',
+      met: 'yes',
+    });
+    const sse = rowOf(rows, 'added p99 at 2,000/s (SSE)');
+    expect(sse).toMatchObject({ measured: '24.000 ms', met: 'no' });
+    expect(sse.cause).toMatch(/^not measured in this run/);
+    expect(sse.cause).not.toMatch(/GC|group-commit/);
+    expect(rowOf(rows, 'added p99 at 200/s (JSON)')).toMatchObject({ goal: '≤ 1 ms', met: 'yes' });
+    expect(rowOf(rows, 'added p99 at 200/s (SSE)')).toMatchObject({ measured: '1.200 ms', met: 'no' });
+  });
+
+  it('compares throughput and CPU with the previous results, naming the file and its date', () => {
+    const committed = report(
+      [target('sqlite', { json: summary(5_588.2, 173.4), sse: summary(3_259.6, 298.5) })],
+      { date: '2026-12-01T14:43:02.471Z' },
+    );
+    const previous = previousOf('bench/results/latest.json', JSON.parse(JSON.stringify(committed)));
+    expect(previous).toEqual({
+      file: 'bench/results/latest.json',
+      date: '2026-12-01T14:43:02.471Z',
+      json: { rps: 5_588.2, cpuUsPerRequest: 173.4 },
+      sse: { rps: 3_259.6, cpuUsPerRequest: 298.5 },
+    });
+    const rows = scoreTargets(report([sqlite], previous ? { previous } : {}), sqlite);
+    const since = '(bench/results/latest.json, 2026-12-01T14:43:02.471Z)';
+    expect(rowOf(rows, 'JSON req/s vs the previous results')).toMatchObject({
+      what: `JSON req/s vs the previous results ${since}`,
+      measured: '1.07x (6,000 vs 5,588)',
+      met: 'yes',
+    });
+    expect(rowOf(rows, 'CPU per JSON request vs the previous')).toMatchObject({ met: 'yes' });
+    expect(rowOf(rows, 'CPU per SSE stream vs the previous')).toMatchObject({
+      measured: '1.27x (380 vs 299 µs)',
+      met: 'no',
+    });
+    expect(previousOf('x', { targets: [] })).toBeUndefined();
+    expect(previousOf('x', null)).toBeUndefined();
+  });
+
+  it('scores streams against the --baseline build when it ran', () => {
+    const base = target('sqlite-base', { json: summary(6_000, 160), sse: summary(3_600, 384) });
+    const rows = scoreTargets(
+      report([sqlite, base], {
+        args: { rounds: 1, seconds: 2, latencySeconds: 2, only: [], baseline: '/tmp/b' },
+      }),
+      sqlite,
+    );
+    expect(rowOf(rows, 'CPU per SSE stream vs the --baseline')).toMatchObject({
+      what: 'CPU per SSE stream vs the --baseline build (/tmp/b)',
+      measured: '0.99x (380 vs 384 µs)',
+      met: 'yes',
+    });
+  });
+
+  it('scores the upload row and keeps issue 17’s rows that issue 24 does not restate', () => {
+    const upload = {
+      uploadMb: 10,
+      rounds: 3,
+      directMsMedian: 40,
+      gatewayMsMedian: 55,
+      addedMsMedian: 15,
+      parallel: 4,
+      rssGrowthMbPerUpload: 17.2,
+    };
+    const rows = scoreTargets(report([sqlite], { upload }), sqlite);
+    expect(rowOf(rows, '10 MB transcription upload')).toMatchObject({
+      goal: '< 16 MB',
+      measured: '17.2 MB with 4 in flight; added 15 ms per upload (55 vs 40 ms direct)',
+      met: 'no',
+      cause: 'not measured',
+    });
+    const whats = rows.map((r) => r.what);
+    expect(whats).toContain('JSON throughput vs nginx');
+    expect(whats).toContain('10,000-key reload (max of 5)');
+    // Issue 17's PostgreSQL goals are replaced by issue 24's, not shown beside them.
+    expect(rows.filter((r) => r.goal === '≥ 50%' || r.goal === '≥ 1.5x')).toEqual([]);
+    expect(new Set(whats).size).toBe(whats.length);
+  });
+
+  it('reads the upload and lease benches’ output, and nothing from output without a result', () => {
+    expect(
+      parseUpload(
+        'warming up\n{"uploadMb":10,"rounds":3,"directMsMedian":1,"gatewayMsMedian":2,"addedMsMedian":1,"parallel":4,"rssGrowthMbPerUpload":3.5}\n',
+      ),
+    ).toMatchObject({ rssGrowthMbPerUpload: 3.5, parallel: 4 });
+    expect(parseUpload('upload 10 MB: direct 1 ms')).toBeUndefined();
+    const out = [
+      '500 pairs per measurement, 20 keys of one group',
+      'without leases   900 reserve+settle pairs/s at concurrency 20; database CPU 1500 µs per pair (10 backends)',
+      'with leases      8000 reserve+settle pairs/s at concurrency 20; database CPU 40 µs per pair (10 backends)',
+      'database CPU per request: 40 µs with leases vs 1500 µs without',
+    ].join('\n');
+    expect(parseLeaseDbCpu(out)).toEqual({
+      pairs: 500,
+      concurrency: 20,
+      withLeasesUs: 40,
+      withoutLeasesUs: 1_500,
+    });
+    expect(parseLeaseDbCpu('500 pairs per measurement')).toBeUndefined();
+  });
+});
