@@ -1,8 +1,9 @@
 /**
  * The CPU a request's two fingerprints add (src/insights/fingerprint.ts), per request, on bodies
  * as clients send them: a short chat question, a Claude Code turn (long system prompt and tools,
- * a few messages), and a 100 kB long-context request. The body is parsed once beforehand, as
- * the gateway does; only fingerprintRequest is timed.
+ * a few messages), and a 100 kB long-context request, from the bytes a client sends. The body is
+ * parsed once beforehand, as the gateway does; only fingerprintRequest is timed, next to that
+ * JSON.parse for scale.
  *
  *   npm run bench:fingerprint
  */
@@ -42,19 +43,28 @@ const bodies: Record<string, Record<string, unknown>> = {
   },
 };
 
-for (const [name, body] of Object.entries(bodies)) {
-  const size = JSON.stringify(body).length;
-  const runs = size > 50_000 ? 2_000 : 20_000;
-  for (let i = 0; i < 500; i++) fingerprintRequest(secret, '/v1/chat/completions', String(body.model), body);
+/** Median µs per call of `run` over five rounds (after a warm-up), with the min and max. */
+function time(runs: number, run: () => void): string {
+  for (let i = 0; i < 500; i++) run();
   const samples: number[] = [];
   for (let r = 0; r < 5; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < runs; i++)
-      fingerprintRequest(secret, '/v1/chat/completions', String(body.model), body);
+    for (let i = 0; i < runs; i++) run();
     samples.push(((performance.now() - t0) * 1000) / runs);
   }
   samples.sort((a, b) => a - b);
+  return `median ${samples[2]?.toFixed(1)} µs (min ${samples[0]?.toFixed(1)}, max ${samples[4]?.toFixed(1)})`;
+}
+
+const runsArg = Number(process.argv[2]);
+for (const [name, body] of Object.entries(bodies)) {
+  const raw = Buffer.from(JSON.stringify(body));
+  const runs = Number.isFinite(runsArg) && runsArg > 0 ? runsArg : raw.length > 50_000 ? 2_000 : 20_000;
+  const fingerprint = time(runs, () =>
+    fingerprintRequest(secret, '/v1/chat/completions', String(body.model), raw, body),
+  );
+  const parse = time(runs, () => JSON.parse(raw.toString('utf8')));
   console.log(
-    `${name.padEnd(24)} ${(size / 1024).toFixed(1).padStart(6)} kB  median ${samples[2]?.toFixed(1)} µs per request (min ${samples[0]?.toFixed(1)}, max ${samples[4]?.toFixed(1)})`,
+    `${name.padEnd(24)} ${(raw.length / 1024).toFixed(1).padStart(6)} kB  fingerprints ${fingerprint}; JSON.parse ${parse}`,
   );
 }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { leadingElementsEnd, topLevelMembers } from './json-members.js';
 
 /**
  * The two keyed hashes kept with each usage record (docs/insights.md#fingerprints): the request
@@ -52,47 +53,75 @@ export function newFingerprintSecret(): string {
 }
 
 /**
- * Fingerprints of one request, from the body the gateway already parsed: each top-level field is
- * serialized once (in sorted order, volatile ones skipped) and fed to both HMACs as it applies.
+ * Fingerprints of one JSON request, from the bytes the client sent (`raw`) and the body the
+ * gateway parsed from them: each top-level member's value is hashed as sent, in sorted key order,
+ * volatile ones left out — one keyed SHA-256 pass over the body, nothing serialized again
+ * (json-members.ts finds the members). The parsed body only says which leading messages are the
+ * system prompt.
  */
 export function fingerprintRequest(
   secret: Buffer,
   route: string,
   model: string,
+  raw: Buffer,
   body: Record<string, unknown>,
 ): Fingerprints {
   const request = createHmac('sha256', secret).update(`${route}\u0000${model}`);
+  const members = topLevelMembers(raw);
+  if (!members) {
+    // Not reached for a body JSON.parse accepted; the whole body, volatile fields and all, still
+    // tells one request from another.
+    return { request: request.update(raw).digest('hex').slice(0, DIGITS), prefix: null, prefixTokens: 0 };
+  }
+  members.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Each byte is hashed once: the prefix's bytes go into the prefix HMAC, whose digest then stands
+  // for them in the request HMAC, so a long system prompt costs no second pass.
   const prefix = createHmac('sha256', secret).update(`prefix\u0000${model}`);
   let prefixBytes = 0;
-  for (const name of Object.keys(body).sort()) {
-    if (VOLATILE.has(name) || name === 'model') continue;
-    const value = body[name];
-    if (value === undefined) continue;
-    if ((name === 'messages' || name === 'input') && Array.isArray(value)) {
-      const lead = leadingSystemMessages(value);
-      const head = lead > 0 ? JSON.stringify(value.slice(0, lead)) : '';
-      const rest = JSON.stringify(lead > 0 ? value.slice(lead) : value);
-      request.update(`\u0000${name}\u0001${head}\u0002${rest}`);
-      if (lead > 0) {
-        prefix.update(`\u0000${name}\u0001${head}`);
-        prefixBytes += head.length;
-      }
-      continue;
+  for (const { key, start, end } of members) {
+    if (VOLATILE.has(key) || key === 'model') continue;
+    let head = PREFIX_FIELDS.has(key) ? end : start;
+    if (key === 'messages' || key === 'input') {
+      const lead = Array.isArray(body[key]) ? leadingSystemMessages(body[key] as unknown[]) : 0;
+      if (lead > 0) head = Math.max(start, leadingElementsEnd(raw, start, lead));
     }
-    const text = JSON.stringify(value);
-    request.update(`\u0000${name}\u0001${text}`);
-    if (PREFIX_FIELDS.has(name)) {
-      prefix.update(`\u0000${name}\u0001${text}`);
-      prefixBytes += text.length;
+    request.update(`\u0000${key}\u0001${head - start}\u0001`).update(raw.subarray(head, end));
+    if (head > start) {
+      prefix.update(`\u0000${key}\u0001`).update(raw.subarray(start, head));
+      prefixBytes += head - start;
     }
   }
+  const prefixDigest = prefix.digest('hex').slice(0, DIGITS);
+  request.update(`\u0000prefix\u0001${prefixDigest}`);
   const prefixTokens = Math.round(prefixBytes / BYTES_PER_TOKEN);
   const long = prefixTokens >= MIN_PREFIX_TOKENS;
   return {
     request: request.digest('hex').slice(0, DIGITS),
-    prefix: long ? prefix.digest('hex').slice(0, DIGITS) : null,
+    prefix: long ? prefixDigest : null,
     prefixTokens: long ? prefixTokens : 0,
   };
+}
+
+/**
+ * The fingerprint of a multipart upload (an audio file to transcribe, an image to edit): its text
+ * fields, serialized (they are few and short), and each file's SHA-256, taken as its bytes passed
+ * (src/proxy/multipart.ts) and only ever kept inside this keyed hash. Two recordings sent with
+ * the same fields are two requests; the same recording sent again is one.
+ */
+export function fingerprintUpload(
+  secret: Buffer,
+  route: string,
+  model: string,
+  fields: Record<string, unknown>,
+  files: ReadonlyArray<{ field: string; sha256?: string }>,
+): Fingerprints {
+  const request = createHmac('sha256', secret).update(`${route}\u0000${model}\u0000upload`);
+  for (const name of Object.keys(fields).sort()) {
+    if (VOLATILE.has(name) || name === 'model') continue;
+    request.update(`\u0000${name}\u0001${JSON.stringify(fields[name])}`);
+  }
+  for (const file of files) request.update(`\u0000file\u0001${file.field}\u0001${file.sha256 ?? ''}`);
+  return { request: request.digest('hex').slice(0, DIGITS), prefix: null, prefixTokens: 0 };
 }
 
 function leadingSystemMessages(messages: unknown[]): number {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
@@ -22,6 +23,11 @@ export interface UploadedFile {
   filename: string;
   mimeType: string;
   bytes: number;
+  /**
+   * The file's SHA-256, hashed chunk by chunk as it passes, once it ended: it goes into the
+   * request's keyed fingerprint only (src/insights/fingerprint.ts), never stored or logged.
+   */
+  sha256?: string;
 }
 
 export interface MultipartBody {
@@ -165,11 +171,14 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
           feed = undefined;
         });
       }
+      const hash = createHash('sha256');
       stream.on('data', (chunk: Buffer) => {
         file.bytes += chunk.length;
+        hash.update(chunk);
         if (feed === tapped) tapped?.push(chunk);
       });
       stream.on('end', () => {
+        file.sha256 = hash.digest('hex');
         if (feed === tapped) tapped?.push(null);
       });
       stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));

@@ -60,7 +60,12 @@ async function readUpload(
       contentType: String(req.headers['content-type']),
       chunks: body.chunks,
       size: body.size,
-      files: body.files.map((f) => ({ field: f.field, bytes: f.bytes, mimeType: f.mimeType })),
+      files: body.files.map((f) => ({
+        field: f.field,
+        bytes: f.bytes,
+        mimeType: f.mimeType,
+        sha256: f.sha256,
+      })),
       ...(seconds === undefined ? {} : { seconds }),
     },
   };

@@ -57,7 +57,7 @@ export interface Upload {
   chunks: readonly Buffer[];
   size: number;
   /** Files by form field name, with their sizes. */
-  files: ReadonlyArray<{ field: string; bytes: number; mimeType: string }>;
+  files: ReadonlyArray<{ field: string; bytes: number; mimeType: string; sha256?: string | undefined }>;
   /** The duration read from the audio file, when it is audio and says. */
   seconds?: number;
 }

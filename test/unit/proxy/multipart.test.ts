@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -92,7 +93,13 @@ describe('reading a multipart upload', () => {
     if (!r?.ok) throw new Error(r?.message);
     expect(r.body.fields).toEqual({ model: 'whisper-1', response_format: 'text' });
     expect(r.body.files).toEqual([
-      { field: 'file', filename: 'a.wav', mimeType: 'audio/wav', bytes: wav.length },
+      {
+        field: 'file',
+        filename: 'a.wav',
+        mimeType: 'audio/wav',
+        bytes: wav.length,
+        sha256: createHash('sha256').update(wav).digest('hex'),
+      },
     ]);
     expect(r.body.tapped).toBeCloseTo(1.5, 6);
     expect(Buffer.concat(r.body.chunks).equals(body)).toBe(true);
