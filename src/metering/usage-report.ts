@@ -7,15 +7,15 @@ import type { UsageGroupBy, UsageRow } from '../store/types.js';
  */
 const COUNTERS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
 /**
- * What image and audio requests were (docs/api.md#images-and-audio): columns that appear when
- * some row in the period has them, so a report of token traffic keeps its columns.
+ * What image and audio requests were (docs/api.md#images-and-audio): in the table and the CSV,
+ * columns that appear when some row in the period has them, so a report of token traffic keeps
+ * its columns; in JSON always (zeros when none), so a script reads the same fields every time.
  */
 const UNITS = ['images', 'audio_seconds', 'characters'] as const;
 
 const hasUnits = (rows: UsageRow[]) => rows.some((r) => UNITS.some((u) => (r[u] ?? 0) > 0));
 
 export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format: string): string {
-  const media = hasUnits(rows);
   if (format === 'json') {
     const json: (r: UsageRow) => Record<string, unknown> =
       by === 'hash'
@@ -25,10 +25,11 @@ export function renderUsage(rows: UsageRow[], by: UsageGroupBy | 'group', format
             ...pick(r),
             last_used: r.last_used ?? null,
           })
-        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r), ...(media ? pickUnits(r) : {}) });
+        : (r: UsageRow) => ({ [by]: r[by] ?? null, ...pick(r), ...pickUnits(r) });
     return `${JSON.stringify(rows.map(json), null, 2)}\n`;
   }
   if (by === 'hash') return renderTable(rows.map(hashCells), HASH_HEADER, rows, format);
+  const media = hasUnits(rows);
   const cells = rows.map((r) => [
     by === 'key' && r.key === ''
       ? '(no valid key)'

@@ -99,6 +99,9 @@ describe('tollgate usage', () => {
         input_tokens: 100,
         output_tokens: 1000,
         cost_usd: 0.5,
+        images: 0,
+        audio_seconds: 0,
+        characters: 0,
       },
       {
         key: 'cursor-dev',
@@ -107,6 +110,9 @@ describe('tollgate usage', () => {
         input_tokens: 200,
         output_tokens: 20,
         cost_usd: expect.closeTo(0.003, 12),
+        images: 0,
+        audio_seconds: 0,
+        characters: 0,
       },
     ]);
   });
@@ -146,7 +152,17 @@ describe('tollgate usage', () => {
       await usage(['--store', storeUrl, '--config', file, '--format', 'json', '--by', 'group'], io),
     ).toBe(0);
     expect(JSON.parse(io.out)).toEqual([
-      { group: '', requests: 2, errors: 1, input_tokens: 100, output_tokens: 1000, cost_usd: 0.5 },
+      {
+        group: '',
+        requests: 2,
+        errors: 1,
+        input_tokens: 100,
+        output_tokens: 1000,
+        cost_usd: 0.5,
+        images: 0,
+        audio_seconds: 0,
+        characters: 0,
+      },
       {
         group: 'frontend',
         requests: 2,
@@ -154,6 +170,9 @@ describe('tollgate usage', () => {
         input_tokens: 200,
         output_tokens: 20,
         cost_usd: expect.closeTo(0.003, 12),
+        images: 0,
+        audio_seconds: 0,
+        characters: 0,
       },
     ]);
     const table = fakeIO();

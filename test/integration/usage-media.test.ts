@@ -34,7 +34,7 @@ const record = (over: Partial<UsageRecord>): UsageRecord => ({
   ...over,
 });
 
-function run(args: string[]) {
+function run(args: string[], db = 'usage.db') {
   const io = {
     out: '',
     err: '',
@@ -48,7 +48,7 @@ function run(args: string[]) {
     env: {},
     cwd: dir,
   };
-  const base = ['--store', `sqlite:${join(dir, 'usage.db')}`, '--config', join(dir, 'keys.yaml')];
+  const base = ['--store', `sqlite:${join(dir, db)}`, '--config', join(dir, 'keys.yaml')];
   return usage([...base, ...args], io as CliIO).then((code) => ({ code, ...io }));
 }
 
@@ -66,6 +66,10 @@ beforeAll(async () => {
     [],
   );
   await store.close();
+  const tokens = createSqliteStore(join(dir, 'tokens.db'));
+  await tokens.init();
+  await tokens.settle(record({ key: 'cursor', model: 'gpt-4o-mini', route: '/v1/chat/completions' }), []);
+  await tokens.close();
   await writeFile(join(dir, 'keys.yaml'), 'version: 1\n');
 });
 
@@ -94,5 +98,16 @@ describe('tollgate usage with image and audio requests', () => {
 
     const table = await run(['--by', 'model']);
     expect(table.out.split('\n')[0]).toMatch(/model .*cost_usd +images +audio_seconds +characters$/);
+  });
+
+  it('keeps images, audio seconds and characters in the JSON of a period without media, as zeros', async () => {
+    const json = await run(['--format', 'json'], 'tokens.db');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toEqual([
+      expect.objectContaining({ key: 'cursor', images: 0, audio_seconds: 0, characters: 0 }),
+    ]);
+    // The table and the CSV keep to the token columns.
+    const csv = await run(['--format', 'csv'], 'tokens.db');
+    expect(csv.out.split('\n')[0]).toBe('key,requests,errors,input_tokens,output_tokens,cost_usd');
   });
 });
