@@ -199,7 +199,7 @@ export function renderReport(r: Report): string {
     out.push('', `## Targets (issue 24, and issue 17's that still apply), for ${tg.name}`, '');
     out.push(
       r.previous
-        ? `"Previous results": ${r.previous.file} of ${r.previous.date}, read before this run replaced it.`
+        ? `"Previous results": ${r.previous.file} of ${r.previous.date}, read when this run started.`
         : '"Previous results": none read (no committed results file at the start of the run).',
       '',
     );
