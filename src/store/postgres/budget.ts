@@ -160,6 +160,15 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
            ORDER BY s.key, s.period FOR UPDATE OF s`,
           [rows.map((r) => r.id)],
         );
+        // What each expired budget lease is charged (migration 14): its owner, if alive, returns
+        // its free part against it and its late settles draw on it, so nothing counts twice.
+        await c.query(
+          `INSERT INTO lease_charges (id, key, periods, charged_usd, released_usd, granted_usd, swept_at)
+           SELECT id, key, periods, amount_usd, released_usd, granted_usd, $2 FROM reservations
+           WHERE id = ANY($1::text[]) AND left(id, 6) = 'lease:' ORDER BY id
+           ON CONFLICT (id) DO NOTHING`,
+          [rows.map((r) => r.id), now],
+        );
       }
       for (const r of rows) {
         const reservation = {

@@ -26,7 +26,8 @@ function bookWithLease(now: number) {
   return { book, leaseId: grant.leaseId };
 }
 
-const released = (r: RoundPlan) => r.returns.reduce((n, x) => n + x.release, 0);
+const released = (r: RoundPlan) => r.returns.reduce((n, x) => n + x.released, 0);
+const answered = { granted: new Map<string, number>(), gone: new Set<string>() };
 
 describe('a replica’s lease book', () => {
   it('serves a busy plan from its lease, then returns the lease once a reload changed the plan', () => {
@@ -35,14 +36,17 @@ describe('a replica’s lease book', () => {
     // The limit was lowered: the next request's plan differs, so it reserves in the database.
     expect(book.take(plan(5), 'q2', 0.01, 1_002)).toBe(false);
     const round = book.planRound(1_003);
-    expect(round.returns).toEqual([{ leaseId, release: 80_000_000 - 10_000_000, close: false }]);
+    expect(round.returns).toEqual([{ leaseId, released: 80_000_000 - 10_000_000, granted: 80_000_000, close: false }]);
     // No new lease is asked for under the old limit.
     expect(round.grants.every((g) => g.plan.windows[0]?.limitUsd === 5)).toBe(true);
+    book.applyRound(round, answered);
     // The request in flight settles from the old lease; then the lease closes.
     expect(book.startSettle('q1', 0.004, 1_004)).toEqual({ leaseId, key: 'alpha', periods: ['d:1'] });
     book.settled('q1');
     const last = book.planRound(1_005);
-    expect(last.returns).toEqual([{ leaseId, release: 6_000_000, close: true }]);
+    // Released is the running total: the database applies what it has not applied yet.
+    expect(last.returns).toEqual([{ leaseId, released: 76_000_000, granted: 80_000_000, close: true }]);
+    book.applyRound(last, answered);
     expect(book.stats().leases).toBe(0);
   });
 
@@ -62,5 +66,62 @@ describe('a replica’s lease book', () => {
     expect(round.grants).toEqual([]);
     expect(released(round)).toBe(80_000_000);
     expect(book.take(plan(10), 'q', 0.01, 1_002)).toBe(false);
+  });
+
+  it('asks a failed round’s return again, and keeps a closing lease until a round confirms it', () => {
+    const { book, leaseId } = bookWithLease(1_000);
+    book.revoke((key) => key === 'alpha');
+    const first = book.planRound(1_001);
+    expect(first.returns).toEqual([{ leaseId, released: 80_000_000, granted: 80_000_000, close: true }]);
+    book.roundFailed(first);
+    // Nothing of it was confirmed: the same total is asked again, and the lease is still held.
+    expect(book.stats().leases).toBe(1);
+    const retry = book.planRound(1_002);
+    expect(retry.returns).toEqual([{ leaseId, released: 80_000_000, granted: 80_000_000, close: true }]);
+    book.applyRound(retry, answered);
+    expect(book.stats().leases).toBe(0);
+    expect(book.planRound(1_003).returns).toEqual([]);
+  });
+
+  it('closes a first grant whose answer was lost with everything its row may hold', () => {
+    let seq = 0;
+    const book = createLeaseBook({
+      tauMs: 2_000,
+      horizonMs: 2_000,
+      minRequests: 4,
+      idleMs: 2_000,
+      ttlMs: 30_000,
+      settleGiveUpMs: 60_000,
+      newId: () => `lease:${seq++}`,
+    });
+    for (let i = 0; i < 8; i++) book.take(plan(10), `warm-${i}`, 0.01, 1_000);
+    const lost = book.planRound(1_000);
+    const leaseId = lost.grants[0]?.leaseId;
+    expect(leaseId).toBeDefined();
+    book.roundFailed(lost);
+    const next = book.planRound(1_001);
+    expect(next.returns).toEqual([{ leaseId, released: 0, granted: 0, close: true }]);
+    book.applyRound(next, answered);
+    expect(book.planRound(1_002).returns).toEqual([]);
+  });
+
+  it('returns the free part of a lease the database swept, and settles its holds against the sweep’s charge', () => {
+    const { book, leaseId } = bookWithLease(1_000);
+    expect(book.take(plan(10), 'q1', 0.01, 1_001)).toBe(true);
+    // Cut off from the database for longer than the lease lives: the sweep charged the row, and
+    // the round that gets through returns its free part against that charge.
+    const round = book.planRound(40_000);
+    expect(round.returns).toEqual([{ leaseId, released: 70_000_000, granted: 80_000_000, close: false }]);
+    expect(round.renew).toEqual([leaseId]);
+    book.applyRound(round, { granted: new Map(), gone: new Set([leaseId]) });
+    expect(book.take(plan(10), 'q2', 0.01, 40_001)).toBe(false);
+    // Not renewed again, and nothing new to return while its request is in flight.
+    const quiet = book.planRound(40_002);
+    expect(quiet.returns).toEqual([]);
+    expect(quiet.renew).toEqual([]);
+    expect(book.startSettle('q1', 0.004, 40_003)).toEqual({ leaseId, key: 'alpha', periods: ['d:1'] });
+    book.settled('q1');
+    const last = book.planRound(40_004);
+    expect(last.returns).toEqual([{ leaseId, released: 76_000_000, granted: 80_000_000, close: true }]);
   });
 });

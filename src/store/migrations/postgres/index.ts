@@ -17,6 +17,7 @@ import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
 import { MIGRATION_12 } from './v12.js';
 import { MIGRATION_13 } from './v13.js';
+import { MIGRATION_14 } from './v14.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -32,4 +33,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_11,
   MIGRATION_12,
   MIGRATION_13,
+  MIGRATION_14,
 ];

@@ -16,6 +16,12 @@ import { nanoUp } from './money.js';
  * after the database answered a grant. Whatever the database holds that this count does not
  * (a grant whose answer was lost, a settle given up) stays reserved until the row expires, and
  * is then charged: never returned as free budget.
+ *
+ * Returns are idempotent: a return carries the lease's running total released, and the database
+ * applies only what it has not applied yet (migration 14). A lease stays in the book, draining,
+ * until a round confirms its close, so a failed or lost round is simply asked again. A lease the
+ * database swept (expired while this replica could not reach it) keeps draining too: its free
+ * part is returned against what the sweep charged, and its settles draw from that charge.
  */
 
 /** What a request must fit in: the key, every period it charges and its limited windows. */
@@ -57,6 +63,13 @@ interface Lease {
   fresh: boolean;
   /** Out of use (idle, stale, revoked): its free part is returned, then it is closed. */
   draining: boolean;
+  /** Nano-dollars granted in total, as far as answers told (a lost answer's grant is not in it). */
+  granted: number;
+  /** Nano-dollars returned in total (planned), and the part a round confirmed. */
+  released: number;
+  confirmed: number;
+  /** Expired and charged by a sweep: not renewed, its returns and settles go against that charge. */
+  gone: boolean;
 }
 
 interface Hold {
@@ -78,7 +91,13 @@ export interface GrantAsk {
 
 export interface ReturnAsk {
   leaseId: string;
-  release: number;
+  /** Running total released over the lease's life: the database applies what it has not yet. */
+  released: number;
+  /**
+   * Running total granted as far as this replica knows: what the database granted beyond it (a
+   * grant whose answer was lost) was never used, and goes back with this return.
+   */
+  granted: number;
   /** Nothing of it is held or settling: delete the row (or, if money remains, let it expire and be charged). */
   close: boolean;
 }
@@ -239,21 +258,26 @@ export function createLeaseBook(o: LeaseBookOptions) {
           usableUntil: 0,
           fresh: true,
           draining: false,
+          granted: 0,
+          released: 0,
+          confirmed: 0,
+          gone: false,
         };
         active.set(sig, fresh);
         grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min, unit: dem.d.largest });
       }
-      for (const l of [...draining]) {
-        const release = Math.max(0, l.amount - l.held);
+      for (const l of draining) {
+        const free = Math.max(0, l.amount - l.held);
+        l.amount -= free;
+        l.released += free;
         const close = l.held === 0 && l.settling === 0;
-        if (release === 0 && !close) continue;
-        l.amount -= release;
-        returns.push({ leaseId: l.id, release, close });
-        if (close) draining.delete(l);
+        // Asked again on every round until one confirms it: a failed round loses nothing.
+        if (l.released === l.confirmed && !close) continue;
+        returns.push({ leaseId: l.id, released: l.released, granted: l.granted, close });
       }
       // Renewed when a third of the time to live is left of their usable half: every ~5 s, not every round.
       const renew = [...active.values(), ...draining]
-        .filter((l) => !l.fresh && l.usableUntil - now < o.ttlMs / 3)
+        .filter((l) => !l.fresh && !l.gone && l.usableUntil - now < o.ttlMs / 3)
         .map((l) => l.id);
       return { now, until: now + o.ttlMs, grants, returns, renew };
     },
@@ -277,18 +301,32 @@ export function createLeaseBook(o: LeaseBookOptions) {
         if (g.fresh) lease.usableUntil = usableUntil;
         lease.fresh = false;
         lease.amount += granted;
+        lease.granted += granted;
       }
-      // Its holds still settle: the database charges them without a lease to draw from.
+      for (const r of plan.returns) {
+        const lease = byId.get(r.leaseId);
+        if (!lease) continue;
+        lease.confirmed = Math.max(lease.confirmed, r.released);
+        if (r.close) forget(lease);
+      }
+      // Swept: its free part goes back against what the sweep charged, its holds settle against it.
       for (const id of result.gone) {
         const lease = byId.get(id);
-        if (lease) forget(lease);
+        // Closed by this very round (its return found the sweep's charge): nothing left to do.
+        if (!lease || (!draining.has(lease) && active.get(lease.sig) !== lease)) continue;
+        lease.gone = true;
+        drain(lease);
       }
     },
 
-    /** The round failed (or its answer was lost): fresh leases are given up, releases stay out. */
+    /**
+     * The round failed (or its answer was lost): returns are asked again by the next round. A
+     * fresh lease's grant may have committed: it is closed, and its return (nothing known granted)
+     * gives back whatever the row holds; a top-up's goes back when its lease is returned.
+     */
     roundFailed(plan: RoundPlan): void {
       const fresh = new Set(plan.grants.filter((g) => g.fresh).map((g) => g.leaseId));
-      for (const l of [...active.values(), ...draining]) if (fresh.has(l.id)) forget(l);
+      for (const l of [...active.values()]) if (fresh.has(l.id)) drain(l);
     },
 
     stats(): LeaseStats {
@@ -296,7 +334,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
       let leased = 0;
       let held = 0;
       for (const l of [...active.values(), ...draining]) {
-        if (l.fresh) continue;
+        if (l.fresh || l.gone) continue;
         leases++;
         leased += l.amount;
         held += l.held;

@@ -5,13 +5,18 @@ import type { RoundPlan, RoundResult } from './book.js';
 import { nanoOfText, nanoUp, usdText } from './money.js';
 
 /**
- * The two statements of budget leases (migration 13): a lease round (returns, renewals and
+ * The two statements of budget leases (migrations 13 and 14): a lease round (returns, renewals and
  * grants of one replica in one transaction) and the settles of requests served from leases
  * (many requests' usage records in one insert, one commit). Money crosses as decimal text.
  */
 
 export async function runLeaseRound(pool: Pool, plan: RoundPlan): Promise<RoundResult> {
-  const returns = plan.returns.map((r) => ({ id: r.leaseId, release: usdText(r.release), close: r.close }));
+  const returns = plan.returns.map((r) => ({
+    id: r.leaseId,
+    released: usdText(r.released),
+    granted: usdText(r.granted),
+    close: r.close,
+  }));
   const grants = plan.grants.map((g) => ({
     id: g.leaseId,
     fresh: g.fresh,
