@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import { createPostgresStore } from '../../src/store/postgres.js';
 import { createLeaseManager, type LeaseManager } from '../../src/store/postgres/leases/lease-manager.js';
 import type { Pool } from '../../src/store/postgres/pool.js';
+import { createPostgresStore } from '../../src/store/postgres.js';
 import type { BudgetWindow, Store, UsageRecord } from '../../src/store/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { waitFor } from '../helpers/server-harness.js';
@@ -48,7 +48,14 @@ function usage(id: string, costUsd: number): UsageRecord {
   };
 }
 
-const request = (id: string) => ({ id, key: 'alpha', amountUsd: 0.01, windows, periods, leaseUntil: T0 + 600_000 });
+const request = (id: string) => ({
+  id,
+  key: 'alpha',
+  amountUsd: 0.01,
+  windows,
+  periods,
+  leaseUntil: T0 + 600_000,
+});
 
 /** Rounds pass, fail before reaching the database, or commit and lose their answer. */
 type RoundMode = 'ok' | 'failed' | 'lost';

@@ -46,7 +46,10 @@ class ModelDb {
   spent = new Map<string, number>();
   reserved = new Map<string, number>();
   reservations = new Map<string, { key: string; amount: number; until: number }>();
-  leases = new Map<string, { key: string; amount: number; until: number; released: number; granted: number }>();
+  leases = new Map<
+    string,
+    { key: string; amount: number; until: number; released: number; granted: number }
+  >();
   /** lease_charges: what the sweep charged per lease, less what came back since. */
   charges = new Map<string, { key: string; charged: number; released: number; granted: number }>();
   usage = new Set<string>();
@@ -140,7 +143,14 @@ class ModelDb {
         existing.amount += n;
         existing.granted += n;
         existing.until = plan.until;
-      } else this.leases.set(g.leaseId, { key: g.plan.key, amount: n, until: plan.until, released: 0, granted: n });
+      } else
+        this.leases.set(g.leaseId, {
+          key: g.plan.key,
+          amount: n,
+          until: plan.until,
+          released: 0,
+          granted: n,
+        });
       this.add(this.reserved, g.plan.key, n);
     }
     return { granted, gone };
@@ -376,7 +386,9 @@ function run(ops: Op[]) {
     // holds of per-request reservations that expired before their settle, as before leases).
     expect(db.spent.get(row) ?? 0).toBeGreaterThanOrEqual(settledCosts.get(row) ?? 0);
     expect(db.spent.get(row) ?? 0).toBeGreaterThanOrEqual(spentUpstream.get(row) ?? 0);
-    expect(db.spent.get(row) ?? 0).toBeLessThanOrEqual((spentUpstream.get(row) ?? 0) + (stranded.get(row) ?? 0));
+    expect(db.spent.get(row) ?? 0).toBeLessThanOrEqual(
+      (spentUpstream.get(row) ?? 0) + (stranded.get(row) ?? 0),
+    );
   }
   return leasesHeld;
 }

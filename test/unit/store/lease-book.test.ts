@@ -36,7 +36,9 @@ describe('a replica’s lease book', () => {
     // The limit was lowered: the next request's plan differs, so it reserves in the database.
     expect(book.take(plan(5), 'q2', 0.01, 1_002)).toBe(false);
     const round = book.planRound(1_003);
-    expect(round.returns).toEqual([{ leaseId, released: 80_000_000 - 10_000_000, granted: 80_000_000, close: false }]);
+    expect(round.returns).toEqual([
+      { leaseId, released: 80_000_000 - 10_000_000, granted: 80_000_000, close: false },
+    ]);
     // No new lease is asked for under the old limit.
     expect(round.grants.every((g) => g.plan.windows[0]?.limitUsd === 5)).toBe(true);
     book.applyRound(round, answered);

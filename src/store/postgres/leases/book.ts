@@ -41,7 +41,10 @@ export interface LeaseBookOptions extends DemandOptions {
   ttlMs: number;
   /** A lease not used for this long is returned. */
   idleMs: number;
-  /** How long a settle may stay unconfirmed before it counts as given up (its cost stays charged). */
+  /**
+   * How long a settle may stay unconfirmed before the lease stops waiting for it: its cost stays
+   * charged, and if it lands later it draws on what the sweep charged (charged once).
+   */
   settleGiveUpMs: number;
   newId: () => string;
 }
@@ -219,7 +222,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
       const grants: GrantAsk[] = [];
       const returns: ReturnAsk[] = [];
       for (const [id, h] of holds) {
-        // The usage writer gave up on this settle (it logged the record): its cost stays charged.
+        // Waited long enough: its cost stays in the lease, charged when the closed lease is swept.
         if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
           holds.delete(id);
           h.lease.settling--;

@@ -28,7 +28,9 @@ export const LEASE_DEFAULTS: LeaseBookOptions = {
   minRequests: 4,
   idleMs: 2_000,
   ttlMs: 30_000,
-  // Longer than the usage writer retries a record (docs/operations.md): by then it gave up.
+  // How long a lease waits for a settle before it closes without it. The usage writer may retry
+  // longer (until 100,000 records wait): a settle landing after its lease closed and was swept
+  // draws its cost from what the sweep charged (migration 14), so it is charged once either way.
   settleGiveUpMs: 15 * 60_000,
   newId: () => `lease:${randomUUID()}`,
 };
