@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { computeInsights } from '../insights/compute.js';
+import { createFindingsCache, type FindingsSnapshot } from '../insights/findings-cache.js';
 import type { InsightReader } from '../insights/read-period.js';
 import type { Finding } from '../insights/types.js';
 import { formatUsd } from './format.js';
@@ -11,44 +11,48 @@ import { keyHref } from './parts.js';
 
 /** The period the dashboard explains: the last 7 days, as `tollgate insights` by default. */
 export const INSIGHT_DAYS = 7;
-/** The overview reads every key's records: at most once per this long, shared by every viewer. */
+/** Findings are read again, in the background, when the last ones are older than this. */
 export const OVERVIEW_INSIGHTS_TTL_MS = 10 * 60_000;
 const OVERVIEW_FINDINGS = 5;
 
 export interface DashboardInsights {
-  /** The dearest findings of every key, cached for OVERVIEW_INSIGHTS_TTL_MS. */
-  top(config: Config): Promise<Finding[]>;
-  /** One key's findings, read when its page is. */
-  ofKey(config: Config, key: string): Promise<Finding[]>;
+  /** The dearest findings of every key, from the shared cache (never computed inline). */
+  top(config: Config): FindingsSnapshot;
+  /** One key's findings, from the same cache. */
+  ofKey(config: Config, key: string): FindingsSnapshot;
 }
 
-export function createDashboardInsights(store: InsightReader, clock: Clock): DashboardInsights {
-  let cached: { at: number; config: Config; findings: Finding[] } | null = null;
-  const read = (config: Config, key?: string) => {
-    const now = clock();
-    return computeInsights({
-      store,
-      config,
-      since: now - INSIGHT_DAYS * 86_400_000,
-      until: now + 1,
-      ...(key === undefined ? {} : { key }),
-    });
-  };
+export function createDashboardInsights(
+  store: InsightReader,
+  clock: Clock,
+  onError?: (err: unknown) => void,
+): DashboardInsights {
+  const cache = createFindingsCache({
+    store,
+    clock,
+    days: INSIGHT_DAYS,
+    ttlMs: OVERVIEW_INSIGHTS_TTL_MS,
+    ...(onError ? { onError } : {}),
+  });
   return {
-    async top(config) {
-      const now = clock();
-      if (!cached || cached.config !== config || now - cached.at >= OVERVIEW_INSIGHTS_TTL_MS) {
-        const all = await read(config);
-        cached = {
-          at: now,
-          config,
-          findings: [...all].sort((a, b) => b.usd - a.usd).slice(0, OVERVIEW_FINDINGS),
-        };
-      }
-      return cached.findings;
+    top(config) {
+      const { findings, computing } = cache.peek(config);
+      const dearest = findings && [...findings].sort((a, b) => b.usd - a.usd).slice(0, OVERVIEW_FINDINGS);
+      return { findings: dearest, computing };
     },
-    ofKey: (config, key) => read(config, key),
+    ofKey(config, key) {
+      const { findings, computing } = cache.peek(config);
+      return { findings: findings ? findings.filter((f) => f.key === key) : null, computing };
+    },
   };
+}
+
+/** Said while the findings are being read: the page never waits for them. */
+function computingNote(snapshot: FindingsSnapshot): SafeHtml {
+  if (!snapshot.computing) return html``;
+  return snapshot.findings === null
+    ? html`<p class="desc">Computing… the findings of the last ${INSIGHT_DAYS} days are being read; reload in a moment.</p>`
+    : html`<p class="desc">Computing… these are the last findings read; newer ones follow in a moment.</p>`;
 }
 
 function item(f: Finding, withKey: boolean): SafeHtml {
@@ -61,16 +65,18 @@ function item(f: Finding, withKey: boolean): SafeHtml {
 }
 
 /** The "Why it costs" card of a key's page. */
-export function keyFindings(findings: readonly Finding[]): SafeHtml {
+export function keyFindings(snapshot: FindingsSnapshot): SafeHtml {
+  const findings = snapshot.findings;
   return html`<section class="card" id="why-it-costs"><div class="card-head"><h2>Why it costs (last ${INSIGHT_DAYS} days)</h2></div>
-${findings.length === 0 ? html`<p class="desc">Nothing stands out: no finding covers $0.01 or 5% of this key's spend.</p>` : html`<ul class="findings">${findings.map((f) => item(f, false))}</ul>`}
+${computingNote(snapshot)}${findings === null ? '' : findings.length === 0 ? html`<p class="desc">Nothing stands out: no finding covers $0.01 or 5% of this key's spend.</p>` : html`<ul class="findings">${findings.map((f) => item(f, false))}</ul>`}
 </section>`;
 }
 
 /** The overview's card: the dearest findings of all keys. */
-export function topFindings(findings: readonly Finding[]): SafeHtml {
-  if (findings.length === 0) return html``;
+export function topFindings(snapshot: FindingsSnapshot): SafeHtml {
+  const findings = snapshot.findings ?? [];
+  if (findings.length === 0 && !snapshot.computing) return html``;
   return html`<section class="card" id="why-it-costs"><div class="card-head"><h2>Why it costs (last ${INSIGHT_DAYS} days)</h2></div>
-<ul class="findings">${findings.map((f) => item(f, true))}</ul>
+${computingNote(snapshot)}<ul class="findings">${findings.map((f) => item(f, true))}</ul>
 </section>`;
 }

@@ -20,7 +20,7 @@ export function mountKeyRoutes(router: Router, kit: RouteKit): void {
     const key = ownEntry(deps.config.current().config.keys, name);
     if (!key) return void unknownKey(res, name, session);
     const detail = await loadKey(deps, rollup, key);
-    const findings = await kit.insights.ofKey(deps.config.current().config, name);
+    const findings = kit.insights.ofKey(deps.config.current().config, name);
     const flash = flashes.get(session.sid);
     flashes.delete(session.sid);
     const path = keyHref(name);

@@ -56,7 +56,9 @@ export function createRouteKit(deps: DashboardDeps): RouteKit {
     deps,
     sessions,
     rollup,
-    insights: createDashboardInsights(deps.store, deps.clock),
+    insights: createDashboardInsights(deps.store, deps.clock, (err) =>
+      deps.log.warn({ err }, 'dashboard: could not read the findings'),
+    ),
     flashes: new Map(),
     tz,
     render,

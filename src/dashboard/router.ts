@@ -65,7 +65,7 @@ export function createDashboardRouter(deps: DashboardDeps): Router {
   router.get('/', async (req, res) => {
     const session = sessionOf(res);
     const overview = await loadOverview(deps, rollup);
-    const findings = await kit.insights.top(deps.config.current().config);
+    const findings = kit.insights.top(deps.config.current().config);
     const billDays = billCheckDays(new Date(deps.clock()).toISOString().slice(0, 10));
     const billRows = await deps.store.billChecks(billDays[0] ?? '', billDays.at(-1) ?? '');
     const query = new URLSearchParams(req.url.split('?')[1] ?? '');
