@@ -41,16 +41,56 @@ function readableOf(chunks: readonly Buffer[]): Readable {
   });
 }
 
+/** A duration read from a file's header, and the most bits a second its codec can carry. */
+export interface HeaderDuration {
+  seconds: number;
+  bitsPerSecondMax: number;
+}
+
+/**
+ * The fewest bits a second of audio an upload can hold (Opus's lowest bitrate, 6 kbit/s): its
+ * bytes can hold at most bytes x 8 / this many seconds, whatever its header says.
+ */
+export const AUDIO_BITS_PER_SECOND_MIN = 6_000;
+/** The most a lossy codec carries (MP3 320, Opus 510, AAC about 512 kbit/s), with room. */
+const LOSSY_BITS_PER_SECOND_MAX = 640_000;
+/** PCM or lossless: sample rate x channels x bits, each capped at the most a decoder takes. */
+const PCM_MAX = { rate: 384_000, channels: 8, bits: 32 };
+/** Container, tags and an embedded cover: bytes of a file that are not audio. */
+const NOT_AUDIO_BYTES = 256 * 1024;
+
+const capped = (v: number | undefined, max: number) =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(v, max) : max;
+
 /** The duration of audio streamed in as it arrives (an upload's file part), or undefined. */
-export async function readStreamDuration(stream: Readable): Promise<number | undefined> {
+export async function readStreamDuration(stream: Readable): Promise<HeaderDuration | undefined> {
   try {
     const meta = await parseStream(stream, {}, { duration: true, skipCovers: true });
-    const seconds = meta.format.duration;
-    return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+    const { duration: seconds, lossless, codec, sampleRate, numberOfChannels, bitsPerSample } = meta.format;
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
+    const pcm = lossless === true || /pcm|flac|alac|wav/i.test(codec ?? '');
+    const bitsPerSecondMax = pcm
+      ? capped(sampleRate, PCM_MAX.rate) *
+        capped(numberOfChannels, PCM_MAX.channels) *
+        capped(bitsPerSample, PCM_MAX.bits)
+      : LOSSY_BITS_PER_SECOND_MAX;
+    return { seconds, bitsPerSecondMax };
   } catch {
     return undefined;
   } finally {
     // Whatever the parser left unread is dropped, not buffered.
     stream.resume();
   }
+}
+
+/**
+ * The seconds a transcription is bounded by: the header's duration (MP4 mvhd, WebM Duration, the
+ * Ogg last granule, a WAV data size, an MP3 Xing frame count are the client's to write), unless
+ * the file's bytes are more than that many seconds of its codec can fill; then the header is not
+ * believed and the most audio the bytes can hold is (bytes at 6 kbit/s).
+ */
+export function plausibleSeconds(read: HeaderDuration, fileBytes: number): number {
+  const audioBits = Math.max(0, fileBytes - NOT_AUDIO_BYTES) * 8;
+  if (audioBits <= read.seconds * read.bitsPerSecondMax) return read.seconds;
+  return Math.max(read.seconds, Math.ceil((fileBytes * 8) / AUDIO_BITS_PER_SECOND_MIN));
 }

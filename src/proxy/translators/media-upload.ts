@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { readStreamDuration } from '../../metering/audio-duration.js';
+import { type HeaderDuration, plausibleSeconds, readStreamDuration } from '../../metering/audio-duration.js';
 import {
   boundImages,
   boundTranscription,
@@ -50,7 +50,9 @@ async function readUpload(
     ...(hold ? { hold } : {}),
     ...(audio ? { tapField: 'file', tap: readStreamDuration } : {}),
   });
-  const seconds = typeof body.tapped === 'number' ? body.tapped : undefined;
+  const read = body.tapped as HeaderDuration | undefined;
+  const file = body.files.find((f) => f.field === 'file');
+  const seconds = read && file ? plausibleSeconds(read, file.bytes) : undefined;
   return {
     raw: EMPTY,
     fields: body.fields,

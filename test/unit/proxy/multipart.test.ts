@@ -101,7 +101,9 @@ describe('reading a multipart upload', () => {
         sha256: createHash('sha256').update(wav).digest('hex'),
       },
     ]);
-    expect(r.body.tapped).toBeCloseTo(1.5, 6);
+    expect((r.body.tapped as { seconds: number }).seconds).toBeCloseTo(1.5, 6);
+    // 16-bit mono PCM at 16 kHz: the most bits a second its bytes can be.
+    expect((r.body.tapped as { bitsPerSecondMax: number }).bitsPerSecondMax).toBe(16_000 * 16);
     expect(Buffer.concat(r.body.chunks).equals(body)).toBe(true);
   });
 
