@@ -5,8 +5,10 @@ import { createApp } from './app.js';
 import { registerBillCheckMetrics } from './billing/bill-metrics.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ConfigManager, createConfigManager } from './config/reload/manager.js';
+import { createInsightsCache } from './dashboard/insights-section.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { GatewayDeps } from './deps.js';
+import type { FindingsCache } from './insights/findings-cache.js';
 import { loadFingerprintSecret } from './insights/fingerprint.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
@@ -85,7 +87,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const disables = await createDisableView({ store, log });
   const killSwitch = createKillSwitch({ store, disables, config, clock });
-  const slack = await loadSlack(opts, masker, { config, store, disables, killSwitch, clock });
+  // One findings computation at a time for the dashboard and /spend NAME, in the background.
+  const findings = createInsightsCache(store, clock, (err) =>
+    log.warn({ err }, 'insights: could not read the findings'),
+  );
+  const slack = await loadSlack(opts, masker, { config, store, disables, killSwitch, clock, findings });
   relayNotices(notifier, slack?.notifier ?? nullNotifier, () => {
     refreshSecrets();
     metrics.retainConfig(config.current().config);
@@ -114,7 +120,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : {},
   );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
-  const listener = createListener(opts.env, { ...deps, config, gateway, health, killSwitch, slack });
+  const listener = createListener(opts.env, {
+    ...deps,
+    config,
+    gateway,
+    health,
+    killSwitch,
+    slack,
+    findings,
+  });
 
   const server = createServer(listener);
   server.keepAliveTimeout = 65_000;
@@ -171,7 +185,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 async function loadSlack(
   opts: ServerOptions,
   masker: SecretMasker,
-  parts: Pick<SlackDeps, 'config' | 'store' | 'disables' | 'killSwitch' | 'clock'>,
+  parts: Pick<SlackDeps, 'config' | 'store' | 'disables' | 'killSwitch' | 'clock' | 'findings'>,
 ): Promise<SlackIntegration | null> {
   const missing = slackMissing(opts.env);
   if (missing !== null) {
@@ -208,9 +222,10 @@ function createListener(
     health: WriteHealth;
     killSwitch: KillSwitch;
     slack: SlackIntegration | null;
+    findings: FindingsCache;
   },
 ) {
-  const { gateway, metrics, log, store, config, disables, killSwitch, clock, slack } = parts;
+  const { gateway, metrics, log, store, config, disables, killSwitch, clock, slack, findings } = parts;
   const adminToken = env.TOLLGATE_ADMIN_TOKEN;
   const dashboardToken = env.TOLLGATE_DASHBOARD_TOKEN || undefined;
   return createApp({
@@ -234,6 +249,7 @@ function createListener(
             killSwitch,
             clock,
             log,
+            findings,
             announce: slack?.announce,
           }),
         }

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { ConfigStatus } from '../config/reload/manager.js';
 import type { ConfigHolder } from '../config/types.js';
+import type { FindingsCache } from '../insights/findings-cache.js';
 import type { Logger } from '../log.js';
 import type { DisableView } from '../policy/disables.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
@@ -22,6 +23,8 @@ export interface DashboardDeps {
     Pick<AuditStore, 'audit' | 'keyAudit'> &
     Pick<BillCheckStore, 'billChecks'>;
   disables: DisableView;
+  /** The findings shared with Slack's /spend (insights/findings-cache.ts); its own otherwise. */
+  findings?: FindingsCache;
   killSwitch: KillSwitch;
   clock: Clock;
   log: Logger;

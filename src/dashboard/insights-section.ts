@@ -1,6 +1,10 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { createFindingsCache, type FindingsSnapshot } from '../insights/findings-cache.js';
+import {
+  createFindingsCache,
+  type FindingsCache,
+  type FindingsSnapshot,
+} from '../insights/findings-cache.js';
 import type { InsightReader } from '../insights/read-period.js';
 import type { Finding } from '../insights/types.js';
 import { formatUsd } from './format.js';
@@ -22,18 +26,22 @@ export interface DashboardInsights {
   ofKey(config: Config, key: string): FindingsSnapshot;
 }
 
-export function createDashboardInsights(
+/** The findings cache the dashboard (and Slack's /spend NAME, given the same one) reads. */
+export function createInsightsCache(
   store: InsightReader,
   clock: Clock,
   onError?: (err: unknown) => void,
-): DashboardInsights {
-  const cache = createFindingsCache({
+): FindingsCache {
+  return createFindingsCache({
     store,
     clock,
     days: INSIGHT_DAYS,
     ttlMs: OVERVIEW_INSIGHTS_TTL_MS,
     ...(onError ? { onError } : {}),
   });
+}
+
+export function createDashboardInsights(cache: FindingsCache): DashboardInsights {
   return {
     top(config) {
       const { findings, computing } = cache.peek(config);

@@ -3,7 +3,7 @@ import { maskSecrets } from '../keys/mask-secrets.js';
 import { sessionOf } from './auth.js';
 import type { DashboardDeps } from './deps.js';
 import { type HtmlValue, html } from './html.js';
-import { createDashboardInsights, type DashboardInsights } from './insights-section.js';
+import { createDashboardInsights, createInsightsCache, type DashboardInsights } from './insights-section.js';
 import { page, sendPage } from './layout.js';
 import { configNote } from './parts.js';
 import { loadOverview } from './queries.js';
@@ -56,8 +56,11 @@ export function createRouteKit(deps: DashboardDeps): RouteKit {
     deps,
     sessions,
     rollup,
-    insights: createDashboardInsights(deps.store, deps.clock, (err) =>
-      deps.log.warn({ err }, 'dashboard: could not read the findings'),
+    insights: createDashboardInsights(
+      deps.findings ??
+        createInsightsCache(deps.store, deps.clock, (err) =>
+          deps.log.warn({ err }, 'dashboard: could not read the findings'),
+        ),
     ),
     flashes: new Map(),
     tz,

@@ -2,6 +2,7 @@ import { App, ExpressReceiver, type RespondArguments, SocketModeReceiver } from 
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import type { ConfigHolder } from '../config/types.js';
+import type { FindingsCache } from '../insights/findings-cache.js';
 import type { InsightReader } from '../insights/read-period.js';
 import { maskDeep } from '../keys/mask-secrets.js';
 import type { Logger } from '../log.js';
@@ -36,6 +37,8 @@ export interface SlackDeps {
   log: Logger;
   /** Masks keys in everything posted (keys/mask-secrets.ts): a key typed into a reason or sent as a user-agent. */
   mask?: <T>(value: T) => T;
+  /** The findings shared with the dashboard (insights/findings-cache.ts), for /spend NAME. */
+  findings?: FindingsCache;
   /** Tuning for tests: alert thresholds and timings, queue backoff. */
   notifierOptions?: SlackNotifierOptions;
   queueOptions?: Omit<SendQueueOptions, 'send' | 'log'>;

@@ -2,7 +2,9 @@ import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder, GroupConfig, KeyConfig } from '../config/types.js';
 import { computeInsights } from '../insights/compute.js';
+import type { FindingsCache } from '../insights/findings-cache.js';
 import type { InsightReader } from '../insights/read-period.js';
+import type { Finding } from '../insights/types.js';
 import { groupSpend, sortedGroups } from '../metering/group-spend.js';
 import type { DisableView } from '../policy/disables.js';
 import { keyStatus } from '../policy/key-status.js';
@@ -17,6 +19,11 @@ export interface ReportDeps {
   store: SpendReader & InsightReader;
   disables: DisableView;
   clock: Clock;
+  /**
+   * The findings the dashboard shows, computed in the background (insights/findings-cache.ts):
+   * with it /spend NAME never reads a week of records while Slack waits.
+   */
+  findings?: FindingsCache;
 }
 
 const MAX_LINES = 40;
@@ -25,16 +32,27 @@ const INSIGHT_DAYS = 7;
 
 /** The key's dearest finding (docs/insights.md), or nothing when none stands out. */
 async function topFinding(deps: ReportDeps, key: string, now: number): Promise<string> {
-  const [top] = await computeInsights({
-    store: deps.store,
-    config: deps.config.current().config,
-    since: now - INSIGHT_DAYS * 86_400_000,
-    until: now + 1,
-    key,
-  });
+  const [top] = deps.findings
+    ? cachedFindings(deps.findings, deps, key)
+    : await computeInsights({
+        store: deps.store,
+        config: deps.config.current().config,
+        since: now - INSIGHT_DAYS * 86_400_000,
+        until: now + 1,
+        key,
+      });
+  if (top === 'computing')
+    return `\n*Why it costs* (last ${INSIGHT_DAYS} days): computing… ask again in a minute.`;
   if (!top) return '';
   const words = `${top.kind.replace(/_/g, ' ')}, ${formatUsd(top.usd)} (${formatPercent(top.share)} of its spend)`;
   return `\n*Why it costs* (last ${INSIGHT_DAYS} days): ${escapeMrkdwn(words)}. ${escapeMrkdwn(top.detail)}\n→ ${escapeMrkdwn(top.suggestion)}`;
+}
+
+/** The key's findings from the shared cache, or 'computing' before its first result. */
+function cachedFindings(cache: FindingsCache, deps: ReportDeps, key: string): Array<Finding | 'computing'> {
+  const { findings, computing } = cache.peek(deps.config.current().config);
+  if (findings === null) return computing ? ['computing'] : [];
+  return findings.filter((f) => f.key === key);
 }
 
 function against(spent: number, limit: number | undefined): string {

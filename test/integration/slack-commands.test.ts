@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createInsightsCache } from '../../src/dashboard/insights-section.js';
 import { mintKey } from '../../src/keys/format.js';
 import { silentLogger } from '../../src/log.js';
 import { createDisableView, type DisableView } from '../../src/policy/disables.js';
@@ -59,6 +60,7 @@ describe('Slack commands over signed HTTP requests', () => {
       killSwitch,
       clock,
       log: silentLogger(),
+      findings: createInsightsCache(store, clock),
       queueOptions: { baseDelayMs: 10, attemptTimeoutMs: 500 },
     });
     if (!created) throw new Error('Slack should be configured');
@@ -275,7 +277,15 @@ describe('Slack commands over signed HTTP requests', () => {
         [],
       );
     }
-    const one = await command('/spend', 'open-webui-team', NOT_ADMIN);
+    // A cold cache answers at once and reads the findings in the background, once.
+    const cold = await command('/spend', 'open-webui-team', NOT_ADMIN);
+    expect(cold.text).toContain('today:');
+    expect(cold.text).toContain('*Why it costs* (last 7 days): computing… ask again in a minute.');
+    let one = cold;
+    for (let i = 0; i < 50 && one.text.includes('computing…'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      one = await command('/spend', 'open-webui-team', NOT_ADMIN);
+    }
     expect(one.text).toContain('*Why it costs* (last 7 days): loop, $0.50 (100% of its spend).');
     expect(one.text).toContain('The same request was sent 10 times in 3 minutes');
     expect(one.text).toContain('→ Find the client stuck repeating itself');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
-import { createDashboardInsights } from '../../../src/dashboard/insights-section.js';
+import { createDashboardInsights, createInsightsCache } from '../../../src/dashboard/insights-section.js';
 import { createFindingsCache } from '../../../src/insights/findings-cache.js';
 import type { InsightReader } from '../../../src/insights/read-period.js';
 
@@ -39,7 +39,7 @@ const settle = () => new Promise((r) => setTimeout(r, 20));
 describe('the findings cache', () => {
   it('answers a cold page view at once, computing in the background, and shares one computation', async () => {
     const { store, reads, open } = gatedStore();
-    const insights = createDashboardInsights(store, () => 1_000_000);
+    const insights = createDashboardInsights(createInsightsCache(store, () => 1_000_000));
     // Two page views while the store has not answered: neither waits, both say computing.
     expect(insights.top(config)).toEqual({ findings: null, computing: true });
     expect(insights.ofKey(config, 'alpha')).toEqual({ findings: null, computing: true });
