@@ -1,5 +1,5 @@
 import type { Config } from '../../config/types.js';
-import { computeInsights } from '../../insights/compute.js';
+import { computeKeyByKey } from '../../insights/findings-cache.js';
 import type { InsightReader } from '../../insights/read-period.js';
 import type { Finding, FindingKind } from '../../insights/types.js';
 import { dayRange } from '../../windows/bounds.js';
@@ -44,7 +44,9 @@ export async function buildInsightLines(
   day: string,
 ): Promise<DigestInsights> {
   const { start, end } = dayRange(day, config.server.timezone);
-  const all = await computeInsights({ store, config, since: start, until: end });
+  // Key by key, yielding between keys: the digest is built in the serving process, and the
+  // embedded store reads on its event loop (insights/findings-cache.ts).
+  const all = await computeKeyByKey(store, config, start, end);
   const perKey = new Map<string, number>();
   const findings = all
     .filter((f) => {

@@ -3,6 +3,7 @@ import type { Config } from '../../../src/config/types.js';
 import { createDashboardInsights, createInsightsCache } from '../../../src/dashboard/insights-section.js';
 import { createFindingsCache } from '../../../src/insights/findings-cache.js';
 import type { InsightReader } from '../../../src/insights/read-period.js';
+import { buildInsightLines } from '../../../src/slack/digest/insight-lines.js';
 
 /**
  * A store whose insight reads wait until the test opens them, counting the reads: one read of
@@ -87,5 +88,23 @@ describe('the findings cache', () => {
     await settle();
     expect(errors).toHaveLength(1);
     expect(cache.peek(config).findings).toBeNull();
+  });
+});
+
+describe("the digest's findings", () => {
+  it('are read key by key, letting other work run between two keys', async () => {
+    const events: string[] = [];
+    const store = {
+      insightFacts: async (q: { key?: string }) => {
+        events.push(`read ${q.key ?? 'every key'}`);
+        // Work queued while a key is read (a request on the event loop) runs before the next key.
+        setImmediate(() => events.push('other work'));
+        return { groups: [], repeats: [], prefixes: [] };
+      },
+      inputTokensAtRank: async () => 0,
+      dailyTotals: async () => [],
+    } as unknown as InsightReader;
+    await buildInsightLines(store, config, '2026-11-24');
+    expect(events.slice(0, 3)).toEqual(['read alpha', 'other work', 'read beta']);
   });
 });
