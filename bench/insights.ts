@@ -6,6 +6,7 @@
  *   npm run bench:insights                      # BENCH_RECORDS=1000000 BENCH_KEYS=1000
  *   BENCH_RECORDS=50000 npm run bench:insights  # a quick smoke run
  *   BENCH_STORES=sqlite npm run bench:insights  # one store only (sqlite, postgres)
+ *   BENCH_KEEP=1 npm run bench:insights         # keep the SQLite file and the PostgreSQL database
  *
  * The records mix the patterns insights look for: most requests unique, a few loops of one
  * request, retries after a 500, long prompt prefixes (half of them cached), two clients on some
@@ -201,7 +202,8 @@ async function main(): Promise<void> {
       await time('postgres', store, config);
       await store.close();
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      if (process.env.BENCH_KEEP) console.log(`kept database ${name}`);
+      else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     }
   }

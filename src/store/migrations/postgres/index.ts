@@ -18,6 +18,7 @@ import { MIGRATION_11 } from './v11.js';
 import { MIGRATION_12 } from './v12.js';
 import { MIGRATION_13 } from './v13.js';
 import { MIGRATION_14 } from './v14.js';
+import { MIGRATION_16 } from './v16.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -34,4 +35,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_12,
   MIGRATION_13,
   MIGRATION_14,
+  MIGRATION_16,
 ];

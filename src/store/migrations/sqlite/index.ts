@@ -11,6 +11,7 @@ import { MIGRATION_5 } from './v5.js';
 import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
 import { MIGRATION_8 } from './v8.js';
+import { MIGRATION_10 } from './v10.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -21,4 +22,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_6,
   MIGRATION_7,
   MIGRATION_8,
+  MIGRATION_10,
 ];
