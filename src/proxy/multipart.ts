@@ -62,38 +62,89 @@ function invalid(message: string, extra: { headers?: Record<string, string> } = 
   return new GatewayError('invalid_request', message, extra);
 }
 
-/** Reads a multipart/form-data request body, refusing it as soon as it passes `limit` bytes. */
-export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {}): Promise<MultipartBody> {
-  const limit = opts.limit ?? BODY_LIMIT_BYTES;
+/** Refused before any byte is read: not multipart, a declared length past the limit, or past the holds. */
+function admitUpload(
+  req: IncomingMessage,
+  opts: MultipartOptions,
+  limit: number,
+): { refused?: GatewayError; heldUpFront: boolean; tooLarge: () => GatewayError } {
   const contentType = req.headers['content-type'];
-  if (!isMultipart(contentType)) {
-    return Promise.reject(
-      invalid(
-        `this route takes a multipart/form-data body (a file and its form fields), not '${String(contentType ?? 'none').split(';')[0]}'.`,
-      ),
-    );
-  }
   const tooLarge = () =>
     invalid(
       `the upload is larger than tollgate's limit of ${Math.round(limit / 1024 / 1024)} MB (OpenAI accepts files up to 25 MB); send a smaller or shorter 'file'.`,
       { headers: { connection: 'close' } },
     );
+  if (!isMultipart(contentType)) {
+    const refused = invalid(
+      `this route takes a multipart/form-data body (a file and its form fields), not '${String(contentType ?? 'none').split(';')[0]}'.`,
+    );
+    return { refused, heldUpFront: false, tooLarge };
+  }
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+  if (Number.isFinite(declared) && declared > limit)
+    return { refused: tooLarge(), heldUpFront: false, tooLarge };
   // A declared length is held whole, up front (the HTTP parser keeps the body to it), so a refusal
   // comes before any byte is read; a chunked body is held as it arrives.
   const heldUpFront = Number.isFinite(declared) && declared >= 0;
-  const refusedHold = heldUpFront ? opts.hold?.add(declared) : undefined;
-  if (refusedHold) return Promise.reject(refusedHold);
+  const refused = heldUpFront ? opts.hold?.add(declared) : undefined;
+  return refused ? { refused, heldUpFront, tooLarge } : { heldUpFront, tooLarge };
+}
+
+/** What one upload's parse shares between its handlers. */
+interface ReadState {
+  body: MultipartBody;
+  opts: MultipartOptions;
+  /** The duration reader's result, once a tapped file started. */
+  tapping?: Promise<unknown>;
+  /** The tapped file's stream into `tap`, while it is being fed. */
+  feed?: Readable;
+}
+
+/** One file part: counted, sized, hashed as it passes, and fed to the tap if it is the tapped field. */
+function readFilePart(
+  state: ReadState,
+  field: string,
+  stream: Readable,
+  info: { filename?: string; mimeType: string },
+  fail: (err: GatewayError) => void,
+): void {
+  const { body, opts } = state;
+  const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
+  body.files.push(file);
+  let tapped: Readable | undefined;
+  if (opts.tap && field === opts.tapField && !state.tapping) {
+    // Fed without backpressure: the parser keeps up with an upload, and stops reading once it knows.
+    tapped = new Readable({ read() {} });
+    state.feed = tapped;
+    state.tapping = opts.tap(tapped, { mimeType: info.mimeType }).finally(() => {
+      state.feed = undefined;
+    });
+  }
+  const hash = createHash('sha256');
+  stream.on('data', (chunk: Buffer) => {
+    file.bytes += chunk.length;
+    hash.update(chunk);
+    if (state.feed === tapped) tapped?.push(chunk);
+  });
+  stream.on('end', () => {
+    file.sha256 = hash.digest('hex');
+    if (state.feed === tapped) tapped?.push(null);
+  });
+  stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
+}
+
+/** Reads a multipart/form-data request body, refusing it as soon as it passes `limit` bytes. */
+export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {}): Promise<MultipartBody> {
+  const limit = opts.limit ?? BODY_LIMIT_BYTES;
+  const { refused: refusedUpFront, heldUpFront, tooLarge } = admitUpload(req, opts, limit);
+  if (refusedUpFront) return Promise.reject(refusedUpFront);
 
   return new Promise((resolve, reject) => {
     const body: MultipartBody = { chunks: [], size: 0, fields: {}, files: [] };
+    const state: ReadState = { body, opts };
     let settled = false;
     let parsed = false;
     let repeated: GatewayError | undefined;
-    let tapping: Promise<unknown> | undefined;
-    /** The tapped file's stream into `tap`, while it is being fed. */
-    let feed: Readable | undefined;
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: req.headers, limits: { fieldSize: 1024 * 1024, fields: 64, files: 32 } });
@@ -110,15 +161,15 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
       parser.removeAllListeners('error');
       parser.on('error', () => {});
       // An upload cut short ends the tap's stream too, so its reader finishes instead of waiting forever.
-      feed?.push(null);
-      feed = undefined;
+      state.feed?.push(null);
+      state.feed = undefined;
       body.chunks = [];
       reject(err);
     };
     const done = async () => {
       if (settled || !parsed || !req.complete) return;
       try {
-        if (tapping) body.tapped = await tapping;
+        if (state.tapping) body.tapped = await state.tapping;
       } catch {
         body.tapped = undefined;
       }
@@ -160,28 +211,7 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
         stream.resume();
         return;
       }
-      const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
-      body.files.push(file);
-      let tapped: Readable | undefined;
-      if (opts.tap && field === opts.tapField && !tapping) {
-        // Fed without backpressure: the parser keeps up with an upload, and stops reading once it knows.
-        tapped = new Readable({ read() {} });
-        feed = tapped;
-        tapping = opts.tap(tapped, { mimeType: info.mimeType }).finally(() => {
-          feed = undefined;
-        });
-      }
-      const hash = createHash('sha256');
-      stream.on('data', (chunk: Buffer) => {
-        file.bytes += chunk.length;
-        hash.update(chunk);
-        if (feed === tapped) tapped?.push(chunk);
-      });
-      stream.on('end', () => {
-        file.sha256 = hash.digest('hex');
-        if (feed === tapped) tapped?.push(null);
-      });
-      stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
+      readFilePart(state, field, stream, info, fail);
     });
     parser.on('filesLimit', () => fail(invalid('the multipart body has more than 32 files.')));
     parser.on('fieldsLimit', () => fail(invalid('the multipart body has more than 64 fields.')));
