@@ -180,8 +180,10 @@ describe('a limit lowered by a reload while two replicas hold leases', () => {
         return (await leased()).every((n) => n > 0);
       }, 20_000);
       const before = await spendNow();
-      expect(before.reservedUsd).toBeGreaterThan(0);
-      // The reload: what is spent now plus about four requests' worth.
+      expect(await leaseRows()).toBeGreaterThan(0);
+      // The reload: what is spent now plus about five requests' worth. Until both replicas have given
+      // back the leases granted under the old limit, what the database counts (spent + reserved) may
+      // be above the lowered limit: that money is refused to everyone, and spent by no one.
       const lowered = before.spentUsd + 0.01;
       const revisions = await Promise.all(replicas.map((r) => revisionOf(r.url)));
       for (const r of replicas) writeFileSync(r.file, yaml(lowered));
@@ -189,18 +191,35 @@ describe('a limit lowered by a reload while two replicas hold leases', () => {
         const now = await Promise.all(replicas.map((r) => revisionOf(r.url)));
         return now.every((rev, i) => rev !== revisions[i]);
       }, 5_000);
-      let refused = 0;
-      for (let wave = 0; wave < 10 && refused < 4; wave++) {
+
+      // No request was in flight at the reload, so every request admitted from now on was admitted
+      // under the lowered limit: spend never passes it, while the old leases are out or after.
+      let served = 0;
+      let returned = false;
+      let refusedAfterReturn = 0;
+      for (let wave = 0; wave < 40 && refusedAfterReturn === 0; wave++) {
+        const wasReturned = returned;
         const statuses = await Promise.all(
           replicas.flatMap((r) => [ask(r.url, busyKey), ask(r.url, busyKey)]),
         );
-        refused += statuses.filter((s) => s === 429).length;
+        served += statuses.filter((s) => s === 200).length;
+        if (wasReturned) refusedAfterReturn += statuses.filter((s) => s === 429).length;
+        expect((await spendNow()).spentUsd).toBeLessThanOrEqual(lowered + 1e-12);
+        // Each replica gives its old leases back on its first round after a request under the new
+        // limit. A quarter of the lowered limit's room is less than four requests' worth, too little
+        // to lease: any lease row left is one granted under the old limit.
+        returned ||= (await leaseRows()) === 0;
       }
-      expect(refused).toBeGreaterThan(0);
+      // The old leases went back, the lowered limit itself then refused, and what it served fit.
+      expect(returned).toBe(true);
+      expect(refusedAfterReturn).toBeGreaterThan(0);
+      expect(served).toBeGreaterThan(0);
       const after = await spendNow();
+      expect(after.spentUsd).toBeGreaterThan(before.spentUsd);
       expect(after.spentUsd + after.reservedUsd).toBeLessThanOrEqual(lowered + 1e-12);
-      // Nothing leased under the old limit is still held.
+      // Nothing leased under either limit is still held once the key is idle.
       await waitFor(async () => (await spendNow()).reservedUsd === 0, 5_000);
+      expect((await spendNow()).spentUsd).toBeLessThanOrEqual(lowered + 1e-12);
     } finally {
       await Promise.all(replicas.map((r) => r.close()));
     }
