@@ -139,21 +139,144 @@ export interface LeaseStats {
 export const signatureOf = (p: LeasePlan): string =>
   `${p.key}\u0000${p.periods.join('\u0001')}\u0000${p.windows.map((w) => `${w.period}=${w.limitUsd}`).join('\u0001')}`;
 
-export function createLeaseBook(o: LeaseBookOptions) {
-  const active = new Map<string, Lease>();
-  const draining = new Set<Lease>();
-  const holds = new Map<string, Hold>();
-  const demand = new Map<string, { plan: LeasePlan; d: Demand }>();
+/** The book's state, shared by its methods and the round planning below. */
+interface BookState {
+  active: Map<string, Lease>;
+  draining: Set<Lease>;
+  holds: Map<string, Hold>;
+  demand: Map<string, { plan: LeasePlan; d: Demand }>;
+}
 
-  const drain = (l: Lease) => {
-    if (active.get(l.sig) === l) active.delete(l.sig);
-    l.draining = true;
-    draining.add(l);
-  };
-  const forget = (l: Lease) => {
-    if (active.get(l.sig) === l) active.delete(l.sig);
-    draining.delete(l);
-  };
+/** A lease stops taking requests; the next rounds return its free part and close it. */
+function drain(s: BookState, l: Lease): void {
+  if (s.active.get(l.sig) === l) s.active.delete(l.sig);
+  l.draining = true;
+  s.draining.add(l);
+}
+
+/** A lease leaves the book (closed, or never granted). */
+function forget(s: BookState, l: Lease): void {
+  if (s.active.get(l.sig) === l) s.active.delete(l.sig);
+  s.draining.delete(l);
+}
+
+const newLease = (id: string, sig: string, plan: LeasePlan, now: number): Lease => ({
+  id,
+  sig,
+  plan,
+  amount: 0,
+  held: 0,
+  settling: 0,
+  lastUsed: now,
+  usableUntil: 0,
+  fresh: true,
+  draining: false,
+  granted: 0,
+  released: 0,
+  confirmed: 0,
+  gone: false,
+});
+
+/** The grants (fresh leases and top-ups) the busy plans need. */
+function planGrants(s: BookState, o: LeaseBookOptions, now: number): GrantAsk[] {
+  const grants: GrantAsk[] = [];
+  for (const [sig, dem] of s.demand) {
+    const { want, min } = leaseSize(dem.d, now, o);
+    const lease = s.active.get(sig);
+    // Only plans asked for lately lease: a plan nobody uses any more holds no budget.
+    if (want === 0 || now - dem.d.at > o.idleMs) {
+      if (!lease && now - dem.d.at > o.idleMs) s.demand.delete(sig);
+      continue;
+    }
+    if (lease) {
+      const free = lease.amount - lease.held;
+      if (!lease.fresh && free < want / 2)
+        grants.push({
+          leaseId: lease.id,
+          fresh: false,
+          plan: lease.plan,
+          want: want - free,
+          min,
+          unit: dem.d.largest,
+        });
+      continue;
+    }
+    const fresh = newLease(o.newId(), sig, dem.plan, now);
+    s.active.set(sig, fresh);
+    grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min, unit: dem.d.largest });
+  }
+  return grants;
+}
+
+/** What the next round asks the database; the releases it plans leave the book now. */
+function planRound(s: BookState, o: LeaseBookOptions, now: number): RoundPlan {
+  for (const [id, h] of s.holds) {
+    // Waited long enough: its cost stays in the lease, charged when the closed lease is swept.
+    if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
+      s.holds.delete(id);
+      h.lease.settling--;
+    }
+  }
+  for (const l of s.active.values()) if (now - l.lastUsed > o.idleMs) drain(s, l);
+  const grants = planGrants(s, o, now);
+  const returns: ReturnAsk[] = [];
+  for (const l of s.draining) {
+    const free = Math.max(0, l.amount - l.held);
+    l.amount -= free;
+    l.released += free;
+    const close = l.held === 0 && l.settling === 0;
+    // Asked again on every round until one confirms it: a failed round loses nothing.
+    if (l.released === l.confirmed && !close) continue;
+    returns.push({ leaseId: l.id, released: l.released, granted: l.granted, close });
+  }
+  // Renewed when a third of the time to live is left of their usable half: every ~5 s, not every round.
+  const renew = [...s.active.values(), ...s.draining]
+    .filter((l) => !l.fresh && !l.gone && l.usableUntil - now < o.ttlMs / 3)
+    .map((l) => l.id);
+  return { now, until: now + o.ttlMs, grants, returns, renew };
+}
+
+/** The database answered the round. */
+function applyRound(s: BookState, o: LeaseBookOptions, plan: RoundPlan, result: RoundResult): void {
+  const byId = new Map([...s.active.values(), ...s.draining].map((l) => [l.id, l]));
+  const usableUntil = plan.now + o.ttlMs / 2;
+  for (const id of plan.renew) {
+    const lease = byId.get(id);
+    if (lease && !result.gone.has(id)) lease.usableUntil = usableUntil;
+  }
+  for (const g of plan.grants) {
+    const lease = byId.get(g.leaseId);
+    if (!lease) continue;
+    const granted = result.granted.get(g.leaseId) ?? 0;
+    if (g.fresh && granted === 0) {
+      forget(s, lease);
+      continue;
+    }
+    if (g.fresh) lease.usableUntil = usableUntil;
+    lease.fresh = false;
+    lease.amount += granted;
+    lease.granted += granted;
+  }
+  for (const r of plan.returns) {
+    const lease = byId.get(r.leaseId);
+    if (!lease) continue;
+    lease.confirmed = Math.max(lease.confirmed, r.released);
+    if (r.close) forget(s, lease);
+  }
+  // Swept: its free part goes back against what the sweep charged, its holds settle against it.
+  for (const id of result.gone) {
+    const lease = byId.get(id);
+    // Closed by this very round (its return found the sweep's charge): nothing left to do.
+    if (!lease || (!s.draining.has(lease) && s.active.get(lease.sig) !== lease)) continue;
+    lease.gone = true;
+    drain(s, lease);
+  }
+}
+
+export function createLeaseBook(o: LeaseBookOptions) {
+  const state: BookState = { active: new Map(), draining: new Set(), holds: new Map(), demand: new Map() };
+  const { active, draining, holds, demand } = state;
+  const drainLease = (l: Lease) => drain(state, l);
 
   return {
     /**
@@ -169,7 +292,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
         demand.set(sig, dem);
         // A key's plan changed (a reload, a group move, a new window): its other plans are stale,
         // their leases go back and their past demand asks for no new one.
-        for (const l of active.values()) if (l.plan.key === plan.key && l.sig !== sig) drain(l);
+        for (const l of active.values()) if (l.plan.key === plan.key && l.sig !== sig) drainLease(l);
         for (const [other, d] of demand) if (d.plan.key === plan.key && other !== sig) demand.delete(other);
       }
       noteDemand(dem.d, nano, now, o);
@@ -212,115 +335,16 @@ export function createLeaseBook(o: LeaseBookOptions) {
 
     /** Stops using every lease of the keys `revoked` names (disabled): they are returned. */
     revoke(revoked: (key: string) => boolean): void {
-      for (const l of [...active.values()]) if (revoked(l.plan.key)) drain(l);
+      for (const l of [...active.values()]) if (revoked(l.plan.key)) drainLease(l);
       // Their past demand asks for no new lease: a key enabled again leases once it is busy again.
       for (const [sig, dem] of demand) if (revoked(dem.plan.key)) demand.delete(sig);
     },
 
     /** What the next round asks the database; the releases it plans leave the book now. */
-    planRound(now: number): RoundPlan {
-      const grants: GrantAsk[] = [];
-      const returns: ReturnAsk[] = [];
-      for (const [id, h] of holds) {
-        // Waited long enough: its cost stays in the lease, charged when the closed lease is swept.
-        if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
-          holds.delete(id);
-          h.lease.settling--;
-        }
-      }
-      for (const l of active.values()) if (now - l.lastUsed > o.idleMs) drain(l);
-      for (const [sig, dem] of demand) {
-        const { want, min } = leaseSize(dem.d, now, o);
-        const lease = active.get(sig);
-        // Only plans asked for lately lease: a plan nobody uses any more holds no budget.
-        if (want === 0 || now - dem.d.at > o.idleMs) {
-          if (!lease && now - dem.d.at > o.idleMs) demand.delete(sig);
-          continue;
-        }
-        if (lease) {
-          const free = lease.amount - lease.held;
-          if (!lease.fresh && free < want / 2)
-            grants.push({
-              leaseId: lease.id,
-              fresh: false,
-              plan: lease.plan,
-              want: want - free,
-              min,
-              unit: dem.d.largest,
-            });
-          continue;
-        }
-        const fresh: Lease = {
-          id: o.newId(),
-          sig,
-          plan: dem.plan,
-          amount: 0,
-          held: 0,
-          settling: 0,
-          lastUsed: now,
-          usableUntil: 0,
-          fresh: true,
-          draining: false,
-          granted: 0,
-          released: 0,
-          confirmed: 0,
-          gone: false,
-        };
-        active.set(sig, fresh);
-        grants.push({ leaseId: fresh.id, fresh: true, plan: dem.plan, want, min, unit: dem.d.largest });
-      }
-      for (const l of draining) {
-        const free = Math.max(0, l.amount - l.held);
-        l.amount -= free;
-        l.released += free;
-        const close = l.held === 0 && l.settling === 0;
-        // Asked again on every round until one confirms it: a failed round loses nothing.
-        if (l.released === l.confirmed && !close) continue;
-        returns.push({ leaseId: l.id, released: l.released, granted: l.granted, close });
-      }
-      // Renewed when a third of the time to live is left of their usable half: every ~5 s, not every round.
-      const renew = [...active.values(), ...draining]
-        .filter((l) => !l.fresh && !l.gone && l.usableUntil - now < o.ttlMs / 3)
-        .map((l) => l.id);
-      return { now, until: now + o.ttlMs, grants, returns, renew };
-    },
+    planRound: (now: number): RoundPlan => planRound(state, o, now),
 
     /** The database answered the round. */
-    applyRound(plan: RoundPlan, result: RoundResult): void {
-      const byId = new Map([...active.values(), ...draining].map((l) => [l.id, l]));
-      const usableUntil = plan.now + o.ttlMs / 2;
-      for (const id of plan.renew) {
-        const lease = byId.get(id);
-        if (lease && !result.gone.has(id)) lease.usableUntil = usableUntil;
-      }
-      for (const g of plan.grants) {
-        const lease = byId.get(g.leaseId);
-        if (!lease) continue;
-        const granted = result.granted.get(g.leaseId) ?? 0;
-        if (g.fresh && granted === 0) {
-          forget(lease);
-          continue;
-        }
-        if (g.fresh) lease.usableUntil = usableUntil;
-        lease.fresh = false;
-        lease.amount += granted;
-        lease.granted += granted;
-      }
-      for (const r of plan.returns) {
-        const lease = byId.get(r.leaseId);
-        if (!lease) continue;
-        lease.confirmed = Math.max(lease.confirmed, r.released);
-        if (r.close) forget(lease);
-      }
-      // Swept: its free part goes back against what the sweep charged, its holds settle against it.
-      for (const id of result.gone) {
-        const lease = byId.get(id);
-        // Closed by this very round (its return found the sweep's charge): nothing left to do.
-        if (!lease || (!draining.has(lease) && active.get(lease.sig) !== lease)) continue;
-        lease.gone = true;
-        drain(lease);
-      }
-    },
+    applyRound: (plan: RoundPlan, result: RoundResult): void => applyRound(state, o, plan, result),
 
     /**
      * The round failed (or its answer was lost): returns are asked again by the next round. A
@@ -329,7 +353,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
      */
     roundFailed(plan: RoundPlan): void {
       const fresh = new Set(plan.grants.filter((g) => g.fresh).map((g) => g.leaseId));
-      for (const l of [...active.values()]) if (fresh.has(l.id)) drain(l);
+      for (const l of [...active.values()]) if (fresh.has(l.id)) drainLease(l);
     },
 
     stats(): LeaseStats {
