@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { parseStream } from 'music-metadata';
+import { readLiveWebm } from './webm-last-block.js';
 
 /**
  * The duration of an uploaded audio file, read from the file itself with music-metadata (WAV,
@@ -62,11 +63,56 @@ const NOT_AUDIO_BYTES = 256 * 1024;
 const capped = (v: number | undefined, max: number) =>
   typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(v, max) : max;
 
+/** The EBML magic a WebM/Matroska file starts with. */
+const EBML_MAGIC = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
+
+/**
+ * The file as it streams in, passed on to music-metadata; a WebM/Matroska file's chunks are kept
+ * as well (references to the chunks the upload already holds until it is reserved): a
+ * MediaRecorder recording says how long it is only in its last block (webm-last-block.ts).
+ */
+function teeMatroska(stream: Readable): { parsed: PassThrough; kept: () => Promise<Buffer | undefined> } {
+  const parsed = new PassThrough();
+  const chunks: Buffer[] = [];
+  let matroska: boolean | undefined;
+  let seen = 0;
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+  });
+  stream.on('data', (chunk: Buffer) => {
+    if (matroska !== false) chunks.push(chunk);
+    seen += chunk.length;
+    if (matroska === undefined && seen >= EBML_MAGIC.length) {
+      matroska = Buffer.concat(chunks).subarray(0, EBML_MAGIC.length).equals(EBML_MAGIC);
+      if (!matroska) chunks.length = 0;
+    }
+    parsed.write(chunk);
+  });
+  stream.on('end', () => parsed.end());
+  const kept = async () => {
+    await ended;
+    return matroska ? Buffer.concat(chunks) : undefined;
+  };
+  return { parsed, kept };
+}
+
 /** The duration of audio streamed in as it arrives (an upload's file part), or undefined. */
 export async function readStreamDuration(stream: Readable): Promise<HeaderDuration | undefined> {
+  const { parsed, kept } = teeMatroska(stream);
   try {
-    const meta = await parseStream(stream, {}, { duration: true, skipCovers: true });
-    const { duration: seconds, lossless, codec, sampleRate, numberOfChannels, bitsPerSample } = meta.format;
+    let format = await parseStream(parsed, {}, { duration: true, skipCovers: true }).then(
+      (meta) => meta.format,
+      () => undefined,
+    );
+    if (typeof format?.duration !== 'number') {
+      // A live WebM (MediaRecorder): no Duration, and Clusters of unknown size music-metadata refuses.
+      parsed.resume();
+      const file = await kept();
+      format = file ? await readLiveWebm(file) : format;
+    }
+    if (!format) return undefined;
+    const { duration: seconds, lossless, codec, sampleRate, numberOfChannels, bitsPerSample } = format;
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
     const pcm = lossless === true || /pcm|flac|alac|wav/i.test(codec ?? '');
     const bitsPerSecondMax = pcm
@@ -75,11 +121,10 @@ export async function readStreamDuration(stream: Readable): Promise<HeaderDurati
         capped(bitsPerSample, PCM_MAX.bits)
       : LOSSY_BITS_PER_SECOND_MAX;
     return { seconds, bitsPerSecondMax };
-  } catch {
-    return undefined;
   } finally {
     // Whatever the parser left unread is dropped, not buffered.
     stream.resume();
+    parsed.resume();
   }
 }
 
