@@ -71,7 +71,11 @@ const EBML_MAGIC = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
  * as well (references to the chunks the upload already holds until it is reserved): a
  * MediaRecorder recording says how long it is only in its last block (webm-last-block.ts).
  */
-function teeMatroska(stream: Readable): { parsed: PassThrough; kept: () => Promise<Buffer | undefined> } {
+function teeMatroska(stream: Readable): {
+  parsed: PassThrough;
+  kept: () => Promise<Buffer | undefined>;
+  drop: () => void;
+} {
   const parsed = new PassThrough();
   const chunks: Buffer[] = [];
   let matroska: boolean | undefined;
@@ -94,12 +98,16 @@ function teeMatroska(stream: Readable): { parsed: PassThrough; kept: () => Promi
     await ended;
     return matroska ? Buffer.concat(chunks) : undefined;
   };
-  return { parsed, kept };
+  const drop = () => {
+    matroska = false;
+    chunks.length = 0;
+  };
+  return { parsed, kept, drop };
 }
 
 /** The duration of audio streamed in as it arrives (an upload's file part), or undefined. */
 export async function readStreamDuration(stream: Readable): Promise<HeaderDuration | undefined> {
-  const { parsed, kept } = teeMatroska(stream);
+  const { parsed, kept, drop } = teeMatroska(stream);
   try {
     let format = await parseStream(parsed, {}, { duration: true, skipCovers: true }).then(
       (meta) => meta.format,
@@ -111,6 +119,7 @@ export async function readStreamDuration(stream: Readable): Promise<HeaderDurati
       const file = await kept();
       format = file ? await readLiveWebm(file) : format;
     }
+    drop();
     if (!format) return undefined;
     const { duration: seconds, lossless, codec, sampleRate, numberOfChannels, bitsPerSample } = format;
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
