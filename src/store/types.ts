@@ -53,7 +53,10 @@ export interface BudgetStore {
   /**
    * In one transaction: drop the reservation `id` (if any) and its reserved amount, add
    * `usage.costUsd` to every period of the reservation (or `periods` when there was none),
-   * insert the usage record and update the daily rollup. Idempotent per requestId. Resolves with
+   * insert the usage record and update the daily rollup. Idempotent per requestId. A request
+   * whose reservation was swept (recoverReservations) has the sweep's record: that record and its
+   * charge in `periods` (the request's, which its reservation held) are taken back and the cost
+   * charged instead, once (docs/operations.md#a-settle-after-the-sweep). Resolves with
    * the key's spend after it in the periods it changed when the store has it at no extra cost
    * (SQLite); undefined means "ask getSpend".
    */

@@ -261,12 +261,17 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       expect(RECOVERED_ERROR_CODE).toBe('reservation_expired');
     });
 
-    it('does not charge again when the owner settles a request after it was recovered', async () => {
+    it('charges the metered cost once when the owner settles a request after it was recovered', async () => {
+      // The sweep's charge goes back and the settle's cost comes in (store-late-settle.test.ts).
       const dead = reservation({ amountUsd: 0.3, leaseUntil: 1_000 });
       await store.reserve(dead);
       await store.recoverReservations(2_000);
-      await store.settle(usage({ requestId: dead.id, costUsd: 0.01 }), [DAY]);
-      expectUsd((await store.getSpend('cursor-dev', [DAY]))[DAY]?.spentUsd, 0.3);
+      await store.settle(usage({ requestId: dead.id, costUsd: 0.01 }), [DAY, MONTH]);
+      const spend = await store.getSpend('cursor-dev', [DAY, MONTH]);
+      expect(spend[DAY]?.spentUsd).toBe(0.01);
+      expect(spend[MONTH]?.spentUsd).toBe(0.01);
+      await store.settle(usage({ requestId: dead.id, costUsd: 0.01 }), [DAY, MONTH]);
+      expect((await store.getSpend('cursor-dev', [DAY]))[DAY]?.spentUsd).toBe(0.01);
     });
 
     it('releases every reservation when asked for all, as the embedded store does at start', async () => {

@@ -1,10 +1,11 @@
 import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
 import { spendRowOf } from '../../windows/budget-subject.js';
-import { recoveredUsage } from '../recovered-usage.js';
+import { RECOVERED_ERROR_CODE, recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import { createSpendCache, EPSILON } from './spend-cache.js';
 import { createSpendReads } from './spend-reads.js';
+import { createUnsweep } from './unsweep.js';
 import { createUsageRecorder } from './usage-writes.js';
 
 interface ReservationRow {
@@ -66,6 +67,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
 
   /** Inserts the usage row and its rollup; false when this request id was already recorded. */
   const recordUsage = createUsageRecorder(db);
+  const unsweep = createUnsweep(db);
 
   const reserve = (r: ReserveRequest): ReserveResult => {
     // A limited window missing from `periods` would otherwise not see this reservation.
@@ -111,8 +113,17 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
       const cost = fresh ? u.costUsd : 0;
       return spend.addAndRead(res.key, JSON.parse(res.periods) as string[], cost, -res.amount_usd);
     }
-    if (fresh) return spend.addAndRead(u.key, [...new Set(periods)], u.costUsd, 0);
-    return undefined;
+    const charged = [...new Set(periods)];
+    if (fresh) return spend.addAndRead(u.key, charged, u.costUsd, 0);
+    // Swept before this settle landed (docs/operations.md#a-settle-after-the-sweep): the sweep
+    // charged the whole reservation, in the periods this request charges. That charge and its
+    // record go back, then the cost is charged as the request's first: charged once, exactly
+    // (taking the charge out first leaves 0, not float residue, where it was all the spend).
+    const swept = u.errorCode === RECOVERED_ERROR_CODE ? undefined : unsweep(u.requestId);
+    if (!swept) return undefined;
+    spend.add(swept.key, charged, -swept.costUsd, 0);
+    recordUsage(u);
+    return spend.addAndRead(u.key, charged, u.costUsd, 0);
   };
 
   const recover = db.transaction((now: number, all: boolean): number => {

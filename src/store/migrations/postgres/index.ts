@@ -19,6 +19,7 @@ import { MIGRATION_12 } from './v12.js';
 import { MIGRATION_13 } from './v13.js';
 import { MIGRATION_14 } from './v14.js';
 import { MIGRATION_16 } from './v16.js';
+import { MIGRATION_17 } from './v17.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -36,4 +37,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_13,
   MIGRATION_14,
   MIGRATION_16,
+  MIGRATION_17,
 ];
