@@ -36,7 +36,10 @@ export async function reserve(
   const { route, caller, target, bound } = admission;
   const { key, group } = caller;
   const output = bound.fitter;
-  const leaseUntil = ctx.ts + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
+  // Counted from now, not from the request's arrival: reading its body (an upload on a slow link)
+  // may have taken minutes, and the exchange may still run its whole maximum after this. A lease
+  // ending before the exchange would have the sweep charge a request still in flight.
+  const leaseUntil = deps.clock() + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
   const slot = await acquireRateSlot(deps.store, {
     id: ctx.requestId,
     key,
