@@ -189,6 +189,32 @@ describe.each(storeBackends())('a settle after the sweep: $name', (backend: Stor
     expect(rollup.map((x) => [x.status, x.requests, x.costUsd])).toEqual([[502, 1, 0]]);
   });
 
+  it('charges late settles exactly when they share batches with other settles of the key', async () => {
+    const swept = Array.from({ length: 12 }, () => reservation({ amountUsd: 0.04 }));
+    const live = Array.from({ length: 12 }, () => reservation({ amountUsd: 0.04, leaseUntil: FAR }));
+    for (const r of [...swept, ...live]) expect(await store.reserve(r)).toEqual({ ok: true });
+    expect(await store.recoverReservations(AFTER_EXPIRY)).toBe(12);
+    // Settled at once: the stores commit concurrent settles together (group commits).
+    await Promise.all([
+      ...swept.map((r) => store.settle(usage(r.id, 0.01), PERIODS)),
+      ...live.map((r) => store.settle(usage(r.id, 0.02), PERIODS)),
+      ...swept.map((r) => store.settle(usage(r.id, 0.01), PERIODS)),
+    ]);
+    // Closed and opened again: a busy key's budget lease (PostgreSQL) goes back on close.
+    await store.close();
+    store = await backend.create();
+    const after = await spend();
+    for (const p of PERIODS) {
+      expect(after[p]?.reservedUsd).toBe(0);
+      expect(after[p]?.spentUsd).toBeCloseTo(0.36, 12);
+    }
+    const { rows, rollup } = await records();
+    expect(rows).toHaveLength(24);
+    expect(rows.every((u) => u.status === 200)).toBe(true);
+    expect(rollup.map((x) => [x.status, x.requests])).toEqual([[200, 24]]);
+    expect(rollup[0]?.costUsd).toBeCloseTo(0.36, 12);
+  });
+
   it('keeps the sweep’s rollup of other swept requests when one of them settles late', async () => {
     const late = reservation();
     const dead = reservation({ amountUsd: 0.2 });
