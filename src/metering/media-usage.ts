@@ -84,10 +84,13 @@ function speechUsage(u: unknown): Usage | undefined {
   };
 }
 
+/** Seconds a provider says it billed, or NaN when no audio can last that long (distrusted). */
+const plausibleSeconds = (s: unknown): number =>
+  typeof s === 'number' && Number.isFinite(s) && s >= 0 && s < 1e7 ? s : Number.NaN;
+
 const durationSeconds = (u: unknown): number | undefined => {
   if (!isObject(u) || u.type !== 'duration') return undefined;
-  const s = u.seconds;
-  return typeof s === 'number' && Number.isFinite(s) && s >= 0 && s < 1e7 ? s : Number.NaN;
+  return plausibleSeconds(u.seconds);
 };
 
 export function createMediaReader(kind: MediaUsageKind): MediaReader {
@@ -132,9 +135,10 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
       if (kind === 'openai-images') readShape(body);
       if (kind === 'openai-transcription') {
         chars += len(body.text);
-        // verbose_json of whisper-1 says the duration it transcribed.
-        if (seconds === undefined && typeof body.duration === 'number' && Number.isFinite(body.duration))
-          seconds = body.duration;
+        // verbose_json of whisper-1 says the duration it transcribed; checked as usage.seconds is
+        // (a negative one made the charge throw after the answer went out: charged nothing).
+        if (seconds === undefined && typeof body.duration === 'number')
+          seconds = plausibleSeconds(body.duration);
       }
     },
     readText(text) {

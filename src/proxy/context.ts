@@ -60,6 +60,11 @@ export interface RecordDraft {
   fingerprints?: Fingerprints;
   /** The most output tokens the request was sent with (all choices), once reserved. */
   outputLimit?: number;
+  /**
+   * USD reserved for a request the upstream received, set once it has: the provider may bill it
+   * whatever happens next, so a crash before it is metered is charged this (settle.ts).
+   */
+  forwardedUsd?: number;
 }
 
 export function createContext(

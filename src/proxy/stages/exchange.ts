@@ -61,6 +61,7 @@ export async function exchange(
     },
     agents,
   );
+  if (outcome.reachedUpstream) ctx.draft.forwardedUsd = reservation.reservedUsd;
   const end: ExchangeEnd = {
     completed: outcome.end === 'completed',
     reachedUpstream: outcome.reachedUpstream,

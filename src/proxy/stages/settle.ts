@@ -21,6 +21,16 @@ export function refusedOutcome(status: number, errorCode: string | null): Outcom
   return { status, errorCode, usage: NO_USAGE, usageSource: 'none', costUsd: 0 };
 }
 
+/**
+ * A request that broke after the upstream received it (its metering threw): the provider may
+ * bill it, and nothing says for how much, so it is charged what was reserved, as a reservation
+ * nobody settles is (docs/operations.md#a-settle-after-the-sweep). Before, it was charged nothing.
+ */
+function brokenOutcome(status: number, errorCode: string, forwardedUsd: number | undefined): Outcome {
+  if (!forwardedUsd) return refusedOutcome(status, errorCode);
+  return { status, errorCode, usage: NO_USAGE, usageSource: 'reserved', costUsd: forwardedUsd };
+}
+
 export async function settleExchange(
   finish: FinishRequest,
   ctx: RequestContext,
@@ -68,5 +78,7 @@ export async function settleRefusal(
       at: ctx.ts,
     });
   }
-  await finish(ctx, refusedOutcome(err.status, err.code), () => sendError(res, err, ctx.shape));
+  await finish(ctx, brokenOutcome(err.status, err.code, draft.forwardedUsd), () =>
+    sendError(res, err, ctx.shape),
+  );
 }
