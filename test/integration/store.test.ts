@@ -90,6 +90,20 @@ describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
       expect(await store.settle(usage({ requestId: r.id, costUsd: 0.12 }), [DAY, MONTH])).toBeUndefined();
     });
 
+    it('holds a limit lowered mid-flight: later requests are refused, those in flight settle within their holds', async () => {
+      const inFlight = [0, 1, 2].map(() => reservation({ amountUsd: 0.3 }));
+      for (const r of inFlight) expect(await store.reserve(r)).toEqual({ ok: true });
+      // A reload lowers the daily limit from $1 to $0.50 while $0.90 is held.
+      const lowered = [{ period: DAY, limitUsd: 0.5 }];
+      expect((await store.reserve(reservation({ amountUsd: 0.01, windows: lowered }))).ok).toBe(false);
+      for (const r of inFlight) await store.settle(usage({ requestId: r.id, costUsd: 0.2 }), [DAY, MONTH]);
+      expect((await store.reserve(reservation({ amountUsd: 0.01, windows: lowered }))).ok).toBe(false);
+      const spend = await store.getSpend('cursor-dev', [DAY]);
+      // At most the greater of the new limit and what was spent and held when it was lowered.
+      expectUsd(spend[DAY]?.spentUsd, 0.6);
+      expectUsd(spend[DAY]?.reservedUsd, 0);
+    });
+
     it('reports zero spend for periods that never saw a request', async () => {
       expect(await store.getSpend('nobody', [DAY])).toEqual({ [DAY]: { spentUsd: 0, reservedUsd: 0 } });
     });
