@@ -7,6 +7,7 @@ import { createBatchedBudget } from './postgres/budget-batch.js';
 import { withDeadline } from './postgres/deadline.js';
 import { createPostgresDisables } from './postgres/disable-calls.js';
 import { createLeaseManager } from './postgres/leases/lease-manager.js';
+import { createRateLeaseManager } from './postgres/leases/rate-lease-manager.js';
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { createPool, guarded } from './postgres/pool.js';
@@ -56,7 +57,25 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
         })
       : null;
 
-  const disables = createPostgresDisables({ pool, log, resolved, leases });
+  // Rate leases: busy plans take rpm and tpm slots from slices this replica holds (rate-book.ts).
+  const rateLeases =
+    resolved.leaseHorizonMs > 0
+      ? createRateLeaseManager({ pool, clock, log, options: { horizonMs: resolved.leaseHorizonMs } })
+      : null;
+
+  const revokers = [leases, rateLeases].filter((x) => x !== null);
+  const disables = createPostgresDisables({
+    pool,
+    log,
+    resolved,
+    leases: revokers.length
+      ? {
+          revoke: (revoked) => {
+            for (const x of revokers) x.revoke(revoked);
+          },
+        }
+      : null,
+  });
   let closed = false;
 
   const store: Store = {
@@ -71,6 +90,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       closed = true;
       await disables.close();
       await leases?.close().catch((err: unknown) => log.warn({ err }, 'could not return the budget leases'));
+      await rateLeases?.close().catch((err: unknown) => log.warn({ err }, 'could not trim the rate leases'));
       await pool.end();
     },
 
@@ -96,8 +116,12 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: withDeadline(limit, (r) => acquireSlot(r)),
-    releaseSlot: withDeadline(limit, (id, key, end) => releaseSlot(pool, id, key, end)),
+    acquireSlot: withDeadline(limit, (r) =>
+      rateLeases?.take(r) ? Promise.resolve({ ok: true } as const) : acquireSlot(r),
+    ),
+    releaseSlot: withDeadline(limit, (id, key, end) =>
+      rateLeases?.end(id, end) ? Promise.resolve() : releaseSlot(pool, id, key, end),
+    ),
 
     ...disables.calls,
     ...postgresRecordCalls(pool),

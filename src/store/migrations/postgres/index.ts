@@ -20,6 +20,7 @@ import { MIGRATION_13 } from './v13.js';
 import { MIGRATION_14 } from './v14.js';
 import { MIGRATION_16 } from './v16.js';
 import { MIGRATION_17 } from './v17.js';
+import { MIGRATION_18 } from './v18.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -38,4 +39,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_14,
   MIGRATION_16,
   MIGRATION_17,
+  MIGRATION_18,
 ];
