@@ -195,7 +195,7 @@ try {
         keys: 10,
         store,
         nodeArgs: ['--import', resolve('bench/lib/pg-count.mjs')],
-        env: { PG_COUNT_FILE: file, RL_DEBUG: '1' },
+        env: { PG_COUNT_FILE: file },
       }),
     );
   }
@@ -270,9 +270,14 @@ try {
   }
   for (let i = 0; i < replicaCount; i++) {
     const lines = readFileSync(join(dir, `tollgate-pgs-${i}.log`), 'utf8').split('\n');
-    if (process.env.KEEP_LOG) writeFileSync(`/tmp/pgs-${i}.log`, lines.join('\n'));
-    const warnings = lines.filter((l) => /"level":(40|50|60)|^RL/.test(l));
-    if (warnings.length) console.log(`\nreplica ${i}: ${warnings.length} warnings:\n${warnings.slice(-6).map((w) => w.slice(0, 200) + " … " + w.slice(-160)).join("\n")}`);
+    const warnings = lines.filter((l) => /"level":(40|50|60)/.test(l));
+    if (warnings.length)
+      console.log(
+        `\nreplica ${i}: ${warnings.length} warnings:\n${warnings
+          .slice(-6)
+          .map((w) => w.slice(0, 200) + ' … ' + w.slice(-160))
+          .join('\n')}`,
+      );
   }
 } finally {
   await cleanUp();
