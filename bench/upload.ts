@@ -3,13 +3,14 @@
  * (a WAV the bench makes) through tollgate against the same upload straight to the upstream:
  * added time per upload, and the gateway process's peak RSS growth per upload in flight, which
  * docs/api.md#images-and-audio bounds by the upload's own size (held in memory until its bound is
- * reserved, never copied whole). The upstream reads and drops the body; the client sends one
- * buffer made before the baseline is taken, so the growth measured is the gateway's.
+ * reserved, never copied whole, let go as it is forwarded). The upstream, in a process of its own,
+ * reads and drops the body; the client sends one buffer made before the baseline is taken, so the
+ * growth measured is the gateway's.
  *
  *   npm run bench:upload [-- --mb 10] [--rounds 5] [--parallel 4] [--json]
  */
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { wavFile } from '../test/helpers/audio-files.js';
 import { mediaYaml } from '../test/helpers/fake-media.js';
@@ -28,20 +29,33 @@ const mb = Math.max(1, Number(values.mb));
 const rounds = Math.max(1, Number(values.rounds));
 const parallel = Math.max(1, Number(values.parallel));
 
-/** An upstream that reads and drops the upload, then answers as whisper-1 does. */
-async function startDiscardingUpstream(): Promise<{ baseUrl: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ text: 'ok', usage: { type: 'duration', seconds: 1 } }));
-    });
+/**
+ * An upstream that reads and drops the upload, then answers as whisper-1 does. It runs in a
+ * process of its own: in this one, the uploads it receives (garbage until a collection) would be
+ * counted as the gateway's growth.
+ */
+const UPSTREAM = `
+const server = require('node:http').createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ text: 'ok', usage: { type: 'duration', seconds: 1 } }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+`;
+
+async function startDiscardingUpstream(): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`the bench upstream exited (${code})`)));
+  });
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: async () => {
+      child.kill();
+    },
   };
 }
 

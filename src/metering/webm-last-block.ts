@@ -9,7 +9,8 @@
  * other element by its size, so a Cluster of unknown size ends where the next Cluster starts.
  */
 
-import { type IFormat, parseBuffer } from 'music-metadata';
+import { type IFormat, parseFromTokenizer } from 'music-metadata';
+import { type ChunkBytes, ChunkTokenizer } from './chunk-bytes.js';
 
 const EBML = 0x1a45dfa3;
 const SEGMENT = 0x18538067;
@@ -20,6 +21,7 @@ const TIMECODE = 0xe7;
 const SIMPLE_BLOCK = 0xa3;
 const BLOCK_GROUP = 0xa0;
 const BLOCK = 0xa1;
+const CLUSTER_ID = Uint8Array.from([0x1f, 0x43, 0xb6, 0x75]);
 
 interface Element {
   id: number;
@@ -30,25 +32,25 @@ interface Element {
 
 /** An EBML variable-length integer at `at`: its value (marker kept for IDs) and length. */
 function readVint(
-  b: Buffer,
+  b: ChunkBytes,
   at: number,
   keepMarker: boolean,
 ): { value: number; length: number; unknown: boolean } | undefined {
-  const first = b[at];
+  const first = b.byte(at);
   if (first === undefined || first === 0) return undefined;
   const length = Math.clz32(first) - 23;
   if (at + length > b.length) return undefined;
   let value = keepMarker ? first : first & (0xff >> length);
   let allOnes = value === 0xff >> length;
   for (let i = 1; i < length; i++) {
-    const byte = b[at + i] as number;
+    const byte = b.byte(at + i) as number;
     value = value * 256 + byte;
     allOnes &&= byte === 0xff;
   }
   return { value, length, unknown: !keepMarker && allOnes };
 }
 
-function readElement(b: Buffer, at: number): Element | undefined {
+function readElement(b: ChunkBytes, at: number): Element | undefined {
   const id = readVint(b, at, true);
   if (!id) return undefined;
   const size = readVint(b, at + id.length, false);
@@ -57,24 +59,26 @@ function readElement(b: Buffer, at: number): Element | undefined {
   return { id: id.value, start, end: size.unknown ? undefined : Math.min(b.length, start + size.value) };
 }
 
-const readUint = (b: Buffer, e: Element) => {
+const readUint = (b: ChunkBytes, e: Element) => {
   let v = 0;
-  for (let i = e.start; i < (e.end ?? e.start); i++) v = v * 256 + (b[i] as number);
+  for (let i = e.start; i < (e.end ?? e.start); i++) v = v * 256 + (b.byte(i) as number);
   return v;
 };
 
 /** A block's timecode relative to its Cluster: the signed 16 bits after its track number. */
-function blockOffset(b: Buffer, e: Element): number | undefined {
+function blockOffset(b: ChunkBytes, e: Element): number | undefined {
   const track = readVint(b, e.start, false);
   if (!track || e.start + track.length + 2 > (e.end ?? b.length)) return undefined;
-  return b.readInt16BE(e.start + track.length);
+  const at = e.start + track.length;
+  const u16 = (b.byte(at) as number) * 256 + (b.byte(at + 1) as number);
+  return u16 >= 0x8000 ? u16 - 0x10000 : u16;
 }
 
 /**
  * The timestamp, in seconds, at which the file's last block starts (the file's duration is that
  * plus the last block's own length), or undefined when `file` is not Matroska/WebM or has no block.
  */
-export function readLastBlockSeconds(file: Buffer): number | undefined {
+export function readLastBlockSeconds(file: ChunkBytes): number | undefined {
   const header = readElement(file, 0);
   if (header?.id !== EBML || header.end === undefined) return undefined;
   const segment = readElement(file, header.end);
@@ -113,12 +117,15 @@ const OPUS_PACKET_SECONDS_MAX = 0.12;
  * and for Opus, the one codec MediaRecorder writes in WebM audio, a duration that is never short:
  * the last block's start plus the longest an Opus packet plays. Undefined for anything else.
  */
-export async function readLiveWebm(file: Buffer): Promise<IFormat | undefined> {
-  const firstCluster = file.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]));
+export async function readLiveWebm(file: ChunkBytes): Promise<IFormat | undefined> {
+  const firstCluster = file.indexOf(CLUSTER_ID);
   if (firstCluster < 0) return undefined;
-  const header = await parseBuffer(file.subarray(0, firstCluster), { mimeType: 'audio/webm' }).catch(
-    () => undefined,
-  );
+  const header = await parseFromTokenizer(
+    new ChunkTokenizer(file, { size: firstCluster, mimeType: 'audio/webm', randomAccess: true }),
+    {
+      skipCovers: true,
+    },
+  ).catch(() => undefined);
   if (!header || !/^opus$/i.test(header.format.codec ?? '')) return undefined;
   const lastBlock = readLastBlockSeconds(file);
   if (lastBlock === undefined) return undefined;

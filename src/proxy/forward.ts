@@ -52,8 +52,11 @@ export function createAgents(): UpstreamAgents {
 export interface ForwardRequest {
   target: UpstreamTarget;
   headers: OutgoingHttpHeaders;
-  /** One buffer, or a held upload's chunks as they arrived (sent one by one, not copied into one). */
-  body: Buffer | readonly Buffer[];
+  /**
+   * One buffer, or a held upload's chunks as they arrived (sent one by one, not copied into one);
+   * forward empties a chunk's slot once the upstream socket took it (writeHeld).
+   */
+  body: Buffer | Buffer[];
   timeoutMs: number;
   /** The tap for the response, chosen once its content type is known; `rewrites` when bytes may change. */
   tapFor(contentType: string): { tap: ResponseTap; rewrites: boolean };
@@ -259,10 +262,22 @@ function send(ex: Exchange): void {
   });
   const body = ex.f.body;
   if (Buffer.isBuffer(body)) req.end(body);
-  else {
-    for (const chunk of body) req.write(chunk);
-    req.end();
-  }
+  else writeHeld(req, body);
+}
+
+/**
+ * A held upload, sent chunk by chunk as it arrived; each chunk is let go once the socket took it,
+ * so an upload's memory shrinks as it is forwarded instead of lasting until its request ends. On a
+ * kept-alive socket the chunks stay until the exchange ends: if the upstream had closed that
+ * socket while idle, the whole body is sent again on a new one (the retry in `send`).
+ */
+function writeHeld(req: http.ClientRequest, chunks: Buffer[]): void {
+  chunks.forEach((chunk, i) => {
+    req.write(chunk, (err) => {
+      if (!err && !req.reusedSocket) chunks[i] = EMPTY;
+    });
+  });
+  req.end();
 }
 
 /** The upstream answered: its status and headers go to the client, then its body (relayBody). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { GatewayError } from '../errors.js';
 import { BODY_LIMIT_BYTES } from './read-body.js';
@@ -9,8 +9,8 @@ import type { UploadHold } from './upload-holds.js';
 /**
  * A multipart upload (images/edits, audio/transcriptions, audio/translations), parsed as it
  * arrives with busboy: the form fields the gateway needs (model, n, size, prompt…) are read, the
- * files are counted and sized, and one file's bytes can be streamed into a duration reader as
- * they pass. The raw bytes are kept as they arrived, unchanged, so the upstream receives exactly
+ * files are counted and sized, and one file's bytes can be handed to a duration reader once that
+ * file has arrived, as views into the received chunks (busboy slices, never copies). The raw bytes are kept as they arrived, unchanged, so the upstream receives exactly
  * what the client sent (same boundary, same order, file bytes untouched): the fields that set a
  * request's bound (its model, n, size, and an audio file's duration, which MP3, OGG and WebM only
  * reveal at their end) may come after the files, and nothing may reach the upstream before the
@@ -42,9 +42,12 @@ export interface MultipartBody {
 
 export interface MultipartOptions {
   limit?: number;
-  /** A file field whose bytes are streamed, as they arrive, to `tap` (the first such file only). */
+  /**
+   * A file field whose bytes go to `tap` once that file has arrived (the first such file only):
+   * the chunks it came in, views into the body's own chunks, so the reader copies nothing whole.
+   */
   tapField?: string;
-  tap?: (file: Readable, info: { mimeType: string }) => Promise<unknown>;
+  tap?: (file: readonly Buffer[], info: { mimeType: string }) => Promise<unknown>;
   /**
    * Fields and files that may appear once: the gateway reads one copy and forwards every copy,
    * so a second copy could be what the upstream acts on (another model, n, file) while the bound
@@ -94,10 +97,8 @@ function admitUpload(
 interface ReadState {
   body: MultipartBody;
   opts: MultipartOptions;
-  /** The duration reader's result, once a tapped file started. */
+  /** The duration reader's result, once a tapped file ended. */
   tapping?: Promise<unknown>;
-  /** The tapped file's stream into `tap`, while it is being fed. */
-  feed?: Readable;
 }
 
 /** One file part: counted, sized, hashed as it passes, and fed to the tap if it is the tapped field. */
@@ -111,25 +112,23 @@ function readFilePart(
   const { body, opts } = state;
   const file: UploadedFile = { field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: 0 };
   body.files.push(file);
-  let tapped: Readable | undefined;
-  if (opts.tap && field === opts.tapField && !state.tapping) {
-    // Fed without backpressure: the parser keeps up with an upload, and stops reading once it knows.
-    tapped = new Readable({ read() {} });
-    state.feed = tapped;
-    state.tapping = opts.tap(tapped, { mimeType: info.mimeType }).finally(() => {
-      state.feed = undefined;
-    });
-  }
+  // The tapped file's chunks as busboy hands them over: slices of the received chunks, not copies.
+  const tap = opts.tap && field === opts.tapField && !state.tapping ? opts.tap : undefined;
+  const parts: Buffer[] = [];
   const hash = createHash('sha256');
   stream.on('data', (chunk: Buffer) => {
     file.bytes += chunk.length;
     hash.update(chunk);
-    if (state.feed === tapped) tapped?.push(chunk);
+    if (tap) parts.push(chunk);
   });
-  stream.on('end', () => {
-    file.sha256 = hash.digest('hex');
-    if (state.feed === tapped) tapped?.push(null);
-  });
+  const ended = new Promise<void>((resolve) =>
+    stream.on('end', () => {
+      file.sha256 = hash.digest('hex');
+      resolve();
+    }),
+  );
+  // Set now, so the upload is not resolved before its tapped file is read.
+  if (tap) state.tapping = ended.then(() => tap(parts, { mimeType: info.mimeType }));
   stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
 }
 
@@ -160,9 +159,6 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
       req.unpipe(parser);
       parser.removeAllListeners('error');
       parser.on('error', () => {});
-      // An upload cut short ends the tap's stream too, so its reader finishes instead of waiting forever.
-      state.feed?.push(null);
-      state.feed = undefined;
       body.chunks = [];
       reject(err);
     };

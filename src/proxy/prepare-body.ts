@@ -4,8 +4,8 @@ import type { Route } from './routes.js';
 export interface PreparedBody {
   /** The bytes sent upstream: the client's own when nothing had to change. */
   body: Buffer;
-  /** A held upload, sent instead of `body` chunk by chunk as it arrived. */
-  chunks?: readonly Buffer[];
+  /** A held upload, sent instead of `body` chunk by chunk as it arrived (and let go as sent). */
+  chunks?: Buffer[];
   stream: boolean;
   /** The gateway asked for the usage chunk; the client did not, so it must not see it. */
   hideUsageChunk: boolean;

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { type HeaderDuration, plausibleSeconds, readStreamDuration } from '../../metering/audio-duration.js';
+import { type HeaderDuration, plausibleSeconds, readUploadDuration } from '../../metering/audio-duration.js';
 import {
   boundImages,
   boundTranscription,
@@ -15,8 +15,8 @@ import type { Translator, WireRequest } from './translator.js';
 /**
  * The image and audio routes with a multipart body: image edits, transcriptions, translations
  * (docs/api.md#images-and-audio). The upload is read as it arrives (proxy/multipart.ts): its
- * fields, its files' sizes and, for audio, the duration read from the file as it passes; then it
- * is forwarded exactly as the client sent it.
+ * fields, its files' sizes and, for audio, the duration read from the file once it has arrived
+ * (from the chunks it came in, not a copy); then it is forwarded exactly as the client sent it.
  */
 
 const EMPTY = Buffer.alloc(0);
@@ -48,7 +48,7 @@ async function readUpload(
   const body = await readMultipart(req, {
     once: ONCE,
     ...(hold ? { hold } : {}),
-    ...(audio ? { tapField: 'file', tap: readStreamDuration } : {}),
+    ...(audio ? { tapField: 'file', tap: readUploadDuration } : {}),
   });
   const read = body.tapped as HeaderDuration | undefined;
   const file = body.files.find((f) => f.field === 'file');

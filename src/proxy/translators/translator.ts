@@ -54,7 +54,8 @@ export interface MeterContext {
 export interface Upload {
   /** Its content type, boundary included, as the client sent it. */
   contentType: string;
-  chunks: readonly Buffer[];
+  /** The body's chunks as they arrived; forwarding empties each slot once sent (proxy/forward.ts). */
+  chunks: Buffer[];
   size: number;
   /** Files by form field name, with their sizes. */
   files: ReadonlyArray<{ field: string; bytes: number; mimeType: string; sha256?: string | undefined }>;

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStreamDuration } from '../../../src/metering/audio-duration.js';
+import { readUploadDuration } from '../../../src/metering/audio-duration.js';
 import { type MultipartBody, readMultipart } from '../../../src/proxy/multipart.js';
 import { wavFile } from '../../helpers/audio-files.js';
 
@@ -44,7 +43,7 @@ async function serve(limit?: number): Promise<{ port: number; results: Promise<R
     const p = readMultipart(req, {
       ...(limit ? { limit } : {}),
       tapField: 'file',
-      tap: (file: Readable) => readStreamDuration(file),
+      tap: (file: readonly Buffer[]) => readUploadDuration(file),
     }).then(
       (body): Result => ({ ok: true, body }),
       (err: Error): Result => ({ ok: false, message: err.message }),
