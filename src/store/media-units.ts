@@ -10,12 +10,3 @@ export function mediaUnits(r: {
   if (r.characters) out.characters = Number(r.characters);
   return out;
 }
-
-/** Whether a usage record carries media units (an image or audio request). */
-export function hasMediaUnits(u: {
-  images?: number | null;
-  audioSeconds?: number | null;
-  characters?: number | null;
-}) {
-  return (u.images ?? null) !== null || (u.audioSeconds ?? null) !== null || (u.characters ?? null) !== null;
-}

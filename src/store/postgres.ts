@@ -1,6 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
-import { hasMediaUnits } from './media-units.js';
 import { checkedReserve, checkedSettle } from './money-guard.js';
 import * as budget from './postgres/budget.js';
 import { createBatchedBudget } from './postgres/budget-batch.js';
@@ -106,10 +105,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     }),
     settle: withDeadline(limit, async (usage, periods) => {
       const checked = checkedSettle(usage);
-      const spend = await (leases?.settle(checked) ?? batched.settle(checked, periods));
-      // Rejects like the settle itself, so the usage writer retries both (settling again is a no-op).
-      if (hasMediaUnits(usage)) await queries.recordMediaUnits(pool, usage);
-      return spend;
+      // The record, its media units and the charge: one statement (migration 19).
+      return leases?.settle(checked) ?? batched.settle(checked, periods);
     }),
     ...(leases ? { leaseHoldings: () => leases.holdings() } : {}),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),

@@ -39,9 +39,9 @@ export const USAGE_COLUMNS = {
 
 /**
  * SQLite migration 8 / PostgreSQL migration 12: what an image or audio request was
- * (docs/api.md#images-and-audio). SQLite inserts them with the row; PostgreSQL sets them with an
- * UPDATE after the settle of the few requests that have them (postgres.ts), so its settle
- * functions keep the arguments of USAGE_COLUMNS and replicas on older code keep working.
+ * (docs/api.md#images-and-audio). Both stores write them with the row, in the settle's one
+ * statement: PostgreSQL's settle functions take them after the columns of USAGE_COLUMNS
+ * (migration 19, where they default to NULL for replicas on older code).
  */
 export const MEDIA_USAGE_COLUMNS = {
   images: 'images',
@@ -57,6 +57,7 @@ export type UsageColumn = keyof typeof USAGE_COLUMNS;
 export type StoredUsageColumn = keyof typeof ALL_COLUMNS;
 
 export const USAGE_COLUMN_NAMES = Object.keys(USAGE_COLUMNS) as UsageColumn[];
+export const MEDIA_USAGE_COLUMN_NAMES = Object.keys(MEDIA_USAGE_COLUMNS) as (keyof typeof MEDIA_USAGE_COLUMNS)[];
 export const STORED_USAGE_COLUMN_NAMES = Object.keys(ALL_COLUMNS) as StoredUsageColumn[];
 
 /** `request_id, ts, …, characters`: every column, for INSERT and SELECT lists. */

@@ -1,7 +1,12 @@
 import { spendRowOf } from '../../windows/budget-subject.js';
 import { recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
-import { USAGE_COLUMN_NAMES, usageColumnValues } from '../usage-columns.js';
+import {
+  MEDIA_USAGE_COLUMN_NAMES,
+  type StoredUsageColumn,
+  USAGE_COLUMN_NAMES,
+  usageColumnValues,
+} from '../usage-columns.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
 
 /**
@@ -70,7 +75,7 @@ async function settleOn(
     // Named: parsed and planned once per connection.
     name: 'tollgate_settle_spend',
     text: `SELECT * FROM tollgate_settle_spend($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::numeric,
-       $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23, $24, $25, $26, $27)`,
+       $14, $15, $16, $17, $18, $19, $20::text[], $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)`,
     values: settleArgs(u, periods),
   });
   return settleResultOf(rows);
@@ -78,13 +83,14 @@ async function settleOn(
 
 /**
  * tollgate_settle_spend's arguments: the usage columns of migration 1, the periods, then the
- * columns migrations 3 and 10 added (the function's signature, fixed by migration 10).
+ * columns migrations 3 and 10 added, then the media units (the signature of migration 19).
  */
 const PERIODS_AT = USAGE_COLUMN_NAMES.indexOf('cache_write_tokens');
+const SETTLE_COLUMNS: readonly StoredUsageColumn[] = [...USAGE_COLUMN_NAMES, ...MEDIA_USAGE_COLUMN_NAMES];
 
 function settleArgs(u: UsageRecord, periods: string[]): unknown[] {
   // Money crosses as decimal text, so `numeric` stays exact.
-  const values: unknown[] = usageColumnValues(u, (c, v) => (c === 'cost_usd' ? String(v) : v));
+  const values: unknown[] = usageColumnValues(u, (c, v) => (c === 'cost_usd' ? String(v) : v), SETTLE_COLUMNS);
   values.splice(PERIODS_AT, 0, uniqueSorted(periods));
   return values;
 }

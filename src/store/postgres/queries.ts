@@ -214,13 +214,3 @@ export function recordClient(
     return { isNew: !rows[0]?.known, knownBefore: rows[0]?.n ?? 0 };
   });
 }
-
-/** The media units of one settled request (migration 12): images, audio seconds, characters. */
-export function recordMediaUnits(pool: Pool, u: UsageRecord): Promise<void> {
-  return guarded(async () => {
-    await pool.query(
-      'UPDATE usage SET images = $2, audio_seconds = $3, characters = $4 WHERE request_id = $1',
-      [u.requestId, u.images ?? null, u.audioSeconds ?? null, u.characters ?? null],
-    );
-  });
-}

@@ -21,6 +21,7 @@ import { MIGRATION_14 } from './v14.js';
 import { MIGRATION_16 } from './v16.js';
 import { MIGRATION_17 } from './v17.js';
 import { MIGRATION_18 } from './v18.js';
+import { MIGRATION_19 } from './v19.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -40,4 +41,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_16,
   MIGRATION_17,
   MIGRATION_18,
+  MIGRATION_19,
 ];
