@@ -10,7 +10,6 @@ import { createRateLeaseManager } from './postgres/leases/rate-lease-manager.js'
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { createPool, guarded } from './postgres/pool.js';
-import * as queries from './postgres/queries.js';
 import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
 import { postgresRecordCalls, postgresReportCalls } from './postgres/role-calls.js';
 import { guardStoreCalls } from './store-unavailable.js';

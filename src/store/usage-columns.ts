@@ -57,7 +57,9 @@ export type UsageColumn = keyof typeof USAGE_COLUMNS;
 export type StoredUsageColumn = keyof typeof ALL_COLUMNS;
 
 export const USAGE_COLUMN_NAMES = Object.keys(USAGE_COLUMNS) as UsageColumn[];
-export const MEDIA_USAGE_COLUMN_NAMES = Object.keys(MEDIA_USAGE_COLUMNS) as (keyof typeof MEDIA_USAGE_COLUMNS)[];
+export const MEDIA_USAGE_COLUMN_NAMES = Object.keys(
+  MEDIA_USAGE_COLUMNS,
+) as (keyof typeof MEDIA_USAGE_COLUMNS)[];
 export const STORED_USAGE_COLUMN_NAMES = Object.keys(ALL_COLUMNS) as StoredUsageColumn[];
 
 /** `request_id, ts, …, characters`: every column, for INSERT and SELECT lists. */

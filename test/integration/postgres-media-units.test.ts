@@ -112,11 +112,11 @@ describe('media units on PostgreSQL, written with their usage record', () => {
     );
     const rows = await unitsOf(db.url, batch);
     expect(rows).toHaveLength(12);
-    rows.forEach((r, i) =>
-      expect(r).toEqual(
+    expect(rows).toEqual(
+      batch.map((id, i) =>
         i % 2
-          ? { request_id: batch[i], images: i, audio_seconds: null, characters: null }
-          : { request_id: batch[i], images: null, audio_seconds: null, characters: 1000 + i },
+          ? { request_id: id, images: i, audio_seconds: null, characters: null }
+          : { request_id: id, images: null, audio_seconds: null, characters: 1000 + i },
       ),
     );
     // The charge is exact: 13 requests at $0.006.

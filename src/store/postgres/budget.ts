@@ -90,7 +90,11 @@ const SETTLE_COLUMNS: readonly StoredUsageColumn[] = [...USAGE_COLUMN_NAMES, ...
 
 function settleArgs(u: UsageRecord, periods: string[]): unknown[] {
   // Money crosses as decimal text, so `numeric` stays exact.
-  const values: unknown[] = usageColumnValues(u, (c, v) => (c === 'cost_usd' ? String(v) : v), SETTLE_COLUMNS);
+  const values: unknown[] = usageColumnValues(
+    u,
+    (c, v) => (c === 'cost_usd' ? String(v) : v),
+    SETTLE_COLUMNS,
+  );
   values.splice(PERIODS_AT, 0, uniqueSorted(periods));
   return values;
 }

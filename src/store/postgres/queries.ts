@@ -1,6 +1,6 @@
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
 import { mediaUnits } from '../media-units.js';
-import type { AuditEntry, RollupRow, UsageQuery, UsageRecord, UsageRow } from '../types.js';
+import type { AuditEntry, RollupRow, UsageQuery, UsageRow } from '../types.js';
 import { guarded, inTransaction, type Pool } from './pool.js';
 
 /** Reads for `tollgate usage`, the admin API and the digest, plus the small shared tables. */
