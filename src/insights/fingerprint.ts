@@ -1,5 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { type Hash, randomBytes } from 'node:crypto';
 import { leadingElementsEnd, topLevelMembers } from './json-members.js';
+import { keyedHash } from './keyed-hash.js';
 
 /**
  * The two keyed hashes kept with each usage record (docs/insights.md#fingerprints): the request
@@ -66,17 +67,18 @@ export function fingerprintRequest(
   raw: Buffer,
   body: Record<string, unknown>,
 ): Fingerprints {
-  const request = createHmac('sha256', secret).update(`${route}\u0000${model}`);
+  const keyed = keyedHash(secret);
+  const request = keyed.start().update(`${route}\u0000${model}`);
   const members = topLevelMembers(raw);
   if (!members) {
     // Not reached for a body JSON.parse accepted; the whole body, volatile fields and all, still
     // tells one request from another.
-    return { request: request.update(raw).digest('hex').slice(0, DIGITS), prefix: null, prefixTokens: 0 };
+    return { request: keyed.digest(request.update(raw)).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
   }
   members.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   // Each byte is hashed once: the prefix's bytes go into the prefix HMAC, whose digest then stands
   // for them in the request HMAC, so a long system prompt costs no second pass.
-  const prefix = createHmac('sha256', secret).update(`prefix\u0000${model}`);
+  let prefix: Hash | undefined;
   let prefixBytes = 0;
   for (const { key, start, end } of members) {
     if (VOLATILE.has(key) || key === 'model') continue;
@@ -87,19 +89,44 @@ export function fingerprintRequest(
     }
     request.update(`\u0000${key}\u0001${head - start}\u0001`).update(raw.subarray(head, end));
     if (head > start) {
+      prefix ??= keyed.start().update(`prefix\u0000${model}`);
       prefix.update(`\u0000${key}\u0001`).update(raw.subarray(start, head));
       prefixBytes += head - start;
     }
   }
-  const prefixDigest = prefix.digest('hex').slice(0, DIGITS);
+  const prefixDigest = prefix ? keyed.digest(prefix).slice(0, DIGITS) : emptyPrefixDigest(secret, model);
   request.update(`\u0000prefix\u0001${prefixDigest}`);
   const prefixTokens = Math.round(prefixBytes / BYTES_PER_TOKEN);
   const long = prefixTokens >= MIN_PREFIX_TOKENS;
   return {
-    request: request.digest('hex').slice(0, DIGITS),
+    request: keyed.digest(request).slice(0, DIGITS),
     prefix: long ? prefixDigest : null,
     prefixTokens: long ? prefixTokens : 0,
   };
+}
+
+/** Models whose empty-prefix digest is kept per secret at most (a glob serves names clients pick). */
+const EMPTY_PREFIXES = 1_000;
+const emptyPrefixes = new WeakMap<Buffer, Map<string, string>>();
+
+/**
+ * The prefix digest of a request without a prefix (most requests): it depends only on the model,
+ * so it is computed once per model rather than per request.
+ */
+function emptyPrefixDigest(secret: Buffer, model: string): string {
+  let byModel = emptyPrefixes.get(secret);
+  if (!byModel) {
+    byModel = new Map();
+    emptyPrefixes.set(secret, byModel);
+  }
+  let digest = byModel.get(model);
+  if (digest === undefined) {
+    const keyed = keyedHash(secret);
+    digest = keyed.digest(keyed.start().update(`prefix\u0000${model}`)).slice(0, DIGITS);
+    if (byModel.size >= EMPTY_PREFIXES) byModel.clear();
+    byModel.set(model, digest);
+  }
+  return digest;
 }
 
 /**
@@ -115,13 +142,14 @@ export function fingerprintUpload(
   fields: Record<string, unknown>,
   files: ReadonlyArray<{ field: string; sha256?: string }>,
 ): Fingerprints {
-  const request = createHmac('sha256', secret).update(`${route}\u0000${model}\u0000upload`);
+  const keyed = keyedHash(secret);
+  const request = keyed.start().update(`${route}\u0000${model}\u0000upload`);
   for (const name of Object.keys(fields).sort()) {
     if (VOLATILE.has(name) || name === 'model') continue;
     request.update(`\u0000${name}\u0001${JSON.stringify(fields[name])}`);
   }
   for (const file of files) request.update(`\u0000file\u0001${file.field}\u0001${file.sha256 ?? ''}`);
-  return { request: request.digest('hex').slice(0, DIGITS), prefix: null, prefixTokens: 0 };
+  return { request: keyed.digest(request).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
 }
 
 function leadingSystemMessages(messages: unknown[]): number {

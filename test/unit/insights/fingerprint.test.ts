@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   fingerprintRequest,
@@ -172,5 +172,37 @@ describe('prompt-prefix fingerprints', () => {
     const fp = fingerprint(secret, '/v1/chat/completions', 'gpt-4o-mini', short);
     expect(fp.prefix).toBeNull();
     expect(fp.prefixTokens).toBe(0);
+  });
+
+  it('stays the HMAC-SHA-256 of the sorted members, with or without a prefix, as stored fingerprints were made', () => {
+    const hmac = (...parts: string[]) => {
+      const h = createHmac('sha256', secret);
+      for (const p of parts) h.update(p);
+      return h.digest('hex').slice(0, 32);
+    };
+    const route = '/v1/chat/completions';
+    for (const model of ['gpt-4o-mini', 'gpt-4o']) {
+      const b = { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 };
+      const emptyPrefix = hmac(`prefix\u0000${model}`);
+      const expected = hmac(
+        `${route}\u0000${model}`,
+        '\u0000max_tokens\u00010\u00015',
+        `\u0000messages\u00010\u0001${JSON.stringify(b.messages)}`,
+        `\u0000prefix\u0001${emptyPrefix}`,
+      );
+      // Twice: the second reads the prefix digest computed for the first.
+      expect(fingerprint(secret, route, model, b).request).toBe(expected);
+      expect(fingerprint(secret, route, model, b).request).toBe(expected);
+    }
+    const withPrefix = { model: 'm', system: 'S', messages: [] };
+    const prefix = hmac('prefix\u0000m', '\u0000system\u0001', '"S"');
+    expect(fingerprint(secret, route, 'm', withPrefix).request).toBe(
+      hmac(
+        `${route}\u0000m`,
+        '\u0000messages\u00010\u0001[]',
+        '\u0000system\u00013\u0001',
+        `\u0000prefix\u0001${prefix}`,
+      ),
+    );
   });
 });
