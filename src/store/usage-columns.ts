@@ -68,36 +68,66 @@ export const USAGE_COLUMN_LIST = STORED_USAGE_COLUMN_NAMES.join(', ');
 /** A record with every optional field filled in with its column's default. */
 export type CompleteUsage = Required<UsageRecord>;
 
+/** The column defaults of the optional fields: what an absent (or null) field is stored as. */
+const DEFAULTS = {
+  cacheWriteTokens: 0,
+  requestedModel: null,
+  keyHash: null,
+  requestFp: null,
+  prefixFp: null,
+  prefixTokens: 0,
+  outputLimit: null,
+  images: null,
+  audioSeconds: null,
+  characters: null,
+} as const satisfies Partial<CompleteUsage>;
+
 /** The record as the usage row stores it: absent optional fields take their column defaults. */
 export function completeUsage(u: UsageRecord): CompleteUsage {
   return {
     ...u,
-    cacheWriteTokens: u.cacheWriteTokens ?? 0,
-    requestedModel: u.requestedModel ?? null,
-    keyHash: u.keyHash ?? null,
-    requestFp: u.requestFp ?? null,
-    prefixFp: u.prefixFp ?? null,
-    prefixTokens: u.prefixTokens ?? 0,
-    outputLimit: u.outputLimit ?? null,
-    images: u.images ?? null,
-    audioSeconds: u.audioSeconds ?? null,
-    characters: u.characters ?? null,
+    cacheWriteTokens: u.cacheWriteTokens ?? DEFAULTS.cacheWriteTokens,
+    requestedModel: u.requestedModel ?? DEFAULTS.requestedModel,
+    keyHash: u.keyHash ?? DEFAULTS.keyHash,
+    requestFp: u.requestFp ?? DEFAULTS.requestFp,
+    prefixFp: u.prefixFp ?? DEFAULTS.prefixFp,
+    prefixTokens: u.prefixTokens ?? DEFAULTS.prefixTokens,
+    outputLimit: u.outputLimit ?? DEFAULTS.outputLimit,
+    images: u.images ?? DEFAULTS.images,
+    audioSeconds: u.audioSeconds ?? DEFAULTS.audioSeconds,
+    characters: u.characters ?? DEFAULTS.characters,
   };
 }
 
 export type UsageValue = CompleteUsage[keyof CompleteUsage];
 
+/** Per column: the record field it holds, and whether an absent field takes DEFAULTS' value. */
+const FIELD_OF: Record<string, { field: keyof UsageRecord; defaulted: boolean }> = Object.fromEntries(
+  Object.entries(ALL_COLUMNS).map(([column, field]) => [
+    column,
+    { field, defaulted: Object.hasOwn(DEFAULTS, field) },
+  ]),
+);
+
 /**
  * The record's values in USAGE_COLUMN_NAMES order, each passed through `encode` (the driver's
- * spelling: SQLite has no booleans, PostgreSQL takes money as decimal text).
+ * spelling: SQLite has no booleans, PostgreSQL takes money as decimal text). What completeUsage
+ * gives, read field by field: this runs on every settle, and a copy of the record per call was
+ * garbage the request path did not need.
  */
 export function usageColumnValues<T, C extends StoredUsageColumn = UsageColumn>(
   u: UsageRecord,
   encode: (column: C, value: UsageValue) => T,
   names: readonly C[] = USAGE_COLUMN_NAMES as C[],
 ): T[] {
-  const full = completeUsage(u);
-  return names.map((c) => encode(c, full[ALL_COLUMNS[c]]));
+  const values = new Array<T>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const column = names[i] as C;
+    const { field, defaulted } = FIELD_OF[column] as { field: keyof UsageRecord; defaulted: boolean };
+    const value = u[field] as UsageValue;
+    values[i] = encode(column, defaulted ? (value ?? DEFAULTS[field as keyof typeof DEFAULTS]) : value);
+  }
+  return values;
 }
 
 /** A usage row as the drivers return it: SQLite keeps `stream` as 0/1, PostgreSQL as a boolean. */

@@ -21,7 +21,7 @@ const sqliteValue = (_column: string, v: UsageValue): SqliteValue =>
 export type RecordUsage = (u: UsageRecord) => boolean;
 
 export function createUsageRecorder(db: Database): RecordUsage {
-  const insertUsage = db.prepare<SqliteValue[]>(`
+  const insertUsage = db.prepare<[SqliteValue[]]>(`
     INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${STORED_USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
     ON CONFLICT (request_id) DO NOTHING`);
   const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
@@ -34,7 +34,7 @@ export function createUsageRecorder(db: Database): RecordUsage {
       cost_usd = cost_usd + excluded.cost_usd`);
   return (u) => {
     const inserted =
-      insertUsage.run(...usageColumnValues(u, sqliteValue, STORED_USAGE_COLUMN_NAMES)).changes > 0;
+      insertUsage.run(usageColumnValues(u, sqliteValue, STORED_USAGE_COLUMN_NAMES)).changes > 0;
     if (inserted)
       addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
     return inserted;

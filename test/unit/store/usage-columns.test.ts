@@ -92,4 +92,21 @@ describe('the usage columns mapping', () => {
       characters: null,
     });
   });
+
+  it("writes, column by column, what completeUsage gives: fields left out or null take the column's default", () => {
+    const { cacheWriteTokens, requestFp, images, ...older } = full;
+    const withNulls = {
+      ...older,
+      keyHash: null,
+      prefixTokens: null,
+      outputLimit: null,
+    } as unknown as UsageRecord;
+    for (const u of [full, older, withNulls]) {
+      const complete = completeUsage(u);
+      const expected = STORED_USAGE_COLUMN_NAMES.map(
+        (c) => complete[({ ...USAGE_COLUMNS, ...MEDIA_USAGE_COLUMNS } as const)[c]],
+      );
+      expect(usageColumnValues(u, (_c, v) => v, STORED_USAGE_COLUMN_NAMES)).toEqual(expected);
+    }
+  });
 });
