@@ -1,4 +1,4 @@
-import { type Hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { leadingElementsEnd, topLevelMembers } from './json-members.js';
 import { keyedHash } from './keyed-hash.js';
 
@@ -68,17 +68,19 @@ export function fingerprintRequest(
   body: Record<string, unknown>,
 ): Fingerprints {
   const keyed = keyedHash(secret);
-  const request = keyed.start().update(`${route}\u0000${model}`);
+  // The pieces of each HMAC's message, hashed at the end in one call (keyed-hash.ts).
+  const request: Array<string | Buffer> = [`${route}\u0000${model}`];
   const members = topLevelMembers(raw);
   if (!members) {
     // Not reached for a body JSON.parse accepted; the whole body, volatile fields and all, still
     // tells one request from another.
-    return { request: keyed.digest(request.update(raw)).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
+    request.push(raw);
+    return { request: keyed.hex(request).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
   }
   members.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   // Each byte is hashed once: the prefix's bytes go into the prefix HMAC, whose digest then stands
   // for them in the request HMAC, so a long system prompt costs no second pass.
-  let prefix: Hash | undefined;
+  let prefix: Array<string | Buffer> | undefined;
   let prefixBytes = 0;
   for (const { key, start, end } of members) {
     if (VOLATILE.has(key) || key === 'model') continue;
@@ -87,19 +89,19 @@ export function fingerprintRequest(
       const lead = Array.isArray(body[key]) ? leadingSystemMessages(body[key] as unknown[]) : 0;
       if (lead > 0) head = Math.max(start, leadingElementsEnd(raw, start, lead));
     }
-    request.update(`\u0000${key}\u0001${head - start}\u0001`).update(raw.subarray(head, end));
+    request.push(`\u0000${key}\u0001${head - start}\u0001`, raw.subarray(head, end));
     if (head > start) {
-      prefix ??= keyed.start().update(`prefix\u0000${model}`);
-      prefix.update(`\u0000${key}\u0001`).update(raw.subarray(start, head));
+      prefix ??= [`prefix\u0000${model}`];
+      prefix.push(`\u0000${key}\u0001`, raw.subarray(start, head));
       prefixBytes += head - start;
     }
   }
-  const prefixDigest = prefix ? keyed.digest(prefix).slice(0, DIGITS) : emptyPrefixDigest(secret, model);
-  request.update(`\u0000prefix\u0001${prefixDigest}`);
+  const prefixDigest = prefix ? keyed.hex(prefix).slice(0, DIGITS) : emptyPrefixDigest(secret, model);
+  request.push(`\u0000prefix\u0001${prefixDigest}`);
   const prefixTokens = Math.round(prefixBytes / BYTES_PER_TOKEN);
   const long = prefixTokens >= MIN_PREFIX_TOKENS;
   return {
-    request: keyed.digest(request).slice(0, DIGITS),
+    request: keyed.hex(request).slice(0, DIGITS),
     prefix: long ? prefixDigest : null,
     prefixTokens: long ? prefixTokens : 0,
   };
@@ -121,8 +123,9 @@ function emptyPrefixDigest(secret: Buffer, model: string): string {
   }
   let digest = byModel.get(model);
   if (digest === undefined) {
-    const keyed = keyedHash(secret);
-    digest = keyed.digest(keyed.start().update(`prefix\u0000${model}`)).slice(0, DIGITS);
+    digest = keyedHash(secret)
+      .hex([`prefix\u0000${model}`])
+      .slice(0, DIGITS);
     if (byModel.size >= EMPTY_PREFIXES) byModel.clear();
     byModel.set(model, digest);
   }
@@ -142,14 +145,13 @@ export function fingerprintUpload(
   fields: Record<string, unknown>,
   files: ReadonlyArray<{ field: string; sha256?: string }>,
 ): Fingerprints {
-  const keyed = keyedHash(secret);
-  const request = keyed.start().update(`${route}\u0000${model}\u0000upload`);
+  const request = [`${route}\u0000${model}\u0000upload`];
   for (const name of Object.keys(fields).sort()) {
     if (VOLATILE.has(name) || name === 'model') continue;
-    request.update(`\u0000${name}\u0001${JSON.stringify(fields[name])}`);
+    request.push(`\u0000${name}\u0001${JSON.stringify(fields[name])}`);
   }
-  for (const file of files) request.update(`\u0000file\u0001${file.field}\u0001${file.sha256 ?? ''}`);
-  return { request: keyed.digest(request).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
+  for (const file of files) request.push(`\u0000file\u0001${file.field}\u0001${file.sha256 ?? ''}`);
+  return { request: keyedHash(secret).hex(request).slice(0, DIGITS), prefix: null, prefixTokens: 0 };
 }
 
 function leadingSystemMessages(messages: unknown[]): number {
