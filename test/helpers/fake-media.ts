@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
@@ -116,13 +118,33 @@ async function answerImages(
   });
 }
 
+/** The committed fixtures' durations as a decoder finds them (test/fixtures/audio/durations.json). */
+const FIXTURE_SECONDS: Record<string, { seconds: number } | string> = JSON.parse(
+  readFileSync(new URL('../fixtures/audio/durations.json', import.meta.url), 'utf8'),
+);
+
+/**
+ * How long the audio plays, as OpenAI reports it for whisper-1: a committed fixture's decoded
+ * duration, else what music-metadata reads (exact for the WAV, MP3 and FLAC the tests make).
+ * A file neither knows (a MediaRecorder WebM that is not a fixture: music-metadata finds no
+ * duration in it) is an error, not 0 s: the tests would otherwise check charges OpenAI never makes.
+ */
+async function decodedSeconds(bytes: Buffer): Promise<number> {
+  const known = FIXTURE_SECONDS[createHash('sha256').update(bytes).digest('hex')];
+  if (typeof known === 'object') return known.seconds;
+  const meta = await parseBuffer(bytes, {}, { duration: true }).catch(() => undefined);
+  const seconds = meta?.format.duration;
+  if (typeof seconds === 'number' && seconds > 0) return seconds;
+  if (meta)
+    throw new Error('the fake upstream cannot tell how long this audio plays; add it to durations.json');
+  return 0;
+}
+
 async function answerTranscription(res: ServerResponse, form: Form) {
   const model = form.fields.model ?? '';
   const file = form.files.find((f) => f.field === 'file');
-  const meta = await parseBuffer(file?.bytes ?? Buffer.alloc(0), {}, { duration: true }).catch(
-    () => undefined,
-  );
-  const seconds = Math.ceil(meta?.format.duration ?? 0);
+  const duration = await decodedSeconds(file?.bytes ?? Buffer.alloc(0));
+  const seconds = Math.ceil(duration);
   const tokens = {
     type: 'tokens',
     input_tokens: MEDIA.transcribe.textTokens + MEDIA.transcribe.audioTokens,
@@ -160,7 +182,7 @@ async function answerTranscription(res: ServerResponse, form: Form) {
       return sendJson(res, {
         task: 'transcribe',
         language: 'english',
-        duration: meta?.format.duration ?? 0,
+        duration,
         text,
         segments: [{ id: 0, start: 0, end: seconds, text }],
         usage,

@@ -74,6 +74,24 @@ describe('a whisper-1 transcription of each format a browser or voice tool recor
   }
 });
 
+describe('a whisper-1 json answer for each format, with usage.seconds as OpenAI reports it', () => {
+  for (const [name, type] of FORMATS) {
+    it(`charges ${name} by the upstream's usage.seconds, the audio's decoded 3 whole seconds`, async () => {
+      const client = new OpenAI({ apiKey: gw.keys.studio, baseURL: gw.baseURL, maxRetries: 0 });
+      const t = await client.audio.transcriptions.create({
+        model: 'whisper-1',
+        file: await toFile(fixture(name), name, { type }),
+      });
+      // The fake reports what a decoder finds (test/fixtures/audio/durations.json), as OpenAI
+      // does: a MediaRecorder WebM, in which music-metadata finds no duration, plays 2.514 s.
+      expect((t as unknown as { usage: unknown }).usage).toEqual({ type: 'duration', seconds: 3 });
+      const rec = (await gw.waitForRecords(1)).at(-1) as UsageRecord;
+      expect(rec).toMatchObject({ usageSource: 'provider', audioSeconds: 3 });
+      expectUsd(rec.costUsd, catalog('whisper-1', { audio_seconds: 3, input_audio_seconds: 3 }));
+    });
+  }
+});
+
 describe('the reservation of a transcription, from the seconds read from its file', () => {
   for (const [name, type] of [FORMATS[6], FORMATS[3]]) {
     it(`reserves the seconds read from ${name}, refusing it 429 before the upstream when they do not fit`, async () => {
