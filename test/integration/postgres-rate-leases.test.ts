@@ -138,6 +138,52 @@ describe('rate leases shared by several replicas', () => {
     expect(admitted).toBe(9 * 16);
   });
 
+  it('never admits past a limit lowered while leases granted under the old one are out', async () => {
+    replicas = open(3);
+    await Promise.all(replicas.map((s) => s.init()));
+    let rpm = 2_000;
+    // One key only (wave's alternation of keys is not used here).
+    const limits = (_key: string) => ({ key: 'k1', rpm, group: { subject: '@team', rpm: 100_000 } });
+    let admitted = 0;
+    for (let w = 0; w < 4; w++) {
+      admitted += (await wave(4, limits)).filter((r) => r.ok).length;
+      now += 20;
+    }
+    await waitFor(async () => (await leaseRows()) >= 3, 5_000);
+    admitted += (await wave(4, limits)).filter((r) => r.ok).length;
+    expect(admitted).toBe(60);
+    // A reload lowers the key's rpm to 100 on every replica: its requests no longer match the
+    // leases granted under 2,000, which still count whole until trimmed.
+    rpm = 100;
+    for (let w = 0; w < 60; w++) {
+      admitted += (await wave(4, limits)).filter((r) => r.ok).length;
+      now += 20;
+      expect(admitted).toBeLessThanOrEqual(100);
+    }
+    // Past the stamps, every lease is trimmed to what it served; then the last slots one by one.
+    now += 5_000;
+    await waitFor(async () => {
+      const rows = await sql<{ requests: string }>(
+        db.url,
+        "SELECT requests FROM rate_counts WHERE key = 'k1'",
+      );
+      return Number(rows[0]?.requests) === admitted;
+    }, 5_000);
+    for (let i = 0; i < 200; i++)
+      if (
+        (
+          await (replicas[i % 3] as Store).acquireSlot({
+            id: `z${i}`,
+            now,
+            leaseUntil: now + 600_000,
+            ...limits('k1'),
+          })
+        ).ok
+      )
+        admitted++;
+    expect(admitted).toBe(100);
+  });
+
   it('counts tpm by the tokens requests really used once their lease is trimmed', async () => {
     replicas = open(2);
     await Promise.all(replicas.map((s) => s.init()));
