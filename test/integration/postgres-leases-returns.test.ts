@@ -66,8 +66,10 @@ function flakyPool(real: pg.Pool) {
     query: async (cfg: pg.QueryConfig, values?: unknown[]) => {
       const round = typeof cfg === 'object' && cfg.name === 'tollgate_lease_round';
       if (!round || state.mode === 'ok') return real.query(cfg, values);
-      state.hit++;
+      // Counted once the round has run (in 'lost' mode it commits first): a test that waits for a
+      // hit then reads the database sees what the round did.
       if (state.mode === 'lost') await real.query(cfg, values);
+      state.hit++;
       throw new Error('connection terminated unexpectedly');
     },
   };
