@@ -6,12 +6,12 @@ import { createSqliteBillCheck } from './sqlite/bill-check.js';
 import { createSqliteBudget } from './sqlite/budget.js';
 import { type Checkpointer, startCheckpointer } from './sqlite/checkpointer.js';
 import { createSqliteDashboardQueries } from './sqlite/dashboard-queries.js';
-import { createGroupCommit } from './sqlite/group-commit.js';
 import { createSqliteInsights } from './sqlite/insight-queries.js';
 import { createSqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { type Ready, sqliteDisableCalls, sqliteRecordCalls, sqliteReportCalls } from './sqlite/role-calls.js';
 import { createSqliteUsageQueries } from './sqlite/usage-queries.js';
+import { type BudgetWriter, inThreadWriter, workerWriter } from './sqlite/writer.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
@@ -26,7 +26,9 @@ export interface SqliteStoreOptions {
  * ones), at ~30× the write rate of FULL. better-sqlite3 is synchronous, so each call runs to
  * completion before another starts: reservations are serialized without locks in this process,
  * and IMMEDIATE transactions keep them correct if another process opens the same file. Reserve
- * and settle share their commits through a group commit (sqlite/group-commit.ts).
+ * and settle share their commits through a group commit (sqlite/group-commit.ts), which on a
+ * file runs in a worker thread that owns the writing connection (sqlite/writer.ts); this
+ * connection migrates, reads, and writes the rest (disables, audit, claims).
  *
  * Rate-limit slots live in memory (memory-rate.ts): one process has nothing to share them with.
  */
@@ -43,24 +45,24 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   // connection checkpoints instead (sqlite/checkpointer.ts), and bounds the WAL. Should the
   // worker die, the automatic checkpoint comes back (every 500 pages: shorter stalls than
   // SQLite's 1,000). In-memory databases have no WAL.
-  const autocheckpoint = () => db.pragma('wal_autocheckpoint = 500');
   const onDisk = path !== ':memory:' && path !== '';
   db.pragma(`wal_autocheckpoint = ${onDisk ? 0 : 500}`);
-  const checkpointer: Checkpointer | null = onDisk
-    ? startCheckpointer(path, { onFailure: () => !closed && autocheckpoint() })
-    : null;
   db.pragma('foreign_keys = ON');
 
   const rate = createMemoryRateLimiter();
-  // The budget's spend cache is checked at the start of each shared transaction and dropped
-  // after one that rolled back (sqlite/spend-cache.ts).
-  const group = createGroupCommit(db, {
-    begin: () => ready?.budget.begin(),
-    rolledBack: () => ready?.budget.rolledBack(),
-  });
   const subscribers = new Set<() => void>();
   let ready: Ready | null = null;
   let closed = false;
+  // Reserve and settle: on a file, a worker thread with a connection of its own runs their group
+  // commit, off the event loop (sqlite/writer.ts); `:memory:` is this connection's alone.
+  const writer: BudgetWriter = onDisk ? workerWriter(path) : inThreadWriter(db, () => use().budget);
+  const autocheckpoint = () => {
+    db.pragma('wal_autocheckpoint = 500');
+    writer.autocheckpoint();
+  };
+  const checkpointer: Checkpointer | null = onDisk
+    ? startCheckpointer(path, { onFailure: () => !closed && autocheckpoint() })
+    : null;
 
   const use = (): Ready => {
     if (closed) throw new Error('the SQLite store is closed');
@@ -91,24 +93,25 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       if (closed) return;
       closed = true;
       subscribers.clear();
-      // Callers still waiting for the batch get its commit, not a closed database.
-      group.flush();
+      // Callers still waiting get their commit, not a closed database.
+      await writer.close();
       await checkpointer?.close();
       db.close();
     },
 
     async reserve(r) {
-      const { budget } = use();
+      use();
       checkedReserve(r);
-      return group.run(() => budget.reserve(r));
+      return writer.reserve(r, clock());
     },
     async settle(usage, periods) {
-      const { budget } = use();
+      use();
       checkedSettle(usage);
-      return group.run(() => budget.settle(usage, periods));
+      return writer.settle(usage, periods);
     },
     async recoverReservations(now, all = false) {
-      return use().budget.recoverReservations(now, all);
+      use();
+      return writer.recover(now, all);
     },
     async getSpend(key, periods) {
       return use().budget.getSpend(key, periods);
