@@ -62,9 +62,6 @@ function workerEntry(): { entry: string; tsx?: string } {
   return { entry, tsx: pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href };
 }
 
-/** A call before it is numbered (Omit over the union would keep only the common fields). */
-type Unnumbered = WriteCall extends infer C ? (C extends WriteCall ? Omit<C, 'id'> : never) : never;
-
 interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
@@ -125,14 +122,15 @@ export function workerWriter(path: string): BudgetWriter {
     worker.ref();
     worker.postMessage(calls);
   };
-  const call = <T>(c: Unnumbered): Promise<T> => {
+  /** `c.id` is set here (callers pass 0). */
+  const call = <T>(c: WriteCall): Promise<T> => {
     if (failure) return Promise.reject(failure);
     if (closing) return Promise.reject(new Error('the SQLite store is closing'));
     worker ??= start();
-    const id = nextId++;
+    c.id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      queue.push({ ...c, id } as WriteCall);
+      pending.set(c.id, { resolve: resolve as (v: unknown) => void, reject });
+      queue.push(c);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
@@ -141,9 +139,9 @@ export function workerWriter(path: string): BudgetWriter {
   };
 
   return {
-    reserve: (r, now) => call({ op: 'reserve', r, now }),
-    settle: (u, periods) => call({ op: 'settle', u, periods }),
-    recover: (now, all) => call({ op: 'recover', now, all }),
+    reserve: (r, now) => call({ id: 0, op: 'reserve', r, now }),
+    settle: (u, periods) => call({ id: 0, op: 'settle', u, periods }),
+    recover: (now, all) => call({ id: 0, op: 'recover', now, all }),
     autocheckpoint() {
       auto = true;
       worker?.postMessage('autocheckpoint');

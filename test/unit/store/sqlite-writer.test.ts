@@ -1,0 +1,153 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../../src/errors.js';
+import { workerWriter } from '../../../src/store/sqlite/writer.js';
+import { createSqliteStore } from '../../../src/store/sqlite.js';
+import type { UsageRecord } from '../../../src/store/types.js';
+
+const DAY = 'd:2026-11-26';
+const MONTH = 'm:2026-11';
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-writer-'));
+  dirs.push(dir);
+  return join(dir, 't.db');
+}
+
+function usage(requestId: string, costUsd = 0.01): UsageRecord {
+  return {
+    requestId,
+    ts: Date.UTC(2026, 10, 26, 12),
+    day: '2026-11-26',
+    key: 'cursor-dev',
+    model: 'gpt-4o-mini',
+    upstream: 'openai',
+    route: '/v1/chat/completions',
+    status: 200,
+    errorCode: null,
+    inputTokens: 100,
+    outputTokens: 50,
+    cachedTokens: 0,
+    costUsd,
+    latencyMs: 12,
+    stream: false,
+    userAgent: 'vitest',
+    ip: '127.0.0.1',
+    configRevision: 'rev1',
+    usageSource: 'provider',
+  };
+}
+
+describe('the SQLite write worker', () => {
+  it('waits for a lock held elsewhere off the event loop, fails closed with SQLITE_BUSY past the busy timeout, and commits once the lock is gone', async () => {
+    const path = tempDb();
+    const store = createSqliteStore(path);
+    await store.init();
+    try {
+      await store.settle(usage('warm-up'), [DAY, MONTH]); // the worker is up
+      const other = new Database(path);
+      other.pragma('busy_timeout = 0');
+      other.prepare('BEGIN IMMEDIATE').run();
+      let turns = 0;
+      const ticking = setInterval(() => turns++, 50);
+      const err = await store.settle(usage('while-locked'), [DAY, MONTH]).catch((e: unknown) => e);
+      clearInterval(ticking);
+      // In the event loop, the busy wait would have held every timer until it gave up.
+      expect(turns).toBeGreaterThan(0);
+      expect(err).toBeInstanceOf(GatewayError);
+      expect(err).toMatchObject({ code: 'store_unavailable' });
+      expect(((err as GatewayError).cause as { code?: string }).code).toBe('SQLITE_BUSY');
+      other.prepare('COMMIT').run();
+      other.close();
+
+      await store.settle(usage('after'), [DAY, MONTH]);
+      expect(await store.spendBetween('cursor-dev', 0, Date.UTC(2027, 0, 1))).toEqual({
+        costUsd: 0.02,
+        requests: 2,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('commits and answers every call made before close() (shutdown drains the worker)', async () => {
+    const path = tempDb();
+    const store = createSqliteStore(path);
+    await store.init();
+    const reserved = Array.from({ length: 50 }, (_, i) =>
+      store.reserve({
+        id: `held-${i}`,
+        key: 'cursor-dev',
+        amountUsd: 0.02,
+        windows: [{ period: DAY, limitUsd: 100 }],
+        periods: [DAY, MONTH],
+        leaseUntil: Date.UTC(2030, 0, 1),
+      }),
+    );
+    const settled = Array.from({ length: 100 }, (_, i) => store.settle(usage(`drained-${i}`), [DAY, MONTH]));
+    await store.close();
+    expect(await Promise.all(reserved)).toEqual(reserved.map(() => ({ ok: true })));
+    await Promise.all(settled);
+
+    const again = createSqliteStore(path);
+    await again.init();
+    try {
+      const spend = await again.getSpend('cursor-dev', [DAY]);
+      expect(spend[DAY]?.spentUsd).toBeCloseTo(1, 12);
+      expect(spend[DAY]?.reservedUsd).toBeCloseTo(1, 12);
+      const rows = await again.queryUsage({ since: 0, until: Date.UTC(2027, 0, 1), by: 'key' }, 'UTC');
+      expect(rows[0]?.requests).toBe(100);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('rejects every call, and every call after, when the worker cannot open the file', async () => {
+    const writer = workerWriter(join(tempDb(), 'no-such-dir', 't.db'));
+    await expect(writer.settle(usage('a'), [DAY])).rejects.toThrow(/SQLite write worker/);
+    await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/SQLite write worker/);
+    await writer.close();
+  });
+
+  it('loses no acknowledged usage record when the process is killed with batches in flight', () => {
+    const path = tempDb();
+    const child = fileURLToPath(new URL('../../helpers/sqlite-worker-kill.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', child, path], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.signal).toBe('SIGKILL');
+    const acked = run.stdout.trim().split('\n');
+    expect(acked.length).toBeGreaterThanOrEqual(300);
+
+    const db = new Database(path, { readonly: true });
+    try {
+      const have = new Set(
+        db
+          .prepare<[], { request_id: string }>('SELECT request_id FROM usage')
+          .all()
+          .map((r) => r.request_id),
+      );
+      expect(acked.filter((id) => !have.has(id))).toEqual([]);
+      // Spend moved in the same commits as the rows: exactly one charge per row kept.
+      const killed = db
+        .prepare<[string], { spent_usd: number }>(
+          "SELECT spent_usd FROM spend WHERE key = 'killed' AND period = ?",
+        )
+        .get(DAY);
+      expect(killed?.spent_usd).toBeCloseTo(have.size * 0.001, 9);
+    } finally {
+      db.close();
+    }
+  });
+});
