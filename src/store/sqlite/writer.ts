@@ -76,12 +76,13 @@ interface Pending {
  * COMMIT: a reservation is durable before its request is forwarded and a usage record before its
  * response ends, as before. Started at the first call, so commands that only read never start it.
  *
- * Should the worker fail (it could not open the file, it died), every call waiting and every
- * call after rejects: the store boundary makes that store_unavailable, and requests fail closed.
+ * Should the worker fail (it could not open the file, it died), every call waiting rejects (the
+ * store boundary makes that store_unavailable: requests fail closed) and the next call starts a
+ * new worker. A call that was waiting may have committed all the same; reserve and settle are
+ * idempotent by request id, and a reservation nobody settles is charged when its lease ends.
  */
 export function workerWriter(path: string): BudgetWriter {
   let worker: Worker | null = null;
-  let failure: Error | null = null;
   let closing: Promise<void> | null = null;
   let nextId = 1;
   const pending = new Map<number, Pending>();
@@ -89,9 +90,10 @@ export function workerWriter(path: string): BudgetWriter {
   let scheduled = false;
   let auto = false;
 
-  const fail = (err: Error) => {
-    failure ??= err;
-    for (const p of pending.values()) p.reject(failure);
+  const fail = (w: Worker, err: Error) => {
+    if (worker !== w) return;
+    worker = null;
+    for (const p of pending.values()) p.reject(err);
     pending.clear();
     queue = [];
   };
@@ -110,8 +112,10 @@ export function workerWriter(path: string): BudgetWriter {
       // Idle, the worker does not keep the process alive; a call in flight does.
       if (pending.size === 0) w.unref();
     });
-    w.on('error', (err) => fail(new Error(`the SQLite write worker failed: ${err.message}`, { cause: err })));
-    w.on('exit', (code) => fail(new Error(`the SQLite write worker exited (code ${code})`)));
+    w.on('error', (err) =>
+      fail(w, new Error(`the SQLite write worker failed: ${err.message}`, { cause: err })),
+    );
+    w.on('exit', (code) => fail(w, new Error(`the SQLite write worker exited (code ${code})`)));
     return w;
   };
   const flush = () => {
@@ -124,7 +128,6 @@ export function workerWriter(path: string): BudgetWriter {
   };
   /** `c.id` is set here (callers pass 0). */
   const call = <T>(c: WriteCall): Promise<T> => {
-    if (failure) return Promise.reject(failure);
     if (closing) return Promise.reject(new Error('the SQLite store is closing'));
     worker ??= start();
     c.id = nextId++;
@@ -149,7 +152,7 @@ export function workerWriter(path: string): BudgetWriter {
     close() {
       closing ??= (async () => {
         const w = worker;
-        if (!w || failure) return;
+        if (!w) return;
         flush();
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.ref();

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors.js';
+import { applySqliteMigrations } from '../../../src/store/sqlite/migrate.js';
 import { workerWriter } from '../../../src/store/sqlite/writer.js';
 import { createSqliteStore } from '../../../src/store/sqlite.js';
 import type { UsageRecord } from '../../../src/store/types.js';
@@ -111,11 +112,21 @@ describe('the SQLite write worker', () => {
     }
   });
 
-  it('rejects every call, and every call after, when the worker cannot open the file', async () => {
-    const writer = workerWriter(join(tempDb(), 'no-such-dir', 't.db'));
-    await expect(writer.settle(usage('a'), [DAY])).rejects.toThrow(/SQLite write worker/);
-    await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/SQLite write worker/);
-    await writer.close();
+  it('rejects the calls of a worker that failed, and starts a new one for the next call', async () => {
+    const dir = join(tempDb(), '..', 'later');
+    const path = join(dir, 't.db');
+    const writer = workerWriter(path);
+    try {
+      await expect(writer.settle(usage('a'), [DAY])).rejects.toThrow(/SQLite write worker/);
+      await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/SQLite write worker/);
+      mkdirSync(dir);
+      const db = new Database(path);
+      applySqliteMigrations(db);
+      db.close();
+      expect(await writer.settle(usage('c'), [DAY])).toEqual({ [DAY]: { spentUsd: 0.01, reservedUsd: 0 } });
+    } finally {
+      await writer.close();
+    }
   });
 
   it('loses no acknowledged usage record when the process is killed with batches in flight', () => {
