@@ -1,13 +1,16 @@
 /**
- * The SQLite store's two writes per request (reserve, then settle)
+ * `npm run bench:sqlite-writes`: the SQLite store's two writes per request (reserve, then settle)
  * alone, at a fixed number in flight, for this build and optionally another one (`--baseline
  * DIR`, a compiled dist/) in the same run, alternating: pairs per second, process CPU per pair
  * (every thread, the write worker's included), how long the event loop was held (its delay
  * p99/max, monitorEventLoopDelay) and the latency of a pair. Each store on a fresh file.
  *
- * Both run compiled (`npm run build` first): this build from dist/.
+ * Both run compiled: this build from dist/ (the npm script builds it first).
  *
- *   npx tsx bench/sqlite-writes.ts [--pairs 20000] [--inflight 50] [--rounds 3] [--baseline DIR]
+ *   npm run bench:sqlite-writes -- [--pairs 20000] [--inflight 50] [--rounds 3] [--baseline DIR]
+ *
+ * `taskset -c 0` in front pins it (and the write worker) to one CPU, as `npm run bench` pins the
+ * gateway.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
