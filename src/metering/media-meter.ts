@@ -104,7 +104,7 @@ export function meterMedia(
       return charged(usage, 'estimated', units);
     }
     case 'transcription': {
-      const said = reader.seconds();
+      const said = credibleSeconds(reader.seconds(), plan.fileSeconds);
       const fileSeconds = plan.fileSeconds === undefined ? undefined : Math.ceil(plan.fileSeconds);
       if (perAudioSecond(model, ts) !== undefined) {
         if (said !== undefined && Number.isFinite(said))
@@ -130,6 +130,17 @@ export function meterMedia(
       return charged(usage, 'estimated', units);
     }
   }
+}
+
+/**
+ * The seconds a provider says it billed, unless they exceed what the uploaded file can last: the
+ * file's duration (read from the file before forwarding, and what the reservation paid for) plus
+ * a second or a tenth of it for rounding. A longer claim is a broken upstream, not audio, and
+ * would charge far past the key's limit; the file's duration is charged instead.
+ */
+function credibleSeconds(said: number | undefined, fileSeconds: number | undefined): number | undefined {
+  if (said === undefined || fileSeconds === undefined) return said;
+  return said > fileSeconds + Math.max(1, fileSeconds / 10) ? Number.NaN : said;
 }
 
 function pick(plan: { size?: string; quality?: string }): { size?: string; quality?: string } {

@@ -9,7 +9,7 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
  * A whisper-1 verbose_json answer whose `duration` no audio can have (negative, or longer than
- * any upload) is distrusted like an implausible `usage.seconds`: the transcription is charged by
+ * the uploaded file, beyond rounding) is distrusted like an implausible `usage.seconds`: the transcription is charged by
  * the duration read from the file. A negative one used to make the charge throw after the answer
  * had gone out (charged nothing), and a huge one charged a fortune.
  */
@@ -36,7 +36,7 @@ beforeEach(() => {
 });
 
 describe('a whisper-1 verbose_json duration no audio can have', () => {
-  it.each([-3, 1e12])('is distrusted when it is %s: the file’s duration is charged', async (duration) => {
+  it.each([-3, 60, 1e6, 1e12])('is distrusted when it is %s: the file’s duration is charged', async (duration) => {
     upstream.next(
       json(200, { task: 'transcribe', language: 'english', duration, text: MEDIA.transcript, segments: [] }),
     );
@@ -52,5 +52,21 @@ describe('a whisper-1 verbose_json duration no audio can have', () => {
     expect(Math.abs(rec.costUsd - (fileCost ?? Number.NaN))).toBeLessThan(1e-12);
     const spend = await gw.store.getSpend('studio', [`d:${rec.day}`]);
     expect(spend[`d:${rec.day}`]?.reservedUsd).toBe(0);
+  });
+  it('is trusted within rounding of the file’s duration: the provider’s seconds are charged', async () => {
+    upstream.next(
+      json(200, { task: 'transcribe', language: 'english', duration: 3.4, text: MEDIA.transcript, segments: [] }),
+    );
+    await client.audio.transcriptions.create({
+      model: 'whisper-1',
+      file: await toFile(wav, 'note.wav', { type: 'audio/wav' }),
+      response_format: 'verbose_json',
+    });
+    const [rec] = (await gw.waitForRecords(1)) as [UsageRecord];
+    const said = calcPrice({ audio_seconds: 3.4, input_audio_seconds: 3.4 }, 'whisper-1', {
+      providerId: 'openai',
+    })?.total_price;
+    expect(rec).toMatchObject({ status: 200, usageSource: 'provider', audioSeconds: 3.4 });
+    expect(Math.abs(rec.costUsd - (said ?? Number.NaN))).toBeLessThan(1e-12);
   });
 });
