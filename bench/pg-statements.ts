@@ -275,7 +275,7 @@ try {
       console.log(
         `\nreplica ${i}: ${warnings.length} warnings:\n${warnings
           .slice(-6)
-          .map((w) => w.slice(0, 200) + ' … ' + w.slice(-160))
+          .map((w) => `${w.slice(0, 200)} … ${w.slice(-160)}`)
           .join('\n')}`,
       );
   }

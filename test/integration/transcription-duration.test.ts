@@ -36,26 +36,41 @@ beforeEach(() => {
 });
 
 describe('a whisper-1 verbose_json duration no audio can have', () => {
-  it.each([-3, 60, 1e6, 1e12])('is distrusted when it is %s: the file’s duration is charged', async (duration) => {
-    upstream.next(
-      json(200, { task: 'transcribe', language: 'english', duration, text: MEDIA.transcript, segments: [] }),
-    );
-    const t = await client.audio.transcriptions.create({
-      model: 'whisper-1',
-      file: await toFile(wav, 'note.wav', { type: 'audio/wav' }),
-      response_format: 'verbose_json',
-    });
-    expect(t.text).toBe(MEDIA.transcript);
-    const [rec] = (await gw.waitForRecords(1)) as [UsageRecord];
-    expect(rec).toMatchObject({ status: 200, errorCode: null, usageSource: 'estimated', audioSeconds: 3 });
-    expect(fileCost).toBeGreaterThan(0);
-    expect(Math.abs(rec.costUsd - (fileCost ?? Number.NaN))).toBeLessThan(1e-12);
-    const spend = await gw.store.getSpend('studio', [`d:${rec.day}`]);
-    expect(spend[`d:${rec.day}`]?.reservedUsd).toBe(0);
-  });
+  it.each([-3, 60, 1e6, 1e12])(
+    'is distrusted when it is %s: the file’s duration is charged',
+    async (duration) => {
+      upstream.next(
+        json(200, {
+          task: 'transcribe',
+          language: 'english',
+          duration,
+          text: MEDIA.transcript,
+          segments: [],
+        }),
+      );
+      const t = await client.audio.transcriptions.create({
+        model: 'whisper-1',
+        file: await toFile(wav, 'note.wav', { type: 'audio/wav' }),
+        response_format: 'verbose_json',
+      });
+      expect(t.text).toBe(MEDIA.transcript);
+      const [rec] = (await gw.waitForRecords(1)) as [UsageRecord];
+      expect(rec).toMatchObject({ status: 200, errorCode: null, usageSource: 'estimated', audioSeconds: 3 });
+      expect(fileCost).toBeGreaterThan(0);
+      expect(Math.abs(rec.costUsd - (fileCost ?? Number.NaN))).toBeLessThan(1e-12);
+      const spend = await gw.store.getSpend('studio', [`d:${rec.day}`]);
+      expect(spend[`d:${rec.day}`]?.reservedUsd).toBe(0);
+    },
+  );
   it('is trusted within rounding of the file’s duration: the provider’s seconds are charged', async () => {
     upstream.next(
-      json(200, { task: 'transcribe', language: 'english', duration: 3.4, text: MEDIA.transcript, segments: [] }),
+      json(200, {
+        task: 'transcribe',
+        language: 'english',
+        duration: 3.4,
+        text: MEDIA.transcript,
+        segments: [],
+      }),
     );
     await client.audio.transcriptions.create({
       model: 'whisper-1',
