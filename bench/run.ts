@@ -124,9 +124,10 @@ try {
         onCleanUp(() => db.drop());
         const pgOpts = { ...o(10), store: db.url };
         if (id === 'pg') {
-          targets.push(
-            await startTollgate(dir, `pg${b.suffix}`, `tollgate${b.tag} (PostgreSQL, 10 keys)`, pgOpts),
-          );
+          targets.push({
+            ...(await startTollgate(dir, `pg${b.suffix}`, `tollgate${b.tag} (PostgreSQL, 10 keys)`, pgOpts)),
+            database: db.name,
+          });
           continue;
         }
         // One after the other: the first applies the migrations, the others find them applied.
@@ -138,6 +139,7 @@ try {
           ...first,
           id: `pg3${b.suffix}`,
           name: `tollgate${b.tag} (PostgreSQL, 3 replicas on one database)`,
+          database: db.name,
           replicas,
         });
       } catch (err) {

@@ -21,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** tollgate's keys.yaml. */
   configFile?: string;
+  /** PostgreSQL targets: the database's name (its backends' CPU is the database's share). */
+  database?: string;
   /** Several processes measured as one (replicas on one database): wrk drives each at once. */
   replicas?: Target[];
 }

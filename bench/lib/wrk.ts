@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
+import { PG_ADMIN_URL } from '../../test/helpers/pg.js';
 import { BODIES, LOAD_CPU, type Mode, PATH } from './configs.js';
 import { cpuOf, pidTree, rssOf } from './proc-stats.js';
 import { run } from './procs.js';
@@ -17,10 +19,33 @@ export interface Throughput {
   rps: number;
   requests: number;
   cpuUsPerRequest: number;
-  /** PostgreSQL targets: CPU of the database server's processes per request (it runs off the pinned cores). */
+  /** PostgreSQL targets: CPU per request of its database's backends and the server's background processes (off the pinned cores). */
   dbCpuUsPerRequest?: number;
   rssMb: number;
   errors: number;
+}
+
+/**
+ * The server's processes that work for the target: the backends of its own database and the
+ * server's background processes (WAL writer, checkpointer, autovacuum, …), not the backends of
+ * other databases (other work on a shared machine would count as the target's). Falls back to
+ * every postgres process when the server cannot be asked.
+ */
+async function targetPostgresPids(database: string | undefined): Promise<number[]> {
+  if (!database) return postgresPids();
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2_000 });
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname = $1 OR backend_type <> 'client backend')",
+      [database],
+    );
+    return rows.map((r) => r.pid);
+  } catch {
+    return postgresPids();
+  } finally {
+    await c.end().catch(() => {});
+  }
 }
 
 /** Every process of the local PostgreSQL server (postmaster, backends, background workers). */
@@ -90,7 +115,7 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
   }, 100);
   const cpu0 = cpu();
   const onDb = t.id.startsWith('pg');
-  const db0 = onDb ? cpuByPid(postgresPids()) : new Map<number, number>();
+  const db0 = onDb ? cpuByPid(await targetPostgresPids(t.database)) : new Map<number, number>();
   try {
     const connections = Math.max(1, Math.round(CONNECTIONS / parts.length));
     const outs = await Promise.all(
@@ -117,7 +142,9 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
     const used = cpu() - cpu0;
     // A backend that started during the run counts from 0; one that exited during it is lost.
     let dbUsed = 0;
-    if (onDb) for (const [pid, us] of cpuByPid(postgresPids())) dbUsed += us - (db0.get(pid) ?? 0);
+    if (onDb)
+      for (const [pid, us] of cpuByPid(await targetPostgresPids(t.database)))
+        dbUsed += us - (db0.get(pid) ?? 0);
     peak = Math.max(peak, rss());
     const w = outs.map(parseWrk).reduce((a, b) => ({
       rps: a.rps + b.rps,
