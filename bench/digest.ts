@@ -15,7 +15,7 @@
  * store.settle() instead, to check the two agree.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -121,22 +121,27 @@ async function main(): Promise<void> {
     const cfg = config();
     const now = end + 9 * 3_600_000;
     const times: number[] = [];
+    const cpu: number[] = [];
     let summary = '';
     for (let run = 0; run < 6; run++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const d = await buildDigest({ store, config: cfg, revision: 'bench', day: DAY, now });
       const blocks = renderDigestBlocks(d);
       const text = renderDigestText(d);
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       summary = `${d.keys.length} keys in the table, ${d.total.requests.toLocaleString('en-US')} requests, ${d.flags.length} flags, ${blocks.blocks.length} blocks, ${text.length.toLocaleString('en-US')} characters of text`;
     }
     const rollupRows = (await store.rollup(DAY, DAY)).length;
     const [first, ...warm] = times;
     warm.sort((a, b) => a - b);
+    const warmCpu = cpu.slice(1).sort((a, b) => a - b);
     console.log(summary);
     console.log(`rollup rows for the day: ${rollupRows.toLocaleString('en-US')}`);
     console.log(
-      `buildDigest + renderDigestBlocks + renderDigestText: first ${first?.toFixed(1)} ms, then median ${warm[Math.floor(warm.length / 2)]?.toFixed(1)} ms, max ${warm.at(-1)?.toFixed(1)} ms (${warm.length} runs)`,
+      `buildDigest + renderDigestBlocks + renderDigestText: first ${first?.toFixed(1)} ms, then median ${warm[Math.floor(warm.length / 2)]?.toFixed(1)} ms, max ${warm.at(-1)?.toFixed(1)} ms (${warm.length} runs); process CPU median ${warmCpu[Math.floor(warmCpu.length / 2)]?.toFixed(1)} ms (SQLite runs in process); load average ${loadavg()[0]?.toFixed(1)}`,
     );
     await store.close();
   } finally {

@@ -235,7 +235,17 @@ function createListener(
     root: rootHandler(packageInfo()),
     health: healthHandler({ store, configStatus: () => config.status(), writes: parts.health }),
     ...(adminToken
-      ? { admin: createAdminRouter({ token: adminToken, config, store, disables, killSwitch, clock }) }
+      ? {
+          admin: createAdminRouter({
+            token: adminToken,
+            config,
+            store,
+            disables,
+            killSwitch,
+            clock,
+            findings,
+          }),
+        }
       : {}),
     ...(slack ? { slack: slack.router } : {}),
     ...(adminToken || dashboardToken

@@ -1,5 +1,11 @@
 import type { Config } from '../config/types.js';
-import type { InsightGroup, InsightStore, PrefixGroup, RepeatRecord } from '../store/insight-types.js';
+import type {
+  InsightGroup,
+  InsightStore,
+  OffsetSegment,
+  PrefixGroup,
+  RepeatRecord,
+} from '../store/insight-types.js';
 import type { UsageStore } from '../store/types.js';
 import { dayOf } from '../windows/calendar.js';
 import { foldByKey, type KeyFacts } from './key-facts.js';
@@ -25,6 +31,24 @@ export interface InsightsInput {
   since: number;
   until: number;
   key?: string;
+  /** What every key of the period shares, read once when the keys are computed one by one. */
+  period?: PeriodFacts;
+}
+
+/** The period's UTC offsets and each key's dearest day: the same for every key of one period. */
+export interface PeriodFacts {
+  offsets: OffsetSegment[];
+  /** Every key's dearest local day (all keys), or per key when absent. */
+  maxDayUsd: Map<string, number>;
+}
+
+/** PeriodFacts for every key of [since, until): one read of the daily rollup for all of them. */
+export async function periodFacts(input: Omit<InsightsInput, 'key' | 'period'>): Promise<PeriodFacts> {
+  const timeZone = input.config?.server.timezone ?? 'UTC';
+  return {
+    offsets: offsetSegments(input.since, input.until, timeZone),
+    maxDayUsd: await dearestDays(input, null),
+  };
 }
 
 const HOUR = 3_600_000;
@@ -36,6 +60,7 @@ const HOUR = 3_600_000;
 export async function computeInsights(input: InsightsInput): Promise<Finding[]> {
   const { store, config, since, until } = input;
   const timeZone = config?.server.timezone ?? 'UTC';
+  const { period } = input;
   const facts = await store.insightFacts({
     since,
     until,
@@ -44,7 +69,7 @@ export async function computeInsights(input: InsightsInput): Promise<Finding[]> 
     smallTokens: SMALL_TOKENS,
     dayStartMs: DAY_START_HOUR * HOUR,
     dayEndMs: DAY_END_HOUR * HOUR,
-    offsets: offsetSegments(since, until, timeZone),
+    offsets: period?.offsets ?? offsetSegments(since, until, timeZone),
     minPrefixRepeats: PREFIX_REPEATS,
   });
   // One order on both stores, so that sums in floating point come out the same to the last bit.
@@ -54,7 +79,7 @@ export async function computeInsights(input: InsightsInput): Promise<Finding[]> 
   );
   const repeats = byKey(facts.repeats);
   const prefixes = byKey(facts.prefixes);
-  const maxDay = await dearestDays(input, keys);
+  const maxDay = period?.maxDayUsd ?? (await dearestDays(input, keys));
   const ctx: RuleContext = {
     config,
     at: until - 1,
@@ -134,14 +159,20 @@ function byKey<T extends { key: string }>(rows: readonly T[]): Map<string, T[]> 
   return out;
 }
 
-/** Each key's dearest local day in the period, from the daily rollup (for no_limit's suggestion). */
-async function dearestDays(input: InsightsInput, keys: KeyFacts[]): Promise<Map<string, number>> {
+/**
+ * Each key's dearest local day in the period, from the daily rollup (for no_limit's suggestion):
+ * of `keys` when given (none asked when none is without limits), of every key otherwise.
+ */
+async function dearestDays(
+  input: Omit<InsightsInput, 'period'>,
+  keys: KeyFacts[] | null,
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const unlimited = keys.filter((k) => {
+  const unlimited = keys?.filter((k) => {
     const key = input.config?.keys[k.key];
     return key && key.limits.dailyUsd === undefined && key.limits.monthlyUsd === undefined;
   });
-  if (unlimited.length === 0) return out;
+  if (unlimited?.length === 0) return out;
   const timeZone = input.config?.server.timezone ?? 'UTC';
   const days = await input.store.dailyTotals({
     fromDay: dayOf(input.since, timeZone),

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { computeInsights } from './compute.js';
+import { computeInsights, periodFacts } from './compute.js';
 import type { InsightReader } from './read-period.js';
 import type { Finding } from './types.js';
 
@@ -25,6 +25,11 @@ export interface FindingsCache {
   peek(config: Config): FindingsSnapshot;
   /** The result of a computation, the running one if any (one is started otherwise). */
   refresh(config: Config): Promise<readonly Finding[]>;
+  /**
+   * The last result when it is of `config` and younger than the TTL (what a page shows without
+   * computing again), or null. Never starts a computation.
+   */
+  fresh(config: Config): readonly Finding[] | null;
 }
 
 export interface FindingsCacheOptions {
@@ -52,9 +57,12 @@ export async function computeKeyByKey(
   until: number,
 ): Promise<Finding[]> {
   const out: Finding[] = [];
+  // Offsets and dearest days once for the period, not once per key (a thousand keys made them
+  // most of a digest's time).
+  const period = await periodFacts({ store, config, since, until });
   for (const key of Object.keys(config.keys).sort()) {
     await nextTurn();
-    out.push(...(await computeInsights({ store, config, since, until, key })));
+    out.push(...(await computeInsights({ store, config, since, until, key, period })));
   }
   return out;
 }
@@ -85,5 +93,8 @@ export function createFindingsCache(opts: FindingsCacheOptions): FindingsCache {
       return { findings: last?.findings ?? null, computing: running !== null };
     },
     refresh,
+    fresh(config) {
+      return last && !stale(config) ? last.findings : null;
+    },
   };
 }

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder, KeyConfig } from '../config/types.js';
+import type { FindingsCache } from '../insights/findings-cache.js';
 import type { InsightReader } from '../insights/read-period.js';
 import { maskSecrets } from '../keys/mask-secrets.js';
 import { usageByGroup } from '../metering/usage-by-group.js';
@@ -21,6 +22,8 @@ export interface AdminDeps {
   disables: DisableView;
   killSwitch: KillSwitch;
   clock: Clock;
+  /** The dashboard's findings: the answer to /admin/insights for its period while fresh. */
+  findings?: FindingsCache;
 }
 
 /** The admin API (docs/api.md#admin-api), Bearer-authenticated with TOLLGATE_ADMIN_TOKEN (timing-safe). */

@@ -1,3 +1,4 @@
+import { type InsightPlan, planInsightRead, type RawRange } from './insight-plan.js';
 import type { InsightGroup, InsightQuery, PrefixGroup, RepeatRecord } from './insight-types.js';
 
 /**
@@ -45,14 +46,15 @@ function localTimeOfDay(q: InsightQuery): string {
   return `((ts + ${offset} + 604800000) % 86400000)`;
 }
 
-export function groupsSql(q: InsightQuery, p: Placeholder): string {
+/** The per-record sums of one group of records, as named columns (rowOfGroup reads them). */
+function recordSums(q: InsightQuery): string {
   const long = `input_tokens >= ${int(q.longInputTokens)}`;
   const small = `input_tokens > 0 AND input_tokens < ${int(q.smallTokens)} AND output_tokens < ${int(q.smallTokens)}`;
   const capped = 'output_limit > 0 AND output_tokens >= output_limit';
   const tod = localTimeOfDay(q);
   const off = `(${tod} < ${int(q.dayStartMs)} OR ${tod} >= ${int(q.dayEndMs)})`;
   const when = (cond: string, value: string) => `sum(CASE WHEN ${cond} THEN ${value} ELSE 0 END)`;
-  return `SELECT key, coalesce(model, '') AS model, user_agent, ip, count(*) AS requests,
+  return `count(*) AS requests,
     ${when('status >= 400', '1')} AS errors, ${when('input_tokens > 0', '1')} AS with_input,
     sum(input_tokens) AS input_tokens, sum(cached_tokens) AS cached_tokens,
     sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd,
@@ -61,31 +63,179 @@ export function groupsSql(q: InsightQuery, p: Placeholder): string {
     ${when(small, 'cached_tokens')} AS small_cached_tokens, ${when(small, 'cache_write_tokens')} AS small_cache_write_tokens,
     ${when(small, 'output_tokens')} AS small_output_tokens, ${when(small, 'cost_usd')} AS small_cost_usd,
     ${when(capped, '1')} AS capped_requests, ${when(capped, 'cost_usd')} AS capped_cost_usd,
-    ${when(off, '1')} AS off_hours_requests, ${when(off, 'cost_usd')} AS off_hours_cost_usd
+    ${when(off, '1')} AS off_hours_requests, ${when(off, 'cost_usd')} AS off_hours_cost_usd`;
+}
+
+/** Every record of the period, grouped (no rollup): what the rollup path must equal. */
+export function groupsSql(q: InsightQuery, p: Placeholder): string {
+  return `SELECT key, coalesce(model, '') AS model, user_agent, ip, ${recordSums(q)}
     FROM usage WHERE ${where(q, p)}
     GROUP BY key, model, user_agent, ip`;
 }
 
-/** Every record of a fingerprint its key sent at least twice in the period, oldest first. */
-export function repeatsSql(q: InsightQuery, p: Placeholder): string {
-  // Row-value IN: both stores build a lookup of the repeated pairs and scan the period once
-  // (a join probed the key's whole period for every repeated fingerprint).
-  return `SELECT key, request_fp, ts, status, error_code, cost_usd FROM usage
-    WHERE ${where(q, p)} AND request_fp IS NOT NULL AND (key, request_fp) IN (
-      SELECT key, request_fp FROM usage WHERE ${whereByFingerprint(q, p)} AND request_fp IS NOT NULL
-      GROUP BY key, request_fp HAVING count(*) >= 2)
-    ORDER BY key, request_fp, ts`;
+/** The rollup's sums, in the columns recordSums names. */
+const ROLLUP_SUMS = [
+  'requests',
+  'errors',
+  'with_input',
+  'input_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'output_tokens',
+  'cost_usd',
+  'long_requests',
+  'long_cost_usd',
+  'small_requests',
+  'small_input_tokens',
+  'small_cached_tokens',
+  'small_cache_write_tokens',
+  'small_output_tokens',
+  'small_cost_usd',
+  'capped_requests',
+  'capped_cost_usd',
+];
+
+function rollupGroupsSql(q: InsightQuery, p: Placeholder, plan: InsightPlan): string | null {
+  if (!plan.days) return null;
+  const off = (column: 'n' | 'c') =>
+    plan.offHours.length === 0
+      ? '0'
+      : `CASE ${plan.offHours
+          .map(
+            (r) =>
+              `WHEN day >= ${int(r.from)} AND day < ${int(r.until)} THEN ${r.hours.map((h) => `${column}${int(h)}`).join(' + ')}`,
+          )
+          .join(' ')} ELSE 0 END`;
+  const key = q.key === undefined ? `key <> ''` : `key = ${p}`;
+  return `SELECT 1 AS sign, 0 AS off_only, key, model, user_agent, ip,
+    ${ROLLUP_SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
+    sum(${off('n')}) AS off_hours_requests, sum(${off('c')}) AS off_hours_cost_usd
+    FROM usage_insight_days WHERE day >= ${int(plan.days.from)} AND day < ${int(plan.days.until)} AND ${key}
+    GROUP BY key, model, user_agent, ip`;
 }
 
+function rangeGroupsSql(q: InsightQuery, p: Placeholder, r: RawRange): string {
+  const key = q.key === undefined ? `key <> ''` : `key = ${p}`;
+  return `SELECT ${r.sign} AS sign, ${r.offOnly ? 1 : 0} AS off_only, key, coalesce(model, '') AS model,
+    coalesce(user_agent, '') AS user_agent, coalesce(ip, '') AS ip, ${recordSums(q)}
+    FROM usage WHERE ts >= ${int(r.from)} AND ts < ${int(r.until)} AND ${key}
+    GROUP BY 3, 4, 5, 6`;
+}
+
+/**
+ * The per-client sums of a period as parts to add up (insight-plan.ts): the rollup's whole days
+ * and the records of the rest, in one statement so that both stores read them in one snapshot.
+ * Each part names the key once: `keyUses` is how many times a `?` store must pass it.
+ */
+export function plannedGroupsSql(q: InsightQuery, p: Placeholder): { sql: string; keyUses: number } {
+  const plan = q.recordsOnly ? planRecordsOnly(q) : planInsightRead(q);
+  const parts = [rollupGroupsSql(q, p, plan), ...plan.raw.map((r) => rangeGroupsSql(q, p, r))].filter(
+    (s): s is string => s !== null,
+  );
+  return { sql: parts.join('\nUNION ALL\n'), keyUses: q.key === undefined ? 0 : parts.length };
+}
+
+const planRecordsOnly = (q: InsightQuery): InsightPlan => ({
+  days: null,
+  offHours: [],
+  raw: [{ from: q.since, until: q.until, sign: 1, offOnly: false }],
+});
+
+/** Adds up the parts of plannedGroupsSql into one group per key, model and client. */
+export function combineGroups(rows: readonly Raw[]): InsightGroup[] {
+  const out = new Map<string, InsightGroup>();
+  for (const r of rows) {
+    const g = rowOfGroup(r);
+    const id = `${g.key}\u0000${g.model}\u0000${g.userAgent ?? ''}\u0000${g.ip ?? ''}`;
+    let into = out.get(id);
+    if (!into) {
+      into = { ...rowOfGroup({ key: g.key, model: g.model, user_agent: g.userAgent, ip: g.ip }) };
+      out.set(id, into);
+    }
+    const sign = num(r.sign);
+    const fields = num(r.off_only) === 1 ? OFF_FIELDS : SUMMED_FIELDS;
+    for (const f of fields) into[f] += sign * g[f];
+  }
+  const groups: InsightGroup[] = [];
+  for (const g of out.values()) {
+    // A client whose every record of a rollup day lies outside the period.
+    if (g.requests <= 0) continue;
+    // + 0: a sum taken back to nothing is 0, not -0.
+    for (const f of USD_FIELDS) g[f] = usd(g[f]) + 0;
+    groups.push({ ...g, userAgent: g.userAgent === '' ? null : g.userAgent, ip: g.ip === '' ? null : g.ip });
+  }
+  return groups;
+}
+
+type SummedField = Exclude<keyof InsightGroup, 'key' | 'model' | 'userAgent' | 'ip'>;
+const SUMMED_FIELDS: readonly SummedField[] = [
+  'requests',
+  'errors',
+  'withInput',
+  'inputTokens',
+  'cachedTokens',
+  'cacheWriteTokens',
+  'outputTokens',
+  'costUsd',
+  'longRequests',
+  'longCostUsd',
+  'smallRequests',
+  'smallInputTokens',
+  'smallCachedTokens',
+  'smallCacheWriteTokens',
+  'smallOutputTokens',
+  'smallCostUsd',
+  'cappedRequests',
+  'cappedCostUsd',
+  'offHoursRequests',
+  'offHoursCostUsd',
+];
+const OFF_FIELDS: readonly SummedField[] = ['offHoursRequests', 'offHoursCostUsd'];
+const USD_FIELDS: readonly SummedField[] = SUMMED_FIELDS.filter((f) => f.endsWith('Usd'));
+
+/**
+ * Every record of a fingerprint its key sent at least twice in the period, oldest first. The
+ * repeated pairs come from the fingerprint index alone (it holds key, fingerprint and time); the
+ * records of each are then read from the same index's narrow range, so only the few repeated
+ * requests are read from the table, never the whole period. On SQLite the pairs are the outer
+ * loop (CROSS JOIN keeps that order) and the index is named: the (key, ts) index would read the
+ * key's whole period for each pair.
+ */
+export function repeatsSql(q: InsightQuery, p: Placeholder): string {
+  const pairs = `SELECT key, request_fp FROM usage WHERE ${whereByFingerprint(q, p)} AND request_fp IS NOT NULL
+      GROUP BY key, request_fp HAVING count(*) >= 2`;
+  const period = `u.ts >= ${int(q.since)} AND u.ts < ${int(q.until)}`;
+  if (p === '?') {
+    return `SELECT u.key, u.request_fp, u.ts, u.status, u.error_code, u.cost_usd
+    FROM (${pairs}) r CROSS JOIN usage u INDEXED BY usage_key_request_fp
+      ON u.key = r.key AND u.request_fp = r.request_fp
+    WHERE u.request_fp IS NOT NULL AND ${period}
+    ORDER BY u.key, u.request_fp, u.ts`;
+  }
+  // PostgreSQL guesses a third of the fingerprints repeated (they are a few) and would hash the
+  // pairs against a scan of the whole period, running the grouping once per parallel worker: a
+  // LATERAL that cannot be pulled up (OFFSET 0) keeps the probe an index range per pair.
+  return `SELECT x.key, x.request_fp, x.ts, x.status, x.error_code, x.cost_usd
+    FROM (${pairs}) r CROSS JOIN LATERAL (
+      SELECT u.key, u.request_fp, u.ts, u.status, u.error_code, u.cost_usd FROM usage u
+      WHERE u.key = r.key AND u.request_fp = r.request_fp AND ${period} OFFSET 0) x
+    ORDER BY x.key, x.request_fp, x.ts`;
+}
+
+/**
+ * Long prompt prefixes sent again without cache reads, per key and model: read from the covering
+ * index of SQLite migration 11 and PostgreSQL migration 20 (every column is in it), grouped in
+ * its order.
+ */
 export function prefixesSql(q: InsightQuery, p: Placeholder): string {
-  return `SELECT key, model, count(*) AS prefixes, sum(requests) AS requests, sum(prefix_tokens) AS prefix_tokens,
-      sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS cost_usd
-    FROM (SELECT key, coalesce(model, '') AS model, prefix_fp, count(*) AS requests,
+  return `SELECT key, coalesce(model, '') AS model, count(*) AS prefixes, sum(requests) AS requests,
+      sum(prefix_tokens) AS prefix_tokens, sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS cost_usd
+    FROM (SELECT key, prefix_fp, model, count(*) AS requests,
         sum(prefix_tokens) AS prefix_tokens, sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS cost_usd
       FROM usage WHERE ${whereByFingerprint(q, p)} AND prefix_fp IS NOT NULL AND status < 400
-      GROUP BY key, model, prefix_fp
+      GROUP BY key, prefix_fp, model
       HAVING count(*) >= ${int(q.minPrefixRepeats)} AND sum(cached_tokens) = 0) g
-    GROUP BY key, model`;
+    GROUP BY key, coalesce(model, '')`;
 }
 
 export function rankSql(p: '?' | '$'): string {

@@ -25,6 +25,11 @@ export interface InsightQuery {
   offsets: OffsetSegment[];
   /** A prompt prefix counts once sent this many times without a cache read. */
   minPrefixRepeats: number;
+  /**
+   * Sum the records themselves, not the rollup (src/store/insight-plan.ts): the reference the
+   * rollup is checked against in tests and benches. The findings are the same either way.
+   */
+  recordsOnly?: boolean;
 }
 
 /** One key, model and client (user-agent and IP as recorded) over the period. */

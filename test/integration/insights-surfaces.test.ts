@@ -145,3 +145,31 @@ describe('the dashboard', () => {
     expect(page.body).not.toContain('<img src=x');
   });
 });
+
+describe('GET /admin/insights for the dashboard period', () => {
+  it("answers from the dashboard's findings while they are fresh, and computes any other period", async () => {
+    const cookie = await signIn(gw.url, VIEWER_TOKEN);
+    await pageWithFindings('/dashboard', cookie);
+    // A second client on steady after the dashboard read its findings: a shared key from now on.
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${limited}`,
+          'content-type': 'application/json',
+          'user-agent': 'other/2.0',
+        },
+        body: JSON.stringify({ model: 'gpt-dear', messages: [{ role: 'user', content: `late ${i}` }] }),
+      });
+      await res.arrayBuffer();
+    }
+    expect(await findings('/admin/insights?key=steady&since=7d')).toEqual([
+      expect.objectContaining({ key: 'steady', kind: 'shared_key' }),
+    ]);
+    // The default period is the dashboard's: its findings (fixed clock: they stay fresh).
+    const res = await admin('/admin/insights?key=steady');
+    expect(((await res.json()) as { data: unknown[] }).data).toEqual([]);
+    const all = (await (await admin('/admin/insights')).json()) as { data: Array<{ key: string }> };
+    expect(all.data.map((f) => f.key).sort()).toEqual(['batch-job', 'helper']);
+  });
+});

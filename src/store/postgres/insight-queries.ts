@@ -1,9 +1,9 @@
 import {
-  groupsSql,
+  combineGroups,
+  plannedGroupsSql,
   prefixesSql,
   rankSql,
   repeatsSql,
-  rowOfGroup,
   rowOfPrefix,
   rowOfRepeat,
 } from '../insight-sql.js';
@@ -41,10 +41,15 @@ const INSIGHT_STATEMENT_TIMEOUT_MS = 120_000;
  */
 const INSIGHT_WORK_MEM = '16MB';
 
+/*
+ * jit off: the repeats read's estimate (a third of the fingerprints repeated, where a few are)
+ * prices it high enough to compile it, which took ~1 s of a ~2.4 s read (EXPLAIN ANALYZE on
+ * bench/insights.ts's data); these reads gain nothing from it.
+ */
 function readLong<T>(pool: Pool, sql: string, args: unknown[]): Promise<T[]> {
   return inTransaction(pool, async (c) => {
     await c.query(
-      `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${INSIGHT_STATEMENT_TIMEOUT_MS}; SET LOCAL work_mem = '${INSIGHT_WORK_MEM}'`,
+      `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${INSIGHT_STATEMENT_TIMEOUT_MS}; SET LOCAL work_mem = '${INSIGHT_WORK_MEM}'; SET LOCAL jit = off`,
     );
     // The client's own timeout (the pool's query_timeout) is raised with it.
     const query = { text: sql, values: args, query_timeout: INSIGHT_STATEMENT_TIMEOUT_MS + 1_000 };
@@ -54,13 +59,14 @@ function readLong<T>(pool: Pool, sql: string, args: unknown[]): Promise<T[]> {
 
 export async function insightFacts(pool: Pool, q: InsightQuery): Promise<InsightFacts> {
   const args = q.key === undefined ? [] : [q.key];
+  // The rollup and the records it is combined with are read in one statement (one snapshot).
   const [groups, repeats, prefixes] = await Promise.all([
-    readLong<Record<string, unknown>>(pool, groupsSql(q, '$1'), args),
+    readLong<Record<string, unknown>>(pool, plannedGroupsSql(q, '$1').sql, args),
     readLong<Record<string, unknown>>(pool, repeatsSql(q, '$1'), args),
     readLong<Record<string, unknown>>(pool, prefixesSql(q, '$1'), args),
   ]);
   return {
-    groups: groups.map(rowOfGroup),
+    groups: combineGroups(groups),
     repeats: repeats.map(rowOfRepeat),
     prefixes: prefixes.map(rowOfPrefix),
   };

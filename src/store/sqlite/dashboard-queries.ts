@@ -36,7 +36,7 @@ export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueri
       GROUP BY day, key, model ORDER BY day, key, model`);
   const allTotals = totals(false);
   const keyTotals = totals(true);
-  // usage_key_ts walked backwards: one index probe, then `limit` rows.
+  // usage_key_ts_input (migration 11; usage_key_ts before) walked backwards: one index probe, then `limit` rows.
   const recent = db.prepare<[string, number], UsageDbRow>(
     `SELECT ${USAGE_COLUMN_LIST} FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?`,
   );

@@ -1,10 +1,10 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import {
-  groupsSql,
+  combineGroups,
+  plannedGroupsSql,
   prefixesSql,
   rankSql,
   repeatsSql,
-  rowOfGroup,
   rowOfPrefix,
   rowOfRepeat,
 } from '../insight-sql.js';
@@ -22,6 +22,20 @@ export function createSqliteInsights(db: Database): InsightStore {
     return readSecret.get(name)?.value ?? candidate;
   });
 
+  const readAll = <T>(read: () => T): T => db.transaction(read).deferred();
+  // The statements of one period are the same text for every key (the key is a parameter): the
+  // digest and the dashboard read key by key, and would otherwise prepare each anew per key.
+  const statements = new Map<string, Statement>();
+  const prepared = (sql: string): Statement => {
+    let s = statements.get(sql);
+    if (!s) {
+      if (statements.size >= 16) statements.clear();
+      s = db.prepare(sql);
+      statements.set(sql, s);
+    }
+    return s;
+  };
+
   return {
     async keepSecret(name, candidate) {
       return keepSecret.immediate(name, candidate);
@@ -29,13 +43,14 @@ export function createSqliteInsights(db: Database): InsightStore {
     async insightFacts(q) {
       const args = q.key === undefined ? [] : [q.key];
       const all = (sql: string, params: unknown[]) =>
-        db.prepare(sql).all(...params) as Record<string, unknown>[];
-      return {
-        groups: all(groupsSql(q, '?'), args).map(rowOfGroup),
-        // The key appears twice in the repeats statement: in the inner and the outer WHERE.
-        repeats: all(repeatsSql(q, '?'), [...args, ...args]).map(rowOfRepeat),
+        prepared(sql).all(...params) as Record<string, unknown>[];
+      const groups = plannedGroupsSql(q, '?');
+      // One read transaction: the rollup and the records it is combined with are one snapshot.
+      return readAll(() => ({
+        groups: combineGroups(all(groups.sql, Array<unknown>(groups.keyUses).fill(q.key))),
+        repeats: all(repeatsSql(q, '?'), args).map(rowOfRepeat),
         prefixes: all(prefixesSql(q, '?'), args).map(rowOfPrefix),
-      };
+      }));
     },
     async inputTokensAtRank(key, since, until, r) {
       return rank.get(key, since, until, r)?.input_tokens ?? 0;

@@ -22,6 +22,7 @@ import { MIGRATION_16 } from './v16.js';
 import { MIGRATION_17 } from './v17.js';
 import { MIGRATION_18 } from './v18.js';
 import { MIGRATION_19 } from './v19.js';
+import { MIGRATION_20 } from './v20.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -42,4 +43,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_17,
   MIGRATION_18,
   MIGRATION_19,
+  MIGRATION_20,
 ];

@@ -12,6 +12,7 @@ import { MIGRATION_6 } from './v6.js';
 import { MIGRATION_7 } from './v7.js';
 import { MIGRATION_8 } from './v8.js';
 import { MIGRATION_10 } from './v10.js';
+import { MIGRATION_11 } from './v11.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -23,4 +24,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_7,
   MIGRATION_8,
   MIGRATION_10,
+  MIGRATION_11,
 ];
