@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:ab -- dist DIR_B …`: CPU per request of several builds of tollgate (SQLite, 10
+ * keys), each a `dist/` folder, side by side in one run, for a machine too loaded for wrk's
+ * figures. Every build is warmed up, then measured in many small batches (`--batch` requests of
+ * one mode, `--connections` at a time on keep-alive sockets, 50 like the wrk of `npm run bench`),
+ * the builds taking turns batch by batch. A batch's CPU is the gateway's on-CPU time from
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds, every thread), so it is not rounded to clock
+ * ticks. On a shared or overcommitted machine most
+ * batches are inflated by what else runs (cache, a vCPU descheduled while counted as running);
+ * the low percentiles over hundreds of batches are the batches that ran undisturbed, and those
+ * are what the builds are compared by.
+ *
+ *   npm run bench:ab -- dist /path/to/other/dist [--batches 150] [--batch 100] [--connections 50] [--warmup 3000]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BODIES, type Mode, PATH } from './lib/configs.js';
+import { cleanUp, onCleanUp } from './lib/procs.js';
+import { startTollgate, startUpstream, type Target } from './lib/targets.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    batches: { type: 'string', default: '150' },
+    batch: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '3000' },
+    connections: { type: 'string', default: '50' },
+  },
+});
+const dists = positionals.length > 0 ? positionals : ['dist'];
+const batches = Number(values.batches);
+const batch = Number(values.batch);
+const modes: Mode[] = ['json', 'sse'];
+const CONCURRENCY = Number(values.connections);
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
+onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
+const log = (s: string) => console.error(`[ab] ${s}`);
+
+/** Nanoseconds on CPU of every thread of `pid` so far. */
+function onCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return total;
+}
+
+/** Sends `n` requests of `mode` to `t`, CONCURRENCY at a time; throws on a non-200. */
+async function send(t: Target, agent: Agent, mode: Mode, n: number): Promise<void> {
+  const body = BODIES[mode];
+  const headers = {
+    ...t.headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  let next = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: t.port, path: PATH, method: 'POST', agent, headers },
+        (res) => {
+          res.resume();
+          res.once('end', () =>
+            res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
+          );
+        },
+      );
+      req.once('error', reject);
+      req.end(body);
+    });
+  const lane = async () => {
+    while (next++ < n) await one();
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))] as number;
+};
+
+try {
+  const upstream = await startUpstream(dir);
+  const targets: Target[] = [];
+  for (const [i, dist] of dists.entries())
+    targets.push(await startTollgate(dir, `ab${i}`, dist, { upstreamPort: upstream.port, keys: 10, dist }));
+  const agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: CONCURRENCY }));
+  for (const [i, t] of targets.entries())
+    for (const mode of modes) await send(t, agents[i] as Agent, mode, Number(values.warmup));
+  const us = targets.map(() => ({ json: [] as number[], sse: [] as number[] }));
+  for (let b = 0; b < batches; b++) {
+    for (const mode of modes) {
+      for (let k = 0; k < targets.length; k++) {
+        const i = (k + b) % targets.length;
+        const t = targets[i] as Target;
+        const pid = t.child.pid as number;
+        const before = onCpuNs(pid);
+        await send(t, agents[i] as Agent, mode, batch);
+        us[i]?.[mode].push((onCpuNs(pid) - before) / batch / 1000);
+      }
+    }
+    if ((b + 1) % 25 === 0) log(`${b + 1} of ${batches} batches`);
+  }
+  for (const mode of modes) {
+    const first = us[0]?.[mode] ?? [];
+    for (const [i, t] of targets.entries()) {
+      const mine = us[i]?.[mode] ?? [];
+      const row = [0.05, 0.1, 0.25, 0.5].map((p) => `p${p * 100} ${pct(mine, p).toFixed(0)}`).join(', ');
+      const ratio = (p: number) => (pct(mine, p) / pct(first, p)).toFixed(3);
+      console.log(
+        `${mode} ${t.name}: µs CPU/req ${row}; to the first build p10 ${ratio(0.1)}×, p25 ${ratio(0.25)}×`,
+      );
+    }
+  }
+} finally {
+  await cleanUp();
+}
