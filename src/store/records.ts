@@ -113,6 +113,7 @@ export interface SlotRequest extends SlotLimits {
   group?: SlotLimits & { subject: string };
   /** Tokens counted against tpm until the request ends: estimated input + output bound. */
   tokens?: number;
+  /** When the slot is taken (not the request's arrival): the minute it is counted in. */
   now: number;
   /** A parallel slot not released by then (its replica died) stops counting. */
   leaseUntil: number;

@@ -138,6 +138,45 @@ describe('rate leases shared by several replicas', () => {
     expect(admitted).toBe(9 * 16);
   });
 
+  it('takes from a lease only before its end by the replica clock, not by when the request arrived', async () => {
+    replicas = open(1);
+    await Promise.all(replicas.map((s) => s.init()));
+    const [a] = replicas as [Store];
+    const limits = (key: string) => ({ key, rpm: 100_000 });
+    let admitted = 0;
+    const arrived = now;
+    for (let w = 0; w < 6; w++) {
+      admitted += (await wave(8, limits)).filter((r) => r.ok).length;
+      now += 20;
+    }
+    await waitFor(async () => (await leaseRows()) >= 1, 5_000);
+    // Past every stamp, the leases trimmed to what they served: their unserved slots are free to
+    // every replica again.
+    now += 5_000;
+    await waitFor(async () => (await counted()) === admitted, 5_000);
+    // A request that arrived before the leases ended (its body was slow) takes its slot now: in
+    // the database, not from a lease whose room was given back.
+    const r = await a.acquireSlot({
+      id: 'late',
+      key: 'k1',
+      rpm: 100_000,
+      now: arrived,
+      leaseUntil: now + 600_000,
+    });
+    expect(r.ok).toBe(true);
+    const rows = await sql<{ n: string }>(db.url, "SELECT count(*) AS n FROM rate_events WHERE id = 'late'");
+    expect(Number(rows[0]?.n)).toBe(1);
+    expect(await counted()).toBe(admitted + 1);
+
+    async function counted() {
+      const rows = await sql<{ requests: string }>(
+        db.url,
+        "SELECT coalesce(sum(requests), 0) AS requests FROM rate_counts WHERE key IN ('k1', 'k2')",
+      );
+      return Number(rows[0]?.requests);
+    }
+  });
+
   it('never admits past a limit lowered while leases granted under the old one are out', async () => {
     replicas = open(3);
     await Promise.all(replicas.map((s) => s.init()));

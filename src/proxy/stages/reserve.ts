@@ -39,14 +39,18 @@ export async function reserve(
   // Counted from now, not from the request's arrival: reading its body (an upload on a slow link)
   // may have taken minutes, and the exchange may still run its whole maximum after this. A lease
   // ending before the exchange would have the sweep charge a request still in flight.
-  const leaseUntil = deps.clock() + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
+  const reservedAt = deps.clock();
+  const leaseUntil = reservedAt + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
   const slot = await acquireRateSlot(deps.store, {
     id: ctx.requestId,
     key,
     ...(group ? { group } : {}),
     // tpm admits the request's bound as planned; a bound later lowered to fit a budget only settles lower.
     tokens: route.free ? 0 : bound.inputEstimate + output.plan().maxOutputTokens,
-    now: ctx.ts,
+    // The slot counts in the minute it is taken, not the one the request arrived in: a slot
+    // stamped with an arrival minutes ago would be outside the rolling minute already (never
+    // counted), and one taken from a rate lease past its end would be granted twice.
+    now: reservedAt,
     leaseUntil,
   });
   if (slot.held) ctx.draft.slot = slot.holding;

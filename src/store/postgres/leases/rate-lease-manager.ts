@@ -109,7 +109,8 @@ export function createRateLeaseManager(deps: {
       if (stopped || blocked(r.key)) return false;
       const plan = ratePlanOf(r);
       if (!plan) return false;
-      if (book.take(plan, r.id, r.tokens ?? 0, r.now)) return true;
+      // The lease's end is checked against this replica's clock now, whatever the caller says.
+      if (book.take(plan, r.id, r.tokens ?? 0, clock())) return true;
       roundSoon();
       return false;
     },
