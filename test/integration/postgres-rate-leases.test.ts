@@ -258,34 +258,53 @@ describe('rate leases shared by several replicas', () => {
     }
   });
 
-  it('stops serving a key from its leases once it is disabled on any replica', async () => {
+  it('stops serving a key from its leases once it is disabled on any replica, and trims them to what they served', async () => {
     replicas = open(2);
     await Promise.all(replicas.map((s) => s.init()));
     const [a, b] = replicas as [Store, Store];
-    // As the gateway does (policy/disables.ts): a replica listens for disables.
-    const unsubscribe = a.onDisabledChange(() => {});
+    // As the gateway does (policy/disables.ts): every replica listens for disables.
+    const unsubscribe = [a.onDisabledChange(() => {}), b.onDisabledChange(() => {})];
     const limits = (key: string) => ({ key, rpm: 100_000 });
+    let served = 0;
     for (let w = 0; w < 6; w++) {
-      await wave(8, limits);
+      served += (await wave(8, limits)).filter((r) => r.ok && r.key === 'k1').length;
       now += 20;
     }
     await waitFor(async () => (await leaseRows()) >= 2, 5_000);
+    // The leases hold slots they have not served yet (the clock stays before their stamps).
+    expect(await counted('k1')).toBeGreaterThan(served);
     await b.setDisabled({ key: 'k1', reason: 'test', by: 'U1', source: 'slack', at: now });
-    // Replica a hears of it (LISTEN/NOTIFY) and trims k1's leases to what they served: from then
-    // on each of its k1 requests is counted in the database on its own.
-    await waitFor(async () => {
-      const before = await counted('k1');
-      await a.acquireSlot({ id: `after${seq++}`, key: 'k1', rpm: 100_000, now, leaseUntil: now + 600_000 });
-      return (await counted('k1')) === before + 1;
-    }, 5_000);
-    unsubscribe();
-
-    async function counted(key: string) {
-      const rows = await sql<{ requests: string }>(
-        db.url,
-        `SELECT requests FROM rate_counts WHERE key = '${key}'`,
-      );
-      return Number(rows[0]?.requests ?? 0);
-    }
+    // Both replicas hear of it (LISTEN/NOTIFY) and trim k1's leases to what they served: the
+    // unserved slots come back at once, not when the rows age out of the minute.
+    await waitFor(async () => (await counted('k1')) === served, 5_000);
+    // From then on each of its k1 requests is counted in the database on its own.
+    await a.acquireSlot({ id: `after${seq++}`, key: 'k1', rpm: 100_000, now, leaseUntil: now + 600_000 });
+    expect(await counted('k1')).toBe(served + 1);
+    for (const u of unsubscribe) u();
   });
+
+  it('trims its leases to what they served when a replica closes', async () => {
+    replicas = open(1);
+    await Promise.all(replicas.map((s) => s.init()));
+    const [a] = replicas as [Store];
+    const limits = (key: string) => ({ key, rpm: 100_000 });
+    let served = 0;
+    for (let w = 0; w < 6; w++) {
+      served += (await wave(8, limits)).filter((r) => r.ok).length;
+      now += 20;
+    }
+    await waitFor(async () => (await leaseRows()) >= 1, 5_000);
+    expect((await counted('k1')) + (await counted('k2'))).toBeGreaterThan(served);
+    replicas = [];
+    await a.close();
+    expect((await counted('k1')) + (await counted('k2'))).toBe(served);
+  });
+
+  async function counted(key: string) {
+    const rows = await sql<{ requests: string }>(
+      db.url,
+      `SELECT requests FROM rate_counts WHERE key = '${key}'`,
+    );
+    return Number(rows[0]?.requests ?? 0);
+  }
 });

@@ -36,6 +36,11 @@ function modelDb() {
   };
   const counts = () => rows.reduce((a, r) => ({ n: a.n + r.n, t: a.t + r.tokens }), { n: 0, t: 0 });
   return {
+    /** The requests and tokens counted now. */
+    counted: (now: number) => {
+      expire(now);
+      return counts();
+    },
     /** The one-by-one path (tollgate_acquire_slots_locked). */
     acquire(id: string, tokens: number, now: number): boolean {
       expire(now);
@@ -48,9 +53,10 @@ function modelDb() {
       for (const r of rows) if (r.id === id) r.tokens = tokens;
     },
     round(plan: RateRoundPlan): RateRoundResult {
+      // As migration 18 does: a trim finds its rows by id and stamp.
       for (const t of plan.trims)
         for (const r of rows)
-          if (r.id === t.id) {
+          if (r.id === t.id && r.ts === t.stamp) {
             if (t.requests !== null) r.n = t.requests;
             if (t.tokens !== null) r.tokens = t.tokens;
           }
@@ -78,7 +84,8 @@ type Op =
   | { kind: 'end'; pick: number; share: number }
   | { kind: 'round'; replica: number; outcome: 'ok' | 'fail' | 'lost' }
   | { kind: 'step'; ms: number }
-  | { kind: 'crash'; replica: number };
+  | { kind: 'crash'; replica: number }
+  | { kind: 'revoke'; replica: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -113,6 +120,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), replica: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('revoke' as const), replica: fc.nat(2) }) },
 );
 
 describe('rate leases: any interleaving, three replicas', () => {
@@ -166,6 +174,7 @@ describe('rate leases: any interleaving, three replicas', () => {
               else book.roundFailed(plan);
             }
           } else if (o.kind === 'step') now += o.ms;
+          else if (o.kind === 'revoke') (books[o.replica] as RateBook).revoke(() => true, now);
           else {
             // A crashed replica's leases stay counted until they age out; it comes back empty.
             books[o.replica] = newBook();
@@ -179,4 +188,45 @@ describe('rate leases: any interleaving, three replicas', () => {
     // The interleavings do serve requests from leases, not only one by one.
     expect(leasedTakes).toBeGreaterThan(0);
   });
+});
+
+describe('rate leases: a disable or a close', () => {
+  for (const when of ['disabled', 'closing'] as const) {
+    it(`trims a lease stopped early (${when}) to the requests it served, in the rows it granted`, () => {
+      let now = 1_000_000;
+      let seq = 0;
+      const db = modelDb();
+      const book = createRateBook({
+        horizonMs: HORIZON,
+        tauMs: 2_000,
+        minRequests: 4,
+        newId: () => `lease${seq++}`,
+      });
+      let admitted = 0;
+      const take = () => {
+        const id = `r${seq++}`;
+        if (book.take(PLAN, id, 10, now) || db.acquire(id, 10, now)) admitted++;
+      };
+      for (let i = 0; i < 8; i++) take();
+      const grant = book.planRound(now);
+      expect(grant.grants).toHaveLength(1);
+      book.applyRound(grant, db.round(grant));
+      const leased = book.stats().requests;
+      expect(leased).toBeGreaterThan(2);
+      now += 100;
+      take();
+      take();
+      expect(db.counted(now).n).toBe(admitted - 2 + leased);
+      // Before the lease's stamp: only the disable (or the close) stops it.
+      now += 100;
+      book.revoke((key) => when === 'closing' || key === 'k', now);
+      take();
+      const trim = book.planRound(now);
+      expect(trim.trims).toHaveLength(1);
+      book.applyRound(trim, db.round(trim));
+      expect(db.counted(now).n).toBe(admitted);
+      // Nothing left to trim: the database holds what was served.
+      expect(book.planRound(now).trims).toHaveLength(0);
+    });
+  }
 });

@@ -8,9 +8,10 @@ import type { SlotRequest } from '../../types.js';
  * take slots in the database one by one, as do plans that are not busy).
  *
  * A lease counts `requests` requests and `tokens` tokens in every subject of its plan, stamped
- * with `stamp` (migration 18): requests take from it only before the stamp, so each stays
- * counted in the rolling minute until at least 60 s after it arrived. After the stamp the lease
- * is trimmed to what its requests used (tokens: the real count of those that ended, the
+ * with `stamp` (migration 18): requests take from it only before the stamp (by this replica's
+ * clock when they take), so each stays counted in the rolling minute until at least 60 s after
+ * it was admitted. A disable (or the replica closing) stops the taking earlier; the rows keep
+ * their stamp, which trims match them by. Once taking stopped the lease is trimmed to what its requests used (tokens: the real count of those that ended, the
  * estimate of those still running), and forgotten once the minute has passed the stamp (its
  * rows have aged out). Trims carry absolute counts: a failed round is simply asked again.
  *
@@ -38,7 +39,10 @@ export interface RateBookOptions {
 interface RateLease {
   id: string;
   subjects: string[];
+  /** The instant its rows carry (their key in rate_events and token_events, which trims match). */
   stamp: number;
+  /** Requests take from it before this: its stamp, or earlier once its key is disabled or the replica closes. */
+  stop: number;
   /** Granted; null when the plan has no rpm (tokens: no tpm). */
   requests: number | null;
   tokens: number | null;
@@ -119,7 +123,7 @@ function decay(p: PlanState, now: number, o: RateBookOptions): void {
 }
 
 const fits = (l: RateLease, tokens: number, now: number) =>
-  now < l.stamp &&
+  now < l.stop &&
   (l.requests === null || l.usedRequests < l.requests) &&
   (l.tokens === null || l.usedTokens + tokens <= l.tokens);
 
@@ -152,7 +156,7 @@ function planOf(
 ): { trims: RateTrim[]; grant: RateGrant | null } {
   const trims: RateTrim[] = [];
   for (const l of p.leases) {
-    if (now < l.stamp) continue;
+    if (now < l.stop) continue;
     const want = {
       requests: l.requests === null ? null : l.usedRequests,
       tokens: l.tokens === null ? null : l.usedTokens,
@@ -163,7 +167,7 @@ function planOf(
   // A new lease before the current ones run out: when none is more than half left.
   const fresh = p.leases.some(
     (l) =>
-      l.stamp - now > o.horizonMs / 2 &&
+      l.stop - now > o.horizonMs / 2 &&
       (l.requests === null || l.usedRequests * 2 < l.requests) &&
       (l.tokens === null || l.usedTokens * 2 < l.tokens),
   );
@@ -180,6 +184,7 @@ function leaseOfGrant(g: RateGrant, r: { requests: number; tokens: number } | un
     id: g.id,
     subjects: g.plan.subjects,
     stamp: g.stamp,
+    stop: g.stamp,
     requests,
     tokens,
     usedRequests: 0,
@@ -249,7 +254,8 @@ export function createRateBook(o: RateBookOptions) {
     revoke(revoked: (key: string) => boolean, now: number): void {
       for (const p of plans.values()) {
         if (!revoked(p.plan.subjects[0] ?? '')) continue;
-        for (const l of p.leases) l.stamp = Math.min(l.stamp, now);
+        // Its rows keep their stamp (the trims find them by it); only the taking stops.
+        for (const l of p.leases) l.stop = Math.min(l.stop, now);
         p.reqRate = 0;
         p.tokRate = 0;
       }
