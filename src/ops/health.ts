@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ConfigStatus } from '../config/reload/manager.js';
 import { CATALOG_VERSION } from '../pricing/catalog.js';
-import type { LeaseHoldings, StoreLifecycle } from '../store/types.js';
+import type { LeaseHoldings, RateLeaseHoldings, StoreLifecycle } from '../store/types.js';
 import type { WriteHealth } from '../store/write-health.js';
 
 /**
@@ -10,7 +10,7 @@ import type { WriteHealth } from '../store/write-health.js';
  * reports what requests see.
  */
 export function healthHandler(deps: {
-  store: Pick<StoreLifecycle, 'kind' | 'ping' | 'leaseHoldings'>;
+  store: Pick<StoreLifecycle, 'kind' | 'ping' | 'leaseHoldings' | 'rateLeaseHoldings'>;
   configStatus: () => ConfigStatus;
   timeoutMs?: number;
   writes?: WriteHealth;
@@ -46,12 +46,18 @@ export function healthHandler(deps: {
       prices: { catalog: CATALOG_VERSION },
       // What this replica holds in budget leases (PostgreSQL), so an operator sees each one's share.
       ...(deps.store.leaseHoldings ? { leases: leasesOf(deps.store.leaseHoldings()) } : {}),
+      // And in rate leases: the rpm and tpm slots it holds of the fleet's minute.
+      ...(deps.store.rateLeaseHoldings ? { rate_leases: rateLeasesOf(deps.store.rateLeaseHoldings()) } : {}),
     });
   };
 }
 
 function leasesOf(h: LeaseHoldings) {
   return { count: h.leases, leased_usd: h.leasedUsd, held_usd: h.heldUsd };
+}
+
+function rateLeasesOf(h: RateLeaseHoldings) {
+  return { count: h.leases, requests: h.requests, tokens: h.tokens };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

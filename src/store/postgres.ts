@@ -108,6 +108,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       return leases?.settle(checked) ?? batched.settle(checked, periods);
     }),
     ...(leases ? { leaseHoldings: () => leases.holdings() } : {}),
+    ...(rateLeases ? { rateLeaseHoldings: () => rateLeases.stats() } : {}),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),

@@ -35,11 +35,21 @@ export interface LeaseHoldings {
   heldUsd: number;
 }
 
+/** What one replica holds in rate leases (PostgreSQL, docs/postgres.md#rate-leases). */
+export interface RateLeaseHoldings {
+  leases: number;
+  /** Requests and tokens the database counts for this replica's rate leases (as granted, then as trimmed). */
+  requests: number;
+  tokens: number;
+}
+
 /** Opening, health and closing: the server's wiring and /healthz. */
 export interface StoreLifecycle {
   readonly kind: 'sqlite' | 'postgres';
   /** This replica's budget leases; absent on stores without them. */
   leaseHoldings?(): LeaseHoldings;
+  /** This replica's rate leases; absent on stores without them. */
+  rateLeaseHoldings?(): RateLeaseHoldings;
   /** Applies migrations (safe when several replicas start at once). */
   init(): Promise<void>;
   /** Throws when the store cannot be reached. */

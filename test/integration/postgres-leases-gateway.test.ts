@@ -19,6 +19,7 @@ import { startTestServer, waitFor } from '../helpers/server-harness.js';
  */
 const key = mintKey();
 const busyKey = mintKey();
+const pacedKey = mintKey();
 const LIMIT = 0.2;
 let db: TestDatabase;
 let dir: string;
@@ -44,6 +45,9 @@ keys:
   busy:
     hash: ${hashKey(busyKey)}
     limits: { daily_usd: ${busyLimit} }
+  paced:
+    hash: ${hashKey(pacedKey)}
+    limits: { rpm: 100000 }
 `;
 
 const ask = (url: string, as = key) =>
@@ -100,6 +104,25 @@ describe('budget leases behind real gateways', () => {
     }
     // Closing returned them: nothing stays reserved.
     expect((await reader.getSpend('busy', [today()]))[today()]?.reservedUsd).toBe(0);
+  });
+
+  it('shows the rate leases a busy replica holds on /healthz', async () => {
+    const server = await startTestServer({ yaml: yaml(), store: db.url, env: { FAKE_KEY: 'sk-upstream' } });
+    try {
+      type Health = { rate_leases?: { count: number; requests: number; tokens: number } };
+      let held: Health['rate_leases'];
+      for (let wave = 0; wave < 40 && !held?.count; wave++) {
+        await Promise.all(Array.from({ length: 8 }, () => ask(server.url, pacedKey)));
+        held = ((await (await fetch(`${server.url}/healthz`)).json()) as Health).rate_leases;
+        expect(held).toBeDefined();
+      }
+      // The key's rpm slots it holds of the fleet's minute; it has no tpm, so no tokens.
+      expect(held?.count).toBeGreaterThan(0);
+      expect(held?.requests).toBeGreaterThan(0);
+      expect(held?.tokens).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('charges a SIGKILLed replica’s leases after expiry, and the survivor never exceeds the limit', async () => {
