@@ -11,13 +11,18 @@ import { createSqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { type Ready, sqliteDisableCalls, sqliteRecordCalls, sqliteReportCalls } from './sqlite/role-calls.js';
 import { createSqliteUsageQueries } from './sqlite/usage-queries.js';
-import { type BudgetWriter, inThreadWriter, workerWriter } from './sqlite/writer.js';
+import { type BudgetWriter, inThreadWriter, type WorkerWriterOptions, workerWriter } from './sqlite/writer.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 
 export interface SqliteStoreOptions {
   /** Stamps reservations (their age on recovery); injected so tests can move time. */
   clock?: Clock;
+  /**
+   * Tests only (config cannot reach it): how the write worker is started and timed, and the
+   * writer itself, to kill its thread (sqlite/writer.ts).
+   */
+  writer?: WorkerWriterOptions & { onWriter?: (writer: BudgetWriter) => void };
 }
 
 /**
@@ -55,7 +60,10 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   let closed = false;
   // Reserve and settle: on a file, a worker thread with a connection of its own runs their group
   // commit, off the event loop (sqlite/writer.ts); `:memory:` is this connection's alone.
-  const writer: BudgetWriter = onDisk ? workerWriter(path) : inThreadWriter(db, () => use().budget);
+  const writer: BudgetWriter = onDisk
+    ? workerWriter(path, { clock, ...options.writer })
+    : inThreadWriter(db, () => use().budget);
+  options.writer?.onWriter?.(writer);
   const autocheckpoint = () => {
     db.pragma('wal_autocheckpoint = 500');
     writer.autocheckpoint();
@@ -112,6 +120,10 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     async recoverReservations(now, all = false) {
       use();
       return writer.recover(now, all);
+    },
+    async probeWrites(at) {
+      use();
+      return writer.probe(at);
     },
     async getSpend(key, periods) {
       return use().budget.getSpend(key, periods);

@@ -54,6 +54,11 @@ export interface StoreLifecycle {
   init(): Promise<void>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * One small write through the connection that reserves and settles, for /healthz
+   * (write-health.ts); absent, the probe is a claim taken and released.
+   */
+  probeWrites?(at: number): Promise<void>;
   close(): Promise<void>;
 }
 

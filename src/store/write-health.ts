@@ -10,7 +10,10 @@ export interface WriteFailure {
 export interface WriteHealth {
   /** Set while the store's last write failed; cleared by the next one that works. */
   failure(): WriteFailure | undefined;
-  /** While a failure is set, tries one small write of its own (a claim, taken and released) to see if it still holds. */
+  /**
+   * While a failure is set, tries one small write of its own (a claim, taken and released) on the
+   * connection requests write with, to see if it still holds.
+   */
   probe(): Promise<void>;
 }
 
@@ -42,6 +45,10 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
       }
     };
   const claim = watch((id: string, at: number) => store.claimOnce('healthz-probe', id, at));
+  // SQLite on a file writes requests' budgets in a worker with its own connection: the probe goes
+  // there, so a broken worker is not hidden by a main connection that still works, and its wait
+  // for a lock is the worker's, not the event loop's.
+  const probeWrites = store.probeWrites ? watch((at: number) => store.probeWrites?.(at) ?? Promise.resolve()) : null;
   return {
     store: {
       ...store,
@@ -55,6 +62,10 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
       async probe() {
         if (!failure) return;
         const at = clock();
+        if (probeWrites) {
+          await probeWrites(at).catch(() => {});
+          return;
+        }
         const id = `${process.pid}-${at}`;
         await claim(id, at).catch(() => {});
         if (!failure) await store.releaseClaim('healthz-probe', id).catch(() => {});

@@ -26,6 +26,10 @@ async function openFillableStore(url: string): Promise<Store> {
     reserve: (r) => (full ? Promise.reject(diskFull()) : store.reserve(r)),
     settle: (u, p) => (full ? Promise.reject(diskFull()) : store.settle(u, p)),
     claimOnce: (scope, id, at) => (full ? Promise.reject(diskFull()) : store.claimOnce(scope, id, at)),
+    // /healthz's write on a file store, in the write worker (write-health.ts).
+    ...(store.probeWrites
+      ? { probeWrites: (at: number) => (full ? Promise.reject(diskFull()) : store.probeWrites?.(at)) }
+      : {}),
   };
 }
 

@@ -14,7 +14,9 @@ export interface WriterData {
 export type WriteCall =
   | { id: number; op: 'reserve'; r: ReserveRequest; now: number }
   | { id: number; op: 'settle'; u: UsageRecord; periods: string[] }
-  | { id: number; op: 'recover'; now: number; all: boolean };
+  | { id: number; op: 'recover'; now: number; all: boolean }
+  /** /healthz's write, on the worker's connection (write-probe.ts). */
+  | { id: number; op: 'probe'; at: number };
 
 /** A call's result, or its error in words a message can carry. */
 export type WriteReply =

@@ -2,11 +2,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { createSqliteBudget } from './budget.js';
 import { createGroupCommit } from './group-commit.js';
+import { createWriteProbe } from './write-probe.js';
 import type { WriteCall, WriteReply, WriterData } from './write-protocol.js';
 import { errorReply } from './write-protocol.js';
 
 /*
- * The write worker's thread (started by write-worker-client.ts): it owns the connection that
+ * The write worker's thread (started by writer.ts): it owns the connection that
  * reserves and settles, and runs them through the same group commit and the same budget code the
  * main thread ran before. A call is answered only after the COMMIT of its transaction, so what
  * the main thread learns is durable, exactly as before; only the event loop that waits is no
@@ -30,6 +31,7 @@ db.pragma('foreign_keys = ON');
 let now = 0;
 const budget = createSqliteBudget(db, () => now);
 const group = createGroupCommit(db, { begin: budget.begin, rolledBack: budget.rolledBack });
+const probe = createWriteProbe(db);
 const answering = new Set<Promise<void>>();
 
 const start = (call: WriteCall): Promise<unknown> => {
@@ -41,6 +43,8 @@ const start = (call: WriteCall): Promise<unknown> => {
       });
     case 'settle':
       return group.run(() => budget.settle(call.u, call.periods));
+    case 'probe':
+      return group.run(() => probe(call.at));
     case 'recover':
       // Its own transaction, after what was queued before it (the calls keep their order).
       group.flush();

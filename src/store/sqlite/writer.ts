@@ -2,9 +2,11 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
+import { type Clock, systemClock } from '../../clock.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import type { SqliteBudget } from './budget.js';
 import { createGroupCommit } from './group-commit.js';
+import { createWriteProbe } from './write-probe.js';
 import { revivedError, type WriteCall, type WriteReply, type WriterData } from './write-protocol.js';
 
 /** Reserve, settle and the reservation sweep: the store's writes on every request. */
@@ -12,10 +14,17 @@ export interface BudgetWriter {
   reserve(r: ReserveRequest, now: number): Promise<ReserveResult>;
   settle(usage: UsageRecord, periods: string[]): Promise<Record<string, PeriodSpend> | undefined>;
   recover(now: number, all: boolean): Promise<number>;
+  /**
+   * One small write through the connection that reserves and settles (a claim taken and dropped
+   * in one transaction): /healthz asks it while those writes fail (write-health.ts).
+   */
+  probe(at: number): Promise<void>;
   /** SQLite's own checkpoints again (the checkpointer's worker died). */
   autocheckpoint(): void;
   /** Commits and answers every call made so far, then stops. */
   close(): Promise<void>;
+  /** Tests only (not reachable from config): kills the worker thread as a crash would. */
+  terminateForTest?(): Promise<void>;
 }
 
 /**
@@ -27,12 +36,15 @@ export function inThreadWriter(db: Database, budget: () => SqliteBudget): Budget
     begin: () => budget().begin(),
     rolledBack: () => budget().rolledBack(),
   });
+  const probe = createWriteProbe(db);
   return {
     reserve: (r) => group.run(() => budget().reserve(r)),
     settle: (u, periods) => group.run(() => budget().settle(u, periods)),
     async recover(now, all) {
       return budget().recoverReservations(now, all);
     },
+    // `:memory:` has one connection: the claim on it is the write requests make.
+    probe: (at) => group.run(() => probe(at)),
     autocheckpoint: () => db.pragma('wal_autocheckpoint = 500'),
     async close() {
       // Callers still waiting for the batch get its commit, not a closed database.
@@ -67,6 +79,26 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+/** What the writer needs of a worker thread: node's Worker, or a test's stand-in. */
+export type WriterThread = Pick<Worker, 'postMessage' | 'ref' | 'unref' | 'terminate' | 'on' | 'once'>;
+
+export interface WorkerWriterOptions {
+  /** Reads the time of the last failure, for the restart pause (injected so tests move it). */
+  clock?: Clock;
+  /**
+   * How long one batch may go unanswered before its calls fail and the worker is replaced. A
+   * batch waits at most busy_timeout (5 s) for a lock, and then again per call if the batch is
+   * retried one call at a time: generous, so only a worker that hangs reaches it.
+   */
+  deadlineMs?: number;
+  /** After a worker failed, calls are refused at once for this long rather than starting another. */
+  restartPauseMs?: number;
+  /** Starts the thread (tests pass one that fails, hangs or is a stand-in). */
+  spawn?: (data: WriterData) => WriterThread;
+}
+
+const spawnWorker = (data: WriterData): WriterThread => new Worker(BOOT, { eval: true, workerData: data });
+
 /**
  * A worker thread that owns the writing connection to the file at `path` (write-worker.ts).
  * Before it, reserve and settle ran their group commit on the event loop: the batch's SQL and
@@ -76,31 +108,39 @@ interface Pending {
  * COMMIT: a reservation is durable before its request is forwarded and a usage record before its
  * response ends, as before. Started at the first call, so commands that only read never start it.
  *
- * Should the worker fail (it could not open the file, it died), every call waiting rejects (the
- * store boundary makes that store_unavailable: requests fail closed) and the next call starts a
+ * Should the worker fail (it could not open the file, it died, a message could not be read, a
+ * batch went unanswered past the deadline), every call waiting rejects (the store boundary makes
+ * that store_unavailable: requests fail closed) and, after a short pause, the next call starts a
  * new worker. A call that was waiting may have committed all the same; reserve and settle are
  * idempotent by request id, and a reservation nobody settles is charged when its lease ends.
  */
-export function workerWriter(path: string): BudgetWriter {
-  let worker: Worker | null = null;
+export function workerWriter(path: string, options: WorkerWriterOptions = {}): BudgetWriter {
+  const clock = options.clock ?? systemClock;
+  const deadlineMs = options.deadlineMs ?? 30_000;
+  const pauseMs = options.restartPauseMs ?? 1_000;
+  const spawn = options.spawn ?? spawnWorker;
+  let worker: WriterThread | null = null;
   let closing: Promise<void> | null = null;
   let nextId = 1;
   const pending = new Map<number, Pending>();
   let queue: WriteCall[] = [];
   let scheduled = false;
   let auto = false;
+  let lastFailure: { at: number; err: Error } | null = null;
 
-  const fail = (w: Worker, err: Error) => {
+  const fail = (w: WriterThread, err: Error) => {
     if (worker !== w) return;
     worker = null;
+    lastFailure = { at: clock(), err };
     for (const p of pending.values()) p.reject(err);
     pending.clear();
     queue = [];
+    // A worker that hangs or sent what cannot be read is not trusted with the next batch.
+    void w.terminate().catch(() => {});
   };
-  const start = (): Worker => {
+  const start = (): WriterThread => {
     const { entry, tsx } = workerEntry();
-    const data: WriterData = { path, autocheckpoint: auto, entry, ...(tsx ? { tsx } : {}) };
-    const w = new Worker(BOOT, { eval: true, workerData: data });
+    const w = spawn({ path, autocheckpoint: auto, entry, ...(tsx ? { tsx } : {}) });
     w.on('message', (m: WriteReply[]) => {
       for (const reply of m) {
         const p = pending.get(reply.id);
@@ -112,23 +152,54 @@ export function workerWriter(path: string): BudgetWriter {
       // Idle, the worker does not keep the process alive; a call in flight does.
       if (pending.size === 0) w.unref();
     });
+    w.on('messageerror', (err) =>
+      fail(w, new Error(`the SQLite write worker sent a message that cannot be read: ${err.message}`)),
+    );
     w.on('error', (err) =>
       fail(w, new Error(`the SQLite write worker failed: ${err.message}`, { cause: err })),
     );
     w.on('exit', (code) => fail(w, new Error(`the SQLite write worker exited (code ${code})`)));
     return w;
   };
+  const watch = (w: WriterThread, ids: number[]) => {
+    const timer = setTimeout(() => {
+      if (ids.some((id) => pending.has(id))) {
+        fail(w, new Error(`the SQLite write worker did not answer within ${deadlineMs} ms`));
+      }
+    }, deadlineMs);
+    // The worker, referenced while calls wait, keeps the process alive; the timer need not.
+    timer.unref();
+  };
   const flush = () => {
     scheduled = false;
-    if (queue.length === 0 || !worker) return;
+    const w = worker;
+    if (queue.length === 0 || !w) return;
     const calls = queue;
     queue = [];
-    worker.ref();
-    worker.postMessage(calls);
+    w.ref();
+    try {
+      w.postMessage(calls);
+    } catch (err) {
+      // A call that cannot be cloned (DataCloneError): its batch fails, not the process.
+      for (const c of calls) {
+        pending.get(c.id)?.reject(err);
+        pending.delete(c.id);
+      }
+      if (pending.size === 0) w.unref();
+      return;
+    }
+    watch(
+      w,
+      calls.map((c) => c.id),
+    );
   };
   /** `c.id` is set here (callers pass 0). */
   const call = <T>(c: WriteCall): Promise<T> => {
     if (closing) return Promise.reject(new Error('the SQLite store is closing'));
+    if (!worker && lastFailure && clock() - lastFailure.at < pauseMs) {
+      // A worker that cannot open the file would otherwise be restarted at every call.
+      return Promise.reject(lastFailure.err);
+    }
     worker ??= start();
     c.id = nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -145,9 +216,13 @@ export function workerWriter(path: string): BudgetWriter {
     reserve: (r, now) => call({ id: 0, op: 'reserve', r, now }),
     settle: (u, periods) => call({ id: 0, op: 'settle', u, periods }),
     recover: (now, all) => call({ id: 0, op: 'recover', now, all }),
+    probe: (at) => call({ id: 0, op: 'probe', at }),
     autocheckpoint() {
       auto = true;
       worker?.postMessage('autocheckpoint');
+    },
+    async terminateForTest() {
+      await worker?.terminate();
     },
     close() {
       closing ??= (async () => {
