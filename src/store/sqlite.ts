@@ -11,7 +11,12 @@ import { createSqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { type Ready, sqliteDisableCalls, sqliteRecordCalls, sqliteReportCalls } from './sqlite/role-calls.js';
 import { createSqliteUsageQueries } from './sqlite/usage-queries.js';
-import { type BudgetWriter, inThreadWriter, type WorkerWriterOptions, workerWriter } from './sqlite/writer.js';
+import {
+  type BudgetWriter,
+  inThreadWriter,
+  type WorkerWriterOptions,
+  workerWriter,
+} from './sqlite/writer.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
 

@@ -48,7 +48,9 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
   // SQLite on a file writes requests' budgets in a worker with its own connection: the probe goes
   // there, so a broken worker is not hidden by a main connection that still works, and its wait
   // for a lock is the worker's, not the event loop's.
-  const probeWrites = store.probeWrites ? watch((at: number) => store.probeWrites?.(at) ?? Promise.resolve()) : null;
+  const probeWrites = store.probeWrites
+    ? watch((at: number) => store.probeWrites?.(at) ?? Promise.resolve())
+    : null;
   return {
     store: {
       ...store,

@@ -28,7 +28,10 @@ async function openFillableStore(url: string): Promise<Store> {
     claimOnce: (scope, id, at) => (full ? Promise.reject(diskFull()) : store.claimOnce(scope, id, at)),
     // /healthz's write on a file store, in the write worker (write-health.ts).
     ...(store.probeWrites
-      ? { probeWrites: (at: number) => (full ? Promise.reject(diskFull()) : store.probeWrites?.(at)) }
+      ? {
+          probeWrites: (at: number) =>
+            full ? Promise.reject(diskFull()) : (store.probeWrites?.(at) ?? Promise.resolve()),
+        }
       : {}),
   };
 }

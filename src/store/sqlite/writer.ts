@@ -97,7 +97,21 @@ export interface WorkerWriterOptions {
   spawn?: (data: WriterData) => WriterThread;
 }
 
-const spawnWorker = (data: WriterData): WriterThread => new Worker(BOOT, { eval: true, workerData: data });
+function answer(w: WriterThread, pending: Map<number, Pending>, replies: WriteReply[]): void {
+  for (const reply of replies) {
+    const p = pending.get(reply.id);
+    if (!p) continue;
+    pending.delete(reply.id);
+    if ('error' in reply) p.reject(revivedError(reply.error));
+    else p.resolve(reply.value);
+  }
+  // Idle, the worker does not keep the process alive; a call in flight does.
+  if (pending.size === 0) w.unref();
+}
+
+/** The real write worker (tests wrap it). */
+export const spawnWorker = (data: WriterData): WriterThread =>
+  new Worker(BOOT, { eval: true, workerData: data });
 
 /**
  * A worker thread that owns the writing connection to the file at `path` (write-worker.ts).
@@ -141,17 +155,7 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
   const start = (): WriterThread => {
     const { entry, tsx } = workerEntry();
     const w = spawn({ path, autocheckpoint: auto, entry, ...(tsx ? { tsx } : {}) });
-    w.on('message', (m: WriteReply[]) => {
-      for (const reply of m) {
-        const p = pending.get(reply.id);
-        if (!p) continue;
-        pending.delete(reply.id);
-        if ('error' in reply) p.reject(revivedError(reply.error));
-        else p.resolve(reply.value);
-      }
-      // Idle, the worker does not keep the process alive; a call in flight does.
-      if (pending.size === 0) w.unref();
-    });
+    w.on('message', (m: WriteReply[]) => answer(w, pending, m));
     w.on('messageerror', (err) =>
       fail(w, new Error(`the SQLite write worker sent a message that cannot be read: ${err.message}`)),
     );

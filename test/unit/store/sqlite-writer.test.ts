@@ -1,15 +1,18 @@
 import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors.js';
 import { applySqliteMigrations } from '../../../src/store/sqlite/migrate.js';
-import { workerWriter } from '../../../src/store/sqlite/writer.js';
+import { spawnWorker, type WriterThread, workerWriter } from '../../../src/store/sqlite/writer.js';
 import { createSqliteStore } from '../../../src/store/sqlite.js';
 import type { UsageRecord } from '../../../src/store/types.js';
+import { trackWriteHealth } from '../../../src/store/write-health.js';
 
 const DAY = 'd:2026-11-26';
 const MONTH = 'm:2026-11';
@@ -112,21 +115,117 @@ describe('the SQLite write worker', () => {
     }
   });
 
-  it('rejects the calls of a worker that failed, and starts a new one for the next call', async () => {
+  it('rejects the calls of a worker that failed, refuses at once for the restart pause, then starts a new one', async () => {
     const dir = join(tempDb(), '..', 'later');
     const path = join(dir, 't.db');
-    const writer = workerWriter(path);
+    let now = 1_000_000;
+    let started = 0;
+    const writer = workerWriter(path, {
+      clock: () => now,
+      spawn: (data) => {
+        started++;
+        return spawnWorker(data);
+      },
+    });
     try {
       await expect(writer.settle(usage('a'), [DAY])).rejects.toThrow(/SQLite write worker/);
+      // Within the pause: the same error, and no new thread that would fail the same way.
       await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/SQLite write worker/);
+      expect(started).toBe(1);
       mkdirSync(dir);
       const db = new Database(path);
       applySqliteMigrations(db);
       db.close();
-      expect(await writer.settle(usage('c'), [DAY])).toEqual({ [DAY]: { spentUsd: 0.01, reservedUsd: 0 } });
+      now += 999;
+      await expect(writer.settle(usage('c'), [DAY])).rejects.toThrow(/SQLite write worker/);
+      expect(started).toBe(1);
+      now += 1;
+      expect(await writer.settle(usage('d'), [DAY])).toEqual({ [DAY]: { spentUsd: 0.01, reservedUsd: 0 } });
+      expect(started).toBe(2);
     } finally {
       await writer.close();
     }
+  });
+
+  it('reports on health the error of a worker that fails, though the main connection still writes', async () => {
+    const path = tempDb();
+    const failing = () => new Worker("throw new Error('the worker module failed to load')", { eval: true });
+    const store = createSqliteStore(path, { writer: { spawn: failing, restartPauseMs: 0 } });
+    await store.init();
+    const { store: tracked, health } = trackWriteHealth(store, () => Date.UTC(2026, 10, 26));
+    try {
+      await expect(tracked.settle(usage('a'), [DAY, MONTH])).rejects.toMatchObject({
+        code: 'store_unavailable',
+      });
+      await health.probe();
+      expect(health.failure()?.error).toMatch(/the worker module failed to load/);
+      // The main connection is fine: a probe there would have called the store healthy.
+      expect(await store.claimOnce('other', 'x', 1)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails only the batch whose call cannot be cloned, and the worker goes on', async () => {
+    const path = tempDb();
+    const store = createSqliteStore(path);
+    await store.init();
+    try {
+      const unclonable = { ...usage('fn'), userAgent: (() => 'x') as unknown as string };
+      await expect(store.settle(unclonable, [DAY])).rejects.toMatchObject({ code: 'store_unavailable' });
+      expect(await store.settle(usage('after'), [DAY])).toEqual({
+        [DAY]: { spentUsd: 0.01, reservedUsd: 0 },
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails the calls waiting on a worker whose message cannot be read, and replaces it', async () => {
+    const fake = Object.assign(new EventEmitter(), {
+      postMessage: () => {},
+      ref: () => {},
+      unref: () => {},
+      terminated: 0,
+      terminate() {
+        this.terminated++;
+        return Promise.resolve(1);
+      },
+    });
+    let started = 0;
+    const writer = workerWriter(tempDb(), {
+      restartPauseMs: 0,
+      spawn: () => {
+        started++;
+        return fake as unknown as WriterThread;
+      },
+    });
+    const waiting = writer.settle(usage('a'), [DAY]);
+    await new Promise((resolve) => setImmediate(resolve)); // the batch is posted
+    fake.emit('messageerror', new Error('could not deserialize'));
+    await expect(waiting).rejects.toThrow(/cannot be read: could not deserialize/);
+    expect(fake.terminated).toBe(1);
+    void writer.settle(usage('b'), [DAY]).catch(() => {});
+    expect(started).toBe(2);
+  });
+
+  it('fails a batch the worker does not answer within the deadline, and replaces the worker', async () => {
+    let started = 0;
+    const exited: Promise<number>[] = [];
+    const hanging = () => {
+      started++;
+      const w = new Worker("require('node:worker_threads').parentPort.on('message', () => {})", {
+        eval: true,
+      });
+      exited.push(new Promise((resolve) => w.once('exit', resolve)));
+      return w;
+    };
+    const writer = workerWriter(tempDb(), { deadlineMs: 50, restartPauseMs: 0, spawn: hanging });
+    await expect(writer.settle(usage('a'), [DAY])).rejects.toThrow(/did not answer within 50 ms/);
+    await exited[0]; // terminated, not left hanging
+    await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/did not answer within 50 ms/);
+    expect(started).toBe(2);
+    await exited[1];
   });
 
   it('loses no acknowledged usage record when the process is killed with batches in flight', () => {
