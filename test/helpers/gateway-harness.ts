@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type Clock, systemClock } from '../../src/clock.js';
 import { buildKeyIndex, loadConfig } from '../../src/config/load/load.js';
@@ -14,12 +17,13 @@ import { createMetrics } from '../../src/ops/metrics.js';
 import { createDisableView, type DisableView } from '../../src/policy/disables.js';
 import { createGateway, type Gateway } from '../../src/proxy/gateway.js';
 import type { UploadLimits } from '../../src/proxy/upload-holds.js';
+import type { BudgetWriter } from '../../src/store/sqlite/writer.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
 
 /**
  * The gateway on a real node:http server on 127.0.0.1:0, with its deps built the way server.ts
- * builds them: a config from YAML text, an in-memory SQLite store, the disable view, metrics and a
+ * builds them: a config from YAML text, an in-memory SQLite store (or a temporary file), the disable view, metrics and a
  * logger whose lines the test can read. `{{hash:NAME}}` in the YAML becomes the hash of a freshly
  * minted key, whose plaintext is in `keys.NAME`.
  */
@@ -34,6 +38,11 @@ export interface HarnessOptions {
   logLevel?: string;
   /** The upload bytes held at once, per key and in all (default src/proxy/upload-holds.ts's). */
   uploadLimits?: UploadLimits;
+  /**
+   * A SQLite file in a temporary directory instead of `:memory:`: reserve and settle then run in
+   * the write worker (src/store/sqlite/writer.ts), whose handle is `writer`.
+   */
+  fileStore?: boolean;
 }
 
 export interface Harness {
@@ -44,6 +53,8 @@ export interface Harness {
   keys: Record<string, string>;
   gateway: Gateway;
   store: Store;
+  /** The SQLite write worker's writer (`fileStore` only). */
+  writer?: BudgetWriter;
   disables: DisableView;
   deps: GatewayDeps;
   /** Every JSON log line written so far, raw. */
@@ -100,8 +111,19 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
   const masker = createSecretMasker(upstreamSecretsOf(current.config, env));
   const log = createLogger({ level: opts.logLevel ?? 'info', destination: sink, masker });
   let store = opts.store;
+  let writer: BudgetWriter | undefined;
+  const dir = !store && opts.fileStore ? mkdtempSync(join(tmpdir(), 'tollgate-harness-')) : undefined;
   if (!store) {
-    store = createSqliteStore(':memory:', { clock });
+    store = dir
+      ? createSqliteStore(join(dir, 'tollgate.db'), {
+          clock,
+          writer: {
+            onWriter: (w) => {
+              writer = w;
+            },
+          },
+        })
+      : createSqliteStore(':memory:', { clock });
     await store.init();
   }
   const records: UsageRecord[] = [];
@@ -143,6 +165,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
     keys,
     gateway,
     store,
+    ...(writer ? { writer } : {}),
     disables,
     deps,
     logLines,
@@ -165,6 +188,7 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
       await gateway.drain(1_000);
       disables.stop();
       if (ownStore) await store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
