@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, mintKey } from '../../src/keys/format.js';
 import { openStore } from '../../src/store/open.js';
 import { storeFailure } from '../../src/store/store-unavailable.js';
-import { startTestServer, type TestServer } from '../helpers/server-harness.js';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server-harness.js';
 
 const key = mintKey();
 const otherKey = mintKey();
@@ -103,7 +103,12 @@ describe('operations endpoints', () => {
 
   it('counts requests and spend by key name in /metrics without ever showing a key', async () => {
     expect((await chat(key)).status).toBe(200);
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    // Metrics are counted once the request has settled, which can come just after the answer.
+    let text = '';
+    await waitFor(async () => {
+      text = await (await fetch(`${gw.url}/metrics`)).text();
+      return /tollgate_spend_usd_total\{key="cursor-dev",model="small"\} 0\.002/.test(text);
+    }).catch(() => {});
     expect(text).toMatch(/tollgate_requests_total\{key="cursor-dev",model="small",status="200"\} \d+/);
     expect(text).toMatch(/tollgate_spend_usd_total\{key="cursor-dev",model="small"\} 0\.002/);
     expect(text).toContain('tollgate_config_last_reload_successful 1');
