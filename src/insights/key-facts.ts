@@ -1,5 +1,5 @@
 import { networkOf, userAgentFamily } from '../slack/client-fingerprint.js';
-import type { InsightGroup } from '../store/insight-types.js';
+import { INSIGHT_SUMS, type InsightGroup } from '../store/insight-types.js';
 
 /** The store's groups (key × model × client) folded per key: per model, per client, and totals. */
 export interface KeyFacts {
@@ -12,28 +12,7 @@ export interface KeyFacts {
   clients: Map<string, { family: string; network: string; requests: number; costUsd: number }>;
 }
 
-const SUMMED = [
-  'requests',
-  'errors',
-  'withInput',
-  'inputTokens',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'outputTokens',
-  'costUsd',
-  'longRequests',
-  'longCostUsd',
-  'smallRequests',
-  'smallInputTokens',
-  'smallCachedTokens',
-  'smallCacheWriteTokens',
-  'smallOutputTokens',
-  'smallCostUsd',
-  'cappedRequests',
-  'cappedCostUsd',
-  'offHoursRequests',
-  'offHoursCostUsd',
-] as const;
+const SUMMED = INSIGHT_SUMS;
 
 function empty(key: string, model: string): InsightGroup {
   const g = { key, model, userAgent: null, ip: null } as InsightGroup;

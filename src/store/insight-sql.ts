@@ -1,5 +1,12 @@
 import { type InsightPlan, planInsightRead, type RawRange } from './insight-plan.js';
-import type { InsightGroup, InsightQuery, PrefixGroup, RepeatRecord } from './insight-types.js';
+import {
+  INSIGHT_SUMS,
+  type InsightGroup,
+  type InsightQuery,
+  type InsightSum,
+  type PrefixGroup,
+  type RepeatRecord,
+} from './insight-types.js';
 
 /**
  * The SQL of the insight aggregates, one text for both stores: the period, thresholds and time
@@ -167,29 +174,8 @@ export function combineGroups(rows: readonly Raw[]): InsightGroup[] {
   return groups;
 }
 
-type SummedField = Exclude<keyof InsightGroup, 'key' | 'model' | 'userAgent' | 'ip'>;
-const SUMMED_FIELDS: readonly SummedField[] = [
-  'requests',
-  'errors',
-  'withInput',
-  'inputTokens',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'outputTokens',
-  'costUsd',
-  'longRequests',
-  'longCostUsd',
-  'smallRequests',
-  'smallInputTokens',
-  'smallCachedTokens',
-  'smallCacheWriteTokens',
-  'smallOutputTokens',
-  'smallCostUsd',
-  'cappedRequests',
-  'cappedCostUsd',
-  'offHoursRequests',
-  'offHoursCostUsd',
-];
+type SummedField = InsightSum;
+const SUMMED_FIELDS = INSIGHT_SUMS;
 const OFF_FIELDS: readonly SummedField[] = ['offHoursRequests', 'offHoursCostUsd'];
 const USD_FIELDS: readonly SummedField[] = SUMMED_FIELDS.filter((f) => f.endsWith('Usd'));
 

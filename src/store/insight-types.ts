@@ -63,6 +63,31 @@ export interface InsightGroup {
   offHoursCostUsd: number;
 }
 
+/** The numeric fields of an `InsightGroup`: what adds up across records, days and groups. */
+export type InsightSum = Exclude<keyof InsightGroup, 'key' | 'model' | 'userAgent' | 'ip'>;
+export const INSIGHT_SUMS: readonly InsightSum[] = [
+  'requests',
+  'errors',
+  'withInput',
+  'inputTokens',
+  'cachedTokens',
+  'cacheWriteTokens',
+  'outputTokens',
+  'costUsd',
+  'longRequests',
+  'longCostUsd',
+  'smallRequests',
+  'smallInputTokens',
+  'smallCachedTokens',
+  'smallCacheWriteTokens',
+  'smallOutputTokens',
+  'smallCostUsd',
+  'cappedRequests',
+  'cappedCostUsd',
+  'offHoursRequests',
+  'offHoursCostUsd',
+];
+
 /** A record whose request fingerprint occurs at least twice for its key in the period. */
 export interface RepeatRecord {
   key: string;
