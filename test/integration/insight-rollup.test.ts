@@ -26,8 +26,9 @@ import { createPostgresStore } from '../../src/store/postgres.js';
 import { applySqliteMigrations } from '../../src/store/sqlite/migrate.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../../src/store/types.js';
-import { USAGE_COLUMN_NAMES, usageColumnValues } from '../../src/store/usage-columns.js';
+import { completeUsage, USAGE_COLUMN_NAMES, usageColumnValues } from '../../src/store/usage-columns.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { waitFor } from '../helpers/server-harness.js';
 
 /**
  * The insight rollup (usage_insight_days, docs/insights.md#cost) on both stores: it equals the
@@ -446,3 +447,106 @@ describe.each(backends)('insight rollup', (make) => {
     expect(rounded(storedRollup(await backend.rollup()))).toEqual(rounded(expectedRollup(changed)));
   });
 });
+
+/**
+ * PostgreSQL's leased settle (migration 21) sums a batch's records into the rollup in its own
+ * statement, one upsert per rollup row, and the trigger skips those records: counted once, not
+ * twice and not never. The trigger still keeps every other write, also in the same transaction.
+ */
+describe.skipIf(process.env.TOLLGATE_TEST_SKIP_PG === '1')(
+  'insight rollup of leased settles (PostgreSQL)',
+  () => {
+    let db: TestDatabase;
+    let store: Store;
+    const query = async (sql: string, values: unknown[] = []) => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        return (await c.query(sql, values)).rows as Record<string, unknown>[];
+      } finally {
+        await c.end();
+      }
+    };
+    beforeAll(async () => {
+      db = await createTestDatabase('tollgate_rollup_leased');
+      // Counts the calls of each function, so the test can see the leased settle ran.
+      await query(`ALTER DATABASE ${db.name} SET track_functions = 'pl'`);
+      store = createPostgresStore(db.url, { poolSize: 4 });
+      await store.init();
+    }, 60_000);
+    afterAll(async () => {
+      await store.close();
+      await db.drop();
+    });
+
+    it('adds the records settled from budget leases once each, batch by batch', async () => {
+      const PERIODS = ['d:2026-10-23'];
+      const windows = [{ period: 'd:2026-10-23', limitUsd: 1_000 }];
+      const records = randomRecords(23, 400).filter((r) => r.key !== '');
+      const through = async (r: UsageRecord) => {
+        const ok = await store.reserve({
+          id: r.requestId,
+          key: r.key,
+          amountUsd: 0.25,
+          windows,
+          periods: PERIODS,
+          leaseUntil: Date.now() + 600_000,
+        });
+        expect(ok.ok).toBe(true);
+        await store.settle(r, PERIODS);
+      };
+      // Small waves make the four keys busy; their leases serve the rest, settled in batches.
+      let i = 0;
+      while (i < 200 && (store.leaseHoldings?.().leases ?? 0) < 4) {
+        await Promise.all(records.slice(i, i + 8).map(through));
+        i += 8;
+      }
+      expect(store.leaseHoldings?.().leases).toBe(4);
+      for (; i < records.length; i += 64) await Promise.all(records.slice(i, i + 64).map(through));
+      const leasedCalls = async () =>
+        Number(
+          (
+            await query(
+              "SELECT calls::int AS n FROM pg_stat_user_functions WHERE funcname = 'tollgate_settle_leased'",
+            )
+          )[0]?.n ?? 0,
+        );
+      // A backend reports its counts when it goes idle, within seconds.
+      await waitFor(async () => (await leasedCalls()) > 0, 20_000);
+      const rows = await query('SELECT * FROM usage_insight_days');
+      expect(rounded(storedRollup(rows))).toEqual(rounded(expectedRollup(records)));
+    });
+
+    it('keeps the trigger for the writes after a leased settle in the same transaction', async () => {
+      const before = storedRollup(await query('SELECT * FROM usage_insight_days'));
+      const leasedOne = record({ requestId: 'tx-leased', key: 'z', ts: START + 5 * HOUR, costUsd: 0.5 });
+      const plain = record({ requestId: 'tx-plain', key: 'z', ts: START + 5 * HOUR, costUsd: 0.25 });
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query('BEGIN');
+        const { requestId, costUsd, ...rest } = completeUsage(leasedOne);
+        const item = {
+          id: requestId,
+          ...rest,
+          cost: String(costUsd),
+          release: '0',
+          lease: 'lease:none',
+          periods: [],
+        };
+        await c.query('SELECT * FROM tollgate_settle_leased($1::jsonb)', [JSON.stringify([item])]);
+        await c.query(
+          `INSERT INTO usage (${USAGE_COLUMN_NAMES.join(', ')}) VALUES (${USAGE_COLUMN_NAMES.map((_, i) => `$${i + 1}`).join(', ')})`,
+          usageColumnValues(plain, (col, v) => (col === 'cost_usd' ? String(v) : v)),
+        );
+        await c.query('COMMIT');
+      } finally {
+        await c.end();
+      }
+      const after = storedRollup(await query('SELECT * FROM usage_insight_days'));
+      const id = [START, 'z', 'small-model', 'OpenAI/JS 6.1.0', '10.0.0.1'].join('|');
+      expect(before.get(id)).toBeUndefined();
+      expect(after.get(id)).toMatchObject({ requests: 2, n5: 2, cost_usd: 0.75, c5: 0.75 });
+    });
+  },
+);

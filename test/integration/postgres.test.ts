@@ -37,7 +37,9 @@ describe('postgres store', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    store = createPostgresStore(db.url, { clock: () => T0 });
+    // The database's own per-request paths, counted exactly: without budget or rate leases, which
+    // a timer may grant when calls come fast (their tests: postgres-leases*, postgres-rate-leases).
+    store = createPostgresStore(db.url, { clock: () => T0, leaseHorizonMs: 0 });
     await store.init();
   });
   afterAll(async () => {

@@ -23,6 +23,7 @@ import { MIGRATION_17 } from './v17.js';
 import { MIGRATION_18 } from './v18.js';
 import { MIGRATION_19 } from './v19.js';
 import { MIGRATION_20 } from './v20.js';
+import { MIGRATION_21 } from './v21.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -44,4 +45,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_18,
   MIGRATION_19,
   MIGRATION_20,
+  MIGRATION_21,
 ];

@@ -24,8 +24,8 @@ import type { Migration } from '../migration.js';
  *   takes a lock that holds back inserts until this migration commits, so none is missed.
  */
 
-const HOURS = Array.from({ length: 24 }, (_, h) => h);
-const SUM_NAMES = [
+export const HOURS = Array.from({ length: 24 }, (_, h) => h);
+export const SUM_NAMES = [
   'requests',
   'errors',
   'with_input',
@@ -45,11 +45,11 @@ const SUM_NAMES = [
   'capped_requests',
   'capped_cost_usd',
 ];
-const SUMS = SUM_NAMES.join(', ');
-const HOUR_COLUMNS = `${HOURS.map((h) => `n${h}`).join(', ')}, ${HOURS.map((h) => `c${h}`).join(', ')}`;
+export const SUMS = SUM_NAMES.join(', ');
+export const HOUR_COLUMNS = `${HOURS.map((h) => `n${h}`).join(', ')}, ${HOURS.map((h) => `c${h}`).join(', ')}`;
 
 /** The sums of one record `r`, in the order of SUM_NAMES. */
-function recordSums(r: string): string[] {
+export function recordSums(r: string): string[] {
   const long = `${r}.input_tokens >= 32000`;
   const small = `${r}.input_tokens > 0 AND ${r}.input_tokens < 1000 AND ${r}.output_tokens < 1000`;
   const capped = `${r}.output_limit > 0 AND ${r}.output_tokens >= ${r}.output_limit`;
@@ -76,10 +76,10 @@ function recordSums(r: string): string[] {
   ];
 }
 
-const GROUP = 'key, day, model, user_agent, ip';
-const groupOf = (r: string) =>
+export const GROUP = 'key, day, model, user_agent, ip';
+export const groupOf = (r: string) =>
   `${r}.key, ${r}.ts - ${r}.ts % 86400000, coalesce(${r}.model, ''), coalesce(${r}.user_agent, ''), coalesce(${r}.ip, '')`;
-const hourOf = (r: string) => `${r}.ts % 86400000 / 3600000`;
+export const hourOf = (r: string) => `${r}.ts % 86400000 / 3600000`;
 
 const addFunction = `CREATE FUNCTION tollgate_insight_days_add(u usage, s integer) RETURNS void
     LANGUAGE plpgsql AS $fn$
