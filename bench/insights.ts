@@ -7,15 +7,28 @@
  *   BENCH_RECORDS=50000 npm run bench:insights  # a quick smoke run
  *   BENCH_STORES=sqlite npm run bench:insights  # one store only (sqlite, postgres)
  *   BENCH_KEEP=1 npm run bench:insights         # keep the SQLite file and the PostgreSQL database
+ *   BENCH_REUSE=1 npm run bench:insights        # fill once, then time the read path again and again
+ *   BENCH_RUNS=10 npm run bench:insights        # more timed runs than 3 (on a loaded machine)
+ *
+ * BENCH_REUSE keeps the filled store under a name of its size (tollgate-bench-insights-R-K.db in
+ * the temporary directory, database tollgate_bench_insights_R_K) and, on the next run with the
+ * same BENCH_RECORDS and BENCH_KEYS, opens it (migrating it as the store's init does) instead of
+ * filling another: filling 1,000,000 records takes minutes, a read a few seconds. Remove them by
+ * hand (rm, dropdb) when done.
  *
  * The records mix the patterns insights look for: most requests unique, a few loops of one
  * request, retries after a 500, long prompt prefixes (half of them cached), two clients on some
  * keys, night-time traffic, long inputs. Filling writes the usage rows with the store's own column
  * mapping (src/store/usage-columns.ts) in large transactions, not one settle per record: the fill
- * is not what is measured. PostgreSQL is the machine's (TOLLGATE_TEST_PG_URL or 127.0.0.1:5432),
- * in a database made and dropped here.
+ * is not what is measured; the PostgreSQL rollup is then compacted as service keeps it (see
+ * fillPostgres). PostgreSQL is the machine's (TOLLGATE_TEST_PG_URL or 127.0.0.1:5432), in a
+ * database made and dropped here (kept with BENCH_KEEP or BENCH_REUSE).
+ *
+ * Each run prints its elapsed time and this process's CPU (all of SQLite's work) and, when the
+ * PostgreSQL server runs on this machine, the CPU of the database's backends read from /proc: on
+ * a loaded machine the CPU figures are steadier than the elapsed ones.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +41,7 @@ import { createPostgresStore } from '../src/store/postgres.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import type { Store, UsageRecord } from '../src/store/types.js';
 import { USAGE_COLUMN_NAMES, usageColumnValues } from '../src/store/usage-columns.js';
+import { cpuOf } from './lib/proc-stats.js';
 
 /** The columns every record here fills (the media columns stay at their defaults). */
 const COLUMNS = USAGE_COLUMN_NAMES.join(', ');
@@ -35,6 +49,9 @@ const COLUMNS = USAGE_COLUMN_NAMES.join(', ');
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
+const REUSE = Boolean(process.env.BENCH_REUSE);
+/** Timed runs per store: the first reads from a cold cache, the others warm. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const PG_ADMIN = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DAY_MS = 86_400_000;
 const END = Date.UTC(2026, 10, 27, 0, 0, 0);
@@ -147,75 +164,157 @@ async function fillPostgres(url: string): Promise<void> {
     // As autovacuum leaves an insert-only table in service (PostgreSQL 13+): with the visibility
     // map set, the fingerprint index answers the repeats read on its own (index-only scan).
     await c.query('VACUUM ANALYZE usage');
-    // The fill rewrote each rollup row once per record; in service autovacuum keeps up with it.
-    await c.query('VACUUM ANALYZE usage_insight_days');
+    // The fill rewrote each rollup row once per record (about 11 times, in back-to-back
+    // transactions, faster than autovacuum runs), leaving the table ten times its live size
+    // (586 MB for 89,000 rows of ~610 bytes). In service the same updates come over 30 days with
+    // autovacuum between them, and the freed room is reused: the table stays near its live size.
+    // VACUUM FULL writes the same rows compactly, as service would hold them.
+    await c.query('VACUUM FULL ANALYZE usage_insight_days');
   } finally {
     await c.end();
   }
 }
 
-async function time(name: string, store: Store, config: Config): Promise<void> {
+/**
+ * CPU so far of each backend serving database `name`, by pid, from /proc: only when PostgreSQL
+ * runs on this machine (the pid is a postgres process here), otherwise null.
+ */
+async function backendCpu(admin: pg.Client, name: string): Promise<Map<number, number> | null> {
+  const { rows } = await admin.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+    [name],
+  );
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('postgres')) return null;
+      out.set(pid, cpuOf([pid]));
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+
+/** How a run is measured beyond this process: the database's backends' CPU, when readable. */
+interface DbProbe {
+  admin: pg.Client;
+  name: string;
+}
+
+async function time(name: string, store: Store, config: Config, db?: DbProbe): Promise<void> {
   const times: number[] = [];
   const cpu: number[] = [];
+  const dbCpu: Array<number | null> = [];
   let found = 0;
-  for (let run = 0; run < 3; run++) {
+  for (let run = 0; run < RUNS; run++) {
+    const before = db ? await backendCpu(db.admin, db.name) : null;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const findings = await computeInsights({ store, config, since: END - 30 * DAY_MS, until: END });
     times.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
+    const after = db ? await backendCpu(db.admin, db.name) : null;
+    // A backend opened during the run counts from its start (the admin connection is in no run).
+    dbCpu.push(
+      before && after
+        ? [...after].reduce((sum, [pid, us]) => sum + us - (before.get(pid) ?? 0), 0) / 1000
+        : null,
+    );
     found = findings.length;
   }
   const [first, ...warm] = times;
-  // This process's CPU: all of SQLite's work (it runs in process), none of PostgreSQL's. On a
-  // loaded machine it is steadier than the elapsed time.
+  // This process's CPU: all of SQLite's work (it runs in process), none of PostgreSQL's; that is
+  // the database backends' CPU (insight reads plan no parallel workers, so it is all of it). On a
+  // loaded machine they are steadier than the elapsed time.
+  const dbText =
+    dbCpu.every((t) => t !== null) && db
+      ? `, database CPU ${dbCpu.map((t) => t.toFixed(0)).join(', ')} ms`
+      : '';
   console.log(
-    `${name}: insights --since 30d over ${RECORDS.toLocaleString('en-US')} records, ${KEYS} keys: first ${first?.toFixed(0)} ms, then ${warm.map((t) => t.toFixed(0)).join(' ms, ')} ms (process CPU ${cpu.map((t) => t.toFixed(0)).join(', ')} ms); ${found} findings; load average ${loadavg()[0]?.toFixed(1)}`,
+    `${name}: insights --since 30d over ${RECORDS.toLocaleString('en-US')} records, ${KEYS} keys: first ${first?.toFixed(0)} ms, then ${warm.map((t) => t.toFixed(0)).join(' ms, ')} ms (process CPU ${cpu.map((t) => t.toFixed(0)).join(', ')} ms${dbText}); ${found} findings; load average ${loadavg()[0]?.toFixed(1)}`,
   );
 }
 
 async function main(): Promise<void> {
   const config = benchConfig();
   if (STORES.includes('sqlite')) {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-insights-'));
+    const dir = REUSE ? tmpdir() : mkdtempSync(join(tmpdir(), 'tollgate-bench-insights-'));
+    const path = join(dir, REUSE ? `tollgate-bench-insights-${RECORDS}-${KEYS}.db` : 'tollgate.db');
     try {
-      const path = join(dir, 'tollgate.db');
-      const init = createSqliteStore(path);
-      await init.init();
-      await init.close();
-      const t0 = performance.now();
-      fillSqlite(path);
-      console.log(`sqlite: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const filled = REUSE && existsSync(path) && sqliteCount(path) === RECORDS;
+      if (!filled) {
+        if (REUSE) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+        const init = createSqliteStore(path);
+        await init.init();
+        await init.close();
+        const t0 = performance.now();
+        fillSqlite(path);
+        console.log(`sqlite: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } else console.log(`sqlite: reusing ${path}`);
       const store = createSqliteStore(path);
       await store.init();
       await time('sqlite', store, config);
       await store.close();
     } finally {
-      if (process.env.BENCH_KEEP) console.log(`kept ${dir}`);
+      if (REUSE) console.log(`kept ${path}`);
+      else if (process.env.BENCH_KEEP) console.log(`kept ${dir}`);
       else rmSync(dir, { recursive: true, force: true });
     }
   }
   if (STORES.includes('postgres')) {
-    const name = `tollgate_bench_insights_${process.pid}`;
+    const name = REUSE
+      ? `tollgate_bench_insights_${RECORDS}_${KEYS}`
+      : `tollgate_bench_insights_${process.pid}`;
     const admin = new pg.Client({ connectionString: PG_ADMIN });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
     const url = new URL(PG_ADMIN);
     url.pathname = `/${name}`;
+    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+    const filled = REUSE && exists && (await postgresCount(url.toString())) === RECORDS;
+    if (REUSE && exists && !filled) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+    if (!filled) await admin.query(`CREATE DATABASE ${name}`);
     try {
       const store = createPostgresStore(url.toString(), { poolSize: 4 });
       await store.init();
-      const t0 = performance.now();
-      await fillPostgres(url.toString());
-      console.log(`postgres: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      await time('postgres', store, config);
+      if (!filled) {
+        const t0 = performance.now();
+        await fillPostgres(url.toString());
+        console.log(`postgres: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } else console.log(`postgres: reusing database ${name}`);
+      await time('postgres', store, config, { admin, name });
       await store.close();
     } finally {
-      if (process.env.BENCH_KEEP) console.log(`kept database ${name}`);
+      if (REUSE || process.env.BENCH_KEEP) console.log(`kept database ${name}`);
       else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     }
+  }
+}
+
+/** The records of a kept SQLite file (0 for one without the table). */
+function sqliteCount(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM usage').get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** The records of a kept PostgreSQL database (0 for one without the table). */
+async function postgresCount(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return Number((await c.query('SELECT count(*) AS n FROM usage')).rows[0].n);
+  } catch {
+    return 0;
+  } finally {
+    await c.end();
   }
 }
 
