@@ -86,15 +86,20 @@ export async function computeInsights(input: InsightsInput): Promise<Finding[]> 
     periodMs: until - since,
     inputAtRank: (key, rank) => store.inputTokensAtRank(key, since, until, rank),
   };
-  const out: Finding[] = [];
-  for (const facts of keys) {
-    const drafts = await keyDrafts(facts, ctx, repeats.get(facts.key) ?? [], prefixes.get(facts.key) ?? [], {
-      timeZone,
-      maxDayUsd: maxDay.get(facts.key) ?? 0,
-    });
-    out.push(...shown(drafts, facts.total.costUsd));
-  }
-  return out;
+  // Every key's rules at once: the ranks long_context asks for arrive at the store together,
+  // which PostgreSQL reads in one statement (postgres/insight-queries.ts), not a round trip each.
+  const perKey = await Promise.all(
+    keys.map(async (facts) =>
+      shown(
+        await keyDrafts(facts, ctx, repeats.get(facts.key) ?? [], prefixes.get(facts.key) ?? [], {
+          timeZone,
+          maxDayUsd: maxDay.get(facts.key) ?? 0,
+        }),
+        facts.total.costUsd,
+      ),
+    ),
+  );
+  return perKey.flat();
 }
 
 async function keyDrafts(

@@ -48,8 +48,10 @@ export async function longContext(facts: KeyFacts, ctx: RuleContext): Promise<Dr
   const t = facts.total;
   if (t.longRequests < MIN_REQUESTS || t.longCostUsd < LONG_SHARE * t.costUsd) return null;
   const withInput = t.withInput;
-  const median = await ctx.inputAtRank(facts.key, Math.floor((withInput - 1) / 2));
-  const p95 = await ctx.inputAtRank(facts.key, Math.max(0, Math.ceil(0.95 * withInput) - 1));
+  const [median, p95] = await Promise.all([
+    ctx.inputAtRank(facts.key, Math.floor((withInput - 1) / 2)),
+    ctx.inputAtRank(facts.key, Math.max(0, Math.ceil(0.95 * withInput) - 1)),
+  ]);
   const { input } = split(facts, ctx);
   return {
     key: facts.key,

@@ -180,6 +180,12 @@ const OFF_FIELDS: readonly SummedField[] = ['offHoursRequests', 'offHoursCostUsd
 const USD_FIELDS: readonly SummedField[] = SUMMED_FIELDS.filter((f) => f.endsWith('Usd'));
 
 /**
+ * The keys before a given key, or from it on: every key's repeats lie in one of the two halves,
+ * read side by side (postgres/insight-queries.ts). The key is the parameter, so not with `key`.
+ */
+export type KeyHalf = 'below' | 'from';
+
+/**
  * Every record of a fingerprint its key sent at least twice in the period, oldest first. The
  * repeated pairs come from the fingerprint index alone (it holds key, fingerprint and time); the
  * records of each are then read from the same index's narrow range, so only the few repeated
@@ -187,8 +193,9 @@ const USD_FIELDS: readonly SummedField[] = SUMMED_FIELDS.filter((f) => f.endsWit
  * loop (CROSS JOIN keeps that order) and the index is named: the (key, ts) index would read the
  * key's whole period for each pair.
  */
-export function repeatsSql(q: InsightQuery, p: Placeholder): string {
-  const pairs = `SELECT key, request_fp FROM usage WHERE ${whereByFingerprint(q, p)} AND request_fp IS NOT NULL
+export function repeatsSql(q: InsightQuery, p: Placeholder, keys?: KeyHalf): string {
+  const half = keys === undefined ? '' : ` AND key ${keys === 'below' ? '<' : '>='} ${p}`;
+  const pairs = `SELECT key, request_fp FROM usage WHERE ${whereByFingerprint(q, p)}${half} AND request_fp IS NOT NULL
       GROUP BY key, request_fp HAVING count(*) >= 2`;
   const period = `u.ts >= ${int(q.since)} AND u.ts < ${int(q.until)}`;
   if (p === '?') {
@@ -224,11 +231,9 @@ export function prefixesSql(q: InsightQuery, p: Placeholder): string {
     GROUP BY key, coalesce(model, '')`;
 }
 
-export function rankSql(p: '?' | '$'): string {
-  const [k, s, u, r] = p === '?' ? ['?', '?', '?', '?'] : ['$1', '$2', '$3', '$4'];
-  return `SELECT input_tokens FROM usage WHERE key = ${k} AND ts >= ${s} AND ts < ${u} AND input_tokens > 0
-    ORDER BY input_tokens LIMIT 1 OFFSET ${r}`;
-}
+/** Input tokens at a rank of a key's records of a period, on SQLite (PostgreSQL: createRankReads). */
+export const RANK_SQL = `SELECT input_tokens FROM usage WHERE key = ? AND ts >= ? AND ts < ? AND input_tokens > 0
+    ORDER BY input_tokens LIMIT 1 OFFSET ?`;
 
 /** A row of any driver: sums may be numbers, bigint strings or numeric strings. */
 type Raw = Record<string, unknown>;

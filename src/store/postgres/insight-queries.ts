@@ -2,7 +2,6 @@ import {
   combineGroups,
   plannedGroupsSql,
   prefixesSql,
-  rankSql,
   repeatsSql,
   rowOfPrefix,
   rowOfRepeat,
@@ -45,11 +44,17 @@ const INSIGHT_WORK_MEM = '16MB';
  * jit off: the repeats read's estimate (a third of the fingerprints repeated, where a few are)
  * prices it high enough to compile it, which took ~1 s of a ~2.4 s read (EXPLAIN ANALYZE on
  * bench/insights.ts's data); these reads gain nothing from it.
+ *
+ * No parallel workers: the reads of one period already run side by side, one connection each
+ * (insightFacts). The per-client aggregate planned workers for itself, whose partial sums of
+ * every client were then gathered and summed again: on bench/insights.ts's data (2 CPUs) it took
+ * 370–435 ms alone against 230–250 ms without them, and the workers took CPU from the
+ * fingerprint read that the whole answer waits for.
  */
 function readLong<T>(pool: Pool, sql: string, args: unknown[]): Promise<T[]> {
   return inTransaction(pool, async (c) => {
     await c.query(
-      `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${INSIGHT_STATEMENT_TIMEOUT_MS}; SET LOCAL work_mem = '${INSIGHT_WORK_MEM}'; SET LOCAL jit = off`,
+      `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${INSIGHT_STATEMENT_TIMEOUT_MS}; SET LOCAL work_mem = '${INSIGHT_WORK_MEM}'; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0`,
     );
     // The client's own timeout (the pool's query_timeout) is raised with it.
     const query = { text: sql, values: args, query_timeout: INSIGHT_STATEMENT_TIMEOUT_MS + 1_000 };
@@ -57,12 +62,42 @@ function readLong<T>(pool: Pool, sql: string, args: unknown[]): Promise<T[]> {
   });
 }
 
+/**
+ * The repeats read walks the fingerprint index over the whole period, the longest of the reads
+ * (~0.5 s of CPU over bench/insights.ts's 1,000,000 records): for every key it is read as two
+ * halves side by side, split at the middle key of the planner's histogram of usage.key (no
+ * histogram yet, or one key asked: one read).
+ */
+async function repeatsRead(pool: Pool, q: InsightQuery): Promise<Record<string, unknown>[]> {
+  if (q.key !== undefined) return readLong(pool, repeatsSql(q, '$1'), [q.key]);
+  const middle = await middleKey(pool);
+  if (middle === null) return readLong(pool, repeatsSql(q, '$1'), []);
+  const halves = await Promise.all(
+    (['below', 'from'] as const).map((half) =>
+      readLong<Record<string, unknown>>(pool, repeatsSql(q, '$1', half), [middle]),
+    ),
+  );
+  return halves.flat();
+}
+
+/** The middle bound of the planner's histogram of usage.key (ANALYZE keeps it), or null. */
+async function middleKey(pool: Pool): Promise<string | null> {
+  const { rows } = await guarded(() =>
+    pool.query<{ key: string | null }>(
+      `SELECT b[(cardinality(b) + 1) / 2] AS key
+        FROM (SELECT histogram_bounds::text::text[] AS b FROM pg_stats
+          WHERE schemaname = current_schema() AND tablename = 'usage' AND attname = 'key') s`,
+    ),
+  );
+  return rows[0]?.key ?? null;
+}
+
 export async function insightFacts(pool: Pool, q: InsightQuery): Promise<InsightFacts> {
   const args = q.key === undefined ? [] : [q.key];
   // The rollup and the records it is combined with are read in one statement (one snapshot).
   const [groups, repeats, prefixes] = await Promise.all([
     readLong<Record<string, unknown>>(pool, plannedGroupsSql(q, '$1').sql, args),
-    readLong<Record<string, unknown>>(pool, repeatsSql(q, '$1'), args),
+    repeatsRead(pool, q),
     readLong<Record<string, unknown>>(pool, prefixesSql(q, '$1'), args),
   ]);
   return {
@@ -72,15 +107,66 @@ export async function insightFacts(pool: Pool, q: InsightQuery): Promise<Insight
   };
 }
 
-export function inputTokensAtRank(
+/** One call of inputTokensAtRank, waiting for the statement that answers it. */
+interface RankAsk {
+  key: string;
+  rank: number;
+  resolve(inputTokens: number): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Input tokens at a rank of a key's records of a period (InsightStore.inputTokensAtRank), with
+ * the asks of one turn of the event loop for the same period read in one statement. computeInsights
+ * asks for a median and a p95 of every long-context key at once: one statement of a query each was
+ * 200 round trips and ~1 ms of database CPU each for 100 such keys (bench/insights.ts); one
+ * statement sorting each asked key's inputs once took ~60 ms for all of them.
+ */
+export function createRankReads(
   pool: Pool,
-  key: string,
-  since: number,
-  until: number,
-  rank: number,
-): Promise<number> {
-  return guarded(async () => {
-    const { rows } = await pool.query<{ input_tokens: string }>(rankSql('$'), [key, since, until, rank]);
-    return Number(rows[0]?.input_tokens ?? 0);
-  });
+): (key: string, since: number, until: number, rank: number) => Promise<number> {
+  const waiting = new Map<string, { since: number; until: number; asks: RankAsk[] }>();
+  const flush = () => {
+    const batches = [...waiting.values()];
+    waiting.clear();
+    for (const b of batches) void answer(pool, b.since, b.until, b.asks);
+  };
+  return (key, since, until, rank) =>
+    new Promise<number>((resolve, reject) => {
+      const id = `${since}:${until}`;
+      let batch = waiting.get(id);
+      if (!batch) {
+        if (waiting.size === 0) setImmediate(flush);
+        batch = { since, until, asks: [] };
+        waiting.set(id, batch);
+      }
+      batch.asks.push({ key, rank, resolve, reject });
+    });
+}
+
+/**
+ * Each ask's row: the key's records of the period numbered in input order (0-based, as OFFSET
+ * counts), read from usage_key_ts_input alone; an ask past the last record gets none (0).
+ */
+const RANKS_SQL = `SELECT a.i, x.input_tokens
+  FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS a(key, rank, i)
+  JOIN (SELECT key, input_tokens, row_number() OVER (PARTITION BY key ORDER BY input_tokens) - 1 AS rank
+    FROM usage WHERE key = ANY($5::text[]) AND ts >= $1 AND ts < $2 AND input_tokens > 0) x
+    ON x.key = a.key AND x.rank = a.rank`;
+
+async function answer(pool: Pool, since: number, until: number, asks: RankAsk[]): Promise<void> {
+  try {
+    const keys = asks.map((a) => a.key);
+    const rows = await readLong<{ i: string; input_tokens: string }>(pool, RANKS_SQL, [
+      since,
+      until,
+      keys,
+      asks.map((a) => a.rank),
+      [...new Set(keys)],
+    ]);
+    const found = new Map(rows.map((r) => [Number(r.i), Number(r.input_tokens)]));
+    for (const [i, a] of asks.entries()) a.resolve(found.get(i + 1) ?? 0);
+  } catch (err) {
+    for (const a of asks) a.reject(err);
+  }
 }

@@ -27,6 +27,7 @@ export function postgresRecordCalls(
 export function postgresReportCalls(
   pool: Pool,
 ): UsageStore & Pick<AuditStore, 'keyAudit'> & BillCheckStore & InsightStore {
+  const inputTokensAtRank = insights.createRankReads(pool);
   return {
     queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),
     rollup: (fromDay, toDay) => queries.rollup(pool, fromDay, toDay),
@@ -40,6 +41,6 @@ export function postgresReportCalls(
     billChecks: (fromDate, toDate) => billCheck.billChecks(pool, fromDate, toDate),
     keepSecret: (name, candidate) => insights.keepSecret(pool, name, candidate),
     insightFacts: (q) => insights.insightFacts(pool, q),
-    inputTokensAtRank: (key, since, until, rank) => insights.inputTokensAtRank(pool, key, since, until, rank),
+    inputTokensAtRank,
   };
 }

@@ -3,7 +3,7 @@ import {
   combineGroups,
   plannedGroupsSql,
   prefixesSql,
-  rankSql,
+  RANK_SQL,
   repeatsSql,
   rowOfPrefix,
   rowOfRepeat,
@@ -16,7 +16,7 @@ export function createSqliteInsights(db: Database): InsightStore {
     'INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
   );
   const readSecret = db.prepare<[string], { value: string }>('SELECT value FROM secrets WHERE name = ?');
-  const rank = db.prepare<[string, number, number, number], { input_tokens: number }>(rankSql('?'));
+  const rank = db.prepare<[string, number, number, number], { input_tokens: number }>(RANK_SQL);
   const keepSecret = db.transaction((name: string, candidate: string) => {
     insertSecret.run(name, candidate, Date.now());
     return readSecret.get(name)?.value ?? candidate;
