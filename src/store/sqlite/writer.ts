@@ -109,6 +109,24 @@ function answer(w: WriterThread, pending: Map<number, Pending>, replies: WriteRe
   if (pending.size === 0) w.unref();
 }
 
+/**
+ * Asks the worker to close and waits for it to exit. A worker that does not finish closing (its
+ * disk stopped answering) must not hold the shutdown forever: past `deadlineMs` it is terminated.
+ * What it had answered is committed; a call it had not answered was failed by then (watch).
+ */
+async function closeWorker(w: WriterThread, deadlineMs: number): Promise<void> {
+  const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  w.ref();
+  w.postMessage('close');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), deadlineMs);
+  });
+  const tooLate = await Promise.race([exited.then(() => false), late]);
+  clearTimeout(timer);
+  if (tooLate) await w.terminate().catch(() => {});
+}
+
 /** The real write worker (tests wrap it). */
 export const spawnWorker = (data: WriterData): WriterThread =>
   new Worker(BOOT, { eval: true, workerData: data });
@@ -233,10 +251,7 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
         const w = worker;
         if (!w) return;
         flush();
-        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-        w.ref();
-        w.postMessage('close');
-        await exited;
+        await closeWorker(w, deadlineMs);
       })();
       return closing;
     },

@@ -228,6 +228,27 @@ describe('the SQLite write worker', () => {
     await exited[1];
   });
 
+  it('terminates a worker that does not finish closing within the deadline, so shutdown ends', async () => {
+    let exited: Promise<number> | undefined;
+    // Answers every batch at once, but never closes.
+    const stubborn = () => {
+      const w = new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         parentPort.on('message', (m) => {
+           if (Array.isArray(m)) parentPort.postMessage(m.map((c) => ({ id: c.id, value: null })));
+         });`,
+        { eval: true },
+      );
+      exited = new Promise((resolve) => w.once('exit', resolve));
+      return w;
+    };
+    const writer = workerWriter(tempDb(), { deadlineMs: 1_000, spawn: stubborn });
+    await writer.settle(usage('a'), [DAY]);
+    await writer.close();
+    // Terminated, not left running (a thread left running never exits: the test times out).
+    expect(typeof (await exited)).toBe('number');
+  });
+
   it('loses no acknowledged usage record when the process is killed with batches in flight', () => {
     const path = tempDb();
     const child = fileURLToPath(new URL('../../helpers/sqlite-worker-kill.ts', import.meta.url));
