@@ -185,5 +185,18 @@ describe('budget leases of a replica whose rounds fail or whose leases were swep
       daily: expect.closeTo(0.004, 12),
     });
     expect((await store.getSpend('alpha', [GROUP_DAY]))[GROUP_DAY]!.spentUsd).toBeCloseTo(0.004, 12);
+    // The insight rollup follows the records: the uncharge's changes through the trigger, the
+    // late settle's own record through the leased settle's statement (migration 21), once each.
+    const rolled = await real.query<{ r: number; n: number; u: number }>(
+      `SELECT (SELECT coalesce(sum(cost_usd), 0)::float8 FROM usage_insight_days) AS r,
+              (SELECT coalesce(sum(requests), 0)::int FROM usage_insight_days) AS n,
+              (SELECT count(*)::int FROM usage) AS u`,
+    );
+    expect(rolled.rows[0]).toEqual({
+      r: expect.closeTo(0.004, 12),
+      n: rolled.rows[0]!.u,
+      u: expect.any(Number),
+    });
+    expect(rolled.rows[0]!.u).toBeGreaterThan(0);
   });
 });

@@ -110,21 +110,30 @@ function answer(w: WriterThread, pending: Map<number, Pending>, replies: WriteRe
 }
 
 /**
- * Asks the worker to close and waits for it to exit. A worker that does not finish closing (its
- * disk stopped answering) must not hold the shutdown forever: past `deadlineMs` it is terminated.
- * What it had answered is committed; a call it had not answered was failed by then (watch).
+ * Asks the worker to close and waits for it to exit. A worker that does not finish closing must
+ * not hold the shutdown forever: past `deadlineMs` it is terminated, and close() returns after at
+ * most another `deadlineMs` whether or not the thread has stopped. What it had answered is
+ * committed; a call it had not answered was failed by then (watch). A thread blocked inside a
+ * system call (a disk that stopped answering) cannot be stopped from JavaScript, and node waits
+ * for it at exit: such a process needs SIGKILL (docs/operations.md).
  */
 async function closeWorker(w: WriterThread, deadlineMs: number): Promise<void> {
   const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
   w.ref();
   w.postMessage('close');
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), deadlineMs);
-  });
-  const tooLate = await Promise.race([exited.then(() => false), late]);
-  clearTimeout(timer);
-  if (tooLate) await w.terminate().catch(() => {});
+  const timers: NodeJS.Timeout[] = [];
+  const after = (ms: number) =>
+    new Promise<'late'>((resolve) => {
+      timers.push(setTimeout(() => resolve('late'), ms));
+    });
+  try {
+    if ((await Promise.race([exited, after(deadlineMs)])) !== 'late') return;
+    await Promise.race([w.terminate().catch(() => {}), after(deadlineMs)]);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    // Not waiting any more: the thread must not keep the process alive on its own account.
+    w.unref();
+  }
 }
 
 /** The real write worker (tests wrap it). */

@@ -17,7 +17,11 @@ import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUM
  * tollgate.rollup_by_statement is 'on', which tollgate_settle_leased sets around that one
  * statement and clears after it. A constraint trigger's WHEN is evaluated when the row is written
  * (not at commit), so the setting in force is the writing statement's. An older replica (no
- * setting) keeps the trigger's path.
+ * setting) keeps the trigger's path. The trigger with that WHEN is a new one
+ * (usage_insight_days_kept_21) and migration 20's is disabled, not dropped: DROP TRIGGER takes an
+ * ACCESS EXCLUSIVE lock, which would wait behind a long insight read of the usage table while
+ * every settle of a rolling deploy queued behind it; CREATE TRIGGER and DISABLE TRIGGER take a
+ * SHARE ROW EXCLUSIVE lock, which readers do not hold back.
  *
  * The settles also stop scanning the usage table. Whether a batch's requests were recorded already
  * (a retry, or a record the sweep wrote) was asked with NOT EXISTS, which the planner may turn
@@ -58,14 +62,14 @@ export const MIGRATION_21: Migration = {
   version: 21,
   name: 'the leased settle writes the insight rollup once per batch; settles look records up by id',
   sql: `
-    DROP TRIGGER usage_insight_days_kept ON usage;
-    CREATE CONSTRAINT TRIGGER usage_insight_days_kept
+    CREATE CONSTRAINT TRIGGER usage_insight_days_kept_21
       AFTER INSERT OR DELETE OR UPDATE OF key, ts, model, user_agent, ip, status, input_tokens, cached_tokens,
         cache_write_tokens, output_tokens, cost_usd, output_limit ON usage
       DEFERRABLE INITIALLY DEFERRED
       FOR EACH ROW
       WHEN (current_setting('tollgate.rollup_by_statement', true) IS DISTINCT FROM 'on')
       EXECUTE FUNCTION tollgate_insight_days_changed();
+    ALTER TABLE usage DISABLE TRIGGER usage_insight_days_kept;
 
     CREATE OR REPLACE FUNCTION tollgate_settle_many(p_items jsonb)
     RETURNS TABLE (o_n integer, o_fresh boolean, o_entry text, o_spent numeric, o_reserved numeric)
