@@ -57,14 +57,28 @@ export async function computeKeyByKey(
   until: number,
 ): Promise<Finding[]> {
   const out: Finding[] = [];
+  const compute = await keyComputer(store, config, since, until);
+  for (const key of Object.keys(config.keys).sort()) out.push(...(await compute(key)));
+  return out;
+}
+
+/**
+ * One key's findings for [since, until) at a time, after a turn of the event loop, for a caller
+ * that chooses the keys (computeKeyByKey: all of them, in name order).
+ */
+export async function keyComputer(
+  store: InsightReader,
+  config: Config,
+  since: number,
+  until: number,
+): Promise<(key: string) => Promise<Finding[]>> {
   // Offsets and dearest days once for the period, not once per key (a thousand keys made them
   // most of a digest's time).
   const period = await periodFacts({ store, config, since, until });
-  for (const key of Object.keys(config.keys).sort()) {
+  return async (key) => {
     await nextTurn();
-    out.push(...(await computeInsights({ store, config, since, until, key, period })));
-  }
-  return out;
+    return computeInsights({ store, config, since, until, key, period });
+  };
 }
 
 export function createFindingsCache(opts: FindingsCacheOptions): FindingsCache {

@@ -15,6 +15,10 @@ import {
  * and are read with rowOf* below on both stores, so both give the same numbers.
  */
 
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const floorDay = (ms: number) => ms - (((ms % DAY) + DAY) % DAY);
+
 function int(n: number): string {
   if (!Number.isSafeInteger(n)) throw new Error(`insight query: ${n} is not an integer`);
   return String(n);
@@ -229,6 +233,35 @@ export function prefixesSql(q: InsightQuery, p: Placeholder): string {
       GROUP BY key, prefix_fp, model
       HAVING count(*) >= ${int(q.minPrefixRepeats)} AND sum(cached_tokens) = 0) g
     GROUP BY key, coalesce(model, '')`;
+}
+
+/**
+ * Each key's spend in [since, until) or a little more, from the rollup's hourly cost alone
+ * (usage_insight_days: c0…c23 per UTC hour, cost_usd per UTC day): every UTC hour the period
+ * touches counts whole, so the sum is exact when both ends are whole UTC hours (a local day in a
+ * zone on whole hours) and never less than the records' spend otherwise (costs are never
+ * negative, src/store/money-guard.ts). A finding's dollars are part of its key's spend, so this
+ * bounds them without reading a record (the digest's top findings, src/slack/digest/insight-lines.ts).
+ */
+export function spendCeilingsSql(since: number, until: number): string {
+  const first = floorDay(since);
+  const end = floorDay(until - 1) + DAY;
+  const cases: string[] = [];
+  for (let day = first; day < end; day += DAY) {
+    const fromHour = Math.max(0, Math.floor((since - day) / HOUR));
+    const toHour = Math.min(24, Math.ceil((until - day) / HOUR));
+    if (fromHour === 0 && toHour === 24) continue;
+    const hours = Array.from({ length: toHour - fromHour }, (_, i) => `c${int(fromHour + i)}`);
+    cases.push(`WHEN day = ${int(day)} THEN ${hours.join(' + ')}`);
+  }
+  const cost = cases.length === 0 ? 'cost_usd' : `CASE ${cases.join(' ')} ELSE cost_usd END`;
+  return `SELECT key, sum(${cost}) AS cost_usd FROM usage_insight_days
+    WHERE day >= ${int(first)} AND day < ${int(end)} AND key <> ''
+    GROUP BY key`;
+}
+
+export function rowsOfSpendCeilings(rows: readonly Raw[]): Map<string, number> {
+  return new Map(rows.map((r) => [String(r.key), num(r.cost_usd)]));
 }
 
 /** Input tokens at a rank of a key's records of a period, on SQLite (PostgreSQL: createRankReads). */

@@ -126,4 +126,10 @@ export interface InsightStore {
   insightFacts(q: InsightQuery): Promise<InsightFacts>;
   /** Input tokens of the key's request at `rank` (0-based) when its records in [since, until) are sorted by them. */
   inputTokensAtRank(key: string, since: number, until: number, rank: number): Promise<number>;
+  /**
+   * Per key, its spend in [since, until) or more (never less), read from the rollup alone: exact
+   * when the period starts and ends on whole UTC hours, an hour's spend over at most otherwise.
+   * Keys that spent nothing are absent. Optional: without it a reader computes every key.
+   */
+  spendCeilings?(since: number, until: number): Promise<Map<string, number>>;
 }

@@ -185,4 +185,4 @@ export interface Store
     SessionStore,
     UsageStore,
     BillCheckStore,
-    InsightStore {}
+    Required<InsightStore> {}

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/types.js';
-import { computeKeyByKey } from '../../insights/findings-cache.js';
+import { computeKeyByKey, keyComputer } from '../../insights/findings-cache.js';
 import type { InsightReader } from '../../insights/read-period.js';
+import { MIN_USD } from '../../insights/thresholds.js';
 import type { Finding, FindingKind } from '../../insights/types.js';
 import { dayRange } from '../../windows/bounds.js';
 import { formatPercent, formatUsd } from './money.js';
@@ -44,9 +45,7 @@ export async function buildInsightLines(
   day: string,
 ): Promise<DigestInsights> {
   const { start, end } = dayRange(day, config.server.timezone);
-  // Key by key, yielding between keys: the digest is built in the serving process, and the
-  // embedded store reads on its event loop (insights/findings-cache.ts).
-  const all = await computeKeyByKey(store, config, start, end);
+  const all = await findingsThatCanShow(store, config, start, end);
   const perKey = new Map<string, number>();
   const findings = all
     .filter((f) => {
@@ -57,6 +56,52 @@ export async function buildInsightLines(
     .sort((a, b) => b.usd - a.usd)
     .slice(0, SHOWN);
   return { findings, groups: sharedCauses(all, config) };
+}
+
+/**
+ * The findings of every key whose findings could be shown, in key order as computeKeyByKey gives
+ * them (the order ties are shown in): the keys of a group (a shared cause needs them all) and the
+ * others dearest first, until no key left could reach the shown findings. A finding's dollars are
+ * part of its key's spend, and the store bounds each key's spend from its rollup without reading
+ * a record (spendCeilings), so a key whose bound is under MIN_USD or under the SHOWN-th finding
+ * so far has none to show; the findings shown are those of every key computed. Key by key,
+ * yielding between keys: the digest is built in the serving process, and the embedded store
+ * reads on its event loop (insights/findings-cache.ts).
+ */
+async function findingsThatCanShow(
+  store: InsightReader,
+  config: Config,
+  since: number,
+  until: number,
+): Promise<Finding[]> {
+  if (!store.spendCeilings) return computeKeyByKey(store, config, since, until);
+  const spend = await store.spendCeilings(since, until);
+  // Room for the float noise of sums taken in another order (a finding's dollars against the
+  // rollup's), far above it and far below a cent.
+  const ceiling = (key: string) => {
+    const usd = spend.get(key) ?? 0;
+    return usd + Math.abs(usd) * 1e-6 + 1e-9;
+  };
+  const keys = Object.keys(config.keys).filter((key) => ceiling(key) >= MIN_USD);
+  const grouped = keys.filter((key) => config.keys[key]?.group);
+  const others = keys
+    .filter((key) => !config.keys[key]?.group)
+    .sort((a, b) => ceiling(b) - ceiling(a) || (a < b ? -1 : 1));
+  const compute = await keyComputer(store, config, since, until);
+  const byKey = new Map<string, Finding[]>();
+  // The dollars of the findings that would be shown so far, dearest first, SHOWN at most.
+  const top: number[] = [];
+  const add = (key: string, findings: Finding[]) => {
+    byKey.set(key, findings);
+    top.push(...findings.slice(0, PER_KEY).map((f) => f.usd));
+    top.sort((a, b) => b - a).splice(SHOWN);
+  };
+  for (const key of grouped) add(key, await compute(key));
+  for (const key of others) {
+    if (top.length === SHOWN && ceiling(key) < (top[SHOWN - 1] as number)) break;
+    add(key, await compute(key));
+  }
+  return [...byKey.keys()].sort().flatMap((key) => byKey.get(key) ?? []);
 }
 
 function sharedCauses(all: readonly Finding[], config: Config): DigestGroupInsight[] {

@@ -5,6 +5,8 @@ import {
   repeatsSql,
   rowOfPrefix,
   rowOfRepeat,
+  rowsOfSpendCeilings,
+  spendCeilingsSql,
 } from '../insight-sql.js';
 import type { InsightFacts, InsightQuery } from '../insight-types.js';
 import { guarded, inTransaction, type Pool } from './pool.js';
@@ -169,4 +171,11 @@ async function answer(pool: Pool, since: number, until: number, asks: RankAsk[])
   } catch (err) {
     for (const a of asks) a.reject(err);
   }
+}
+
+export function spendCeilings(pool: Pool, since: number, until: number): Promise<Map<string, number>> {
+  return guarded(async () => {
+    const { rows } = await pool.query<Record<string, unknown>>(spendCeilingsSql(since, until));
+    return rowsOfSpendCeilings(rows);
+  });
 }

@@ -26,7 +26,7 @@ export function postgresRecordCalls(
 /** Reads for reports, the dashboard, the bill check and insights. */
 export function postgresReportCalls(
   pool: Pool,
-): UsageStore & Pick<AuditStore, 'keyAudit'> & BillCheckStore & InsightStore {
+): UsageStore & Pick<AuditStore, 'keyAudit'> & BillCheckStore & Required<InsightStore> {
   const inputTokensAtRank = insights.createRankReads(pool);
   return {
     queryUsage: (q, timeZone) => queries.queryUsage(pool, q, timeZone),
@@ -42,5 +42,6 @@ export function postgresReportCalls(
     keepSecret: (name, candidate) => insights.keepSecret(pool, name, candidate),
     insightFacts: (q) => insights.insightFacts(pool, q),
     inputTokensAtRank,
+    spendCeilings: (since, until) => insights.spendCeilings(pool, since, until),
   };
 }

@@ -7,11 +7,13 @@ import {
   repeatsSql,
   rowOfPrefix,
   rowOfRepeat,
+  rowsOfSpendCeilings,
+  spendCeilingsSql,
 } from '../insight-sql.js';
 import type { InsightStore } from '../insight-types.js';
 
 /** Insight aggregates and the fingerprint secret on the embedded store (see insight-sql.ts). */
-export function createSqliteInsights(db: Database): InsightStore {
+export function createSqliteInsights(db: Database): Required<InsightStore> {
   const insertSecret = db.prepare<[string, string, number]>(
     'INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
   );
@@ -54,6 +56,9 @@ export function createSqliteInsights(db: Database): InsightStore {
     },
     async inputTokensAtRank(key, since, until, r) {
       return rank.get(key, since, until, r)?.input_tokens ?? 0;
+    },
+    async spendCeilings(since, until) {
+      return rowsOfSpendCeilings(prepared(spendCeilingsSql(since, until)).all() as Record<string, unknown>[]);
     },
   };
 }

@@ -21,7 +21,7 @@ export interface Ready {
   kv: SqliteKv;
   dashboard: SqliteDashboardQueries;
   billCheck: SqliteBillCheck;
-  insights: InsightStore;
+  insights: Required<InsightStore>;
 }
 
 /** Returns the ready parts, or throws when the store is closed or not initialized yet. */
@@ -96,7 +96,7 @@ export function sqliteRecordCalls(
 /** Reads for reports, the dashboard, the bill check and insights. */
 export function sqliteReportCalls(
   use: UseReady,
-): UsageStore & Pick<AuditStore, 'keyAudit'> & BillCheckStore & InsightStore {
+): UsageStore & Pick<AuditStore, 'keyAudit'> & BillCheckStore & Required<InsightStore> {
   return {
     async queryUsage(q, timeZone) {
       return use().queries.queryUsage(q, timeZone);
@@ -128,6 +128,9 @@ export function sqliteReportCalls(
     },
     async inputTokensAtRank(key, since, until, rank) {
       return use().insights.inputTokensAtRank(key, since, until, rank);
+    },
+    async spendCeilings(since, until) {
+      return use().insights.spendCeilings(since, until);
     },
   };
 }
