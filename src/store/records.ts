@@ -153,6 +153,12 @@ export interface UsageQuery {
   until: number;
   key?: string;
   by: UsageGroupBy;
+  /**
+   * Only the records with media units (images, audio seconds, characters), read from their own
+   * index: groups without any are left out, the units of the others are the same. Not with
+   * `by: 'hash'`, which reads every record.
+   */
+  media?: true;
 }
 
 /** One group of `tollgate usage` / `GET /admin/usage`. */

@@ -233,7 +233,8 @@ export async function buildDigest(input: BuildDigestInput): Promise<Digest> {
 
 /**
  * Each key's image and audio units of the day, on its line. The rollup has no units, so this is
- * one grouped read of the day's usage records; only keys that made such requests get them.
+ * one grouped read of the day's records that have some (their own index: the others are not
+ * read); only keys that made such requests get them.
  */
 async function addMediaUnits(
   store: Pick<UsageStore, 'queryUsage'>,
@@ -243,7 +244,7 @@ async function addMediaUnits(
 ): Promise<void> {
   if (keys.length === 0) return;
   const { start, end } = dayRange(day, timeZone);
-  const rows = await store.queryUsage({ since: start, until: end, by: 'key' }, timeZone);
+  const rows = await store.queryUsage({ since: start, until: end, by: 'key', media: true }, timeZone);
   const byKey = new Map(rows.map((r) => [r.key ?? '', r]));
   for (const line of keys) {
     const r = byKey.get(line.key);

@@ -1,5 +1,5 @@
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
-import { mediaUnits } from '../media-units.js';
+import { MEDIA_RECORDS, mediaUnits } from '../media-units.js';
 import type { AuditEntry, RollupRow, UsageQuery, UsageRow } from '../types.js';
 import { guarded, inTransaction, type Pool } from './pool.js';
 
@@ -28,6 +28,7 @@ export function queryUsage(pool: Pool, q: UsageQuery, timeZone: string): Promise
       params.push(q.key);
       where += ' AND key = $4';
     }
+    if (q.media) where += ` AND (${MEDIA_RECORDS})`;
     const { rows } = await pool.query<{
       g: string | number;
       requests: number;

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { dayOf } from '../../windows/calendar.js';
 import { HASH_GROUP_SELECT, type HashGroupRow, toHashRows } from '../hash-usage.js';
-import { mediaUnits } from '../media-units.js';
+import { MEDIA_RECORDS, mediaUnits } from '../media-units.js';
 import type { RollupRow, UsageGroupBy, UsageQuery, UsageRow } from '../types.js';
 
 /**
@@ -41,8 +41,12 @@ export interface SqliteUsageQueries {
 
 export function createSqliteUsageQueries(db: Database): SqliteUsageQueries {
   const grouped = new Map<string, Statement<unknown[], GroupRow>>();
-  const groupStatement = (by: UsageGroupBy, byKey: boolean): Statement<unknown[], GroupRow> => {
-    const id = `${by}:${byKey}`;
+  const groupStatement = (
+    by: UsageGroupBy,
+    byKey: boolean,
+    media: boolean,
+  ): Statement<unknown[], GroupRow> => {
+    const id = `${by}:${byKey}:${media}`;
     let stmt = grouped.get(id);
     if (!stmt) {
       stmt = db.prepare<unknown[], GroupRow>(`
@@ -51,7 +55,7 @@ export function createSqliteUsageQueries(db: Database): SqliteUsageQueries {
           SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd,
           COALESCE(SUM(images), 0) AS images, COALESCE(SUM(audio_seconds), 0) AS audio_seconds,
           COALESCE(SUM(characters), 0) AS characters
-        FROM usage WHERE ts >= ? AND ts < ? ${byKey ? 'AND key = ?' : ''}
+        FROM usage WHERE ts >= ? AND ts < ? ${byKey ? 'AND key = ?' : ''} ${media ? `AND (${MEDIA_RECORDS})` : ''}
         GROUP BY g`);
       grouped.set(id, stmt);
     }
@@ -81,7 +85,7 @@ export function createSqliteUsageQueries(db: Database): SqliteUsageQueries {
       const params: unknown[] = [q.since, q.until];
       if (q.key !== undefined) params.push(q.key);
       if (q.by === 'hash') return toHashRows(byHash[q.key === undefined ? 0 : 1].all(...params));
-      const rows = groupStatement(q.by, q.key !== undefined).all(...params);
+      const rows = groupStatement(q.by, q.key !== undefined, q.media === true).all(...params);
       if (q.by === 'day') return groupByLocalDay(rows, timeZone);
       const out = rows.map((r) => toUsageRow(q.by, r.g, r));
       return out.sort(

@@ -24,6 +24,7 @@ import { MIGRATION_18 } from './v18.js';
 import { MIGRATION_19 } from './v19.js';
 import { MIGRATION_20 } from './v20.js';
 import { MIGRATION_21 } from './v21.js';
+import { MIGRATION_22 } from './v22.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -46,4 +47,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_19,
   MIGRATION_20,
   MIGRATION_21,
+  MIGRATION_22,
 ];

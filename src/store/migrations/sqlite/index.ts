@@ -13,6 +13,7 @@ import { MIGRATION_7 } from './v7.js';
 import { MIGRATION_8 } from './v8.js';
 import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
+import { MIGRATION_12 } from './v12.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -25,4 +26,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_8,
   MIGRATION_10,
   MIGRATION_11,
+  MIGRATION_12,
 ];

@@ -1,0 +1,18 @@
+import type { Migration } from '../migration.js';
+
+/**
+ * Migration 22: usage_media_ts, the records that carry media units (images, audio seconds,
+ * characters: docs/api.md#images-and-audio) by time, for the digest's media column
+ * (src/slack/digest/build-digest.ts), which otherwise read every record of the day; SQLite's
+ * migration 12 has the same index. Partial: the other records (all but a few) are not in it, so
+ * a request without media writes nothing more. Queries name the same condition
+ * (MEDIA_RECORDS in src/store/media-units.ts).
+ */
+export const MIGRATION_22: Migration = {
+  version: 22,
+  name: 'media records by time',
+  sql: `
+      CREATE INDEX IF NOT EXISTS usage_media_ts ON usage (ts)
+        WHERE images IS NOT NULL OR audio_seconds IS NOT NULL OR characters IS NOT NULL;
+    `,
+};
