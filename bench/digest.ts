@@ -5,6 +5,12 @@
  * rows, not of requests.
  *
  *   npx tsx bench/digest.ts            # BENCH_RECORDS=1000000 BENCH_KEYS=1000 by default
+ *   BENCH_GROUPED=1 npx tsx bench/digest.ts   # every key in a group of 10
+ *
+ * The findings ("Why it costs", src/slack/digest/insight-lines.ts) are timed again on their own
+ * and the keys whose findings were computed counted: the digest computes a group's keys and then
+ * the others dearest first until none could reach the shown findings, so with no groups (the
+ * default) it computes a few keys, and with BENCH_GROUPED=1 every key (its worst case).
  *
  * Filling: settle() is one transaction per record (that is its contract), which would make the
  * fill, not the digest, the slow part of this benchmark. This bench-only path therefore opens the
@@ -19,10 +25,12 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import type { Config, KeyConfig } from '../src/config/types.js';
+import type { Config, GroupConfig, KeyConfig } from '../src/config/types.js';
 import { buildDigest } from '../src/slack/digest/build-digest.js';
+import { buildInsightLines } from '../src/slack/digest/insight-lines.js';
 import { renderDigestBlocks } from '../src/slack/digest/render-blocks.js';
 import { renderDigestText } from '../src/slack/digest/render-text.js';
+import type { InsightQuery } from '../src/store/insight-types.js';
 import { createUsageRecorder } from '../src/store/sqlite/usage-writes.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import type { UsageRecord } from '../src/store/types.js';
@@ -32,6 +40,8 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000);
 /** Keys in the config that made no request: the "unused for 7 days" path reads last use for them. */
 const IDLE_KEYS = 50;
+/** Every key in a group of 10: the digest then computes every key's findings. */
+const GROUPED = process.env.BENCH_GROUPED === '1';
 const TZ = 'Europe/Berlin';
 const DAY = '2026-11-26';
 const MODELS = ['gpt-4o-mini', 'claude-sonnet-4-5', 'gpt-4o'];
@@ -77,9 +87,48 @@ function config(): Config {
       disabled: false,
       tags: {},
       ...(i % 3 === 0 ? { expires: '2026-11-30', expiresAt: dayRange('2026-12-01', TZ).start } : {}),
+      ...(GROUPED ? { group: groupName(i) } : {}),
     };
   }
-  return { version: 1, server: { timezone: TZ }, upstreams: {}, models: {}, defaults: { limits: {} }, keys };
+  const groups: Record<string, GroupConfig> = {};
+  if (GROUPED) {
+    for (let i = 0; i < KEYS + IDLE_KEYS; i += 10) groups[groupName(i)] = { name: groupName(i), limits: {} };
+  }
+  return {
+    version: 1,
+    server: { timezone: TZ },
+    upstreams: {},
+    models: {},
+    defaults: { limits: {} },
+    keys,
+    ...(GROUPED ? { groups } : {}),
+  };
+}
+
+const groupName = (i: number) => `team-${String(Math.floor(i / 10)).padStart(3, '0')}`;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+/** The findings alone, as the digest computes them: CPU per run and the keys computed. */
+async function timeInsights(store: ReturnType<typeof createSqliteStore>, cfg: Config): Promise<string> {
+  const computed = new Set<string>();
+  const counting = {
+    ...store,
+    insightFacts: (q: InsightQuery) => {
+      if (q.key !== undefined) computed.add(q.key);
+      return store.insightFacts(q);
+    },
+  };
+  const cpu: number[] = [];
+  let shown = 0;
+  for (let run = 0; run < 6; run++) {
+    const c0 = process.cpuUsage();
+    const lines = await buildInsightLines(counting, cfg, DAY);
+    const c = process.cpuUsage(c0);
+    if (run > 0) cpu.push((c.user + c.system) / 1000);
+    shown = lines.findings.length;
+  }
+  return `findings alone (buildInsightLines, inside the figure above): process CPU median ${median(cpu).toFixed(1)} ms; ${shown} shown, computed for ${computed.size} of ${Object.keys(cfg.keys).length} configured keys${GROUPED ? ' (every key in a group)' : ''}`;
 }
 
 function fillDirect(path: string, start: number, span: number): void {
@@ -143,6 +192,7 @@ async function main(): Promise<void> {
     console.log(
       `buildDigest + renderDigestBlocks + renderDigestText: first ${first?.toFixed(1)} ms, then median ${warm[Math.floor(warm.length / 2)]?.toFixed(1)} ms, max ${warm.at(-1)?.toFixed(1)} ms (${warm.length} runs); process CPU median ${warmCpu[Math.floor(warmCpu.length / 2)]?.toFixed(1)} ms (SQLite runs in process); load average ${loadavg()[0]?.toFixed(1)}`,
     );
+    console.log(await timeInsights(store, cfg));
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
