@@ -38,17 +38,21 @@ export interface InsightsInput {
 /** The period's UTC offsets and each key's dearest day: the same for every key of one period. */
 export interface PeriodFacts {
   offsets: OffsetSegment[];
-  /** Every key's dearest local day (all keys), or per key when absent. */
-  maxDayUsd: Map<string, number>;
+  /** Every key's dearest local day (all keys), or read per key (with its facts) when absent. */
+  maxDayUsd?: Map<string, number>;
 }
 
-/** PeriodFacts for every key of [since, until): one read of the daily rollup for all of them. */
-export async function periodFacts(input: Omit<InsightsInput, 'key' | 'period'>): Promise<PeriodFacts> {
+/**
+ * PeriodFacts for every key of [since, until): one read of the daily rollup for all of them, or
+ * none (`fewKeys`: a caller that computes a few keys of many reads each one's days with it).
+ */
+export async function periodFacts(
+  input: Omit<InsightsInput, 'key' | 'period'>,
+  fewKeys = false,
+): Promise<PeriodFacts> {
   const timeZone = input.config?.server.timezone ?? 'UTC';
-  return {
-    offsets: offsetSegments(input.since, input.until, timeZone),
-    maxDayUsd: await dearestDays(input, null),
-  };
+  const offsets = offsetSegments(input.since, input.until, timeZone);
+  return fewKeys ? { offsets } : { offsets, maxDayUsd: await dearestDays(input, null) };
 }
 
 const HOUR = 3_600_000;

@@ -64,17 +64,19 @@ export async function computeKeyByKey(
 
 /**
  * One key's findings for [since, until) at a time, after a turn of the event loop, for a caller
- * that chooses the keys (computeKeyByKey: all of them, in name order).
+ * that chooses the keys (computeKeyByKey: all of them, in name order). `fewKeys`: the caller
+ * computes a few keys of many (the digest's dearest), and each key's dearest day is read with it.
  */
 export async function keyComputer(
   store: InsightReader,
   config: Config,
   since: number,
   until: number,
+  fewKeys = false,
 ): Promise<(key: string) => Promise<Finding[]>> {
   // Offsets and dearest days once for the period, not once per key (a thousand keys made them
   // most of a digest's time).
-  const period = await periodFacts({ store, config, since, until });
+  const period = await periodFacts({ store, config, since, until }, fewKeys);
   return async (key) => {
     await nextTurn();
     return computeInsights({ store, config, since, until, key, period });

@@ -128,17 +128,25 @@ groups:
 }
 
 /** The store with every read the digest's insights make, counting the keys computed. */
-function counting(store: Store, withCeilings: boolean): InsightReader & { keys: string[] } {
+function counting(
+  store: Store,
+  withCeilings: boolean,
+): InsightReader & { keys: string[]; daysRead: string[] } {
   const keys: string[] = [];
+  const daysRead: string[] = [];
   return {
     keys,
+    daysRead,
     keepSecret: (name, candidate) => store.keepSecret(name, candidate),
     insightFacts: (q: InsightQuery) => {
       if (q.key !== undefined) keys.push(q.key);
       return store.insightFacts(q);
     },
     inputTokensAtRank: (key, since, until, rank) => store.inputTokensAtRank(key, since, until, rank),
-    dailyTotals: (q) => store.dailyTotals(q),
+    dailyTotals: (q) => {
+      daysRead.push(q.key ?? '(every key)');
+      return store.dailyTotals(q);
+    },
     ...(withCeilings
       ? { spendCeilings: (since: number, until: number) => store.spendCeilings(since, until) }
       : {}),
@@ -177,6 +185,10 @@ describe.each(storeBackends())('the digest computes the findings of the keys it 
         expect(expected.groups.length).toBeGreaterThan(0);
         expect(all.keys.length).toBe(KEYS);
         pruned += all.keys.length - some.keys.length;
+        // Every key's dearest day at once when every key is computed, each computed key's own else.
+        expect(all.daysRead).toEqual(['(every key)']);
+        expect(some.daysRead).not.toContain('(every key)');
+        expect(some.daysRead.length).toBeGreaterThan(0);
       }
       expect(pruned).toBeGreaterThan(DAYS.length * 10);
     },

@@ -87,7 +87,9 @@ async function findingsThatCanShow(
   const others = keys
     .filter((key) => !config.keys[key]?.group)
     .sort((a, b) => ceiling(b) - ceiling(a) || (a < b ? -1 : 1));
-  const compute = await keyComputer(store, config, since, until);
+  // Each computed key's dearest day is read with it while the group keys are under a third of
+  // those with spend (the others are mostly left out); otherwise every key's days at once.
+  const compute = await keyComputer(store, config, since, until, grouped.length * 3 < keys.length);
   const byKey = new Map<string, Finding[]>();
   // The dollars of the findings that would be shown so far, dearest first, SHOWN at most.
   const top: number[] = [];

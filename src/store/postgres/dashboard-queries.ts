@@ -7,7 +7,9 @@ import { guarded, type Pool } from './pool.js';
 export function dailyTotals(pool: Pool, q: DailyTotalsQuery): Promise<DailyTotal[]> {
   return guarded(async () => {
     const params: unknown[] = [q.fromDay, q.toDay];
-    let where = 'day >= $1 AND day <= $2';
+    // One day of one key (the digest's): `day =` makes it a seek of the primary key, not a pick
+    // from every key's rows of the day.
+    let where = q.fromDay === q.toDay ? 'day = $1 AND day = $2' : 'day >= $1 AND day <= $2';
     if (q.key !== undefined) {
       params.push(q.key);
       where += ' AND key = $3';

@@ -26,16 +26,18 @@ interface TotalRow {
 
 export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueries {
   // GROUP BY follows the primary key (day, key, model, status): a streaming aggregate over one
-  // range scan, and with a key, one seek per day.
-  const totals = (oneKey: boolean) =>
+  // range scan; with a key, its rows are picked from that range, or sought when it is one day
+  // (day = ?: the digest reads one day of a few keys).
+  const totals = (where: string) =>
     db.prepare<unknown[], TotalRow>(`
       SELECT day, key, model, SUM(requests) AS requests,
         SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END) AS errors,
         SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
-      FROM usage_daily WHERE day >= ? AND day <= ? ${oneKey ? 'AND key = ?' : ''}
+      FROM usage_daily WHERE ${where}
       GROUP BY day, key, model ORDER BY day, key, model`);
-  const allTotals = totals(false);
-  const keyTotals = totals(true);
+  const allTotals = totals('day >= ? AND day <= ?');
+  const keyTotals = totals('day >= ? AND day <= ? AND key = ?');
+  const keyDayTotals = totals('day = ? AND key = ?');
   // usage_key_ts_input (migration 11; usage_key_ts before) walked backwards: one index probe, then `limit` rows.
   const recent = db.prepare<[string, number], UsageDbRow>(
     `SELECT ${USAGE_COLUMN_LIST} FROM usage WHERE key = ? ORDER BY ts DESC, rowid DESC LIMIT ?`,
@@ -47,7 +49,11 @@ export function createSqliteDashboardQueries(db: Database): SqliteDashboardQueri
   return {
     dailyTotals(q) {
       const rows =
-        q.key === undefined ? allTotals.all(q.fromDay, q.toDay) : keyTotals.all(q.fromDay, q.toDay, q.key);
+        q.key === undefined
+          ? allTotals.all(q.fromDay, q.toDay)
+          : q.fromDay === q.toDay
+            ? keyDayTotals.all(q.fromDay, q.key)
+            : keyTotals.all(q.fromDay, q.toDay, q.key);
       return rows.map((r) => ({
         day: r.day,
         key: r.key,
