@@ -238,21 +238,28 @@ export function prefixesSql(q: InsightQuery, p: Placeholder): string {
 /**
  * Each key's spend in [since, until) or a little more, from the rollup's hourly cost alone
  * (usage_insight_days: c0…c23 per UTC hour, cost_usd per UTC day): every UTC hour the period
- * touches counts whole, so the sum is exact when both ends are whole UTC hours (a local day in a
- * zone on whole hours) and never less than the records' spend otherwise (costs are never
- * negative, src/store/money-guard.ts). A finding's dollars are part of its key's spend, so this
- * bounds them without reading a record (the digest's top findings, src/slack/digest/insight-lines.ts).
+ * touches counts whole, so the sum is exact (to float rounding) when both ends are whole UTC
+ * hours (a local day in a zone on whole hours) and never less than the records' spend otherwise
+ * (costs are never negative, src/store/money-guard.ts). A finding's dollars are part of its key's
+ * spend, so this bounds them without reading a record (the digest's top findings,
+ * src/slack/digest/insight-lines.ts). A day cut short is its hours, or the day less the hours
+ * left out when those are fewer (each column read costs).
  */
 export function spendCeilingsSql(since: number, until: number): string {
   const first = floorDay(since);
   const end = floorDay(until - 1) + DAY;
   const cases: string[] = [];
+  const hours = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `c${int(from + i)}`);
   for (let day = first; day < end; day += DAY) {
     const fromHour = Math.max(0, Math.floor((since - day) / HOUR));
     const toHour = Math.min(24, Math.ceil((until - day) / HOUR));
     if (fromHour === 0 && toHour === 24) continue;
-    const hours = Array.from({ length: toHour - fromHour }, (_, i) => `c${int(fromHour + i)}`);
-    cases.push(`WHEN day = ${int(day)} THEN ${hours.join(' + ')}`);
+    const sum =
+      toHour - fromHour <= 12
+        ? hours(fromHour, toHour).join(' + ')
+        : `cost_usd - (${[...hours(0, fromHour), ...hours(toHour, 24)].join(' + ')})`;
+    cases.push(`WHEN day = ${int(day)} THEN ${sum}`);
   }
   const cost = cases.length === 0 ? 'cost_usd' : `CASE ${cases.join(' ')} ELSE cost_usd END`;
   return `SELECT key, sum(${cost}) AS cost_usd FROM usage_insight_days
