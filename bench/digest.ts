@@ -1,8 +1,9 @@
 /**
  * How long the daily digest takes on a large day: 1,000,000 usage records over 1,000 keys in one
  * day of a SQLite store, then buildDigest + both renderings, timed. The digest reads the daily
- * rollup (one row per day, key, model and status), so its cost follows the number of rollup
- * rows, not of requests.
+ * rollup (one row per day, key, model and status), the media column the records with media units
+ * (none here) and the findings a few keys' insight rollup, so its cost follows the number of
+ * rollup rows, not of requests.
  *
  *   npx tsx bench/digest.ts            # BENCH_RECORDS=1000000 BENCH_KEYS=1000 by default
  *   BENCH_GROUPED=1 npx tsx bench/digest.ts   # every key in a group of 10
