@@ -134,7 +134,10 @@ export function postgresBackend(): StoreBackend {
     name: 'postgres',
     async create() {
       db ??= await createTestDatabase('tollgate_suite');
-      const store = createPostgresStore(db.url, { poolSize: 4 });
+      // The suite's calls carry their own `now` (0, 1000, …), not the store's clock: budget and
+      // rate leases, stamped with the store's clock, would count in another minute. Leases have
+      // suites of their own (postgres-leases*, postgres-rate-leases).
+      const store = createPostgresStore(db.url, { poolSize: 4, leaseHorizonMs: 0 });
       opened.push(store);
       await store.init();
       return store;
