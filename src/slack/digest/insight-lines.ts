@@ -77,10 +77,11 @@ async function findingsThatCanShow(
   if (!store.spendCeilings) return computeKeyByKey(store, config, since, until);
   const spend = await store.spendCeilings(since, until);
   // Room for the float noise of sums taken in another order (a finding's dollars against the
-  // rollup's), far above it and far below a cent.
+  // rollup's) and for each client group's dollars being rounded to 1e-10 before they are added
+  // (hundreds of groups on one key): far above both, far below a cent.
   const ceiling = (key: string) => {
     const usd = spend.get(key) ?? 0;
-    return usd + Math.abs(usd) * 1e-6 + 1e-9;
+    return usd + Math.abs(usd) * 1e-6 + 1e-6;
   };
   const keys = Object.keys(config.keys).filter((key) => ceiling(key) >= MIN_USD);
   const grouped = keys.filter((key) => config.keys[key]?.group);

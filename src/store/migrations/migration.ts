@@ -7,4 +7,11 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * PostgreSQL only: statements run one at a time outside any transaction after `sql`, for what
+   * PostgreSQL refuses inside one (CREATE INDEX CONCURRENTLY, which builds an index without
+   * holding back writes). The version is recorded after the last; a run that stopped half way
+   * runs them all again, so each must be safe to repeat.
+   */
+  outsideTransaction?: readonly string[];
 }

@@ -1,6 +1,6 @@
 import type { Migration } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres/index.js';
-import type { Pool } from './pool.js';
+import type { Pool, Queryable } from './pool.js';
 
 /** Arbitrary constant: the session advisory lock every replica takes while migrating. */
 const MIGRATION_LOCK = 7_246_813_001;
@@ -34,20 +34,7 @@ export async function applyPostgresMigrations(
       let count = 0;
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
         if (done.has(m.version)) continue;
-        await client.query('BEGIN');
-        try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-            m.version,
-            m.name,
-          ]);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK');
-          throw new Error(`postgres migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
-            cause: err,
-          });
-        }
+        await applyOne(client, m);
         count++;
       }
       return count;
@@ -61,5 +48,31 @@ export async function applyPostgresMigrations(
     // A session lock dies with its connection, so a connection we are unsure of is destroyed.
     client.off('error', onError);
     client.release(broken);
+  }
+}
+
+/** One migration: `sql` and its bookkeeping row in one transaction, then its outside statements. */
+async function applyOne(client: Queryable, m: Migration): Promise<void> {
+  const failed = (err: unknown) =>
+    new Error(`postgres migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  const record = 'INSERT INTO schema_migrations (version, name) VALUES ($1, $2)';
+  const outside = m.outsideTransaction ?? [];
+  await client.query('BEGIN');
+  try {
+    await client.query(m.sql);
+    if (outside.length === 0) await client.query(record, [m.version, m.name]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw failed(err);
+  }
+  if (outside.length === 0) return;
+  try {
+    for (const statement of outside) await client.query(statement);
+    await client.query(record, [m.version, m.name]);
+  } catch (err) {
+    throw failed(err);
   }
 }
