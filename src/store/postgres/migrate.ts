@@ -6,6 +6,22 @@ import type { Pool, Queryable } from './pool.js';
 const MIGRATION_LOCK = 7_246_813_001;
 
 /**
+ * Waits for the migration lock by asking again every 100 ms, not with pg_advisory_lock: a
+ * replica blocked inside that statement is a running transaction, and a CREATE INDEX
+ * CONCURRENTLY of the replica that holds the lock waits for every running transaction to end,
+ * which would never happen (both would wait for ever).
+ */
+async function takeMigrationLock(client: Queryable): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+      MIGRATION_LOCK,
+    ]);
+    if (rows[0]?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Applies the migrations not yet recorded in `schema_migrations`. Replicas starting together
  * queue on one advisory lock, so exactly one applies each version and the others find it done.
  * Each migration runs in its own transaction with its bookkeeping row.
@@ -22,7 +38,7 @@ export async function applyPostgresMigrations(
   };
   client.on('error', onError);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await takeMigrationLock(client);
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version integer PRIMARY KEY,
