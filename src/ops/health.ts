@@ -46,7 +46,7 @@ export function healthHandler(deps: {
       prices: { catalog: CATALOG_VERSION },
       // What this replica holds in budget leases (PostgreSQL), so an operator sees each one's share.
       ...(deps.store.leaseHoldings ? { leases: leasesOf(deps.store.leaseHoldings()) } : {}),
-      // And in rate leases: the rpm and tpm slots it holds of the fleet's minute.
+      // And in rate leases: the rpm and tpm slots it holds of the fleet's minute, and its max_parallel slots.
       ...(deps.store.rateLeaseHoldings ? { rate_leases: rateLeasesOf(deps.store.rateLeaseHoldings()) } : {}),
     });
   };
@@ -57,7 +57,12 @@ function leasesOf(h: LeaseHoldings) {
 }
 
 function rateLeasesOf(h: RateLeaseHoldings) {
-  return { count: h.leases, requests: h.requests, tokens: h.tokens };
+  return {
+    count: h.leases,
+    requests: h.requests,
+    tokens: h.tokens,
+    slots: { held: h.slots, in_use: h.slotsInUse, served: h.slotsServed },
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

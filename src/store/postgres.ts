@@ -6,11 +6,13 @@ import { createBatchedBudget } from './postgres/budget-batch.js';
 import { withDeadline } from './postgres/deadline.js';
 import { createPostgresDisables } from './postgres/disable-calls.js';
 import { createLeaseManager } from './postgres/leases/lease-manager.js';
+import { leasedSlotCalls } from './postgres/leases/leased-slots.js';
 import { createRateLeaseManager } from './postgres/leases/rate-lease-manager.js';
+import { createSlotLeaseManager, type SlotLeaseOptions } from './postgres/leases/slot-lease-manager.js';
 import { applyPostgresMigrations } from './postgres/migrate.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './postgres/options.js';
 import { createPool, guarded } from './postgres/pool.js';
-import { createBatchedSlots, releaseSlot } from './postgres/rate-limits.js';
+import { createBatchedSlots } from './postgres/rate-limits.js';
 import { postgresRecordCalls, postgresReportCalls } from './postgres/role-calls.js';
 import { guardStoreCalls } from './store-unavailable.js';
 import type { Store } from './types.js';
@@ -22,6 +24,8 @@ export interface CreatePostgresStoreOptions extends PostgresStoreOptions {
   /** Stamps reservations, so a recovered one is charged to the time it was made. */
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** Slot lease tuning (tests): expiry of a free leased slot, round tick. */
+  slotLeases?: SlotLeaseOptions;
 }
 
 /**
@@ -61,7 +65,15 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       ? createRateLeaseManager({ pool, clock, log, options: { horizonMs: resolved.leaseHorizonMs } })
       : null;
 
-  const revokers = [leases, rateLeases].filter((x) => x !== null);
+  // Slot leases: busy plans with max_parallel take and free their slots in blocks this replica
+  // holds (slot-book.ts); their rpm and tpm then come from rate leases, or all goes to the database.
+  const slotLeases =
+    resolved.leaseHorizonMs > 0
+      ? createSlotLeaseManager({ pool, clock, log, ...(opts.slotLeases ? { options: opts.slotLeases } : {}) })
+      : null;
+  const slots = leasedSlotCalls({ pool, acquireInDb: acquireSlot, rateLeases, slotLeases });
+
+  const revokers = [leases, rateLeases, slotLeases].filter((x) => x !== null);
   const disables = createPostgresDisables({
     pool,
     log,
@@ -89,6 +101,9 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       await disables.close();
       await leases?.close().catch((err: unknown) => log.warn({ err }, 'could not return the budget leases'));
       await rateLeases?.close().catch((err: unknown) => log.warn({ err }, 'could not trim the rate leases'));
+      await slotLeases
+        ?.close()
+        .catch((err: unknown) => log.warn({ err }, 'could not return the slot leases'));
       await pool.end();
     },
 
@@ -108,17 +123,20 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
       return leases?.settle(checked) ?? batched.settle(checked, periods);
     }),
     ...(leases ? { leaseHoldings: () => leases.holdings() } : {}),
-    ...(rateLeases ? { rateLeaseHoldings: () => rateLeases.stats() } : {}),
+    ...(rateLeases
+      ? {
+          rateLeaseHoldings: () => ({
+            ...rateLeases.stats(),
+            ...(slotLeases?.stats() ?? { slots: 0, slotsInUse: 0, slotsServed: 0 }),
+          }),
+        }
+      : {}),
     recoverReservations: (now, all = false) => budget.recoverReservations(pool, now, all),
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: withDeadline(limit, (r) =>
-      rateLeases?.take(r) ? Promise.resolve({ ok: true } as const) : acquireSlot(r),
-    ),
-    releaseSlot: withDeadline(limit, (id, key, end) =>
-      rateLeases?.end(id, end) ? Promise.resolve() : releaseSlot(pool, id, key, end),
-    ),
+    acquireSlot: withDeadline(limit, slots.acquire),
+    releaseSlot: withDeadline(limit, slots.release),
 
     ...disables.calls,
     ...postgresRecordCalls(pool),

@@ -41,6 +41,10 @@ export interface RateLeaseHoldings {
   /** Requests and tokens the database counts for this replica's rate leases (as granted, then as trimmed). */
   requests: number;
   tokens: number;
+  /** max_parallel slots this replica leases (rows the database counts as taken), those serving a request, and requests served from them since it started. */
+  slots: number;
+  slotsInUse: number;
+  slotsServed: number;
 }
 
 /** Opening, health and closing: the server's wiring and /healthz. */

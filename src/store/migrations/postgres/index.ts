@@ -25,6 +25,7 @@ import { MIGRATION_19 } from './v19.js';
 import { MIGRATION_20 } from './v20.js';
 import { MIGRATION_21 } from './v21.js';
 import { MIGRATION_22 } from './v22.js';
+import { MIGRATION_23 } from './v23.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -48,4 +49,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_20,
   MIGRATION_21,
   MIGRATION_22,
+  MIGRATION_23,
 ];

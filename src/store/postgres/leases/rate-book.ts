@@ -4,8 +4,9 @@ import type { SlotRequest } from '../../types.js';
  * One replica's rate leases, as pure bookkeeping (rate-lease-manager.ts drives it against the
  * database): slices of a busy plan's rpm and tpm allowances, so its requests take their slot
  * without a round trip. A plan is the subjects a request's slot counts against (the key, and its
- * group when limited) with their limits; plans with max_parallel are not leased (their requests
- * take slots in the database one by one, as do plans that are not busy).
+ * group when limited) with their limits; a plan's requests that are not busy take slots in the
+ * database one by one. max_parallel is leased apart (slot-book.ts): a request with it takes its
+ * rpm and tpm from a rate lease only once its parallel slot came from a slot lease.
  *
  * A lease counts `requests` requests and `tokens` tokens in every subject of its plan, stamped
  * with `stamp` (migration 18): requests take from it only before the stamp (by this replica's
@@ -98,11 +99,10 @@ export type RateRoundResult = Map<string, { requests: number; tokens: number }>;
 
 const WINDOW_MS = 60_000;
 
-/** The plan of a slot request; null when it is not leased (nothing limited, or max_parallel). */
+/** The rpm and tpm plan of a slot request (its max_parallel aside); null when it has neither. */
 export function ratePlanOf(r: SlotRequest): RatePlan | null {
   const parts: Array<[string, SlotRequest | (SlotRequest['group'] & object)]> = [[r.key, r]];
   if (r.group) parts.push([r.group.subject, r.group]);
-  if (parts.some(([, l]) => l.maxParallel !== undefined)) return null;
   const limited = parts.filter(([, l]) => l.rpm !== undefined || l.tpm !== undefined);
   if (limited.length === 0) return null;
   return {
