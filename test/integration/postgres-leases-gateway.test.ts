@@ -20,6 +20,7 @@ import { startTestServer, waitFor } from '../helpers/server-harness.js';
 const key = mintKey();
 const busyKey = mintKey();
 const pacedKey = mintKey();
+const parallelKey = mintKey();
 const LIMIT = 0.2;
 let db: TestDatabase;
 let dir: string;
@@ -48,6 +49,9 @@ keys:
   paced:
     hash: ${hashKey(pacedKey)}
     limits: { rpm: 100000 }
+  parallel:
+    hash: ${hashKey(parallelKey)}
+    limits: { rpm: 100000, max_parallel: 64 }
 `;
 
 const ask = (url: string, as = key) =>
@@ -120,6 +124,29 @@ describe('budget leases behind real gateways', () => {
       expect(held?.count).toBeGreaterThan(0);
       expect(held?.requests).toBeGreaterThan(0);
       expect(held?.tokens).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('serves a busy key with max_parallel from slot leases, shown on /healthz', async () => {
+    const server = await startTestServer({ yaml: yaml(), store: db.url, env: { FAKE_KEY: 'sk-upstream' } });
+    try {
+      type Health = { rate_leases?: { slots?: { held: number; in_use: number; served: number } } };
+      let slots: NonNullable<Health['rate_leases']>['slots'];
+      for (let wave = 0; wave < 60 && !slots?.served; wave++) {
+        const statuses = await Promise.all(Array.from({ length: 8 }, () => ask(server.url, parallelKey)));
+        expect(statuses.every((s) => s === 200)).toBe(true);
+        slots = ((await (await fetch(`${server.url}/healthz`)).json()) as Health).rate_leases?.slots;
+        expect(slots).toBeDefined();
+      }
+      // Requests took and freed their max_parallel slot (and their rpm) without a database call.
+      expect(slots?.served).toBeGreaterThan(0);
+      // Every request ended freed its slot.
+      await waitFor(async () => {
+        const h = (await (await fetch(`${server.url}/healthz`)).json()) as Health;
+        return h.rate_leases?.slots?.in_use === 0;
+      }, 2_000);
     } finally {
       await server.close();
     }
