@@ -200,6 +200,26 @@ describe('slot leases under random interleavings (model of migration 22)', () =>
     expect(leased).toBeGreaterThan(100);
   });
 
+  it('never takes a slot whose row a round with a lost answer cut shorter (found by the property)', () => {
+    const ops: Op[] = [
+      { kind: 'take', r: 2, life: 50 },
+      { kind: 'round', r: 2, outcome: 'ok' },
+      { kind: 'take', r: 2, life: 2301 },
+      { kind: 'tick', ms: 138 },
+      { kind: 'tick', ms: 14 },
+      { kind: 'tick', ms: 98 },
+      { kind: 'end', pick: 0 },
+      { kind: 'take', r: 2, life: 50 },
+      { kind: 'round', r: 2, outcome: 'lost' },
+      { kind: 'tick', ms: 50 },
+      { kind: 'take', r: 2, life: 50 },
+      { kind: 'take', r: 0, life: 50 },
+      { kind: 'tick', ms: 1 },
+      { kind: 'round', r: 0, outcome: 'ok' },
+    ];
+    run(ops);
+  });
+
   it('leases slots to a busy replica and serves requests from them', () => {
     const book = createSlotBook({
       expiryMs: EXPIRY,

@@ -45,7 +45,10 @@ export interface SlotBookOptions {
 
 interface Slot {
   id: string;
-  /** Until when the database keeps its rows (as last granted or renewed). */
+  /**
+   * Until when the database keeps its rows at least: as last granted or renewed, and never above
+   * a shorter value a round sent (applied or not, its answer may be lost).
+   */
   until: number;
   /** The request it serves, and that request's own lease. */
   user: { id: string; leaseUntil: number } | null;
@@ -133,13 +136,18 @@ function partOf(p: PlanState, now: number, o: SlotBookOptions): SlotRoundPart | 
   const trimmed = new Set(free.slice(0, Math.max(0, p.slots.length - target)));
   if (trimmed.size) p.slots = p.slots.filter((s) => !trimmed.has(s));
   const renews: { id: string; until: number }[] = [];
+  const renew = (s: Slot, until: number) => {
+    renews.push({ id: s.id, until });
+    // A row cut shorter may be cut whether or not the answer arrives: counted so from now on.
+    if (until < s.until) s.until = until;
+  };
   for (const s of p.slots) {
     if (s.user) {
       // Stamped to cover its request; one stamped by a longer request before is cut back to it.
       const u = s.user.leaseUntil;
-      if (s.until < u || s.until > u + o.expiryMs) renews.push({ id: s.id, until: u });
+      if (s.until < u || s.until > u + o.expiryMs) renew(s, u);
     } else if (s.until - now < o.expiryMs / 2 || s.until - now > 2 * o.expiryMs) {
-      renews.push({ id: s.id, until: now + o.expiryMs });
+      renew(s, now + o.expiryMs);
     }
   }
   const want = target - p.slots.length;
