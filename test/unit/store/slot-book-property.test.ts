@@ -11,7 +11,7 @@ import {
 /**
  * Random interleavings of requests, request ends, slot lease rounds (answered, failed, answer
  * lost), clock steps and replica crashes on three replicas, against a model of the database that
- * does what migration 22's tollgate_slot_round and the per-request slot path do. Rounds may fail
+ * does what migration 23's tollgate_slot_round and the per-request slot path do. Rounds may fail
  * or lose their answer at will; the one assumption (docs/postgres.md#rate-leases) is that a live
  * replica gets a round through at least once within the take margin. Whatever happens, the
  * requests in flight on live replicas never pass max_parallel, each of them is covered by an
@@ -187,7 +187,7 @@ function run(ops: Op[]): number {
   return replicas.reduce((a, x) => a + x.book.stats().slotsServed, 0);
 }
 
-describe('slot leases under random interleavings (model of migration 22)', () => {
+describe('slot leases under random interleavings (model of migration 23)', () => {
   it('never has more requests in flight than max_parallel, each covered by an unexpired row', () => {
     let leased = 0;
     fc.assert(
