@@ -8,7 +8,8 @@
  * Informational, not a test:
  *
  *   npm run build && npx tsx bench/pg-statements.ts [--seconds 10] [--replicas 1] [--mode json]
- *        [--lease-horizon-ms 2000] [--connections 50] [--keys-yaml FILE]
+ *        [--lease-horizon-ms 2000] [--connections 50 (split between the replicas)]
+ *        [--cpu-prof DIR (each replica's node --cpu-prof, written at the end)] [--dist DIR (A/B: another build)]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,11 +30,15 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '1' },
     mode: { type: 'string', default: 'json' },
     'lease-horizon-ms': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    dist: { type: 'string', default: 'dist' },
   },
 });
 const seconds = Number(values.seconds);
 const replicaCount = Number(values.replicas);
 const mode = values.mode as Mode;
+const connections = Number(values.connections);
 const log = (s: string) => console.error(`[pg-statements] ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -194,7 +199,14 @@ try {
         upstreamPort: upstream.port,
         keys: 10,
         store,
-        nodeArgs: ['--import', resolve('bench/lib/pg-count.mjs')],
+        dist: values.dist,
+        nodeArgs: [
+          '--import',
+          resolve('bench/lib/pg-count.mjs'),
+          ...(values['cpu-prof']
+            ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'], `replica-${i}`)]
+            : []),
+        ],
         env: { PG_COUNT_FILE: file },
       }),
     );
@@ -206,12 +218,12 @@ try {
   for (const r of replicas.slice(1)) process.kill(r.child.pid as number, 'SIGHUP');
   const target: Target = replicaCount > 1 ? { ...first, id: 'pgs', replicas } : { ...first, id: 'pgs' };
   log('warm-up 3 s');
-  await throughput(dir, target, mode, 3);
+  await throughput(dir, target, mode, 3, connections);
   // Stats are flushed by a backend at most once a second, and 10 s after it went idle.
   await sleep(11_000);
   const a = await snapshot(admin, db.name, replicas, files);
   log(`load: ${seconds} s of ${mode}, ${replicaCount} replica(s)`);
-  const m = await throughput(dir, target, mode, seconds);
+  const m = await throughput(dir, target, mode, seconds, connections);
   await sleep(11_000);
   const b = await snapshot(admin, db.name, replicas, files);
   const n = m.requests;
@@ -278,6 +290,19 @@ try {
           .map((w) => `${w.slice(0, 200)} … ${w.slice(-160)}`)
           .join('\n')}`,
       );
+  }
+  if (values['cpu-prof']) {
+    // SIGTERM so each replica writes its profile (cleanUp kills with SIGKILL).
+    await Promise.all(
+      replicas.map(
+        (r) =>
+          new Promise<void>((done) => {
+            r.child.once('exit', () => done());
+            r.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    console.log(`\nCPU profiles in ${resolve(values['cpu-prof'])}/replica-*/`);
   }
 } finally {
   await cleanUp();

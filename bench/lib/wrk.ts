@@ -99,10 +99,16 @@ export function wrkLua(headers: Record<string, string>, body: string): string {
 
 /**
  * wrk against `t` for `seconds`; for a target made of replicas, one wrk per replica at once
- * (the 50 connections split between them: no load balancer in the way), requests summed, CPU
+ * (the 50 connections, or `totalConnections`, split between them: no load balancer in the way), requests summed, CPU
  * summed over every replica, RSS the largest replica's.
  */
-export async function throughput(dir: string, t: Target, mode: Mode, seconds: number): Promise<Throughput> {
+export async function throughput(
+  dir: string,
+  t: Target,
+  mode: Mode,
+  seconds: number,
+  totalConnections = CONNECTIONS,
+): Promise<Throughput> {
   const script = join(dir, `wrk-${t.id}-${mode}.lua`);
   writeFileSync(script, wrkLua(t.headers, BODIES[mode]));
   const parts = t.replicas ?? [t];
@@ -117,7 +123,7 @@ export async function throughput(dir: string, t: Target, mode: Mode, seconds: nu
   const onDb = t.id.startsWith('pg');
   const db0 = onDb ? cpuByPid(await targetPostgresPids(t.database)) : new Map<number, number>();
   try {
-    const connections = Math.max(1, Math.round(CONNECTIONS / parts.length));
+    const connections = Math.max(1, Math.round(totalConnections / parts.length));
     const outs = await Promise.all(
       parts.map((p) =>
         run(
