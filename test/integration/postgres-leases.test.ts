@@ -123,6 +123,51 @@ describe('budget leases shared by several replicas', () => {
     expect(closed[DAY]).toEqual({ spentUsd: expect.closeTo(charged, 9), reservedUsd: 0 });
   });
 
+  it('sends one leased settle batch at a time: the settles that arrive meanwhile go together as the next', async () => {
+    // The default pool (10): reserve and slot batches may run two at once, leased settles one.
+    const s = createPostgresStore(db.url, { clock: () => now });
+    replicas = [s];
+    await s.init();
+    const windows = windowsOf(10, 20);
+    let charged = 0;
+    for (let i = 0; i < 8; i++) charged += await request(s, 'alpha', 0.01, windows, 0.4);
+    await waitFor(() => (s.leaseHoldings?.().leases ?? 0) > 0, 5_000);
+    // Every tollgate_settle_leased statement is held back a little on its way to the database,
+    // so later settles arrive while it is in flight; counted: how many run at once, and how many.
+    const original = pg.Client.prototype.query;
+    let inFlight = 0;
+    let most = 0;
+    let batches = 0;
+    const patched = function (this: pg.Client, q: unknown, ...rest: unknown[]) {
+      const cb = rest.at(-1);
+      if ((q as { name?: string } | null)?.name !== 'tollgate_settle_leased' || typeof cb !== 'function')
+        return (original as (...a: unknown[]) => unknown).call(this, q, ...rest);
+      batches++;
+      inFlight++;
+      most = Math.max(most, inFlight);
+      rest[rest.length - 1] = (...args: unknown[]) => {
+        inFlight--;
+        return (cb as (...a: unknown[]) => unknown)(...args);
+      };
+      setTimeout(() => (original as (...a: unknown[]) => unknown).call(this, q, ...rest), 50);
+      return undefined;
+    };
+    pg.Client.prototype.query = patched as typeof original;
+    try {
+      const costs = await Promise.all(
+        Array.from({ length: 30 }, () => request(s, 'alpha', 0.01, windows, 0.4)),
+      );
+      charged += costs.reduce((a, b) => a + b, 0);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    expect(most).toBe(1);
+    // The first settle alone (nothing was in flight), then everything that queued behind it.
+    expect(batches).toBe(2);
+    const after = await spendOf(s, 'alpha');
+    expect(after[DAY]!.spentUsd).toBeCloseTo(charged, 9);
+  });
+
   it('never lets three replicas under concurrent load exceed a key window or the group window', async () => {
     replicas = open(3);
     await Promise.all(replicas.map((s) => s.init()));

@@ -37,11 +37,23 @@ export const LEASE_DEFAULTS: LeaseBookOptions = {
 
 const MAX_BATCH = 64;
 
+/**
+ * Leased settle batches of one replica at the database at once. Every batch of a key locks the
+ * same spend, usage_daily and rollup rows (migration 21) and holds them through its commit, so a
+ * second batch in flight mostly waited behind the first in the database, while it halved how many
+ * records each batch carried: the batcher has no timer, a batch is whatever queued while the ones
+ * in flight ran. With one in flight, the settles that arrive meanwhile go as the next batch: about
+ * twice the records per commit, half the batches (each costs the database a fixed ~0.8 ms of CPU
+ * and, on a key's rows, a commit's flush during which no other replica's batch of that key can
+ * proceed). bench/pg-statements.ts, 3 replicas: 0.12-0.13 leased settle calls per request instead
+ * of 0.22; one replica: 0.03 instead of 0.07.
+ */
+const SETTLE_IN_FLIGHT = 1;
+
 export function createLeaseManager(deps: {
   pool: Pool;
   clock: Clock;
   log: Logger;
-  maxInFlight: number;
   options?: LeaseManagerOptions;
 }) {
   const { pool, clock, log } = deps;
@@ -56,7 +68,7 @@ export function createLeaseManager(deps: {
 
   const settleBatch = createBatcher<LeasedItem, Record<string, PeriodSpend> | undefined>({
     maxBatch: MAX_BATCH,
-    maxInFlight: deps.maxInFlight,
+    maxInFlight: SETTLE_IN_FLIGHT,
     one: (item) => settleLeased(pool, [item]).then((r) => r[0]),
     many: (items) => settleLeased(pool, items),
   });
