@@ -1,7 +1,7 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { createSqliteBudget } from './budget.js';
-import { createGroupCommit } from './group-commit.js';
+import { type BatchItem, createGroupCommit } from './group-commit.js';
 import { createWriteProbe } from './write-probe.js';
 import type { WriteCall, WriteReply, WriterData } from './write-protocol.js';
 import { errorReply } from './write-protocol.js';
@@ -32,56 +32,90 @@ let now = 0;
 const budget = createSqliteBudget(db, () => now);
 const group = createGroupCommit(db, { begin: budget.begin, rolledBack: budget.rolledBack });
 const probe = createWriteProbe(db);
-const answering = new Set<Promise<void>>();
 
-const start = (call: WriteCall): Promise<unknown> => {
+/** A call's op for the batch's transaction (`recover` is not one: it runs in its own). */
+const opOf = (call: Exclude<WriteCall, { op: 'recover' }>): (() => unknown) => {
   switch (call.op) {
     case 'reserve':
-      return group.run(() => {
+      return () => {
         now = call.now;
         return budget.reserve(call.r);
-      });
+      };
     case 'settle':
-      return group.run(() => budget.settle(call.u, call.periods));
+      return () => budget.settle(call.u, call.periods);
     case 'probe':
-      return group.run(() => probe(call.at));
-    case 'recover':
-      // Its own transaction, after what was queued before it (the calls keep their order).
-      group.flush();
-      try {
-        return Promise.resolve(budget.recoverReservations(call.now, call.all));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      return () => probe(call.at);
   }
 };
 
-const onCalls = (calls: WriteCall[]) => {
-  const results = calls.map(start);
-  const answered = Promise.allSettled(results).then((settled) => {
-    const replies: WriteReply[] = settled.map((s, i) => {
-      const id = (calls[i] as WriteCall).id;
-      return s.status === 'fulfilled' ? { id, value: s.value } : errorReply(id, s.reason);
+/**
+ * One batch, run now: its calls in order in one IMMEDIATE transaction (a `recover` in its own,
+ * after what came before it), each answered after the COMMIT that holds it, all in one reply.
+ * Synchronous: no promise per call and no wait for another turn of this thread's loop.
+ */
+const runCalls = (calls: WriteCall[]): WriteReply[] => {
+  const replies = new Array<WriteReply>(calls.length);
+  let items: BatchItem[] = [];
+  const commit = () => {
+    group.runNow(items);
+    items = [];
+  };
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i] as WriteCall;
+    const id = call.id;
+    if (call.op === 'recover') {
+      commit();
+      try {
+        replies[i] = { id, value: budget.recoverReservations(call.now, call.all) };
+      } catch (err) {
+        replies[i] = errorReply(id, err);
+      }
+      continue;
+    }
+    items.push({
+      op: opOf(call),
+      resolve: (value) => {
+        replies[i] = { id, value };
+      },
+      reject: (err) => {
+        replies[i] = errorReply(id, err);
+      },
     });
-    port.postMessage(replies);
-  });
-  answering.add(answered);
-  void answered.finally(() => answering.delete(answered));
+  }
+  commit();
+  return replies;
 };
 
-port.on('message', (m: WriteCall[] | 'close' | 'autocheckpoint') => {
+type Message = WriteCall[] | 'close' | 'autocheckpoint';
+
+const control = (m: 'close' | 'autocheckpoint') => {
   if (m === 'autocheckpoint') {
     db.pragma('wal_autocheckpoint = 500');
     return;
   }
-  if (m !== 'close') {
-    onCalls(m);
+  // Shutdown: every batch that came before was committed and answered as it arrived.
+  db.close();
+  port.close();
+};
+
+port.on('message', (first: Message) => {
+  if (!Array.isArray(first)) {
+    control(first);
     return;
   }
-  // Shutdown drains: what is queued commits, and every caller hears of it, before the close.
-  group.flush();
-  void Promise.allSettled([...answering]).then(() => {
-    db.close();
-    port.close();
-  });
+  // The batches already waiting behind this one join its transaction (one COMMIT for all, as the
+  // group commit did when they arrived in one turn); each gets its own reply, in order.
+  const batches: WriteCall[][] = [first];
+  let after: 'close' | 'autocheckpoint' | undefined;
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
+    const m = next.message as Message;
+    if (!Array.isArray(m)) {
+      after = m;
+      break;
+    }
+    batches.push(m);
+  }
+  const replies = runCalls(batches.length === 1 ? first : batches.flat());
+  port.postMessage(replies);
+  if (after) control(after);
 });

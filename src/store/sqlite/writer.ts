@@ -77,6 +77,8 @@ function workerEntry(): { entry: string; tsx?: string } {
 interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
+  /** When its batch was posted (performance.now()); 0 while still queued. */
+  sentAt: number;
 }
 
 /** What the writer needs of a worker thread: node's Worker, or a test's stand-in. */
@@ -136,6 +138,41 @@ async function closeWorker(w: WriterThread, deadlineMs: number): Promise<void> {
   }
 }
 
+/**
+ * The deadline of the batches in flight: one timer for them all, not one per batch (a 30 s timer
+ * per batch kept thousands alive under load, each promoted to the old generation before it
+ * fired). It fires when the oldest call still unanswered was posted `deadlineMs` ago (`late`),
+ * or is set again for the next one.
+ */
+function watchDeadline(
+  deadlineMs: number,
+  pending: Map<number, Pending>,
+  late: () => void,
+): { posted(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  const arm = (ms: number) => {
+    timer = setTimeout(check, ms);
+    // The worker, referenced while calls wait, keeps the process alive; the timer need not.
+    timer.unref();
+  };
+  const check = () => {
+    timer = null;
+    // The calls in `pending` are in the order they were made: the first one posted is the oldest.
+    for (const p of pending.values()) {
+      if (p.sentAt === 0) continue;
+      const waited = performance.now() - p.sentAt;
+      if (waited >= deadlineMs) late();
+      else arm(deadlineMs - waited);
+      return;
+    }
+  };
+  return {
+    posted() {
+      if (!timer) arm(deadlineMs);
+    },
+  };
+}
+
 /** The real write worker (tests wrap it). */
 export const spawnWorker = (data: WriterData): WriterThread =>
   new Worker(BOOT, { eval: true, workerData: data });
@@ -192,15 +229,9 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
     w.on('exit', (code) => fail(w, new Error(`the SQLite write worker exited (code ${code})`)));
     return w;
   };
-  const watch = (w: WriterThread, ids: number[]) => {
-    const timer = setTimeout(() => {
-      if (ids.some((id) => pending.has(id))) {
-        fail(w, new Error(`the SQLite write worker did not answer within ${deadlineMs} ms`));
-      }
-    }, deadlineMs);
-    // The worker, referenced while calls wait, keeps the process alive; the timer need not.
-    timer.unref();
-  };
+  const deadline = watchDeadline(deadlineMs, pending, () => {
+    if (worker) fail(worker, new Error(`the SQLite write worker did not answer within ${deadlineMs} ms`));
+  });
   const flush = () => {
     scheduled = false;
     const w = worker;
@@ -219,10 +250,12 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
       if (pending.size === 0) w.unref();
       return;
     }
-    watch(
-      w,
-      calls.map((c) => c.id),
-    );
+    const at = performance.now();
+    for (const c of calls) {
+      const p = pending.get(c.id);
+      if (p) p.sentAt = at;
+    }
+    deadline.posted();
   };
   /** `c.id` is set here (callers pass 0). */
   const call = <T>(c: WriteCall): Promise<T> => {
@@ -234,7 +267,7 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
     worker ??= start();
     c.id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(c.id, { resolve: resolve as (v: unknown) => void, reject });
+      pending.set(c.id, { resolve: resolve as (v: unknown) => void, reject, sentAt: 0 });
       queue.push(c);
       if (!scheduled) {
         scheduled = true;

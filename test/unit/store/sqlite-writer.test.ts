@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../../../src/errors.js';
 import { applySqliteMigrations } from '../../../src/store/sqlite/migrate.js';
 import { spawnWorker, type WriterThread, workerWriter } from '../../../src/store/sqlite/writer.js';
@@ -226,6 +226,80 @@ describe('the SQLite write worker', () => {
     await expect(writer.settle(usage('b'), [DAY])).rejects.toThrow(/did not answer within 50 ms/);
     expect(started).toBe(2);
     await exited[1];
+  });
+
+  it('fails a batch posted behind an answered one at its own deadline (one timer for all batches)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+    try {
+      const posted: Array<Array<{ id: number }>> = [];
+      const fake = Object.assign(new EventEmitter(), {
+        postMessage: (m: Array<{ id: number }>) => posted.push(m),
+        ref: () => {},
+        unref: () => {},
+        terminate: () => Promise.resolve(1),
+      });
+      const writer = workerWriter(tempDb(), {
+        deadlineMs: 100,
+        restartPauseMs: 0,
+        spawn: () => fake as unknown as WriterThread,
+      });
+      const first = writer.settle(usage('a'), [DAY]);
+      await vi.advanceTimersByTimeAsync(0); // posted at 0
+      await vi.advanceTimersByTimeAsync(60);
+      let secondFailed: unknown;
+      const second = writer.settle(usage('b'), [DAY]).catch((err: unknown) => {
+        secondFailed = err;
+      });
+      await vi.advanceTimersByTimeAsync(0); // posted at 60
+      fake.emit('message', [{ id: posted[0]?.[0]?.id, value: null }]);
+      expect(await first).toBeNull();
+      // The deadline timer fires at 100: the batch still out is 40 ms old, not late yet.
+      await vi.advanceTimersByTimeAsync(95); // 155
+      expect(secondFailed).toBeUndefined();
+      // At 160 it is.
+      await vi.advanceTimersByTimeAsync(10);
+      await second;
+      expect(String(secondFailed)).toMatch(/did not answer within 100 ms/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('answers batches that queued up while the worker waited in one reply, each call its own answer', async () => {
+    const path = tempDb();
+    const db = new Database(path);
+    applySqliteMigrations(db);
+    db.close();
+    const replies: Array<Array<{ id: number }>> = [];
+    const writer = workerWriter(path, {
+      spawn: (data) => {
+        const w = spawnWorker(data);
+        w.on('message', (m: Array<{ id: number }>) => replies.push(m));
+        return w;
+      },
+    });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      await writer.settle(usage('warm-up'), [DAY]); // the worker is up
+      const other = new Database(path);
+      other.prepare('BEGIN IMMEDIATE').run();
+      // The worker waits for the lock with the first batch; two more arrive meanwhile.
+      const first = writer.settle(usage('x'), [DAY]);
+      await turn();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = writer.settle(usage('y'), [DAY]);
+      await turn();
+      const third = writer.settle(usage('z'), [DAY]);
+      await turn();
+      other.prepare('COMMIT').run();
+      other.close();
+      const spent = (await Promise.all([first, second, third])).map((a) => a?.[DAY]?.spentUsd ?? 0);
+      expect(spent.map((v) => Math.round(v * 100))).toEqual([2, 3, 4]);
+      // warm-up, the first batch, then the two that waited behind it together.
+      expect(replies.map((r) => r.length)).toEqual([1, 1, 2]);
+    } finally {
+      await writer.close();
+    }
   });
 
   it('terminates a worker that does not finish closing within the deadline, so shutdown ends', async () => {
