@@ -9,8 +9,9 @@
  *
  *   npm run bench:sqlite-writes -- [--pairs 20000] [--inflight 50] [--rounds 3] [--baseline DIR]
  *
- * `taskset -c 0` in front pins it (and the write worker) to one CPU, as `npm run bench` pins the
- * gateway.
+ * `taskset -c 0` in front pins it to one CPU, as `npm run bench` pins the gateway: a build that
+ * keeps the writes on the event loop's thread when it has one CPU (src/store/sqlite.ts) runs no
+ * write worker there.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { createMemoryRateLimiter } from './memory-rate.js';
@@ -27,7 +28,11 @@ export interface SqliteStoreOptions {
    * Tests only (config cannot reach it): how the write worker is started and timed, and the
    * writer itself, to kill its thread (sqlite/writer.ts).
    */
-  writer?: WorkerWriterOptions & { onWriter?: (writer: BudgetWriter) => void };
+  writer?: WorkerWriterOptions & {
+    onWriter?: (writer: BudgetWriter) => void;
+    /** The CPUs this process may run on (default: os.availableParallelism(), which honours taskset). */
+    cpus?: number;
+  };
 }
 
 /**
@@ -64,10 +69,16 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   let ready: Ready | null = null;
   let closed = false;
   // Reserve and settle: on a file, a worker thread with a connection of its own runs their group
-  // commit, off the event loop (sqlite/writer.ts); `:memory:` is this connection's alone.
-  const writer: BudgetWriter = onDisk
-    ? workerWriter(path, { clock, ...options.writer })
-    : inThreadWriter(db, () => use().budget);
+  // commit, off the event loop (sqlite/writer.ts); `:memory:` is this connection's alone. With
+  // one CPU to run on, the worker cannot take the commits off the loop's core: woken by each
+  // batch it preempts the loop for the batch's length all the same, and the hand-off doubled
+  // the store's CPU per request (bench/sqlite-writes.ts pinned: ~200 µs per reserve + settle
+  // against ~105 in the loop's thread). There the group commit runs on this connection.
+  const cpus = options.writer?.cpus ?? availableParallelism();
+  const writer: BudgetWriter =
+    onDisk && cpus > 1
+      ? workerWriter(path, { clock, ...options.writer })
+      : inThreadWriter(db, () => use().budget);
   options.writer?.onWriter?.(writer);
   const autocheckpoint = () => {
     db.pragma('wal_autocheckpoint = 500');

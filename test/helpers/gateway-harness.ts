@@ -118,6 +118,8 @@ export async function startGateway(opts: HarnessOptions): Promise<Harness> {
       ? createSqliteStore(join(dir, 'tollgate.db'), {
           clock,
           writer: {
+            // The write worker whatever the machine's CPUs (one CPU keeps the writes in-thread).
+            cpus: 2,
             onWriter: (w) => {
               writer = w;
             },

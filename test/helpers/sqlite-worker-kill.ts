@@ -10,7 +10,8 @@ import { createSqliteStore } from '../../src/store/sqlite.js';
 const [path] = process.argv.slice(2);
 if (!path) throw new Error('usage: sqlite-worker-kill <db>');
 
-const store = createSqliteStore(path);
+// Two CPUs whatever the machine has: this is the write worker's test.
+const store = createSqliteStore(path, { writer: { cpus: 2 } });
 await store.init();
 const periods = ['d:2026-11-26', 'm:2026-11'];
 let answered = 0;

@@ -28,8 +28,9 @@ export interface BudgetWriter {
 }
 
 /**
- * On the event loop, through the group commit: for `:memory:`, which no other thread can open.
- * `budget()` is read at each call: it exists once init() has migrated the database.
+ * On the event loop, through the group commit: for `:memory:`, which no other thread can open,
+ * and for a file when the process has one CPU to run on (sqlite.ts says why). `budget()` is read
+ * at each call: it exists once init() has migrated the database.
  */
 export function inThreadWriter(db: Database, budget: () => SqliteBudget): BudgetWriter {
   const group = createGroupCommit(db, {
@@ -43,7 +44,7 @@ export function inThreadWriter(db: Database, budget: () => SqliteBudget): Budget
     async recover(now, all) {
       return budget().recoverReservations(now, all);
     },
-    // `:memory:` has one connection: the claim on it is the write requests make.
+    // This connection is the one requests write through: the claim on it is the write they make.
     probe: (at) => group.run(() => probe(at)),
     autocheckpoint: () => db.pragma('wal_autocheckpoint = 500'),
     async close() {

@@ -15,6 +15,8 @@ import type { UsageRecord } from '../../../src/store/types.js';
 import { trackWriteHealth } from '../../../src/store/write-health.js';
 
 const DAY = 'd:2026-11-26';
+/** The write worker whatever the machine's CPUs (with one, the store writes in-thread). */
+const WORKER = { cpus: 2 };
 const MONTH = 'm:2026-11';
 const dirs: string[] = [];
 afterEach(() => {
@@ -54,7 +56,7 @@ function usage(requestId: string, costUsd = 0.01): UsageRecord {
 describe('the SQLite write worker', () => {
   it('waits for a lock held elsewhere off the event loop, fails closed with SQLITE_BUSY past the busy timeout, and commits once the lock is gone', async () => {
     const path = tempDb();
-    const store = createSqliteStore(path);
+    const store = createSqliteStore(path, { writer: WORKER });
     await store.init();
     try {
       await store.settle(usage('warm-up'), [DAY, MONTH]); // the worker is up
@@ -85,7 +87,7 @@ describe('the SQLite write worker', () => {
 
   it('commits and answers every call made before close() (shutdown drains the worker)', async () => {
     const path = tempDb();
-    const store = createSqliteStore(path);
+    const store = createSqliteStore(path, { writer: WORKER });
     await store.init();
     const reserved = Array.from({ length: 50 }, (_, i) =>
       store.reserve({
@@ -113,6 +115,47 @@ describe('the SQLite write worker', () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('with one CPU, reserves and settles on the event loop, no worker, committed before the answer', async () => {
+    const path = tempDb();
+    let spawned = 0;
+    const spawn = (data: Parameters<typeof spawnWorker>[0]) => {
+      spawned++;
+      return spawnWorker(data);
+    };
+    const store = createSqliteStore(path, { writer: { cpus: 1, spawn } });
+    await store.init();
+    const reserved = await store.reserve({
+      id: 'one-cpu',
+      key: 'cursor-dev',
+      amountUsd: 0.02,
+      windows: [{ period: DAY, limitUsd: 100 }],
+      periods: [DAY, MONTH],
+      leaseUntil: Date.UTC(2030, 0, 1),
+    });
+    expect(reserved).toEqual({ ok: true });
+    // Committed when answered: another connection sees it before anything else runs.
+    const other = new Database(path, { readonly: true });
+    const held = () =>
+      other
+        .prepare<[string], { reserved_usd: number; spent_usd: number }>(
+          "SELECT reserved_usd, spent_usd FROM spend WHERE key = 'cursor-dev' AND period = ?",
+        )
+        .get(DAY);
+    expect(held()?.reserved_usd).toBeCloseTo(0.02, 12);
+    await store.settle(usage('one-cpu'), [DAY, MONTH]);
+    expect(held()).toEqual({ reserved_usd: 0, spent_usd: expect.closeTo(0.01, 12) });
+    await store.probeWrites?.(Date.UTC(2026, 10, 26));
+    other.close();
+    await store.close();
+    expect(spawned).toBe(0);
+
+    const two = createSqliteStore(tempDb(), { writer: { cpus: 2, spawn } });
+    await two.init();
+    await two.settle(usage('two-cpus'), [DAY]);
+    await two.close();
+    expect(spawned).toBe(1);
   });
 
   it('rejects the calls of a worker that failed, refuses at once for the restart pause, then starts a new one', async () => {
@@ -150,7 +193,7 @@ describe('the SQLite write worker', () => {
   it('reports on health the error of a worker that fails, though the main connection still writes', async () => {
     const path = tempDb();
     const failing = () => new Worker("throw new Error('the worker module failed to load')", { eval: true });
-    const store = createSqliteStore(path, { writer: { spawn: failing, restartPauseMs: 0 } });
+    const store = createSqliteStore(path, { writer: { ...WORKER, spawn: failing, restartPauseMs: 0 } });
     await store.init();
     const { store: tracked, health } = trackWriteHealth(store, () => Date.UTC(2026, 10, 26));
     try {
@@ -168,7 +211,7 @@ describe('the SQLite write worker', () => {
 
   it('fails only the batch whose call cannot be cloned, and the worker goes on', async () => {
     const path = tempDb();
-    const store = createSqliteStore(path);
+    const store = createSqliteStore(path, { writer: WORKER });
     await store.init();
     try {
       const unclonable = { ...usage('fn'), userAgent: (() => 'x') as unknown as string };
