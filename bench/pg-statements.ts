@@ -215,7 +215,15 @@ try {
   // Every replica serves the same keys.yaml (the bench key among them).
   for (const r of replicas.slice(1))
     writeFileSync(r.configFile as string, readFileSync(first.configFile as string));
-  for (const r of replicas.slice(1)) process.kill(r.child.pid as number, 'SIGHUP');
+  // SIGHUP only once a replica printed its "listening" line: its port accepts connections a little
+  // earlier, before its SIGHUP handler is in, and SIGHUP's default action ends the process.
+  for (const [i, r] of replicas.entries()) {
+    if (i === 0) continue;
+    const logFile = join(dir, `tollgate-pgs-${i}.log`);
+    for (let t = 0; t < 200 && !readFileSync(logFile, 'utf8').includes('tollgate listening on'); t++)
+      await sleep(25);
+    process.kill(r.child.pid as number, 'SIGHUP');
+  }
   const target: Target = replicaCount > 1 ? { ...first, id: 'pgs', replicas } : { ...first, id: 'pgs' };
   log('warm-up 3 s');
   await throughput(dir, target, mode, 3, connections);
