@@ -26,6 +26,7 @@ import { MIGRATION_20 } from './v20.js';
 import { MIGRATION_21 } from './v21.js';
 import { MIGRATION_22 } from './v22.js';
 import { MIGRATION_23 } from './v23.js';
+import { MIGRATION_24 } from './v24.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -50,4 +51,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_21,
   MIGRATION_22,
   MIGRATION_23,
+  MIGRATION_24,
 ];
