@@ -5,16 +5,28 @@
  * Splits the cost into a part per batch and a part per record (docs/postgres.md, capacity model).
  * Informational, not a test:
  *
- *   npx tsx bench/settle-leased-db.ts [seconds per size]
+ *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N]
+ *
+ * --history: the spend and usage_daily tables first hold a year of 60 other keys' daily rows
+ * (20,160 each), as a database that has served a while does; their size must not matter
+ * (migration 24). --upto N: the schema stops at migration N, for an A/B of a migration in one
+ * sitting (e.g. --upto 23 against the default, all of them).
  */
+import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createPostgresStore } from '../src/store/postgres.js';
+import { POSTGRES_MIGRATIONS } from '../src/store/migrations/postgres/index.js';
+import { applyPostgresMigrations } from '../src/store/postgres/migrate.js';
 import type { UsageRecord } from '../src/store/types.js';
 import { completeUsage } from '../src/store/usage-columns.js';
 import { createTestDatabase } from '../test/helpers/pg.js';
 import { cpuOf } from './lib/proc-stats.js';
 
-const seconds = Number(process.argv[2] ?? 4);
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { history: { type: 'boolean', default: false }, upto: { type: 'string' } },
+});
+const seconds = Number(positionals[0] ?? 4);
+const upto = values.upto === undefined ? Number.POSITIVE_INFINITY : Number(values.upto);
 const PERIODS = [
   'd:2026-11-26',
   'w:2026-11-23',
@@ -64,11 +76,23 @@ function item(key: string) {
 
 const db = await createTestDatabase('tollgate_bench_settle');
 try {
-  const store = createPostgresStore(db.url, { poolSize: 1 });
-  await store.init();
-  await store.close();
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  await applyPostgresMigrations(
+    pool,
+    POSTGRES_MIGRATIONS.filter((m) => m.version <= upto),
+  );
+  await pool.end();
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();
+  if (values.history) {
+    await c.query(`INSERT INTO spend (key, period, spent_usd)
+      SELECT 'other-' || k, 'd:' || to_char(date '2025-11-26' + d, 'YYYY-MM-DD'), 1
+      FROM generate_series(1, 60) k, generate_series(0, 335) d`);
+    await c.query(`INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+      SELECT to_char(date '2025-11-26' + d, 'YYYY-MM-DD'), 'other-' || k, 'gpt-4o-mini', 200, 1, 1, 1, 1
+      FROM generate_series(1, 60) k, generate_series(0, 335) d`);
+    await c.query('ANALYZE spend, usage_daily');
+  }
   const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
   const run = async (size: number) => {
     const t0 = Date.now();
