@@ -43,7 +43,8 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
   const pool = createPool(resolved, log);
   const limit = resolved.statementTimeoutMs;
   // A quarter of the pool each for slot, reserve and settle batches: the rest stays free for reads.
-  // (Leased settles, nearly every settle of a busy replica, go one batch at a time: lease-manager.ts.)
+  // (Leased settles, nearly every settle of a busy replica, go one batch at a time while the
+  // database answers: lease-manager.ts.)
   const inFlight = Math.max(1, Math.floor(resolved.poolSize / 4));
   // A reserve or slot call still queued when its caller's deadline passed is not sent (batch.ts).
   const batched = createBatchedBudget(pool, inFlight, limit);
@@ -55,6 +56,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
           pool,
           clock,
           log,
+          maxInFlight: inFlight,
           options: { horizonMs: resolved.leaseHorizonMs },
         })
       : null;

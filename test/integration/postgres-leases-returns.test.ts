@@ -103,6 +103,7 @@ describe('budget leases of a replica whose rounds fail or whose leases were swep
       pool,
       clock: () => now,
       log: silentLogger(),
+      maxInFlight: 1,
       options: { tickMs: 20, minGapMs: 0 },
     });
     return manager;

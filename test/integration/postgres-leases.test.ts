@@ -168,6 +168,58 @@ describe('budget leases shared by several replicas', () => {
     expect(after[DAY]!.spentUsd).toBeCloseTo(charged, 9);
   });
 
+  it('lets the next leased settle batch go beside one that stalls, before the deadline', async () => {
+    // One batch at a time only while the database answers: a stalled connection must not hold
+    // every other settle of the replica, of any key, until the statement timeout fails them.
+    const s = createPostgresStore(db.url, { clock: () => now, statementTimeoutMs: 1_000 });
+    replicas = [s];
+    await s.init();
+    const windows = windowsOf(10, 20);
+    for (let i = 0; i < 8; i++) await request(s, 'alpha', 0.01, windows, 0.4);
+    for (let i = 0; i < 8; i++) await request(s, 'beta', 0.01, windows, 0.4);
+    await waitFor(() => (s.leaseHoldings?.().leases ?? 0) >= 2, 5_000);
+    const reserved = async (key: string) => {
+      const id = `q${seq++}`;
+      const r = await s.reserve({ id, key, amountUsd: 0.01, windows, periods, leaseUntil: now + 600_000 });
+      expect(r.ok).toBe(true);
+      return id;
+    };
+    const a = await reserved('alpha');
+    const b = await reserved('beta');
+    // The first leased settle statement is held 1.8 s on its way (pg's own query timeout is the
+    // statement timeout + 1 s); nothing else is slow.
+    const original = pg.Client.prototype.query;
+    let held = 0;
+    pg.Client.prototype.query = function (this: pg.Client, q: unknown, ...rest: unknown[]) {
+      if ((q as { name?: string } | null)?.name === 'tollgate_settle_leased' && held++ === 0) {
+        setTimeout(() => (original as (...x: unknown[]) => unknown).call(this, q, ...rest), 1_800);
+        return undefined;
+      }
+      return (original as (...x: unknown[]) => unknown).call(this, q, ...rest);
+    } as typeof original;
+    try {
+      const first = s.settle(usage(a, 'alpha', 0.004), periods).then(
+        () => 'ok',
+        (e: unknown) => String(e),
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      const second = await s.settle(usage(b, 'beta', 0.004), periods).then(
+        () => 'ok',
+        (e: unknown) => String(e),
+      );
+      expect(second).toBe('ok');
+      // The stalled one fails at its deadline (the gateway's usage writer sends it again).
+      await first;
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    const rows = await sql<{ n: number }>(
+      db.url,
+      `SELECT count(*)::int AS n FROM usage WHERE request_id = '${b}'`,
+    );
+    expect(rows[0]).toEqual({ n: 1 });
+  });
+
   it('never lets three replicas under concurrent load exceed a key window or the group window', async () => {
     replicas = open(3);
     await Promise.all(replicas.map((s) => s.init()));

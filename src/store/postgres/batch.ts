@@ -22,6 +22,13 @@ export interface BatchOptions<I, O> {
   /** Batches at the database at once (each on its own pooled connection). */
   maxInFlight: number;
   /**
+   * Fewer batches at once while the database answers: up to `steady` in flight, and up to
+   * `maxInFlight` only once the oldest batch in flight has been out `afterMs` (a stalled
+   * connection, a batch retried item by item) so that one slow batch never holds back every
+   * later call until its deadline. Without it, `maxInFlight` batches go whenever calls wait.
+   */
+  stalled?: { steady: number; afterMs: number };
+  /**
    * An item still queued this long after it was called is not sent: its caller has given up
    * (withDeadline answered it store_unavailable), and a reserve or a slot taken for a request
    * already refused would only hold budget or max_parallel until its lease ran out. Never set
@@ -41,6 +48,9 @@ interface Waiting<I, O> {
 export function createBatcher<I, O>(o: BatchOptions<I, O>): (item: I) => Promise<O> {
   let queue: Waiting<I, O>[] = [];
   let inFlight = 0;
+  /** performance.now() when each batch in flight was sent, oldest first. */
+  const sentAt: number[] = [];
+  let recheck: NodeJS.Timeout | null = null;
 
   const runBatch = async (batch: Waiting<I, O>[]) => {
     if (batch.length === 1) {
@@ -78,14 +88,33 @@ export function createBatcher<I, O>(o: BatchOptions<I, O>): (item: I) => Promise
     queue = queue.filter((w) => !stale(w));
   };
 
+  /** How many batches may be in flight now; arms a recheck for when the oldest one stalls. */
+  const allowed = (): number => {
+    const st = o.stalled;
+    if (!st || inFlight < st.steady) return st ? Math.min(st.steady, o.maxInFlight) : o.maxInFlight;
+    const waited = performance.now() - (sentAt[0] as number);
+    if (waited >= st.afterMs) return o.maxInFlight;
+    if (!recheck && queue.length > 0) {
+      recheck = setTimeout(() => {
+        recheck = null;
+        pump();
+      }, st.afterMs - waited);
+      recheck.unref();
+    }
+    return st.steady;
+  };
+
   const pump = () => {
     dropStale();
-    while (inFlight < o.maxInFlight && queue.length > 0) {
+    while (queue.length > 0 && inFlight < allowed()) {
       const batch = queue.length <= o.maxBatch ? queue : queue.slice(0, o.maxBatch);
       queue = queue.length <= o.maxBatch ? [] : queue.slice(o.maxBatch);
       inFlight++;
+      const at = performance.now();
+      sentAt.push(at);
       void runBatch(batch).finally(() => {
         inFlight--;
+        sentAt.splice(sentAt.indexOf(at), 1);
         pump();
       });
     }

@@ -3,14 +3,15 @@ import { GatewayError } from '../../../src/errors.js';
 import { createBatcher } from '../../../src/store/postgres/batch.js';
 
 /** A batcher whose database calls wait until released, recording what was sent. */
-function gatedBatcher(staleAfterMs?: number) {
+function gatedBatcher(staleAfterMs?: number, stalled?: { steady: number; afterMs: number }) {
   const sent: number[][] = [];
   const gates: Array<() => void> = [];
   const gate = () => new Promise<void>((r) => gates.push(r));
   const call = createBatcher<number, number>({
     maxBatch: 10,
-    maxInFlight: 1,
+    maxInFlight: stalled ? 2 : 1,
     ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
+    ...(stalled ? { stalled } : {}),
     one: async (n) => {
       sent.push([n]);
       await gate();
@@ -45,6 +46,31 @@ describe('PostgreSQL group commit (batch.ts)', () => {
     expect(await fresh).toBe(30);
     // Call 2 never reached the database: no reserve or slot held for a request already refused.
     expect(b.sent).toEqual([[1], [3]]);
+  });
+
+  it('keeps to `steady` batches while they answer, and sends the next beside one out past `afterMs`', async () => {
+    const b = gatedBatcher(undefined, { steady: 1, afterMs: 50 });
+    const first = b.call(1); // goes at once
+    const second = b.call(2); // waits: one batch in flight is the steady state
+    const third = b.call(3);
+    await sleep(10);
+    expect(b.sent).toEqual([[1]]);
+    await sleep(80); // the first is now out past afterMs: the queued calls go beside it
+    expect(b.sent).toEqual([[1], [2, 3]]);
+    b.openNext();
+    b.openNext();
+    expect(await Promise.all([first, second, third])).toEqual([10, 20, 30]);
+    // Answered promptly again: back to one at a time.
+    const fourth = b.call(4);
+    const fifth = b.call(5);
+    await sleep(10);
+    expect(b.sent).toEqual([[1], [2, 3], [4]]);
+    b.openNext();
+    await fourth;
+    await sleep(0);
+    b.openNext();
+    expect(await fifth).toBe(50);
+    expect(b.sent).toEqual([[1], [2, 3], [4], [5]]);
   });
 
   it('sends every call, however late, when no deadline is set (settles: a late usage record is still the record)', async () => {

@@ -38,22 +38,29 @@ export const LEASE_DEFAULTS: LeaseBookOptions = {
 const MAX_BATCH = 64;
 
 /**
- * Leased settle batches of one replica at the database at once. Every batch of a key locks the
- * same spend, usage_daily and rollup rows (migration 21) and holds them through its commit, so a
- * second batch in flight mostly waited behind the first in the database, while it halved how many
- * records each batch carried: the batcher has no timer, a batch is whatever queued while the ones
- * in flight ran. With one in flight, the settles that arrive meanwhile go as the next batch: about
- * twice the records per commit, half the batches (each costs the database a fixed ~0.8 ms of CPU
- * and, on a key's rows, a commit's flush during which no other replica's batch of that key can
- * proceed). bench/pg-statements.ts, 3 replicas: 0.12-0.13 leased settle calls per request instead
- * of 0.22; one replica: 0.03 instead of 0.07.
+ * Leased settle batches of one replica at the database at once, while it answers. Every batch of
+ * a key locks the same spend, usage_daily and rollup rows (migration 21) and holds them through
+ * its commit, so a second batch in flight mostly waited behind the first in the database, while it
+ * halved how many records each batch carried: the batcher has no timer, a batch is whatever queued
+ * while the ones in flight ran. With one in flight, the settles that arrive meanwhile go as the
+ * next batch: about twice the records per commit, half the batches (each costs the database a
+ * fixed ~0.8 ms of CPU and, on a key's rows, a commit's flush during which no other replica's batch
+ * of that key can proceed). bench/pg-statements.ts, 3 replicas: 0.12-0.13 leased settle calls per
+ * request instead of 0.22; one replica: 0.03 instead of 0.07.
+ *
+ * A batch out longer than SETTLE_STALL_MS (a stalled connection, a failed batch retried item by
+ * item) lets the next ones go beside it, up to `maxInFlight`: one slow batch must not hold every
+ * other settle of the replica, of every key, until its deadline.
  */
 const SETTLE_IN_FLIGHT = 1;
+const SETTLE_STALL_MS = 200;
 
 export function createLeaseManager(deps: {
   pool: Pool;
   clock: Clock;
   log: Logger;
+  /** Batches at the database at once when one has stalled (a quarter of the pool). */
+  maxInFlight: number;
   options?: LeaseManagerOptions;
 }) {
   const { pool, clock, log } = deps;
@@ -68,7 +75,8 @@ export function createLeaseManager(deps: {
 
   const settleBatch = createBatcher<LeasedItem, Record<string, PeriodSpend> | undefined>({
     maxBatch: MAX_BATCH,
-    maxInFlight: SETTLE_IN_FLIGHT,
+    maxInFlight: Math.max(SETTLE_IN_FLIGHT, deps.maxInFlight),
+    stalled: { steady: SETTLE_IN_FLIGHT, afterMs: SETTLE_STALL_MS },
     one: (item) => settleLeased(pool, [item]).then((r) => r[0]),
     many: (items) => settleLeased(pool, items),
   });
