@@ -5,12 +5,14 @@
  * Splits the cost into a part per batch and a part per record (docs/postgres.md, capacity model).
  * Informational, not a test:
  *
- *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N]
+ *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N] [--many]
  *
  * --history: the spend and usage_daily tables first hold a year of 60 other keys' daily rows
  * (20,160 each), as a database that has served a while does; their size must not matter
  * (migration 24). --upto N: the schema stops at migration N, for an A/B of a migration in one
- * sitting (e.g. --upto 23 against the default, all of them).
+ * sitting (e.g. --upto 23 against the default, all of them). --many: the batched settle of keys
+ * without leased budget (tollgate_settle_many, the same records without a lease) instead; its
+ * usage_daily lock read the whole table before migration 25 (--upto 24 for the A/B).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -23,7 +25,11 @@ import { cpuOf } from './lib/proc-stats.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { history: { type: 'boolean', default: false }, upto: { type: 'string' } },
+  options: {
+    history: { type: 'boolean', default: false },
+    upto: { type: 'string' },
+    many: { type: 'boolean', default: false },
+  },
 });
 const seconds = Number(positionals[0] ?? 4);
 const upto = values.upto === undefined ? Number.POSITIVE_INFINITY : Number(values.upto);
@@ -64,6 +70,7 @@ function item(key: string) {
     outputLimit: 1000,
   };
   const { requestId, costUsd, ...rest } = completeUsage(u);
+  if (values.many) return { id: requestId, ...rest, cost: String(costUsd), periods: PERIODS };
   return {
     id: requestId,
     ...rest,
@@ -103,7 +110,7 @@ try {
       const items = Array.from({ length: size }, (_, i) => item(`key-${(records + i) % 10}`));
       await c.query({
         name: 'settle',
-        text: 'SELECT * FROM tollgate_settle_leased($1::jsonb)',
+        text: `SELECT * FROM tollgate_settle_${values.many ? 'many' : 'leased'}($1::jsonb)`,
         values: [JSON.stringify(items)],
       });
       records += size;

@@ -27,6 +27,7 @@ import { MIGRATION_21 } from './v21.js';
 import { MIGRATION_22 } from './v22.js';
 import { MIGRATION_23 } from './v23.js';
 import { MIGRATION_24 } from './v24.js';
+import { MIGRATION_25 } from './v25.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -52,4 +53,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_22,
   MIGRATION_23,
   MIGRATION_24,
+  MIGRATION_25,
 ];
