@@ -73,12 +73,13 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   // one CPU to run on, the worker cannot take the commits off the loop's core: woken by each
   // batch it preempts the loop for the batch's length all the same, and the hand-off doubled
   // the store's CPU per request (bench/sqlite-writes.ts pinned: ~200 µs per reserve + settle
-  // against ~105 in the loop's thread). There the group commit runs on this connection.
+  // against ~105 in the loop's thread). There the group commit runs on this connection; its
+  // budget is read without the closed check, so close() still commits what was queued before it.
   const cpus = options.writer?.cpus ?? availableParallelism();
   const writer: BudgetWriter =
     onDisk && cpus > 1
       ? workerWriter(path, { clock, ...options.writer })
-      : inThreadWriter(db, () => use().budget);
+      : inThreadWriter(db, () => ready?.budget ?? use().budget);
   options.writer?.onWriter?.(writer);
   const autocheckpoint = () => {
     db.pragma('wal_autocheckpoint = 500');

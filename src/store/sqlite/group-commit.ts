@@ -75,7 +75,12 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
     try {
       values = runAll.immediate(items);
     } catch (err) {
-      rolledBack();
+      try {
+        rolledBack();
+      } catch (hookErr) {
+        for (const item of items) item.reject(hookErr);
+        return;
+      }
       // BEGIN or COMMIT failed (locked past busy_timeout, disk full): nothing of the batch is kept.
       if (!(err instanceof OpFailed)) {
         for (const item of items) item.reject(err);

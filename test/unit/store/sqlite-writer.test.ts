@@ -85,9 +85,12 @@ describe('the SQLite write worker', () => {
     }
   });
 
-  it('commits and answers every call made before close() (shutdown drains the worker)', async () => {
+  it.each([
+    ['the worker', WORKER],
+    ['one CPU, on the event loop', { cpus: 1 }],
+  ])('commits and answers every call made before close() (%s)', async (_, writer) => {
     const path = tempDb();
-    const store = createSqliteStore(path, { writer: WORKER });
+    const store = createSqliteStore(path, { writer });
     await store.init();
     const reserved = Array.from({ length: 50 }, (_, i) =>
       store.reserve({
