@@ -171,7 +171,8 @@ describe('budget leases shared by several replicas', () => {
   it('lets the next leased settle batch go beside one that stalls, before the deadline', async () => {
     // One batch at a time only while the database answers: a stalled connection must not hold
     // every other settle of the replica, of any key, until the statement timeout fails them.
-    const s = createPostgresStore(db.url, { clock: () => now, statementTimeoutMs: 1_000 });
+    // A small pool (a quarter of it is 1): the lane beside a stalled batch is there all the same.
+    const s = createPostgresStore(db.url, { clock: () => now, statementTimeoutMs: 1_000, poolSize: 4 });
     replicas = [s];
     await s.init();
     const windows = windowsOf(10, 20);

@@ -75,7 +75,8 @@ export function createLeaseManager(deps: {
 
   const settleBatch = createBatcher<LeasedItem, Record<string, PeriodSpend> | undefined>({
     maxBatch: MAX_BATCH,
-    maxInFlight: Math.max(SETTLE_IN_FLIGHT, deps.maxInFlight),
+    // Two at least, so that a stalled batch never holds the rest (a pool under 8 has a quarter of 1).
+    maxInFlight: Math.max(SETTLE_IN_FLIGHT + 1, deps.maxInFlight),
     stalled: { steady: SETTLE_IN_FLIGHT, afterMs: SETTLE_STALL_MS },
     one: (item) => settleLeased(pool, [item]).then((r) => r[0]),
     many: (items) => settleLeased(pool, items),
