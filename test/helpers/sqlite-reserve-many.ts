@@ -1,14 +1,16 @@
 /**
  * Child process for the two-process test: reserves `count` × $0.01 against a $1 daily limit on
  * a shared SQLite file, yielding between reservations so two such processes interleave, and
- * prints how many were accepted. Usage: <db path> <id prefix> <count>.
+ * prints how many were accepted. Usage: <db path> <id prefix> <count> [cpus] (the store's
+ * `writer.cpus`: 1 writes on the event loop's connection, more in the worker).
  */
 import { createSqliteStore } from '../../src/store/sqlite.js';
 
-const [path, prefix, countText] = process.argv.slice(2);
-if (!path || !prefix || !countText) throw new Error('usage: sqlite-reserve-many <db> <prefix> <count>');
+const [path, prefix, countText, cpus] = process.argv.slice(2);
+if (!path || !prefix || !countText)
+  throw new Error('usage: sqlite-reserve-many <db> <prefix> <count> [cpus]');
 
-const store = createSqliteStore(path);
+const store = createSqliteStore(path, cpus ? { writer: { cpus: Number(cpus) } } : {});
 await store.init();
 let accepted = 0;
 for (let i = 0; i < Number(countText); i++) {

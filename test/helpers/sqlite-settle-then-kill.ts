@@ -1,14 +1,15 @@
 /**
  * Child process for the durability test: reserves two requests, settles one, then dies by
- * SIGKILL (no exit handlers, no close, no WAL checkpoint). Usage: <db path> <settled id> <open id>.
+ * SIGKILL (no exit handlers, no close, no WAL checkpoint). Usage: <db path> <settled id> <open id>
+ * [cpus] (the store's `writer.cpus`: 1 writes on the event loop's connection, more in the worker).
  */
 import { createSqliteStore } from '../../src/store/sqlite.js';
 
-const [path, settledId, openId] = process.argv.slice(2);
+const [path, settledId, openId, cpus] = process.argv.slice(2);
 if (!path || !settledId || !openId)
-  throw new Error('usage: sqlite-settle-then-kill <db> <settled id> <open id>');
+  throw new Error('usage: sqlite-settle-then-kill <db> <settled id> <open id> [cpus]');
 
-const store = createSqliteStore(path);
+const store = createSqliteStore(path, cpus ? { writer: { cpus: Number(cpus) } } : {});
 await store.init();
 const periods = ['d:2026-11-26', 'm:2026-11'];
 const windows = [{ period: 'd:2026-11-26', limitUsd: 5 }];

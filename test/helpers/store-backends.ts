@@ -21,15 +21,19 @@ export interface StoreBackend {
   destroy(): Promise<void>;
 }
 
-/** SQLite on a real file in a fresh temp dir (WAL needs a file; `:memory:` would hide it). */
-export function sqliteBackend(): StoreBackend {
+/**
+ * SQLite on a real file in a fresh temp dir (WAL needs a file; `:memory:` would hide it). `cpus`
+ * is the store's `writer.cpus` (default: the machine's): 1 runs reserve and settle on the event
+ * loop's own connection, as on a 1-vCPU host, more in the write worker.
+ */
+export function sqliteBackend(cpus?: number): StoreBackend {
   let dir: string | null = null;
   const opened: Store[] = [];
   return {
-    name: 'sqlite',
+    name: cpus === undefined ? 'sqlite' : cpus === 1 ? 'sqlite, one CPU' : 'sqlite, write worker',
     async create() {
       dir ??= mkdtempSync(join(tmpdir(), 'tollgate-store-'));
-      const store = createSqliteStore(join(dir, 'tollgate.db'));
+      const store = createSqliteStore(join(dir, 'tollgate.db'), cpus ? { writer: { cpus } } : {});
       opened.push(store);
       await store.init();
       return store;
@@ -45,8 +49,12 @@ export function sqliteBackend(): StoreBackend {
 /**
  * Every backend the suite runs against. PostgreSQL is the machine's server (see test/helpers/pg.ts,
  * TOLLGATE_TEST_PG_URL to point elsewhere); TOLLGATE_TEST_SKIP_PG=1 leaves it out on a machine
- * without one.
+ * without one. `bothSqliteWriters` (the suites of reserve and settle) runs SQLite twice: with the
+ * write worker, and with one CPU (the writes on the event loop), whatever this machine has.
  */
-export function storeBackends(): StoreBackend[] {
-  return [sqliteBackend(), ...(process.env.TOLLGATE_TEST_SKIP_PG === '1' ? [] : [postgresBackend()])];
+export function storeBackends(opts: { bothSqliteWriters?: boolean } = {}): StoreBackend[] {
+  return [
+    ...(opts.bothSqliteWriters ? [sqliteBackend(2), sqliteBackend(1)] : [sqliteBackend()]),
+    ...(process.env.TOLLGATE_TEST_SKIP_PG === '1' ? [] : [postgresBackend()]),
+  ];
 }

@@ -17,39 +17,20 @@ import { type Harness, standardYaml, startGateway } from '../helpers/gateway-har
  * (and the checkpointer that cannot write), which is what the gateway met.
  */
 
-const mnt = mkdtempSync(join(tmpdir(), 'tollgate-full-disk-'));
-let mounted = false;
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', mnt], { stdio: 'ignore' });
-  mounted = true;
-} catch {
-  // Not root (a developer machine): the test says so and is skipped; CI runs it.
+/** A fresh 600 KB tmpfs at a new temp dir; `mounted` is false where this process may not mount. */
+function mountTmpfs(): { mnt: string; mounted: boolean } {
+  const mnt = mkdtempSync(join(tmpdir(), 'tollgate-full-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', mnt], { stdio: 'ignore' });
+    return { mnt, mounted: true };
+  } catch {
+    // Not root (a developer machine): the test says so and is skipped; CI runs it.
+    return { mnt, mounted: false };
+  }
 }
 
-let upstream: FakeUpstream;
-let store: Store;
-let gw: Harness;
-
-beforeAll(async () => {
-  if (!mounted) return;
-  upstream = await startFakeUpstream();
-  store = createSqliteStore(join(mnt, 'tollgate.db'));
-  await store.init();
-  gw = await startGateway({ yaml: standardYaml(upstream.baseUrl), store });
-});
-
-afterAll(async () => {
-  if (mounted) {
-    await gw?.close();
-    await store?.close();
-    await upstream?.close();
-    execFileSync('umount', [mnt]);
-  }
-  rmSync(mnt, { recursive: true, force: true });
-});
-
-/** Writes filler files until the disk is full; returns them, to free the space later. */
-function fillDisk(): string[] {
+/** Writes filler files until the disk at `mnt` is full; returns them, to free the space later. */
+function fillDisk(mnt: string): string[] {
   const files: string[] = [];
   for (let i = 0; ; i++) {
     const file = join(mnt, `filler-${i}`);
@@ -63,7 +44,38 @@ function fillDisk(): string[] {
   }
 }
 
-describe('the SQLite store on a full disk', () => {
+/*
+ * Both writers, each on a disk of its own: the write worker (more than one CPU) and the group
+ * commit on the event loop's own connection (one CPU: a 1-vCPU host, or taskset), whatever the
+ * machine running the test has.
+ */
+describe.each([
+  ['the write worker', { cpus: 2 }],
+  ['one CPU, on the event loop', { cpus: 1 }],
+])('the SQLite store on a full disk (%s)', (_name, writer) => {
+  const { mnt, mounted } = mountTmpfs();
+  let upstream: FakeUpstream;
+  let store: Store;
+  let gw: Harness;
+
+  beforeAll(async () => {
+    if (!mounted) return;
+    upstream = await startFakeUpstream();
+    store = createSqliteStore(join(mnt, 'tollgate.db'), { writer });
+    await store.init();
+    gw = await startGateway({ yaml: standardYaml(upstream.baseUrl), store });
+  });
+
+  afterAll(async () => {
+    if (mounted) {
+      await gw?.close();
+      await store?.close();
+      await upstream?.close();
+      execFileSync('umount', [mnt]);
+    }
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
   it.skipIf(!mounted)(
     'settles every answered request with its real usage once space returns, leaving no reservation held',
     async () => {
@@ -91,7 +103,7 @@ describe('the SQLite store on a full disk', () => {
       const side = new Database(join(mnt, 'tollgate.db'));
       side.pragma('wal_checkpoint(TRUNCATE)');
       side.close();
-      const filler = fillDisk();
+      const filler = fillDisk(mnt);
       open();
       const statuses = await Promise.all(
         answers.map(async (pending) => {

@@ -52,7 +52,10 @@ const slot = (over: Partial<SlotRequest>): SlotRequest => ({
   ...over,
 });
 
-describe.each(storeBackends())('group spend rows and slots: $name', (backend: StoreBackend) => {
+/** SQLite with each writer (worker, one CPU), and PostgreSQL. */
+const BACKENDS = storeBackends({ bothSqliteWriters: true });
+
+describe.each(BACKENDS)('group spend rows and slots: $name', (backend: StoreBackend) => {
   let store: Store;
   beforeEach(async () => {
     store = await backend.create();

@@ -66,7 +66,10 @@ function usage(requestId: string, costUsd: number, over: Partial<UsageRecord> = 
   };
 }
 
-describe.each(storeBackends())('a settle after the sweep: $name', (backend: StoreBackend) => {
+/** SQLite with each writer (worker, one CPU), and PostgreSQL. */
+const BACKENDS = storeBackends({ bothSqliteWriters: true });
+
+describe.each(BACKENDS)('a settle after the sweep: $name', (backend: StoreBackend) => {
   let store: Store;
 
   beforeEach(async () => {

@@ -60,7 +60,7 @@ function expectUsd(actual: number | undefined, expected: number): void {
   expect(Math.abs((actual ?? Number.NaN) - expected)).toBeLessThan(1e-9);
 }
 
-describe.each(storeBackends())('store: $name', (backend: StoreBackend) => {
+describe.each(storeBackends({ bothSqliteWriters: true }))('store: $name', (backend: StoreBackend) => {
   let store: Store;
 
   beforeEach(async () => {
@@ -683,65 +683,84 @@ describe('sqlite store on disk', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps a settled usage row when the process is killed right after, and recovers its open reservation', async () => {
-    const path = join(dir, 'tollgate.db');
-    const child = fileURLToPath(new URL('../helpers/sqlite-settle-then-kill.ts', import.meta.url));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', child, path, 'settled-1', 'open-1'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('settled\n');
-    expect(run.signal).toBe('SIGKILL');
+  // Both writers in the child: the write worker (more than one CPU) and the event loop's own
+  // connection (one CPU), whatever the machine running the test has.
+  const WRITERS = [
+    ['the write worker', '2'],
+    ['one CPU, on the event loop', '1'],
+  ] as const;
 
-    const store = createSqliteStore(path);
-    try {
-      await store.init();
-      expect(await store.spendBetween('killed', 0, FAR)).toEqual({ costUsd: 0.25, requests: 1 });
-      const before = await store.getSpend('killed', [DAY]);
-      expectUsd(before[DAY]?.spentUsd, 0.25);
-      expectUsd(before[DAY]?.reservedUsd, 0.5);
-      expect(await store.recoverReservations(Date.now(), true)).toBe(1);
-      const after = await store.getSpend('killed', [DAY]);
-      expectUsd(after[DAY]?.spentUsd, 0.75);
-      expectUsd(after[DAY]?.reservedUsd, 0);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('lets two processes on one file together reserve no more than the limit', async () => {
-    const path = join(dir, 'shared.db');
-    const child = fileURLToPath(new URL('../helpers/sqlite-reserve-many.ts', import.meta.url));
-    const runChild = (prefix: string) =>
-      new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', child, path, prefix, '120'], {
-          timeout: 30_000,
-        });
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-        });
-        p.stderr.on('data', (c: Buffer) => {
-          err += c.toString();
-        });
-        p.on('error', reject);
-        p.on('close', (code) =>
-          code === 0 ? resolve(out) : reject(new Error(`child ${prefix} failed: ${err}`)),
-        );
+  it.each(WRITERS)(
+    'keeps a settled usage row when the process is killed right after, and recovers its open reservation (%s)',
+    async (_name, cpus) => {
+      const path = join(dir, 'tollgate.db');
+      const child = fileURLToPath(new URL('../helpers/sqlite-settle-then-kill.ts', import.meta.url));
+      const run = spawnSync(process.execPath, ['--import', 'tsx', child, path, 'settled-1', 'open-1', cpus], {
+        encoding: 'utf8',
+        timeout: 20_000,
       });
-    const [a, b] = await Promise.all([runChild('a'), runChild('b')]);
-    expect(Number(a) + Number(b)).toBe(100);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe('settled\n');
+      expect(run.signal).toBe('SIGKILL');
 
-    const store = createSqliteStore(path);
-    try {
-      await store.init();
-      expectUsd((await store.getSpend('shared', [DAY]))[DAY]?.reservedUsd, 1);
-    } finally {
-      await store.close();
-    }
-  });
+      const store = createSqliteStore(path);
+      try {
+        await store.init();
+        expect(await store.spendBetween('killed', 0, FAR)).toEqual({ costUsd: 0.25, requests: 1 });
+        const before = await store.getSpend('killed', [DAY]);
+        expectUsd(before[DAY]?.spentUsd, 0.25);
+        expectUsd(before[DAY]?.reservedUsd, 0.5);
+        expect(await store.recoverReservations(Date.now(), true)).toBe(1);
+        const after = await store.getSpend('killed', [DAY]);
+        expectUsd(after[DAY]?.spentUsd, 0.75);
+        expectUsd(after[DAY]?.reservedUsd, 0);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  it.each(WRITERS)(
+    'lets two processes on one file together reserve no more than the limit (%s)',
+    async (_name, cpus) => {
+      const path = join(dir, 'shared.db');
+      // The file exists, in WAL mode, before the children start: two processes switching a new
+      // file to WAL at the same moment can fail one of them with SQLITE_BUSY at once, whatever
+      // busy_timeout says (SQLite's deadlock avoidance), which is not what this test is about.
+      const first = createSqliteStore(path);
+      await first.init();
+      await first.close();
+      const child = fileURLToPath(new URL('../helpers/sqlite-reserve-many.ts', import.meta.url));
+      const runChild = (prefix: string) =>
+        new Promise<string>((resolve, reject) => {
+          const p = spawn(process.execPath, ['--import', 'tsx', child, path, prefix, '120', cpus], {
+            timeout: 30_000,
+          });
+          let out = '';
+          let err = '';
+          p.stdout.on('data', (c: Buffer) => {
+            out += c.toString();
+          });
+          p.stderr.on('data', (c: Buffer) => {
+            err += c.toString();
+          });
+          p.on('error', reject);
+          p.on('close', (code) =>
+            code === 0 ? resolve(out) : reject(new Error(`child ${prefix} failed: ${err}`)),
+          );
+        });
+      const [a, b] = await Promise.all([runChild('a'), runChild('b')]);
+      expect(Number(a) + Number(b)).toBe(100);
+
+      const store = createSqliteStore(path);
+      try {
+        await store.init();
+        expectUsd((await store.getSpend('shared', [DAY]))[DAY]?.reservedUsd, 1);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 
   it('stores every field of a usage record as given', async () => {
     const path = join(dir, 'fields.db');
