@@ -12,6 +12,7 @@ import { createSqliteKv } from './sqlite/kv.js';
 import { applySqliteMigrations } from './sqlite/migrate.js';
 import { type Ready, sqliteDisableCalls, sqliteRecordCalls, sqliteReportCalls } from './sqlite/role-calls.js';
 import { createSqliteUsageQueries } from './sqlite/usage-queries.js';
+import { switchToWal } from './sqlite/wal-mode.js';
 import {
   type BudgetWriter,
   inThreadWriter,
@@ -49,20 +50,9 @@ export interface SqliteStoreOptions {
  */
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
-  const db = new Database(path);
-  // First, so that even switching to WAL waits for a process opening the same file at once. The
-  // CLI (`tollgate usage`) may also read while the server writes: wait for a lock rather than fail.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  // SQLite's automatic checkpoint runs inside the commit that crosses its threshold, on the
-  // event loop, and held requests for 5-35 ms under load; a worker thread with its own
-  // connection checkpoints instead (sqlite/checkpointer.ts), and bounds the WAL. Should the
-  // worker die, the automatic checkpoint comes back (every 500 pages: shorter stalls than
-  // SQLite's 1,000). In-memory databases have no WAL.
+  // In-memory databases have no WAL (nor does '', a temporary file).
   const onDisk = path !== ':memory:' && path !== '';
-  db.pragma(`wal_autocheckpoint = ${onDisk ? 0 : 500}`);
-  db.pragma('foreign_keys = ON');
+  const db = openConnection(path, onDisk);
 
   const rate = createMemoryRateLimiter();
   const subscribers = new Set<() => void>();
@@ -165,4 +155,29 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   // The store's boundary: a failed call (disk full, a locked or damaged file, a closed store)
   // reaches callers as store_unavailable, as on PostgreSQL.
   return guardStoreCalls(store, 'SQLite');
+}
+
+/** The store's connection, set up (closed again if that fails). */
+function openConnection(path: string, onDisk: boolean): Database.Database {
+  const db = new Database(path);
+  try {
+    // The CLI (`tollgate usage`) may read while the server writes: wait for a lock rather than fail.
+    db.pragma('busy_timeout = 5000');
+    // Switching a new file waits up to the same 5 s for another process switching it at the same
+    // moment, which SQLite does not wait for (sqlite/wal-mode.ts).
+    if (onDisk) switchToWal(db, 5000);
+    else db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // SQLite's automatic checkpoint runs inside the commit that crosses its threshold, on the
+    // event loop, and held requests for 5-35 ms under load; a worker thread with its own
+    // connection checkpoints instead (sqlite/checkpointer.ts), and bounds the WAL. Should the
+    // worker die, the automatic checkpoint comes back (every 500 pages: shorter stalls than
+    // SQLite's 1,000).
+    db.pragma(`wal_autocheckpoint = ${onDisk ? 0 : 500}`);
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
 }

@@ -95,6 +95,14 @@ describe('a store that cannot be opened', () => {
     );
   });
 
+  it('says that another process holds a locked store, not that the file may be damaged', () => {
+    const cause = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const err = sqliteOpenError('/srv/tollgate/data/tollgate.db', cause);
+    expect(err.message).toBe(
+      'cannot open the SQLite store /srv/tollgate/data/tollgate.db: database is locked (SQLITE_BUSY); another process kept it locked for over 5 s: check what else has the file open, then try again, or choose another store with --store or $TOLLGATE_STORE.',
+    );
+  });
+
   it('names the PostgreSQL host, port, database and user, never the password, when nothing listens', async () => {
     const err = (await openStore('postgres://tollgate:hunter2@127.0.0.1:1/usage_db').catch(
       (e: unknown) => e,
