@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres.js';
-import { completeUsage } from '../../src/store/usage-columns.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { explainInto, settleColumns } from '../helpers/pg-plans.js';
 
 const PERIODS = ['d:2026-11-26', 'm:2026-11', '@team/d:2026-11-26', '@team/m:2026-11'];
 const NOW = Date.UTC(2026, 10, 26, 12);
@@ -10,28 +10,7 @@ const FAR = 9_999_999_999_999;
 
 /** One tollgate_settle_many item as src/store/postgres/budget-batch.ts sends it. */
 function item(id: string, key: string, cost: string) {
-  const { requestId, costUsd, ...rest } = completeUsage({
-    requestId: id,
-    ts: NOW,
-    day: '2026-11-26',
-    key,
-    model: 'gpt-4o-mini',
-    upstream: 'openai',
-    route: '/v1/chat/completions',
-    status: 200,
-    errorCode: null,
-    inputTokens: 1200,
-    outputTokens: 300,
-    cachedTokens: 0,
-    costUsd: Number(cost),
-    latencyMs: 1,
-    stream: false,
-    userAgent: 'test',
-    ip: '127.0.0.1',
-    configRevision: 'r',
-    usageSource: 'provider',
-  });
-  return { id: requestId, ...rest, cost: String(costUsd), periods: PERIODS };
+  return { ...settleColumns(id, key, cost, NOW), periods: PERIODS };
 }
 
 /** One tollgate_reserve_many item as src/store/postgres/budget-batch.ts sends it. */
@@ -103,11 +82,7 @@ describe('postgres store: plans of the per-request functions at history', () => 
       SELECT 'lease:old-' || n, 'other-1', ARRAY['d:2026-11-26'], 1, 0, 1, 0 FROM ${others}`);
     await c.query(`INSERT INTO rate_counts (key) SELECT 'many-' || n FROM generate_series(1, 20000) n`);
     await c.query('ANALYZE');
-    c.on('notice', (n) => notices.push(n.message ?? ''));
-    await c.query("LOAD 'auto_explain'");
-    await c.query('SET auto_explain.log_min_duration = 0');
-    await c.query('SET auto_explain.log_nested_statements = on');
-    await c.query('SET auto_explain.log_level = notice');
+    await explainInto(c, notices);
   });
   afterAll(async () => {
     await c.end();

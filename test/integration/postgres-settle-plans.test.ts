@@ -1,38 +1,15 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres.js';
-import { completeUsage } from '../../src/store/usage-columns.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { explainInto, settleColumns } from '../helpers/pg-plans.js';
 
 const PERIODS = ['d:2026-11-26', 'm:2026-11', '@team/d:2026-11-26', '@team/m:2026-11'];
 
 /** One leased settle item as src/store/postgres/leases/lease-sql.ts sends it. */
 function item(id: string, key: string, cost: string) {
-  const { requestId, costUsd, ...rest } = completeUsage({
-    requestId: id,
-    ts: Date.UTC(2026, 10, 26, 12),
-    day: '2026-11-26',
-    key,
-    model: 'gpt-4o-mini',
-    upstream: 'openai',
-    route: '/v1/chat/completions',
-    status: 200,
-    errorCode: null,
-    inputTokens: 1200,
-    outputTokens: 300,
-    cachedTokens: 0,
-    costUsd: Number(cost),
-    latencyMs: 1,
-    stream: false,
-    userAgent: 'test',
-    ip: '127.0.0.1',
-    configRevision: 'r',
-    usageSource: 'provider',
-  });
   return {
-    id: requestId,
-    ...rest,
-    cost: String(costUsd),
+    ...settleColumns(id, key, cost, Date.UTC(2026, 10, 26, 12)),
     release: cost,
     lease: `lease:${key}`,
     periods: PERIODS,
@@ -65,11 +42,7 @@ describe('postgres store: leased settle plans', () => {
       SELECT to_char(date '2025-12-01' + d, 'YYYY-MM-DD'), 'other-' || k, 'gpt-4o-mini', 200, 1, 1, 1, 1
       FROM generate_series(1, 60) k, generate_series(0, 335) d`);
     await c.query('ANALYZE spend, usage_daily');
-    c.on('notice', (n) => notices.push(n.message ?? ''));
-    await c.query("LOAD 'auto_explain'");
-    await c.query('SET auto_explain.log_min_duration = 0');
-    await c.query('SET auto_explain.log_nested_statements = on');
-    await c.query('SET auto_explain.log_level = notice');
+    await explainInto(c, notices);
   });
   afterAll(async () => {
     await c.end();
