@@ -41,10 +41,28 @@ export function pidTree(pid: number): number[] {
   }
 }
 
-/** Total CPU µs used so far by `pids`. */
-export const cpuOf = (pids: readonly number[]): number =>
-  pids.reduce((sum, p) => sum + cpuMicros(readFileSync(`/proc/${p}/stat`, 'utf8'), clockTicks()), 0);
+/** `/proc/<pid>/<file>`, or undefined once the process is gone (a short-lived child, e.g. the
+ * `git` a replica runs on reload, may exit between `pidTree` and the read). */
+function procFile(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
+      return undefined;
+    throw err;
+  }
+}
 
-/** Current total RSS of `pids` in MB. */
+/** Total CPU µs used so far by `pids` (those still running). */
+export const cpuOf = (pids: readonly number[]): number =>
+  pids.reduce((sum, p) => {
+    const stat = procFile(p, 'stat');
+    return stat === undefined ? sum : sum + cpuMicros(stat, clockTicks());
+  }, 0);
+
+/** Current total RSS of `pids` in MB (those still running). */
 export const rssOf = (pids: readonly number[]): number =>
-  pids.reduce((sum, p) => sum + rssMb(readFileSync(`/proc/${p}/status`, 'utf8')), 0);
+  pids.reduce((sum, p) => {
+    const status = procFile(p, 'status');
+    return status === undefined ? sum : sum + rssMb(status);
+  }, 0);
