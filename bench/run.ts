@@ -344,6 +344,9 @@ function summarize(ms: Throughput[]): Summary {
     ...(ms.some((m) => m.dbCpuUsPerRequest !== undefined)
       ? { dbCpuUsPerRequest: median(ms.map((m) => m.dbCpuUsPerRequest ?? 0)) }
       : {}),
+    ...(ms.some((m) => m.requestsPerDbWrite !== undefined)
+      ? { requestsPerDbWrite: median(ms.map((m) => m.requestsPerDbWrite ?? 0)) }
+      : {}),
     rssMb: Math.max(...ms.map((m) => m.rssMb)),
     errors: ms.reduce((a, m) => a + m.errors, 0),
   };

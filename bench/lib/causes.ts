@@ -4,7 +4,7 @@
  * CPU). This run takes no CPU profile and no event-loop stall trace, so a target whose cause
  * would need one says so and names the command that takes it, rather than repeat an old reading.
  */
-import type { LeaseDbCpu, TargetResult } from './report-types.js';
+import type { LeaseDbCpu, Summary, TargetResult } from './report-types.js';
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : undefined;
@@ -12,6 +12,23 @@ const n0 = (x: number | undefined) =>
 const NOT_PROFILED =
   'not measured in this run: it takes no CPU profile or event-loop stall trace ' +
   '(`npm run bench:profile -- --only sqlite` takes both under the same load)';
+
+/**
+ * Requests per commit and the database's CPU per commit, three replicas against one: the database
+ * pays for each write transaction (a settle batch's commit, a reserve, a lease round) about the
+ * same whatever it carries, so fewer requests per commit cost more per request.
+ */
+function commitsOf(three: Summary | undefined, one: Summary | undefined): string {
+  const r3 = three?.requestsPerDbWrite;
+  const r1 = one?.requestsPerDbWrite;
+  if (!r3 || !r1) return 'write transactions not counted in this run';
+  const perCommit = (s: Summary | undefined, r: number) => n0((s?.dbCpuUsPerRequest ?? 0) * r);
+  return (
+    `each replica commits its own requests' records: ${r3.toFixed(1)} requests per write transaction across the ` +
+    `three replicas against ${r1.toFixed(1)} on one, at ${perCommit(three, r3)} and ${perCommit(one, r1)} µs of ` +
+    'database CPU per write transaction'
+  );
+}
 
 /** The cause of a missed target, as this run measured it, or why it was not measured. */
 export function causeOf(
@@ -38,11 +55,7 @@ export function causeOf(
   if (what.startsWith('PostgreSQL, three replicas')) {
     const db3 = n0(t.pg3?.json?.dbCpuUsPerRequest);
     if (db3 === undefined) return 'not measured in this run (no database CPU reading)';
-    return (
-      `the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} µs of gateway CPU per request ` +
-      `(one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'}) and the database ${db3} µs ` +
-      `(one replica: ${n0(t.pg?.json?.dbCpuUsPerRequest) ?? '–'}), on a machine whose cores they share`
-    );
+    return `${commitsOf(t.pg3?.json, t.pg?.json)}; the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'}) on the one core they share, so each served a third of one replica's requests`;
   }
   if (what.startsWith('PostgreSQL, one replica: CPU')) return '';
   return NOT_PROFILED;

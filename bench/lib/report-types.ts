@@ -6,6 +6,8 @@ export interface Summary {
   cpuUsPerRequest: number;
   /** PostgreSQL targets: the database server's CPU per request. */
   dbCpuUsPerRequest?: number;
+  /** PostgreSQL targets: requests per write transaction (commit). */
+  requestsPerDbWrite?: number;
   rssMb: number;
   errors: number;
 }

@@ -131,7 +131,9 @@ export function renderReport(r: Report): string {
       pg3 && pg
         ? `JSON req/s ${x2(ratio(pg3.json?.rps, pg.json?.rps))}, SSE req/s ${x2(ratio(pg3.sse?.rps, pg.sse?.rps))}, ` +
           `CPU µs/req (all replicas) ${n0(pg3.json?.cpuUsPerRequest)} vs ${n0(pg.json?.cpuUsPerRequest)}, ` +
-          `database CPU µs/req ${n0(pg3.json?.dbCpuUsPerRequest)} vs ${n0(pg.json?.dbCpuUsPerRequest)}`
+          `database CPU µs/req ${n0(pg3.json?.dbCpuUsPerRequest)} vs ${n0(pg.json?.dbCpuUsPerRequest)}, ` +
+          `requests per write transaction (commit) ${pg3.json?.requestsPerDbWrite?.toFixed(1) ?? '–'} vs ` +
+          `${pg.json?.requestsPerDbWrite?.toFixed(1) ?? '–'}`
         : 'not run'
     }`,
   );

@@ -21,6 +21,12 @@ export interface Throughput {
   cpuUsPerRequest: number;
   /** PostgreSQL targets: CPU per request of its database's backends and the server's background processes (off the pinned cores). */
   dbCpuUsPerRequest?: number;
+  /**
+   * PostgreSQL targets: requests per write transaction (transaction ids the server assigned during
+   * the run, server-wide: nothing else writes while the bench runs). Each commits a batch (of
+   * reserves, or of settles with their usage records) or a lease round.
+   */
+  requestsPerDbWrite?: number;
   rssMb: number;
   errors: number;
 }
@@ -43,6 +49,25 @@ async function targetPostgresPids(database: string | undefined): Promise<number[
     return rows.map((r) => r.pid);
   } catch {
     return postgresPids();
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * The next transaction id the server will assign: the count of write transactions so far (read
+ * from a snapshot, which assigns none itself). Undefined when the server cannot be asked.
+ */
+async function nextXid(): Promise<number | undefined> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2_000 });
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ x: string }>(
+      'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x',
+    );
+    return Number(rows[0]?.x);
+  } catch {
+    return undefined;
   } finally {
     await c.end().catch(() => {});
   }
@@ -122,6 +147,7 @@ export async function throughput(
   const cpu0 = cpu();
   const onDb = t.id.startsWith('pg');
   const db0 = onDb ? cpuByPid(await targetPostgresPids(t.database)) : new Map<number, number>();
+  const xid0 = onDb ? await nextXid() : undefined;
   try {
     const connections = Math.max(1, Math.round(totalConnections / parts.length));
     const outs = await Promise.all(
@@ -151,6 +177,7 @@ export async function throughput(
     if (onDb)
       for (const [pid, us] of cpuByPid(await targetPostgresPids(t.database)))
         dbUsed += us - (db0.get(pid) ?? 0);
+    const xid1 = onDb ? await nextXid() : undefined;
     peak = Math.max(peak, rss());
     const w = outs.map(parseWrk).reduce((a, b) => ({
       rps: a.rps + b.rps,
@@ -163,6 +190,9 @@ export async function throughput(
       ...w,
       cpuUsPerRequest: used / Math.max(1, w.requests),
       ...(onDb ? { dbCpuUsPerRequest: dbUsed / Math.max(1, w.requests) } : {}),
+      ...(xid0 !== undefined && xid1 !== undefined
+        ? { requestsPerDbWrite: w.requests / Math.max(1, xid1 - xid0) }
+        : {}),
       rssMb: peak,
     };
   } finally {
