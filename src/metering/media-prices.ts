@@ -26,15 +26,31 @@ export interface MediaBound {
   why: string;
 }
 
+type ImageTokens = Record<string, Record<string, number>>;
+
 /**
  * Output tokens of one image of OpenAI's token-priced image models, by quality and size (OpenAI's
- * image generation guide: a 1024x1024 high-quality image is 4160 tokens). `auto` is the dearest.
+ * image generation guide: a gpt-image-1 1024x1024 high-quality image is 4160 tokens). `auto` is the dearest.
  */
-const IMAGE_OUTPUT_TOKENS: Record<string, Record<string, number>> = {
+const IMAGE_OUTPUT_TOKENS: ImageTokens = {
   low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },
   medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
   high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
 };
+/**
+ * gpt-image-2 counts its images otherwise, the square one dearest: OpenAI's image-generation
+ * calculator and model page give 1024x1024 as 196, 1756 and 7024 tokens ($0.006, $0.053 and
+ * $0.211 at $30 per million), 1024x1536 and 1536x1024 as 158, 1372 and 5488.
+ */
+const GPT_IMAGE_2_OUTPUT_TOKENS: ImageTokens = {
+  low: { '1024x1024': 196, '1024x1536': 158, '1536x1024': 158 },
+  medium: { '1024x1024': 1756, '1024x1536': 1372, '1536x1024': 1372 },
+  high: { '1024x1024': 7024, '1024x1536': 5488, '1536x1024': 5488 },
+};
+
+/** The image-token counts of a model: gpt-image-2's (and its snapshots'), else gpt-image-1's. */
+const imageTokensOf = (model: ModelConfig): ImageTokens =>
+  /^gpt-image-2(-|$)/.test(model.catalogId ?? model.name) ? GPT_IMAGE_2_OUTPUT_TOKENS : IMAGE_OUTPUT_TOKENS;
 /** Each partial image of a streamed generation is billed as this many more output tokens. */
 const PARTIAL_IMAGE_TOKENS = 100;
 /**
@@ -91,12 +107,15 @@ export function imageUnitPrice(
 }
 
 /** Output tokens of one image of a token-priced image model; undefined for a size it does not bill this way. */
-export function imageOutputTokens(size: string | undefined, quality: string | undefined): number | undefined {
-  const qualities =
-    quality === undefined || quality === 'auto' ? Object.keys(IMAGE_OUTPUT_TOKENS) : [quality];
+export function imageOutputTokens(
+  size: string | undefined,
+  quality: string | undefined,
+  tokens: ImageTokens = IMAGE_OUTPUT_TOKENS,
+): number | undefined {
+  const qualities = quality === undefined || quality === 'auto' ? Object.keys(tokens) : [quality];
   let most: number | undefined;
   for (const q of qualities) {
-    const bySize = IMAGE_OUTPUT_TOKENS[q];
+    const bySize = tokens[q];
     if (!bySize) return undefined;
     const sizes = size === undefined || size === 'auto' ? Object.values(bySize) : [bySize[size]];
     for (const t of sizes) {
@@ -137,7 +156,7 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
     };
   }
   const t = table(model, ts);
-  const perImage = imageOutputTokens(ask.size, ask.quality);
+  const perImage = imageOutputTokens(ask.size, ask.quality, imageTokensOf(model));
   if (!t || !/image/.test(model.catalogId ?? model.name)) throw noPrice(model, 'image', 'image_usd');
   if (perImage === undefined) {
     throw new GatewayError(

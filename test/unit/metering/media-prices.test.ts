@@ -222,6 +222,38 @@ describe('the most an image or audio request can cost', () => {
     expectUsd(b.usd, (3 * 6_240 * 40 + b.inputTokens * 5) / 1e6);
   });
 
+  it("reserves gpt-image-2 by its own image tokens: 1024x1024 high is 7024 ($0.211), not gpt-image-1's 4160", () => {
+    // OpenAI's image-generation calculator and model page: gpt-image-2 at 1024x1024 is 196
+    // (low, $0.006), 1756 (medium, $0.053) and 7024 (high, $0.211) output tokens at $30/M; its
+    // other two sizes are 158, 1372 and 5488. The provider bills what it reports, so a bound
+    // on gpt-image-1's counts (4160 at high) held $0.125 for a $0.211 image.
+    const model = catalogModel('gpt-image-2');
+    const ask = (size: string | undefined, quality: string | undefined) =>
+      boundImages(model, NOW, {
+        n: 2,
+        ...(size === undefined ? {} : { size }),
+        ...(quality === undefined ? {} : { quality }),
+        prompt: 'a cat',
+        inputImages: 0,
+        partialImages: 0,
+      });
+    expect(ask('1024x1024', 'high').outputTokens).toBe(2 * 7_024);
+    expect(ask('1024x1024', 'medium').outputTokens).toBe(2 * 1_756);
+    expect(ask('1536x1024', 'high').outputTokens).toBe(2 * 5_488);
+    expect(ask(undefined, undefined).outputTokens).toBe(2 * 7_024);
+    const bound = ask('1024x1024', 'high');
+    const billed = settle(
+      'openai-images',
+      { data: [{}, {}], usage: { input_tokens: 11, output_tokens: 2 * 7_024 } },
+      model,
+      { kind: 'images', n: 2, size: '1024x1024', quality: 'high' },
+    );
+    expectUsd(billed.costUsd, catalog('gpt-image-2', { input_tokens: 11, output_tokens: 2 * 7_024 }));
+    expect(billed.costUsd).toBeLessThanOrEqual(bound.usd);
+    // gpt-image-1 keeps its own counts.
+    expect(imageOutputTokens('1024x1024', 'high')).toBe(4_160);
+  });
+
   it('reserves each input image of an edit and the partial images of a stream', () => {
     const b = boundImages(catalogModel('gpt-image-1'), NOW, {
       n: 1,
