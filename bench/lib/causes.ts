@@ -4,7 +4,7 @@
  * CPU). This run takes no CPU profile and no event-loop stall trace, so a target whose cause
  * would need one says so and names the command that takes it, rather than repeat an old reading.
  */
-import type { LeaseDbCpu, Summary, TargetResult } from './report-types.js';
+import type { LatencyLabel, LeaseDbCpu, Summary, TargetResult } from './report-types.js';
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : undefined;
@@ -55,8 +55,46 @@ export function causeOf(
   if (what.startsWith('PostgreSQL, three replicas')) {
     const db3 = n0(t.pg3?.json?.dbCpuUsPerRequest);
     if (db3 === undefined) return 'not measured in this run (no database CPU reading)';
-    return `${commitsOf(t.pg3?.json, t.pg?.json)}; the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'}) on the one core they share, so each served a third of one replica's requests`;
+    const each = t.pg3?.json ? n0(t.pg3.json.rps / 3) : undefined;
+    return (
+      `${commitsOf(t.pg3?.json, t.pg?.json)}; the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} ` +
+      `µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'}) on the one core they ` +
+      `share, each serving ${each ?? '–'} req/s against one replica’s ${n0(t.pg?.json?.rps) ?? '–'}`
+    );
   }
   if (what.startsWith('PostgreSQL, one replica: CPU')) return '';
   return NOT_PROFILED;
+}
+
+const ms3 = (us: number) => (us / 1000).toFixed(3);
+
+/**
+ * A missed tail target's cause, as far as this run measured it: what the reference proxies and the
+ * baseline build added at the same rate and percentile in the same rounds (the machine's tail
+ * under this load, which every target pays), and what tollgate added beyond the plain Node proxy.
+ * The run takes no stall trace, so what stalled tollgate's own event loop is not named.
+ */
+export function tailCause(
+  label: LatencyLabel,
+  t: { tg: TargetResult; nginx?: TargetResult; node?: TargetResult; base?: TargetResult },
+): string {
+  const mine = t.tg.added[label]?.p99;
+  const refs: Array<[string, TargetResult | undefined]> = [
+    ['nginx', t.nginx],
+    ['a plain node:http proxy', t.node],
+    ['the --baseline build', t.base],
+  ];
+  const seen = refs.flatMap(([name, r]) => {
+    const p99 = r?.added[label]?.p99;
+    return p99 === undefined ? [] : [`${name} ${ms3(p99)} ms`];
+  });
+  if (mine === undefined || seen.length === 0) return NOT_PROFILED;
+  const node = t.node?.added[label]?.p99;
+  const beyond =
+    node === undefined ? '' : `; tollgate added ${ms3(mine - node)} ms more than the plain Node proxy`;
+  return (
+    `in the same rounds at the same rate, the p99 added by ${seen.join(', ')} (tollgate ${ms3(mine)} ms)${beyond}; ` +
+    'what stalled tollgate itself is not measured in this run (`npm run bench:profile -- --only sqlite --rate ' +
+    `${label.split('@')[1]}\` takes a stall trace under that load)`
+  );
 }

@@ -4,7 +4,7 @@
  * Each row is goal, measured, met ("yes", "no" or "not measured") and a cause quoted from this
  * run's own figures, or "not measured" when the run took nothing that could name one.
  */
-import { causeOf } from './causes.js';
+import { causeOf, tailCause } from './causes.js';
 import type { LeaseDbCpu, Previous, Report, TargetResult, UploadResult } from './report-types.js';
 
 export type Met = 'yes' | 'no' | 'not measured';
@@ -141,6 +141,8 @@ function postgresRows(r: Report, tg: TargetResult): GoalRow[] {
 function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): GoalRow[] {
   const ctx = { tg };
   const stalls = (what: string) => () => causeOf(what, ctx);
+  const by = (id: string) => r.targets.find((t) => t.id === id);
+  const refs = { tg, nginx: by('nginx'), node: by('node'), base: by('sqlite-base') };
   const skipped = (mode: 'json' | 'sse') =>
     (tg[mode]?.rps ?? 0) * (2 / 3) < 2000
       ? `not run: 2,000/s is above 2/3 of its ${n0(tg[mode]?.rps)} req/s`
@@ -152,7 +154,7 @@ function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): Go
       tg.added[`${mode}@${rate}`]?.p99,
       (v) => v <= goalMs * 1000,
       msUnit,
-      stalls(`added p99 at ${rate}/s`),
+      () => tailCause(`${mode}@${rate}`, refs),
       rate === 2000 ? skipped(mode) : NOT_MEASURED,
     );
   const since = prev ? ` (${prev.file}, ${prev.date})` : ' (no previous results read)';
@@ -172,7 +174,7 @@ function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): Go
       stalls('throughput vs previous'),
     );
   };
-  const base = r.targets.find((t) => t.id === 'sqlite-base');
+  const base = refs.base;
   return [
     p99('json', 2000, 3),
     p99('sse', 2000, 3),
