@@ -5,10 +5,13 @@
  * reported. Writes bench/results/latest.md and latest.json. Installs nothing. Tests never assert
  * on speed; this reports it.
  *
- *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,10k,pg,pg3]
+ *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,sqlite3,10k,pg,pg3]
  *                 [--baseline DIR] [--throughput-only] [--out DIR]
  *
  * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
+ * `sqlite3` is its control: three SQLite gateways sharing nothing (a file each), pinned to the
+ * same core and driven the same way, so the cost of three processes time-sharing one core shows
+ * apart from what the shared database costs (throughput rows only).
  * `leases` is bench/lease-db-cpu.ts (the database's CPU per reserve + settle, with leases and
  * without), in a process of its own.
  * `--out DIR` writes latest.md and latest.json there instead of bench/results (smoke runs). The
@@ -47,7 +50,7 @@ import {
 } from './lib/targets.js';
 import { type Throughput, throughput } from './lib/wrk.js';
 
-const IDS = ['nginx', 'node', 'hpm', 'sqlite', '10k', 'pg', 'pg3', 'upload', 'leases'];
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', 'sqlite3', '10k', 'pg', 'pg3', 'upload', 'leases'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -118,6 +121,17 @@ try {
       );
     if (wanted('10k') && !b.suffix)
       targets.push(await startTollgate(dir, '10k', 'tollgate (SQLite, 10,000 keys)', o(10_000)));
+    if (wanted('sqlite3') && !b.suffix) {
+      const replicas: Target[] = [];
+      for (let i = 0; i < 3; i++)
+        replicas.push(await startTollgate(dir, `sqlite3-${i}`, `process ${i}`, o(10)));
+      targets.push({
+        ...(replicas[0] as Target),
+        id: 'sqlite3',
+        name: 'tollgate (SQLite, 3 processes sharing nothing, on the same core)',
+        replicas,
+      });
+    }
     for (const id of ['pg', 'pg3'].filter(wanted)) {
       try {
         const db = await createTestDatabase('tollgate_bench');

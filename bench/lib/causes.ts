@@ -33,7 +33,14 @@ function commitsOf(three: Summary | undefined, one: Summary | undefined): string
 /** The cause of a missed target, as this run measured it, or why it was not measured. */
 export function causeOf(
   what: string,
-  t: { tg: TargetResult; pg?: TargetResult; pg3?: TargetResult; leases?: LeaseDbCpu },
+  t: {
+    tg: TargetResult;
+    pg?: TargetResult;
+    pg3?: TargetResult;
+    /** Three SQLite gateways sharing nothing, pinned like pg3: the cost of time-sharing one core. */
+    sqlite3?: TargetResult;
+    leases?: LeaseDbCpu;
+  },
 ): string {
   if (
     what.startsWith('PostgreSQL, one replica: JSON') ||
@@ -56,10 +63,16 @@ export function causeOf(
     const db3 = n0(t.pg3?.json?.dbCpuUsPerRequest);
     if (db3 === undefined) return 'not measured in this run (no database CPU reading)';
     const each = t.pg3?.json ? n0(t.pg3.json.rps / 3) : undefined;
+    const control = t.sqlite3?.json?.cpuUsPerRequest;
+    const shared =
+      control === undefined
+        ? ''
+        : ` (three SQLite gateways sharing nothing, pinned the same way: ${n0(control)} µs against one’s ` +
+          `${n0(t.tg.json?.cpuUsPerRequest) ?? '–'}: the core’s time-sharing, not the database)`;
     return (
       `${commitsOf(t.pg3?.json, t.pg?.json)}; the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} ` +
-      `µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'}) on the one core they ` +
-      `share, each serving ${each ?? '–'} req/s against one replica’s ${n0(t.pg?.json?.rps) ?? '–'}`
+      `µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'})${shared} on the one ` +
+      `core they share, each serving ${each ?? '–'} req/s against one replica’s ${n0(t.pg?.json?.rps) ?? '–'}`
     );
   }
   if (what.startsWith('PostgreSQL, one replica: CPU')) return '';

@@ -84,11 +84,12 @@ export function parseLeaseDbCpu(out: string): LeaseDbCpu | undefined {
 /** Issue 24's PostgreSQL rows. */
 function postgresRows(r: Report, tg: TargetResult): GoalRow[] {
   const by = (id: string) => r.targets.find((t) => t.id === id);
-  const [pg, pg3] = [by('pg'), by('pg3')];
+  const [pg, pg3, sqlite3] = [by('pg'), by('pg3'), by('sqlite3')];
   const ctx = {
     tg,
     ...(pg ? { pg } : {}),
     ...(pg3 ? { pg3 } : {}),
+    ...(sqlite3 ? { sqlite3 } : {}),
     ...(r.leases ? { leases: r.leases } : {}),
   };
   const db = pg?.json?.dbCpuUsPerRequest;

@@ -137,6 +137,15 @@ export function renderReport(r: Report): string {
         : 'not run'
     }`,
   );
+  const sq3 = by('sqlite3');
+  out.push(
+    `- Three SQLite processes sharing nothing, pinned to the same core, vs one (the cost of time-sharing one core): ${
+      sq3 && tg
+        ? `JSON req/s ${x2(ratio(sq3.json?.rps, tg.json?.rps))}, CPU µs/req (all three) ${n0(sq3.json?.cpuUsPerRequest)} ` +
+          `vs ${n0(tg.json?.cpuUsPerRequest)}`
+        : 'not run'
+    }`,
+  );
   out.push(
     `- PostgreSQL store alone, database CPU per reserve + settle (bench/lease-db-cpu.ts): ${
       r.leases

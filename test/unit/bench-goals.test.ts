@@ -87,6 +87,20 @@ describe('the bench’s scoring against issue 24’s targets', () => {
     );
   });
 
+  it('quotes the control of three SQLite processes sharing nothing in the three-replica cause', () => {
+    const pg = target('pg', { json: summary(4_500, 200, 80), sse: summary(3_000, 400) });
+    const pg3 = target('pg3', { json: summary(1_500, 600, 200), sse: summary(1_000, 700) });
+    const sqlite3 = target('sqlite3', { json: summary(2_000, 450), sse: summary(1_500, 800) });
+    const three = rowOf(
+      scoreTargets(report([sqlite, pg, pg3, sqlite3]), sqlite),
+      'PostgreSQL, three replicas',
+    );
+    expect(three.cause).toContain(
+      '600 µs of gateway CPU per request (one replica: 200) (three SQLite gateways sharing nothing, pinned the ' +
+        'same way: 450 µs against one’s 160: the core’s time-sharing, not the database) on the one core they share',
+    );
+  });
+
   it('says so when the run did not count the write transactions of the three-replica row', () => {
     const pg = target('pg', { json: summary(4_500, 200, 80), sse: summary(3_000, 400) });
     const pg3 = target('pg3', { json: summary(4_000, 260, 120), sse: summary(2_000, 500) });
