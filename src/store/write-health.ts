@@ -26,12 +26,13 @@ export interface WriteHealth {
  */
 export function trackWriteHealth(store: Store, clock: () => number): { store: Store; health: WriteHealth } {
   let failure: WriteFailure | undefined;
+  /** `clears`: whether the call's success proves writes work again (it wrote to the store). */
   const watch =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>, clears = true) =>
     async (...args: A): Promise<R> => {
       try {
         const out = await fn(...args);
-        failure = undefined;
+        if (clears) failure = undefined;
         return out;
       } catch (err) {
         const cause = (err as { cause?: unknown }).cause ?? err;
@@ -57,7 +58,10 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
       kind: store.kind,
       reserve: watch((r) => store.reserve(r)),
       settle: watch((u, p) => store.settle(u, p)),
-      acquireSlot: watch((r) => store.acquireSlot(r)),
+      // A slot granted says nothing of the writes: SQLite grants it in memory (memory-rate.ts), and
+      // a PostgreSQL replica from its rate lease. Its failure is one; its success clears nothing
+      // (every request past it reserves or settles, and those do).
+      acquireSlot: watch((r) => store.acquireSlot(r), false),
     },
     health: {
       failure: () => failure,

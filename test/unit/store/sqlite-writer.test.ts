@@ -212,6 +212,29 @@ describe('the SQLite write worker', () => {
     }
   });
 
+  it('keeps reporting a failed write on health while rate slots, granted in memory, still succeed', async () => {
+    const path = tempDb();
+    const failing = () => new Worker("throw new Error('the worker module failed to load')", { eval: true });
+    const store = createSqliteStore(path, { writer: { ...WORKER, spawn: failing, restartPauseMs: 60_000 } });
+    await store.init();
+    let now = Date.UTC(2026, 10, 26);
+    const { store: tracked, health } = trackWriteHealth(store, () => now);
+    try {
+      await expect(tracked.settle(usage('a'), [DAY, MONTH])).rejects.toMatchObject({
+        code: 'store_unavailable',
+      });
+      const since = health.failure()?.since;
+      expect(since).toBe(now);
+      now += 60_000;
+      // A request of a key with an rpm limit: its slot is granted (no write), its reserve fails.
+      const slot = { id: 'b', key: 'cursor-dev', now, leaseUntil: now + 60_000, rpm: 10 };
+      expect((await tracked.acquireSlot(slot)).ok).toBe(true);
+      expect(health.failure()?.since).toBe(since);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('fails only the batch whose call cannot be cloned, and the worker goes on', async () => {
     const path = tempDb();
     const store = createSqliteStore(path, { writer: WORKER });
