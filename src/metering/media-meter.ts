@@ -5,6 +5,7 @@ import {
   costOfAudioSeconds,
   costOfCharacters,
   costOfImages,
+  credibleSecondsMax,
   type MediaBound,
   type MediaUnits,
   perAudioSecond,
@@ -134,13 +135,13 @@ export function meterMedia(
 
 /**
  * The seconds a provider says it billed, unless they exceed what the uploaded file can last: the
- * file's duration (read from the file before forwarding, and what the reservation paid for) plus
- * a second or a tenth of it for rounding. A longer claim is a broken upstream, not audio, and
- * would charge far past the key's limit; the file's duration is charged instead.
+ * file's duration (read from the file before forwarding) plus a second or a tenth of it for
+ * rounding, which the reservation paid for (credibleSecondsMax). A longer claim is a broken
+ * upstream, not audio, and would charge far past the key's limit; the file's duration is charged instead.
  */
 function credibleSeconds(said: number | undefined, fileSeconds: number | undefined): number | undefined {
   if (said === undefined || fileSeconds === undefined) return said;
-  return said > fileSeconds + Math.max(1, fileSeconds / 10) ? Number.NaN : said;
+  return said > credibleSecondsMax(fileSeconds) ? Number.NaN : said;
 }
 
 function pick(plan: { size?: string; quality?: string }): { size?: string; quality?: string } {

@@ -279,6 +279,15 @@ export function pricedByTokens(model: ModelConfig, ts: number): boolean {
 }
 
 /**
+ * The most seconds a provider may report for a file read as `fileSeconds` and still be believed
+ * (media-meter.ts): a second or a tenth over it, whichever is more, for rounding and for a
+ * container whose header and decoder disagree. A duration-priced bound reserves this much, so a
+ * believed report never charges past the hold.
+ */
+export const credibleSecondsMax = (fileSeconds: number): number =>
+  fileSeconds + Math.max(1, fileSeconds / 10);
+
+/**
  * Transcription and translation: the uploaded audio's duration (read from the file) at the
  * duration price, or for a token-priced model the audio tokens that duration can be (capped by
  * the context window) and the most text it can write back.
@@ -291,8 +300,8 @@ export function boundTranscription(
   const perSecond = perAudioSecond(model, ts);
   if (perSecond !== undefined) {
     if (ask.seconds === undefined) throw new Error('a duration-priced bound needs the duration');
-    // One second more than read: containers and decoders round a duration differently.
-    const seconds = Math.ceil(ask.seconds) + 1;
+    // More than read: containers and decoders round a duration differently.
+    const seconds = Math.ceil(credibleSecondsMax(ask.seconds));
     return {
       usd: checkedUsd(seconds * perSecond, 'the most this audio can cost'),
       inputTokens: 0,

@@ -93,7 +93,7 @@ describe('image and audio budgets on one SQLite gateway', () => {
       .create({ model: 'whisper-1', file: await toFile(wavFile(600, 8000), 'long.wav') })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect(String((err as Error).message)).toMatch(/may cost up to \$0\.06.*601 seconds of audio/);
+    expect(String((err as Error).message)).toMatch(/may cost up to \$0\.07.*660 seconds of audio/);
     expect(upstream.received).toHaveLength(0);
   });
 });

@@ -284,9 +284,34 @@ describe('the most an image or audio request can cost', () => {
     ).toThrow(/'size'/);
   });
 
-  it('reserves whisper-1 by the duration read, a second over, and refuses nothing it can price', () => {
+  it('reserves whisper-1 by the duration read, a second or a tenth over, and refuses nothing it can price', () => {
     const b = boundTranscription(catalogModel('whisper-1'), NOW, { seconds: 59.5, prompt: '' });
-    expectUsd(b.usd, (61 * 0.36) / 3600);
+    expectUsd(b.usd, (66 * 0.36) / 3600);
+    const short = boundTranscription(catalogModel('whisper-1'), NOW, { seconds: 3.4, prompt: '' });
+    expectUsd(short.usd, (5 * 0.36) / 3600);
+  });
+
+  it("reserves whisper-1 at least the most seconds the provider's report is believed for", () => {
+    // A reported duration up to a tenth over the file's (rounding, a container's header) is
+    // charged as the provider's own: a bound of the file's duration and one second held $0.0601
+    // for a 600 s file whose credible report of 655 s charges $0.0655.
+    const model = catalogModel('whisper-1');
+    for (const [fileSeconds, said] of [
+      [600, 655],
+      [59.5, 65],
+      [3.4, 4.4],
+    ] as const) {
+      const bound = boundTranscription(model, NOW, { seconds: fileSeconds, prompt: '' });
+      const m = settle(
+        'openai-transcription',
+        { text: 'hi', usage: { type: 'duration', seconds: said } },
+        model,
+        { kind: 'transcription', fileSeconds },
+      );
+      expect(m.usageSource).toBe('provider');
+      expect(m.units).toEqual({ audioSeconds: said });
+      expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
+    }
   });
 
   it('bounds a token-priced transcription of unknown duration by the context window', () => {
