@@ -80,18 +80,19 @@ class ModelDb {
     }
     this.add(this.spent, key, cost);
   }
-  settleLeased(id: string, leaseId: string, key: string, cost: number) {
+  /** `draw`: what the lease book took off the lease for this settle (LeasedSettle.release). */
+  settleLeased(id: string, leaseId: string, key: string, cost: number, draw: number) {
     if (this.usage.has(id)) return;
     this.usage.add(id);
     const l = this.leases.get(leaseId);
     const c = this.charges.get(leaseId);
     if (l) {
-      const release = Math.min(cost, l.amount);
+      const release = Math.min(draw, l.amount);
       l.amount -= release;
       this.add(this.reserved, key, -release);
     } else if (c) {
       // Swept: the sweep charged this cost already, with the rest of the lease.
-      const back = Math.min(cost, c.charged);
+      const back = Math.min(draw, c.charged);
       c.charged -= back;
       this.add(this.spent, key, -back);
     }
@@ -291,7 +292,7 @@ function run(ops: Op[]) {
     const cost = q.cost ?? 0;
     if (q.leased) {
       const s = rep.book.startSettle(q.id, cost / 1e9, now);
-      db.settleLeased(q.id, s?.leaseId ?? 'none', q.key, cost);
+      db.settleLeased(q.id, s?.leaseId ?? 'none', q.key, cost, s?.release ?? cost);
       rep.book.settled(q.id);
     } else db.settleReserved(q.id, q.key, cost);
     for (const r of rowsOf(q.key)) settledCosts.set(r, (settledCosts.get(r) ?? 0) + cost);

@@ -43,7 +43,12 @@ describe('a replica’s lease book', () => {
     expect(round.grants.every((g) => g.plan.windows[0]?.limitUsd === 5)).toBe(true);
     book.applyRound(round, answered);
     // The request in flight settles from the old lease; then the lease closes.
-    expect(book.startSettle('q1', 0.004, 1_004)).toEqual({ leaseId, key: 'alpha', periods: ['d:1'] });
+    expect(book.startSettle('q1', 0.004, 1_004)).toEqual({
+      leaseId,
+      key: 'alpha',
+      periods: ['d:1'],
+      release: 4_000_000,
+    });
     book.settled('q1');
     const last = book.planRound(1_005);
     // Released is the running total: the database applies what it has not applied yet.
@@ -121,9 +126,50 @@ describe('a replica’s lease book', () => {
     const quiet = book.planRound(40_002);
     expect(quiet.returns).toEqual([]);
     expect(quiet.renew).toEqual([]);
-    expect(book.startSettle('q1', 0.004, 40_003)).toEqual({ leaseId, key: 'alpha', periods: ['d:1'] });
+    expect(book.startSettle('q1', 0.004, 40_003)).toEqual({
+      leaseId,
+      key: 'alpha',
+      periods: ['d:1'],
+      release: 4_000_000,
+    });
     book.settled('q1');
     const last = book.planRound(40_004);
     expect(last.returns).toEqual([{ leaseId, released: 76_000_000, granted: 80_000_000, close: true }]);
+  });
+
+  it('draws a cost above its hold only as far as the lease has it, so a top-up and a close leave nothing unaccounted', () => {
+    const { book, leaseId } = bookWithLease(1_000);
+    // The whole lease (8 of 0.01) is taken; each request then costs 0.015.
+    for (let i = 0; i < 8; i++) expect(book.take(plan(10), `q${i}`, 0.01, 1_001)).toBe(true);
+    const releases = Array.from({ length: 8 }, (_, i) => book.startSettle(`q${i}`, 0.015, 1_002)?.release);
+    // 0.08 in the lease: five full costs and one partial draw, then nothing left to draw.
+    expect(releases).toEqual([15e6, 15e6, 15e6, 15e6, 15e6, 5e6, 0, 0]);
+    for (let i = 0; i < 8; i++) book.settled(`q${i}`);
+    const topUp = book.planRound(1_003);
+    const grant = topUp.grants[0];
+    expect(grant?.leaseId).toBe(leaseId);
+    book.applyRound(topUp, { granted: new Map([[leaseId, 50_000_000]]), gone: new Set() });
+    expect(book.stats().leased).toBe(50_000_000);
+    // Closing returns all of the top-up: the row (0 + 0.05) is left with nothing to charge.
+    book.revoke(() => true);
+    expect(book.planRound(1_004).returns).toEqual([
+      { leaseId, released: 50_000_000, granted: 130_000_000, close: true },
+    ]);
+  });
+
+  it('still sends a settle it gave up on to its lease when it lands later', () => {
+    const { book, leaseId } = bookWithLease(1_000);
+    expect(book.take(plan(10), 'q1', 0.01, 1_001)).toBe(true);
+    const first = book.startSettle('q1', 0.004, 1_002);
+    // The settle is not confirmed for longer than the book waits: the lease closes without it.
+    const round = book.planRound(1_002 + 60_001);
+    expect(round.returns).toEqual([{ leaseId, released: 76_000_000, granted: 80_000_000, close: true }]);
+    book.applyRound(round, answered);
+    expect(book.stats().leases).toBe(0);
+    // Its retry draws on that lease (its row, or the sweep's charge of it), not as a request without one.
+    expect(book.startSettle('q1', 0.004, 1_002 + 70_000)).toEqual(first);
+    expect(book.holds('q1')).toBe(true);
+    book.settled('q1');
+    expect(book.startSettle('q1', 0.004, 1_002 + 70_001)).toBeUndefined();
   });
 });

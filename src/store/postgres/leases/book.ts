@@ -80,6 +80,8 @@ interface Hold {
   nano: number;
   /** Epoch ms of the first settle attempt, or null while the request is in flight. */
   settlingSince: number | null;
+  /** Nano-dollars its settle draws from the lease (set by the first settle attempt). */
+  release: number;
 }
 
 export interface GrantAsk {
@@ -127,7 +129,20 @@ export interface LeasedSettle {
   leaseId: string;
   key: string;
   periods: string[];
+  /**
+   * Nano-dollars the settle draws from the lease: its cost, or what the lease still had when the
+   * cost was above it (a cost above its hold). The database draws exactly this, so the lease row
+   * and this replica's count of it stay equal, and its close leaves nothing to charge twice.
+   */
+  release: number;
 }
+
+/**
+ * Settles the book stopped waiting for (settleGiveUpMs) are remembered this many at most (the
+ * usage writer's backlog holds as many records), so that one landing later still draws on its
+ * lease or on the sweep's charge of it instead of being charged a second time.
+ */
+const GIVEN_UP_KEPT = 100_000;
 
 export interface LeaseStats {
   leases: number;
@@ -144,6 +159,8 @@ interface BookState {
   active: Map<string, Lease>;
   draining: Set<Lease>;
   holds: Map<string, Hold>;
+  /** Settles given up (their lease closed without them): where they draw if they land later. */
+  givenUp: Map<string, LeasedSettle>;
   demand: Map<string, { plan: LeasePlan; d: Demand }>;
 }
 
@@ -159,6 +176,13 @@ function forget(s: BookState, l: Lease): void {
   if (s.active.get(l.sig) === l) s.active.delete(l.sig);
   s.draining.delete(l);
 }
+
+const settleOf = (h: Hold): LeasedSettle => ({
+  leaseId: h.lease.id,
+  key: h.lease.plan.key,
+  periods: h.lease.plan.periods,
+  release: h.release,
+});
 
 const newLease = (id: string, sig: string, plan: LeasePlan, now: number): Lease => ({
   id,
@@ -215,6 +239,11 @@ function planRound(s: BookState, o: LeaseBookOptions, now: number): RoundPlan {
     if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
       s.holds.delete(id);
       h.lease.settling--;
+      // Its lease may close and be swept now; the settle, if it lands, still goes to that lease
+      // (tollgate_settle_leased draws it from the row, or from the sweep's charge), never charged
+      // a second time as a request without a lease.
+      s.givenUp.set(id, settleOf(h));
+      if (s.givenUp.size > GIVEN_UP_KEPT) s.givenUp.delete(s.givenUp.keys().next().value as string);
     }
   }
   for (const l of s.active.values()) if (now - l.lastUsed > o.idleMs) drain(s, l);
@@ -274,8 +303,14 @@ function applyRound(s: BookState, o: LeaseBookOptions, plan: RoundPlan, result: 
 }
 
 export function createLeaseBook(o: LeaseBookOptions) {
-  const state: BookState = { active: new Map(), draining: new Set(), holds: new Map(), demand: new Map() };
-  const { active, draining, holds, demand } = state;
+  const state: BookState = {
+    active: new Map(),
+    draining: new Set(),
+    holds: new Map(),
+    givenUp: new Map(),
+    demand: new Map(),
+  };
+  const { active, draining, holds, givenUp, demand } = state;
   const drainLease = (l: Lease) => drain(state, l);
 
   return {
@@ -301,12 +336,12 @@ export function createLeaseBook(o: LeaseBookOptions) {
         return false;
       lease.held += nano;
       lease.lastUsed = now;
-      holds.set(id, { lease, nano, settlingSince: null });
+      holds.set(id, { lease, nano, settlingSince: null, release: 0 });
       return true;
     },
 
     /** Whether `id` holds money of a lease (its settle goes to the lease). */
-    holds: (id: string): boolean => holds.has(id),
+    holds: (id: string): boolean => holds.has(id) || givenUp.has(id),
 
     /**
      * A settle of a leased request is being sent with `costUsd`: its hold ends and its cost
@@ -315,18 +350,22 @@ export function createLeaseBook(o: LeaseBookOptions) {
      */
     startSettle(id: string, costUsd: number, now: number): LeasedSettle | undefined {
       const h = holds.get(id);
-      if (!h) return undefined;
+      if (!h) return givenUp.get(id);
       if (h.settlingSince === null) {
         h.settlingSince = now;
         h.lease.held -= h.nano;
-        h.lease.amount -= nanoUp(costUsd);
+        // A cost above its hold takes the rest from the lease's free part, and no more than the
+        // lease has: the database draws the same (the rest of the cost is charged beyond it).
+        h.release = Math.min(nanoUp(costUsd), Math.max(0, h.lease.amount));
+        h.lease.amount -= h.release;
         h.lease.settling++;
       }
-      return { leaseId: h.lease.id, key: h.lease.plan.key, periods: h.lease.plan.periods };
+      return settleOf(h);
     },
 
     /** The settle of `id` committed. */
     settled(id: string): void {
+      givenUp.delete(id);
       const h = holds.get(id);
       if (!h || h.settlingSince === null) return;
       holds.delete(id);

@@ -137,10 +137,12 @@ export function createLeaseManager(deps: {
     settle(usage: UsageRecord): Promise<Record<string, PeriodSpend> | undefined> | undefined {
       const s = book.startSettle(usage.requestId, usage.costUsd, clock());
       if (!s) return undefined;
-      return settleBatch({ usage, leaseId: s.leaseId, periods: s.periods }).then((spend) => {
-        book.settled(usage.requestId);
-        return spend;
-      });
+      return settleBatch({ usage, leaseId: s.leaseId, periods: s.periods, release: s.release }).then(
+        (spend) => {
+          book.settled(usage.requestId);
+          return spend;
+        },
+      );
     },
 
     /** Returns the leases of keys that `revoked` names (disabled on any replica). */

@@ -2,7 +2,7 @@ import type { PeriodSpend, UsageRecord } from '../../types.js';
 import { completeUsage } from '../../usage-columns.js';
 import { oneStatement, type Pool } from '../pool.js';
 import type { RoundPlan, RoundResult } from './book.js';
-import { nanoOfText, nanoUp, usdText } from './money.js';
+import { nanoOfText, usdText } from './money.js';
 
 /**
  * The two statements of budget leases (migrations 13 and 14): a lease round (returns, renewals and
@@ -48,6 +48,8 @@ export interface LeasedItem {
   leaseId: string;
   /** The lease's periods: its requests charge exactly these. */
   periods: string[];
+  /** Nano-dollars the lease book took off the lease for this settle (LeasedSettle.release). */
+  release: number;
 }
 
 /** Settles leased requests in one transaction; per item, the key's spend after the batch. */
@@ -57,14 +59,14 @@ export async function settleLeased(
 ): Promise<(Record<string, PeriodSpend> | undefined)[]> {
   // Read by the record's field names (usage-columns.ts), `id` and `cost` (decimal text) for
   // requestId and costUsd, as tollgate_settle_many reads them.
-  const payload = items.map(({ usage, leaseId, periods }) => {
+  const payload = items.map(({ usage, leaseId, periods, release }) => {
     const { requestId, costUsd, ...rest } = completeUsage(usage);
     return {
       id: requestId,
       ...rest,
       cost: String(costUsd),
       // What the lease book took off the lease for this cost: the database draws the same.
-      release: usdText(nanoUp(costUsd)),
+      release: usdText(release),
       lease: leaseId,
       periods,
     };
