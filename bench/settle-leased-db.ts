@@ -5,7 +5,7 @@
  * Splits the cost into a part per batch and a part per record (docs/postgres.md, capacity model).
  * Informational, not a test:
  *
- *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N] [--many]
+ *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N] [--many] [--record-only]
  *
  * --history: the spend and usage_daily tables first hold a year of 60 other keys' daily rows
  * (20,160 each), as a database that has served a while does; their size must not matter
@@ -13,13 +13,21 @@
  * sitting (e.g. --upto 23 against the default, all of them). --many: the batched settle of keys
  * without leased budget (tollgate_settle_many, the same records without a lease) instead; its
  * usage_daily lock read the whole table before migration 25 (--upto 24 for the A/B).
+ * --record-only: the floor under either, the same records' insert alone (one multi-row INSERT and
+ * its commit, no spend, lease, usage_daily or rollup row): what a replica's durable commit of its
+ * records would cost if nothing else moved with them (docs/postgres.md, several replicas).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS } from '../src/store/migrations/postgres/index.js';
 import { applyPostgresMigrations } from '../src/store/postgres/migrate.js';
 import type { UsageRecord } from '../src/store/types.js';
-import { completeUsage } from '../src/store/usage-columns.js';
+import {
+  completeUsage,
+  MEDIA_USAGE_COLUMNS,
+  STORED_USAGE_COLUMN_NAMES,
+  USAGE_COLUMNS,
+} from '../src/store/usage-columns.js';
 import { createTestDatabase } from '../test/helpers/pg.js';
 import { cpuOf } from './lib/proc-stats.js';
 
@@ -29,6 +37,7 @@ const { values, positionals } = parseArgs({
     history: { type: 'boolean', default: false },
     upto: { type: 'string' },
     many: { type: 'boolean', default: false },
+    'record-only': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(positionals[0] ?? 4);
@@ -41,6 +50,8 @@ const PERIODS = [
   '@bench/w:2026-11-23',
   '@bench/m:2026-11',
 ];
+
+const STORED_USAGE_FIELDS: Record<string, string> = { ...USAGE_COLUMNS, ...MEDIA_USAGE_COLUMNS };
 
 let seq = 0;
 function item(key: string) {
@@ -81,6 +92,22 @@ function item(key: string) {
   };
 }
 
+/** The records' insert alone, as the leased settle inserts them (its rollup trigger off, as there). */
+const RECORD_ONLY = `WITH s AS (SELECT set_config('tollgate.rollup_by_statement', 'on', true))
+  INSERT INTO usage (${STORED_USAGE_COLUMN_NAMES.join(', ')})
+  SELECT ${STORED_USAGE_COLUMN_NAMES.map((c) => `x.${c}`).join(', ')}
+  FROM s, jsonb_populate_recordset(NULL::usage, $1::jsonb) AS x
+  ON CONFLICT (request_id) DO NOTHING`;
+
+/** A settle item as the usage table's row (column names), for --record-only. */
+const asRow = (it: Record<string, unknown>) =>
+  Object.fromEntries(
+    STORED_USAGE_COLUMN_NAMES.map((c) => [
+      c,
+      c === 'request_id' ? it.id : c === 'cost_usd' ? it.cost : it[STORED_USAGE_FIELDS[c] as string],
+    ]),
+  );
+
 const db = await createTestDatabase('tollgate_bench_settle');
 try {
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
@@ -110,8 +137,10 @@ try {
       const items = Array.from({ length: size }, (_, i) => item(`key-${(records + i) % 10}`));
       await c.query({
         name: 'settle',
-        text: `SELECT * FROM tollgate_settle_${values.many ? 'many' : 'leased'}($1::jsonb)`,
-        values: [JSON.stringify(items)],
+        text: values['record-only']
+          ? RECORD_ONLY
+          : `SELECT * FROM tollgate_settle_${values.many ? 'many' : 'leased'}($1::jsonb)`,
+        values: [JSON.stringify(values['record-only'] ? items.map(asRow) : items)],
       });
       records += size;
       batches++;
