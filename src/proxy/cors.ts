@@ -32,6 +32,7 @@ const EXPOSED = [
   'x-tollgate-key',
   'x-tollgate-request-id',
   'x-tollgate-output-capped',
+  'x-tollgate-tools-removed',
 ].join(', ');
 
 const ALLOW_METHODS = 'GET, POST, OPTIONS';

@@ -15,7 +15,8 @@ export interface PreparedBody {
  * The body to forward. Two changes, both so that metering is exact and the reservation holds:
  * an OpenAI stream is asked to report usage (`stream_options.include_usage`), and a request
  * without an output cap, or asking for more than the key's cap, gets the key's cap (and a request
- * allowing unboundedly many web searches gets a bound, see src/policy/server-tools.ts).
+ * allowing unboundedly many web searches gets a bound, and one advertising a hosted tool tollgate does
+ * not meter has it taken out, see src/policy/server-tools.ts).
  */
 export function prepareBody(
   raw: Buffer,
@@ -46,6 +47,13 @@ export function prepareBody(
     next ??= { ...parsed };
     for (const field of output.inject.fields) next[field] = output.inject.value;
   }
-  if (set) next = { ...(next ?? parsed), ...set };
+  if (set) {
+    next = { ...(next ?? parsed) };
+    // A field set to undefined is left out: a request whose every tool was taken out goes without `tools`.
+    for (const [field, value] of Object.entries(set)) {
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+    }
+  }
   return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
 }

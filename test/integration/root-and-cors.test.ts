@@ -150,6 +150,7 @@ describe('CORS on /v1', () => {
       'x-tollgate-key',
       'x-tollgate-request-id',
       'x-tollgate-output-capped',
+      'x-tollgate-tools-removed',
     ])
       expect(exposed).toContain(h);
     expect(res.headers.get('x-tollgate-key')).toBe('cursor-dev');

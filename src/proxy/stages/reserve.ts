@@ -73,5 +73,7 @@ export async function reserve(
   const plan = output.plan();
   if (plan.maxOutputTokens > 0) ctx.draft.outputLimit = plan.maxOutputTokens;
   if (plan.capped && plan.inject) res.setHeader('x-tollgate-output-capped', String(plan.inject.value));
+  // The client asked for tools it will not get: say which, as for the output cap.
+  if (bound.toolsRemoved) res.setHeader('x-tollgate-tools-removed', bound.toolsRemoved.join(','));
   return { reservedUsd, plan, inputTokens: output.inputTokens() };
 }

@@ -4,7 +4,7 @@ import { mayReasonUnseen } from '../../metering/hidden-output.js';
 import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
-import { planServerTools } from '../../policy/server-tools.js';
+import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
 import { prepareBody } from '../prepare-body.js';
@@ -30,6 +30,15 @@ export const jsonTranslator: Translator = {
       throw new GatewayError(
         'invalid_request',
         `key '${key.name}' sent a background response (background: true), which tollgate cannot meter: the answer is generated after the request ends. Send it without background, streaming if it is long.`,
+      );
+    }
+    // A hosted tool billed apart from tokens is taken out of `tools` when only advertised (bound), but
+    // one the request forces cannot be taken out without changing what it asks for.
+    const forced = route.kind === 'responses' ? forcedUnmeteredTool(request.fields) : undefined;
+    if (forced !== undefined) {
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' forced the hosted tool ${forced} (tool_choice), which tollgate does not meter yet: the provider bills it apart from tokens (docs/api.md#hosted-tools). Send it without forcing ${forced}; a request that only lists it in tools is sent without it.`,
       );
     }
   },
@@ -66,6 +75,7 @@ export const jsonTranslator: Translator = {
     const bound: RequestBound = { inputEstimate, mayReason, fitter };
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     if (serverTools.set) bound.set = serverTools.set;
+    if (serverTools.removed) bound.toolsRemoved = serverTools.removed;
     return bound;
   },
 

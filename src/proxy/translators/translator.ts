@@ -98,8 +98,10 @@ export interface RequestBound {
   fitter: OutputFitter;
   /** Why the maximum cost is what it is, for a refusal, when the body does not show it. */
   why?: string;
-  /** Body fields written to bound what the provider bills per use (server tools). */
+  /** Body fields written to bound what the provider bills per use (server tools); undefined leaves one out. */
   set?: Record<string, unknown>;
+  /** Hosted tools taken out of the request because tollgate does not meter them (x-tollgate-tools-removed). */
+  toolsRemoved?: string[];
   /** An image or audio request: what it asks, and the most it can cost (metering/media-prices.ts). */
   media?: { plan: MediaPlan; bound: MediaBound };
 }

@@ -71,6 +71,7 @@ describe('docs/api.md', () => {
       'x-tollgate-key',
       'x-tollgate-request-id',
       'x-tollgate-output-capped',
+      'x-tollgate-tools-removed',
       'Retry-After',
     ])
       expect(api).toContain(`\`${header}\``);

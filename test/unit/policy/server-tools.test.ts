@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
-import { DEFAULT_WEB_SEARCH_USES, planServerTools } from '../../../src/policy/server-tools.js';
+import {
+  DEFAULT_WEB_SEARCH_USES,
+  forcedUnmeteredTool,
+  planServerTools,
+} from '../../../src/policy/server-tools.js';
 import { lookupCatalog } from '../../../src/pricing/catalog.js';
 import { maxCostOf } from '../../../src/pricing/pricing.js';
 
@@ -38,6 +42,107 @@ describe('server-side tools billed per use', () => {
       set: { max_tool_calls: DEFAULT_WEB_SEARCH_USES },
     });
     expect(planServerTools({ tools }, 'chat')).toEqual({ webSearches: 0 });
+  });
+
+  it('takes the hosted tools billed apart from tokens out of a Responses request, keeping the others in order', () => {
+    const fn = { type: 'function', name: 'shell', parameters: {} };
+    const others = [
+      { type: 'custom', name: 'apply_patch' },
+      { type: 'mcp', server_label: 'x', server_url: 'https://mcp.example' },
+      { type: 'computer_use_preview', display_width: 1, display_height: 1, environment: 'linux' },
+      { type: 'local_shell' },
+      { type: 'shell' },
+      { type: 'apply_patch' },
+    ];
+    // Codex's own request: its function tools and the image_generation tool it adds by default.
+    expect(
+      planServerTools({ tools: [fn, { type: 'image_generation', output_format: 'png' }] }, 'responses'),
+    ).toEqual({ webSearches: 0, set: { tools: [fn] }, removed: ['image_generation'] });
+    const tools = [
+      { type: 'code_interpreter', container: { type: 'auto' } },
+      fn,
+      { type: 'file_search', vector_store_ids: ['vs_1'] },
+      ...others,
+      { type: 'image_generation' },
+      { type: 'file_search', vector_store_ids: ['vs_2'] },
+    ];
+    expect(planServerTools({ tools, tool_choice: 'auto' }, 'responses')).toEqual({
+      webSearches: 0,
+      set: { tools: [fn, ...others] },
+      removed: ['code_interpreter', 'file_search', 'image_generation'],
+    });
+    // Nothing to take out: the body goes as it came.
+    expect(planServerTools({ tools: [fn, ...others] }, 'responses')).toEqual({ webSearches: 0 });
+    // Only on the Responses API, the one API where these types are OpenAI's billed tools.
+    expect(planServerTools({ tools: [{ type: 'image_generation' }] }, 'chat')).toEqual({ webSearches: 0 });
+  });
+
+  it('sends a request whose every tool was taken out without tools, not with an empty array', () => {
+    const plan = planServerTools({ tools: [{ type: 'image_generation' }] }, 'responses');
+    expect(plan).toEqual({ webSearches: 0, set: { tools: undefined }, removed: ['image_generation'] });
+    expect(Object.hasOwn(plan.set ?? {}, 'tools')).toBe(true);
+  });
+
+  it('still bounds web searches by max_tool_calls beside the tools it takes out', () => {
+    const tools = [{ type: 'image_generation' }, { type: 'web_search' }, { type: 'function', name: 'f' }];
+    expect(planServerTools({ tools }, 'responses')).toEqual({
+      webSearches: DEFAULT_WEB_SEARCH_USES,
+      set: {
+        tools: [{ type: 'web_search' }, { type: 'function', name: 'f' }],
+        max_tool_calls: DEFAULT_WEB_SEARCH_USES,
+      },
+      removed: ['image_generation'],
+    });
+    expect(planServerTools({ tools, max_tool_calls: 3 }, 'responses')).toEqual({
+      webSearches: 3,
+      set: { tools: [{ type: 'web_search' }, { type: 'function', name: 'f' }] },
+      removed: ['image_generation'],
+    });
+  });
+
+  it('narrows an allowed_tools choice to the tools left, or to none when it allowed only removed ones', () => {
+    const fn = { type: 'function', name: 'f' };
+    const tools = [fn, { type: 'image_generation' }];
+    const allowed = (mode: string, list: unknown[]) => ({ type: 'allowed_tools', mode, tools: list });
+    expect(
+      planServerTools(
+        { tools, tool_choice: allowed('required', [fn, { type: 'image_generation' }]) },
+        'responses',
+      ).set,
+    ).toEqual({ tools: [fn], tool_choice: allowed('required', [fn]) });
+    expect(
+      planServerTools({ tools, tool_choice: allowed('auto', [{ type: 'image_generation' }]) }, 'responses')
+        .set,
+    ).toEqual({ tools: [fn], tool_choice: 'none' });
+    const functionChoice = { type: 'function', name: 'f' };
+    expect(planServerTools({ tools, tool_choice: functionChoice }, 'responses').set).toEqual({ tools: [fn] });
+  });
+
+  it('finds a hosted tool the request forces, and none where it is only advertised', () => {
+    const fn = { type: 'function', name: 'f' };
+    const tools = [fn, { type: 'image_generation' }];
+    for (const type of ['image_generation', 'code_interpreter', 'file_search'])
+      expect(forcedUnmeteredTool({ tools, tool_choice: { type } })).toBe(type);
+    expect(forcedUnmeteredTool({ tools: [{ type: 'file_search' }], tool_choice: 'required' })).toBe(
+      'file_search',
+    );
+    expect(
+      forcedUnmeteredTool({
+        tools,
+        tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'code_interpreter' }] },
+      }),
+    ).toBe('code_interpreter');
+    for (const tool_choice of [
+      undefined,
+      'auto',
+      'none',
+      'required',
+      { type: 'function', name: 'f' },
+      { type: 'web_search' },
+      { type: 'allowed_tools', mode: 'auto', tools: [{ type: 'image_generation' }] },
+      { type: 'allowed_tools', mode: 'required', tools: [fn, { type: 'image_generation' }] },
+    ])
+      expect(forcedUnmeteredTool({ tools, tool_choice })).toBeUndefined();
   });
 
   it('adds the searches to the maximum cost at the catalog price per search', () => {

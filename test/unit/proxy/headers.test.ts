@@ -116,4 +116,22 @@ describe('routes and bodies', () => {
     expect(q.body).toBe(asked);
     expect(q.hideUsageChunk).toBe(false);
   });
+
+  it('writes the fields a bound sets, and leaves out one set to undefined', () => {
+    const responses = matchRoute('POST', '/v1/responses');
+    if (!responses) throw new Error('route missing');
+    const raw = Buffer.from('{"model":"m","tools":[{"type":"image_generation"}],"tool_choice":"auto"}');
+    const p = prepareBody(
+      raw,
+      JSON.parse(raw.toString()),
+      responses,
+      { maxOutputTokens: 1 },
+      {
+        tools: undefined,
+        max_tool_calls: 10,
+      },
+    );
+    expect(JSON.parse(p.body.toString())).toEqual({ model: 'm', tool_choice: 'auto', max_tool_calls: 10 });
+    expect(p.body.toString()).not.toContain('tools"');
+  });
 });
