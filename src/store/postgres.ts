@@ -57,7 +57,11 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
           clock,
           log,
           maxInFlight: inFlight,
-          options: { horizonMs: resolved.leaseHorizonMs },
+          // A round the replica saw fail may commit until its statement times out (pool.ts).
+          options: {
+            horizonMs: resolved.leaseHorizonMs,
+            roundLandsWithinMs: resolved.statementTimeoutMs + 1_000,
+          },
         })
       : null;
 

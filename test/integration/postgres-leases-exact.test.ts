@@ -15,13 +15,17 @@ import {
 import { waitFor } from '../helpers/server-harness.js';
 
 /**
- * Budget leases charge every settled cost exactly once (docs/postgres.md#budget-leases), in the
- * two cases where the replica's own count of a lease and the database's could part:
+ * Budget leases charge every settled cost exactly once, and nothing that was not spent
+ * (docs/postgres.md#budget-leases), in the cases where the replica's own count of a lease and the
+ * database's could part:
  * - a settle its lease stopped waiting for (15 min: the database was away) that lands later,
  *   after the lease was closed and swept: it draws on the sweep's charge, not charged again;
  * - costs above their holds (the provider billed more than the request's maximum) that drain a
  *   lease past what it held, followed by a top-up: what the lease returns at its close leaves
- *   nothing in the row for the sweep to charge a second time.
+ *   nothing in the row for the sweep to charge a second time;
+ * - a first grant whose round the replica saw fail (its connection lost while the statement
+ *   waited on a lock) that commits later: the replica's returns look for it until it can no
+ *   longer land, and give it back whole.
  */
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 const DAY = 'd:2026-11-26';
@@ -204,5 +208,51 @@ describe('budget leases charge each settled cost once', () => {
     await m.close();
     await sweeper.recoverReservations(now + 3_600_000);
     expect(await money()).toEqual(exactly(charged));
+  });
+
+  it('gives back a first grant that commits after its replica saw the round fail, instead of charging it', async () => {
+    // The key's spend rows exist; another transaction holds them, so a round granting a lease of
+    // the key waits on their lock.
+    expect((await sweeper.reserve(request('seed', now))).ok).toBe(true);
+    await sweeper.settle(usage('seed', 0), periods);
+    const locker = await real.connect();
+    closers.push(async () => locker.release());
+    await locker.query('BEGIN');
+    await locker.query(`SELECT 1 FROM spend WHERE key IN ('alpha', '@team') FOR UPDATE`);
+    // The first round's connection is lost while its statement waits: the replica sees it fail,
+    // the database goes on and commits it once the lock is free.
+    let late: Promise<unknown> | null = null;
+    // Connections of its own: the rounds after the lost one are not queued behind it.
+    const own = new pg.Pool({ connectionString: db.url, max: 4 });
+    closers.push(() => own.end());
+    const pool = {
+      query: async (cfg: pg.QueryConfig, values?: unknown[]) => {
+        if (late || typeof cfg !== 'object' || cfg.name !== 'tollgate_lease_round')
+          return own.query(cfg, values);
+        late = own.query(cfg, values);
+        await sleep(50);
+        // The burst is over meanwhile: the next rounds only return the lease.
+        now += 5_000;
+        throw new Error('connection terminated unexpectedly');
+      },
+    } as unknown as Pool;
+    const m = createLeaseManager({
+      pool,
+      clock: () => now,
+      log: silentLogger(),
+      maxInFlight: 1,
+      options: { tickMs: 20, minGapMs: 0 },
+    });
+    closers.push(() => m.close());
+    for (let i = 0; i < 8; i++) m.take(request(`warm-${i}`, now));
+    await waitFor(() => late !== null, 5_000);
+    // Rounds return the lease while the grant has not landed.
+    await sleep(500);
+    await locker.query('COMMIT');
+    await late;
+    await waitFor(async () => (await money()).reserved === 0, 5_000);
+    await m.close();
+    await sweeper.recoverReservations(now + 3_600_000);
+    expect(await money()).toEqual(exactly(0));
   });
 });

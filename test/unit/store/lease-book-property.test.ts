@@ -264,6 +264,7 @@ function run(ops: Op[]) {
       idleMs: 2_000,
       ttlMs: TTL,
       settleGiveUpMs: 15 * 60_000,
+      roundLandsWithinMs: 6_000,
       newId: () => `lease:${seq++}`,
     });
   let lives = 0;

@@ -46,6 +46,13 @@ export interface LeaseBookOptions extends DemandOptions {
    * charged, and if it lands later it draws on what the sweep charged (charged once).
    */
   settleGiveUpMs: number;
+  /**
+   * How long after a round was sent it may still commit in the database although the replica saw
+   * it fail (a connection lost while the statement waited on a lock): the statement timeout, and a
+   * margin. A first grant of such a round is looked for that long: a return that finds no row
+   * before then does not close its lease, the grant may still land.
+   */
+  roundLandsWithinMs: number;
   newId: () => string;
 }
 
@@ -73,6 +80,8 @@ interface Lease {
   confirmed: number;
   /** Expired and charged by a sweep: not renewed, its returns and settles go against that charge. */
   gone: boolean;
+  /** A first grant whose round failed may still commit until then: its return is not final before. */
+  landsUntil: number;
 }
 
 interface Hold {
@@ -199,6 +208,7 @@ const newLease = (id: string, sig: string, plan: LeasePlan, now: number): Lease 
   released: 0,
   confirmed: 0,
   gone: false,
+  landsUntil: 0,
 });
 
 /** The grants (fresh leases and top-ups) the busy plans need. */
@@ -290,7 +300,9 @@ function applyRound(s: BookState, o: LeaseBookOptions, plan: RoundPlan, result: 
     const lease = byId.get(r.leaseId);
     if (!lease) continue;
     lease.confirmed = Math.max(lease.confirmed, r.released);
-    if (r.close) forget(s, lease);
+    // A first grant that may still commit: returned again (with nothing known granted, so its
+    // row goes back whole) until a return runs after it could have landed.
+    if (r.close && plan.now >= lease.landsUntil) forget(s, lease);
   }
   // Swept: its free part goes back against what the sweep charged, its holds settle against it.
   for (const id of result.gone) {
@@ -387,12 +399,19 @@ export function createLeaseBook(o: LeaseBookOptions) {
 
     /**
      * The round failed (or its answer was lost): returns are asked again by the next round. A
-     * fresh lease's grant may have committed: it is closed, and its return (nothing known granted)
-     * gives back whatever the row holds; a top-up's goes back when its lease is returned.
+     * fresh lease's grant may have committed, or may still (its statement waiting on a lock while
+     * the connection was lost): it is closed, and its return (nothing known granted) gives back
+     * whatever the row holds, asked until a return ran after the grant could have landed; a
+     * top-up's goes back when its lease is returned (its row's lock orders the two).
      */
-    roundFailed(plan: RoundPlan): void {
+    roundFailed(plan: RoundPlan, now: number = plan.now): void {
       const fresh = new Set(plan.grants.filter((g) => g.fresh).map((g) => g.leaseId));
-      for (const l of [...active.values()]) if (fresh.has(l.id)) drainLease(l);
+      for (const l of [...active.values()])
+        if (fresh.has(l.id)) {
+          // Its last attempt went before `now` (the failure seen), and may commit until its timeout.
+          l.landsUntil = now + o.roundLandsWithinMs;
+          drainLease(l);
+        }
     },
 
     stats(): LeaseStats {

@@ -32,6 +32,9 @@ export const LEASE_DEFAULTS: LeaseBookOptions = {
   // longer (until 100,000 records wait): a settle landing after its lease closed and was swept
   // draws its cost from what the sweep charged (migration 14), so it is charged once either way.
   settleGiveUpMs: 15 * 60_000,
+  // The default statement timeout (5 s, options.ts) and the client's margin over it (pool.ts);
+  // postgres.ts passes the configured one.
+  roundLandsWithinMs: 6_000,
   newId: () => `lease:${randomUUID()}`,
 };
 
@@ -90,7 +93,7 @@ export function createLeaseManager(deps: {
       try {
         book.applyRound(plan, await runLeaseRound(pool, plan));
       } catch (err) {
-        book.roundFailed(plan);
+        book.roundFailed(plan, clock());
         log.warn({ err }, 'a budget lease round failed; requests reserve one by one meanwhile');
       }
     })().finally(() => {
