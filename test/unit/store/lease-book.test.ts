@@ -152,8 +152,9 @@ describe('a replica’s lease book', () => {
     // The whole lease (8 of 0.01) is taken; each request then costs 0.015.
     for (let i = 0; i < 8; i++) expect(book.take(plan(10), `q${i}`, 0.01, 1_001)).toBe(true);
     const releases = Array.from({ length: 8 }, (_, i) => book.startSettle(`q${i}`, 0.015, 1_002)?.release);
-    // 0.08 in the lease: five full costs and one partial draw, then nothing left to draw.
-    expect(releases).toEqual([15e6, 15e6, 15e6, 15e6, 15e6, 5e6, 0, 0]);
+    // 0.08 in the lease, all of it held: each settle draws its own hold and nothing of the others'
+    // (the 0.005 above each hold is charged beyond the lease).
+    expect(releases).toEqual([10e6, 10e6, 10e6, 10e6, 10e6, 10e6, 10e6, 10e6]);
     for (let i = 0; i < 8; i++) book.settled(`q${i}`);
     const topUp = book.planRound(1_003);
     const grant = topUp.grants[0];
@@ -165,6 +166,18 @@ describe('a replica’s lease book', () => {
     expect(book.planRound(1_004).returns).toEqual([
       { leaseId, released: 50_000_000, granted: 130_000_000, close: true },
     ]);
+  });
+
+  it('never draws a cost above its hold from what other requests of the lease still hold', () => {
+    const { book } = bookWithLease(1_000);
+    // The lease's 0.08: q1 holds 0.01, q2 the other 0.07; q1 is then billed 0.08.
+    expect(book.take(plan(10), 'q1', 0.01, 1_001)).toBe(true);
+    expect(book.take(plan(10), 'q2', 0.07, 1_001)).toBe(true);
+    expect(book.startSettle('q1', 0.08, 1_002)?.release).toBe(10_000_000);
+    // q2's 0.07 is still in the lease, so the database still counts it as reserved.
+    expect(book.stats()).toMatchObject({ leased: 70_000_000, held: 70_000_000 });
+    expect(book.startSettle('q2', 0.07, 1_003)?.release).toBe(70_000_000);
+    expect(book.stats()).toMatchObject({ leased: 0, held: 0 });
   });
 
   it('still sends a settle it gave up on to its lease when it lands later', () => {

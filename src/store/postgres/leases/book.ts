@@ -139,9 +139,10 @@ export interface LeasedSettle {
   key: string;
   periods: string[];
   /**
-   * Nano-dollars the settle draws from the lease: its cost, or what the lease still had when the
-   * cost was above it (a cost above its hold). The database draws exactly this, so the lease row
-   * and this replica's count of it stay equal, and its close leaves nothing to charge twice.
+   * Nano-dollars the settle draws from the lease: its cost, or, for a cost above its hold, its hold
+   * and what the lease has free (never what other requests still hold). The database draws exactly
+   * this, so the lease row and this replica's count of it stay equal, and its close leaves nothing
+   * to charge twice.
    */
   release: number;
 }
@@ -366,9 +367,11 @@ export function createLeaseBook(o: LeaseBookOptions) {
       if (h.settlingSince === null) {
         h.settlingSince = now;
         h.lease.held -= h.nano;
-        // A cost above its hold takes the rest from the lease's free part, and no more than the
-        // lease has: the database draws the same (the rest of the cost is charged beyond it).
-        h.release = Math.min(nanoUp(costUsd), Math.max(0, h.lease.amount));
+        // A cost above its hold takes the rest from the lease's free part only: what other requests
+        // still hold stays in the lease, where the database keeps counting it as reserved (drawn
+        // down, another replica could take that room while they run). The database draws the same
+        // amount; the rest of the cost is charged beyond it.
+        h.release = Math.min(nanoUp(costUsd), Math.max(0, h.lease.amount - h.lease.held));
         h.lease.amount -= h.release;
         h.lease.settling++;
       }
