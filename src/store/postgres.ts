@@ -117,10 +117,11 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     // Reserve and settle go through group commits (postgres/batch.ts).
     reserve: withDeadline(limit, async (r) => {
       const checked = checkedReserve(r);
-      if (leases?.take(checked)) return { ok: true };
+      if (leases?.take(checked)) return { ok: true, leased: true };
       const result = await batched.reserve(checked, clock());
       if (result.ok || !leases) return result;
-      // This replica's own lease may hold what the database refused: the last cents are served.
+      // This replica's own lease may hold what the database refused: the last cents are served
+      // (not `leased`: the database answered this reservation's transaction).
       return (await leases.takeAfterRefusal(checked)) ? { ok: true } : result;
     }),
     settle: withDeadline(limit, async (usage, periods) => {

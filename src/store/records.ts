@@ -65,7 +65,12 @@ export interface BudgetWindow {
 }
 
 export type ReserveResult =
-  | { ok: true }
+  /**
+   * `leased`: served from a budget lease this replica holds in memory (PostgreSQL,
+   * postgres/leases/) without a call to the database: its success proves nothing of the writes
+   * (write-health.ts). Absent when the reservation went to the store (always on SQLite).
+   */
+  | { ok: true; leased?: true }
   | { ok: false; period: string; limitUsd: number; spentUsd: number; reservedUsd: number };
 
 export interface ReserveRequest {

@@ -26,13 +26,16 @@ export interface WriteHealth {
  */
 export function trackWriteHealth(store: Store, clock: () => number): { store: Store; health: WriteHealth } {
   let failure: WriteFailure | undefined;
-  /** `clears`: whether the call's success proves writes work again (it wrote to the store). */
+  /** `clears`: whether the call's success, or this result of it, proves writes work again (it wrote to the store). */
   const watch =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>, clears = true) =>
+    <A extends unknown[], R>(
+      fn: (...args: A) => Promise<R>,
+      clears: boolean | ((out: R) => boolean) = true,
+    ) =>
     async (...args: A): Promise<R> => {
       try {
         const out = await fn(...args);
-        if (clears) failure = undefined;
+        if (typeof clears === 'function' ? clears(out) : clears) failure = undefined;
         return out;
       } catch (err) {
         const cause = (err as { cause?: unknown }).cause ?? err;
@@ -56,7 +59,12 @@ export function trackWriteHealth(store: Store, clock: () => number): { store: St
     store: {
       ...store,
       kind: store.kind,
-      reserve: watch((r) => store.reserve(r)),
+      // A reservation served from a PostgreSQL budget lease is granted in memory: like a slot, its
+      // success clears nothing. One that went to the store does (SQLite's always do).
+      reserve: watch(
+        (r) => store.reserve(r),
+        (out) => !(out.ok && out.leased),
+      ),
       settle: watch((u, p) => store.settle(u, p)),
       // A slot granted says nothing of the writes: SQLite grants it in memory (memory-rate.ts), and
       // a PostgreSQL replica from its rate lease. Its failure is one; its success clears nothing

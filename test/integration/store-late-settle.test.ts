@@ -340,7 +340,7 @@ describe.skipIf(process.env.TOLLGATE_TEST_SKIP_PG === '1')(
       async (metered) => {
         const s = await open();
         await warm(s);
-        expect(await s.reserve(request('late'))).toEqual({ ok: true });
+        expect(await s.reserve(request('late'))).toEqual({ ok: true, leased: true });
         expect(s.leaseHoldings?.().heldUsd).toBeCloseTo(0.01, 12);
         // Every lease expired (its replica cut off, as far as the sweep can tell). A round of the
         // replica's may hold the lease row at that moment: the sweep skips it and comes again.
