@@ -359,7 +359,11 @@ function summarize(ms: Throughput[]): Summary {
       ? { dbCpuUsPerRequest: median(ms.map((m) => m.dbCpuUsPerRequest ?? 0)) }
       : {}),
     ...(ms.some((m) => m.requestsPerDbWrite !== undefined)
-      ? { requestsPerDbWrite: median(ms.map((m) => m.requestsPerDbWrite ?? 0)) }
+      ? {
+          requestsPerDbWrite: median(
+            ms.flatMap((m) => (m.requestsPerDbWrite === undefined ? [] : [m.requestsPerDbWrite])),
+          ),
+        }
       : {}),
     rssMb: Math.max(...ms.map((m) => m.rssMb)),
     errors: ms.reduce((a, m) => a + m.errors, 0),

@@ -25,8 +25,8 @@ function commitsOf(three: Summary | undefined, one: Summary | undefined): string
   const perCommit = (s: Summary | undefined, r: number) => n0((s?.dbCpuUsPerRequest ?? 0) * r);
   return (
     `each replica commits its own requests' records: ${r3.toFixed(1)} requests per write transaction across the ` +
-    `three replicas against ${r1.toFixed(1)} on one, at ${perCommit(three, r3)} and ${perCommit(one, r1)} µs of ` +
-    'database CPU per write transaction'
+    `three replicas against ${r1.toFixed(1)} on one, with ${perCommit(three, r3)} and ${perCommit(one, r1)} µs of ` +
+    'the database’s CPU per write transaction (all its CPU in the run over its write transactions)'
   );
 }
 
@@ -72,7 +72,7 @@ export function causeOf(
     return (
       `${commitsOf(t.pg3?.json, t.pg?.json)}; the replicas together used ${n0(t.pg3?.json?.cpuUsPerRequest) ?? '–'} ` +
       `µs of gateway CPU per request (one replica: ${n0(t.pg?.json?.cpuUsPerRequest) ?? '–'})${shared} on the one ` +
-      `core they share, each serving ${each ?? '–'} req/s against one replica’s ${n0(t.pg?.json?.rps) ?? '–'}`
+      `core they share, serving ${each ?? '–'} req/s each on average against one replica’s ${n0(t.pg?.json?.rps) ?? '–'}`
     );
   }
   if (what.startsWith('PostgreSQL, one replica: CPU')) return '';
@@ -104,7 +104,9 @@ export function tailCause(
   if (mine === undefined || seen.length === 0) return NOT_PROFILED;
   const node = t.node?.added[label]?.p99;
   const beyond =
-    node === undefined ? '' : `; tollgate added ${ms3(mine - node)} ms more than the plain Node proxy`;
+    node === undefined
+      ? ''
+      : `; tollgate added ${ms3(Math.abs(mine - node))} ms ${mine >= node ? 'more' : 'less'} than the plain Node proxy`;
   return (
     `in the same rounds at the same rate, the p99 added by ${seen.join(', ')} (tollgate ${ms3(mine)} ms)${beyond}; ` +
     'what stalled tollgate itself is not measured in this run (`npm run bench:profile -- --only sqlite --rate ' +

@@ -53,6 +53,12 @@ function procFile(pid: number, file: string): string | undefined {
   }
 }
 
+/** CPU µs used so far by `pid`, or undefined once it is gone. */
+export function cpuOfPid(pid: number): number | undefined {
+  const stat = procFile(pid, 'stat');
+  return stat === undefined ? undefined : cpuMicros(stat, clockTicks());
+}
+
 /** Total CPU µs used so far by `pids` (those still running). */
 export const cpuOf = (pids: readonly number[]): number =>
   pids.reduce((sum, p) => {

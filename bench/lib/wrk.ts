@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { PG_ADMIN_URL } from '../../test/helpers/pg.js';
 import { BODIES, LOAD_CPU, type Mode, PATH } from './configs.js';
-import { cpuOf, pidTree, rssOf } from './proc-stats.js';
+import { cpuOfPid, pidTree, rssOf } from './proc-stats.js';
 import { run } from './procs.js';
 import type { Target } from './targets.js';
 
@@ -23,8 +23,9 @@ export interface Throughput {
   dbCpuUsPerRequest?: number;
   /**
    * PostgreSQL targets: requests per write transaction (transaction ids the server assigned during
-   * the run, server-wide: nothing else writes while the bench runs). Each commits a batch (of
-   * reserves, or of settles with their usage records) or a lease round.
+   * the run). Each commits a batch (of reserves, or of settles with their usage records) or a round.
+   * Server-wide: other writers during the run count too (autovacuum's analyses, another target's
+   * replicas returning their leases in their first seconds idle), a few against thousands.
    */
   requestsPerDbWrite?: number;
   rssMb: number;
@@ -91,13 +92,22 @@ function postgresPids(): number[] {
 function cpuByPid(pids: readonly number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const p of pids) {
-    try {
-      out.set(p, cpuOf([p]));
-    } catch {
-      // exited
-    }
+    // A process gone by now has no reading, rather than a 0 that would subtract all it had used
+    // from a difference.
+    const us = cpuOfPid(p);
+    if (us !== undefined) out.set(p, us);
   }
   return out;
+}
+
+/** CPU µs used between two readings, by the processes present in both. */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, us] of after) {
+    const was = before.get(pid);
+    if (was !== undefined) used += us - was;
+  }
+  return used;
 }
 
 /** Requests/sec, total requests and error counts (non-2xx/3xx + socket errors) from wrk's output. */
@@ -139,7 +149,7 @@ export async function throughput(
   const parts = t.replicas ?? [t];
   const pidSets = parts.map((p) => pidTree(p.child.pid as number));
   const rss = () => Math.max(...pidSets.map((pids) => rssOf(pids)));
-  const cpu = () => pidSets.reduce((a, pids) => a + cpuOf(pids), 0);
+  const cpu = () => cpuByPid(pidSets.flat());
   let peak = rss();
   const sampler = setInterval(() => {
     peak = Math.max(peak, rss());
@@ -171,7 +181,7 @@ export async function throughput(
         ),
       ),
     );
-    const used = cpu() - cpu0;
+    const used = cpuBetween(cpu0, cpu());
     // A backend that started during the run counts from 0; one that exited during it is lost.
     let dbUsed = 0;
     if (onDb)
