@@ -162,8 +162,10 @@ describe('budget leases shared by several replicas', () => {
       pg.Client.prototype.query = original;
     }
     expect(most).toBe(1);
-    // The first settle alone (nothing was in flight), then everything that queued behind it.
-    expect(batches).toBe(2);
+    // The first settle alone (nothing was in flight), then everything that queued behind it: two
+    // batches, or three when a loaded machine spread the 30 requests past the first one's return.
+    expect(batches).toBeGreaterThanOrEqual(2);
+    expect(batches).toBeLessThanOrEqual(3);
     const after = await spendOf(s, 'alpha');
     expect(after[DAY]!.spentUsd).toBeCloseTo(charged, 9);
   });
