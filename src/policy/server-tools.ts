@@ -23,6 +23,13 @@ export const UNMETERED_HOSTED_TOOLS: ReadonlySet<string> = new Set([
   'file_search',
 ]);
 
+/**
+ * Anthropic's code execution tool (`{"type": "code_execution_20250522", "name": "code_execution"}`,
+ * `code_execution_20250825` and later dated versions): billed per container-hour apart from tokens, not
+ * metered yet. Taken out of a Messages request's `tools`, refused when forced, as the Responses API's above.
+ */
+const ANTHROPIC_UNMETERED_TOOL = /^code_execution_\d{8}$/;
+
 export interface ServerToolPlan {
   /** The most web searches the request can run. */
   webSearches: number;
@@ -46,32 +53,63 @@ const isWebSearch = (t: unknown): t is Record<string, unknown> =>
 
 const isUnmetered = (t: unknown): boolean => UNMETERED_HOSTED_TOOLS.has(typeOf(t) ?? '');
 
+const isAnthropicUnmetered = (t: unknown): boolean => ANTHROPIC_UNMETERED_TOOL.test(typeOf(t) ?? '');
+
+/** The tool types `tools` loses, each once, in their order. */
+const typesOf = (tools: unknown[]): string[] => [...new Set(tools.map((t) => typeOf(t) as string))];
+
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 export function planServerTools(body: Record<string, unknown>, route: RouteKind): ServerToolPlan {
   const tools = body.tools;
-  if (route === 'responses' && Array.isArray(tools)) return planResponsesTools(body, tools);
-  if (route !== 'messages' || !Array.isArray(tools) || !tools.some(isWebSearch)) return { webSearches: 0 };
+  if (!Array.isArray(tools)) return { webSearches: 0 };
+  if (route === 'responses') return planResponsesTools(body, tools);
+  if (route === 'messages') return planMessagesTools(body, tools);
+  return { webSearches: 0 };
+}
+
+/**
+ * A Messages request: the code execution tool taken out (`tools` left out when none remain, and then
+ * `tool_choice` too: Anthropic accepts no tool_choice without tools), web searches bounded by max_uses.
+ */
+function planMessagesTools(body: Record<string, unknown>, tools: unknown[]): ServerToolPlan {
+  const kept = tools.filter((t) => !isAnthropicUnmetered(t));
+  const removed = typesOf(tools.filter(isAnthropicUnmetered));
+  const { webSearches, rewritten } = boundWebSearchUses(kept);
+  const plan: ServerToolPlan = { webSearches };
+  if (removed.length > 0) {
+    plan.removed = removed;
+    plan.set = { tools: rewritten.length > 0 ? rewritten : undefined };
+    if (rewritten.length === 0 && body.tool_choice !== undefined) plan.set.tool_choice = undefined;
+  } else if (rewritten !== kept) plan.set = { tools: rewritten };
+  return plan;
+}
+
+/**
+ * Anthropic web search tools reserve their `max_uses` searches; one without gets DEFAULT_WEB_SEARCH_USES
+ * written in. `rewritten` is `tools` itself when no tool needed one.
+ */
+function boundWebSearchUses(tools: unknown[]): { webSearches: number; rewritten: unknown[] } {
   let webSearches = 0;
-  let rewritten = false;
+  let changed = false;
   const next = tools.map((t) => {
     if (!isWebSearch(t)) return t;
     if (isCount(t.max_uses)) {
       webSearches += t.max_uses;
       return t;
     }
-    rewritten = true;
+    changed = true;
     webSearches += DEFAULT_WEB_SEARCH_USES;
     return { ...t, max_uses: DEFAULT_WEB_SEARCH_USES };
   });
-  return rewritten ? { webSearches, set: { tools: next } } : { webSearches };
+  return { webSearches, rewritten: changed ? next : tools };
 }
 
 /** A Responses request: unmetered hosted tools taken out, web searches bounded by max_tool_calls. */
 function planResponsesTools(body: Record<string, unknown>, tools: unknown[]): ServerToolPlan {
   const set: Record<string, unknown> = {};
   const kept = tools.filter((t) => !isUnmetered(t));
-  const removed = [...new Set(tools.filter(isUnmetered).map((t) => typeOf(t) as string))];
+  const removed = typesOf(tools.filter(isUnmetered));
   if (removed.length > 0) {
     // Without the field rather than `tools: []`: OpenAI refuses an empty `tools` array on chat
     // completions ("empty array"), and a request without `tools` is one without tools on every API.
@@ -108,12 +146,20 @@ function narrowToolChoice(choice: unknown): unknown {
 }
 
 /**
- * The unmetered hosted tool a Responses request forces, if any: `tool_choice` naming it
- * (`{"type": "image_generation"}`), `"required"` when every tool is one of them, or `allowed_tools`
- * with mode `required` allowing only them. Removing the tool would change what the request asks
+ * The unmetered hosted tool a request forces, if any. Removing it would change what the request asks
  * for, so it is refused instead (docs/api.md#hosted-tools).
  */
-export function forcedUnmeteredTool(body: Record<string, unknown>): string | undefined {
+export function forcedUnmeteredTool(body: Record<string, unknown>, route: RouteKind): string | undefined {
+  if (route === 'responses') return forcedResponsesTool(body);
+  if (route === 'messages') return forcedMessagesTool(body);
+  return undefined;
+}
+
+/**
+ * On the Responses API: `tool_choice` naming it (`{"type": "image_generation"}`), `"required"` when every
+ * tool is one of them, or `allowed_tools` with mode `required` allowing only them.
+ */
+function forcedResponsesTool(body: Record<string, unknown>): string | undefined {
   const choice = body.tool_choice;
   const type = typeOf(choice);
   if (type !== undefined && UNMETERED_HOSTED_TOOLS.has(type)) return type;
@@ -123,4 +169,18 @@ export function forcedUnmeteredTool(body: Record<string, unknown>): string | und
   if (type === 'allowed_tools' && (choice as Record<string, unknown>).mode === 'required')
     return requiredOf((choice as Record<string, unknown>).tools);
   return undefined;
+}
+
+/**
+ * On Anthropic's Messages API: `{"type": "tool", "name": N}` naming the code execution tool of `tools`, or
+ * `{"type": "any"}` when every tool is one. Its type (`code_execution_20250522`) is returned.
+ */
+function forcedMessagesTool(body: Record<string, unknown>): string | undefined {
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  const choice = body.tool_choice;
+  if (typeOf(choice) === 'any')
+    return tools.length > 0 && tools.every(isAnthropicUnmetered) ? typeOf(tools[0]) : undefined;
+  if (typeOf(choice) !== 'tool') return undefined;
+  const name = (choice as Record<string, unknown>).name;
+  return typeOf(tools.find((t) => isAnthropicUnmetered(t) && (t as Record<string, unknown>).name === name));
 }

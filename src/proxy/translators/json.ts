@@ -34,7 +34,7 @@ export const jsonTranslator: Translator = {
     }
     // A hosted tool billed apart from tokens is taken out of `tools` when only advertised (bound), but
     // one the request forces cannot be taken out without changing what it asks for.
-    const forced = route.kind === 'responses' ? forcedUnmeteredTool(request.fields) : undefined;
+    const forced = forcedUnmeteredTool(request.fields, route.kind);
     if (forced !== undefined) {
       throw new GatewayError(
         'invalid_request',

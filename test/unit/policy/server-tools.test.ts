@@ -122,15 +122,18 @@ describe('server-side tools billed per use', () => {
     const fn = { type: 'function', name: 'f' };
     const tools = [fn, { type: 'image_generation' }];
     for (const type of ['image_generation', 'code_interpreter', 'file_search'])
-      expect(forcedUnmeteredTool({ tools, tool_choice: { type } })).toBe(type);
-    expect(forcedUnmeteredTool({ tools: [{ type: 'file_search' }], tool_choice: 'required' })).toBe(
-      'file_search',
-    );
+      expect(forcedUnmeteredTool({ tools, tool_choice: { type } }, 'responses')).toBe(type);
     expect(
-      forcedUnmeteredTool({
-        tools,
-        tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'code_interpreter' }] },
-      }),
+      forcedUnmeteredTool({ tools: [{ type: 'file_search' }], tool_choice: 'required' }, 'responses'),
+    ).toBe('file_search');
+    expect(
+      forcedUnmeteredTool(
+        {
+          tools,
+          tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'code_interpreter' }] },
+        },
+        'responses',
+      ),
     ).toBe('code_interpreter');
     for (const tool_choice of [
       undefined,
@@ -142,7 +145,85 @@ describe('server-side tools billed per use', () => {
       { type: 'allowed_tools', mode: 'auto', tools: [{ type: 'image_generation' }] },
       { type: 'allowed_tools', mode: 'required', tools: [fn, { type: 'image_generation' }] },
     ])
-      expect(forcedUnmeteredTool({ tools, tool_choice })).toBeUndefined();
+      expect(forcedUnmeteredTool({ tools, tool_choice }, 'responses')).toBeUndefined();
+  });
+
+  it("takes Anthropic's code execution tool out of a Messages request, keeping the others in order", () => {
+    const code = { type: 'code_execution_20250522', name: 'code_execution' };
+    const others = [
+      { name: 'get_weather', description: 'w', input_schema: { type: 'object' } },
+      { type: 'bash_20250124', name: 'bash' },
+      { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
+      { type: 'computer_20250124', name: 'computer', display_width_px: 1024, display_height_px: 768 },
+      { type: 'web_search_20250305', name: 'web_search', max_uses: 2 },
+      { type: 'web_fetch_20250910', name: 'web_fetch' },
+    ];
+    const tools = [
+      others[0],
+      code,
+      ...others.slice(1),
+      { type: 'code_execution_20250825', name: 'code_execution' },
+    ];
+    expect(planServerTools({ tools, tool_choice: { type: 'auto' } }, 'messages')).toEqual({
+      webSearches: 2,
+      set: { tools: others },
+      removed: ['code_execution_20250522', 'code_execution_20250825'],
+    });
+    // A web search without max_uses still gets the default, beside the removal.
+    const search = { type: 'web_search_20250305', name: 'web_search' };
+    expect(planServerTools({ tools: [search, code] }, 'messages')).toEqual({
+      webSearches: DEFAULT_WEB_SEARCH_USES,
+      set: { tools: [{ ...search, max_uses: DEFAULT_WEB_SEARCH_USES }] },
+      removed: ['code_execution_20250522'],
+    });
+    // Nothing to take out: as before. Other routes keep what they have.
+    expect(planServerTools({ tools: others }, 'messages')).toEqual({ webSearches: 2 });
+    expect(planServerTools({ tools: [code] }, 'count_tokens')).toEqual({ webSearches: 0 });
+    expect(planServerTools({ tools: [code] }, 'responses')).toEqual({ webSearches: 0 });
+  });
+
+  it('sends a Messages request left with no tools without tools and without tool_choice', () => {
+    const code = { type: 'code_execution_20250825', name: 'code_execution' };
+    for (const tool_choice of [{ type: 'auto' }, { type: 'none' }]) {
+      const plan = planServerTools({ tools: [code], tool_choice }, 'messages');
+      expect(plan).toEqual({
+        webSearches: 0,
+        set: { tools: undefined, tool_choice: undefined },
+        removed: ['code_execution_20250825'],
+      });
+      expect(Object.hasOwn(plan.set ?? {}, 'tool_choice')).toBe(true);
+    }
+    expect(planServerTools({ tools: [code] }, 'messages').set).toEqual({ tools: undefined });
+    // A choice of a tool still there stays.
+    const fn = { name: 'f', input_schema: { type: 'object' } };
+    expect(planServerTools({ tools: [fn, code], tool_choice: { type: 'any' } }, 'messages').set).toEqual({
+      tools: [fn],
+    });
+  });
+
+  it('finds the code execution tool a Messages request forces, by its name or by any', () => {
+    const code = { type: 'code_execution_20250522', name: 'code_execution' };
+    const fn = { name: 'f', input_schema: { type: 'object' } };
+    const forced = (tools: unknown[], tool_choice: unknown) =>
+      forcedUnmeteredTool({ tools, tool_choice }, 'messages');
+    expect(forced([fn, code], { type: 'tool', name: 'code_execution' })).toBe('code_execution_20250522');
+    expect(forced([code], { type: 'any', disable_parallel_tool_use: true })).toBe('code_execution_20250522');
+    expect(forced([{ type: 'code_execution_20250825', name: 'code_execution' }], { type: 'any' })).toBe(
+      'code_execution_20250825',
+    );
+    for (const [tools, tool_choice] of [
+      [[fn, code], undefined],
+      [[fn, code], { type: 'auto' }],
+      [[code], { type: 'none' }],
+      [[fn, code], { type: 'any' }],
+      [[fn, code], { type: 'tool', name: 'f' }],
+      [[fn], { type: 'tool', name: 'code_execution' }],
+      [[], { type: 'any' }],
+    ] as const)
+      expect(forced([...tools], tool_choice)).toBeUndefined();
+    // The Responses API's tool types mean nothing on Messages, and the reverse.
+    expect(forced([{ type: 'image_generation' }], { type: 'image_generation' })).toBeUndefined();
+    expect(forcedUnmeteredTool({ tools: [code], tool_choice: 'required' }, 'responses')).toBeUndefined();
   });
 
   it('adds the searches to the maximum cost at the catalog price per search', () => {
