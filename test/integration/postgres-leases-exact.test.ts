@@ -4,7 +4,7 @@ import { silentLogger } from '../../src/log.js';
 import { createLeaseManager, type LeaseManager } from '../../src/store/postgres/leases/lease-manager.js';
 import type { Pool } from '../../src/store/postgres/pool.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
-import type { BudgetWindow, Store, UsageRecord } from '../../src/store/types.js';
+import type { BudgetWindow, Store } from '../../src/store/types.js';
 import {
   createTestDatabase,
   startTcpProxy,
@@ -13,6 +13,7 @@ import {
   viaPort,
 } from '../helpers/pg.js';
 import { waitFor } from '../helpers/server-harness.js';
+import { usageRecord } from '../helpers/usage-record.js';
 
 /**
  * Budget leases charge every settled cost exactly once, and nothing that was not spent
@@ -36,29 +37,7 @@ const windows: BudgetWindow[] = [
   { period: GROUP_DAY, limitUsd: 20 },
 ];
 
-function usage(id: string, costUsd: number): UsageRecord {
-  return {
-    requestId: id,
-    ts: T0,
-    day: '2026-11-26',
-    key: 'alpha',
-    model: 'm',
-    upstream: 'u',
-    route: '/v1/chat/completions',
-    status: 200,
-    errorCode: null,
-    inputTokens: 10,
-    outputTokens: 10,
-    cachedTokens: 0,
-    costUsd,
-    latencyMs: 1,
-    stream: false,
-    userAgent: null,
-    ip: null,
-    configRevision: 'r',
-    usageSource: 'provider',
-  };
-}
+const usage = (id: string, costUsd: number) => usageRecord({ requestId: id, costUsd, ts: T0 });
 
 const request = (id: string, now: number) => ({
   id,

@@ -8,8 +8,9 @@
  * the model's. Seeded, so a failure replays.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest, Store, UsageRecord } from '../../src/store/types.js';
+import type { ReserveRequest, Store } from '../../src/store/types.js';
 import { sqliteBackend } from '../helpers/store-backends.js';
+import { usageRecord } from '../helpers/usage-record.js';
 
 const DAY = 'd:2026-11-26';
 const MONTH = 'm:2026-11';
@@ -27,29 +28,8 @@ function rng(seed: number) {
   };
 }
 
-function usage(requestId: string, key: string, costUsd: number): UsageRecord {
-  return {
-    requestId,
-    ts: NOON,
-    day: '2026-11-26',
-    key,
-    model: 'm',
-    upstream: 'u',
-    route: '/v1/chat/completions',
-    status: 200,
-    errorCode: null,
-    inputTokens: 1,
-    outputTokens: 1,
-    cachedTokens: 0,
-    costUsd,
-    latencyMs: 1,
-    stream: false,
-    userAgent: null,
-    ip: null,
-    configRevision: 'r',
-    usageSource: 'provider',
-  };
-}
+const usage = (requestId: string, key: string, costUsd: number) =>
+  usageRecord({ requestId, key, costUsd, ts: NOON, inputTokens: 1, outputTokens: 1 });
 
 for (const cpus of [2, 1]) {
   describe(`the SQLite store with ${cpus === 1 ? 'one CPU (writes on the event loop)' : 'the write worker'}`, () => {
