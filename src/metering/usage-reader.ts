@@ -52,8 +52,9 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
  * OpenAI `usage` of chat completions and completions: `prompt_tokens` is all input, its
- * `cached_tokens` the cache reads (OpenAI bills no cache writes) and `audio_tokens` the audio;
- * `completion_tokens` is all output, its `reasoning_tokens` and `audio_tokens` parts of it.
+ * `cached_tokens` the cache reads, its `cache_write_tokens` the cache writes (GPT-5.6 and later
+ * bill them at 1.25 x input; OpenRouter reports Anthropic's there too) and `audio_tokens` the
+ * audio; `completion_tokens` is all output, its `reasoning_tokens` and `audio_tokens` parts of it.
  */
 function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
@@ -63,7 +64,7 @@ function openaiUsage(u: unknown): Usage | undefined {
     inputTokens: num(u.prompt_tokens),
     outputTokens: num(u.completion_tokens),
     cachedTokens: num(input.cached_tokens),
-    cacheWriteTokens: 0,
+    cacheWriteTokens: num(input.cache_write_tokens),
     reasoningTokens: num(output.reasoning_tokens),
     inputAudioTokens: num(input.audio_tokens),
     outputAudioTokens: num(output.audio_tokens),
@@ -79,7 +80,7 @@ function responsesUsage(u: unknown): Usage | undefined {
     inputTokens: num(u.input_tokens),
     outputTokens: num(u.output_tokens),
     cachedTokens: num(input.cached_tokens),
-    cacheWriteTokens: 0,
+    cacheWriteTokens: num(input.cache_write_tokens),
     reasoningTokens: num(output.reasoning_tokens),
   };
 }

@@ -205,9 +205,12 @@ export type CacheWrites = 'none' | '5m' | '1h';
 /**
  * Read from the raw bytes, without walking the JSON: `cache_control` anywhere asks for writes
  * (Anthropic's blocks and its top-level automatic caching), `"1h"` anywhere may be a 1-hour TTL.
- * A false positive only reserves more, and settling charges the real cost.
+ * `cachesUnmarked`: the API caches a prompt with no marker at all (OpenAI's chat and Responses,
+ * which report the writes as `cache_write_tokens`, billed at 1.25 x input from GPT-5.6 on), so
+ * any request may be billed as writes. A false positive only reserves more, and settling charges
+ * the real cost.
  */
-export function cacheWritesOf(body: Buffer): CacheWrites {
-  if (!body.includes('cache_control')) return 'none';
+export function cacheWritesOf(body: Buffer, cachesUnmarked = false): CacheWrites {
+  if (!body.includes('cache_control')) return cachesUnmarked ? '5m' : 'none';
   return body.includes('"1h"') ? '1h' : '5m';
 }

@@ -65,8 +65,12 @@ export const jsonTranslator: Translator = {
       ts,
       {
         inputTokens: inputEstimate,
-        // A prompt that asks for caching may be billed as cache writes, dearer than input.
-        cacheWrites: cacheWritesOf(request.raw),
+        // A prompt that asks for caching may be billed as cache writes, dearer than input; OpenAI
+        // caches chat and Responses prompts without being asked.
+        cacheWrites: cacheWritesOf(
+          request.raw,
+          route.usage === 'openai-chat' || route.usage === 'openai-responses',
+        ),
         choices: choiceCount(parsed),
         webSearches: serverTools.webSearches,
         ...(unseen ? { contextWindow: unseen.contextWindow } : {}),

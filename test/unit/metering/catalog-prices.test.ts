@@ -257,6 +257,35 @@ const CASES: Case[] = [
     catalog: { input_tokens: 9_000, output_tokens: 400, web_searches: 2 },
   },
   {
+    name: 'GPT-5.6 writing its prompt to the cache (billed at 1.25 x input)',
+    model: 'gpt-5.6-sol',
+    provider: 'openai',
+    kind: 'openai-responses',
+    usage: {
+      input_tokens: 12_000,
+      output_tokens: 300,
+      input_tokens_details: { cached_tokens: 2_000, cache_write_tokens: 9_000 },
+    },
+    catalog: {
+      input_tokens: 12_000,
+      cache_read_tokens: 2_000,
+      cache_write_tokens: 9_000,
+      output_tokens: 300,
+    },
+  },
+  {
+    name: 'Claude through OpenRouter, its cache writes in prompt_tokens_details',
+    model: 'anthropic/claude-sonnet-4.5',
+    provider: 'openrouter',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 20_000,
+      completion_tokens: 500,
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 18_000 },
+    },
+    catalog: { input_tokens: 20_000, cache_write_tokens: 18_000, output_tokens: 500 },
+  },
+  {
     name: 'an audio model, audio priced apart from text on both sides',
     model: 'gpt-audio',
     provider: 'openai',
