@@ -5,12 +5,26 @@ type Mask = (text: string) => string;
 const maybe = (mask: Mask, s: string | null): string | null => (s === null ? null : mask(s));
 
 /**
+ * PostgreSQL refuses a NUL character in text (22021) and a JSON body can carry one ("\u0000" in
+ * a model name, a reason): such a string would fail its write on every retry, as if the
+ * database were down. It is stored with U+FFFD in the NUL's place, on both stores alike.
+ */
+function storable(mask: Mask): Mask {
+  return (text) => {
+    const masked = mask(text);
+    return masked.includes('\u0000') ? masked.replaceAll('\u0000', '\uFFFD') : masked;
+  };
+}
+
+/**
  * The store's door for strings that came from outside: whatever a client sent as its path,
  * user-agent or model, and whatever an admin typed as a key name or a reason, is masked for keys
  * (keys/mask-secrets.ts) before it is written, so no key sits in usage.route, usage.user_agent,
- * the clients table or the audit log. Everything else passes straight through.
+ * the clients table or the audit log, and a NUL character is replaced (see `storable`).
+ * Everything else passes straight through.
  */
-export function maskStoreWrites(store: Store, mask: Mask): Store {
+export function maskStoreWrites(store: Store, maskSecrets: Mask): Store {
+  const mask = storable(maskSecrets);
   return {
     ...store,
     kind: store.kind,
