@@ -23,8 +23,19 @@ export async function createDisableView(deps: {
 }): Promise<DisableView> {
   let current = await deps.store.listDisabled();
   let refreshing: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
   const refresh = (): Promise<void> => {
-    refreshing ??= deps.store
+    if (refreshing) {
+      // The read in flight may have been sent before the change the caller wants to see (the
+      // kill switch refreshes after its write): one more read after it, shared by every caller
+      // that asks meanwhile.
+      next ??= refreshing.then(() => {
+        next = null;
+        return refresh();
+      });
+      return next;
+    }
+    refreshing = deps.store
       .listDisabled()
       .then((m) => {
         current = m;

@@ -131,6 +131,50 @@ describe('kill switch', () => {
     expect(r).toMatchObject({ ok: true, changed: true });
   });
 
+  it('refuses the key before answering even while a re-read sent before the disable is still out', async () => {
+    // On PostgreSQL the view re-reads the table every 500 ms: a read sent just before the disable
+    // commits answers without it, and the kill switch's own refresh must not settle for that one.
+    let hold: ((release: () => void) => void) | undefined;
+    const gated = {
+      listDisabled: async () => {
+        const seen = await store.listDisabled();
+        const wait = hold;
+        hold = undefined;
+        if (wait) await new Promise<void>((release) => wait(release));
+        return seen;
+      },
+      onDisabledChange: (cb: () => void) => store.onDisabledChange(cb),
+    };
+    const view = await createDisableView({ store: gated, log: silentLogger(), refreshMs: 3_600_000 });
+    const switchOf = (v: DisableView) =>
+      createKillSwitch({ store, disables: v, config: holderOf(slackTestConfig()), clock: () => NOW });
+    try {
+      for (const [act, expected] of [
+        [
+          () => switchOf(view).disable('cursor-dev', { reason: 'leak', actor: 'U01ALICE', source: 'slack' }),
+          true,
+        ],
+        [() => switchOf(view).enable('cursor-dev', { actor: 'U01ALICE', source: 'slack' }), false],
+      ] as const) {
+        let releaseStale: (() => void) | undefined;
+        hold = (release) => {
+          releaseStale = release;
+        };
+        const stale = view.refresh();
+        const answered = act();
+        // The stale read answers once the change is in the store, before the kill switch's refresh would.
+        while ((await store.listDisabled()).has('cursor-dev') !== expected)
+          await new Promise((r) => setImmediate(r));
+        releaseStale?.();
+        expect(await answered).toMatchObject({ ok: true, changed: true });
+        expect(view.get('cursor-dev') !== undefined).toBe(expected);
+        await stale;
+      }
+    } finally {
+      view.stop();
+    }
+  });
+
   it('reports an unreachable store as store_unavailable', async () => {
     await store.close();
     await expect(
