@@ -15,7 +15,7 @@ import { createPool, guarded } from './postgres/pool.js';
 import { createBatchedSlots } from './postgres/rate-limits.js';
 import { postgresRecordCalls, postgresReportCalls } from './postgres/role-calls.js';
 import { guardStoreCalls } from './store-unavailable.js';
-import type { Store } from './types.js';
+import type { SlotEnd, SlotRequest, SlotResult, Store } from './types.js';
 
 export type { PostgresStoreOptions } from './postgres/options.js';
 
@@ -26,6 +26,21 @@ export interface CreatePostgresStoreOptions extends PostgresStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Slot lease tuning (tests): expiry of a free leased slot, round tick. */
   slotLeases?: SlotLeaseOptions;
+}
+
+/**
+ * A slot granted after its caller gave up (withDeadline answered store_unavailable): that request
+ * was refused and never ends, so nothing else would free its max_parallel slot and tpm estimate
+ * before its lease ran out. Freed with no tokens (it never ran); its rpm stays counted.
+ */
+function freeLateSlot(release: (id: string, key: string, end?: SlotEnd) => Promise<void>, log: Logger) {
+  return (result: SlotResult, r: SlotRequest): void => {
+    if (!result.ok) return;
+    release(r.id, r.key, { ...(r.group ? { group: r.group.subject } : {}), tokens: 0 }).catch(
+      (err: unknown) =>
+        log.warn({ err, requestId: r.id, key: r.key }, 'could not free a slot granted after its deadline'),
+    );
+  };
 }
 
 /**
@@ -142,7 +157,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
     getSpend: withDeadline(limit, (key, periods) => budget.getSpend(pool, key, periods)),
     getAllSpend: (periods) => budget.getAllSpend(pool, periods),
 
-    acquireSlot: withDeadline(limit, slots.acquire),
+    acquireSlot: withDeadline(limit, slots.acquire, freeLateSlot(slots.release, log)),
     releaseSlot: withDeadline(limit, slots.release),
 
     ...disables.calls,

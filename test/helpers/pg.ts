@@ -57,6 +57,13 @@ export interface TcpProxy {
   blackhole(): void;
   /** Accepts and forwards again. */
   restore(): void;
+  /**
+   * Holds back what the database sends until `answer()`: its statements run and commit, their
+   * answers arrive late (a slow network, a stalled client).
+   */
+  hold(): void;
+  /** Sends what `hold()` held back, and forwards again. */
+  answer(): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +71,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let isCut = false;
   let isBlackhole = false;
+  let held: Array<[net.Socket, Buffer]> | null = null;
   const sockets = new Set<net.Socket>();
   const silent = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -92,7 +100,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (!isBlackhole) upstream.write(d);
     });
     upstream.on('data', (d) => {
-      if (!isBlackhole) client.write(d);
+      if (isBlackhole) return;
+      if (held) held.push([client, d]);
+      else client.write(d);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -113,6 +123,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       isBlackhole = false;
       for (const s of silent) s.destroy();
       silent.clear();
+    },
+    hold() {
+      held ??= [];
+    },
+    answer() {
+      const late = held ?? [];
+      held = null;
+      for (const [client, d] of late) if (!client.destroyed) client.write(d);
     },
     close() {
       for (const s of silent) s.destroy();

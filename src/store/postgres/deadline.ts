@@ -10,18 +10,21 @@ import { storeError } from './pool.js';
 export function withDeadline<A extends unknown[], R>(
   ms: number,
   fn: (...args: A) => Promise<R>,
+  /** A call that succeeded after its caller was answered store_unavailable (its statement committed late). */
+  late?: (result: R, ...args: A) => void,
 ): (...args: A) => Promise<R> {
   return (...args) =>
     new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(storeError(new Error(`PostgreSQL did not answer within ${ms} ms (the statement timeout)`))),
-        ms,
-      );
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        reject(storeError(new Error(`PostgreSQL did not answer within ${ms} ms (the statement timeout)`)));
+      }, ms);
       fn(...args).then(
         (v) => {
           clearTimeout(timer);
-          resolve(v);
+          if (expired) late?.(v, ...args);
+          else resolve(v);
         },
         (e: unknown) => {
           clearTimeout(timer);
