@@ -17,11 +17,20 @@ function storable(mask: Mask): Mask {
 }
 
 /**
+ * A user-agent is kept to this many characters. It is the client's to write, up to Node's 16 KB
+ * of headers, and PostgreSQL's insights rollup keys its rows by it (migration 20): a btree index
+ * row holds at most 2704 bytes, so a longer one failed its usage record's write on every retry.
+ * 512 characters (at most 1024 bytes: Node reads header values as latin1) leave room for the
+ * row's other parts (a 200-character model of up to 600 bytes, the key name, the IP).
+ */
+export const MAX_USER_AGENT_CHARS = 512;
+
+/**
  * The store's door for strings that came from outside: whatever a client sent as its path,
  * user-agent or model, and whatever an admin typed as a key name or a reason, is masked for keys
  * (keys/mask-secrets.ts) before it is written, so no key sits in usage.route, usage.user_agent,
- * the clients table or the audit log, and a NUL character is replaced (see `storable`).
- * Everything else passes straight through.
+ * the clients table or the audit log, a NUL character is replaced (see `storable`), and a
+ * user-agent is cut to MAX_USER_AGENT_CHARS. Everything else passes straight through.
  */
 export function maskStoreWrites(store: Store, maskSecrets: Mask): Store {
   const mask = storable(maskSecrets);
@@ -35,7 +44,7 @@ export function maskStoreWrites(store: Store, maskSecrets: Mask): Store {
           route: mask(u.route),
           model: maybe(mask, u.model),
           ...(u.requestedModel ? { requestedModel: mask(u.requestedModel) } : {}),
-          userAgent: maybe(mask, u.userAgent),
+          userAgent: u.userAgent === null ? null : mask(u.userAgent).slice(0, MAX_USER_AGENT_CHARS),
           errorCode: maybe(mask, u.errorCode),
         },
         periods,
