@@ -116,7 +116,11 @@ function decay(p: PlanState, now: number, o: SlotBookOptions): void {
 
 const inUse = (p: PlanState) => p.slots.reduce((n, s) => n + (s.user ? 1 : 0), 0);
 const open = (p: PlanState) => !p.stopped && !p.contended;
-const headOf = (plan: SlotPlan) => JSON.stringify([plan.key, plan.subjects]);
+/**
+ * A key has one slot plan per config: a reload that changes its limits, or that moves it into,
+ * out of or between groups (other subjects), replaces it.
+ */
+const headOf = (plan: SlotPlan) => plan.key;
 
 /** Slots the plan should hold: its recent peak concurrency while busy, none otherwise. */
 function targetOf(p: PlanState, now: number, o: SlotBookOptions): number {
@@ -184,7 +188,7 @@ interface BookState {
   taken: Map<string, { plan: PlanState; slot: Slot }>;
   /** Request id → the plan it holds a database slot of, and until when that counts. */
   inDb: Map<string, { plan: PlanState; leaseUntil: number }>;
-  /** Key and subjects of a plan → its current signature: a reload's new limits replace the old plan. */
+  /** Key → its current plan's signature: a reload's new limits or group replace the old plan. */
   current: Map<string, string>;
 }
 
@@ -206,7 +210,7 @@ function planFor(st: BookState, plan: SlotPlan, now: number): PlanState {
     contended: false,
   };
   st.plans.set(sig, p);
-  // Same key and subjects under other limits (a reload): the old plan gives its slots back.
+  // Same key under other limits or another group (a reload): the old plan gives its slots back.
   const old = st.plans.get(st.current.get(headOf(plan)) ?? '');
   if (old) old.stopped = true;
   st.current.set(headOf(plan), sig);
