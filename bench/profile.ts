@@ -17,6 +17,7 @@ import { createTestDatabase } from '../test/helpers/pg.js';
 import { latency } from './lib/measure.js';
 import { cleanUp, onCleanUp } from './lib/procs.js';
 import { startTollgate, startUpstream, type Target } from './lib/targets.js';
+import { type StallSummary, selfShares, topFrames } from './lib/traced.js';
 import { throughput } from './lib/wrk.js';
 
 const { values } = parseArgs({
@@ -36,34 +37,9 @@ const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-'));
 onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
 const log = (s: string) => console.error(`[profile] ${s}`);
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-
 /** Self time per frame, as a share of the non-idle samples. */
-function topFrames(file: string, n: number): string[] {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[] };
-  const self = new Map<string, number>();
-  let total = 0;
-  for (const node of p.nodes) {
-    const hits = node.hitCount ?? 0;
-    const f = node.callFrame;
-    if (f.functionName === '(idle)') continue;
-    total += hits;
-    const where = f.url
-      ? `${f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/')}:${f.lineNumber + 1}`
-      : '';
-    const name = `${f.functionName || '(anonymous)'} ${where}`.trim();
-    self.set(name, (self.get(name) ?? 0) + hits);
-  }
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([name, hits]) => `| ${((hits / total) * 100).toFixed(1)}% | \`${name}\` |`);
-}
+const topFramesOf = (file: string, n: number): string[] =>
+  topFrames(selfShares(file), 0, n).map((f) => `| ${(f.share * 100).toFixed(1)}% | \`${f.frame}\` |`);
 
 async function profile(t: Target, profDir: string, traceFile: string): Promise<void> {
   await throughput(dir, t, 'json', 2);
@@ -84,20 +60,21 @@ async function profile(t: Target, profDir: string, traceFile: string): Promise<v
     console.log(
       `Top ${top} frames by self time (${join(profDir, prof)}):\n\n| self | frame |\n| ---: | --- |`,
     );
-    console.log(topFrames(join(profDir, prof), top).join('\n'));
+    console.log(topFramesOf(join(profDir, prof), top).join('\n'));
   } else console.log('no .cpuprofile was written');
   try {
-    const trace = JSON.parse(readFileSync(traceFile, 'utf8')) as {
-      loopDelayMs: Record<string, number>;
-      stalls: { n: number; totalMs: number };
-      byKind: Record<string, { n: number; totalMs: number; maxMs: number; over5ms: number }>;
-      explained: Array<{ start: number; ms: number; during: Array<Record<string, unknown>> }>;
-    };
+    const trace = JSON.parse(readFileSync(traceFile, 'utf8')) as StallSummary;
     const d = trace.loopDelayMs;
     console.log(
       `\nEvent-loop delay (monitorEventLoopDelay): p50 ${d.p50?.toFixed(2)} ms, p99 ${d.p99?.toFixed(2)} ms, ` +
         `p99.9 ${d.p999?.toFixed(2)} ms, max ${d.max?.toFixed(1)} ms. Stalls > 5 ms: ${trace.stalls.n} ` +
-        `(${trace.stalls.totalMs.toFixed(0)} ms in all).\n\n| what ran | calls | total ms | max ms | > 5 ms |\n| --- | ---: | ---: | ---: | ---: |`,
+        `(${trace.stalls.totalMs.toFixed(0)} ms in all).`,
+    );
+    const a = trace.attribution;
+    console.log(
+      `Of the stalled time (${a.stallMs.toFixed(0)} ms): GC covered ${a.gcMs.toFixed(0)} ms, SQLite transactions ` +
+        `${a.sqliteMs.toFixed(0)} ms, stdout writes ${a.stdoutMs.toFixed(0)} ms, no traced event ${a.untracedMs.toFixed(0)} ms.` +
+        '\n\n| what ran | calls | total ms | max ms | > 5 ms |\n| --- | ---: | ---: | ---: | ---: |',
     );
     for (const [kind, k] of Object.entries(trace.byKind))
       console.log(`| ${kind} | ${k.n} | ${k.totalMs.toFixed(0)} | ${k.maxMs.toFixed(1)} | ${k.over5ms} |`);

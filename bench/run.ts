@@ -5,7 +5,7 @@
  * reported. Writes bench/results/latest.md and latest.json. Installs nothing. Tests never assert
  * on speed; this reports it.
  *
- *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,sqlite3,10k,pg,pg3]
+ *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--only nginx,node,hpm,sqlite,sqlite3,10k,pg,pg3,upload,leases,trace]
  *                 [--baseline DIR] [--throughput-only] [--out DIR]
  *
  * `pg3` is three replicas on one PostgreSQL database, driven at once (throughput rows only).
@@ -19,6 +19,9 @@
  * of DIR/latest.json as it was when the run started.
  * `upload` is a 10 MB transcription upload through tollgate against straight to the upstream
  * (bench/upload.ts, in a process of its own): added time and peak RSS growth per upload in flight.
+ * `trace` is the traced passes after the rounds (bench/lib/traced.ts): fresh gateways driven again
+ * with the stall trace, a CPU profile or statement timing preloaded, whose findings are the causes
+ * of the missed targets.
  * `--baseline DIR` also runs another build of tollgate (e.g. main's, compiled into DIR) beside
  * the SQLite and PostgreSQL rows, as "… baseline": an A/B in one run.
  */
@@ -48,9 +51,10 @@ import {
   startUpstream,
   type Target,
 } from './lib/targets.js';
+import { tracePasses } from './lib/traced.js';
 import { type Throughput, throughput } from './lib/wrk.js';
 
-const IDS = ['nginx', 'node', 'hpm', 'sqlite', 'sqlite3', '10k', 'pg', 'pg3', 'upload', 'leases'];
+const IDS = ['nginx', 'node', 'hpm', 'sqlite', 'sqlite3', '10k', 'pg', 'pg3', 'upload', 'leases', 'trace'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -261,6 +265,29 @@ try {
     }
   }
 
+  // After the rounds, never counted in them: fresh gateways with instruments preloaded, so the
+  // targets' causes come from this run (bench/lib/traced.ts).
+  let traced: Report['traced'];
+  if (wanted('trace') && !values['throughput-only'] && targets.some((t) => t.id === 'sqlite')) {
+    const ran = lat.get('sqlite') ?? {};
+    const labels = (Object.keys(ran) as LatencyLabel[]).filter((l) => ran[l]?.some((x) => x !== undefined));
+    const pgUrl = async () => {
+      const db = await createTestDatabase('tollgate_bench');
+      onCleanUp(() => db.drop());
+      return db.url;
+    };
+    traced = await tracePasses({
+      dir,
+      upstreamPort: up,
+      seconds: latencySeconds,
+      labels,
+      ...(values.baseline ? { baseline: values.baseline } : {}),
+      ...(wanted('pg') ? { pgUrl } : {}),
+      log,
+      notes,
+    });
+  }
+
   const results: TargetResult[] = [upstream, ...targets].map((t) => result(t));
   for (const t of results) {
     const errors = (t.json?.errors ?? 0) + (t.sse?.errors ?? 0);
@@ -289,6 +316,7 @@ try {
     ...(previous ? { previous } : {}),
     ...(upload ? { upload } : {}),
     ...(leases ? { leases } : {}),
+    ...(traced ? { traced } : {}),
     notes,
   };
   mkdirSync(outDir, { recursive: true });

@@ -1,10 +1,22 @@
 /**
  * Why a target is missed, from what this run measured and nothing else: a cause quotes the
  * run's own figures (CPU per request of the gateway and of the database server, the replicas'
- * CPU). This run takes no CPU profile and no event-loop stall trace, so a target whose cause
- * would need one says so and names the command that takes it, rather than repeat an old reading.
+ * CPU, the reference proxies in the same rounds) and its traced passes (bench/lib/traced.ts:
+ * the stall trace, CPU profiles of this build and of the baseline, the settle's round trip on
+ * PostgreSQL). A target whose cause would need a pass the run did not take says so and names
+ * the command that takes it, rather than repeat an old reading.
  */
-import type { LatencyLabel, LeaseDbCpu, Summary, TargetResult } from './report-types.js';
+import type { Mode } from './configs.js';
+import type {
+  FrameCost,
+  LatencyLabel,
+  LeaseDbCpu,
+  Previous,
+  Summary,
+  TargetResult,
+  Traced,
+  TracedLatency,
+} from './report-types.js';
 
 const n0 = (x: number | undefined) =>
   x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : undefined;
@@ -12,6 +24,99 @@ const n0 = (x: number | undefined) =>
 const NOT_PROFILED =
   'not measured in this run: it takes no CPU profile or event-loop stall trace ' +
   '(`npm run bench:profile -- --only sqlite` takes both under the same load)';
+
+const us1 = (x: number) => `${x.toFixed(1)} µs`;
+const code = (frame: string) => `\`${frame}\``;
+
+/** Where this build's CPU went in its CPU pass (self time per request), or undefined without one. */
+function whereCpuGoes(traced: Traced | undefined, mode: Mode): string | undefined {
+  const f = traced?.frames.sqlite?.[mode];
+  if (!f?.length) return undefined;
+  return (
+    `a CPU profile of this build under wrk after the rounds (${mode.toUpperCase()}, self time per request) ` +
+    `puts the most in ${f
+      .slice(0, 6)
+      .map((x) => `${code(x.frame)} ${us1(x.us)}`)
+      .join(', ')}`
+  );
+}
+
+/**
+ * The functions whose self time per request grew most from the baseline's CPU pass to this
+ * build's (a function outside a pass's kept list counts as 0 there).
+ */
+export function growth(mine: readonly FrameCost[], base: readonly FrameCost[], n = 5): string {
+  const [m, b] = [new Map(mine.map((x) => [x.frame, x.us])), new Map(base.map((x) => [x.frame, x.us]))];
+  const deltas = [...new Set([...m.keys(), ...b.keys()])]
+    .map((f) => [f, (m.get(f) ?? 0) - (b.get(f) ?? 0)] as const)
+    .sort((x, y) => y[1] - x[1]);
+  const total = (xs: readonly FrameCost[]) => xs.reduce((a, x) => a + x.us, 0);
+  const grew = deltas.filter(([, d]) => d > 0).slice(0, n);
+  const shrank = deltas
+    .filter(([, d]) => d < 0)
+    .slice(-3)
+    .reverse();
+  return (
+    `${us1(total(mine))} against ${us1(total(base))} in those passes; grew most: ` +
+    `${grew.map(([f, d]) => `+${us1(d)} ${code(f)}`).join(', ') || 'nothing'}` +
+    (shrank.length ? `; shrank most: ${shrank.map(([f, d]) => `−${us1(-d)} ${code(f)}`).join(', ')}` : '')
+  );
+}
+
+/** This build against the baseline, function by function, from both builds' CPU passes. */
+function againstBaseline(traced: Traced | undefined, mode: Mode): string | undefined {
+  const [mine, base] = [traced?.frames.sqlite?.[mode], traced?.frames['sqlite-base']?.[mode]];
+  if (!mine?.length || !base?.length) return undefined;
+  return (
+    `CPU profiles of both builds under wrk after the rounds (${mode.toUpperCase()}, self time per ` +
+    `${mode === 'sse' ? 'stream' : 'request'}): ${growth(mine, base)}`
+  );
+}
+
+/** The plain Node proxy in this run and in the previous results' run: the machine's own drift. */
+function drift(
+  previous: Previous | undefined,
+  node: TargetResult | undefined,
+  mode: Mode,
+): string | undefined {
+  const [before, now] = [previous?.node?.[mode], node?.[mode]];
+  if (!before || !now) return undefined;
+  return (
+    `the plain node:http proxy, which did not change, measured ${n0(now.rps)} req/s and ` +
+    `${n0(now.cpuUsPerRequest)} µs per request in this run against ${n0(before.rps)} and ` +
+    `${n0(before.cpuUsPerRequest)} in the previous results’ run ` +
+    `(${(now.cpuUsPerRequest / before.cpuUsPerRequest).toFixed(2)}x CPU): the machine’s drift between the runs`
+  );
+}
+
+/** What the process's memory is made of, from the JSON CPU pass (peaks by part, every 100 ms). */
+function memoryOf(traced: Traced | undefined, node: TargetResult | undefined): string | undefined {
+  const m = traced?.memory;
+  if (!m) return undefined;
+  const mb = (x: number) => `${n0(x)} MB`;
+  const rest = m.rssMb - m.heapTotalMb - m.externalMb;
+  return (
+    `in a CPU pass after the rounds (JSON, wrk, 50 connections; peaks of process.memoryUsage() by part, ` +
+    `sampled every 100 ms) the process peaked at ${mb(m.rssMb)} RSS: V8’s heap ${mb(m.heapTotalMb)} reserved ` +
+    `(${mb(m.heapUsedMb)} used), external memory ${mb(m.externalMb)} (${mb(m.arrayBuffersMb)} of it array ` +
+    `buffers), and about ${mb(rest)} besides (code, native libraries, SQLite’s page cache, thread stacks)` +
+    (node?.json ? `; the plain node:http proxy peaked at ${mb(node.json.rssMb)} in the rounds` : '')
+  );
+}
+
+/** On PostgreSQL, the settle's round trip that each response waits for, from the statement pass. */
+function settleWait(traced: Traced | undefined): string | undefined {
+  const t = traced?.pg;
+  if (!t || t.leasedSettle.calls + t.settleMany.calls === 0) return undefined;
+  const rt = (x: { calls: number; meanMs: number }) =>
+    `${x.meanMs.toFixed(3)} ms on average (${n0(x.calls)} calls)`;
+  return (
+    `in a traced pass at ${t.label.split('@')[1]}/s after the rounds (every statement’s round trip timed in ` +
+    `the gateway; ${n0(t.requests)} requests, p50 ${(t.p50Us / 1000).toFixed(3)} ms absolute), each response ` +
+    `waited for its usage record’s commit: the leased settle’s round trip took ${rt(t.leasedSettle)}` +
+    (t.settleMany.calls ? `, the batched settle without a lease ${rt(t.settleMany)}` : '')
+  );
+}
 
 /**
  * Requests per commit and the database's CPU per commit, three replicas against one: the database
@@ -40,6 +145,9 @@ export function causeOf(
     /** Three SQLite gateways sharing nothing, pinned like pg3: the cost of time-sharing one core. */
     sqlite3?: TargetResult;
     leases?: LeaseDbCpu;
+    traced?: Traced;
+    previous?: Previous;
+    node?: TargetResult;
   },
 ): string {
   if (
@@ -76,7 +184,23 @@ export function causeOf(
     );
   }
   if (what.startsWith('PostgreSQL, one replica: CPU')) return '';
-  return NOT_PROFILED;
+  return tracedCause(what, t) ?? NOT_PROFILED;
+}
+
+/** The causes only a traced pass can give: `what` names the row (goals.ts). */
+function tracedCause(
+  what: string,
+  t: { traced?: Traced; previous?: Previous; node?: TargetResult },
+): string | undefined {
+  const mode: Mode = /sse/i.test(what) ? 'sse' : 'json';
+  if (what.startsWith('PostgreSQL, one replica: latency')) return settleWait(t.traced);
+  if (what.startsWith('memory')) return memoryOf(t.traced, t.node);
+  if (what.startsWith('baseline')) return againstBaseline(t.traced, mode);
+  const found = [
+    what.startsWith('previous') ? drift(t.previous, t.node, mode) : undefined,
+    whereCpuGoes(t.traced, mode),
+  ].filter((x): x is string => x !== undefined);
+  return found.length ? found.join('; ') : undefined;
 }
 
 const ms3 = (us: number) => (us / 1000).toFixed(3);
@@ -89,7 +213,7 @@ const ms3 = (us: number) => (us / 1000).toFixed(3);
  */
 export function tailCause(
   label: LatencyLabel,
-  t: { tg: TargetResult; nginx?: TargetResult; node?: TargetResult; base?: TargetResult },
+  t: { tg: TargetResult; nginx?: TargetResult; node?: TargetResult; base?: TargetResult; traced?: Traced },
 ): string {
   const mine = t.tg.added[label]?.p99;
   const refs: Array<[string, TargetResult | undefined]> = [
@@ -107,9 +231,21 @@ export function tailCause(
     node === undefined
       ? ''
       : `; tollgate added ${ms3(Math.abs(mine - node))} ms ${mine >= node ? 'more' : 'less'} than the plain Node proxy`;
+  const s = t.traced?.stalls.find((x) => x.label === label);
+  const stalled = s
+    ? stallsOf(s)
+    : 'what stalled tollgate itself is not measured in this run (`npm run bench:profile -- --only sqlite --rate ' +
+      `${label.split('@')[1]}\` takes a stall trace under that load)`;
+  return `in the same rounds at the same rate, the p99 added by ${seen.join(', ')} (tollgate ${ms3(mine)} ms)${beyond}; ${stalled}`;
+}
+
+/** What covered the event loop's stalls in a stall pass. */
+function stallsOf(s: TracedLatency): string {
+  const ms = (x: number) => `${n0(x) ?? '0'} ms`;
   return (
-    `in the same rounds at the same rate, the p99 added by ${seen.join(', ')} (tollgate ${ms3(mine)} ms)${beyond}; ` +
-    'what stalled tollgate itself is not measured in this run (`npm run bench:profile -- --only sqlite --rate ' +
-    `${label.split('@')[1]}\` takes a stall trace under that load)`
+    `in a traced pass after the rounds at the same rate (the stall trace preloaded; its p99 ${ms3(s.p99Us)} ms ` +
+    `absolute), tollgate’s event loop stalled over 5 ms ${s.stalls} times, ${ms(s.stallMs)} in all: GC covered ` +
+    `${ms(s.gcMs)}, SQLite transactions ${ms(s.sqliteMs)}, the log’s writes to stdout ${ms(s.stdoutMs)}, and no ` +
+    `traced event ${ms(s.untracedMs)} (the process not running, or code the trace does not time)`
   );
 }

@@ -53,8 +53,12 @@ export function previousOf(file: string, json: unknown): Previous | undefined {
   if (!r?.date || !t?.json) return undefined;
   const pick = (s: TargetResult['json']) =>
     s ? { rps: s.rps, cpuUsPerRequest: s.cpuUsPerRequest } : undefined;
-  const [j, s] = [pick(t.json), pick(t.sse)];
-  return { file, date: r.date, ...(j ? { json: j } : {}), ...(s ? { sse: s } : {}) };
+  const both = (x: TargetResult) => {
+    const [j, s] = [pick(x.json), pick(x.sse)];
+    return { ...(j ? { json: j } : {}), ...(s ? { sse: s } : {}) };
+  };
+  const node = r.targets?.find((x) => x.id === 'node');
+  return { file, date: r.date, ...both(t), ...(node?.json ? { node: both(node) } : {}) };
 }
 
 /** The last line of `bench/upload.ts --json`, or undefined when it printed none. */
@@ -91,6 +95,7 @@ function postgresRows(r: Report, tg: TargetResult): GoalRow[] {
     ...(pg3 ? { pg3 } : {}),
     ...(sqlite3 ? { sqlite3 } : {}),
     ...(r.leases ? { leases: r.leases } : {}),
+    ...(r.traced ? { traced: r.traced } : {}),
   };
   const db = pg?.json?.dbCpuUsPerRequest;
   const dbCause = () => causeOf('PostgreSQL, one replica: JSON req/s vs SQLite', ctx);
@@ -140,10 +145,12 @@ function postgresRows(r: Report, tg: TargetResult): GoalRow[] {
 
 /** Issue 24's SQLite rows: the tail, no regression against the previous results, the A/B on streams. */
 function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): GoalRow[] {
-  const ctx = { tg };
-  const stalls = (what: string) => () => causeOf(what, ctx);
   const by = (id: string) => r.targets.find((t) => t.id === id);
-  const refs = { tg, nginx: by('nginx'), node: by('node'), base: by('sqlite-base') };
+  const node = by('node');
+  const traced = r.traced ? { traced: r.traced } : {};
+  const ctx = { tg, ...traced, ...(prev ? { previous: prev } : {}), ...(node ? { node } : {}) };
+  const stalls = (what: string) => () => causeOf(what, ctx);
+  const refs = { tg, nginx: by('nginx'), node, base: by('sqlite-base'), ...traced };
   const skipped = (mode: 'json' | 'sse') =>
     (tg[mode]?.rps ?? 0) * (2 / 3) < 2000
       ? `not run: 2,000/s is above 2/3 of its ${n0(tg[mode]?.rps)} req/s`
@@ -172,7 +179,7 @@ function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): Go
       ratio(now, before),
       (v) => (higherIsBetter ? v >= 1 : v <= 1),
       (v) => `${times(v)} (${n0(now)} vs ${n0(before)}${field === 'rps' ? '' : ' µs'})`,
-      stalls('throughput vs previous'),
+      stalls(`previous ${mode}`),
     );
   };
   const base = refs.base;
@@ -191,7 +198,7 @@ function sqliteRows(r: Report, tg: TargetResult, prev: Previous | undefined): Go
       ratio(tg.sse?.cpuUsPerRequest, base?.sse?.cpuUsPerRequest),
       (v) => v <= 1,
       (v) => `${times(v)} (${n0(tg.sse?.cpuUsPerRequest)} vs ${n0(base?.sse?.cpuUsPerRequest)} µs)`,
-      stalls('SSE CPU vs baseline'),
+      stalls('baseline sse'),
       base ? NOT_MEASURED : 'not measured (no --baseline build in this run)',
     ),
   ];
@@ -203,6 +210,9 @@ function keptRows(r: Report, tg: TargetResult): GoalRow[] {
   const [nginx, node, tenK] = [by('nginx'), by('node'), by('10k')];
   const slow = r.slowReader.find((s) => s.name === tg.name);
   const none = () => NOT_MEASURED;
+  // Where this build's CPU goes, from the run's CPU passes (or "not measured in this run").
+  const cpu = (mode: 'json' | 'sse') => () =>
+    causeOf(`where ${mode}`, { tg, ...(r.traced ? { traced: r.traced } : {}) });
   const up = r.upload;
   return [
     row(
@@ -211,16 +221,23 @@ function keptRows(r: Report, tg: TargetResult): GoalRow[] {
       ratio(tg.json?.rps, nginx?.json?.rps),
       (v) => v >= 0.3,
       pct,
-      none,
+      cpu('json'),
     ),
-    row('SSE throughput vs nginx', '≥ 40%', ratio(tg.sse?.rps, nginx?.sse?.rps), (v) => v >= 0.4, pct, none),
+    row(
+      'SSE throughput vs nginx',
+      '≥ 40%',
+      ratio(tg.sse?.rps, nginx?.sse?.rps),
+      (v) => v >= 0.4,
+      pct,
+      cpu('sse'),
+    ),
     row(
       'CPU per JSON request vs the plain node:http proxy',
       '≤ 1.6x',
       ratio(tg.json?.cpuUsPerRequest, node?.json?.cpuUsPerRequest),
       (v) => v <= 1.6,
       (v) => `${times(v)} (${n0(tg.json?.cpuUsPerRequest)} vs ${n0(node?.json?.cpuUsPerRequest)} µs)`,
-      none,
+      cpu('json'),
     ),
     row(
       'RSS at 50 connections',
@@ -228,7 +245,7 @@ function keptRows(r: Report, tg: TargetResult): GoalRow[] {
       tg.json && tg.sse ? Math.max(tg.json.rssMb, tg.sse.rssMb) : undefined,
       (v) => v <= 150,
       (v) => `${n0(v)} MB`,
-      none,
+      () => causeOf('memory', { tg, ...(r.traced ? { traced: r.traced } : {}), ...(node ? { node } : {}) }),
     ),
     row(
       'slow reader RSS growth',

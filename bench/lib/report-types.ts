@@ -1,4 +1,5 @@
 /** The shapes of the suite's results, apart from their rendering so causes.ts and report.ts need not import each other. */
+import type { Mode } from './configs.js';
 import type { SlowReader } from './measure.js';
 
 export interface Summary {
@@ -51,7 +52,60 @@ export interface Report {
   upload?: UploadResult;
   /** bench/lease-db-cpu.ts's result, when the `leases` row ran. */
   leases?: LeaseDbCpu;
+  /** The traced passes after the rounds (bench/lib/traced.ts), when the run took them. */
+  traced?: Traced;
   notes: string[];
+}
+
+/** One function's self time in a CPU pass: its share of the samples, and µs per request. */
+export interface FrameCost {
+  frame: string;
+  share: number;
+  us: number;
+}
+
+/** A latency pass with the stall trace: the pass's percentiles and what covered its stalls (> 5 ms). */
+export interface TracedLatency {
+  label: LatencyLabel;
+  p50Us: number;
+  p99Us: number;
+  loopDelayP99Ms: number;
+  stalls: number;
+  stallMs: number;
+  gcMs: number;
+  sqliteMs: number;
+  stdoutMs: number;
+  /** Stalled time no traced event covered: the process not scheduled, or untimed code. */
+  untracedMs: number;
+}
+
+/** A PostgreSQL latency pass with every statement's round trip timed in the gateway. */
+export interface TracedStatements {
+  label: string;
+  requests: number;
+  p50Us: number;
+  leasedSettle: { calls: number; meanMs: number };
+  settleMany: { calls: number; meanMs: number };
+}
+
+export interface Traced {
+  /** This build on SQLite, at each rate its tail rows ran at. */
+  stalls: TracedLatency[];
+  /** CPU passes on SQLite, by build (`sqlite`, and `sqlite-base` with --baseline) and mode. */
+  frames: Record<string, Partial<Record<Mode, FrameCost[]>>>;
+  /** This build on PostgreSQL at 200/s. */
+  pg?: TracedStatements;
+  /** This build's JSON CPU pass: the peaks of its memory by part. */
+  memory?: TracedMemory;
+}
+
+/** Peaks of process.memoryUsage() in a pass, MB. */
+export interface TracedMemory {
+  rssMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
 }
 
 export interface Previous {
@@ -59,6 +113,11 @@ export interface Previous {
   date: string;
   json?: { rps: number; cpuUsPerRequest: number };
   sse?: { rps: number; cpuUsPerRequest: number };
+  /** The plain node:http proxy's figures in that file: the machine's drift between the two runs. */
+  node?: {
+    json?: { rps: number; cpuUsPerRequest: number };
+    sse?: { rps: number; cpuUsPerRequest: number };
+  };
 }
 
 /** `bench/upload.ts --json`. */

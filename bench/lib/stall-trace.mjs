@@ -1,5 +1,6 @@
 /**
- * Preloaded into the gateway by bench/profile.ts (`node --import ./bench/lib/stall-trace.mjs`):
+ * Preloaded into the gateway by bench/profile.ts and by the bench's stall passes (bench/lib/traced.ts;
+ * `node --import ./bench/lib/stall-trace.mjs`):
  * an event-loop stall trace. A 1 ms timer records every turn that came back more than 5 ms late
  * (a stall), with what ran during it: SQLite transactions (better-sqlite3's `transaction()`
  * wrappers timed, with the WAL index's frame counters before and after, so a checkpoint inside a
@@ -16,8 +17,15 @@ const out = process.env.STALL_TRACE_OUT;
 const STALL_MS = 5;
 const events = []; // { kind, start, ms, detail }
 const stalls = []; // { start, ms }
+const byKind = {};
 const record = (kind, start, ms, detail) => {
   if (events.length < 200_000) events.push({ kind, start, ms, detail });
+  byKind[kind] ??= { n: 0, totalMs: 0, maxMs: 0, over5ms: 0 };
+  const k = byKind[kind];
+  k.n++;
+  k.totalMs += ms;
+  k.maxMs = Math.max(k.maxMs, ms);
+  if (ms > STALL_MS) k.over5ms++;
 };
 
 // SQLite: every transaction function's call, timed, with the WAL size around it.
@@ -103,29 +111,63 @@ setInterval(() => {
   last = now;
 }, 1).unref();
 
-const summarize = () => {
-  const byKind = {};
-  for (const e of events) {
-    byKind[e.kind] ??= { n: 0, totalMs: 0, maxMs: 0, over5ms: 0 };
-    const k = byKind[e.kind];
-    k.n++;
-    k.totalMs += e.ms;
-    k.maxMs = Math.max(k.maxMs, e.ms);
-    if (e.ms > STALL_MS) k.over5ms++;
+/** The length of the union of [from, to] intervals. */
+const unionMs = (xs) => {
+  let total = 0;
+  let end = -Infinity;
+  for (const [from, to] of xs.sort((a, b) => a[0] - b[0])) {
+    if (to <= end) continue;
+    total += to - Math.max(from, end);
+    end = to;
   }
-  // Each stall with the events that overlapped it (what ran while the loop was blocked).
-  const explained = stalls.slice(-400).map((s) => ({
-    ...s,
-    during: events
-      .filter((e) => e.start < s.start + s.ms && e.start + e.ms > s.start - 1 && e.ms >= 0.5)
-      .map((e) => ({ kind: e.kind, ms: Math.round(e.ms * 10) / 10, ...e.detail })),
-  }));
+  return total;
+};
+
+// How much of the stalled time each kind of event covered (overlap clipped to the stall), and how
+// much no traced event covered: the process not scheduled, or code the trace does not time. A
+// stall is attributed once it is half a second old (GC entries arrive after the fact), against the
+// events recorded around it (recorded roughly in time order: the scan stops 2 s before it).
+const attribution = { stallMs: 0, gcMs: 0, sqliteMs: 0, stdoutMs: 0, untracedMs: 0 };
+let attributed = 0;
+// The last 400 stalls with the events that overlapped them (what ran while the loop was blocked).
+const explained = [];
+const attribute = (before) => {
+  for (
+    ;
+    attributed < stalls.length && stalls[attributed].start + stalls[attributed].ms < before;
+    attributed++
+  ) {
+    const s = stalls[attributed];
+    const covered = [];
+    const during = [];
+    let far = 0;
+    for (let i = events.length - 1; i >= 0 && far < 50; i--) {
+      const e = events[i];
+      far = e.start < s.start - 2000 ? far + 1 : 0;
+      const from = Math.max(s.start, e.start);
+      const to = Math.min(s.start + s.ms, e.start + e.ms);
+      if (to <= from) continue;
+      const field = e.kind === 'gc' ? 'gcMs' : e.kind === 'stdout-write' ? 'stdoutMs' : 'sqliteMs';
+      attribution[field] += to - from;
+      covered.push([from, to]);
+      if (e.ms >= 0.5) during.unshift({ kind: e.kind, ms: Math.round(e.ms * 10) / 10, ...e.detail });
+    }
+    attribution.stallMs += s.ms;
+    attribution.untracedMs += s.ms - unionMs(covered);
+    explained.push({ ...s, during });
+    if (explained.length > 400) explained.shift();
+  }
+};
+
+const summarize = () => {
   const pct = (p) => delay.percentile(p) / 1e6;
+  attribute(performance.now() - 500);
   return {
+    attribution: { ...attribution },
     loopDelayMs: { p50: pct(50), p99: pct(99), p999: pct(99.9), max: delay.max / 1e6 },
     stalls: { n: stalls.length, totalMs: stalls.reduce((a, s) => a + s.ms, 0) },
     byKind,
-    explained,
+    explained: [...explained],
   };
 };
 if (out)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { causeOf } from '../../bench/lib/causes.js';
-import type { TargetResult } from '../../bench/lib/report-types.js';
+import { causeOf, growth } from '../../bench/lib/causes.js';
+import type { TargetResult, Traced } from '../../bench/lib/report-types.js';
 
 const target = (json?: Partial<NonNullable<TargetResult['json']>>): TargetResult =>
   ({ name: 't', added: {}, ...(json ? { json } : {}) }) as unknown as TargetResult;
@@ -23,5 +23,49 @@ describe('the bench’s measured causes', () => {
     const stalls = causeOf('added p99 at 2,000/s (JSON)', { tg: target() });
     expect(stalls).toMatch(/^not measured in this run/);
     expect(stalls).not.toMatch(/GC|group-commit|ms/);
+  });
+});
+
+describe('the causes the traced passes give', () => {
+  const frames = (xs: Array<[string, number]>) => xs.map(([frame, us]) => ({ frame, share: 0, us }));
+
+  it('name the functions that grew against the baseline, a function missing from a pass counting as 0', () => {
+    const mine = frames([
+      ['writev', 30],
+      ['tap dist/metering/sse-tap.js', 8],
+      ['(garbage collector)', 20],
+    ]);
+    const base = frames([
+      ['writev', 31],
+      ['(garbage collector)', 14],
+      ['old dist/gone.js', 2],
+    ]);
+    expect(growth(mine, base)).toBe(
+      '58.0 µs against 47.0 µs in those passes; grew most: +8.0 µs `tap dist/metering/sse-tap.js`, ' +
+        '+6.0 µs `(garbage collector)`; shrank most: −2.0 µs `old dist/gone.js`, −1.0 µs `writev`',
+    );
+  });
+
+  it('give the settle’s round trip as the PostgreSQL latency cause', () => {
+    const traced: Traced = {
+      stalls: [],
+      frames: {},
+      pg: {
+        label: 'json@200',
+        requests: 1000,
+        p50Us: 1_400,
+        leasedSettle: { calls: 990, meanMs: 0.8123 },
+        settleMany: { calls: 0, meanMs: 0 },
+      },
+    };
+    expect(causeOf('PostgreSQL, one replica: latency', { tg: target(), traced })).toBe(
+      'in a traced pass at 200/s after the rounds (every statement’s round trip timed in the gateway; 1,000 ' +
+        'requests, p50 1.400 ms absolute), each response waited for its usage record’s commit: the leased ' +
+        'settle’s round trip took 0.812 ms on average (990 calls)',
+    );
+    // Without the pass, the row says the cause was not measured.
+    expect(causeOf('PostgreSQL, one replica: latency', { tg: target() })).toMatch(
+      /^not measured in this run/,
+    );
   });
 });

@@ -263,4 +263,98 @@ describe('the bench’s scoring against issue 24’s targets', () => {
     });
     expect(parseLeaseDbCpu('500 pairs per measurement')).toBeUndefined();
   });
+
+  it('takes the causes of the tail, the CPU and the previous-results rows from the run’s traced passes', () => {
+    const slow = target('sqlite', {
+      json: summary(2_500, 345),
+      sse: summary(1_800, 470),
+      added: { 'json@200': { p50: 1_100, p99: 20_000, ttfbP50: 1_000 } },
+    });
+    const node = target('node', {
+      json: summary(4_500, 183),
+      added: { 'json@200': { p50: 400, p99: 6_000, ttfbP50: 400 } },
+    });
+    const traced = {
+      stalls: [
+        {
+          label: 'json@200' as const,
+          p50Us: 1_200,
+          p99Us: 21_000,
+          loopDelayP99Ms: 9,
+          stalls: 12,
+          stallMs: 150.4,
+          gcMs: 40.2,
+          sqliteMs: 10,
+          stdoutMs: 0,
+          untracedMs: 100.2,
+        },
+      ],
+      frames: { sqlite: { json: [{ frame: 'writev', share: 0.1, us: 34.5 }] } },
+    };
+    const previous = {
+      file: 'bench/results/latest.json',
+      date: '2026-12-01T00:00:00.000Z',
+      json: { rps: 2_600, cpuUsPerRequest: 330 },
+      node: { json: { rps: 5_000, cpuUsPerRequest: 166.4 } },
+    };
+    const rows = scoreTargets(report([slow, node], { traced, previous }), slow);
+    expect(rowOf(rows, 'added p99 at 200/s (JSON)').cause).toContain(
+      'in a traced pass after the rounds at the same rate (the stall trace preloaded; its p99 21.000 ms absolute), ' +
+        'tollgate’s event loop stalled over 5 ms 12 times, 150 ms in all: GC covered 40 ms, SQLite transactions ' +
+        '10 ms, the log’s writes to stdout 0 ms, and no traced event 100 ms',
+    );
+    expect(rowOf(rows, 'added p99 at 200/s (JSON)').cause).not.toContain('not measured');
+    const cpu = rowOf(rows, 'CPU per JSON request vs the previous');
+    expect(cpu.met).toBe('no');
+    expect(cpu.cause).toBe(
+      'the plain node:http proxy, which did not change, measured 4,500 req/s and 183 µs per request in this run ' +
+        'against 5,000 and 166 in the previous results’ run (1.10x CPU): the machine’s drift between the runs; ' +
+        'a CPU profile of this build under wrk after the rounds (JSON, self time per request) puts the most in ' +
+        '`writev` 34.5 µs',
+    );
+    expect(rowOf(rows, 'CPU per JSON request vs the plain node').cause).toContain('`writev` 34.5 µs');
+    // The memory row is missed (summary() gives 100 MB; the goal is 150): give it a peak above.
+    const heavy = { ...slow, json: { ...(slow.json as Summary), rssMb: 213 } };
+    const memory = { rssMb: 213, heapTotalMb: 60, heapUsedMb: 40, externalMb: 8, arrayBuffersMb: 2 };
+    const big = scoreTargets(report([heavy, node], { traced: { ...traced, memory } }), heavy);
+    expect(rowOf(big, 'RSS at 50 connections')).toMatchObject({
+      met: 'no',
+      cause:
+        'in a CPU pass after the rounds (JSON, wrk, 50 connections; peaks of process.memoryUsage() by part, ' +
+        'sampled every 100 ms) the process peaked at 213 MB RSS: V8’s heap 60 MB reserved (40 MB used), external ' +
+        'memory 8 MB (2 MB of it array buffers), and about 145 MB besides (code, native libraries, SQLite’s page ' +
+        'cache, thread stacks); the plain node:http proxy peaked at 100 MB in the rounds',
+    });
+    // No SSE pass in this run: that row's cause says it was not measured.
+    expect(rowOf(rows, 'SSE throughput vs nginx').cause).toMatch(/^not measured/);
+  });
+
+  it('keeps the plain Node proxy’s figures of the previous results, to measure the machine’s drift', () => {
+    const committed = report([
+      target('sqlite', { json: summary(2_500, 345) }),
+      target('node', { json: summary(4_500, 183), sse: summary(4_700, 172) }),
+    ]);
+    expect(previousOf('f', JSON.parse(JSON.stringify(committed)))?.node).toEqual({
+      json: { rps: 4_500, cpuUsPerRequest: 183 },
+      sse: { rps: 4_700, cpuUsPerRequest: 172 },
+    });
+  });
+
+  it('compares both builds’ CPU profiles, function by function, when streams cost more than the baseline', () => {
+    const base = target('sqlite-base', { json: summary(6_000, 160), sse: summary(3_600, 300) });
+    const f = (us: number) => [{ frame: 'tap dist/metering/sse-tap.js', share: 0.1, us }];
+    const rows = scoreTargets(
+      report([sqlite, base], {
+        args: { rounds: 1, seconds: 2, latencySeconds: 2, only: [], baseline: '/tmp/b' },
+        traced: { stalls: [], frames: { sqlite: { sse: f(12) }, 'sqlite-base': { sse: f(5) } } },
+      }),
+      sqlite,
+    );
+    expect(rowOf(rows, 'CPU per SSE stream vs the --baseline')).toMatchObject({
+      met: 'no',
+      cause:
+        'CPU profiles of both builds under wrk after the rounds (SSE, self time per stream): 12.0 µs against ' +
+        '5.0 µs in those passes; grew most: +7.0 µs `tap dist/metering/sse-tap.js`',
+    });
+  });
 });
