@@ -1,7 +1,8 @@
 /**
  * The database's CPU for the leased settle (tollgate_settle_leased), the statement that writes
  * nearly every request's usage record on a busy PostgreSQL replica: batches of 1, 8, 24 and 64
- * records of 10 keys, sent back to back on one connection, the backend's CPU read from /proc.
+ * records of 10 keys, sent back to back on one connection, the backend's CPU read from /proc, and
+ * the round trip each batch took (what a response waits for: its usage record's commit).
  * Splits the cost into a part per batch and a part per record (docs/postgres.md, capacity model).
  * Informational, not a test:
  *
@@ -145,13 +146,15 @@ try {
       records += size;
       batches++;
     }
-    return { perRecord: (cpuOf([pid]) - cpu0) / records, perBatch: (cpuOf([pid]) - cpu0) / batches };
+    const used = cpuOf([pid]) - cpu0;
+    return { perRecord: used / records, perBatch: used / batches, wallMs: (Date.now() - t0) / batches };
   };
   await run(8);
   for (const size of [1, 8, 24, 64]) {
     const r = await run(size);
     console.log(
-      `batch of ${String(size).padStart(2)}: ${Math.round(r.perBatch)} µs per batch, ${Math.round(r.perRecord)} µs per record`,
+      `batch of ${String(size).padStart(2)}: ${Math.round(r.perBatch)} µs per batch, ${Math.round(r.perRecord)} µs per record, ` +
+        `${r.wallMs.toFixed(2)} ms round trip (commit included)`,
     );
   }
   await c.end();
