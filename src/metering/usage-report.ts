@@ -76,12 +76,26 @@ function renderTable(cells: string[][], header: string[], rows: UsageRow[], form
   if (format === 'csv') return toCsv([header, ...cells]);
   if (rows.length === 0) return 'No usage in that period.\n';
   const total = rows.reduce((s, r) => s + r.cost_usd, 0);
-  const table = [header, ...cells];
+  const table = [header, ...cells.map((line) => line.map(printable))];
   const widths = header.map((_, i) => Math.max(...table.map((line) => (line[i] ?? '').length)));
   const lines = table.map((line) =>
     line.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '),
   );
   return `${lines.join('\n')}\n\nTotal: $${total.toFixed(4)} over ${rows.reduce((s, r) => s + r.requests, 0)} requests\n`;
+}
+
+/**
+ * A cell as the terminal shows it: a refused request's model is whatever its client named, and a
+ * control character (C0, DEL, C1: ESC starts the sequences that move the cursor, erase lines or
+ * retitle the window) is printed as U+FFFD instead of run. The CSV and JSON keep the name as stored.
+ */
+function printable(cell: string): string {
+  let out = '';
+  for (const ch of cell) {
+    const c = ch.charCodeAt(0);
+    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) ? '\uFFFD' : ch;
+  }
+  return out;
 }
 
 function pick(r: UsageRow) {
