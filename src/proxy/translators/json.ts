@@ -4,6 +4,7 @@ import { mayReasonUnseen } from '../../metering/hidden-output.js';
 import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
+import { unmeteredPriceMode } from '../../policy/price-modes.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
@@ -30,6 +31,14 @@ export const jsonTranslator: Translator = {
       throw new GatewayError(
         'invalid_request',
         `key '${key.name}' sent a background response (background: true), which tollgate cannot meter: the answer is generated after the request ends. Send it without background, streaming if it is long.`,
+      );
+    }
+    // A mode billed at a multiple of the model's price has no price to reserve or charge it at.
+    const mode = route.free ? undefined : unmeteredPriceMode(request.fields);
+    if (mode !== undefined) {
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' asked for ${mode}, which tollgate does not meter yet: the provider bills it at a multiple of the model's price (docs/api.md#priced-modes). Send the request without it.`,
       );
     }
     // A hosted tool billed apart from tokens is taken out of `tools` when only advertised (bound), but
