@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { reserveBudget } from '../../policy/budget.js';
+import { checkKeyUsable } from '../../policy/key-usable.js';
 import type { OutputPlan } from '../../policy/output-cap.js';
 import { acquireRateSlot } from '../../policy/rate-limit.js';
 import type { RequestContext } from '../context.js';
@@ -39,6 +40,10 @@ export async function reserve(
   // Counted from now, not from the request's arrival: reading its body (an upload on a slow link)
   // may have taken minutes, and the exchange may still run its whole maximum after this. A lease
   // ending before the exchange would have the sweep charge a request still in flight.
+  // A disable that landed while the body was arriving (an upload on a slow link) refuses the
+  // request before anything is held: the kill switch promised 401 to every request from then on.
+  // Expiry stays judged at arrival (ctx.ts), as in admit.
+  checkKeyUsable(key, deps.disables.get(key.name), ctx.ts, ctx.loaded.config.server.timezone);
   const reservedAt = deps.clock();
   const leaseUntil = reservedAt + maxExchangeMs(target.upstream.timeoutMs) + LEASE_SLACK_MS;
   const slot = await acquireRateSlot(deps.store, {
