@@ -36,6 +36,16 @@ const NOT_FORWARDED = new Set([
   'expect',
 ]);
 
+/**
+ * What a proxy in front of the gateway adds about the person or client behind a request, never
+ * for a third-party upstream: identity-aware proxies' credentials (Cloudflare Access service
+ * tokens and JWT, AWS ALB's OIDC access token and claims, oauth2-proxy's X-Auth-Request-*, Google
+ * IAP's and Pomerium's JWT assertions, Azure App Service's tokens and principal) and CDNs'
+ * client-address headers, the same forwarding chain as `x-forwarded-*`.
+ */
+const FROM_FRONT_PROXY =
+  /^(?:cf-access-|x-amzn-oidc-|x-auth-request-|x-goog-iap-|x-pomerium-|x-ms-token-|x-ms-client-principal|cf-connecting-ip|true-client-ip|x-client-ip|x-cluster-client-ip|fastly-client-ip)/;
+
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 const NONE: ReadonlySet<string> = new Set();
@@ -67,6 +77,7 @@ export function upstreamRequestHeaders(
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || named.has(name)) continue;
     if (name.startsWith('x-forwarded-') || name.startsWith('x-tollgate-')) continue;
+    if (FROM_FRONT_PROXY.test(name)) continue;
     out[name] = value;
   }
   out['content-type'] = contentType;

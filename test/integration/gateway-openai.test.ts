@@ -202,6 +202,34 @@ describe('the gateway with the official openai SDK', () => {
     expect(got?.url).toBe('/v1/chat/completions');
   });
 
+  it('never sends upstream what an identity-aware proxy or a CDN in front of the gateway adds', async () => {
+    // Cloudflare Access (service token, JWT), AWS ALB OIDC, oauth2-proxy, Google IAP, Pomerium,
+    // Azure App Service authentication, and CDNs' client-address headers.
+    const added = {
+      'cf-access-client-id': 'id.access',
+      'cf-access-client-secret': 'cf-service-token-secret',
+      'cf-access-jwt-assertion': 'eyJ.cf.jwt',
+      'x-amzn-oidc-accesstoken': 'alb-user-access-token',
+      'x-amzn-oidc-data': 'eyJ.alb.claims',
+      'x-amzn-oidc-identity': 'user-123',
+      'x-auth-request-access-token': 'oauth2-proxy-access-token',
+      'x-auth-request-email': 'dev@example.com',
+      'x-goog-iap-jwt-assertion': 'eyJ.iap.jwt',
+      'x-pomerium-jwt-assertion': 'eyJ.pomerium.jwt',
+      'x-ms-token-aad-access-token': 'aad-access-token',
+      'x-ms-client-principal': 'eyJwcmluY2lwYWwi',
+      'cf-connecting-ip': '203.0.113.7',
+      'true-client-ip': '203.0.113.7',
+    };
+    await client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      { headers: { ...added, 'openai-beta': 'assistants=v2' } },
+    );
+    const got = upstream.received[0]?.headers ?? {};
+    for (const name of Object.keys(added)) expect(got[name], name).toBeUndefined();
+    expect(got['openai-beta']).toBe('assistants=v2');
+  });
+
   it('forwards the client body byte for byte when it needs no change', async () => {
     const body = '{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"hi"}], "max_tokens": 5}';
     const res = await fetch(`${gw.baseURL}/chat/completions`, {
