@@ -139,13 +139,15 @@ export function diffSettings(oldCfg: Config, newCfg: Config, out: ConfigChange[]
     const a = oldCfg.server[field];
     const b = newCfg.server[field];
     if (a !== b) {
+      const show = (v: string | number | undefined) =>
+        v === undefined ? 'default' : field === 'store' ? displayStoreUrl(String(v)) : String(v);
       out.push(
         change(
           'server',
           'server-changed',
           field,
           field === 'host' ? 'sensitive' : 'neutral',
-          `${a ?? 'default'} → ${b ?? 'default'}`,
+          `${show(a)} → ${show(b)}`,
         ),
       );
     }
@@ -173,4 +175,12 @@ export function diffSettings(oldCfg: Config, newCfg: Config, out: ConfigChange[]
   if (show(a) !== show(b)) {
     out.push(change('slack', 'slack-changed', 'slack', 'neutral', `${show(a)} → ${show(b)}`));
   }
+}
+
+/**
+ * A store URL as the diff shows it, which goes to pull requests and Slack's reload alert: never its
+ * password, whether given as `user:password@` or as PostgreSQL's `?password=` (or `sslpassword=`).
+ */
+function displayStoreUrl(url: string): string {
+  return displayUrl(url).replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1…');
 }

@@ -35,6 +35,26 @@ describe('tollgate diff', () => {
     expect(headline).toContain('✏️ 1 key renamed');
   });
 
+  it("never prints a database password from server.store (the diff goes to pull requests and Slack's reload alert)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-diff-'));
+    const base = readFileSync(BASE, 'utf8');
+    const withStore = (store: string) =>
+      base.replace('version: 1\n', `version: 1\nserver:\n  store: ${store}\n`);
+    writeFileSync(join(dir, 'old.yaml'), withStore('postgres://tollgate:old-pw-1234@db1:5432/tollgate'));
+    writeFileSync(
+      join(dir, 'new.yaml'),
+      withStore('postgresql://db2:5432/tollgate?user=tollgate&password=new-pw-5678'),
+    );
+    for (const format of ['markdown', 'text']) {
+      const run = fakeIO();
+      expect(await diff([join(dir, 'old.yaml'), join(dir, 'new.yaml'), '--format', format], run.io)).toBe(0);
+      expect(run.stdout()).toContain('store');
+      expect(run.stdout()).toContain('db2:5432');
+      expect(run.stdout()).not.toContain('old-pw-1234');
+      expect(run.stdout()).not.toContain('new-pw-5678');
+    }
+  });
+
   it("refuses an unknown option in one sentence, without Node's hint about --", async () => {
     const run = fakeIO();
     expect(await diff([BASE, HEAD, '--formt', 'text'], run.io)).toBe(2);
