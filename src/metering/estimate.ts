@@ -16,7 +16,8 @@ export const IMAGE_INPUT_TOKENS = 2_000;
  * rather than lets concurrent requests overshoot a budget; settle charges the real count.
  * Images are counted apart, at IMAGE_INPUT_TOKENS each: a base64 screenshot is hundreds of
  * kilobytes (bytes/3 would reserve a hundred times its price), while an image given by URL is a
- * few bytes that can cost a thousand tokens. Other attachments (PDFs) stay at bytes/3, high.
+ * few bytes that can cost a thousand tokens. Other attachments stay at bytes/3; a PDF, billed by
+ * its pages rather than its bytes, is bounded by the context window instead (unseen-input.ts).
  */
 export function estimateInputTokens(bodyBytes: number, body?: unknown): number {
   const images = { count: 0, bytes: 0 };

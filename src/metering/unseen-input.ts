@@ -1,16 +1,19 @@
 import type { RouteKind } from './route-kind.js';
 
 /**
- * Input the provider bills that the request body does not carry, so the body's size cannot bound
- * it (estimate.ts prices only the body). Each is a reference to something stored at the provider:
+ * Input the provider bills that the body's size cannot bound (estimate.ts prices only the body):
+ * something stored at the provider, or a file whose pages are billed apart from its bytes:
  *
  * - OpenAI Responses: `previous_response_id` and `conversation` prepend the whole earlier
  *   conversation; `prompt` is a stored prompt template; an `item_reference` input item (or an
  *   item given only by `id`) is a stored item.
- * - Files by reference: OpenAI's `input_file` / chat `file` part with `file_id` or `file_url`,
- *   Anthropic's `document` with a `file` or `url` source. A PDF is billed per page, text and
- *   page images, with no bound the gateway can read. (Images by id or URL are counted apart, at
- *   IMAGE_INPUT_TOKENS: an image is billed by its pixels, which providers cap.)
+ * - Files: OpenAI's `input_file` / chat `file` part with `file_id`, `file_url` or `file_data`,
+ *   Anthropic's `document` with a `file`, `url` or `base64` source. A PDF is billed per page, text and
+ *   page images (about 2,100 tokens for a page of text on Claude), with no bound the gateway can
+ *   read: not even when it is in the body, as a page in a standard font is about a kilobyte,
+ *   some 450 tokens at one per 3 bytes of base64, and a deflated page can hold far more text
+ *   than its bytes. (Images by id or URL are counted apart, at IMAGE_INPUT_TOKENS: an image is
+ *   billed by its pixels, which providers cap.)
  *
  * The reservation then bounds input by the model's context window instead (fit-output.ts).
  */
@@ -61,13 +64,17 @@ function findFileReference(value: unknown, depth: number): string | undefined {
   if (value.type === 'input_file') {
     if (isSet(value.file_id)) return 'an input_file by file_id';
     if (isSet(value.file_url)) return 'an input_file by file_url';
+    if (isSet(value.file_data)) return 'an input_file by file_data';
   }
-  if (value.type === 'file' && isRecord(value.file) && isSet(value.file.file_id))
-    return 'a file part by file_id';
-  // Anthropic documents: { type: 'document', source: { type: 'file', file_id } | { type: 'url', url } }.
+  if (value.type === 'file' && isRecord(value.file)) {
+    if (isSet(value.file.file_id)) return 'a file part by file_id';
+    if (isSet(value.file.file_data)) return 'a file part by file_data';
+  }
+  // Anthropic documents: { type: 'document', source: { type: 'file' | 'url' | 'base64' (a PDF), … } }.
   if (value.type === 'document' && isRecord(value.source)) {
     if (value.source.type === 'file') return 'a document by file_id';
     if (value.source.type === 'url') return 'a document by url';
+    if (value.source.type === 'base64') return 'a base64 PDF document';
   }
   for (const key in value) {
     const found = findFileReference(value[key], depth + 1);

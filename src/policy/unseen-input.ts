@@ -52,7 +52,7 @@ export function explainUnseenInput(u: UnseenInput, model: ModelConfig): string {
         ? 'the 1M-token context beta the request asks for'
         : `from ${u.source === 'catalog' ? 'the price catalog' : 'keys.yaml'}`;
   return (
-    `the request sets ${u.field}, input stored at the provider that tollgate cannot see but the provider bills, ` +
+    `the request sets ${u.field}, input the provider bills by a count tollgate cannot see (stored at the provider, or a PDF's pages), ` +
     `so it reserves input up to the context window of model '${model.name}' (${window} tokens, ${from}) minus the output bound; ` +
     'send the input in the body instead, or ask for a higher limit'
   );

@@ -70,13 +70,18 @@ describe('input a request references but does not carry', () => {
     const inline = {
       messages: [{ role: 'user', content: [{ type: 'file', file: { file_data: 'data:…' } }] }],
     };
-    expect(unseenInputOf(inline, 'chat')).toBeUndefined();
+    expect(unseenInputOf(inline, 'chat')).toBe('a file part by file_data');
+    const inlineResponses = {
+      input: [{ role: 'user', content: [{ type: 'input_file', file_data: 'data:…' }] }],
+    };
+    expect(unseenInputOf(inlineResponses, 'responses')).toBe('an input_file by file_data');
     const doc = (source: unknown) => ({
       messages: [{ role: 'user', content: [{ type: 'document', source }] }],
     });
     expect(unseenInputOf(doc({ type: 'file', file_id: 'f' }), 'messages')).toBe('a document by file_id');
     expect(unseenInputOf(doc({ type: 'url', url: 'https://x/a.pdf' }), 'messages')).toBe('a document by url');
-    expect(unseenInputOf(doc({ type: 'base64', data: 'JVBER' }), 'messages')).toBeUndefined();
+    expect(unseenInputOf(doc({ type: 'base64', data: 'JVBER' }), 'messages')).toBe('a base64 PDF document');
+    expect(unseenInputOf(doc({ type: 'text', data: 'plain' }), 'messages')).toBeUndefined();
   });
 
   it('counts an image given by file id as an image, not as unseen input', () => {
