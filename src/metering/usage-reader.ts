@@ -60,15 +60,29 @@ function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const input = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   const output = isObject(u.completion_tokens_details) ? u.completion_tokens_details : {};
+  const reasoning = num(output.reasoning_tokens);
   return {
     inputTokens: num(u.prompt_tokens),
-    outputTokens: num(u.completion_tokens),
+    outputTokens: num(u.completion_tokens) + (reasoningApart(u, reasoning) ? reasoning : 0),
     cachedTokens: num(input.cached_tokens),
     cacheWriteTokens: num(input.cache_write_tokens),
-    reasoningTokens: num(output.reasoning_tokens),
+    reasoningTokens: reasoning,
     inputAudioTokens: num(input.audio_tokens),
     outputAudioTokens: num(output.audio_tokens),
   };
+}
+
+/**
+ * xAI's chat API counts reasoning apart from `completion_tokens` (and bills it as output), where
+ * OpenAI counts it inside: its `total_tokens` is prompt + completion + reasoning. The total tells
+ * the two apart, whichever upstream (or relay) sent the report.
+ */
+function reasoningApart(u: Json, reasoning: number): boolean {
+  return (
+    reasoning > 0 &&
+    typeof u.total_tokens === 'number' &&
+    u.total_tokens === num(u.prompt_tokens) + num(u.completion_tokens) + reasoning
+  );
 }
 
 /** Responses API `usage`: the same counts under the Responses names. */
