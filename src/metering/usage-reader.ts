@@ -22,6 +22,8 @@ export interface UsageReader {
    * streams a summary and bills the whole) or `redacted_thinking` block.
    */
   reasoned(): boolean;
+  /** Where an Anthropic answer says inference ran (`usage.inference_geo`: `us` is billed 1.1 x). */
+  inferenceGeo?(): string | undefined;
 }
 
 export type UsageKind =
@@ -215,9 +217,11 @@ function createAnthropicReader(): UsageReader {
   let final = false;
   let reasoned = false;
   let chars = 0;
+  let geo: string | undefined;
   const fold = (u: unknown) => {
     if (!isObject(u)) return;
     seen = true;
+    if (typeof u.inference_geo === 'string') geo = u.inference_geo;
     if (present(u.input_tokens)) counts.input = num(u.input_tokens);
     if (present(u.cache_read_input_tokens)) counts.cacheRead = num(u.cache_read_input_tokens);
     if (present(u.cache_creation_input_tokens)) counts.cacheWrite = num(u.cache_creation_input_tokens);
@@ -268,6 +272,7 @@ function createAnthropicReader(): UsageReader {
     textChars: () => chars,
     final: () => final,
     reasoned: () => reasoned,
+    inferenceGeo: () => geo,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExchangeEnd, type Metered, meterExchange } from '../../metering/meter.js';
 import { extractKey } from '../../policy/authenticate.js';
+import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import type { RequestContext } from '../context.js';
 import { type ForwardOutcome, forward, type UpstreamAgents } from '../forward.js';
 import { upstreamRequestHeaders } from '../headers.js';
@@ -71,14 +72,20 @@ export async function exchange(
     mayReason: bound.mayReason,
     ...(outcome.upstreamStatus === undefined ? {} : { upstreamStatus: outcome.upstreamStatus }),
   };
+  const reader = taps.reader();
+  // US-only inference, asked for or the workspace's default (the answer says), is billed 1.1 x.
+  const model =
+    bound.usOnly || reader.inferenceGeo?.() === 'us'
+      ? upliftPrices(target.model, US_INFERENCE_UPLIFT)
+      : target.model;
   const metered = translator.meter
-    ? translator.meter(end, taps.reader(), {
+    ? translator.meter(end, reader, {
         target,
         bound,
         reservedUsd: reservation.reservedUsd,
         ts: ctx.ts,
       })
-    : meterExchange(end, taps.reader(), target.model, reservation.inputTokens, route.free, ctx.ts, {
+    : meterExchange(end, reader, model, reservation.inputTokens, route.free, ctx.ts, {
         outputTokens: reservation.plan.maxOutputTokens,
         usd: reservation.reservedUsd,
       });

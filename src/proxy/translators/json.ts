@@ -8,6 +8,7 @@ import { unmeteredPriceMode } from '../../policy/price-modes.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
+import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import { prepareBody } from '../prepare-body.js';
 import { parseJsonBody } from '../read-body.js';
 import type { RequestBound, Translator } from './translator.js';
@@ -68,9 +69,11 @@ export const jsonTranslator: Translator = {
     const unseen = route.free
       ? undefined
       : planUnseenInput(parsed, route.kind, target.model, headers['anthropic-beta']);
+    // Anthropic's US-only inference is billed at 1.1 x the model's prices.
+    const usOnly = route.usage === 'anthropic-messages' && parsed.inference_geo === 'us';
     const fitter = createOutputFitter(
       planOutput(parsed, route.outputField, target.model, key),
-      target.model,
+      usOnly ? upliftPrices(target.model, US_INFERENCE_UPLIFT) : target.model,
       ts,
       {
         inputTokens: inputEstimate,
@@ -86,6 +89,7 @@ export const jsonTranslator: Translator = {
       },
     );
     const bound: RequestBound = { inputEstimate, mayReason, fitter };
+    if (usOnly) bound.usOnly = true;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     if (serverTools.set) bound.set = serverTools.set;
     if (serverTools.removed) bound.toolsRemoved = serverTools.removed;

@@ -94,6 +94,8 @@ export interface RequestBound {
   inputEstimate: number;
   /** The request may be billed for reasoning it does not show as text (hidden-output.ts). */
   mayReason: boolean;
+  /** It asks for Anthropic's US-only inference, billed at 1.1 x the model's prices (pricing/uplift.ts). */
+  usOnly?: boolean;
   /** The output plan and its maximum cost, lowered to fit a budget where the gateway chose it. */
   fitter: OutputFitter;
   /** Why the maximum cost is what it is, for a refusal, when the body does not show it. */
