@@ -6,9 +6,13 @@
 
 /**
  * What one image costs at most as input, in tokens. Providers bill an image by its pixels, not its
- * bytes: OpenAI's high-detail tiles and Anthropic's ~1.15 megapixel cap both stay under this.
+ * bytes. Claude Opus 4.7 and later read images in high resolution (up to 2,576 px on the long
+ * edge): ⌈w/28⌉ × ⌈h/28⌉ tokens, at most 4,784, and 3 for the image block; OpenAI's high-detail
+ * tiles and patches (at most 1,536 patches x 2.46 on its nano models, 3,779) and earlier
+ * Claude's ~1.15 megapixel cap (~1,600) stay under it too. (OpenAI's `original` detail is
+ * billed by the image's full size, which no allowance bounds: docs/api.md#insufficient_quota-429.)
  */
-export const IMAGE_INPUT_TOKENS = 2_000;
+export const IMAGE_INPUT_TOKENS = 4_800;
 
 /**
  * Input tokens of a request body, high side: one token per 3 bytes of the JSON. Real text
