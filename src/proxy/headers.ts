@@ -40,11 +40,12 @@ const NOT_FORWARDED = new Set([
  * What a proxy in front of the gateway adds about the person or client behind a request, never
  * for a third-party upstream: identity-aware proxies' credentials (Cloudflare Access service
  * tokens and JWT, AWS ALB's OIDC access token and claims, oauth2-proxy's X-Auth-Request-*, Google
- * IAP's and Pomerium's JWT assertions, Azure App Service's tokens and principal) and CDNs'
- * client-address headers, the same forwarding chain as `x-forwarded-*`.
+ * IAP's JWT assertion and its signed-in user's email and id (x-goog-authenticated-user-*),
+ * Pomerium's JWT assertion, Azure App Service's tokens and principal) and CDNs' client-address
+ * headers, the same forwarding chain as `x-forwarded-*`.
  */
 const FROM_FRONT_PROXY =
-  /^(?:cf-access-|x-amzn-oidc-|x-auth-request-|x-goog-iap-|x-pomerium-|x-ms-token-|x-ms-client-principal|cf-connecting-ip|true-client-ip|x-client-ip|x-cluster-client-ip|fastly-client-ip)/;
+  /^(?:cf-access-|x-amzn-oidc-|x-auth-request-|x-goog-iap-|x-goog-authenticated-user-|x-pomerium-|x-ms-token-|x-ms-client-principal|cf-connecting-ip|true-client-ip|x-client-ip|x-cluster-client-ip|fastly-client-ip)/;
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 

@@ -203,8 +203,8 @@ describe('the gateway with the official openai SDK', () => {
   });
 
   it('never sends upstream what an identity-aware proxy or a CDN in front of the gateway adds', async () => {
-    // Cloudflare Access (service token, JWT), AWS ALB OIDC, oauth2-proxy, Google IAP, Pomerium,
-    // Azure App Service authentication, and CDNs' client-address headers.
+    // Cloudflare Access (service token, JWT), AWS ALB OIDC, oauth2-proxy, Google IAP (JWT, user email
+    // and id), Pomerium, Azure App Service authentication, and CDNs' client-address headers.
     const added = {
       'cf-access-client-id': 'id.access',
       'cf-access-client-secret': 'cf-service-token-secret',
@@ -215,6 +215,8 @@ describe('the gateway with the official openai SDK', () => {
       'x-auth-request-access-token': 'oauth2-proxy-access-token',
       'x-auth-request-email': 'dev@example.com',
       'x-goog-iap-jwt-assertion': 'eyJ.iap.jwt',
+      'x-goog-authenticated-user-email': 'accounts.google.com:dev@example.com',
+      'x-goog-authenticated-user-id': 'accounts.google.com:118230456789012345678',
       'x-pomerium-jwt-assertion': 'eyJ.pomerium.jwt',
       'x-ms-token-aad-access-token': 'aad-access-token',
       'x-ms-client-principal': 'eyJwcmluY2lwYWwi',
