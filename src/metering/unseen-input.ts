@@ -17,6 +17,16 @@ import type { RouteKind } from './route-kind.js';
  *
  * The reservation then bounds input by the model's context window instead (fit-output.ts).
  */
+/** What unseenInputOf names a PDF the body carries whole: its bytes are there, its pages billed apart. */
+const PDF_IN_BODY: ReadonlySet<string> = new Set([
+  'an input_file by file_data',
+  'a file part by file_data',
+  'a base64 PDF document',
+]);
+
+/** Whether the field unseenInputOf found is a PDF in the body rather than input stored at the provider. */
+export const isPdfInBody = (field: string): boolean => PDF_IN_BODY.has(field);
+
 export function unseenInputOf(body: Record<string, unknown>, route: RouteKind): string | undefined {
   if (route === 'responses') {
     if (isSet(body.previous_response_id)) return 'previous_response_id';

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/types.js';
 import { MAX_PLAUSIBLE_TOKENS } from '../metering/plausible-usage.js';
 import type { RouteKind } from '../metering/route-kind.js';
-import { unseenInputOf } from '../metering/unseen-input.js';
+import { isPdfInBody, unseenInputOf } from '../metering/unseen-input.js';
 
 /**
  * The context window assumed for a model that neither keys.yaml nor the catalog gives one: the
@@ -51,9 +51,18 @@ export function explainUnseenInput(u: UnseenInput, model: ModelConfig): string {
       : u.source === 'anthropic-beta'
         ? 'the 1M-token context beta the request asks for'
         : `from ${u.source === 'catalog' ? 'the price catalog' : 'keys.yaml'}`;
+  const bound = `up to the context window of model '${model.name}' (${window} tokens, ${from}) minus the output bound`;
+  // The PDF is in the body already: what would fit is its text, not its bytes (it is held this way
+  // on every turn that still carries it, as Claude Code's Read tool keeps it in the conversation).
+  if (isPdfInBody(u.field))
+    return (
+      `the request carries ${u.field}, which the provider bills by its pages (each as its text and an image of the page), ` +
+      `a count its bytes do not bound, so it reserves input ${bound}; ` +
+      "send the PDF's text instead of the PDF (and drop the PDF from the conversation, or every later turn is held the same), " +
+      'or ask for a higher limit'
+    );
   return (
-    `the request sets ${u.field}, input the provider bills by a count tollgate cannot see (stored at the provider, or a PDF's pages), ` +
-    `so it reserves input up to the context window of model '${model.name}' (${window} tokens, ${from}) minus the output bound; ` +
-    'send the input in the body instead, or ask for a higher limit'
+    `the request sets ${u.field}, input stored at the provider that it bills by a count tollgate cannot see, ` +
+    `so it reserves input ${bound}; send the input in the body instead, or ask for a higher limit`
   );
 }

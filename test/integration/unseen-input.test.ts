@@ -76,6 +76,7 @@ describe('input the request body does not carry', () => {
     expect(err.message).toContain("key 'codex'");
     expect(err.message).toContain('previous_response_id');
     expect(err.message).toContain('128,000 tokens');
+    expect(err.message).toContain('send the input in the body instead');
     expect(up.received).toHaveLength(0);
     // The same question with its input in the body fits easily.
     const inline = await client.responses.create({ model: 'gpt-4o-mini', input: 'and then?' });
@@ -159,5 +160,52 @@ ${window}`;
       messages: [{ role: 'user', content: 'Summarise nothing.' }],
     });
     expect(plain.type).toBe('message');
+  });
+
+  it('tells a client whose PDF is already in the body to send its text, not to send it in the body', async () => {
+    // claude-haiku-4-5's 200,000-token window is about $0.22: far past $0.019, whatever the PDF's bytes.
+    gw = await startGateway({ yaml: yaml(up.baseUrl, 0.019) });
+    const client = new Anthropic({ apiKey: gw.keys.codex, baseURL: gw.url, maxRetries: 0 });
+    const pdf = { type: 'base64' as const, media_type: 'application/pdf' as const, data: 'JVBERi0xLjQK' };
+    const refused = await client.messages
+      .create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 1024,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'document', source: pdf },
+              { type: 'text', text: 'Summarise it.' },
+            ],
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    const message = String(refused);
+    expect(message).toContain('a base64 PDF document');
+    expect(message).toContain('200,000 tokens');
+    expect(message).toContain("send the PDF's text instead of the PDF");
+    expect(message).not.toContain('in the body instead');
+    const chat = await openai(gw)
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'file',
+                file: { filename: 'r.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' },
+              },
+            ],
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(String(chat)).toContain('a file part by file_data, which the provider bills by its pages');
+    expect(String(chat)).not.toContain('in the body instead');
+    expect(up.received).toHaveLength(0);
   });
 });
