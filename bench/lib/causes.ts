@@ -89,15 +89,15 @@ function drift(
   );
 }
 
-/** What the process's memory is made of, from the JSON CPU pass (peaks by part, every 100 ms). */
+/** What the process's memory is made of, from the JSON CPU pass (when its RSS peaked). */
 function memoryOf(traced: Traced | undefined, node: TargetResult | undefined): string | undefined {
   const m = traced?.memory;
   if (!m) return undefined;
   const mb = (x: number) => `${n0(x)} MB`;
-  const rest = m.rssMb - m.heapTotalMb - m.externalMb;
+  const rest = Math.max(0, m.rssMb - m.heapTotalMb - m.externalMb);
   return (
-    `in a CPU pass after the rounds (JSON, wrk, 50 connections; peaks of process.memoryUsage() by part, ` +
-    `sampled every 100 ms) the process peaked at ${mb(m.rssMb)} RSS: V8’s heap ${mb(m.heapTotalMb)} reserved ` +
+    `in a CPU pass after the rounds (JSON, wrk, 50 connections; process.memoryUsage() sampled every 100 ms, ` +
+    `at the sample where RSS peaked) the process peaked at ${mb(m.rssMb)} RSS: V8’s heap ${mb(m.heapTotalMb)} reserved ` +
     `(${mb(m.heapUsedMb)} used), external memory ${mb(m.externalMb)} (${mb(m.arrayBuffersMb)} of it array ` +
     `buffers), and about ${mb(rest)} besides (code, native libraries, SQLite’s page cache, thread stacks)` +
     (node?.json ? `; the plain node:http proxy peaked at ${mb(node.json.rssMb)} in the rounds` : '')

@@ -5,9 +5,10 @@
  * (a stall), with what ran during it: SQLite transactions (better-sqlite3's `transaction()`
  * wrappers timed, with the WAL index's frame counters before and after, so a checkpoint inside a
  * commit shows as `backfilled` moving), GC pauses (perf_hooks) and synchronous stdout writes
- * (the log flush). PostgreSQL round trips are asynchronous: they cannot stall the loop. Writes a JSON summary to STALL_TRACE_OUT every
- * second (the bench kills the process, so there is no exit hook to rely on). Bench-only: never
- * loaded by the gateway itself.
+ * (the log flush). PostgreSQL round trips are asynchronous: they cannot stall the loop. Writes a
+ * JSON summary to STALL_TRACE_OUT every second (the bench kills the process, so there is no exit
+ * hook to rely on); SIGUSR2 starts the summary afresh. Bench-only: never loaded by the gateway
+ * itself.
  */
 import { openSync, readSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,6 +30,7 @@ const record = (kind, start, ms, detail) => {
 };
 
 // SQLite: every transaction function's call, timed, with the WAL size around it.
+let depth = 0;
 const require = createRequire(`${process.cwd()}/package.json`);
 try {
   const Database = require('better-sqlite3');
@@ -51,11 +53,15 @@ try {
     const wal = () => ({ frames: u32(16), backfilled: u32(96) });
     const timed = (variant) =>
       function (...args) {
+        // A transaction run inside another (nested: a savepoint) is part of the outer one's time.
+        if (depth > 0) return variant.apply(this, args);
+        depth++;
         const before = wal();
         const t0 = performance.now();
         try {
           return variant.apply(this, args);
         } finally {
+          depth--;
           const ms = performance.now() - t0;
           const n = Array.isArray(args[0]) ? args[0].length : 1;
           const after = wal();
@@ -123,14 +129,16 @@ const unionMs = (xs) => {
   return total;
 };
 
-// How much of the stalled time each kind of event covered (overlap clipped to the stall), and how
-// much no traced event covered: the process not scheduled, or code the trace does not time. A
+// How much of the stalled time each kind of event covered, each stalled millisecond given to one
+// kind (GC first, then stdout writes, then SQLite: a GC pause inside a transaction is GC's), and
+// how much no traced event covered: the process not scheduled, or code the trace does not time. A
 // stall is attributed once it is half a second old (GC entries arrive after the fact), against the
 // events recorded around it (recorded roughly in time order: the scan stops 2 s before it).
 const attribution = { stallMs: 0, gcMs: 0, sqliteMs: 0, stdoutMs: 0, untracedMs: 0 };
 let attributed = 0;
 // The last 400 stalls with the events that overlapped them (what ran while the loop was blocked).
 const explained = [];
+const kindOf = (e) => (e.kind === 'gc' ? 'gc' : e.kind === 'stdout-write' ? 'stdout' : 'sqlite');
 const attribute = (before) => {
   for (
     ;
@@ -138,7 +146,7 @@ const attribute = (before) => {
     attributed++
   ) {
     const s = stalls[attributed];
-    const covered = [];
+    const covered = { gc: [], stdout: [], sqlite: [] };
     const during = [];
     let far = 0;
     for (let i = events.length - 1; i >= 0 && far < 50; i--) {
@@ -147,17 +155,33 @@ const attribute = (before) => {
       const from = Math.max(s.start, e.start);
       const to = Math.min(s.start + s.ms, e.start + e.ms);
       if (to <= from) continue;
-      const field = e.kind === 'gc' ? 'gcMs' : e.kind === 'stdout-write' ? 'stdoutMs' : 'sqliteMs';
-      attribution[field] += to - from;
-      covered.push([from, to]);
+      covered[kindOf(e)].push([from, to]);
       if (e.ms >= 0.5) during.unshift({ kind: e.kind, ms: Math.round(e.ms * 10) / 10, ...e.detail });
     }
+    const gc = unionMs(covered.gc);
+    const gcOrStdout = unionMs([...covered.gc, ...covered.stdout]);
+    const any = unionMs([...covered.gc, ...covered.stdout, ...covered.sqlite]);
     attribution.stallMs += s.ms;
-    attribution.untracedMs += s.ms - unionMs(covered);
+    attribution.gcMs += gc;
+    attribution.stdoutMs += gcOrStdout - gc;
+    attribution.sqliteMs += any - gcOrStdout;
+    attribution.untracedMs += s.ms - any;
     explained.push({ ...s, during });
     if (explained.length > 400) explained.shift();
   }
 };
+
+// SIGUSR2 (bench/lib/traced.ts, after its warm-up): forget everything so far, so the summary
+// covers the measured window only, not start-up and warm-up.
+process.on('SIGUSR2', () => {
+  events.length = 0;
+  stalls.length = 0;
+  explained.length = 0;
+  attributed = 0;
+  for (const k of Object.keys(byKind)) delete byKind[k];
+  for (const k of Object.keys(attribution)) attribution[k] = 0;
+  delay.reset();
+});
 
 const summarize = () => {
   const pct = (p) => delay.percentile(p) / 1e6;

@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Mode } from './configs.js';
 import { latency } from './measure.js';
 import type {
@@ -33,13 +34,22 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-const short = (url: string) => url.replace(/^.*\/(node_modules|dist|src)\//, '$1/');
+/**
+ * A frame's file as `dist/…` whatever folder its build was in (`build`: that folder), so that two
+ * builds' frames match, or `node_modules/…`.
+ */
+const short = (url: string, build: string) => {
+  const root = `${pathToFileURL(resolve(build)).href}/`;
+  return url.startsWith(root)
+    ? `dist/${url.slice(root.length)}`
+    : url.replace(/^.*\/(node_modules|dist|src)\//, '$1/');
+};
 
 /**
  * Self time by function (name and file, not line: lines move between builds) as a share of the
- * profile's non-idle samples.
+ * profile's non-idle samples; `build` is the folder of the build that ran (default dist/).
  */
-export function selfShares(file: string): Map<string, number> {
+export function selfShares(file: string, build = 'dist'): Map<string, number> {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[] };
   const self = new Map<string, number>();
   let total = 0;
@@ -50,7 +60,7 @@ export function selfShares(file: string): Map<string, number> {
     total += hits;
     // A function without a file is native (better-sqlite3's `run`, `writev`): say so.
     const fn = f.functionName || '(anonymous)';
-    const name = f.url ? `${fn} ${short(f.url)}` : fn.startsWith('(') ? fn : `${fn} (native)`;
+    const name = f.url ? `${fn} ${short(f.url, build)}` : fn.startsWith('(') ? fn : `${fn} (native)`;
     self.set(name, (self.get(name) ?? 0) + hits);
   }
   for (const [k, v] of self) self.set(k, total ? v / total : 0);
@@ -113,6 +123,8 @@ export async function stallPass(o: PassOptions, mode: Mode, rate: number): Promi
   const out = join(o.dir, `stalls-${passes + 1}.json`);
   const t = await start(o, ['--import', resolve('bench/lib/stall-trace.mjs')], { STALL_TRACE_OUT: out });
   try {
+    t.child.kill('SIGUSR2'); // the trace forgets start-up and warm-up
+    await sleep(100);
     const l = await latency(t, mode, rate, o.seconds);
     await sleep(1_600); // the trace writes every second and attributes stalls half a second old
     const s = JSON.parse(readFileSync(out, 'utf8')) as StallSummary;
@@ -153,7 +165,7 @@ export async function cpuPass(
     t.child.kill('SIGUSR2'); // and stops
     await sleep(1_100); // the profile is written; the memory trace writes every second
     const memory = JSON.parse(readFileSync(memFile, 'utf8')) as TracedMemory;
-    return { frames: topFrames(selfShares(profFile), cpu, top), memory };
+    return { frames: topFrames(selfShares(profFile, o.dist), cpu, top), memory };
   } finally {
     await stop(t);
   }

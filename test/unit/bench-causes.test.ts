@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { causeOf, growth } from '../../bench/lib/causes.js';
 import type { TargetResult, Traced } from '../../bench/lib/report-types.js';
+import { selfShares } from '../../bench/lib/traced.js';
 
 const target = (json?: Partial<NonNullable<TargetResult['json']>>): TargetResult =>
   ({ name: 't', added: {}, ...(json ? { json } : {}) }) as unknown as TargetResult;
@@ -67,5 +72,39 @@ describe('the causes the traced passes give', () => {
     expect(causeOf('PostgreSQL, one replica: latency', { tg: target() })).toMatch(
       /^not measured in this run/,
     );
+  });
+});
+
+describe('the CPU passes’ frames', () => {
+  it('name a frame by its file under dist/ whatever folder its build ran from, so two builds compare', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'frames-'));
+    try {
+      const file = join(dir, 'p.cpuprofile');
+      const node = (id: number, functionName: string, url: string, hitCount: number) => ({
+        id,
+        callFrame: { functionName, url, lineNumber: 3 },
+        hitCount,
+      });
+      writeFileSync(
+        file,
+        JSON.stringify({
+          nodes: [
+            node(1, '(idle)', '', 50),
+            node(2, 'tap', pathToFileURL(join(dir, 'base-build', 'metering', 'sse-tap.js')).href, 30),
+            node(3, 'run', '', 10),
+            node(4, '(garbage collector)', '', 10),
+          ],
+        }),
+      );
+      expect(selfShares(file, join(dir, 'base-build'))).toEqual(
+        new Map([
+          ['tap dist/metering/sse-tap.js', 0.6],
+          ['run (native)', 0.2],
+          ['(garbage collector)', 0.2],
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -320,8 +320,8 @@ describe('the bench’s scoring against issue 24’s targets', () => {
     expect(rowOf(big, 'RSS at 50 connections')).toMatchObject({
       met: 'no',
       cause:
-        'in a CPU pass after the rounds (JSON, wrk, 50 connections; peaks of process.memoryUsage() by part, ' +
-        'sampled every 100 ms) the process peaked at 213 MB RSS: V8’s heap 60 MB reserved (40 MB used), external ' +
+        'in a CPU pass after the rounds (JSON, wrk, 50 connections; process.memoryUsage() sampled every 100 ms, ' +
+        'at the sample where RSS peaked) the process peaked at 213 MB RSS: V8’s heap 60 MB reserved (40 MB used), external ' +
         'memory 8 MB (2 MB of it array buffers), and about 145 MB besides (code, native libraries, SQLite’s page ' +
         'cache, thread stacks); the plain node:http proxy peaked at 100 MB in the rounds',
     });
