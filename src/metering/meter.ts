@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config/types.js';
-import { costOf, NO_USAGE, type Usage } from '../pricing/pricing.js';
+import { costOf as costAt, NO_USAGE, priceAt, type Usage } from '../pricing/pricing.js';
 import type { UsageSource } from '../store/types.js';
 import { estimateOutputTokens } from './estimate.js';
 import type { MediaUnits } from './media-prices.js';
@@ -62,6 +62,21 @@ export interface Metered {
  *   reasons by default): reasoning tokens are billed as output and shown as no text, or as a
  *   summary. The provider's input count, when it sent one (Anthropic's message_start), is kept.
  */
+/**
+ * On a model that prices image output apart (Gemini's image models, $30 to $120 per million tokens
+ * against $2.50 to $12 for text), output the report does not break down (no `image_tokens`, or no
+ * report at all) may all be image: it is charged at the image price, the most it can be billed,
+ * as the reservation held it (docs/api.md#image-output).
+ */
+function imageOutputAsImage(usage: Usage, model: ModelConfig, ts: number): Usage {
+  if (usage.outputImageTokens !== undefined || model.prices.length === 0) return usage;
+  if (!priceAt(model.prices, ts).outputImage) return usage;
+  return { ...usage, outputImageTokens: usage.outputTokens };
+}
+
+const costOf = (usage: Usage, model: ModelConfig, ts: number): number =>
+  costAt(imageOutputAsImage(usage, model, ts), model, ts);
+
 export function meterExchange(
   end: ExchangeEnd,
   reader: UsageReader,

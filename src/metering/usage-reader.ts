@@ -56,7 +56,8 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
  * OpenAI `usage` of chat completions and completions: `prompt_tokens` is all input, its
  * `cached_tokens` the cache reads, its `cache_write_tokens` the cache writes (GPT-5.6 and later
  * bill them at 1.25 x input; OpenRouter reports Anthropic's there too) and `audio_tokens` the
- * audio; `completion_tokens` is all output, its `reasoning_tokens` and `audio_tokens` parts of it.
+ * audio; `completion_tokens` is all output, its `reasoning_tokens`, `audio_tokens` and
+ * `image_tokens` (what a Gemini image model drew, as LiteLLM and OpenRouter report it) parts of it.
  */
 function openaiUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
@@ -71,6 +72,8 @@ function openaiUsage(u: unknown): Usage | undefined {
     reasoningTokens: reasoning,
     inputAudioTokens: num(input.audio_tokens),
     outputAudioTokens: num(output.audio_tokens),
+    // Left out when not reported: an image model's output is then charged as image (meter.ts).
+    ...(present(output.image_tokens) ? { outputImageTokens: num(output.image_tokens) } : {}),
   };
 }
 

@@ -113,6 +113,7 @@ function tierStarts(model: ModelConfig, ts: number): number[] {
     t.outputReasoning,
     t.inputAudio,
     t.outputAudio,
+    t.outputImage,
   ])
     for (const tier of tiered?.tiers ?? []) starts.add(tier.start);
   return [...starts];

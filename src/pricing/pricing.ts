@@ -175,7 +175,8 @@ export function costOf(usage: Usage, model: { prices: readonly PricePeriod[] }, 
  * The most a request can cost: `inputTokens` at the dearest way input can be billed (a prompt
  * that asks for caching may be billed entirely as cache writes: 1.25 x the input price for
  * Anthropic's 5-minute cache, 2 x for a 1-hour one; an audio model's input may be all audio), and
- * `outputTokens` at the dearest output price, in the tier of that input.
+ * `outputTokens` at the dearest output price (image output, $30 to $120 per million tokens on
+ * Gemini's image models against $2.50 to $12 for text), in the tier of that input.
  */
 export function maxCostOf(
   model: { prices: readonly PricePeriod[] },
@@ -189,8 +190,9 @@ export function maxCostOf(
   if (tokens.cacheWrites === '1h') inputRate = Math.max(inputRate, rate(t.cacheWrite1h, input));
   // An audio model's input and output may be all audio.
   if (t.inputAudio) inputRate = Math.max(inputRate, rate(t.inputAudio, input));
+  // Output may be all reasoning, all audio or, on a model that draws (Gemini's image models), all image.
   let outputRate = rate(t.output, input);
-  for (const other of [t.outputReasoning, t.outputAudio])
+  for (const other of [t.outputReasoning, t.outputAudio, t.outputImage])
     if (other) outputRate = Math.max(outputRate, rate(other, input));
   const searches = Math.max(0, tokens.webSearches ?? 0) * (t.perWebSearch ?? 0);
   return checkedUsd(

@@ -5,6 +5,7 @@ import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
 import { unmeteredPriceMode } from '../../policy/price-modes.js';
+import { unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
@@ -65,6 +66,14 @@ export const jsonTranslator: Translator = {
     const inputEstimate = estimateInputTokens(request.raw.length, parsed);
     const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);
     const serverTools = planServerTools(parsed, route.kind);
+    // A part of the bill with no price or no bound (image output) is refused, not guessed.
+    const unpriced = route.free ? undefined : unpricedPart(target.model, requestedModel, route.kind, ts);
+    if (unpriced !== undefined) {
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' asked for model '${target.model.name}', which tollgate cannot meter on ${route.path}: it ${unpriced}.`,
+      );
+    }
     // Input stored at the provider (previous_response_id, a file by id) is billed but not in the body.
     const unseen = route.free
       ? undefined
