@@ -4,7 +4,7 @@ import { priceAt } from '../pricing/pricing.js';
 
 /**
  * Models whose bill has a part a token route cannot price or count, refused before anything is
- * reserved or forwarded (docs/api.md#image-output): a budget must be a
+ * reserved or forwarded (docs/api.md#image-output, docs/api.md#search-models): a budget must be a
  * true upper bound, so a part with no price or no bound is not guessed at.
  */
 
@@ -15,6 +15,14 @@ import { priceAt } from '../pricing/pricing.js';
  */
 const IMAGE_OUTPUT_NAME = /(^|[/:])(gemini-[\w.-]*-image|gpt-[\d.]+-image)/i;
 
+/**
+ * OpenAI's search models on chat completions (`gpt-4o-search-preview`,
+ * `gpt-4o-mini-search-preview`, `gpt-5-search-api`): every request searches the web, billed per
+ * search on top of the tokens, and may run several searches; chat completions has no
+ * `max_tool_calls` to bound them and its `usage` does not count them.
+ */
+const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
+
 const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
   [model.name, requested ?? '', model.catalogId ?? ''].filter((n) => n !== '');
 
@@ -24,19 +32,27 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  *   `completion_tokens_details.image_tokens`; a model named as an image model with no image output
  *   price (a relay's catalog entry carries text prices only) is refused unless keys.yaml sets its
  *   `output_per_mtok`.
+ * - A search model is refused on every route.
+ * - A Responses request that may run web searches (`webSearches`) on a model with no per-search price
+ *   (OpenAI bills every search call) is refused.
  */
 export function unpricedPart(
   model: ModelConfig,
   requested: string | undefined,
   route: RouteKind,
+  webSearches: number,
   ts: number,
 ): string | undefined {
   const names = namesOf(model, requested);
+  if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
+    return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
   const table = priceAt(model.prices, ts);
   const drawsImages = table.outputImage !== undefined || names.some((n) => IMAGE_OUTPUT_NAME.test(n));
   if (drawsImages && route !== 'chat')
     return 'draws images, billed at an image output price only /v1/chat/completions reports the tokens of (docs/api.md#image-output). Send it there';
   if (drawsImages && table.outputImage === undefined && model.explicit.output === undefined)
     return "draws images, and the price catalog has no image output price for it (docs/api.md#image-output). Set its output_per_mtok in keys.yaml to the provider's image output price";
+  if (route === 'responses' && webSearches > 0 && table.perWebSearch === undefined)
+    return 'has no per-search price, and the request may run web searches the provider bills per call (docs/api.md#hosted-tools). Send it without the web search tool';
   return undefined;
 }

@@ -66,8 +66,10 @@ export const jsonTranslator: Translator = {
     const inputEstimate = estimateInputTokens(request.raw.length, parsed);
     const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);
     const serverTools = planServerTools(parsed, route.kind);
-    // A part of the bill with no price or no bound (image output) is refused, not guessed.
-    const unpriced = route.free ? undefined : unpricedPart(target.model, requestedModel, route.kind, ts);
+    // A part of the bill with no price or no bound (image output, search fees) is refused, not guessed.
+    const unpriced = route.free
+      ? undefined
+      : unpricedPart(target.model, requestedModel, route.kind, serverTools.webSearches, ts);
     if (unpriced !== undefined) {
       throw new GatewayError(
         'invalid_request',

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ReserveRequest } from '../../src/store/types.js';
+import { type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+
+/*
+ * Web searches OpenAI bills per call on top of the tokens, for models the price catalog lists no
+ * search price for (docs/api.md#search-models, docs/api.md#hosted-tools). Deep research on
+ * /v1/responses is charged $10 per 1,000 calls, each `web_search_call` of the answer, and holds
+ * the `max_tool_calls` it allows; the chat search models, whose searches chat completions neither
+ * counts nor bounds, are refused; so is a Responses web search on a model with no search price.
+ */
+
+let up: FakeUpstream;
+let gw: Harness;
+const reserved: number[] = [];
+
+const yaml = (base: string) => `version: 1
+upstreams:
+  openai:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    provider: openai
+models:
+  o4-mini-deep-research:
+    upstream: openai
+  gpt-4o-search-preview:
+    upstream: openai
+  gpt-4o-mini-search-preview:
+    upstream: openai
+  house-gpt:
+    upstream: openai
+    input_per_mtok: 1
+    output_per_mtok: 4
+keys:
+  research:
+    hash: {{hash:research}}
+    limits: { daily_usd: 50 }
+`;
+
+const PRICE = { input: 2, output: 8, search: 0.01 };
+const USAGE = { input_tokens: 3_000, output_tokens: 2_000 };
+const SEARCHES = 3;
+
+async function post(path: string, body: Record<string, unknown>) {
+  const res = await fetch(`${gw.baseURL}/${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gw.keys.research}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text(), record: (await gw.waitForRecords(1)).at(-1) };
+}
+
+beforeAll(async () => {
+  up = await startFakeUpstream();
+  gw = await startGateway({ yaml: yaml(up.baseUrl) });
+  const reserve = gw.store.reserve.bind(gw.store);
+  gw.store.reserve = (r: ReserveRequest) => {
+    reserved.push(r.amountUsd);
+    return reserve(r);
+  };
+});
+
+afterAll(async () => {
+  await gw.close();
+  await up.close();
+});
+
+beforeEach(() => {
+  up.reset();
+  gw.records.length = 0;
+  reserved.length = 0;
+});
+
+describe('per-call search fees', () => {
+  it('charges each web search call of a deep research answer, within a hold of max_tool_calls searches', async () => {
+    const search = (i: number) => ({
+      type: 'web_search_call',
+      id: `ws_${i}`,
+      status: 'completed',
+      action: { type: 'search', query: `q${i}` },
+    });
+    up.next(
+      json(200, {
+        id: 'resp_1',
+        object: 'response',
+        model: 'o4-mini-deep-research',
+        status: 'completed',
+        output: [
+          ...Array.from({ length: SEARCHES }, (_, i) => search(i)),
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Report.' }] },
+        ],
+        usage: { ...USAGE, total_tokens: USAGE.input_tokens + USAGE.output_tokens },
+      }),
+    );
+    const { status, record } = await post('responses', {
+      model: 'o4-mini-deep-research',
+      input: 'Research the lighthouse keepers of Brittany.',
+      tools: [{ type: 'web_search_preview' }],
+      max_tool_calls: 5,
+      max_output_tokens: 2_000,
+    });
+    expect(status).toBe(200);
+    const bill =
+      (USAGE.input_tokens * PRICE.input + USAGE.output_tokens * PRICE.output) / 1e6 + SEARCHES * PRICE.search;
+    expect(record?.usageSource).toBe('provider');
+    expect(Math.abs((record?.costUsd ?? 0) - bill)).toBeLessThan(1e-9);
+    expect(reserved[0]).toBeGreaterThanOrEqual(5 * PRICE.search + (2_000 * PRICE.output) / 1e6);
+    expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
+  });
+
+  it.each(['gpt-4o-search-preview', 'gpt-4o-mini-search-preview'])(
+    'refuses the chat search model %s, naming key and model, forwarding nothing',
+    async (model) => {
+      const { status, text, record } = await post('chat/completions', {
+        model,
+        messages: [{ role: 'user', content: 'What happened today?' }],
+      });
+      expect(status).toBe(400);
+      expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_request' } });
+      expect(text).toContain("key 'research'");
+      expect(text).toContain(`model '${model}'`);
+      expect(up.received).toHaveLength(0);
+      expect(record).toMatchObject({ status: 400, costUsd: 0 });
+      expect(reserved).toHaveLength(0);
+    },
+  );
+
+  it('refuses a Responses web search on a model with no search price, and serves it without one', async () => {
+    const refused = await post('responses', {
+      model: 'house-gpt',
+      input: 'hi',
+      tools: [{ type: 'web_search' }],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain("model 'house-gpt'");
+    expect(up.received).toHaveLength(0);
+    gw.records.length = 0;
+    const served = await post('responses', { model: 'house-gpt', input: 'hi' });
+    expect(served.status).toBe(200);
+  });
+});
