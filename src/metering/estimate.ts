@@ -5,38 +5,84 @@
  */
 
 /**
- * What one image costs at most as input, in tokens. Providers bill an image by its pixels, not its
- * bytes. Claude Opus 4.7 and later read images in high resolution (up to 2,576 px on the long
- * edge): ⌈w/28⌉ × ⌈h/28⌉ tokens, at most 4,784, and 3 for the image block; OpenAI's high-detail
- * tiles and patches (at most 1,536 patches x 2.46 on its nano models, 3,779) and earlier
- * Claude's ~1.15 megapixel cap (~1,600) stay under it too. (OpenAI's `original` detail is
- * billed by the image's full size, which no allowance bounds: docs/api.md#insufficient_quota-429.)
+ * What one image costs at most as input, in tokens, on most models. Providers bill an image by its
+ * pixels, not its bytes. Claude Opus 4.7 and later read images in high resolution (up to 2,576 px
+ * on the long edge): ⌈w/28⌉ × ⌈h/28⌉ tokens, at most 4,784, and 3 for the image block; gpt-4o's
+ * 85 + 170 per 512-px tile (at most 8 tiles, 1,445), OpenAI's patches (at most 1,536 patches x 2.46
+ * on its nano models, 3,779) and earlier Claude's ~1.15 megapixel cap (~1,600) stay under it too.
+ * gpt-4o-mini's tiles do not, by far: GPT_4O_MINI_IMAGE. (OpenAI's `original` detail is billed by
+ * the image's full size, which no allowance bounds: docs/api.md#insufficient_quota-429.)
  */
 export const IMAGE_INPUT_TOKENS = 4_800;
+
+/** The most one image is billed as input, by the detail the request asks for it in. */
+export interface ImageAllowance {
+  /** `detail: "high"` or `"auto"`, no detail, and every image of a format without one. */
+  high: number;
+  /** OpenAI's `detail: "low"`. */
+  low: number;
+}
+
+export const DEFAULT_IMAGE_ALLOWANCE: ImageAllowance = { high: IMAGE_INPUT_TOKENS, low: IMAGE_INPUT_TOKENS };
+
+/**
+ * gpt-4o-mini counts an image in 33 times gpt-4o's tokens (at 1/16.7 of its price): 2,833 base plus
+ * 5,667 per 512-px tile in high or auto detail (the image fit in 2,048 x 2,048, then its short side
+ * brought down to 768: at most 2 x 4 tiles, 48,169 tokens; 8,500 for a 512-px image, 25,501 for
+ * 1024 x 1024), and the 2,833 base alone in low detail.
+ */
+export const GPT_4O_MINI_IMAGE: ImageAllowance = { high: 2_833 + 8 * 5_667, low: 2_833 };
+
+const GPT_4O_MINI = /^gpt-4o-mini/;
+
+/**
+ * The image allowance of the model a request goes to, by its names (the keys.yaml entry and the
+ * name the client asked for; a router's `openai/` prefix is ignored): the dearest of the families
+ * any of them belongs to.
+ */
+export function imageAllowanceOf(names: readonly string[]): ImageAllowance {
+  const mini = names.some((name) => GPT_4O_MINI.test(name.slice(name.lastIndexOf('/') + 1).toLowerCase()));
+  return mini ? GPT_4O_MINI_IMAGE : DEFAULT_IMAGE_ALLOWANCE;
+}
 
 /**
  * Input tokens of a request body, high side: one token per 3 bytes of the JSON. Real text
  * averages about 4 characters per token and the JSON syntax adds more bytes, so this over-reserves
  * rather than lets concurrent requests overshoot a budget; settle charges the real count.
- * Images are counted apart, at IMAGE_INPUT_TOKENS each: a base64 screenshot is hundreds of
- * kilobytes (bytes/3 would reserve a hundred times its price), while an image given by URL is a
- * few bytes that can cost a thousand tokens. Other attachments stay at bytes/3; a PDF, billed by
- * its pages rather than its bytes, is bounded by the context window instead (unseen-input.ts).
+ * Images are counted apart, at the model's ImageAllowance each: a base64 screenshot is hundreds of
+ * kilobytes (bytes/3 would reserve many times its price on most models), while an image given by
+ * URL is a few bytes that can cost thousands of tokens. Other attachments stay at bytes/3; a PDF,
+ * billed by its pages rather than its bytes, is bounded by the context window instead
+ * (unseen-input.ts).
  */
-export function estimateInputTokens(bodyBytes: number, body?: unknown): number {
-  const images = { count: 0, bytes: 0 };
+export function estimateInputTokens(
+  bodyBytes: number,
+  body?: unknown,
+  allowance: ImageAllowance = DEFAULT_IMAGE_ALLOWANCE,
+): number {
+  const images: FoundImages = { high: 0, low: 0, bytes: 0 };
   if (body !== undefined) findImages(body, images, 0);
-  return Math.ceil(Math.max(0, bodyBytes - images.bytes) / 3) + images.count * IMAGE_INPUT_TOKENS;
+  return (
+    Math.ceil(Math.max(0, bodyBytes - images.bytes) / 3) +
+    images.high * allowance.high +
+    images.low * allowance.low
+  );
+}
+
+interface FoundImages {
+  high: number;
+  low: number;
+  bytes: number;
 }
 
 const MAX_DEPTH = 32;
 
-function findImages(value: unknown, found: { count: number; bytes: number }, depth: number): void {
+function findImages(value: unknown, found: FoundImages, depth: number): void {
   if (depth > MAX_DEPTH) return;
   if (typeof value === 'string') {
-    // OpenAI image_url / input_image as a data URL.
+    // A data-URL image outside the parts below (no detail known: the high allowance).
     if (value.startsWith('data:image/')) {
-      found.count++;
+      found.high++;
       found.bytes += value.length;
     }
     return;
@@ -49,20 +95,32 @@ function findImages(value: unknown, found: { count: number; bytes: number }, dep
   const o = value as Record<string, unknown>;
   // Anthropic: { type: 'base64', media_type: 'image/png', data } or { type: 'url', url }.
   if (typeof o.media_type === 'string' && o.media_type.startsWith('image/') && typeof o.data === 'string') {
-    found.count++;
+    found.high++;
     found.bytes += o.data.length;
     return;
   }
   // By URL or by an uploaded file's id: billed by its pixels all the same.
   if (o.type === 'image' && isRecord(o.source) && (o.source.type === 'url' || o.source.type === 'file')) {
-    found.count++;
+    found.high++;
     return;
   }
-  // OpenAI: { type: 'image_url', image_url: { url } } and Responses { type: 'input_image', image_url }.
+  // OpenAI: { type: 'image_url', image_url: { url, detail } } and Responses
+  // { type: 'input_image', image_url, detail }, by URL, data URL or file id.
   if (o.type === 'image_url' || o.type === 'input_image') {
     const url = isRecord(o.image_url) ? o.image_url.url : o.image_url;
-    if (typeof url === 'string' && !url.startsWith('data:')) found.count++;
-    else if (url === undefined && typeof o.file_id === 'string') found.count++;
+    const detail = isRecord(o.image_url) ? o.image_url.detail : o.detail;
+    const image = typeof url === 'string' ? url : undefined;
+    if (image?.startsWith('data:image/') || (image !== undefined && !image.startsWith('data:'))) {
+      if (detail === 'low') found.low++;
+      else found.high++;
+      if (image.startsWith('data:')) found.bytes += image.length;
+      return;
+    }
+    if (url === undefined && typeof o.file_id === 'string') {
+      if (detail === 'low') found.low++;
+      else found.high++;
+      return;
+    }
   }
   for (const key in o) findImages(o[key], found, depth + 1);
 }

@@ -64,12 +64,13 @@ describe('hard budgets', () => {
 
   it('reserves an image given by URL at its pixel price, and a base64 screenshot not at its bytes', async () => {
     upstream = await startFakeUpstream();
-    // gpt-4o-mini input: $0.15 per million tokens, so one image (4,800 tokens) reserves $0.00072.
+    // gpt-4o-mini input: $0.15 per million tokens, and it bills one image in high or auto detail
+    // up to 48,169 tokens, so one image reserves $0.0072.
     gw = await startGateway({
       yaml: standardYaml(upstream.baseUrl, {
         keys:
           '  vision:\n    hash: {{hash:vision}}\n    limits: { daily_usd: 0.0002 }\n' +
-          '  shots:\n    hash: {{hash:shots}}\n    limits: { daily_usd: 0.0009 }\n',
+          '  shots:\n    hash: {{hash:shots}}\n    limits: { daily_usd: 0.01 }\n',
       }),
     });
     const image = (url: string) =>
@@ -80,8 +81,8 @@ describe('hard budgets', () => {
     const byUrl = await post(gw, 'vision', image('https://example.test/cat.png'));
     expect(byUrl.status).toBe(429);
     expect(((await byUrl.json()) as { error: { code: string } }).error.code).toBe('insufficient_quota');
-    // 30 kB of base64 would be 10,000 tokens ($0.0015) at bytes/3; as one image it fits in $0.0009.
-    const screenshot = await post(gw, 'shots', image(`data:image/png;base64,${'A'.repeat(30_000)}`));
+    // 600 kB of base64 would be 200,000 tokens ($0.03) at bytes/3; as one image it fits in $0.01.
+    const screenshot = await post(gw, 'shots', image(`data:image/png;base64,${'A'.repeat(600_000)}`));
     expect(screenshot.status).toBe(200);
   });
 

@@ -8,6 +8,9 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * Opus 4.7 and later see images in high resolution: up to 2,576 px on the long edge, ⌈w/28⌉ ×
  * ⌈h/28⌉ tokens, at most 4,784 (and 3 for the image block). Eight screenshots of 2356×1530 px
  * (4,675 tokens each, counted with count_tokens) settle within what the request reserved.
+ *
+ * gpt-4o-mini counts an image in 33 times gpt-4o's tokens: 2,833 base plus 5,667 per 512-px tile in
+ * high or auto detail, at most 8 tiles (48,169 tokens), and 2,833 in low detail.
  */
 
 let up: FakeUpstream;
@@ -21,9 +24,15 @@ upstreams:
     api_key: \${ANTHROPIC_API_KEY}
     format: anthropic
     provider: anthropic
+  openai:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    provider: openai
 models:
   claude-opus-4-7:
     upstream: anthropic
+  gpt-4o-mini:
+    upstream: openai
 keys:
   claude-code:
     hash: {{hash:claude-code}}
@@ -90,5 +99,51 @@ describe('images in a Messages request', () => {
     const record = (await gw.waitForRecords(1)).at(-1);
     expect(record?.costUsd).toBeCloseTo((input * 5 + OUTPUT * 25) / 1e6, 12);
     expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
+  });
+});
+
+describe('images on gpt-4o-mini', () => {
+  /** One image by URL in a chat request, billed as the upstream says; what it settled at. */
+  async function oneImage(detail: 'high' | 'auto' | 'low', imageTokens: number) {
+    const prompt = imageTokens + 14;
+    up.next(
+      json(200, {
+        id: 'x',
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: prompt, completion_tokens: OUTPUT, total_tokens: prompt + OUTPUT },
+      }),
+    );
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.keys['claude-code']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        max_tokens: OUTPUT,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image_url', image_url: { url: 'https://example.com/scan.png', detail } },
+              { type: 'text', text: 'Read it.' },
+            ],
+          },
+        ],
+      }),
+    });
+    await res.text();
+    expect(res.status).toBe(200);
+    const record = (await gw.waitForRecords(1)).at(-1);
+    expect(record?.costUsd).toBeCloseTo((prompt * 0.15 + OUTPUT * 0.6) / 1e6, 12);
+    return record?.costUsd ?? Number.POSITIVE_INFINITY;
+  }
+
+  it.each([
+    ['high', 'a 2048 x 768 scan, 8 tiles', 2_833 + 8 * 5_667],
+    ['auto', 'a 1024 x 1024 image, 4 tiles', 2_833 + 4 * 5_667],
+    ['low', 'any image in low detail', 2_833],
+  ] as const)('settles %s detail (%s) within the reservation', async (detail, _what, tokens) => {
+    const cost = await oneImage(detail, tokens);
+    expect(cost).toBeLessThanOrEqual(reserved[0] ?? 0);
   });
 });

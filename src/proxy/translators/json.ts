@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { estimateInputTokens } from '../../metering/estimate.js';
+import { estimateInputTokens, imageAllowanceOf } from '../../metering/estimate.js';
 import { mayReasonUnseen } from '../../metering/hidden-output.js';
 import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
@@ -63,7 +63,9 @@ export const jsonTranslator: Translator = {
       );
     }
     const parsed = request.fields;
-    const inputEstimate = estimateInputTokens(request.raw.length, parsed);
+    // An image is held at the most the model bills for one (gpt-4o-mini: up to 48,169 tokens).
+    const images = imageAllowanceOf([target.model.name, requestedModel ?? '']);
+    const inputEstimate = estimateInputTokens(request.raw.length, parsed, images);
     const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);
     const serverTools = planServerTools(parsed, route.kind);
     // A part of the bill with no price or no bound (image output, search fees) is refused, not guessed.

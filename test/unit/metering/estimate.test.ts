@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { estimateInputTokens, IMAGE_INPUT_TOKENS } from '../../../src/metering/estimate.js';
+import {
+  estimateInputTokens,
+  GPT_4O_MINI_IMAGE,
+  IMAGE_INPUT_TOKENS,
+  imageAllowanceOf,
+} from '../../../src/metering/estimate.js';
 
 const size = (body: unknown) => Buffer.byteLength(JSON.stringify(body));
 const estimate = (body: unknown) => estimateInputTokens(size(body), body);
@@ -55,6 +60,40 @@ describe('input token estimate for reservations', () => {
       IMAGE_INPUT_TOKENS + 100,
     );
     expect(estimate({ messages: [{ role: 'user', content: [pdf] }] })).toBeGreaterThan(30_000);
+  });
+
+  it("counts gpt-4o-mini's images at its own allowance, low detail at its fixed figure", () => {
+    expect(GPT_4O_MINI_IMAGE).toEqual({ high: 48_169, low: 2_833 });
+    for (const names of [
+      ['gpt-4o-mini'],
+      ['gpt-*', 'gpt-4o-mini-2024-07-18'],
+      ['router', 'openai/gpt-4o-mini'],
+    ])
+      expect(imageAllowanceOf(names)).toBe(GPT_4O_MINI_IMAGE);
+    expect(imageAllowanceOf(['gpt-4o', 'gpt-4o']).high).toBe(IMAGE_INPUT_TOKENS);
+    const part = (detail?: string) => ({
+      type: 'image_url',
+      image_url: { url: `data:image/png;base64,${'A'.repeat(60_000)}`, ...(detail ? { detail } : {}) },
+    });
+    const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: [part(), part('low')] }] };
+    const text = Math.ceil((size(chat) - 2 * size(part().image_url.url)) / 3);
+    const mini = imageAllowanceOf(['gpt-4o-mini']);
+    expect(estimateInputTokens(size(chat), chat, mini)).toBeCloseTo(text + 48_169 + 2_833, -1);
+    expect(estimateInputTokens(size(chat), chat)).toBeCloseTo(text + 2 * IMAGE_INPUT_TOKENS, -1);
+    const responses = {
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_image', image_url: 'https://x/y.png', detail: 'low' },
+            { type: 'input_image', file_id: 'file-1', detail: 'high' },
+          ],
+        },
+      ],
+    };
+    expect(estimateInputTokens(size(responses), responses, mini)).toBe(
+      Math.ceil(size(responses) / 3) + 2_833 + 48_169,
+    );
   });
 
   it('falls back to bytes/3 when the body is not available', () => {
