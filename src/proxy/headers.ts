@@ -74,7 +74,9 @@ export function upstreamRequestHeaders(
 ): OutgoingHttpHeaders {
   const named = connectionTokens(incoming);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  // for…in, not Object.entries: no array of pairs per request (headers are plain objects).
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || named.has(name)) continue;
     if (name.startsWith('x-forwarded-') || name.startsWith('x-tollgate-')) continue;
@@ -107,7 +109,8 @@ export function clientResponseHeaders(
   const redact = options.redact;
   const named = connectionTokens(upstream);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || named.has(name) || name === 'set-cookie') continue;
     // CORS is the gateway's decision (server.cors_origins), never the upstream's.
