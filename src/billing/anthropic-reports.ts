@@ -7,8 +7,9 @@ import type { ProviderCost, ProviderReport, ProviderUsage } from './types.js';
 /**
  * Anthropic's Usage and Cost Admin API (docs/bill-check.md#anthropic), read for one UTC day at the
  * upstream's base_url with `x-api-key: <admin key>` and `anthropic-version`:
- * `GET /organizations/usage_report/messages` grouped by api_key_id, workspace_id, model and
- * context_window (the long-context tier its tokens were billed in), and, with a workspace_id,
+ * `GET /organizations/usage_report/messages` grouped by api_key_id, workspace_id, model,
+ * context_window (the long-context tier its tokens were billed in) and inference_geo (US-only
+ * inference is billed at 1.1 x every token price), and, with a workspace_id,
  * `GET /organizations/cost_report` grouped by workspace_id and description. Cost amounts are
  * decimal strings in cents. The cost report cannot be grouped by API key (the newer analytics
  * endpoint can, but needs a beta header and covers 2026 on), so its dollars are the workspace's
@@ -39,6 +40,7 @@ function usageOf(r: Record<string, unknown>): ProviderUsage {
     outputAudio: 0,
     requests: null,
     contextWindow: str(r.context_window),
+    inferenceGeo: str(r.inference_geo),
   };
 }
 
@@ -65,7 +67,7 @@ export async function readAnthropicReport(
     (page) => {
       const q = queryOf({
         ...range,
-        group_by: ['api_key_id', 'workspace_id', 'model', 'context_window'],
+        group_by: ['api_key_id', 'workspace_id', 'model', 'context_window', 'inference_geo'],
         ...scope,
         page,
       });

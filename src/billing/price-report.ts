@@ -1,6 +1,7 @@
 import type { BillingConfig, Config, ModelConfig } from '../config/types.js';
 import { resolveModelName } from '../policy/model-names.js';
 import { costWith, priceAt } from '../pricing/pricing.js';
+import { US_INFERENCE_UPLIFT, upliftPrices } from '../pricing/uplift.js';
 import { addTokens, NO_TOKENS, type ProviderReport, type ProviderUsage, type TokenCounts } from './types.js';
 
 /**
@@ -33,7 +34,9 @@ const tierOf = (contextWindow: string | null): number | undefined =>
   contextWindow === null ? 0 : contextWindow.startsWith('0-') ? 0 : Number.MAX_SAFE_INTEGER;
 
 function priceRow(row: ProviderUsage, model: ModelConfig, at: number): number {
-  const table = priceAt(model.prices, at);
+  // Anthropic's US-only inference is billed, and charged by the gateway, at 1.1 x every token price.
+  const prices = row.inferenceGeo === 'us' ? upliftPrices(model, US_INFERENCE_UPLIFT).prices : model.prices;
+  const table = priceAt(prices, at);
   const t = row.tokens;
   const usd = costWith(
     {

@@ -24,6 +24,11 @@ export interface ProviderUsage {
   requests: number | null;
   /** Anthropic's context-window tier (`0-200k`, `200k-1M`): the price tier its tokens were billed in. */
   contextWindow: string | null;
+  /**
+   * Anthropic's inference geo (`global`, `us`, `not_available`): `us` is billed at
+   * US_INFERENCE_UPLIFT times every token price, as the gateway charges it. Absent or null: global.
+   */
+  inferenceGeo?: string | null;
   /** Images, characters or seconds of audio, for OpenAI's media reports. */
   units?: { images?: number; characters?: number; seconds?: number };
 }

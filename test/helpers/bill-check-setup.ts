@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import type { Config, ModelConfig } from '../../src/config/types.js';
 import { resolveModelName } from '../../src/policy/model-names.js';
 import { costWith, priceAt } from '../../src/pricing/pricing.js';
+import { US_INFERENCE_UPLIFT } from '../../src/pricing/uplift.js';
 import type { Tally } from './fake-admin-api.js';
 import type { Harness } from './gateway-harness.js';
 
@@ -59,7 +60,10 @@ keys:
 `;
 }
 
-/** The provider's dollars for a tally at tollgate's own prices, times `factor`. */
+/**
+ * The provider's dollars for a tally at tollgate's own prices, times `factor` (and times
+ * US_INFERENCE_UPLIFT for Anthropic's US-only inference, as Anthropic bills it).
+ */
 export function pricedBy(config: Config, at: number, factor = 1): (t: Tally) => number {
   return (t) => {
     const model = resolveModelName(config, t.model, at).model as ModelConfig;
@@ -78,7 +82,7 @@ export function pricedBy(config: Config, at: number, factor = 1): (t: Tally) => 
       priceAt(model.prices, at),
       0,
     );
-    return usd * factor;
+    return usd * factor * (t.geo === 'us' ? US_INFERENCE_UPLIFT : 1);
   };
 }
 

@@ -29,6 +29,8 @@ export interface Tally {
   inputAudio?: number;
   cachedAudio?: number;
   outputAudio?: number;
+  /** Anthropic: where inference ran (`us` when the request asked `inference_geo: "us"`); default `global`. */
+  geo?: string;
 }
 
 export interface FakeProvider {
@@ -171,9 +173,13 @@ function answer(
     };
   }
   if (path === '/v1/messages' && body.stream !== true) {
+    // Anthropic says where inference ran in the answer's usage, and reports it by inference_geo.
+    const geo = body.inference_geo === 'us' ? 'us' : 'global';
+    const usage = { ...u.messages, inference_geo: geo } as typeof u.messages;
     return {
-      behaviour: json(200, anthropicMessage(model + DATED.anthropic, u.messages)),
+      behaviour: json(200, anthropicMessage(model + DATED.anthropic, usage)),
       tally: {
+        geo,
         model: model + DATED.anthropic,
         requests: 1,
         input: u.messages.input_tokens,
@@ -187,13 +193,16 @@ function answer(
   return null;
 }
 
-/** The provider's groups: one row per (key, model) of the day, whatever the number of requests. */
-function grouped(rows: Tally[]): Tally[] {
+/**
+ * The provider's groups: one row per (key, model) of the day, whatever the number of requests, and
+ * per inference geo when the report is grouped by it (`byGeo`); else the geos fold together.
+ */
+function grouped(rows: Tally[], byGeo = false): Tally[] {
   const out = new Map<string, Tally>();
   for (const t of rows) {
-    const id = `${t.apiKeyId} ${t.model}`;
+    const id = `${t.apiKeyId} ${t.model}${byGeo ? ` ${t.geo ?? 'global'}` : ''}`;
     const g = out.get(id);
-    if (!g) out.set(id, { ...t });
+    if (!g) out.set(id, byGeo ? { ...t } : { ...t, geo: 'global' });
     else {
       for (const f of ['requests', 'input', 'cached', 'write5m', 'write1h', 'output'] as const) g[f] += t[f];
       for (const f of ['inputAudio', 'cachedAudio', 'outputAudio'] as const) g[f] = (g[f] ?? 0) + (t[f] ?? 0);
@@ -311,11 +320,13 @@ function anthropicUsage(p: FakeProvider, q: URLSearchParams): unknown {
   const day = dayOf(start);
   const groups = list(q, 'group_by');
   const keys = list(q, 'api_key_ids');
+  const byGeo = groups.includes('inference_geo');
   const rows = grouped(
     p.tallies.filter(
       (t) =>
         t.day === day && t.model.startsWith('claude') && (keys.length === 0 || keys.includes(t.apiKeyId)),
     ),
+    byGeo,
   );
   const results = rows.map((t) => ({
     uncached_input_tokens: t.input,
@@ -328,6 +339,7 @@ function anthropicUsage(p: FakeProvider, q: URLSearchParams): unknown {
     model: groups.includes('model') ? t.model : null,
     service_tier: null,
     context_window: groups.includes('context_window') ? '0-200k' : null,
+    inference_geo: byGeo ? (t.geo ?? 'global') : null,
   }));
   const pg = page(results, q);
   const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -341,7 +353,10 @@ function anthropicUsage(p: FakeProvider, q: URLSearchParams): unknown {
 function anthropicCosts(p: FakeProvider, q: URLSearchParams): unknown {
   const start = Date.parse(q.get('starting_at') ?? '');
   const day = dayOf(start);
-  const rows = grouped(p.tallies.filter((t) => t.day === day && t.model.startsWith('claude')));
+  const rows = grouped(
+    p.tallies.filter((t) => t.day === day && t.model.startsWith('claude')),
+    true,
+  );
   const results = rows.map((t) => ({
     currency: 'USD',
     amount: (p.price(t) * 100).toFixed(6),

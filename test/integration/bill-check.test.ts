@@ -1,3 +1,4 @@
+import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkDay } from '../../src/billing/check-day.js';
 import {
@@ -121,6 +122,32 @@ describe('the bill check against the providers’ usage and cost reports', () =>
       expect(r.billed_tokens).toEqual(r.metered_tokens);
       expect(r.billed_usd).toBeCloseTo(r.metered_usd * 1.5, 5);
     }
+  });
+
+  it("prices Anthropic's US-only inference at the uplift the gateway charges, so such a day matches", async () => {
+    // Two requests at the global price and six US-only (1.1 x, as Anthropic bills them): priced at
+    // the global price, the report would come to $0.017 under what tollgate metered, past $0.01.
+    await sendTraffic(h, 2);
+    const anthropic = new Anthropic({ apiKey: h.keys.dev, baseURL: h.url, maxRetries: 0 });
+    for (let i = 0; i < 6; i++)
+      await anthropic.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        inference_geo: 'us',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    const records = await h.waitForRecords(10);
+    const claude = records.filter((r) => r.model === 'claude-haiku-4-5');
+    const [plain, us] = [claude[0]?.costUsd ?? 0, claude.at(-1)?.costUsd ?? 0];
+    expect(us).toBeCloseTo(plain * 1.1, 12);
+    const rows = await check();
+    const row = rows.find((r) => r.upstream === 'anthropic');
+    expect(row?.verdict).toBe('match');
+    expect(row?.billed_tokens).toEqual(row?.metered_tokens);
+    expect(row?.metered_usd).toBeCloseTo(2 * plain + 6 * us, 6);
+    expect(Math.abs(row?.delta_usd ?? 1)).toBeLessThan(1e-6);
+    const usage = provider.adminRequests.find((r) => r.url.startsWith('/v1/organizations/usage_report/'));
+    expect(decodeURIComponent(usage?.url ?? '')).toContain('group_by[]=inference_geo');
   });
 
   it('says unavailable when the admin API refuses the admin key, and never repeats the key', async () => {

@@ -124,7 +124,7 @@ describe("OpenAI's usage and costs reports", () => {
 });
 
 describe("Anthropic's usage and cost reports", () => {
-  it('reads the cache writes by TTL, the context-window tier, and cents as dollars', async () => {
+  it('reads the cache writes by TTL, the context-window tier, the inference geo, and cents as dollars', async () => {
     const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
     const { f, urls } = byPath({
       '/v1/organizations/usage_report/messages': {
@@ -144,6 +144,7 @@ describe("Anthropic's usage and cost reports", () => {
                 model: 'claude-sonnet-4-20250514',
                 service_tier: 'standard',
                 context_window: '200k-1M',
+                inference_geo: 'us',
               },
             ],
           },
@@ -195,6 +196,7 @@ describe("Anthropic's usage and cost reports", () => {
       tokens: { input: 1500, cached_input: 200, cache_write: 1500, output: 500 },
       cacheWrite1h: 1000,
       contextWindow: '200k-1M',
+      inferenceGeo: 'us',
       scopeId: 'wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ',
     });
     expect(report.costs).toEqual([
@@ -206,7 +208,7 @@ describe("Anthropic's usage and cost reports", () => {
       },
     ]);
     expect(decodeURIComponent(urls[0] ?? '')).toContain(
-      'starting_at=2026-11-20T00:00:00Z&ending_at=2026-11-21T00:00:00Z&bucket_width=1d&group_by[]=api_key_id&group_by[]=workspace_id&group_by[]=model&group_by[]=context_window&workspace_ids[]=wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ',
+      'starting_at=2026-11-20T00:00:00Z&ending_at=2026-11-21T00:00:00Z&bucket_width=1d&group_by[]=api_key_id&group_by[]=workspace_id&group_by[]=model&group_by[]=context_window&group_by[]=inference_geo&workspace_ids[]=wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ',
     );
   });
 });
