@@ -1,4 +1,5 @@
 import type { RouteKind } from '../metering/route-kind.js';
+import type { WebSearchTools } from '../pricing/search-fees.js';
 
 /**
  * Server-side tools the provider runs and bills per use: web search, $10 per 1,000 searches on Anthropic
@@ -33,6 +34,8 @@ const ANTHROPIC_UNMETERED_TOOL = /^code_execution_\d{8}$/;
 export interface ServerToolPlan {
   /** The most web searches the request can run. */
   webSearches: number;
+  /** On the Responses API, the web search tools it lists, whose fees differ (pricing/search-fees.ts). */
+  webSearchTools?: WebSearchTools;
   /**
    * Body fields the gateway writes (`tools` with `max_uses` or without unmetered tools, `tool_choice`,
    * `max_tool_calls`); a field set to undefined is left out of the body.
@@ -50,6 +53,8 @@ const typeOf = (t: unknown): string | undefined => {
 
 const isWebSearch = (t: unknown): t is Record<string, unknown> =>
   typeOf(t)?.startsWith('web_search') === true;
+
+const isPreviewSearch = (t: unknown): boolean => typeOf(t)?.startsWith('web_search_preview') === true;
 
 const isUnmetered = (t: unknown): boolean => UNMETERED_HOSTED_TOOLS.has(typeOf(t) ?? '');
 
@@ -127,6 +132,11 @@ function planResponsesTools(body: Record<string, unknown>, tools: unknown[]): Se
     }
   }
   const plan: ServerToolPlan = { webSearches };
+  if (kept.some(isWebSearch))
+    plan.webSearchTools = {
+      search: kept.some((t) => isWebSearch(t) && !isPreviewSearch(t)),
+      preview: kept.some(isPreviewSearch),
+    };
   if (Object.keys(set).length > 0) plan.set = set;
   if (removed.length > 0) plan.removed = removed;
   return plan;

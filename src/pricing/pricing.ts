@@ -62,8 +62,12 @@ export interface PriceTable {
   outputAudio?: Tiered;
   /** USD per request, for the few models billed per call as well. */
   perRequest: number;
-  /** USD per server-side web search. */
+  /** USD per server-side web search (OpenAI's `web_search` tool; for one request, the fee of the tools it lists: search-fees.ts). */
   perWebSearch?: number;
+  /** USD per OpenAI `web_search_preview` call, when known (search-fees.ts). */
+  perWebSearchPreview?: number;
+  /** Input tokens billed per web search on top of the reported usage (gpt-4o-mini's and gpt-4.1-mini's `web_search`). */
+  webSearchInputTokens?: number;
   /** Image input (and its cache reads) and image output, for the image models that price them apart. */
   inputImage?: Tiered;
   cacheImageRead?: Tiered;
@@ -160,6 +164,8 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
   if (table.inputAudio) usd += part(table.inputAudio, audioIn, tier);
   if (table.outputAudio) usd += part(table.outputAudio, audioOut, tier);
   if (table.perWebSearch) usd += Math.max(0, usage.webSearches ?? 0) * table.perWebSearch;
+  if (table.webSearchInputTokens)
+    usd += part(table.input, Math.max(0, usage.webSearches ?? 0) * table.webSearchInputTokens, tier);
   return usd;
 }
 
@@ -194,7 +200,10 @@ export function maxCostOf(
   let outputRate = rate(t.output, input);
   for (const other of [t.outputReasoning, t.outputAudio, t.outputImage])
     if (other) outputRate = Math.max(outputRate, rate(other, input));
-  const searches = Math.max(0, tokens.webSearches ?? 0) * (t.perWebSearch ?? 0);
+  const allowed = Math.max(0, tokens.webSearches ?? 0);
+  // Each search may be billed a fixed block of input tokens too, at the input price of the input it joins.
+  const block = allowed * (t.webSearchInputTokens ?? 0);
+  const searches = allowed * (t.perWebSearch ?? 0) + (block * rate(t.input, input + block)) / 1e6;
   return checkedUsd(
     (inputRate * input + outputRate * Math.max(0, tokens.outputTokens)) / 1e6 + t.perRequest + searches,
     `the most ${tokens.inputTokens} input and ${tokens.outputTokens} output tokens can cost`,

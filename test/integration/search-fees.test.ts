@@ -9,6 +9,9 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * /v1/responses is charged $10 per 1,000 calls, each `web_search_call` of the answer, and holds
  * the `max_tool_calls` it allows; the chat search models, whose searches chat completions neither
  * counts nor bounds, are refused; so is a Responses web search on a model with no search price.
+ * OpenAI's fee also depends on the tool and the model: web_search_preview costs $25 per 1,000
+ * calls on non-reasoning models (gpt-4o, gpt-4.1), $10 on reasoning ones; web_search $10 on all,
+ * plus a fixed 8,000 input tokens per call on gpt-4o-mini and gpt-4.1-mini.
  */
 
 let up: FakeUpstream;
@@ -27,6 +30,14 @@ models:
   gpt-4o-search-preview:
     upstream: openai
   gpt-4o-mini-search-preview:
+    upstream: openai
+  gpt-4o:
+    upstream: openai
+  gpt-4.1-mini:
+    upstream: openai
+  o3:
+    upstream: openai
+  gpt-5-chat-latest:
     upstream: openai
   house-gpt:
     upstream: openai
@@ -107,6 +118,71 @@ describe('per-call search fees', () => {
     expect(Math.abs((record?.costUsd ?? 0) - bill)).toBeLessThan(1e-9);
     expect(reserved[0]).toBeGreaterThanOrEqual(5 * PRICE.search + (2_000 * PRICE.output) / 1e6);
     expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
+  });
+
+  const searchCall = (i: number) => ({
+    type: 'web_search_call',
+    id: `ws_${i}`,
+    status: 'completed',
+    action: { type: 'search', query: `q${i}` },
+  });
+
+  // [model, tool, $/M input, $/M output, USD per call, input tokens billed per call]
+  it.each([
+    ['gpt-4o', 'web_search_preview', 2.5, 10, 0.025, 0],
+    ['gpt-4o', 'web_search', 2.5, 10, 0.01, 0],
+    ['gpt-4.1-mini', 'web_search', 0.4, 1.6, 0.01, 8_000],
+    ['gpt-4.1-mini', 'web_search_preview', 0.4, 1.6, 0.025, 0],
+    ['o3', 'web_search_preview', 2, 8, 0.01, 0],
+  ] as const)(
+    'holds and charges %s with %s at its own per-call price',
+    async (model, tool, inP, outP, fee, block) => {
+      up.next(
+        json(200, {
+          id: 'resp_2',
+          object: 'response',
+          model,
+          status: 'completed',
+          output: [
+            ...Array.from({ length: SEARCHES }, (_, i) => searchCall(i)),
+            { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Answer.' }] },
+          ],
+          usage: { ...USAGE, total_tokens: USAGE.input_tokens + USAGE.output_tokens },
+        }),
+      );
+      const { status, record } = await post('responses', {
+        model,
+        input: 'What is on at the Rennes opera this week?',
+        tools: [{ type: tool }],
+        max_tool_calls: 5,
+        max_output_tokens: 2_000,
+      });
+      expect(status).toBe(200);
+      const bill =
+        ((USAGE.input_tokens + SEARCHES * block) * inP + USAGE.output_tokens * outP) / 1e6 + SEARCHES * fee;
+      expect(record?.usageSource).toBe('provider');
+      expect(Math.abs((record?.costUsd ?? 0) - bill)).toBeLessThan(1e-9);
+      expect(reserved[0]).toBeGreaterThanOrEqual(5 * (fee + (block * inP) / 1e6) + (2_000 * outP) / 1e6);
+      expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
+    },
+  );
+
+  it('refuses web_search_preview on a model whose preview fee is unknown, and serves web_search', async () => {
+    const refused = await post('responses', {
+      model: 'gpt-5-chat-latest',
+      input: 'hi',
+      tools: [{ type: 'web_search_preview' }],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain("model 'gpt-5-chat-latest'");
+    expect(up.received).toHaveLength(0);
+    gw.records.length = 0;
+    const served = await post('responses', {
+      model: 'gpt-5-chat-latest',
+      input: 'hi',
+      tools: [{ type: 'web_search' }],
+    });
+    expect(served.status).toBe(200);
   });
 
   it.each(['gpt-4o-search-preview', 'gpt-4o-mini-search-preview'])(

@@ -1,6 +1,6 @@
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
 import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
-import { searchFeeOf } from '../../pricing/search-fees.js';
+import { searchFeesOf } from '../../pricing/search-fees.js';
 import type { ModelSection } from '../types.gen.js';
 import type { ExplicitPrices, ModelConfig, PriceSource, UnitPrices, UpstreamConfig } from '../types.js';
 
@@ -98,11 +98,11 @@ export function buildModel(
   const anthropic = upstream?.format === 'anthropic';
   let prices: PricePeriod[] = [];
   if (catalog) {
-    const searchFee = searchFeeOf(catalog);
     prices = catalog.periods.map((p) => {
-      const period: PricePeriod = { table: tableOf(explicit, p.prices) };
-      if (period.table.perWebSearch === undefined && searchFee !== undefined)
-        period.table.perWebSearch = searchFee;
+      // Search fees the catalog leaves out: deep research's, web_search_preview's, a fixed input block.
+      const period: PricePeriod = {
+        table: { ...tableOf(explicit, p.prices), ...searchFeesOf(catalog, p.prices.perWebSearch, [name]) },
+      };
       if (p.from !== undefined) period.from = p.from;
       if (p.timeOfDay) period.timeOfDay = p.timeOfDay;
       return period;

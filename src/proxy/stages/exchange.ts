@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExchangeEnd, type Metered, meterExchange } from '../../metering/meter.js';
 import { extractKey } from '../../policy/authenticate.js';
+import { searchPrices } from '../../pricing/search-fees.js';
 import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import type { RequestContext } from '../context.js';
 import { type ForwardOutcome, forward, type UpstreamAgents } from '../forward.js';
@@ -73,11 +74,11 @@ export async function exchange(
     ...(outcome.upstreamStatus === undefined ? {} : { upstreamStatus: outcome.upstreamStatus }),
   };
   const reader = taps.reader();
-  // US-only inference, asked for or the workspace's default (the answer says), is billed 1.1 x.
+  // Web searches at the fee of the tools the request listed; US-only inference, asked for or the
+  // workspace's default (the answer says), is billed 1.1 x.
+  const searched = bound.webSearchTools ? searchPrices(target.model, bound.webSearchTools) : target.model;
   const model =
-    bound.usOnly || reader.inferenceGeo?.() === 'us'
-      ? upliftPrices(target.model, US_INFERENCE_UPLIFT)
-      : target.model;
+    bound.usOnly || reader.inferenceGeo?.() === 'us' ? upliftPrices(searched, US_INFERENCE_UPLIFT) : searched;
   const metered = translator.meter
     ? translator.meter(end, reader, {
         target,

@@ -9,6 +9,7 @@ import { unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
+import { searchPrices } from '../../pricing/search-fees.js';
 import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import { prepareBody } from '../prepare-body.js';
 import { parseJsonBody } from '../read-body.js';
@@ -68,10 +69,13 @@ export const jsonTranslator: Translator = {
     const inputEstimate = estimateInputTokens(request.raw.length, parsed, images);
     const mayReason = mayReasonUnseen(parsed, route.kind, [target.model.name, requestedModel ?? '']);
     const serverTools = planServerTools(parsed, route.kind);
+    // The per-search fee depends on the model and on the web search tools listed (search-fees.ts).
+    const searchTools = serverTools.webSearchTools;
+    const model = searchTools ? searchPrices(target.model, searchTools) : target.model;
     // A part of the bill with no price or no bound (image output, search fees) is refused, not guessed.
     const unpriced = route.free
       ? undefined
-      : unpricedPart(target.model, requestedModel, route.kind, serverTools.webSearches, ts);
+      : unpricedPart(model, requestedModel, route.kind, serverTools.webSearches, ts);
     if (unpriced !== undefined) {
       throw new GatewayError(
         'invalid_request',
@@ -86,7 +90,7 @@ export const jsonTranslator: Translator = {
     const usOnly = route.usage === 'anthropic-messages' && parsed.inference_geo === 'us';
     const fitter = createOutputFitter(
       planOutput(parsed, route.outputField, target.model, key),
-      usOnly ? upliftPrices(target.model, US_INFERENCE_UPLIFT) : target.model,
+      usOnly ? upliftPrices(model, US_INFERENCE_UPLIFT) : model,
       ts,
       {
         inputTokens: inputEstimate,
@@ -103,6 +107,7 @@ export const jsonTranslator: Translator = {
     );
     const bound: RequestBound = { inputEstimate, mayReason, fitter };
     if (usOnly) bound.usOnly = true;
+    if (searchTools) bound.webSearchTools = searchTools;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     if (serverTools.set) bound.set = serverTools.set;
     if (serverTools.removed) bound.toolsRemoved = serverTools.removed;

@@ -7,6 +7,7 @@ import type { UsageReader } from '../../metering/usage-reader.js';
 import type { OutputFitter } from '../../policy/fit-output.js';
 import type { ModelRoute } from '../../policy/model-access.js';
 import type { OutputPlan } from '../../policy/output-cap.js';
+import type { WebSearchTools } from '../../pricing/search-fees.js';
 import type { PreparedBody } from '../prepare-body.js';
 import type { Route } from '../routes.js';
 import type { UploadHold } from '../upload-holds.js';
@@ -96,6 +97,8 @@ export interface RequestBound {
   mayReason: boolean;
   /** It asks for Anthropic's US-only inference, billed at 1.1 x the model's prices (pricing/uplift.ts). */
   usOnly?: boolean;
+  /** The Responses web search tools it lists, which set the per-search fee (pricing/search-fees.ts). */
+  webSearchTools?: WebSearchTools;
   /** The output plan and its maximum cost, lowered to fit a budget where the gateway chose it. */
   fitter: OutputFitter;
   /** Why the maximum cost is what it is, for a refusal, when the body does not show it. */

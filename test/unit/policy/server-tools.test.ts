@@ -36,10 +36,22 @@ describe('server-side tools billed per use', () => {
 
   it("bounds a Responses request's hosted web searches by max_tool_calls, writing one in when it has none", () => {
     const tools = [{ type: 'web_search' }, { type: 'function', name: 'shell' }];
-    expect(planServerTools({ tools, max_tool_calls: 4 }, 'responses')).toEqual({ webSearches: 4 });
+    const webSearchTools = { search: true, preview: false };
+    expect(planServerTools({ tools, max_tool_calls: 4 }, 'responses')).toEqual({
+      webSearches: 4,
+      webSearchTools,
+    });
     expect(planServerTools({ tools }, 'responses')).toEqual({
       webSearches: DEFAULT_WEB_SEARCH_USES,
+      webSearchTools,
       set: { max_tool_calls: DEFAULT_WEB_SEARCH_USES },
+    });
+    // The preview tool is priced apart (pricing/search-fees.ts).
+    expect(
+      planServerTools({ tools: [{ type: 'web_search_preview' }], max_tool_calls: 2 }, 'responses'),
+    ).toEqual({
+      webSearches: 2,
+      webSearchTools: { search: false, preview: true },
     });
     expect(planServerTools({ tools }, 'chat')).toEqual({ webSearches: 0 });
   });
@@ -87,6 +99,7 @@ describe('server-side tools billed per use', () => {
     const tools = [{ type: 'image_generation' }, { type: 'web_search' }, { type: 'function', name: 'f' }];
     expect(planServerTools({ tools }, 'responses')).toEqual({
       webSearches: DEFAULT_WEB_SEARCH_USES,
+      webSearchTools: { search: true, preview: false },
       set: {
         tools: [{ type: 'web_search' }, { type: 'function', name: 'f' }],
         max_tool_calls: DEFAULT_WEB_SEARCH_USES,
@@ -95,6 +108,7 @@ describe('server-side tools billed per use', () => {
     });
     expect(planServerTools({ tools, max_tool_calls: 3 }, 'responses')).toEqual({
       webSearches: 3,
+      webSearchTools: { search: true, preview: false },
       set: { tools: [{ type: 'web_search' }, { type: 'function', name: 'f' }] },
       removed: ['image_generation'],
     });
