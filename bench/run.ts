@@ -374,9 +374,10 @@ try {
 }
 process.exit(0);
 
-/** µs, ms and MB with more than one decimal are noise in a results file. */
+/** µs, ms and MB with more than one decimal are noise in a results file; shares below 1 keep three. */
 function round(_key: string, v: unknown): unknown {
-  return typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 10) / 10 : v;
+  if (typeof v !== 'number' || Number.isInteger(v)) return v;
+  return Math.abs(v) < 1 ? Math.round(v * 1000) / 1000 : Math.round(v * 10) / 10;
 }
 
 function summarize(ms: Throughput[]): Summary {

@@ -108,8 +108,8 @@ function memoryOf(traced: Traced | undefined, node: TargetResult | undefined): s
 function settleWait(traced: Traced | undefined): string | undefined {
   const t = traced?.pg;
   if (!t || t.leasedSettle.calls + t.settleMany.calls === 0) return undefined;
-  const rt = (x: { calls: number; meanMs: number }) =>
-    `${x.meanMs.toFixed(3)} ms on average (${n0(x.calls)} calls)`;
+  const rt = (x: { calls: number; meanMs: number; p50Ms: number }) =>
+    `${x.p50Ms.toFixed(3)} ms at the median and ${x.meanMs.toFixed(3)} on average (${n0(x.calls)} calls)`;
   return (
     `in a traced pass at ${t.label.split('@')[1]}/s after the rounds (every statement’s round trip timed in ` +
     `the gateway; ${n0(t.requests)} requests, p50 ${(t.p50Us / 1000).toFixed(3)} ms absolute), each response ` +

@@ -1,8 +1,9 @@
 /**
  * Preloaded into a gateway (`node --import ./bench/lib/pg-count.mjs`) by bench/pg-statements.ts:
  * counts every statement the process sends to PostgreSQL, by prepared-statement name or by the
- * first words of its text, with the round trip's wall time. SIGUSR2 writes the counts so far to
- * $PG_COUNT_FILE (the bench diffs two snapshots). Never loaded by the gateway itself.
+ * first words of its text, with the round trip's wall time (the total, and each call's, up to
+ * 50,000 per statement). SIGUSR2 writes the counts so far to $PG_COUNT_FILE (the bench diffs two
+ * snapshots). Never loaded by the gateway itself.
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -19,12 +20,14 @@ const labelOf = (q) => {
 const original = pg.Client.prototype.query;
 pg.Client.prototype.query = function (q, ...rest) {
   const label = labelOf(q);
-  const c = counts.get(label) ?? { calls: 0, ms: 0 };
+  const c = counts.get(label) ?? { calls: 0, ms: 0, samples: [] };
   counts.set(label, c);
   c.calls++;
   const t0 = performance.now();
   const done = () => {
-    c.ms += performance.now() - t0;
+    const ms = performance.now() - t0;
+    c.ms += ms;
+    if (c.samples.length < 50_000) c.samples.push(Math.round(ms * 1000) / 1000);
   };
   // pg-pool passes a callback; a direct call gets a promise.
   const cb = rest.at(-1);

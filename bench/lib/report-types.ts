@@ -84,8 +84,9 @@ export interface TracedStatements {
   label: string;
   requests: number;
   p50Us: number;
-  leasedSettle: { calls: number; meanMs: number };
-  settleMany: { calls: number; meanMs: number };
+  /** Round trips in the gateway: how many, their mean and their median, ms. */
+  leasedSettle: { calls: number; meanMs: number; p50Ms: number };
+  settleMany: { calls: number; meanMs: number; p50Ms: number };
 }
 
 export interface Traced {

@@ -26,6 +26,7 @@ import type {
   TracedMemory,
   TracedStatements,
 } from './report-types.js';
+import { median } from './stats.js';
 import { startTollgate, type Target } from './targets.js';
 import { throughput } from './wrk.js';
 
@@ -103,8 +104,20 @@ export interface PassOptions {
   seconds: number;
 }
 
+/**
+ * Seconds of wrk, in the pass's own mode, before a pass measures: a fresh gateway's first seconds
+ * under load cost it up to twice the CPU per stream it settles at (measured: 914 against ~480 µs
+ * per SSE stream in the 4 s after a 2 s warm-up), and the rounds' gateways had run for minutes.
+ */
+const WARM_UP_S = 8;
+
 let passes = 0;
-async function start(o: PassOptions, nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Target> {
+async function start(
+  o: PassOptions,
+  mode: Mode,
+  nodeArgs: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Target> {
   const id = `traced-${++passes}`;
   const t = await startTollgate(o.dir, id, id, {
     upstreamPort: o.upstreamPort,
@@ -114,14 +127,16 @@ async function start(o: PassOptions, nodeArgs: string[], env: NodeJS.ProcessEnv)
     nodeArgs,
     env,
   });
-  await throughput(o.dir, t, 'json', 2); // warm-up, as the rounds had
+  await throughput(o.dir, t, mode, WARM_UP_S);
   return t;
 }
 
 /** The open loop at `rate` with the stall trace preloaded: what covered the stalled time. */
 export async function stallPass(o: PassOptions, mode: Mode, rate: number): Promise<TracedLatency> {
   const out = join(o.dir, `stalls-${passes + 1}.json`);
-  const t = await start(o, ['--import', resolve('bench/lib/stall-trace.mjs')], { STALL_TRACE_OUT: out });
+  const t = await start(o, mode, ['--import', resolve('bench/lib/stall-trace.mjs')], {
+    STALL_TRACE_OUT: out,
+  });
   try {
     t.child.kill('SIGUSR2'); // the trace forgets start-up and warm-up
     await sleep(100);
@@ -154,12 +169,11 @@ export async function cpuPass(
   const n = passes + 1;
   const [profFile, memFile] = [join(o.dir, `cpu-${n}.cpuprofile`), join(o.dir, `memory-${n}.json`)];
   const preload = (f: string) => ['--import', resolve(`bench/lib/${f}`)];
-  const t = await start(o, [...preload('cpu-window.mjs'), ...preload('memory-trace.mjs')], {
+  const t = await start(o, mode, [...preload('cpu-window.mjs'), ...preload('memory-trace.mjs')], {
     CPU_WINDOW_OUT: profFile,
     MEMORY_TRACE_OUT: memFile,
   });
   try {
-    if (mode === 'sse') await throughput(o.dir, t, 'sse', 2);
     t.child.kill('SIGUSR2'); // the profile starts
     const cpu = (await throughput(o.dir, t, mode, o.seconds)).cpuUsPerRequest;
     t.child.kill('SIGUSR2'); // and stops
@@ -174,11 +188,14 @@ export async function cpuPass(
 /** The open loop at `rate` on PostgreSQL with every statement's round trip timed. */
 export async function statementPass(o: PassOptions, rate: number): Promise<TracedStatements> {
   const file = join(o.dir, `pg-count-${passes + 1}.json`);
-  const t = await start(o, ['--import', resolve('bench/lib/pg-count.mjs')], { PG_COUNT_FILE: file });
+  const t = await start(o, 'json', ['--import', resolve('bench/lib/pg-count.mjs')], { PG_COUNT_FILE: file });
   const snap = async () => {
     t.child.kill('SIGUSR2');
     await sleep(300);
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, { calls: number; ms: number }>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<
+      string,
+      { calls: number; ms: number; samples: number[] }
+    >;
   };
   try {
     const before = await snap();
@@ -187,7 +204,8 @@ export async function statementPass(o: PassOptions, rate: number): Promise<Trace
     const settle = (name: string) => {
       const calls = (after[name]?.calls ?? 0) - (before[name]?.calls ?? 0);
       const ms = (after[name]?.ms ?? 0) - (before[name]?.ms ?? 0);
-      return { calls, meanMs: calls ? ms / calls : 0 };
+      const these = (after[name]?.samples ?? []).slice(before[name]?.samples.length ?? 0);
+      return { calls, meanMs: calls ? ms / calls : 0, p50Ms: these.length ? median(these) : 0 };
     };
     return {
       label: `json@${rate}`,

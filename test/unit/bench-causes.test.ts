@@ -59,14 +59,14 @@ describe('the causes the traced passes give', () => {
         label: 'json@200',
         requests: 1000,
         p50Us: 1_400,
-        leasedSettle: { calls: 990, meanMs: 0.8123 },
-        settleMany: { calls: 0, meanMs: 0 },
+        leasedSettle: { calls: 990, meanMs: 0.8123, p50Ms: 0.61 },
+        settleMany: { calls: 0, meanMs: 0, p50Ms: 0 },
       },
     };
     expect(causeOf('PostgreSQL, one replica: latency', { tg: target(), traced })).toBe(
       'in a traced pass at 200/s after the rounds (every statement’s round trip timed in the gateway; 1,000 ' +
         'requests, p50 1.400 ms absolute), each response waited for its usage record’s commit: the leased ' +
-        'settle’s round trip took 0.812 ms on average (990 calls)',
+        'settle’s round trip took 0.610 ms at the median and 0.812 on average (990 calls)',
     );
     // Without the pass, the row says the cause was not measured.
     expect(causeOf('PostgreSQL, one replica: latency', { tg: target() })).toMatch(
