@@ -159,7 +159,7 @@ export async function stallPass(o: PassOptions, mode: Mode, rate: number): Promi
 /**
  * wrk with a CPU profile of the measured window only (cpu-window.mjs): self time per function in µs
  * per request of this pass (the `top` costliest, enough that two builds can be compared:
- * causes.ts), and the peaks of the process's memory (memory-trace.mjs).
+ * causes.ts), and the process's memory at its RSS peak (memory-trace.mjs).
  */
 export async function cpuPass(
   o: PassOptions,
