@@ -113,8 +113,12 @@ function settleWait(traced: Traced | undefined): string | undefined {
   return (
     `in a traced pass at ${t.label.split('@')[1]}/s after the rounds (every statement’s round trip timed in ` +
     `the gateway; ${n0(t.requests)} requests, p50 ${(t.p50Us / 1000).toFixed(3)} ms absolute), each response ` +
-    `waited for its usage record’s commit: the leased settle’s round trip took ${rt(t.leasedSettle)}` +
-    (t.settleMany.calls ? `, the batched settle without a lease ${rt(t.settleMany)}` : '')
+    `waited for its usage record’s commit: ${[
+      t.leasedSettle.calls ? `the leased settle’s round trip took ${rt(t.leasedSettle)}` : '',
+      t.settleMany.calls ? `the batched settle without a lease ${rt(t.settleMany)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ')}`
   );
 }
 
