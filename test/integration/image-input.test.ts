@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { anthropicMessage, type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicMessage, json } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 
 /**
  * An image is billed by its pixels, so the reservation counts each at a fixed allowance. Claude
@@ -13,9 +12,8 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * high or auto detail, at most 8 tiles (48,169 tokens), and 2,833 in low detail.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({ yaml: yaml(url) }));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -43,31 +41,10 @@ const IMAGES = 8;
 const PER_IMAGE = 4_675 + 3;
 const OUTPUT = 500;
 
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({ yaml: yaml(up.baseUrl) });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
-
 describe('images in a Messages request', () => {
   it("settles Claude's high-resolution images within the reservation", async () => {
     const input = IMAGES * PER_IMAGE + 25;
-    up.next(
+    t.up.next(
       json(
         200,
         anthropicMessage('claude-opus-4-7', {
@@ -83,9 +60,9 @@ describe('images in a Messages request', () => {
       type: 'image',
       source: { type: 'url', url: `https://example.com/screens/${i}.png` },
     }));
-    const res = await fetch(`${gw.url}/v1/messages`, {
+    const res = await fetch(`${t.gw.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': gw.keys['claude-code'] as string, 'content-type': 'application/json' },
+      headers: { 'x-api-key': t.gw.keys['claude-code'] as string, 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'claude-opus-4-7',
         max_tokens: OUTPUT,
@@ -96,7 +73,7 @@ describe('images in a Messages request', () => {
     });
     await res.text();
     expect(res.status).toBe(200);
-    const record = (await gw.waitForRecords(1)).at(-1);
+    const record = (await t.gw.waitForRecords(1)).at(-1);
     expect(record?.costUsd).toBeCloseTo((input * 5 + OUTPUT * 25) / 1e6, 12);
     expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
   });
@@ -106,7 +83,7 @@ describe('images on gpt-4o-mini', () => {
   /** One image by URL in a chat request, billed as the upstream says; what it settled at. */
   async function oneImage(detail: 'high' | 'auto' | 'low', imageTokens: number) {
     const prompt = imageTokens + 14;
-    up.next(
+    t.up.next(
       json(200, {
         id: 'x',
         object: 'chat.completion',
@@ -114,9 +91,9 @@ describe('images on gpt-4o-mini', () => {
         usage: { prompt_tokens: prompt, completion_tokens: OUTPUT, total_tokens: prompt + OUTPUT },
       }),
     );
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    const res = await fetch(`${t.gw.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${gw.keys['claude-code']}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${t.gw.keys['claude-code']}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'gpt-4o-mini',
         max_tokens: OUTPUT,
@@ -133,7 +110,7 @@ describe('images on gpt-4o-mini', () => {
     });
     await res.text();
     expect(res.status).toBe(200);
-    const record = (await gw.waitForRecords(1)).at(-1);
+    const record = (await t.gw.waitForRecords(1)).at(-1);
     expect(record?.costUsd).toBeCloseTo((prompt * 0.15 + OUTPUT * 0.6) / 1e6, 12);
     return record?.costUsd ?? Number.POSITIVE_INFINITY;
   }

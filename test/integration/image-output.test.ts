@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { json } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 
 /*
  * Gemini's image models on chat completions (docs/api.md#image-output): image output costs $30 per
@@ -11,9 +10,11 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * metered (another route, a relay's catalog entry without an image price) the model is refused.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({
+  yaml: yaml(url),
+  env: { GEMINI_API_KEY: 'g', OPENROUTER_API_KEY: 'o' },
+}));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -56,43 +57,19 @@ const answer = (details: Record<string, number> | undefined) =>
   });
 
 async function post(path: string, body: Record<string, unknown>) {
-  const res = await fetch(`${gw.baseURL}/${path}`, {
+  const res = await fetch(`${t.gw.baseURL}/${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${gw.keys.painter}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${t.gw.keys.painter}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, text: await res.text(), record: (await gw.waitForRecords(1)).at(-1) };
+  return { status: res.status, text: await res.text(), record: (await t.gw.waitForRecords(1)).at(-1) };
 }
 
 const draw = { messages: [{ role: 'user', content: 'Draw a lighthouse at dusk.' }], max_tokens: 1_300 };
 
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({
-    yaml: yaml(up.baseUrl),
-    env: { GEMINI_API_KEY: 'g', OPENROUTER_API_KEY: 'o' },
-  });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
-
 describe('image output on chat completions', () => {
   it('charges image_tokens at the image price, within a reservation that held the bound at it', async () => {
-    up.next(answer({ reasoning_tokens: 0, image_tokens: IMAGE }));
+    t.up.next(answer({ reasoning_tokens: 0, image_tokens: IMAGE }));
     const { status, record } = await post('chat/completions', { model: 'gemini-2.5-flash-image', ...draw });
     expect(status).toBe(200);
     const bill = (PROMPT_TOKENS * PRICE.input + TEXT * PRICE.text + IMAGE * PRICE.image) / 1e6;
@@ -103,7 +80,7 @@ describe('image output on chat completions', () => {
   });
 
   it('charges output the report does not break down at the image price', async () => {
-    up.next(answer(undefined));
+    t.up.next(answer(undefined));
     const { record } = await post('chat/completions', { model: 'gemini-2.5-flash-image', ...draw });
     const most = (PROMPT_TOKENS * PRICE.input + (IMAGE + TEXT) * PRICE.image) / 1e6;
     expect(Math.abs((record?.costUsd ?? 0) - most)).toBeLessThan(1e-9);
@@ -119,7 +96,7 @@ describe('image output on chat completions', () => {
     expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_request' } });
     expect(text).toContain("key 'painter'");
     expect(text).toContain("model 'gemini-2.5-flash-image'");
-    expect(up.received).toHaveLength(0);
+    expect(t.up.received).toHaveLength(0);
     expect(record).toMatchObject({ status: 400, costUsd: 0 });
     expect(reserved).toHaveLength(0);
   });
@@ -132,6 +109,6 @@ describe('image output on chat completions', () => {
     expect(status).toBe(400);
     expect(text).toContain("model 'google/gemini-2.5-flash-image'");
     expect(text).toContain('output_per_mtok');
-    expect(up.received).toHaveLength(0);
+    expect(t.up.received).toHaveLength(0);
   });
 });

@@ -1,8 +1,7 @@
 import { calcPrice } from '@pydantic/genai-prices';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { type FakeUpstream, json, sse, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { json, sse } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 
 /**
  * OpenAI's GPT-5.6 family bills prompt-cache writes at 1.25 x input and reports them as
@@ -12,9 +11,8 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * cache.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({ yaml: yaml(url) }));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -44,40 +42,19 @@ const bill = () =>
   })?.total_price ?? Number.NaN;
 
 async function post(path: string, body: Record<string, unknown>) {
-  const res = await fetch(`${gw.baseURL}/${path}`, {
+  const res = await fetch(`${t.gw.baseURL}/${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${gw.keys.codex}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${t.gw.keys.codex}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   await res.text();
   expect(res.status).toBe(200);
-  return (await gw.waitForRecords(1)).at(-1);
+  return (await t.gw.waitForRecords(1)).at(-1);
 }
-
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({ yaml: yaml(up.baseUrl) });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
 
 describe('OpenAI cache writes (GPT-5.6)', () => {
   it('charges chat cache_write_tokens at the cache-write price, within the reservation', async () => {
-    up.next(
+    t.up.next(
       json(200, {
         id: 'c',
         object: 'chat.completion',
@@ -110,7 +87,7 @@ describe('OpenAI cache writes (GPT-5.6)', () => {
       output_tokens_details: { reasoning_tokens: 0 },
     };
     const response = { id: 'resp_1', object: 'response', model: 'gpt-5.6-sol', output: [] };
-    up.next(
+    t.up.next(
       sse([
         `event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: { ...response, status: 'in_progress', usage: null } })}\n\n`,
         `event: response.output_text.delta\ndata: ${JSON.stringify({ type: 'response.output_text.delta', delta: 'x' })}\n\n`,

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { anthropicMessage, type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicMessage, json } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 import { textPdf } from '../helpers/text-pdf.js';
 
 /**
@@ -13,9 +12,8 @@ import { textPdf } from '../helpers/text-pdf.js';
  * within the reservation.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({ yaml: yaml(url) }));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -46,40 +44,19 @@ const BILLED_INPUT = PAGES * 2_100 + 20;
 const OUTPUT = 300;
 
 async function post(path: string, body: Record<string, unknown>) {
-  const res = await fetch(`${gw.baseURL}/${path}`, {
+  const res = await fetch(`${t.gw.baseURL}/${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${gw.keys.reader}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${t.gw.keys.reader}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   await res.text();
   expect(res.status).toBe(200);
-  return (await gw.waitForRecords(1)).at(-1);
+  return (await t.gw.waitForRecords(1)).at(-1);
 }
-
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({ yaml: yaml(up.baseUrl) });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
 
 describe('a PDF in the body', () => {
   it('settles an Anthropic base64 document within its reservation', async () => {
-    up.next(
+    t.up.next(
       json(
         200,
         anthropicMessage('claude-sonnet-4-5', {
@@ -142,7 +119,7 @@ describe('a PDF in the body', () => {
     ],
   ])('settles an OpenAI file_data PDF on /v1/%s within its reservation', async (path, body) => {
     const chat = path === 'chat/completions';
-    up.next(
+    t.up.next(
       json(200, {
         id: 'x',
         object: chat ? 'chat.completion' : 'response',

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { json } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 
 /*
  * Web searches OpenAI bills per call on top of the tokens, for models the price catalog lists no
@@ -14,9 +13,8 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * plus a fixed 8,000 input tokens per call on gpt-4o-mini and gpt-4.1-mini.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({ yaml: yaml(url) }));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -54,34 +52,13 @@ const USAGE = { input_tokens: 3_000, output_tokens: 2_000 };
 const SEARCHES = 3;
 
 async function post(path: string, body: Record<string, unknown>) {
-  const res = await fetch(`${gw.baseURL}/${path}`, {
+  const res = await fetch(`${t.gw.baseURL}/${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${gw.keys.research}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${t.gw.keys.research}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, text: await res.text(), record: (await gw.waitForRecords(1)).at(-1) };
+  return { status: res.status, text: await res.text(), record: (await t.gw.waitForRecords(1)).at(-1) };
 }
-
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({ yaml: yaml(up.baseUrl) });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
 
 describe('per-call search fees', () => {
   it('charges each web search call of a deep research answer, within a hold of max_tool_calls searches', async () => {
@@ -91,7 +68,7 @@ describe('per-call search fees', () => {
       status: 'completed',
       action: { type: 'search', query: `q${i}` },
     });
-    up.next(
+    t.up.next(
       json(200, {
         id: 'resp_1',
         object: 'response',
@@ -137,7 +114,7 @@ describe('per-call search fees', () => {
   ] as const)(
     'holds and charges %s with %s at its own per-call price',
     async (model, tool, inP, outP, fee, block) => {
-      up.next(
+      t.up.next(
         json(200, {
           id: 'resp_2',
           object: 'response',
@@ -175,8 +152,8 @@ describe('per-call search fees', () => {
     });
     expect(refused.status).toBe(400);
     expect(refused.text).toContain("model 'gpt-5-chat-latest'");
-    expect(up.received).toHaveLength(0);
-    gw.records.length = 0;
+    expect(t.up.received).toHaveLength(0);
+    t.gw.records.length = 0;
     const served = await post('responses', {
       model: 'gpt-5-chat-latest',
       input: 'hi',
@@ -196,7 +173,7 @@ describe('per-call search fees', () => {
       expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_request' } });
       expect(text).toContain("key 'research'");
       expect(text).toContain(`model '${model}'`);
-      expect(up.received).toHaveLength(0);
+      expect(t.up.received).toHaveLength(0);
       expect(record).toMatchObject({ status: 400, costUsd: 0 });
       expect(reserved).toHaveLength(0);
     },
@@ -210,8 +187,8 @@ describe('per-call search fees', () => {
     });
     expect(refused.status).toBe(400);
     expect(refused.text).toContain("model 'house-gpt'");
-    expect(up.received).toHaveLength(0);
-    gw.records.length = 0;
+    expect(t.up.received).toHaveLength(0);
+    t.gw.records.length = 0;
     const served = await post('responses', { model: 'house-gpt', input: 'hi' });
     expect(served.status).toBe(200);
   });

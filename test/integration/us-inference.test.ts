@@ -1,8 +1,7 @@
 import { calcPrice } from '@pydantic/genai-prices';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../../src/store/types.js';
-import { anthropicMessage, type FakeUpstream, json, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { anthropicMessage, json } from '../helpers/fake-upstream.js';
+import { heldGateway } from '../helpers/held-gateway.js';
 
 /**
  * Anthropic's US-only inference (`inference_geo: "us"`, Claude Opus 4.6 and later) is billed at
@@ -10,9 +9,8 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * can make `us` its default). The charge is 1.1 x the catalog's global price, within the hold.
  */
 
-let up: FakeUpstream;
-let gw: Harness;
-const reserved: number[] = [];
+const t = heldGateway((url) => ({ yaml: yaml(url) }));
+const { reserved } = t;
 
 const yaml = (base: string) => `version: 1
 upstreams:
@@ -47,12 +45,12 @@ const globalBill = () =>
   })?.total_price ?? Number.NaN;
 
 async function send(geo: string | undefined, reported: string) {
-  up.next(
+  t.up.next(
     json(200, anthropicMessage('claude-opus-4-6', { ...USAGE, inference_geo: reported } as typeof USAGE)),
   );
-  const res = await fetch(`${gw.url}/v1/messages`, {
+  const res = await fetch(`${t.gw.url}/v1/messages`, {
     method: 'POST',
-    headers: { 'x-api-key': gw.keys['claude-code'] as string, 'content-type': 'application/json' },
+    headers: { 'x-api-key': t.gw.keys['claude-code'] as string, 'content-type': 'application/json' },
     body: JSON.stringify({
       model: 'claude-opus-4-6',
       max_tokens: OUTPUT,
@@ -62,29 +60,8 @@ async function send(geo: string | undefined, reported: string) {
   });
   await res.text();
   expect(res.status).toBe(200);
-  return (await gw.waitForRecords(1)).at(-1);
+  return (await t.gw.waitForRecords(1)).at(-1);
 }
-
-beforeAll(async () => {
-  up = await startFakeUpstream();
-  gw = await startGateway({ yaml: yaml(up.baseUrl) });
-  const reserve = gw.store.reserve.bind(gw.store);
-  gw.store.reserve = (r: ReserveRequest) => {
-    reserved.push(r.amountUsd);
-    return reserve(r);
-  };
-});
-
-afterAll(async () => {
-  await gw.close();
-  await up.close();
-});
-
-beforeEach(() => {
-  up.reset();
-  gw.records.length = 0;
-  reserved.length = 0;
-});
 
 describe("Anthropic's US-only inference", () => {
   it('charges 1.1 x the global price when the request asks for it, within its hold', async () => {
