@@ -33,8 +33,8 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  *   price (a relay's catalog entry carries text prices only) is refused unless keys.yaml sets its
  *   `output_per_mtok`.
  * - A search model is refused on every route.
- * - A Responses request that may run web searches (`webSearches`) on a model with no per-search price
- *   (OpenAI bills every search call) is refused.
+ * - A Responses or Messages request that may run web searches (`webSearches`) on a model with no
+ *   per-search price (OpenAI and Anthropic bill every search) is refused.
  */
 export function unpricedPart(
   model: ModelConfig,
@@ -52,7 +52,7 @@ export function unpricedPart(
     return 'draws images, billed at an image output price only /v1/chat/completions reports the tokens of (docs/api.md#image-output). Send it there';
   if (drawsImages && table.outputImage === undefined && model.explicit.output === undefined)
     return "draws images, and the price catalog has no image output price for it (docs/api.md#image-output). Set its output_per_mtok in keys.yaml to the provider's image output price";
-  if (route === 'responses' && webSearches > 0 && table.perWebSearch === undefined)
+  if ((route === 'responses' || route === 'messages') && webSearches > 0 && table.perWebSearch === undefined)
     return 'has no per-search price, and the request may run web searches the provider bills per call (docs/api.md#hosted-tools). Send it without the web search tool';
   return undefined;
 }

@@ -31,6 +31,33 @@ export const OPENAI_PREVIEW_SEARCH_USD = 25 / 1000;
 /** Input tokens OpenAI bills per `web_search` call on gpt-4o-mini and gpt-4.1-mini. */
 export const OPENAI_FIXED_SEARCH_TOKENS = 8_000;
 
+/**
+ * Anthropic's web search fee, the same on every model that has the tool: $10 per 1,000 searches
+ * (Anthropic's pricing page, "Web search"; its web search tool docs: each `web_search_requests`
+ * counted in `usage.server_tool_use`), search results billed as input tokens. The catalog lists it
+ * on most Claude models but not on all (claude-3-haiku, claude-3-opus), and not on a model it does
+ * not know (one priced in keys.yaml), where searches were charged $0.
+ */
+export const ANTHROPIC_SEARCH_USD = 10 / 1000;
+
+/**
+ * Whether a model's web searches are billed at ANTHROPIC_SEARCH_USD: the catalog prices it as one
+ * of Anthropic's (`catalogProvider`), or, for a model the catalog does not know, its upstream is
+ * Anthropic's API (its provider, or Anthropic's format with no other provider recognised: a relay
+ * in front of Anthropic). A model of another provider keeps the catalog's fee or has none, and a
+ * Messages request that may search on it is refused (policy/priced-models.ts).
+ */
+export function billsAnthropicSearches(
+  catalogProvider: string | undefined,
+  upstream: { provider?: string; format: string } | undefined,
+): boolean {
+  if (catalogProvider !== undefined) return catalogProvider === 'anthropic';
+  if (upstream === undefined) return false;
+  return (
+    upstream.provider === 'anthropic' || (upstream.provider === undefined && upstream.format === 'anthropic')
+  );
+}
+
 export interface SearchFees {
   /** USD per `web_search` call, where the catalog has none. */
   perWebSearch?: number;

@@ -1,6 +1,6 @@
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
 import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
-import { searchFeesOf } from '../../pricing/search-fees.js';
+import { ANTHROPIC_SEARCH_USD, billsAnthropicSearches, searchFeesOf } from '../../pricing/search-fees.js';
 import type { ModelSection } from '../types.gen.js';
 import type { ExplicitPrices, ModelConfig, PriceSource, UnitPrices, UpstreamConfig } from '../types.js';
 
@@ -111,6 +111,9 @@ export function buildModel(
     const table = ownTable(explicit, anthropic);
     if (table) prices = [{ table }];
   }
+  // Anthropic bills every search $10 per 1,000 where the catalog lists no fee (search-fees.ts).
+  if (billsAnthropicSearches(catalog?.providerId, upstream))
+    for (const p of prices) p.table.perWebSearch ??= ANTHROPIC_SEARCH_USD;
   // The period in force at load time, for the prices shown (metering picks one per request).
   const shown = prices.length > 0 ? pickPeriod(prices, now).table : undefined;
   const current = catalog ? pickPeriod(catalog.periods, now) : undefined;
