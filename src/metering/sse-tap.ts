@@ -1,3 +1,4 @@
+import { type LineSkeleton, lineSkeleton } from './sse-long-line.js';
 import { EMPTY, type ResponseTap } from './tap.js';
 import type { UsageReader } from './usage-reader.js';
 
@@ -15,8 +16,10 @@ export interface SseTapOptions {
 /**
  * The longest SSE line the tap parses. A real event is a few hundred bytes (a big tool call a
  * few hundred kB); one 60 MB line held the event loop for 3.3 s while it was re-joined chunk by
- * chunk and parsed. A longer line goes to the client as it comes, unparsed: if it carried the
- * usage, the request is charged the estimate.
+ * chunk and parsed. A longer line goes to the client as it comes, not parsed whole: only its
+ * shape is read as it passes (its long strings emptied, sse-long-line.ts), so the usage it
+ * carries (a streamed image's, after megabytes of base64) is still read; its bytes still count
+ * as generated text for an estimate.
  */
 export const MAX_PARSED_LINE_BYTES = 1024 * 1024;
 
@@ -72,7 +75,14 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
   };
 
   let skipping = false;
+  /** The shape of the over-long line being skipped, read at its end. */
+  let skeleton: LineSkeleton | undefined;
   const unparsed = options.onUnparsed ?? (() => {});
+  const readSkeleton = () => {
+    const data = skeleton?.end();
+    skeleton = undefined;
+    if (data !== undefined) reader.readEvent(data);
+  };
 
   /** The bytes to send on for `chunk` outside an over-long line. */
   const lines = (chunk: Buffer): Buffer => {
@@ -109,9 +119,12 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
         const lf = chunk.indexOf(LF);
         if (lf < 0) {
           unparsed(chunk.length);
+          skeleton?.feed(chunk);
           return chunk;
         }
         unparsed(lf);
+        skeleton?.feed(chunk.subarray(0, lf));
+        readSkeleton();
         skipping = false;
         dropBlank = false;
         head = chunk.subarray(0, lf + 1);
@@ -122,6 +135,7 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
       if (partial.length > MAX_PARSED_LINE_BYTES) {
         unparsed(partial.length);
         skipping = true;
+        skeleton = lineSkeleton(partial);
         // Held back only when rewriting; it is no usage chunk, so it goes on now.
         if (options.hideUsageChunk) out = out.length === 0 ? partial : Buffer.concat([out, partial]);
         partial = EMPTY;
@@ -129,6 +143,8 @@ export function createSseTap(reader: UsageReader, options: SseTapOptions): Respo
       return head.length === 0 ? out : out.length === 0 ? head : Buffer.concat([head, out]);
     },
     flush() {
+      // A stream that ended inside an over-long line: what of it passed is still read.
+      if (skipping) readSkeleton();
       const rest = partial;
       partial = EMPTY;
       if (rest.length === 0) return EMPTY;

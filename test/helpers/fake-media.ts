@@ -37,6 +37,20 @@ export const MEDIA = {
 
 /** A fake PNG: bytes that round-trip through base64. */
 const PNG_B64 = Buffer.from('\x89PNG\r\n\x1a\nfake-image-bytes').toString('base64');
+/**
+ * A streamed image at a real image's size: a 1024x1024 PNG from gpt-image-1 is 1.5 to 3 MB, so
+ * its event's line (b64_json, then usage) is longer than the SSE tap parses whole.
+ */
+let streamedPng: string | undefined;
+const streamedPngB64 = (): string => {
+  if (streamedPng === undefined) {
+    const bytes = Buffer.alloc(1_600_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + (i >> 9)) & 0xff;
+    bytes.write('\x89PNG\r\n\x1a\n', 'latin1');
+    streamedPng = bytes.toString('base64');
+  }
+  return streamedPng;
+};
 
 interface Form {
   fields: Record<string, string>;
@@ -99,10 +113,10 @@ async function answerImages(
     const prefix = edit ? 'image_edit' : 'image_generation';
     const events: Array<Record<string, unknown>> = [];
     for (let i = 0; i < partials; i++)
-      events.push({ type: `${prefix}.partial_image`, b64_json: PNG_B64, partial_image_index: i });
+      events.push({ type: `${prefix}.partial_image`, b64_json: streamedPngB64(), partial_image_index: i });
     events.push({
       type: `${prefix}.completed`,
-      b64_json: PNG_B64,
+      b64_json: streamedPngB64(),
       size: '1024x1024',
       quality: 'high',
       usage,

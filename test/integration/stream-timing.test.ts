@@ -5,7 +5,8 @@ import { type Harness, standardYaml, startGateway } from '../helpers/gateway-har
 
 /*
  * timeout_ms measures the upstream (how long it stays silent), not the client's reading speed;
- * an SSE line too long to parse goes through unparsed and the request is charged the estimate.
+ * an SSE line too long to parse goes through as it came, the usage it carries still read from its
+ * shape (its long strings emptied), its text counted for the estimate when it carries none.
  */
 
 const TIMEOUT_MS = 1000;
@@ -126,22 +127,35 @@ describe('the upstream timeout', () => {
 });
 
 describe('an SSE line too long to parse', () => {
-  it('goes to the client whole and unparsed; usage it carried is then estimated', async () => {
-    // The usage rides in a 3 MB line (a giant content delta in the same event): not parsed.
-    const big = data({
-      choices: [{ index: 0, delta: { content: 'y'.repeat(3 * 1024 * 1024) } }],
-      usage: usage.usage,
-    });
+  const sendBig = (big: string) =>
     upstream.next(async (_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(data(delta('Hi')));
       for (let at = 0; at < big.length; at += 64 * 1024) res.write(big.slice(at, at + 64 * 1024));
       res.end('data: [DONE]\n\n');
     });
+
+  it('goes to the client whole; the usage it carried is read from its shape', async () => {
+    // The usage rides in a 3 MB line (a giant content delta in the same event).
+    const big = data({
+      choices: [{ index: 0, delta: { content: 'y'.repeat(3 * 1024 * 1024) } }],
+      usage: usage.usage,
+    });
+    sendBig(big);
     const before = gw.records.length;
     const got = await readSlowly(0);
     expect(got.status).toBe(200);
     expect(got.bytes).toBe(Buffer.byteLength(`${data(delta('Hi'))}${big}data: [DONE]\n\n`));
+    const rec = await recordOf(before + 1);
+    expect(rec).toMatchObject({ usageSource: 'provider', inputTokens: 10, outputTokens: 20 });
+  });
+
+  it('without usage, still counts as generated text for the estimate', async () => {
+    const big = data({ choices: [{ index: 0, delta: { content: 'y'.repeat(3 * 1024 * 1024) } }] });
+    sendBig(big);
+    const before = gw.records.length;
+    const got = await readSlowly(0);
+    expect(got.status).toBe(200);
     const rec = await recordOf(before + 1);
     expect(rec?.usageSource).toBe('estimated');
     // The unparsed line still counts as generated text (about 3M characters, ~780k tokens), but

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createMediaReader } from '../../../src/metering/media-usage.js';
 import { createSseTap, MAX_PARSED_LINE_BYTES } from '../../../src/metering/sse-tap.js';
 import { createUsageReader } from '../../../src/metering/usage-reader.js';
 
@@ -164,7 +165,7 @@ describe('the SSE tap', () => {
 
 describe('the SSE tap and a line too long to parse', () => {
   for (const hide of [false, true]) {
-    it(`passes a line over ${MAX_PARSED_LINE_BYTES} bytes through unparsed and parses the lines after it (hiding: ${hide})`, () => {
+    it(`passes a line over ${MAX_PARSED_LINE_BYTES} bytes through as it came, reads its shape, and parses the lines after it (hiding: ${hide})`, () => {
       const long = data({
         choices: [],
         usage: { prompt_tokens: 1, completion_tokens: 1 },
@@ -186,14 +187,51 @@ describe('the SSE tap and a line too long to parse', () => {
         out.push(tap.transform(bytes.subarray(at, at + 64 * 1024)));
       out.push(tap.flush());
       const text = Buffer.concat(out).toString('utf8');
-      // The long line's own usage (1/1), after the usage chunk, was never read; the line after it was.
-      expect(reader.usage()).toMatchObject({ inputTokens: 10, outputTokens: 3, cachedTokens: 4 });
+      // The long line's own usage (1/1), after the usage chunk, was read from its shape (its
+      // 2 MB string emptied); the line after it was parsed too.
+      expect(reader.usage()).toMatchObject({ inputTokens: 1, outputTokens: 1 });
       expect(reader.textChars()).toBe(5);
       expect(unparsed).toBe(long.length - 2);
+      // A line that long cannot be held back: it reaches the client even when it is a usage chunk.
       expect(text).toContain(long);
       expect(text).toContain('[DONE]');
       if (!hide) expect(text).toBe(stream);
       else expect(text).not.toContain('"prompt_tokens":10');
     });
   }
+
+  it("reads a streamed image's usage after megabytes of base64, in chunks of any size", () => {
+    const b64 = Buffer.alloc(3 * MAX_PARSED_LINE_BYTES, 7).toString('base64');
+    const completed = {
+      type: 'image_generation.completed',
+      b64_json: b64,
+      created_at: 1,
+      size: '1024x1536',
+      quality: 'medium',
+      background: 'opaque',
+      output_format: 'png',
+      usage: {
+        input_tokens: 50,
+        input_tokens_details: { text_tokens: 50, image_tokens: 0 },
+        output_tokens: 1584,
+        total_tokens: 1634,
+      },
+    };
+    const partial = { type: 'image_generation.partial_image', b64_json: b64, partial_image_index: 0 };
+    const stream = Buffer.from(
+      `event: image_generation.partial_image\n${data(partial)}event: image_generation.completed\n${data(completed)}`,
+    );
+    for (const size of [64 * 1024, 65_521, 1_000_003]) {
+      const reader = createMediaReader('openai-images');
+      const tap = createSseTap(reader, { hideUsageChunk: false });
+      const out: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += size)
+        out.push(tap.transform(stream.subarray(at, at + size)));
+      out.push(tap.flush());
+      expect(Buffer.concat(out).equals(stream)).toBe(true);
+      expect(reader.usage()).toMatchObject({ inputTokens: 50, outputTokens: 1584, outputImageTokens: 1584 });
+      expect(reader.images()).toBe(1);
+      expect(reader.imageShape()).toEqual({ size: '1024x1536', quality: 'medium' });
+    }
+  });
 });
