@@ -28,6 +28,7 @@ import { MIGRATION_22 } from './v22.js';
 import { MIGRATION_23 } from './v23.js';
 import { MIGRATION_24 } from './v24.js';
 import { MIGRATION_25 } from './v25.js';
+import { MIGRATION_26 } from './v26.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -54,4 +55,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_23,
   MIGRATION_24,
   MIGRATION_25,
+  MIGRATION_26,
 ];
