@@ -1,3 +1,4 @@
+import { isClaudeModel } from '../../pricing/cache-ttl.js';
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
 import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
 import { ANTHROPIC_SEARCH_USD, billsAnthropicSearches, searchFeesOf } from '../../pricing/search-fees.js';
@@ -43,15 +44,20 @@ const scaled = (t: Tiered, by: number): Tiered => ({
   tiers: t.tiers.map((x) => ({ start: x.start, price: x.price * by })),
 });
 
-/** One period's table: explicit prices over the catalog's, kinds the catalog leaves out billed as their parent. */
-function tableOf(e: ExplicitPrices, c: CatalogPrices): PriceTable {
+/**
+ * One period's table: explicit prices over the catalog's, kinds the catalog leaves out billed as their
+ * parent, except a Claude model's 1-hour cache writes (`claude`), which Anthropic bills at 2 x input
+ * wherever the model is served, where the catalog (OpenRouter's entries) lists only the 5-minute price.
+ */
+function tableOf(e: ExplicitPrices, c: CatalogPrices, claude: boolean): PriceTable {
   const input = e.input !== undefined ? flat(e.input) : c.input;
   const cacheWrite = e.cacheWrite !== undefined ? flat(e.cacheWrite) : (c.cacheWrite ?? input);
+  const write1h = c.cacheWrite1h ?? (claude && c.cacheWrite ? scaled(input, ANTHROPIC_WRITE_1H) : cacheWrite);
   const table: PriceTable = {
     input,
     cacheRead: e.cachedInput !== undefined ? flat(e.cachedInput) : (c.cacheRead ?? input),
     cacheWrite,
-    cacheWrite1h: e.cacheWrite !== undefined ? cacheWrite : (c.cacheWrite1h ?? cacheWrite),
+    cacheWrite1h: e.cacheWrite !== undefined ? cacheWrite : write1h,
     output: e.output !== undefined ? flat(e.output) : c.output,
     perRequest: c.perRequest,
   };
@@ -101,7 +107,10 @@ export function buildModel(
     prices = catalog.periods.map((p) => {
       // Search fees the catalog leaves out: deep research's, web_search_preview's, a fixed input block.
       const period: PricePeriod = {
-        table: { ...tableOf(explicit, p.prices), ...searchFeesOf(catalog, p.prices.perWebSearch, [name]) },
+        table: {
+          ...tableOf(explicit, p.prices, isClaudeModel(catalog.id)),
+          ...searchFeesOf(catalog, p.prices.perWebSearch, [name]),
+        },
       };
       if (p.from !== undefined) period.from = p.from;
       if (p.timeOfDay) period.timeOfDay = p.timeOfDay;

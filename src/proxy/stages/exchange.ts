@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExchangeEnd, type Metered, meterExchange } from '../../metering/meter.js';
 import { extractKey } from '../../policy/authenticate.js';
+import { writesAtHourPrice } from '../../pricing/cache-ttl.js';
 import { searchPrices } from '../../pricing/search-fees.js';
 import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import type { RequestContext } from '../context.js';
@@ -74,9 +75,11 @@ export async function exchange(
     ...(outcome.upstreamStatus === undefined ? {} : { upstreamStatus: outcome.upstreamStatus }),
   };
   const reader = taps.reader();
-  // Web searches at the fee of the tools the request listed; US-only inference, asked for or the
-  // workspace's default (the answer says), is billed 1.1 x.
-  const searched = bound.webSearchTools ? searchPrices(target.model, bound.webSearchTools) : target.model;
+  // Web searches at the fee of the tools the request listed; 1-hour cache writes the usage does not
+  // tell apart at the 1-hour price; US-only inference, asked for or the workspace's default (the
+  // answer says), is billed 1.1 x.
+  const listed = bound.webSearchTools ? searchPrices(target.model, bound.webSearchTools) : target.model;
+  const searched = bound.hourCache ? writesAtHourPrice(listed) : listed;
   const model =
     bound.usOnly || reader.inferenceGeo?.() === 'us' ? upliftPrices(searched, US_INFERENCE_UPLIFT) : searched;
   const metered = translator.meter

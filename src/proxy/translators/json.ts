@@ -8,6 +8,7 @@ import { unmeteredPriceMode } from '../../policy/price-modes.js';
 import { unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
+import { asksHourCache } from '../../pricing/cache-ttl.js';
 import { cacheWritesOf } from '../../pricing/pricing.js';
 import { searchPrices } from '../../pricing/search-fees.js';
 import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
@@ -107,6 +108,8 @@ export const jsonTranslator: Translator = {
     );
     const bound: RequestBound = { inputEstimate, mayReason, fitter };
     if (usOnly) bound.usOnly = true;
+    // OpenAI-format usage does not say which writes were 1-hour ones (OpenRouter's Claude models).
+    if (route.usage !== 'anthropic-messages' && asksHourCache(request.raw, parsed)) bound.hourCache = true;
     if (searchTools) bound.webSearchTools = searchTools;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     if (serverTools.set) bound.set = serverTools.set;

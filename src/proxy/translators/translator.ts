@@ -97,6 +97,11 @@ export interface RequestBound {
   mayReason: boolean;
   /** It asks for Anthropic's US-only inference, billed at 1.1 x the model's prices (pricing/uplift.ts). */
   usOnly?: boolean;
+  /**
+   * It asks for a 1-hour cache write on a route whose usage does not split writes by TTL: every write
+   * is charged at the 1-hour price (pricing/cache-ttl.ts).
+   */
+  hourCache?: boolean;
   /** The Responses web search tools it lists, which set the per-search fee (pricing/search-fees.ts). */
   webSearchTools?: WebSearchTools;
   /** The output plan and its maximum cost, lowered to fit a budget where the gateway chose it. */
