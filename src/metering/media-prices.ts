@@ -51,6 +51,17 @@ const GPT_IMAGE_2_OUTPUT_TOKENS: ImageTokens = {
 /** The image-token counts of a model: gpt-image-2's (and its snapshots'), else gpt-image-1's. */
 const imageTokensOf = (model: ModelConfig): ImageTokens =>
   /^gpt-image-2(-|$)/.test(model.catalogId ?? model.name) ? GPT_IMAGE_2_OUTPUT_TOKENS : IMAGE_OUTPUT_TOKENS;
+/**
+ * Text a drawing model writes beside each image, billed as text output: gpt-image-1.5 and later
+ * report `output_tokens_details.text_tokens` (about 200 for a short prompt on gpt-image-1.5, at
+ * $10 per million, beside 272 image tokens for a low 1024x1024 image), which no size or quality
+ * bounds; OpenAI documents no maximum. Reserved per image at this plus the prompt's own bound
+ * (the text may restate it). gpt-image-1 and gpt-image-1-mini write none.
+ */
+export const IMAGE_TEXT_OUTPUT_TOKENS = 1_024;
+/** Whether a token-priced image model bills text output beside its images (not gpt-image-1 or -1-mini). */
+const writesText = (model: ModelConfig): boolean =>
+  !/^gpt-image-1(-mini)?(-\d{4}-\d{2}-\d{2})?$/.test(model.catalogId ?? model.name);
 /** Each partial image of a streamed generation is billed as this many more output tokens. */
 const PARTIAL_IMAGE_TOKENS = 100;
 /**
@@ -166,12 +177,14 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
   }
   const imageIn = ask.inputImages * EDIT_IMAGE_TOKENS_MAX;
   const inputTokens = textTokensMax(ask.prompt) + imageIn;
-  const outputTokens = ask.n * (perImage + ask.partialImages * PARTIAL_IMAGE_TOKENS);
+  const imageOut = ask.n * (perImage + ask.partialImages * PARTIAL_IMAGE_TOKENS);
+  const textOut = writesText(model) ? ask.n * (IMAGE_TEXT_OUTPUT_TOKENS + textTokensMax(ask.prompt)) : 0;
+  const outputTokens = imageOut + textOut;
   const usage: Usage = {
     inputTokens,
     inputImageTokens: imageIn,
     outputTokens,
-    outputImageTokens: outputTokens,
+    outputImageTokens: imageOut,
     cachedTokens: 0,
     cacheWriteTokens: 0,
   };
@@ -179,7 +192,7 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
     usd: checkedUsd(costWith(usage, t), 'the most these images can cost'),
     inputTokens,
     outputTokens,
-    why: `${ask.n} image(s) of up to ${perImage} output tokens each`,
+    why: `${ask.n} image(s) of up to ${perImage} output tokens each${textOut > 0 ? ` and ${textOut / ask.n} of text` : ''}`,
   };
 }
 

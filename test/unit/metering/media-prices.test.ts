@@ -7,8 +7,10 @@ import {
   boundImages,
   boundSpeech,
   boundTranscription,
+  IMAGE_TEXT_OUTPUT_TOKENS,
   imageOutputTokens,
   imageUnitPrice,
+  textTokensMax,
 } from '../../../src/metering/media-prices.js';
 import { createMediaReader, type MediaUsageKind } from '../../../src/metering/media-usage.js';
 import { lookupCatalog } from '../../../src/pricing/catalog.js';
@@ -237,10 +239,12 @@ describe('the most an image or audio request can cost', () => {
         inputImages: 0,
         partialImages: 0,
       });
-    expect(ask('1024x1024', 'high').outputTokens).toBe(2 * 7_024);
-    expect(ask('1024x1024', 'medium').outputTokens).toBe(2 * 1_756);
-    expect(ask('1536x1024', 'high').outputTokens).toBe(2 * 5_488);
-    expect(ask(undefined, undefined).outputTokens).toBe(2 * 7_024);
+    // Beside each image, the text it may write (IMAGE_TEXT_OUTPUT_TOKENS and the prompt's bound).
+    const text = 2 * (IMAGE_TEXT_OUTPUT_TOKENS + textTokensMax('a cat'));
+    expect(ask('1024x1024', 'high').outputTokens).toBe(2 * 7_024 + text);
+    expect(ask('1024x1024', 'medium').outputTokens).toBe(2 * 1_756 + text);
+    expect(ask('1536x1024', 'high').outputTokens).toBe(2 * 5_488 + text);
+    expect(ask(undefined, undefined).outputTokens).toBe(2 * 7_024 + text);
     const bound = ask('1024x1024', 'high');
     const billed = settle(
       'openai-images',
@@ -252,6 +256,55 @@ describe('the most an image or audio request can cost', () => {
     expect(billed.costUsd).toBeLessThanOrEqual(bound.usd);
     // gpt-image-1 keeps its own counts.
     expect(imageOutputTokens('1024x1024', 'high')).toBe(4_160);
+  });
+
+  it('reserves the text gpt-image-1.5 and gpt-image-2 write beside each image, billed as text output', () => {
+    // gpt-image-1.5 reports text output beside its image tokens (an OpenAI community report:
+    // output_tokens 481 = 272 image + 209 text for a low 1024x1024 image of a short prompt), billed
+    // at $10 per million. Reserved as images only, the hold was below the bill.
+    const usage = {
+      input_tokens: 48,
+      input_tokens_details: { image_tokens: 0, text_tokens: 48 },
+      output_tokens: 481,
+      output_tokens_details: { image_tokens: 272, text_tokens: 209 },
+      total_tokens: 529,
+    };
+    for (const [name, imageTokens] of [
+      ['gpt-image-1.5', 272],
+      ['gpt-image-2', 196],
+    ] as const) {
+      const model = catalogModel(name);
+      const ask = { n: 2, size: '1024x1024', quality: 'low', prompt: 'a lighthouse at dusk' };
+      const bound = boundImages(model, NOW, { ...ask, inputImages: 0, partialImages: 0 });
+      const two = {
+        ...usage,
+        output_tokens: 2 * (imageTokens + 209),
+        output_tokens_details: { image_tokens: 2 * imageTokens, text_tokens: 2 * 209 },
+      };
+      const billed = settle('openai-images', { data: [{}, {}], usage: two }, model, {
+        kind: 'images',
+        ...ask,
+      });
+      expect(billed.usageSource).toBe('provider');
+      expect(billed.costUsd).toBeGreaterThan(0);
+      expect(billed.costUsd).toBeLessThanOrEqual(bound.usd);
+    }
+    // gpt-image-1.5's text output at its text price, its image output at the image price.
+    const one = settle('openai-images', { data: [{}], usage }, catalogModel('gpt-image-1.5'), {
+      kind: 'images',
+      n: 1,
+    });
+    expectUsd(one.costUsd, (48 * 5 + 272 * 32 + 209 * 10) / 1e6);
+    // gpt-image-1 writes no text: its bound is its images alone.
+    const b1 = boundImages(catalogModel('gpt-image-1'), NOW, {
+      n: 1,
+      size: '1024x1024',
+      quality: 'low',
+      prompt: 'x',
+      inputImages: 0,
+      partialImages: 0,
+    });
+    expect(b1.outputTokens).toBe(272);
   });
 
   it('reserves each input image of an edit and the partial images of a stream', () => {
