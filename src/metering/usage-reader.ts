@@ -71,10 +71,19 @@ function openaiUsage(u: unknown): Usage | undefined {
     cacheWriteTokens: num(input.cache_write_tokens),
     reasoningTokens: reasoning,
     inputAudioTokens: num(input.audio_tokens),
+    ...cachedAudio(input),
     outputAudioTokens: num(output.audio_tokens),
     // Left out when not reported: an image model's output is then charged as image (meter.ts).
     ...(present(output.image_tokens) ? { outputImageTokens: num(output.image_tokens) } : {}),
   };
+}
+
+/** The cached part of the audio input, where the answer breaks its cache reads down (`cached_tokens_details`). */
+function cachedAudio(input: Json): { cachedAudioTokens?: number } {
+  const details = input.cached_tokens_details;
+  return isObject(details) && present(details.audio_tokens)
+    ? { cachedAudioTokens: num(details.audio_tokens) }
+    : {};
 }
 
 /**

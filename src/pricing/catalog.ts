@@ -40,6 +40,7 @@ export interface CatalogPrices {
   outputReasoning?: Tiered;
   inputAudio?: Tiered;
   outputAudio?: Tiered;
+  cacheAudioRead?: Tiered;
   perRequest: number;
   perWebSearch?: number;
   inputImage?: Tiered;
@@ -167,6 +168,8 @@ function toPrices(p: ModelPrice, id: string): CatalogPrices | undefined {
   const outputAudio = tiered(p.output_audio_mtok);
   if (inputAudio) prices.inputAudio = inputAudio;
   if (outputAudio) prices.outputAudio = outputAudio;
+  const cacheAudioRead = tiered(p.cache_audio_read_mtok);
+  if (cacheAudioRead) prices.cacheAudioRead = cacheAudioRead;
   if (typeof p.web_searches_kcount === 'number') prices.perWebSearch = p.web_searches_kcount / 1000;
   const inputImage = tiered(p.input_image_mtok);
   const cacheImageRead = tiered(p.cache_image_read_mtok);

@@ -23,8 +23,10 @@ export interface Usage {
   cacheWrite1hTokens?: number;
   /** The part of outputTokens spent on reasoning, when the provider says so. */
   reasoningTokens?: number;
-  /** The parts of inputTokens and outputTokens that are audio (OpenAI's audio models). */
+  /** The parts of inputTokens and outputTokens that are audio (OpenAI's audio models), cached audio included. */
   inputAudioTokens?: number;
+  /** The part of inputAudioTokens read from a cache, when the provider says (`cached_tokens_details.audio_tokens`). */
+  cachedAudioTokens?: number;
   outputAudioTokens?: number;
   /** Server-side web searches the provider ran and bills per search (Anthropic's web_search tool). */
   webSearches?: number;
@@ -60,6 +62,8 @@ export interface PriceTable {
   /** Audio input and output, for the models that price audio apart from text. */
   inputAudio?: Tiered;
   outputAudio?: Tiered;
+  /** Audio input read from a cache, where priced apart from cached text (OpenAI's realtime models). */
+  cacheAudioRead?: Tiered;
   /** USD per request, for the few models billed per call as well. */
   perRequest: number;
   /** USD per server-side web search (OpenAI's `web_search` tool; for one request, the fee of the tools it lists: search-fees.ts). */
@@ -138,9 +142,12 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
   // Image input is part of input, its cache reads part of the cache reads (the catalog's rule).
   const imageIn = table.inputImage ? Math.min(Math.max(0, usage.inputImageTokens ?? 0), input - write) : 0;
   const imageRead = table.inputImage ? Math.min(Math.max(0, usage.cachedImageTokens ?? 0), imageIn, read) : 0;
-  const audioIn = table.inputAudio
-    ? Math.min(Math.max(0, usage.inputAudioTokens ?? 0), input - read - write - (imageIn - imageRead))
-    : 0;
+  const { audioIn, audioRead } = audioParts(
+    usage,
+    table,
+    input - read - write - (imageIn - imageRead),
+    read - imageRead,
+  );
   const output = Math.max(0, usage.outputTokens);
   const reasoning = table.outputReasoning ? Math.min(Math.max(0, usage.reasoningTokens ?? 0), output) : 0;
   const audioOut = table.outputAudio
@@ -151,7 +158,8 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
     : 0;
   let usd =
     part(table.input, input - read - write - audioIn - (imageIn - imageRead), tier) +
-    part(table.cacheRead, read - imageRead, tier) +
+    part(table.cacheRead, read - imageRead - audioRead, tier) +
+    part(table.cacheAudioRead ?? table.cacheRead, audioRead, tier) +
     part(table.cacheWrite, write - write1h, tier) +
     part(table.cacheWrite1h, write1h, tier) +
     part(table.output, output - reasoning - audioOut - imageOut, tier) +
@@ -167,6 +175,30 @@ export function costWith(usage: Usage, table: PriceTable, tierInput?: number): n
   if (table.webSearchInputTokens)
     usd += part(table.input, Math.max(0, usage.webSearches ?? 0) * table.webSearchInputTokens, tier);
   return usd;
+}
+
+/**
+ * The uncached and the cached audio input of `usage`, within the uncached and cached input not
+ * already counted as images. Audio counts include its cache reads (OpenAI's `audio_tokens`), and
+ * where the answer says how much of the audio was cached (`cachedAudioTokens`), the rest is uncached
+ * audio. Where it does not (chat completions), the uncached part is taken as large as it can be,
+ * the dearest split since uncached audio costs the most, and only the audio that cannot fit there
+ * is taken as cached.
+ */
+function audioParts(
+  usage: Usage,
+  table: PriceTable,
+  uncached: number,
+  cached: number,
+): { audioIn: number; audioRead: number } {
+  if (!table.inputAudio) return { audioIn: 0, audioRead: 0 };
+  const audio = Math.max(0, usage.inputAudioTokens ?? 0);
+  if (usage.cachedAudioTokens !== undefined) {
+    const audioRead = Math.min(Math.max(0, usage.cachedAudioTokens), audio, cached);
+    return { audioIn: Math.min(audio - audioRead, uncached), audioRead };
+  }
+  const audioIn = Math.min(audio, uncached);
+  return { audioIn, audioRead: Math.min(audio - audioIn, cached) };
 }
 
 /** USD cost of `usage` on `model` at the prices that apply at `ts`. */

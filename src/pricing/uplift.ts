@@ -29,6 +29,7 @@ function upliftTable(t: PriceTable, by: number): PriceTable {
     'outputReasoning',
     'inputAudio',
     'outputAudio',
+    'cacheAudioRead',
     'inputImage',
     'cacheImageRead',
     'outputImage',

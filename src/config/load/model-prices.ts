@@ -65,6 +65,7 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices, claude: boolean): PriceTab
   if (e.output === undefined && c.outputReasoning) table.outputReasoning = c.outputReasoning;
   if (c.inputAudio) table.inputAudio = c.inputAudio;
   if (c.outputAudio) table.outputAudio = c.outputAudio;
+  if (c.cacheAudioRead) table.cacheAudioRead = c.cacheAudioRead;
   if (c.perWebSearch) table.perWebSearch = c.perWebSearch;
   if (c.inputImage) table.inputImage = c.inputImage;
   if (c.cacheImageRead) table.cacheImageRead = c.cacheImageRead;

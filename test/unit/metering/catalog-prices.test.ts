@@ -326,6 +326,28 @@ const CASES: Case[] = [
     },
     catalog: { input_tokens: 1_200, input_audio_tokens: 1_000, output_tokens: 900, output_audio_tokens: 800 },
   },
+  {
+    name: 'cached audio at its own price, apart from cached text',
+    model: 'gpt-realtime-mini',
+    provider: 'openai',
+    kind: 'openai-chat',
+    usage: {
+      prompt_tokens: 10_000,
+      completion_tokens: 500,
+      prompt_tokens_details: {
+        cached_tokens: 6_000,
+        audio_tokens: 8_000,
+        cached_tokens_details: { text_tokens: 1_000, audio_tokens: 5_000 },
+      },
+    },
+    catalog: {
+      input_tokens: 10_000,
+      cache_read_tokens: 6_000,
+      input_audio_tokens: 8_000,
+      cache_audio_read_tokens: 5_000,
+      output_tokens: 500,
+    },
+  },
 ];
 
 describe('metered cost equals the price catalog', () => {
