@@ -77,7 +77,7 @@ describe('postgres store: plans of the per-request functions at history', () => 
     );
     await c.query(`INSERT INTO token_events (key, id, ts, tokens)
       SELECT 'other-' || (n % 60), 'e-' || n, ${NOW}, 10 FROM ${others}`);
-    // A charge per swept lease, and a counter row per subject ever limited (neither is ever deleted).
+    // A charge per swept lease (kept 8 days), and a counter row per subject ever limited (never deleted).
     await c.query(`INSERT INTO lease_charges (id, key, periods, charged_usd, released_usd, granted_usd, swept_at)
       SELECT 'lease:old-' || n, 'other-1', ARRAY['d:2026-11-26'], 1, 0, 1, 0 FROM ${others}`);
     await c.query(`INSERT INTO rate_counts (key) SELECT 'many-' || n FROM generate_series(1, 20000) n`);

@@ -7,6 +7,7 @@ import {
   USAGE_COLUMN_NAMES,
   usageColumnValues,
 } from '../usage-columns.js';
+import { pruneLeaseCharges } from './leases/lease-charges.js';
 import { guarded, inTransaction, oneStatement, type Pool, type Queryable } from './pool.js';
 
 /**
@@ -193,8 +194,11 @@ export async function recoverReservations(pool: Pool, now: number, all: boolean)
       return rows.length;
     });
     total += n;
-    if (n < BATCH) return total;
+    if (n < BATCH) break;
   }
+  // Swept leases' charges no settle can draw on any more (leases/lease-charges.ts), a batch a pass.
+  await pruneLeaseCharges(pool, now);
+  return total;
 }
 
 export function getSpend(pool: Pool, key: string, periods: string[]): Promise<Record<string, PeriodSpend>> {

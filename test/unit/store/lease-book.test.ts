@@ -49,6 +49,7 @@ describe('a replica’s lease book', () => {
       key: 'alpha',
       periods: ['d:1'],
       release: 4_000_000,
+      heldSince: 1_001,
     });
     book.settled('q1');
     const last = book.planRound(1_005);
@@ -141,6 +142,7 @@ describe('a replica’s lease book', () => {
       key: 'alpha',
       periods: ['d:1'],
       release: 4_000_000,
+      heldSince: 1_001,
     });
     book.settled('q1');
     const last = book.planRound(40_004);

@@ -29,6 +29,7 @@ import { MIGRATION_23 } from './v23.js';
 import { MIGRATION_24 } from './v24.js';
 import { MIGRATION_25 } from './v25.js';
 import { MIGRATION_26 } from './v26.js';
+import { MIGRATION_27 } from './v27.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -56,4 +57,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_24,
   MIGRATION_25,
   MIGRATION_26,
+  MIGRATION_27,
 ];

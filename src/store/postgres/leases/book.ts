@@ -87,6 +87,8 @@ interface Lease {
 interface Hold {
   lease: Lease;
   nano: number;
+  /** Epoch ms the request took its hold. */
+  since: number;
   /** Epoch ms of the first settle attempt, or null while the request is in flight. */
   settlingSince: number | null;
   /** Nano-dollars its settle draws from the lease (set by the first settle attempt). */
@@ -145,6 +147,8 @@ export interface LeasedSettle {
    * to charge twice.
    */
   release: number;
+  /** Epoch ms the request took its hold: its lease was swept, if ever, after that. */
+  heldSince: number;
 }
 
 /**
@@ -192,6 +196,7 @@ const settleOf = (h: Hold): LeasedSettle => ({
   key: h.lease.plan.key,
   periods: h.lease.plan.periods,
   release: h.release,
+  heldSince: h.since,
 });
 
 const newLease = (id: string, sig: string, plan: LeasePlan, now: number): Lease => ({
@@ -349,7 +354,7 @@ export function createLeaseBook(o: LeaseBookOptions) {
         return false;
       lease.held += nano;
       lease.lastUsed = now;
-      holds.set(id, { lease, nano, settlingSince: null, release: 0 });
+      holds.set(id, { lease, nano, since: now, settlingSince: null, release: 0 });
       return true;
     },
 

@@ -6,6 +6,7 @@ import { createBatcher } from '../batch.js';
 import { reservedPeriods } from '../budget.js';
 import type { Pool } from '../pool.js';
 import { createLeaseBook, type LeaseBookOptions, type LeasePlan } from './book.js';
+import { LEASED_SETTLE_MAX_AGE_MS } from './lease-charges.js';
 import { type LeasedItem, runLeaseRound, settleLeased } from './lease-sql.js';
 import { NANO } from './money.js';
 
@@ -138,8 +139,13 @@ export function createLeaseManager(deps: {
 
     /** Settles a request served from a lease; undefined when it was not (settle it as before). */
     settle(usage: UsageRecord): Promise<Record<string, PeriodSpend> | undefined> | undefined {
-      const s = book.startSettle(usage.requestId, usage.costUsd, clock());
+      const now = clock();
+      const s = book.startSettle(usage.requestId, usage.costUsd, now);
       if (!s) return undefined;
+      if (now - s.heldSince > LEASED_SETTLE_MAX_AGE_MS) {
+        book.settled(usage.requestId);
+        return tooLate(log, usage, s.leaseId);
+      }
       return settleBatch({ usage, leaseId: s.leaseId, periods: s.periods, release: s.release }).then(
         (spend) => {
           book.settled(usage.requestId);
@@ -172,3 +178,17 @@ export function createLeaseManager(deps: {
 }
 
 export type LeaseManager = ReturnType<typeof createLeaseManager>;
+
+/**
+ * A leased settle too late to draw on its lease's charge, which the sweep may have deleted
+ * (lease-charges.ts): sent now, it would be charged a second time. Not sent; its cost stays charged
+ * at what its lease held for it, and the record is logged whole (it holds no key or prompt) so an
+ * operator can replay it.
+ */
+function tooLate(log: Logger, usage: UsageRecord, leaseId: string): Promise<undefined> {
+  log.fatal(
+    { record: usage, lease: leaseId },
+    'a leased request settled more than 7 days after it took its hold is not written; its lease was charged what it held for it',
+  );
+  return Promise.resolve(undefined);
+}
