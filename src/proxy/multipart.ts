@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { GatewayError } from '../errors.js';
+import { ambiguousContentType, headerParams, partHeaderCheck } from './multipart-headers.js';
 import { BODY_LIMIT_BYTES } from './read-body.js';
 import type { UploadHold } from './upload-holds.js';
 
@@ -81,6 +82,11 @@ function admitUpload(
     const refused = invalid(
       `this route takes a multipart/form-data body (a file and its form fields), not '${String(contentType ?? 'none').split(';')[0]}'.`,
     );
+    return { refused, heldUpFront: false, tooLarge };
+  }
+  const ambiguous = ambiguousContentType(String(contentType));
+  if (ambiguous) {
+    const refused = invalid(`${ambiguous}, which parsers read differently; send it once.`);
     return { refused, heldUpFront: false, tooLarge };
   }
   const declared = Number(req.headers['content-length']);
@@ -190,11 +196,21 @@ export function readMultipart(req: IncomingMessage, opts: MultipartOptions = {})
       body.chunks = [];
       return false;
     };
+    const boundary = headerParams(String(req.headers['content-type'])).find(([k]) => k === 'boundary');
+    const checkHeaders = boundary ? partHeaderCheck(boundary[1]) : undefined;
     const onData = (chunk: Buffer) => {
       body.size += chunk.length;
       if (body.size > limit) return fail(tooLarge());
       const refused = heldUpFront ? undefined : opts.hold?.add(chunk.length);
       if (refused) return fail(refused);
+      const why = repeated ? undefined : checkHeaders?.(chunk);
+      if (why) {
+        // Refused once it has arrived, as a repeated part is (below).
+        repeated = invalid(
+          `the upload has ${why}, which parsers read differently; send each part with one Content-Disposition and each parameter once.`,
+        );
+        body.chunks = [];
+      }
       if (!repeated) body.chunks.push(chunk);
     };
     parser.on('field', (name, value, info) => {
