@@ -5,7 +5,7 @@ import * as budget from './postgres/budget.js';
 import { createBatchedBudget } from './postgres/budget-batch.js';
 import { withDeadline } from './postgres/deadline.js';
 import { createPostgresDisables } from './postgres/disable-calls.js';
-import { createLeaseManager } from './postgres/leases/lease-manager.js';
+import { createLeaseManager, type LeaseManagerOptions } from './postgres/leases/lease-manager.js';
 import { leasedSlotCalls } from './postgres/leases/leased-slots.js';
 import { createRateLeaseManager } from './postgres/leases/rate-lease-manager.js';
 import { createSlotLeaseManager, type SlotLeaseOptions } from './postgres/leases/slot-lease-manager.js';
@@ -26,6 +26,8 @@ export interface CreatePostgresStoreOptions extends PostgresStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Slot lease tuning (tests): expiry of a free leased slot, round tick. */
   slotLeases?: SlotLeaseOptions;
+  /** Budget lease tuning (tests): when a slow settle batch lets the next go beside it. */
+  budgetLeases?: Pick<LeaseManagerOptions, 'settleStallMs'>;
 }
 
 /**
@@ -76,6 +78,7 @@ export function createPostgresStore(url: string, opts: CreatePostgresStoreOption
           options: {
             horizonMs: resolved.leaseHorizonMs,
             roundLandsWithinMs: resolved.statementTimeoutMs + 1_000,
+            ...opts.budgetLeases,
           },
         })
       : null;

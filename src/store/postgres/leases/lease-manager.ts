@@ -21,6 +21,8 @@ export interface LeaseManagerOptions extends Partial<LeaseBookOptions> {
   tickMs?: number;
   /** Rounds asked for by requests that found no lease are at least this far apart. */
   minGapMs?: number;
+  /** A settle batch out this long lets the next go beside it (SETTLE_STALL_MS; tests on a loaded machine). */
+  settleStallMs?: number;
 }
 
 export const LEASE_DEFAULTS: LeaseBookOptions = {
@@ -81,7 +83,7 @@ export function createLeaseManager(deps: {
     maxBatch: MAX_BATCH,
     // Two at least, so that a stalled batch never holds the rest (a pool under 8 has a quarter of 1).
     maxInFlight: Math.max(SETTLE_IN_FLIGHT + 1, deps.maxInFlight),
-    stalled: { steady: SETTLE_IN_FLIGHT, afterMs: SETTLE_STALL_MS },
+    stalled: { steady: SETTLE_IN_FLIGHT, afterMs: o.settleStallMs ?? SETTLE_STALL_MS },
     one: (item) => settleLeased(pool, [item]).then((r) => r[0]),
     many: (items) => settleLeased(pool, items),
   });
