@@ -10,10 +10,19 @@
  * on the long edge): ⌈w/28⌉ × ⌈h/28⌉ tokens, at most 4,784, and 3 for the image block; gpt-4o's
  * 85 + 170 per 512-px tile (at most 8 tiles, 1,445), OpenAI's patches (at most 1,536 patches x 2.46
  * on its nano models, 3,779) and earlier Claude's ~1.15 megapixel cap (~1,600) stay under it too.
- * gpt-4o-mini's tiles do not, by far: GPT_4O_MINI_IMAGE. (OpenAI's `original` detail is billed by
- * the image's full size, which no allowance bounds: docs/api.md#insufficient_quota-429.)
+ * gpt-4o-mini's tiles do not, by far: GPT_4O_MINI_IMAGE. OpenAI's `original` detail does not
+ * either: ORIGINAL_IMAGE_TOKENS.
  */
 export const IMAGE_INPUT_TOKENS = 4_800;
+
+/**
+ * OpenAI's `detail: "original"` (gpt-5.4 and later) reads an image at its own size up to 6,000 px,
+ * in at most 10,000 patches of 32 x 32 px (OpenAI's images and vision guide), each billed at the
+ * model's patch multiplier: 1.2 on GPT-5.2 and later as measured, 1.62 and 2.46 on the mini and
+ * nano models the guide lists, 2.46 the dearest it documents. An image in original detail counts
+ * 10,000 x 2.46 tokens, the most any documented model bills for one (about twice gpt-5.4's 12,000).
+ */
+export const ORIGINAL_IMAGE_TOKENS = 10_000 * 2.46;
 
 /** The most one image is billed as input, by the detail the request asks for it in. */
 export interface ImageAllowance {
@@ -21,9 +30,15 @@ export interface ImageAllowance {
   high: number;
   /** OpenAI's `detail: "low"`. */
   low: number;
+  /** OpenAI's `detail: "original"`. */
+  original: number;
 }
 
-export const DEFAULT_IMAGE_ALLOWANCE: ImageAllowance = { high: IMAGE_INPUT_TOKENS, low: IMAGE_INPUT_TOKENS };
+export const DEFAULT_IMAGE_ALLOWANCE: ImageAllowance = {
+  high: IMAGE_INPUT_TOKENS,
+  low: IMAGE_INPUT_TOKENS,
+  original: ORIGINAL_IMAGE_TOKENS,
+};
 
 /**
  * gpt-4o-mini counts an image in 33 times gpt-4o's tokens (at 1/16.7 of its price): 2,833 base plus
@@ -31,7 +46,12 @@ export const DEFAULT_IMAGE_ALLOWANCE: ImageAllowance = { high: IMAGE_INPUT_TOKEN
  * brought down to 768: at most 2 x 4 tiles, 48,169 tokens; 8,500 for a 512-px image, 25,501 for
  * 1024 x 1024), and the 2,833 base alone in low detail.
  */
-export const GPT_4O_MINI_IMAGE: ImageAllowance = { high: 2_833 + 8 * 5_667, low: 2_833 };
+export const GPT_4O_MINI_IMAGE: ImageAllowance = {
+  high: 2_833 + 8 * 5_667,
+  low: 2_833,
+  // It has no original detail; should one be billed, at most as much as the dearest other.
+  original: Math.max(2_833 + 8 * 5_667, ORIGINAL_IMAGE_TOKENS),
+};
 
 const GPT_4O_MINI = /^gpt-4o-mini/;
 
@@ -60,19 +80,27 @@ export function estimateInputTokens(
   body?: unknown,
   allowance: ImageAllowance = DEFAULT_IMAGE_ALLOWANCE,
 ): number {
-  const images: FoundImages = { high: 0, low: 0, bytes: 0 };
+  const images: FoundImages = { high: 0, low: 0, original: 0, bytes: 0 };
   if (body !== undefined) findImages(body, images, 0);
   return (
     Math.ceil(Math.max(0, bodyBytes - images.bytes) / 3) +
     images.high * allowance.high +
-    images.low * allowance.low
+    images.low * allowance.low +
+    images.original * allowance.original
   );
 }
 
 interface FoundImages {
   high: number;
   low: number;
+  original: number;
   bytes: number;
+}
+
+function countByDetail(found: FoundImages, detail: unknown): void {
+  if (detail === 'low') found.low++;
+  else if (detail === 'original') found.original++;
+  else found.high++;
 }
 
 const MAX_DEPTH = 32;
@@ -111,14 +139,12 @@ function findImages(value: unknown, found: FoundImages, depth: number): void {
     const detail = isRecord(o.image_url) ? o.image_url.detail : o.detail;
     const image = typeof url === 'string' ? url : undefined;
     if (image?.startsWith('data:image/') || (image !== undefined && !image.startsWith('data:'))) {
-      if (detail === 'low') found.low++;
-      else found.high++;
+      countByDetail(found, detail);
       if (image.startsWith('data:')) found.bytes += image.length;
       return;
     }
     if (url === undefined && typeof o.file_id === 'string') {
-      if (detail === 'low') found.low++;
-      else found.high++;
+      countByDetail(found, detail);
       return;
     }
   }

@@ -10,6 +10,9 @@ import { heldGateway } from '../helpers/held-gateway.js';
  *
  * gpt-4o-mini counts an image in 33 times gpt-4o's tokens: 2,833 base plus 5,667 per 512-px tile in
  * high or auto detail, at most 8 tiles (48,169 tokens), and 2,833 in low detail.
+ *
+ * OpenAI's `detail: "original"` (gpt-5.4 and later) reads up to 10,000 patches of 32 px, billed at
+ * the model's patch multiplier (1.2 on gpt-5.4: 12,000 tokens for a 3200 x 3200 screenshot).
  */
 
 const t = heldGateway((url) => ({ yaml: yaml(url) }));
@@ -30,6 +33,8 @@ models:
   claude-opus-4-7:
     upstream: anthropic
   gpt-4o-mini:
+    upstream: openai
+  gpt-5.4:
     upstream: openai
 keys:
   claude-code:
@@ -122,5 +127,45 @@ describe('images on gpt-4o-mini', () => {
   ] as const)('settles %s detail (%s) within the reservation', async (detail, _what, tokens) => {
     const cost = await oneImage(detail, tokens);
     expect(cost).toBeLessThanOrEqual(reserved[0] ?? 0);
+  });
+});
+
+describe('images in original detail', () => {
+  it('settles two 10,000-patch images on gpt-5.4 within the reservation', async () => {
+    const input = 2 * 12_000 + 30;
+    t.up.next(
+      json(200, {
+        id: 'resp_1',
+        object: 'response',
+        model: 'gpt-5.4',
+        status: 'completed',
+        output: [{ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Same.' }] }],
+        usage: { input_tokens: input, output_tokens: OUTPUT, total_tokens: input + OUTPUT },
+      }),
+    );
+    const image = (i: number) => ({
+      type: 'input_image',
+      image_url: `https://example.com/screens/${i}.png`,
+      detail: 'original',
+    });
+    const res = await fetch(`${t.gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.gw.keys['claude-code']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-5.4',
+        max_output_tokens: OUTPUT,
+        input: [
+          {
+            role: 'user',
+            content: [image(0), image(1), { type: 'input_text', text: 'What changed between these?' }],
+          },
+        ],
+      }),
+    });
+    await res.text();
+    expect(res.status).toBe(200);
+    const record = (await t.gw.waitForRecords(1)).at(-1);
+    expect(record?.costUsd).toBeCloseTo((input * 2.5 + OUTPUT * 15) / 1e6, 12);
+    expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
   });
 });

@@ -63,7 +63,7 @@ describe('input token estimate for reservations', () => {
   });
 
   it("counts gpt-4o-mini's images at its own allowance, low detail at its fixed figure", () => {
-    expect(GPT_4O_MINI_IMAGE).toEqual({ high: 48_169, low: 2_833 });
+    expect(GPT_4O_MINI_IMAGE).toEqual({ high: 48_169, low: 2_833, original: 48_169 });
     for (const names of [
       ['gpt-4o-mini'],
       ['gpt-*', 'gpt-4o-mini-2024-07-18'],
