@@ -76,6 +76,22 @@ describe('repeated multipart fields', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it('refuses a long prompt followed by a short one, which an upstream reading the first would bill', async () => {
+    const r = await postMultipart(
+      gw,
+      '/v1/images/edits',
+      multipart([
+        { name: 'model', value: 'gpt-image-1' },
+        { name: 'prompt', value: 'p'.repeat(30_000) },
+        { name: 'prompt', value: 'x' },
+        { name: 'image', value: png, filename: 'a.png' },
+      ]),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text).error.message).toMatch(/'prompt' more than once/);
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('refuses a short audio file followed by a long one', async () => {
     const r = await postMultipart(
       gw,

@@ -25,10 +25,13 @@ const IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
 /**
  * The parts that set a request's bound, or what the upstream does, which OpenAI reads once:
  * refused when repeated (proxy/multipart.ts). An edit's `image`/`image[]` may repeat, as OpenAI
- * takes several input images, and each is counted in the bound.
+ * takes several input images, and each is counted in the bound. `prompt` is billed as text input
+ * (up to 32,000 characters on an image model): the gateway keeps the last copy, and an upstream
+ * that reads the first (Go's FormValue, as relays written in Go do) would bill another.
  */
 const ONCE = new Set([
   'model',
+  'prompt',
   'n',
   'size',
   'quality',
