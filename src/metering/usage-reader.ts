@@ -66,7 +66,9 @@ function openaiUsage(u: unknown): Usage | undefined {
   const reasoning = num(output.reasoning_tokens);
   return {
     inputTokens: num(u.prompt_tokens),
-    outputTokens: num(u.completion_tokens) + (reasoningApart(u, reasoning) ? reasoning : 0),
+    outputTokens:
+      num(u.completion_tokens) +
+      (reasoningApart(u, num(u.prompt_tokens), num(u.completion_tokens), reasoning) ? reasoning : 0),
     cachedTokens: num(input.cached_tokens),
     cacheWriteTokens: num(input.cache_write_tokens),
     reasoningTokens: reasoning,
@@ -89,14 +91,11 @@ function cachedAudio(input: Json): { cachedAudioTokens?: number } {
 /**
  * xAI's chat API counts reasoning apart from `completion_tokens` (and bills it as output), where
  * OpenAI counts it inside: its `total_tokens` is prompt + completion + reasoning. The total tells
- * the two apart, whichever upstream (or relay) sent the report.
+ * the two apart, whichever upstream (or relay) sent the report, and on either route: a Responses
+ * report whose `total_tokens` is input + output + reasoning counts its reasoning apart too.
  */
-function reasoningApart(u: Json, reasoning: number): boolean {
-  return (
-    reasoning > 0 &&
-    typeof u.total_tokens === 'number' &&
-    u.total_tokens === num(u.prompt_tokens) + num(u.completion_tokens) + reasoning
-  );
+function reasoningApart(u: Json, input: number, output: number, reasoning: number): boolean {
+  return reasoning > 0 && typeof u.total_tokens === 'number' && u.total_tokens === input + output + reasoning;
 }
 
 /** Responses API `usage`: the same counts under the Responses names. */
@@ -104,12 +103,15 @@ function responsesUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const input = isObject(u.input_tokens_details) ? u.input_tokens_details : {};
   const output = isObject(u.output_tokens_details) ? u.output_tokens_details : {};
+  const reasoning = num(output.reasoning_tokens);
   return {
     inputTokens: num(u.input_tokens),
-    outputTokens: num(u.output_tokens),
+    outputTokens:
+      num(u.output_tokens) +
+      (reasoningApart(u, num(u.input_tokens), num(u.output_tokens), reasoning) ? reasoning : 0),
     cachedTokens: num(input.cached_tokens),
     cacheWriteTokens: num(input.cache_write_tokens),
-    reasoningTokens: num(output.reasoning_tokens),
+    reasoningTokens: reasoning,
   };
 }
 

@@ -6,7 +6,9 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 /**
  * xAI's chat API reports a Grok answer's reasoning in `completion_tokens_details.reasoning_tokens`
  * apart from `completion_tokens` (its `total_tokens` is prompt + completion + reasoning) and bills
- * it as output: the charge is the catalog's bill for all of it, streamed or not.
+ * it as output: the charge is the catalog's bill for all of it, streamed or not. A Responses
+ * report that counts it the same way (`total_tokens` = input + output + reasoning) is charged the
+ * same; one that counts it inside `output_tokens`, as OpenAI does, is not charged it twice.
  */
 
 let up: FakeUpstream;
@@ -98,6 +100,48 @@ describe("xAI's reasoning tokens", () => {
       ]),
     );
     const record = await post({ stream: true });
+    expect(record?.outputTokens).toBe(174);
+    expect(Math.abs((record?.costUsd ?? 0) - bill())).toBeLessThan(1e-12);
+  });
+});
+
+describe("xAI's reasoning tokens on the Responses API", () => {
+  async function respond(usage: Record<string, unknown>) {
+    up.next(
+      json(200, {
+        id: 'resp_1',
+        object: 'response',
+        model: 'grok-4-0709',
+        status: 'completed',
+        output: [
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'I am Grok.' }] },
+        ],
+        usage,
+      }),
+    );
+    const res = await fetch(`${gw.baseURL}/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.keys.agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'grok-4-0709', input: 'Who are you?' }),
+    });
+    await res.text();
+    expect(res.status).toBe(200);
+    return (await gw.waitForRecords(1)).at(-1);
+  }
+
+  const details = {
+    input_tokens_details: { cached_tokens: 654 },
+    output_tokens_details: { reasoning_tokens: 124 },
+  };
+
+  it('are charged as output when counted apart from output_tokens', async () => {
+    const record = await respond({ input_tokens: 663, output_tokens: 50, total_tokens: 837, ...details });
+    expect(record?.outputTokens).toBe(174);
+    expect(Math.abs((record?.costUsd ?? 0) - bill())).toBeLessThan(1e-12);
+  });
+
+  it('are not charged twice when counted inside output_tokens', async () => {
+    const record = await respond({ input_tokens: 663, output_tokens: 174, total_tokens: 837, ...details });
     expect(record?.outputTokens).toBe(174);
     expect(Math.abs((record?.costUsd ?? 0) - bill())).toBeLessThan(1e-12);
   });
