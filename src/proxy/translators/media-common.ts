@@ -69,6 +69,14 @@ export const mediaExchange: Pick<Translator, 'prepare' | 'usageReader' | 'meter'
   },
 };
 
+/**
+ * The partial images a request asks for, each billed as more output tokens when it streams:
+ * reserved whether or not the gateway reads the request as a stream, since the upstream may read
+ * `stream` otherwise (a string "true" in JSON, "1" or "True" in a form).
+ */
+export const partialImages = (fields: Record<string, unknown>): number =>
+  countField(fields, 'partial_images', 0, [0, 3]);
+
 /** A form or JSON field as text, or undefined; invalid_request naming it when it is another type. */
 export function textField(fields: Record<string, unknown>, name: string): string | undefined {
   const v = fields[name];

@@ -1,7 +1,14 @@
 import { GatewayError } from '../../errors.js';
 import { boundImages, boundSpeech, characterCount } from '../../metering/media-prices.js';
 import { parseJsonBody } from '../read-body.js';
-import { countField, FREE_BOUND, fixedBound, mediaExchange, textField } from './media-common.js';
+import {
+  countField,
+  FREE_BOUND,
+  fixedBound,
+  mediaExchange,
+  partialImages,
+  textField,
+} from './media-common.js';
 import type { Translator, WireRequest } from './translator.js';
 
 /**
@@ -41,7 +48,7 @@ export const imagesGenerationsTranslator: Translator = {
       ...(quality === undefined ? {} : { quality }),
       prompt: textField(f, 'prompt') ?? '',
       inputImages: 0,
-      partialImages: request.stream ? countField(f, 'partial_images', 0, [0, 3]) : 0,
+      partialImages: partialImages(f),
     };
     const bound = boundImages(target.model, ts, ask);
     return fixedBound(

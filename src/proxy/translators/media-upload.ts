@@ -9,7 +9,7 @@ import {
 import { readMultipart } from '../multipart.js';
 import type { Route } from '../routes.js';
 import type { UploadHold } from '../upload-holds.js';
-import { countField, fixedBound, mediaExchange, textField, truthy } from './media-common.js';
+import { countField, fixedBound, mediaExchange, partialImages, textField, truthy } from './media-common.js';
 import type { Translator, WireRequest } from './translator.js';
 
 /**
@@ -107,7 +107,7 @@ export const imagesEditsTranslator: Translator = {
       ...(quality === undefined ? {} : { quality }),
       prompt: textField(f, 'prompt') ?? '',
       inputImages,
-      partialImages: request.stream ? countField(f, 'partial_images', 0, [0, 3]) : 0,
+      partialImages: partialImages(f),
     });
     return fixedBound(
       {
