@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../config/types.js';
 import type { RouteKind } from '../metering/route-kind.js';
+import { UNPRICED_AUDIO_SNAPSHOT } from '../pricing/audio-prices.js';
 import { priceAt } from '../pricing/pricing.js';
 
 /**
@@ -23,6 +24,32 @@ const IMAGE_OUTPUT_NAME = /(^|[/:])(gemini-[\w.-]*-image|gpt-[\d.]+-image)/i;
  */
 const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
 
+/** What a request asks of audio: audio input (`input_audio` parts), audio output (`modalities: ["audio"]`). */
+export interface AudioAsk {
+  input: boolean;
+  output: boolean;
+}
+
+const MAX_DEPTH = 32;
+
+function hasInputAudio(value: unknown, depth: number): boolean {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some((v) => hasInputAudio(v, depth + 1));
+  const o = value as Record<string, unknown>;
+  if (o.type === 'input_audio') return true;
+  for (const key in o) if (hasInputAudio(o[key], depth + 1)) return true;
+  return false;
+}
+
+/** The audio a chat or Responses body asks for (the raw bytes checked first, to skip the walk). */
+export function audioAsked(raw: Buffer, fields: Record<string, unknown>): AudioAsk {
+  const modalities = fields.modalities;
+  return {
+    input: raw.includes('input_audio') && hasInputAudio(fields, 0),
+    output: Array.isArray(modalities) && modalities.includes('audio'),
+  };
+}
+
 const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
   [model.name, requested ?? '', model.catalogId ?? ''].filter((n) => n !== '');
 
@@ -42,8 +69,11 @@ export function unpricedPart(
   route: RouteKind,
   webSearches: number,
   ts: number,
+  audio: AudioAsk = { input: false, output: false },
 ): string | undefined {
   const names = namesOf(model, requested);
+  const audioWhy = unpricedAudio(model, names, audio, ts);
+  if (audioWhy !== undefined) return audioWhy;
   if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
     return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
   const table = priceAt(model.prices, ts);
@@ -55,4 +85,22 @@ export function unpricedPart(
   if ((route === 'responses' || route === 'messages') && webSearches > 0 && table.perWebSearch === undefined)
     return 'has no per-search price, and the request may run web searches the provider bills per call (docs/api.md#hosted-tools). Send it without the web search tool';
   return undefined;
+}
+
+/**
+ * Audio the model has no audio price for: OpenAI bills audio tokens at an audio price (8 to 66 x its
+ * text price on the gpt-4o audio models), so audio in or out of a model priced for text alone (a
+ * catalog entry without audio prices, a keys.yaml price, a snapshot whose audio price is unknown)
+ * would be held and charged far under the bill (docs/api.md#audio-prices).
+ */
+function unpricedAudio(model: ModelConfig, names: string[], audio: AudioAsk, ts: number): string | undefined {
+  if (!audio.input && !audio.output) return undefined;
+  const table = priceAt(model.prices, ts);
+  const priced =
+    !names.some((n) => UNPRICED_AUDIO_SNAPSHOT.test(n)) &&
+    (!audio.input || table.inputAudio !== undefined) &&
+    (!audio.output || table.outputAudio !== undefined);
+  if (priced) return undefined;
+  const what = audio.input ? (audio.output ? 'audio input and output' : 'audio input') : 'audio output';
+  return `has no audio price for the ${what} this request asks for: the provider bills audio tokens at an audio price, far above the text price tollgate has for it (docs/api.md#audio-prices). Send the request without audio, or use a model whose audio is priced`;
 }

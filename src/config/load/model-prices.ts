@@ -1,3 +1,4 @@
+import { audioPricesOf } from '../../pricing/audio-prices.js';
 import { isClaudeModel } from '../../pricing/cache-ttl.js';
 import { type CatalogModel, type CatalogPrices, lookupCatalog } from '../../pricing/catalog.js';
 import { flat, type PricePeriod, type PriceTable, pickPeriod, type Tiered } from '../../pricing/pricing.js';
@@ -111,6 +112,8 @@ export function buildModel(
         table: {
           ...tableOf(explicit, p.prices, isClaudeModel(catalog.id)),
           ...searchFeesOf(catalog, p.prices.perWebSearch, [name]),
+          // Audio prices the catalog leaves out (gpt-4o-audio-preview's).
+          ...audioPricesOf(catalog, p.prices),
         },
       };
       if (p.from !== undefined) period.from = p.from;

@@ -5,7 +5,7 @@ import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
 import { unmeteredPriceMode } from '../../policy/price-modes.js';
-import { unpricedPart } from '../../policy/priced-models.js';
+import { audioAsked, unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { asksHourCache } from '../../pricing/cache-ttl.js';
@@ -76,7 +76,14 @@ export const jsonTranslator: Translator = {
     // A part of the bill with no price or no bound (image output, search fees) is refused, not guessed.
     const unpriced = route.free
       ? undefined
-      : unpricedPart(model, requestedModel, route.kind, serverTools.webSearches, ts);
+      : unpricedPart(
+          model,
+          requestedModel,
+          route.kind,
+          serverTools.webSearches,
+          ts,
+          audioAsked(request.raw, parsed),
+        );
     if (unpriced !== undefined) {
       throw new GatewayError(
         'invalid_request',
