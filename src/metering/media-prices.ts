@@ -175,8 +175,10 @@ export function boundImages(model: ModelConfig, ts: number, ask: ImageAsk): Medi
       `model '${model.name}' is priced by image tokens, which tollgate knows for sizes 1024x1024, 1024x1536, 1536x1024 and auto at quality low, medium, high and auto; size '${ask.size}' at quality '${ask.quality ?? 'auto'}' is not one of them: change 'size' or 'quality'.`,
     );
   }
-  const imageIn = ask.inputImages * EDIT_IMAGE_TOKENS_MAX;
-  const inputTokens = textTokensMax(ask.prompt) + imageIn;
+  // n images are n calls: each reads the prompt and every input image again, and is billed for them
+  // (measured on gpt-image-2's edits, an OpenAI community write-up: n > 1 bills as individual calls).
+  const imageIn = ask.n * ask.inputImages * EDIT_IMAGE_TOKENS_MAX;
+  const inputTokens = ask.n * textTokensMax(ask.prompt) + imageIn;
   const imageOut = ask.n * (perImage + ask.partialImages * PARTIAL_IMAGE_TOKENS);
   const textOut = writesText(model) ? ask.n * (IMAGE_TEXT_OUTPUT_TOKENS + textTokensMax(ask.prompt)) : 0;
   const outputTokens = imageOut + textOut;

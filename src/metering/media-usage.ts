@@ -58,6 +58,13 @@ function imageUsage(u: unknown): Usage | undefined {
   };
 }
 
+/** Two images' usage, field by field. */
+function addUsage(a: Usage, b: Usage): Usage {
+  const sum = { ...a };
+  for (const k of Object.keys(b) as Array<keyof Usage>) sum[k] = (a[k] ?? 0) + (b[k] ?? 0);
+  return sum;
+}
+
 /** Transcription `usage` of `type: "tokens"`: audio is part of input. */
 function transcriptionUsage(u: unknown): Usage | undefined {
   if (!isObject(u) || u.type === 'duration') return undefined;
@@ -107,16 +114,9 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
           ? speechUsage(u)
           : transcriptionUsage(u);
     if (read) {
-      // A stream of several images reports each image's usage: they add up.
-      usage =
-        kind === 'openai-images' && usage
-          ? {
-              ...read,
-              inputTokens: Math.max(usage.inputTokens, read.inputTokens),
-              outputTokens: usage.outputTokens + read.outputTokens,
-              outputImageTokens: (usage.outputImageTokens ?? 0) + (read.outputImageTokens ?? 0),
-            }
-          : read;
+      // A stream of several images reports each image's usage, input included: each image is a
+      // call of its own, billed for the prompt and input images it read, so they add up.
+      usage = kind === 'openai-images' && usage ? addUsage(usage, read) : read;
     }
     const s = durationSeconds(u);
     if (s !== undefined) seconds = s;

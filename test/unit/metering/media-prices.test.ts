@@ -307,6 +307,45 @@ describe('the most an image or audio request can cost', () => {
     expect(b1.outputTokens).toBe(272);
   });
 
+  it('reserves the prompt and the input images once per image: n images are n calls', () => {
+    // n > 1 bills as individual calls, each reading the prompt and the input images again (an
+    // OpenAI community write-up measuring gpt-image-2's edits). A 10,000-character Japanese
+    // prompt (30,000 UTF-8 bytes, about 12,000 tokens) for ten low images on gpt-image-1:
+    // reserved once, the hold was $0.26 and the bill $0.71.
+    const prompt = '灯台'.repeat(5_000);
+    const model = catalogModel('gpt-image-1');
+    const ask = { n: 10, size: '1024x1024', quality: 'low', prompt };
+    const bound = boundImages(model, NOW, { ...ask, inputImages: 0, partialImages: 0 });
+    const perCall = 12_006;
+    const billed = settle(
+      'openai-images',
+      {
+        data: Array.from({ length: 10 }, () => ({})),
+        usage: {
+          input_tokens: 10 * perCall,
+          input_tokens_details: { text_tokens: 10 * perCall, image_tokens: 0 },
+          output_tokens: 10 * 272,
+        },
+      },
+      model,
+      { kind: 'images', ...ask },
+    );
+    expectUsd(billed.costUsd, catalog('gpt-image-1', { input_tokens: 10 * perCall, output_tokens: 2_720 }));
+    expect(billed.costUsd).toBeLessThanOrEqual(bound.usd);
+    // A stream reports each image's call apart: its input adds up too.
+    const reader = createMediaReader('openai-images');
+    for (let i = 0; i < 2; i++)
+      reader.readEvent({
+        type: 'image_edit.completed',
+        usage: {
+          input_tokens: 1_000,
+          input_tokens_details: { text_tokens: 40, image_tokens: 960, cached_tokens: 0 },
+          output_tokens: 272,
+        },
+      });
+    expect(reader.usage()).toMatchObject({ inputTokens: 2_000, inputImageTokens: 1_920, outputTokens: 544 });
+  });
+
   it('reserves each input image of an edit and the partial images of a stream', () => {
     const b = boundImages(catalogModel('gpt-image-1'), NOW, {
       n: 1,
