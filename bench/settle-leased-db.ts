@@ -7,6 +7,7 @@
  * Informational, not a test:
  *
  *   npx tsx bench/settle-leased-db.ts [seconds per size] [--history] [--upto N] [--many] [--record-only]
+ *        [--against N]
  *
  * --history: the spend and usage_daily tables first hold a year of 60 other keys' daily rows
  * (20,160 each), as a database that has served a while does; their size must not matter
@@ -17,7 +18,11 @@
  * --record-only: the floor under either, the same records' insert alone (one multi-row INSERT and
  * its commit, no spend, lease, usage_daily or rollup row): what a replica's durable commit of its
  * records would cost if nothing else moved with them (docs/postgres.md, several replicas).
+ * --against N: an A/B in one run, for a machine too busy for two runs to compare: a second
+ * database stops at migration N, and the two take turns (a quarter second each, the order swapped
+ * every other turn) on a connection each, CPU read from /proc/<pid>/schedstat.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS } from '../src/store/migrations/postgres/index.js';
@@ -29,8 +34,7 @@ import {
   STORED_USAGE_COLUMN_NAMES,
   USAGE_COLUMNS,
 } from '../src/store/usage-columns.js';
-import { createTestDatabase } from '../test/helpers/pg.js';
-import { cpuOf } from './lib/proc-stats.js';
+import { createTestDatabase, type TestDatabase } from '../test/helpers/pg.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,6 +43,7 @@ const { values, positionals } = parseArgs({
     upto: { type: 'string' },
     many: { type: 'boolean', default: false },
     'record-only': { type: 'boolean', default: false },
+    against: { type: 'string' },
   },
 });
 const seconds = Number(positionals[0] ?? 4);
@@ -109,12 +114,21 @@ const asRow = (it: Record<string, unknown>) =>
     ]),
   );
 
-const db = await createTestDatabase('tollgate_bench_settle');
-try {
+/** CPU time of a process in µs, to the nanosecond (/proc/<pid>/schedstat: time on a CPU). */
+const onCpu = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+
+interface Side {
+  db: TestDatabase;
+  c: pg.Client;
+  pid: number;
+}
+
+async function open(uptoVersion: number): Promise<Side> {
+  const db = await createTestDatabase('tollgate_bench_settle');
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   await applyPostgresMigrations(
     pool,
-    POSTGRES_MIGRATIONS.filter((m) => m.version <= upto),
+    POSTGRES_MIGRATIONS.filter((m) => m.version <= uptoVersion),
   );
   await pool.end();
   const c = new pg.Client({ connectionString: db.url });
@@ -129,35 +143,76 @@ try {
     await c.query('ANALYZE spend, usage_daily');
   }
   const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
-  const run = async (size: number) => {
-    const t0 = Date.now();
-    const cpu0 = cpuOf([pid]);
-    let records = 0;
-    let batches = 0;
-    while (Date.now() - t0 < seconds * 1000) {
-      const items = Array.from({ length: size }, (_, i) => item(`key-${(records + i) % 10}`));
-      await c.query({
-        name: 'settle',
-        text: values['record-only']
-          ? RECORD_ONLY
-          : `SELECT * FROM tollgate_settle_${values.many ? 'many' : 'leased'}($1::jsonb)`,
-        values: [JSON.stringify(values['record-only'] ? items.map(asRow) : items)],
-      });
-      records += size;
-      batches++;
-    }
-    const used = cpuOf([pid]) - cpu0;
-    return { perRecord: used / records, perBatch: used / batches, wallMs: (Date.now() - t0) / batches };
-  };
-  await run(8);
-  for (const size of [1, 8, 24, 64]) {
-    const r = await run(size);
-    console.log(
-      `batch of ${String(size).padStart(2)}: ${Math.round(r.perBatch)} µs per batch, ${Math.round(r.perRecord)} µs per record, ` +
-        `${r.wallMs.toFixed(2)} ms round trip (commit included)`,
-    );
+  return { db, c, pid };
+}
+
+interface Tally {
+  cpu: number;
+  records: number;
+  batches: number;
+  ms: number;
+}
+
+/** Batches of `size` for `ms` on one side, added to `t`. */
+async function run(side: Side, size: number, ms: number, t: Tally): Promise<void> {
+  const t0 = Date.now();
+  const cpu0 = onCpu(side.pid);
+  while (Date.now() - t0 < ms) {
+    const items = Array.from({ length: size }, (_, i) => item(`key-${(t.records + i) % 10}`));
+    await side.c.query({
+      name: 'settle',
+      text: values['record-only']
+        ? RECORD_ONLY
+        : `SELECT * FROM tollgate_settle_${values.many ? 'many' : 'leased'}($1::jsonb)`,
+      values: [JSON.stringify(values['record-only'] ? items.map(asRow) : items)],
+    });
+    t.records += size;
+    t.batches++;
   }
-  await c.end();
+  t.cpu += onCpu(side.pid) - cpu0;
+  t.ms += Date.now() - t0;
+}
+
+const line = (t: Tally) =>
+  `${Math.round(t.cpu / t.batches)} µs per batch, ${Math.round(t.cpu / t.records)} µs per record, ` +
+  `${(t.ms / t.batches).toFixed(2)} ms round trip (commit included)`;
+const tally = (): Tally => ({ cpu: 0, records: 0, batches: 0, ms: 0 });
+
+const sides: Side[] = [];
+try {
+  sides.push(await open(upto));
+  if (values.against !== undefined) sides.push(await open(Number(values.against)));
+  const [a, b] = sides as [Side, Side | undefined];
+  await run(a, 8, seconds * 1000, tally());
+  if (b) await run(b, 8, seconds * 1000, tally());
+  for (const size of [1, 8, 24, 64]) {
+    const label = `batch of ${String(size).padStart(2)}`;
+    if (!b) {
+      const t = tally();
+      await run(a, size, seconds * 1000, t);
+      console.log(`${label}: ${line(t)}`);
+      continue;
+    }
+    const [ta, tb] = [tally(), tally()];
+    for (let turn = 0; turn < seconds * 4; turn++) {
+      const pair: [Side, Tally][] =
+        turn % 2
+          ? [
+              [b, tb],
+              [a, ta],
+            ]
+          : [
+              [a, ta],
+              [b, tb],
+            ];
+      for (const [side, t] of pair) await run(side, size, 250, t);
+    }
+    console.log(`${label}: ${line(ta)}`);
+    console.log(`${' '.repeat(label.length - 2)}against migration ${values.against}: ${line(tb)}`);
+  }
 } finally {
-  await db.drop();
+  for (const s of sides) {
+    await s.c.end();
+    await s.db.drop();
+  }
 }

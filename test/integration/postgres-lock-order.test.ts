@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { settleColumns } from '../helpers/pg-plans.js';
 
 const DAY = 'd:2026-11-26';
 const HOUR = 'h:2026-11-26T13+00:00';
@@ -152,5 +153,59 @@ describe('postgres store: spend row lock order', () => {
     expect(spend[DAY]).toEqual({ spentUsd: 0, reservedUsd: 0 });
     const { rows: left } = await watcher.query("SELECT 1 FROM reservations WHERE id = 'late'");
     expect(left).toHaveLength(0);
+  });
+
+  it('a leased settle locks its spend rows, then its usage_daily row, then its rollup row', async () => {
+    // The global order every writer of a key's rows follows (migrations 20 and 28): one that
+    // locked the usage_daily row first, then the rollup row at its commit (tollgate_settle_many),
+    // must not meet a leased settle holding the rollup row while it waits for the usage_daily row.
+    const settler = await connect();
+    const holder = await connect();
+    const watcher = await connect();
+    const settleOne = (id: string) =>
+      settler.query('SELECT * FROM tollgate_settle_leased($1::jsonb)', [
+        JSON.stringify([
+          {
+            ...settleColumns(id, 'k3', '0.01', Date.UTC(2026, 10, 26, 12)),
+            release: '0',
+            lease: 'lease:k3',
+            periods: [DAY],
+          },
+        ]),
+      ]);
+    await settleOne('k3-first'); // its usage_daily and rollup rows exist from here on
+    await holder.query('BEGIN');
+    await holder.query("SELECT 1 FROM usage_daily WHERE key = 'k3' FOR UPDATE");
+    const { rows: pids } = await settler.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const settling = settleOne('k3-second');
+    settling.catch(() => undefined);
+    try {
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ waiting: boolean }>(
+          "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1",
+          [pids[0]?.pid],
+        );
+        if (rows[0]?.waiting) break;
+        if (i > 300) throw new Error('the leased settle never waited for the usage_daily row');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Waiting for the usage_daily row, it holds the key's spend row but not the rollup row yet.
+      await watcher.query('BEGIN');
+      await expect(watcher.query("SELECT 1 FROM spend WHERE key = 'k3' FOR UPDATE NOWAIT")).rejects.toThrow(
+        /lock/,
+      );
+      await watcher.query('ROLLBACK');
+      await watcher.query('BEGIN');
+      const { rows: rollup } = await watcher.query(
+        "SELECT requests FROM usage_insight_days WHERE key = 'k3' FOR UPDATE NOWAIT",
+      );
+      expect(rollup).toEqual([{ requests: '1' }]);
+    } finally {
+      await watcher.query('ROLLBACK');
+      await holder.query('COMMIT');
+    }
+    await settling;
+    const { rows: after } = await watcher.query("SELECT requests FROM usage_insight_days WHERE key = 'k3'");
+    expect(after).toEqual([{ requests: '2' }]);
   });
 });

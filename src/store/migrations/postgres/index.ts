@@ -30,6 +30,7 @@ import { MIGRATION_24 } from './v24.js';
 import { MIGRATION_25 } from './v25.js';
 import { MIGRATION_26 } from './v26.js';
 import { MIGRATION_27 } from './v27.js';
+import { MIGRATION_28 } from './v28.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -58,4 +59,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_25,
   MIGRATION_26,
   MIGRATION_27,
+  MIGRATION_28,
 ];
