@@ -24,10 +24,15 @@ const IMAGE_OUTPUT_NAME = /(^|[/:])(gemini-[\w.-]*-image|gpt-[\d.]+-image)/i;
  */
 const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
 
-/** What a request asks of audio: audio input (`input_audio` parts), audio output (`modalities: ["audio"]`). */
-export interface AudioAsk {
+/**
+ * What a request asks for that is billed apart from its text tokens: audio input (`input_audio`
+ * parts), audio output (`modalities: ["audio"]`), and OpenRouter's web search (`webPlugin`: the web
+ * plugin, `web_search_options`, a `:online` model).
+ */
+export interface ExtrasAsked {
   input: boolean;
   output: boolean;
+  webPlugin?: boolean;
 }
 
 const MAX_DEPTH = 32;
@@ -41,14 +46,24 @@ function hasInputAudio(value: unknown, depth: number): boolean {
   return false;
 }
 
-/** The audio a chat or Responses body asks for (the raw bytes checked first, to skip the walk). */
-export function audioAsked(raw: Buffer, fields: Record<string, unknown>): AudioAsk {
+const isWebPlugin = (p: unknown): boolean =>
+  p !== null && typeof p === 'object' && (p as Record<string, unknown>).id === 'web';
+
+/** What a chat or Responses body asks for apart from text (the raw bytes checked first, to skip the walk). */
+export function extrasAsked(raw: Buffer, fields: Record<string, unknown>): ExtrasAsked {
   const modalities = fields.modalities;
+  const plugins = fields.plugins;
   return {
     input: raw.includes('input_audio') && hasInputAudio(fields, 0),
     output: Array.isArray(modalities) && modalities.includes('audio'),
+    webPlugin:
+      (Array.isArray(plugins) && plugins.some(isWebPlugin)) ||
+      (fields.web_search_options !== undefined && fields.web_search_options !== null),
   };
 }
+
+/** OpenRouter's `:online` models: the web plugin by another name (`openai/gpt-4o:online`). */
+const ONLINE_MODEL = /:online(:|$)/i;
 
 const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
   [model.name, requested ?? '', model.catalogId ?? ''].filter((n) => n !== '');
@@ -62,6 +77,8 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  * - A search model is refused on every route.
  * - A Responses or Messages request that may run web searches (`webSearches`) on a model with no
  *   per-search price (OpenAI and Anthropic bill every search) is refused.
+ * - OpenRouter's web search (`extras.webPlugin`, a `:online` model) is refused: neither counted nor bounded.
+ * - Audio in or out (`extras`) of a model with no audio price for it is refused.
  */
 export function unpricedPart(
   model: ModelConfig,
@@ -69,10 +86,12 @@ export function unpricedPart(
   route: RouteKind,
   webSearches: number,
   ts: number,
-  audio: AudioAsk = { input: false, output: false },
+  extras: ExtrasAsked = { input: false, output: false },
 ): string | undefined {
   const names = namesOf(model, requested);
-  const audioWhy = unpricedAudio(model, names, audio, ts);
+  if (extras.webPlugin || names.some((n) => ONLINE_MODEL.test(n)))
+    return "asks for OpenRouter's web search (the web plugin, web_search_options or a :online model), billed apart from the tokens ($4 per 1,000 Exa results, or the model provider's own search price), which the answer's usage does not count and the request does not bound (docs/api.md#hosted-tools). Send it without web search, or use a web_search tool on /v1/responses or /v1/messages, which are metered";
+  const audioWhy = unpricedAudio(model, names, extras, ts);
   if (audioWhy !== undefined) return audioWhy;
   if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
     return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
@@ -93,7 +112,12 @@ export function unpricedPart(
  * catalog entry without audio prices, a keys.yaml price, a snapshot whose audio price is unknown)
  * would be held and charged far under the bill (docs/api.md#audio-prices).
  */
-function unpricedAudio(model: ModelConfig, names: string[], audio: AudioAsk, ts: number): string | undefined {
+function unpricedAudio(
+  model: ModelConfig,
+  names: string[],
+  audio: ExtrasAsked,
+  ts: number,
+): string | undefined {
   if (!audio.input && !audio.output) return undefined;
   const table = priceAt(model.prices, ts);
   const priced =

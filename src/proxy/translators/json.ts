@@ -5,7 +5,7 @@ import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
 import { unmeteredPriceMode } from '../../policy/price-modes.js';
-import { audioAsked, unpricedPart } from '../../policy/priced-models.js';
+import { extrasAsked, unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
 import { asksHourCache } from '../../pricing/cache-ttl.js';
@@ -82,7 +82,7 @@ export const jsonTranslator: Translator = {
           route.kind,
           serverTools.webSearches,
           ts,
-          audioAsked(request.raw, parsed),
+          extrasAsked(request.raw, parsed),
         );
     if (unpriced !== undefined) {
       throw new GatewayError(
