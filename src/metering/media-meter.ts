@@ -95,7 +95,8 @@ export function meterMedia(
       if (model.units?.inputPerMchar !== undefined)
         return charged(NO_USAGE, 'estimated', units, costOfCharacters(model, plan.characters));
       if (trusted) return charged(trusted, 'provider', units);
-      const seconds = plan.characters / SPEECH_CHARS_PER_SECOND / Math.max(plan.speed, 0.25);
+      // At the voice's own pace: `speed` stretches the audio after it is generated (media-prices.ts).
+      const seconds = plan.characters / SPEECH_CHARS_PER_SECOND;
       const usage: Usage = {
         ...NO_USAGE,
         inputTokens: Math.min(bound.inputTokens, Math.ceil(plan.characters / CHARS_PER_TOKEN) + 1),

@@ -242,11 +242,16 @@ export const SPEECH_AUDIO_TOKENS_PER_SECOND_MAX = 25;
 /** OpenAI's range of `speed`; a value outside it (or not a number) is bounded as the slowest. */
 const SPEED_RANGE = [0.25, 4] as const;
 
-/** The most seconds of audio `chars` characters can be spoken in at `speed`. */
+/**
+ * The most seconds of audio `chars` characters can be generated as at `speed`. A speed above 1
+ * does not shorten it: OpenAI's audio models apply `speed` to the audio after it is generated
+ * (the Realtime API's `speed` is documented so), so the tokens billed are those of the voice's own
+ * pace; a speed below 1 lengthens it, in case the voice is slowed as it is generated.
+ */
 export function speechSecondsMax(chars: number, speed: number): number {
   const s =
     Number.isFinite(speed) && speed >= SPEED_RANGE[0] && speed <= SPEED_RANGE[1] ? speed : SPEED_RANGE[0];
-  return Math.ceil(chars / SPEECH_CHARS_PER_SECOND_MIN / s);
+  return Math.ceil(chars / SPEECH_CHARS_PER_SECOND_MIN / Math.min(s, 1));
 }
 
 /** Speech: the input's characters, or for a token-priced voice its text and the most audio it may produce. */

@@ -195,10 +195,29 @@ describe('image, speech and transcription costs agree with the catalog', () => {
       boundSpeech(model, NOW, { input: 'x'.repeat(200), instructions: '', speed });
     expect(at(1).outputTokens).toBe(200 * 25);
     expect(at(0.25).outputTokens).toBe(800 * 25);
-    expect(at(4).outputTokens).toBe(50 * 25);
+    // A faster speed does not shorten it: the audio is sped up after it is generated.
+    expect(at(4).outputTokens).toBe(200 * 25);
     // Outside OpenAI's 0.25 to 4, or not a number: bounded as the slowest.
     expect(at(0.1).outputTokens).toBe(800 * 25);
     expect(at(Number.NaN).outputTokens).toBe(800 * 25);
+  });
+
+  it('keeps gpt-4o-mini-tts at speed 4 within its bound when the voice speaks slowly', () => {
+    // `speed` is applied to the audio after it is generated (as the Realtime API documents its
+    // own), so the audio tokens billed are those of the voice's pace: 200 characters read at
+    // two a second ("read each digit slowly") are 100 s, about 2,100 tokens, whatever the speed.
+    // Shortened by the speed, the bound held 1,250.
+    const model = catalogModel('gpt-4o-mini-tts');
+    const input = '4'.repeat(200);
+    const bound = boundSpeech(model, NOW, { input, instructions: 'Read each digit slowly.', speed: 4 });
+    const billed = settle('openai-speech', { usage: { input_tokens: 60, output_tokens: 2_100 } }, model, {
+      kind: 'speech',
+      characters: 200,
+      speed: 4,
+    });
+    expect(billed.costUsd).toBeGreaterThan(0);
+    expect(billed.costUsd).toBeLessThanOrEqual(bound.usd);
+    expect(bound.outputTokens).toBeGreaterThanOrEqual(2_100);
   });
 
   it('prices tts-1 per character from input_per_mchar, counting code points', () => {
