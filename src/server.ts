@@ -5,15 +5,13 @@ import { createApp } from './app.js';
 import { registerBillCheckMetrics } from './billing/bill-metrics.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ConfigManager, createConfigManager } from './config/reload/manager.js';
-import { createInsightsCache } from './dashboard/insights-section.js';
-import { createDashboardRouter } from './dashboard/router.js';
+import { createInsightsCache } from './dashboard/insights-cache.js';
 import type { GatewayDeps } from './deps.js';
 import type { FindingsCache } from './insights/findings-cache.js';
 import { loadFingerprintSecret } from './insights/fingerprint.js';
 import { createSecretMasker, type SecretMasker, upstreamSecretsOf } from './keys/mask-secrets.js';
 import type { Logger } from './log.js';
 import { createNotifierRelay, type Notifier, nullNotifier } from './notifier.js';
-import { createAdminRouter } from './ops/admin.js';
 import { healthHandler } from './ops/health.js';
 import { registerLeaseGauges } from './ops/lease-metrics.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
@@ -120,7 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : {},
   );
   const adminToken = opts.env.TOLLGATE_ADMIN_TOKEN;
-  const listener = createListener(opts.env, {
+  const listener = await createListener(opts.env, {
     ...deps,
     config,
     gateway,
@@ -213,8 +211,13 @@ function relayNotices(
   });
 }
 
-/** The express app: the gateway on /v1, and the admin API and dashboard when their tokens are set. */
-function createListener(
+/**
+ * The express app: the gateway on /v1, and the admin API and dashboard when their tokens are set.
+ * Their modules (routers, pages, charts: about 1 MB of heap) are loaded only then: a gateway
+ * without them does not carry them, and a bigger heap is a bigger old generation under load (V8
+ * sizes it as a multiple of what is live).
+ */
+async function createListener(
   env: NodeJS.ProcessEnv,
   parts: Omit<GatewayDeps, 'config'> & {
     config: ConfigManager;
@@ -228,42 +231,41 @@ function createListener(
   const { gateway, metrics, log, store, config, disables, killSwitch, clock, slack, findings } = parts;
   const adminToken = env.TOLLGATE_ADMIN_TOKEN;
   const dashboardToken = env.TOLLGATE_DASHBOARD_TOKEN || undefined;
+  const admin = adminToken
+    ? (await import('./ops/admin.js')).createAdminRouter({
+        token: adminToken,
+        config,
+        store,
+        disables,
+        killSwitch,
+        clock,
+        findings,
+      })
+    : undefined;
+  const dashboard =
+    adminToken || dashboardToken
+      ? (await import('./dashboard/router.js')).createDashboardRouter({
+          adminToken,
+          viewerToken: dashboardToken,
+          config,
+          store,
+          disables,
+          killSwitch,
+          clock,
+          log,
+          findings,
+          announce: slack?.announce,
+        })
+      : undefined;
   return createApp({
     gateway,
     metrics,
     log,
     root: rootHandler(packageInfo()),
     health: healthHandler({ store, configStatus: () => config.status(), writes: parts.health }),
-    ...(adminToken
-      ? {
-          admin: createAdminRouter({
-            token: adminToken,
-            config,
-            store,
-            disables,
-            killSwitch,
-            clock,
-            findings,
-          }),
-        }
-      : {}),
+    ...(admin ? { admin } : {}),
     ...(slack ? { slack: slack.router } : {}),
-    ...(adminToken || dashboardToken
-      ? {
-          dashboard: createDashboardRouter({
-            adminToken,
-            viewerToken: dashboardToken,
-            config,
-            store,
-            disables,
-            killSwitch,
-            clock,
-            log,
-            findings,
-            announce: slack?.announce,
-          }),
-        }
-      : {}),
+    ...(dashboard ? { dashboard } : {}),
   });
 }
 

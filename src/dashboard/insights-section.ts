@@ -1,22 +1,13 @@
-import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import {
-  createFindingsCache,
-  type FindingsCache,
-  type FindingsSnapshot,
-} from '../insights/findings-cache.js';
-import type { InsightReader } from '../insights/read-period.js';
+import type { FindingsCache, FindingsSnapshot } from '../insights/findings-cache.js';
 import type { Finding } from '../insights/types.js';
 import { formatUsd } from './format.js';
 import { html, type SafeHtml } from './html.js';
+import { INSIGHT_DAYS } from './insights-cache.js';
 import { keyHref } from './parts.js';
 
 /** "Why it costs" (docs/insights.md): a key's findings on its page, the dearest ones on the overview. */
 
-/** The period the dashboard explains: the last 7 days, as `tollgate insights` by default. */
-export const INSIGHT_DAYS = 7;
-/** Findings are read again, in the background, when the last ones are older than this. */
-export const OVERVIEW_INSIGHTS_TTL_MS = 10 * 60_000;
 const OVERVIEW_FINDINGS = 5;
 
 export interface DashboardInsights {
@@ -24,21 +15,6 @@ export interface DashboardInsights {
   top(config: Config): FindingsSnapshot;
   /** One key's findings, from the same cache. */
   ofKey(config: Config, key: string): FindingsSnapshot;
-}
-
-/** The findings cache the dashboard (and Slack's /spend NAME, given the same one) reads. */
-export function createInsightsCache(
-  store: InsightReader,
-  clock: Clock,
-  onError?: (err: unknown) => void,
-): FindingsCache {
-  return createFindingsCache({
-    store,
-    clock,
-    days: INSIGHT_DAYS,
-    ttlMs: OVERVIEW_INSIGHTS_TTL_MS,
-    ...(onError ? { onError } : {}),
-  });
 }
 
 export function createDashboardInsights(cache: FindingsCache): DashboardInsights {

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createInsightsCache } from '../../src/dashboard/insights-section.js';
+import { createInsightsCache } from '../../src/dashboard/insights-cache.js';
 import { mintKey } from '../../src/keys/format.js';
 import { silentLogger } from '../../src/log.js';
 import { createDisableView, type DisableView } from '../../src/policy/disables.js';

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { type HeaderDuration, plausibleSeconds, readUploadDuration } from '../../metering/audio-duration.js';
+import type { HeaderDuration } from '../../metering/audio-duration.js';
 import {
   boundImages,
   boundTranscription,
@@ -20,6 +20,19 @@ import type { Translator, WireRequest } from './translator.js';
  */
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * The duration reader and the parsers it brings (music-metadata, file-type, strtok3: about 1.3 MB
+ * of heap once loaded), loaded by the first audio upload: a gateway that never meters audio does
+ * not carry them, and a bigger heap is a bigger old generation under load (V8 sizes it as a
+ * multiple of what is live).
+ */
+let durationReader: Promise<typeof import('../../metering/audio-duration.js')> | undefined;
+const audioDuration = () => {
+  durationReader ??= import('../../metering/audio-duration.js');
+  return durationReader;
+};
+const readUploadDuration = async (chunks: readonly Buffer[]) =>
+  (await audioDuration()).readUploadDuration(chunks);
 const AUDIO_ROUTES: ReadonlySet<Route['kind']> = new Set(['transcriptions', 'translations']);
 const IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
 /**
@@ -55,7 +68,7 @@ async function readUpload(
   });
   const read = body.tapped as HeaderDuration | undefined;
   const file = body.files.find((f) => f.field === 'file');
-  const seconds = read && file ? plausibleSeconds(read, file.bytes) : undefined;
+  const seconds = read && file ? (await audioDuration()).plausibleSeconds(read, file.bytes) : undefined;
   return {
     raw: EMPTY,
     fields: body.fields,

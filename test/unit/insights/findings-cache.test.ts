@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
-import { createDashboardInsights, createInsightsCache } from '../../../src/dashboard/insights-section.js';
+import { createInsightsCache } from '../../../src/dashboard/insights-cache.js';
+import { createDashboardInsights } from '../../../src/dashboard/insights-section.js';
 import { createFindingsCache } from '../../../src/insights/findings-cache.js';
 import type { InsightReader } from '../../../src/insights/read-period.js';
 import { buildInsightLines } from '../../../src/slack/digest/insight-lines.js';
