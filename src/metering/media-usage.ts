@@ -69,10 +69,15 @@ function addUsage(a: Usage, b: Usage): Usage {
 function transcriptionUsage(u: unknown): Usage | undefined {
   if (!isObject(u) || u.type === 'duration') return undefined;
   if (u.input_tokens === undefined && u.output_tokens === undefined) return undefined;
-  const details = isObject(u.input_token_details) ? u.input_token_details : {};
+  const details = isObject(u.input_token_details) ? u.input_token_details : undefined;
+  // Without a breakdown (a relay that drops it), the input not said to be text is audio, the
+  // dearer ($6 against $2.50 per million on gpt-4o-transcribe): never charged below the bill.
+  const audio = present(details?.audio_tokens)
+    ? num(details?.audio_tokens)
+    : num(u.input_tokens) - num(details?.text_tokens);
   return {
     inputTokens: num(u.input_tokens),
-    inputAudioTokens: num(details.audio_tokens),
+    inputAudioTokens: audio,
     outputTokens: num(u.output_tokens),
     cachedTokens: 0,
     cacheWriteTokens: 0,

@@ -146,6 +146,45 @@ describe('image, speech and transcription costs agree with the catalog', () => {
     );
   });
 
+  it('charges transcription input with no breakdown as audio, the dearer, never below the bill', () => {
+    // A relay that drops input_token_details: 140 input tokens, of which OpenAI billed 120 as audio.
+    const model = catalogModel('gpt-4o-transcribe');
+    const plan = { kind: 'transcription', fileSeconds: 12 } as const;
+    const bill = catalog('gpt-4o-transcribe', {
+      input_tokens: 140,
+      input_audio_tokens: 120,
+      output_tokens: 30,
+    });
+    const bare = settle(
+      'openai-transcription',
+      { text: 'x', usage: { type: 'tokens', input_tokens: 140, output_tokens: 30 } },
+      model,
+      plan,
+    );
+    expect(bare.usageSource).toBe('provider');
+    expect(bare.costUsd).toBeGreaterThanOrEqual(bill);
+    expectUsd(
+      bare.costUsd,
+      catalog('gpt-4o-transcribe', { input_tokens: 140, input_audio_tokens: 140, output_tokens: 30 }),
+    );
+    // Only the text part said: the rest is audio, exactly the bill.
+    const textOnly = settle(
+      'openai-transcription',
+      {
+        text: 'x',
+        usage: {
+          type: 'tokens',
+          input_tokens: 140,
+          input_token_details: { text_tokens: 20 },
+          output_tokens: 30,
+        },
+      },
+      model,
+      plan,
+    );
+    expectUsd(textOnly.costUsd, bill);
+  });
+
   it('prices gpt-4o-mini-tts from the usage of its speech.audio.done event', () => {
     const reader = createMediaReader('openai-speech');
     reader.readEvent({ type: 'speech.audio.delta', audio: 'AAAA' });
