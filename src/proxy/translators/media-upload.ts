@@ -34,7 +34,12 @@ const audioDuration = () => {
 const readUploadDuration = async (chunks: readonly Buffer[]) =>
   (await audioDuration()).readUploadDuration(chunks);
 const AUDIO_ROUTES: ReadonlySet<Route['kind']> = new Set(['transcriptions', 'translations']);
-const IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
+/**
+ * The file parts an edit's input images and mask may come in: `image`, `image[]`, a mask, and the
+ * indexed `image[0]`, `image[1]`… some form encoders write for a list. Each is reserved: an
+ * upstream that reads one the gateway did not count would bill an input image the hold left out.
+ */
+const INPUT_IMAGE_PART = /^(image|mask)(\[\d*\])?$/;
 /**
  * The parts that set a request's bound, or what the upstream does, which OpenAI reads once:
  * refused when repeated (proxy/multipart.ts). An edit's `image`/`image[]` may repeat, as OpenAI
@@ -113,7 +118,7 @@ export const imagesEditsTranslator: Translator = {
     const size = textField(f, 'size');
     const quality = textField(f, 'quality');
     const n = countField(f, 'n', 1, [1, 10]);
-    const inputImages = (request.upload?.files ?? []).filter((x) => IMAGE_FIELDS.has(x.field)).length;
+    const inputImages = (request.upload?.files ?? []).filter((x) => INPUT_IMAGE_PART.test(x.field)).length;
     const bound = boundImages(target.model, ts, {
       n,
       ...(size === undefined ? {} : { size }),
