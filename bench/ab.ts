@@ -10,6 +10,10 @@
  * the low percentiles over hundreds of batches are the batches that ran undisturbed, and those
  * are what the builds are compared by.
  *
+ * A build may carry node flags after its folder, in the same argument: `'dist --max-semi-space-size=8'`
+ * runs dist/ with that flag (V8's heap settings weigh memory against CPU). Each build's peak RSS
+ * over the run (VmHWM) is printed after its CPU.
+ *
  *   npm run bench:ab -- dist /path/to/other/dist [--batches 150] [--batch 100] [--connections 50] [--warmup 3000]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +56,12 @@ function onCpuNs(pid: number): number {
   return total;
 }
 
+/** The most RSS `pid` has had (VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
 /** Sends `n` requests of `mode` to `t`, CONCURRENCY at a time; throws on a non-200. */
 async function send(t: Target, agent: Agent, mode: Mode, n: number): Promise<void> {
   const body = BODIES[mode];
@@ -89,8 +99,12 @@ const pct = (xs: number[], p: number) => {
 try {
   const upstream = await startUpstream(dir);
   const targets: Target[] = [];
-  for (const [i, dist] of dists.entries())
-    targets.push(await startTollgate(dir, `ab${i}`, dist, { upstreamPort: upstream.port, keys: 10, dist }));
+  for (const [i, build] of dists.entries()) {
+    const [dist = 'dist', ...nodeArgs] = build.split(' ').filter(Boolean);
+    targets.push(
+      await startTollgate(dir, `ab${i}`, build, { upstreamPort: upstream.port, keys: 10, dist, nodeArgs }),
+    );
+  }
   const agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: CONCURRENCY }));
   for (const [i, t] of targets.entries())
     for (const mode of modes) await send(t, agents[i] as Agent, mode, Number(values.warmup));
@@ -119,6 +133,8 @@ try {
       );
     }
   }
+  for (const t of targets)
+    console.log(`${t.name}: peak RSS ${peakRssMb(t.child.pid as number).toFixed(0)} MB`);
 } finally {
   await cleanUp();
 }

@@ -54,7 +54,7 @@ export async function startNodeProxy(dir: string, upstreamPort: number): Promise
   const child = await startPinned(
     GATEWAY_CPU,
     process.execPath,
-    tsx('bench/targets/plain-proxy.ts', upstreamPort, port),
+    ['bench/targets/plain-proxy.mjs', String(upstreamPort), String(port)],
     { port, log: join(dir, 'node-proxy.log') },
   );
   return { id: 'node', name: 'plain node:http proxy (keep-alive agent)', port, child, headers: {} };
@@ -65,7 +65,7 @@ export async function startHpmProxy(dir: string, upstreamPort: number): Promise<
   const child = await startPinned(
     GATEWAY_CPU,
     process.execPath,
-    tsx('bench/targets/hpm-proxy.ts', upstreamPort, port),
+    ['bench/targets/hpm-proxy.mjs', String(upstreamPort), String(port)],
     { port, log: join(dir, 'hpm-proxy.log') },
   );
   return {

@@ -2,12 +2,12 @@
  * Reference row: http-proxy-middleware 3 called straight from node:http (no Express), with a
  * keep-alive agent. It documents what the popular proxy library costs over the plain node:http
  * floor, and so why tollgate forwards with node:http itself (src/proxy/forward.ts) instead.
- * Prints `listening <port>` on stdout.
+ * Prints `listening <port>` on stdout. Plain JavaScript, run by node itself, like plain-proxy.mjs
+ * (under tsx its loader thread and esbuild child counted in the target's RSS).
  *
- *   node --import tsx bench/targets/hpm-proxy.ts <upstream-port> [port=0]
+ *   node bench/targets/hpm-proxy.mjs <upstream-port> [port=0]
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 
 const upstreamPort = Number(process.argv[2]);
@@ -16,7 +16,8 @@ const proxy = createProxyMiddleware({
   agent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
   changeOrigin: false,
 });
-const next = (err?: unknown) => {
+/** @param {unknown} [err] */
+const next = (err) => {
   if (err) console.error(err);
 };
 
@@ -25,6 +26,6 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
-  console.log(`listening ${(server.address() as AddressInfo).port}`);
+  console.log(`listening ${server.address().port}`);
 });
 process.on('SIGTERM', () => process.exit(0));
