@@ -134,7 +134,13 @@ function readFilePart(
     }),
   );
   // Set now, so the upload is not resolved before its tapped file is read.
-  if (tap) state.tapping = ended.then(() => tap(parts, { mimeType: info.mimeType }));
+  if (tap) {
+    state.tapping = ended.then(() => tap(parts, { mimeType: info.mimeType }));
+    // A tap that fails (its reader could not be loaded) is read as no result when the upload
+    // ends; marked handled now, as the upload may end later and Node ends the process on a
+    // rejection left unhandled.
+    state.tapping.catch(() => {});
+  }
   stream.on('limit', () => fail(invalid(`the file in '${field}' is too large.`)));
 }
 

@@ -28,7 +28,12 @@ const EMPTY = Buffer.alloc(0);
  */
 let durationReader: Promise<typeof import('../../metering/audio-duration.js')> | undefined;
 const audioDuration = () => {
-  durationReader ??= import('../../metering/audio-duration.js');
+  // A load that failed (a file descriptor limit reached, node_modules swapped by a deploy) is
+  // forgotten, so the next audio upload loads it again instead of failing for good.
+  durationReader ??= import('../../metering/audio-duration.js').catch((err: unknown) => {
+    durationReader = undefined;
+    throw err;
+  });
   return durationReader;
 };
 const readUploadDuration = async (chunks: readonly Buffer[]) =>
