@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../config/types.js';
 import type { RouteKind } from '../metering/route-kind.js';
-import { UNPRICED_AUDIO_SNAPSHOT } from '../pricing/audio-prices.js';
+import { billsAudioApart, UNPRICED_AUDIO_SNAPSHOT } from '../pricing/audio-prices.js';
 import { priceAt } from '../pricing/pricing.js';
 
 /**
@@ -78,7 +78,8 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  * - A Responses or Messages request that may run web searches (`webSearches`) on a model with no
  *   per-search price (OpenAI and Anthropic bill every search) is refused.
  * - OpenRouter's web search (`extras.webPlugin`, a `:online` model) is refused: neither counted nor bounded.
- * - Audio in or out (`extras`) of a model with no audio price for it is refused.
+ * - Audio in or out (`extras`) of a model with no audio price for it is refused where the provider
+ *   bills audio apart from text (`provider`: the upstream's catalog provider).
  */
 export function unpricedPart(
   model: ModelConfig,
@@ -87,11 +88,12 @@ export function unpricedPart(
   webSearches: number,
   ts: number,
   extras: ExtrasAsked = { input: false, output: false },
+  provider?: string,
 ): string | undefined {
   const names = namesOf(model, requested);
   if (extras.webPlugin || names.some((n) => ONLINE_MODEL.test(n)))
     return "asks for OpenRouter's web search (the web plugin, web_search_options or a :online model), billed apart from the tokens ($4 per 1,000 Exa results, or the model provider's own search price), which the answer's usage does not count and the request does not bound (docs/api.md#hosted-tools). Send it without web search, or use a web_search tool on /v1/responses or /v1/messages, which are metered";
-  const audioWhy = unpricedAudio(model, names, extras, ts);
+  const audioWhy = unpricedAudio(model, names, extras, ts, provider);
   if (audioWhy !== undefined) return audioWhy;
   if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
     return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
@@ -107,21 +109,26 @@ export function unpricedPart(
 }
 
 /**
- * Audio the model has no audio price for: OpenAI bills audio tokens at an audio price (8 to 66 x its
- * text price on the gpt-4o audio models), so audio in or out of a model priced for text alone (a
- * catalog entry without audio prices, a keys.yaml price, a snapshot whose audio price is unknown)
- * would be held and charged far under the bill (docs/api.md#audio-prices).
+ * Audio the model has no audio price for, where its provider bills audio apart: OpenAI bills audio
+ * tokens at an audio price (8 to 66 x its text price on the gpt-4o audio models), Gemini's Flash
+ * models at 3 to 7 x, so audio in or out of such a model priced for text alone (a catalog entry
+ * without audio prices, a keys.yaml price, a snapshot whose audio price is unknown) would be held
+ * and charged far under the bill (docs/api.md#audio-prices). Where audio is billed at the text
+ * price (Gemini's Pro models, a self-hosted model) it is served at that price.
  */
 function unpricedAudio(
   model: ModelConfig,
   names: string[],
   audio: ExtrasAsked,
   ts: number,
+  provider: string | undefined,
 ): string | undefined {
   if (!audio.input && !audio.output) return undefined;
+  const snapshot = names.some((n) => UNPRICED_AUDIO_SNAPSHOT.test(n));
+  if (!snapshot && !billsAudioApart(provider, names)) return undefined;
   const table = priceAt(model.prices, ts);
   const priced =
-    !names.some((n) => UNPRICED_AUDIO_SNAPSHOT.test(n)) &&
+    !snapshot &&
     (!audio.input || table.inputAudio !== undefined) &&
     (!audio.output || table.outputAudio !== undefined);
   if (priced) return undefined;

@@ -18,7 +18,28 @@ upstreams:
     base_url: ${base}
     api_key: \${OPENAI_API_KEY}
     provider: openai
+  google:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    provider: google
+  openrouter:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    provider: openrouter
+  vllm:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
 models:
+  gemini-2.5-pro:
+    upstream: google
+  google/gemini-2.5-flash:
+    upstream: openrouter
+  openai/gpt-4o-mini:
+    upstream: openrouter
+  qwen2.5-omni:
+    upstream: vllm
+    input_per_mtok: 0.5
+    output_per_mtok: 1
   gpt-4o-audio-preview:
     upstream: openai
   house-gpt:
@@ -84,6 +105,8 @@ describe('audio prices', () => {
   it.each([
     ['house-gpt', 'a model priced in keys.yaml'],
     ['gpt-4o-audio-preview-2024-10-01', 'a snapshot whose audio price is unknown'],
+    ['openai/gpt-4o-mini', "OpenRouter's entry for an OpenAI model, with no audio price"],
+    ['google/gemini-2.5-flash', "OpenRouter's entry for a Gemini Flash model, which bills audio apart"],
   ])('refuses audio to %s (%s), forwarding nothing', async (model) => {
     const { status, text, record } = await post(model);
     expect(status).toBe(400);
@@ -93,6 +116,36 @@ describe('audio prices', () => {
     expect(t.up.received).toHaveLength(0);
     expect(record).toMatchObject({ status: 400, costUsd: 0 });
     expect(reserved).toHaveLength(0);
+  });
+
+  /*
+   * Google bills audio input to its Pro models at the text price, and a self-hosted model's price
+   * is what keys.yaml says: audio there is served, charged at the text price.
+   */
+  it.each([
+    ['gemini-2.5-pro', 1.25, 10],
+    ['qwen2.5-omni', 0.5, 1],
+  ])('serves audio to %s, whose provider bills it at the text price', async (model, input, output) => {
+    t.up.next(
+      json(200, {
+        id: 'c',
+        object: 'chat.completion',
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }],
+        usage: {
+          prompt_tokens: 1_000,
+          completion_tokens: 100,
+          total_tokens: 1_100,
+          prompt_tokens_details: { cached_tokens: 0, audio_tokens: 800 },
+        },
+      }),
+    );
+    const { status, record } = await post(model, { modalities: ['text'], audio: undefined });
+    expect(status).toBe(200);
+    expect(t.up.received).toHaveLength(1);
+    const bill = (1_000 * input + 100 * output) / 1e6;
+    expect(Math.abs((record?.costUsd ?? 0) - bill)).toBeLessThan(1e-12);
+    expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
   });
 
   it('serves the same model without audio', async () => {

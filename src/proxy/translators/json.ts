@@ -83,6 +83,7 @@ export const jsonTranslator: Translator = {
           serverTools.webSearches,
           ts,
           extrasAsked(request.raw, parsed),
+          target.upstream.provider,
         );
     if (unpriced !== undefined) {
       throw new GatewayError(
