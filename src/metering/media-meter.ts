@@ -9,6 +9,7 @@ import {
   type MediaBound,
   type MediaUnits,
   perAudioSecond,
+  speechPace,
 } from './media-prices.js';
 import type { MediaReader } from './media-usage.js';
 import type { ExchangeEnd, Metered } from './meter.js';
@@ -30,8 +31,9 @@ export type MeteredMedia = Metered & { units: MediaUnits };
 
 /**
  * Speech a token-priced voice produces, for an answer that reports no usage (the binary form):
- * about 15 characters a second at speed 1, and about 21 audio tokens a second (OpenAI's "about
- * $0.015 a minute" at $12 per million). Charged as an estimate, never above the reservation.
+ * about 15 characters a second at speed 1 (divided by a speed below 1, as the bound is), and
+ * about 21 audio tokens a second (OpenAI's "about $0.015 a minute" at $12 per million). Charged
+ * as an estimate, never above the reservation.
  */
 const SPEECH_CHARS_PER_SECOND = 15;
 const SPEECH_TOKENS_PER_SECOND = 21;
@@ -95,8 +97,8 @@ export function meterMedia(
       if (model.units?.inputPerMchar !== undefined)
         return charged(NO_USAGE, 'estimated', units, costOfCharacters(model, plan.characters));
       if (trusted) return charged(trusted, 'provider', units);
-      // At the voice's own pace: `speed` stretches the audio after it is generated (media-prices.ts).
-      const seconds = plan.characters / SPEECH_CHARS_PER_SECOND;
+      // The bound's rule (speechPace): a speed below 1 lengthens it, one above does not shorten it.
+      const seconds = plan.characters / SPEECH_CHARS_PER_SECOND / speechPace(plan.speed);
       const usage: Usage = {
         ...NO_USAGE,
         inputTokens: Math.min(bound.inputTokens, Math.ceil(plan.characters / CHARS_PER_TOKEN) + 1),

@@ -243,15 +243,24 @@ export const SPEECH_AUDIO_TOKENS_PER_SECOND_MAX = 25;
 const SPEED_RANGE = [0.25, 4] as const;
 
 /**
- * The most seconds of audio `chars` characters can be generated as at `speed`. A speed above 1
- * does not shorten it: OpenAI's audio models apply `speed` to the audio after it is generated
- * (the Realtime API's `speed` is documented so), so the tokens billed are those of the voice's own
- * pace; a speed below 1 lengthens it, in case the voice is slowed as it is generated.
+ * What the seconds of audio billed for a text are divided by at `speed`, for the bound and for
+ * the estimate of an answer that reports no usage alike (media-meter.ts). OpenAI's speech page does
+ * not say whether `speed` changes the audio tokens billed; its Realtime API documents its own
+ * `speed` as applied to the audio after it is generated (billed at the voice's own pace). So the
+ * side never below the bill is taken: a speed above 1 does not shorten the audio charged (as if
+ * applied after), one below 1 lengthens it (as if the voice were slowed as it is generated; if
+ * not, speed 0.25 is charged up to 4 x the audio billed). A value outside OpenAI's 0.25 to 4, or
+ * not a number, counts as the slowest.
  */
-export function speechSecondsMax(chars: number, speed: number): number {
+export function speechPace(speed: number): number {
   const s =
     Number.isFinite(speed) && speed >= SPEED_RANGE[0] && speed <= SPEED_RANGE[1] ? speed : SPEED_RANGE[0];
-  return Math.ceil(chars / SPEECH_CHARS_PER_SECOND_MIN / Math.min(s, 1));
+  return Math.min(s, 1);
+}
+
+/** The most seconds of audio `chars` characters can be generated as at `speed` (speechPace). */
+export function speechSecondsMax(chars: number, speed: number): number {
+  return Math.ceil(chars / SPEECH_CHARS_PER_SECOND_MIN / speechPace(speed));
 }
 
 /** Speech: the input's characters, or for a token-priced voice its text and the most audio it may produce. */

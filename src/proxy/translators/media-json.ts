@@ -98,7 +98,8 @@ export const speechTranslator: Translator = {
       {
         kind: 'speech',
         characters: characterCount(input),
-        speed: Number.isFinite(speed) && speed > 0 ? speed : 1,
+        // As the bound reads it (speechPace): not a number, or outside 0.25 to 4, is the slowest.
+        speed,
       },
       bound,
     );

@@ -228,6 +228,34 @@ describe('image, speech and transcription costs agree with the catalog', () => {
     expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
   });
 
+  it("estimates gpt-4o-mini-tts's binary answer by the bound's rule for speed", () => {
+    // OpenAI's speech page does not say whether `speed` changes the audio billed: the bound takes
+    // a speed below 1 as lengthening it, and the estimate of an answer that reports no usage must
+    // too, or speed 0.25 is held for four times the audio and charged for a quarter of it.
+    const model = catalogModel('gpt-4o-mini-tts');
+    const input = 'x'.repeat(150);
+    const at = (speed: number) => {
+      const bound = boundSpeech(model, NOW, { input, instructions: '', speed });
+      const m = meterMedia(
+        { completed: true, upstreamStatus: 200, reachedUpstream: true },
+        createMediaReader('openai-speech'),
+        model,
+        NOW,
+        { kind: 'speech', characters: 150, speed },
+        bound,
+      );
+      expect(m.costUsd).toBeLessThanOrEqual(bound.usd);
+      return m.usage.outputTokens;
+    };
+    // 150 characters at 15 a second: 10 s at speed 1, 40 s at 0.25, about 21 audio tokens a second.
+    expect(at(1)).toBe(210);
+    expect(at(0.25)).toBe(840);
+    expect(at(0.5)).toBe(420);
+    // Above 1 it is not shortened, as the bound is not; outside 0.25 to 4 is the slowest, as there.
+    expect(at(4)).toBe(210);
+    expect(at(Number.NaN)).toBe(840);
+  });
+
   it('bounds a token-priced voice by its characters and speed, not by max_output_tokens', () => {
     const model = { ...catalogModel('gpt-4o-mini-tts'), maxOutputTokens: 10 };
     const at = (speed: number) =>
