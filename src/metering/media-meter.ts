@@ -88,7 +88,15 @@ export function meterMedia(
         }
         return failed ? nothing() : reservedCharge({ images: plan.n });
       }
-      if (trusted) return charged(trusted, 'provider', { images: images || plan.n });
+      if (trusted) {
+        const units = { images: images || plan.n };
+        const over = overCounted(reader, trusted, model, ts, bound);
+        if (!over) return charged(trusted, 'provider', units);
+        const last = over.last;
+        return last && costOf(last, model, ts) > bound.usd
+          ? { ...charged(last, 'provider', units), distrusted: over.why }
+          : { ...reservedCharge(units), distrusted: over.why };
+      }
       // A generation cut short is still made and billed: the reservation paid for the most it can be.
       return reservedCharge({ images: plan.n });
     }
@@ -145,6 +153,35 @@ export function meterMedia(
 function credibleSeconds(said: number | undefined, fileSeconds: number | undefined): number | undefined {
   if (said === undefined || fileSeconds === undefined) return said;
   return said > credibleSecondsMax(fileSeconds) ? Number.NaN : said;
+}
+
+/**
+ * Why a stream's image usage, added up over its completed events, cannot be its images' own, or
+ * undefined when it can be. OpenAI documents each `image_generation.completed` /
+ * `image_edit.completed` event's usage as that image's (its `output_tokens` are "the image tokens
+ * in the output image"), so they add up to the bill, within the bound (n x the dearest image and
+ * what each reads). Its docs do not say so of the input outright, and an upstream that repeats the
+ * whole request's usage (or a running total) on each event would be charged n times the bill.
+ * Added up past the bound, the reports are such repeats: the charge is then the bound (the hold,
+ * which covers the bill), or the last report where it is dearer (a repeated or running total is
+ * the bill itself), never below the bill on either reading. Under the bound, the sum is charged:
+ * the reading never below the bill.
+ */
+function overCounted(
+  reader: MediaReader,
+  summed: Usage,
+  model: ModelConfig,
+  ts: number,
+  bound: MediaBound,
+): { why: string; last?: Usage } | undefined {
+  const { count, last } = reader.imageReports();
+  if (count < 2) return undefined;
+  const usd = costOf(summed, model, ts);
+  if (usd <= bound.usd) return undefined;
+  return {
+    why: `${count} completed events' usage adds up to $${usd.toFixed(6)}, above the $${bound.usd.toFixed(6)} these images can cost: the upstream repeats the request's usage on each event`,
+    ...(last ? { last } : {}),
+  };
 }
 
 function pick(plan: { size?: string; quality?: string }): { size?: string; quality?: string } {

@@ -19,6 +19,11 @@ export interface MediaReader extends UsageReader {
   images(): number;
   /** The size and quality the provider says it generated (gpt-image answers say; dall-e's do not). */
   imageShape(): { size?: string; quality?: string };
+  /**
+   * How many image usage reports usage() adds up (a stream's completed events each carry one),
+   * and the last of them (media-meter.ts: an upstream may repeat the whole request's on each).
+   */
+  imageReports(): { count: number; last?: Usage };
 }
 
 export type MediaUsageKind = 'openai-images' | 'openai-transcription' | 'openai-speech';
@@ -107,6 +112,7 @@ const durationSeconds = (u: unknown): number | undefined => {
 
 export function createMediaReader(kind: MediaUsageKind): MediaReader {
   let usage: Usage | undefined;
+  const reports: { count: number; last?: Usage } = { count: 0 };
   let seconds: number | undefined;
   let images = 0;
   let chars = 0;
@@ -122,6 +128,8 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
       // A stream of several images reports each image's usage, input included: each image is a
       // call of its own, billed for the prompt and input images it read, so they add up.
       usage = kind === 'openai-images' && usage ? addUsage(usage, read) : read;
+      reports.count += 1;
+      reports.last = read;
     }
     const s = durationSeconds(u);
     if (s !== undefined) seconds = s;
@@ -168,5 +176,6 @@ export function createMediaReader(kind: MediaUsageKind): MediaReader {
     seconds: () => seconds,
     images: () => images,
     imageShape: () => shape,
+    imageReports: () => reports,
   };
 }

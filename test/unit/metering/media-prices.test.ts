@@ -393,6 +393,56 @@ describe('the most an image or audio request can cost', () => {
     expect(b1.outputTokens).toBe(272);
   });
 
+  it("charges a stream's completed events added up, unless they add up past the bound", () => {
+    // OpenAI documents each completed event's usage as its image's: ten events add up to the bill.
+    // An upstream that repeats the whole request's usage on each event (a relay turning a JSON
+    // answer into a stream) added up to ten times the bill, past the hold: charged the bound.
+    const model = catalogModel('gpt-image-1');
+    const ask = { n: 10, size: '1024x1024', quality: 'low', prompt: 'a lighthouse at dusk' };
+    const bound = boundImages(model, NOW, { ...ask, inputImages: 1, partialImages: 0 });
+    const perImage = { input_tokens: 1_000, text_tokens: 40, image_tokens: 960, output_tokens: 272 };
+    const stream = (times: number) => {
+      const reader = createMediaReader('openai-images');
+      for (let i = 0; i < 10; i++)
+        reader.readEvent({
+          type: 'image_edit.completed',
+          usage: {
+            input_tokens: times * perImage.input_tokens,
+            input_tokens_details: {
+              text_tokens: times * perImage.text_tokens,
+              image_tokens: times * perImage.image_tokens,
+              cached_tokens: 0,
+            },
+            output_tokens: times * perImage.output_tokens,
+          },
+        });
+      return meterMedia(
+        { completed: true, upstreamStatus: 200, reachedUpstream: true },
+        reader,
+        model,
+        NOW,
+        { kind: 'images', ...ask },
+        bound,
+      );
+    };
+    const bill = catalog('gpt-image-1', {
+      input_tokens: 10_000,
+      input_text_tokens: 400,
+      input_image_tokens: 9_600,
+      output_tokens: 2_720,
+    });
+    // Each event its image's usage: the sum is the bill, within the bound.
+    const own = stream(1);
+    expect(own.usageSource).toBe('provider');
+    expectUsd(own.costUsd, bill);
+    expect(own.costUsd).toBeLessThanOrEqual(bound.usd);
+    // Each event the whole request's usage: added up, 10 x the bill, past the bound.
+    const repeated = stream(10);
+    expect(repeated.costUsd).toBeLessThanOrEqual(bound.usd);
+    expect(repeated.costUsd).toBeGreaterThanOrEqual(bill);
+    expect(repeated.distrusted).toMatch(/10 completed events/);
+  });
+
   it('reserves the prompt and the input images once per image: n images are n calls', () => {
     // n > 1 bills as individual calls, each reading the prompt and the input images again (an
     // OpenAI community write-up measuring gpt-image-2's edits). A 10,000-character Japanese
