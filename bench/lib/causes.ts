@@ -16,6 +16,7 @@ import type {
   TargetResult,
   Traced,
   TracedLatency,
+  TracedMemory,
 } from './report-types.js';
 
 const n0 = (x: number | undefined) =>
@@ -89,6 +90,14 @@ function drift(
   );
 }
 
+/** What RSS holds besides V8's heap and external memory. */
+const restOf = (m: TracedMemory) =>
+  m.rssFileMb
+    ? `${n0(m.rssFileMb)} MB of it mapped from files: the node binary and native libraries, as in every Node ` +
+      'process; the rest worker threads’ own V8 heaps (the WAL checkpointer’s), native allocations such as ' +
+      'SQLite’s page cache, thread stacks'
+    : 'code, native libraries, SQLite’s page cache, thread stacks';
+
 /** What the process's memory is made of, from the JSON CPU pass (when its RSS peaked). */
 function memoryOf(traced: Traced | undefined, node: TargetResult | undefined): string | undefined {
   const m = traced?.memory;
@@ -99,7 +108,7 @@ function memoryOf(traced: Traced | undefined, node: TargetResult | undefined): s
     `in a CPU pass after the rounds (JSON, wrk, 50 connections; process.memoryUsage() sampled every 100 ms, ` +
     `at the sample where RSS peaked) the process peaked at ${mb(m.rssMb)} RSS: V8’s heap ${mb(m.heapTotalMb)} reserved ` +
     `(${mb(m.heapUsedMb)} used), external memory ${mb(m.externalMb)} (${mb(m.arrayBuffersMb)} of it array ` +
-    `buffers), and about ${mb(rest)} besides (code, native libraries, SQLite’s page cache, thread stacks)` +
+    `buffers), and about ${mb(rest)} besides (${restOf(m)})` +
     (node?.json ? `; the plain node:http proxy peaked at ${mb(node.json.rssMb)} in the rounds` : '')
   );
 }

@@ -107,6 +107,8 @@ export interface TracedMemory {
   heapUsedMb: number;
   externalMb: number;
   arrayBuffersMb: number;
+  /** RSS mapped from files (the node binary, native libraries); absent in results before it was read. */
+  rssFileMb?: number;
 }
 
 export interface Previous {

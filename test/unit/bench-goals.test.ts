@@ -325,6 +325,14 @@ describe('the bench’s scoring against issue 24’s targets', () => {
         'memory 8 MB (2 MB of it array buffers), and about 145 MB besides (code, native libraries, SQLite’s page ' +
         'cache, thread stacks); the plain node:http proxy peaked at 100 MB in the rounds',
     });
+    // With the part mapped from files read at the peak (RssFile), the rest is split by what it is.
+    const mapped = { ...memory, rssFileMb: 54 };
+    const split = scoreTargets(report([heavy, node], { traced: { ...traced, memory: mapped } }), heavy);
+    expect(rowOf(split, 'RSS at 50 connections').cause).toContain(
+      'and about 145 MB besides (54 MB of it mapped from files: the node binary and native libraries, as in ' +
+        'every Node process; the rest worker threads’ own V8 heaps (the WAL checkpointer’s), native allocations ' +
+        'such as SQLite’s page cache, thread stacks); the plain node:http proxy peaked at 100 MB in the rounds',
+    );
     // No SSE pass in this run: that row's cause says it was not measured.
     expect(rowOf(rows, 'SSE throughput vs nginx').cause).toMatch(/^not measured/);
   });
