@@ -26,13 +26,15 @@ const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
 
 /**
  * What a request asks for that is billed apart from its text tokens: audio input (`input_audio`
- * parts), audio output (`modalities: ["audio"]`), and OpenRouter's web search (`webPlugin`: the web
- * plugin, `web_search_options`, a `:online` model).
+ * parts), audio output (`modalities: ["audio"]`), and what turns on OpenRouter's web search
+ * (`webPlugin`: the web plugin; `webSearchOptions`: `web_search_options`, which other upstreams
+ * read as their own: Perplexity's search context size, billed in its request fee).
  */
 export interface ExtrasAsked {
   input: boolean;
   output: boolean;
   webPlugin?: boolean;
+  webSearchOptions?: boolean;
 }
 
 const MAX_DEPTH = 32;
@@ -56,14 +58,26 @@ export function extrasAsked(raw: Buffer, fields: Record<string, unknown>): Extra
   return {
     input: raw.includes('input_audio') && hasInputAudio(fields, 0),
     output: Array.isArray(modalities) && modalities.includes('audio'),
-    webPlugin:
-      (Array.isArray(plugins) && plugins.some(isWebPlugin)) ||
-      (fields.web_search_options !== undefined && fields.web_search_options !== null),
+    webPlugin: Array.isArray(plugins) && plugins.some(isWebPlugin),
+    webSearchOptions: fields.web_search_options !== undefined && fields.web_search_options !== null,
   };
 }
 
 /** OpenRouter's `:online` models: the web plugin by another name (`openai/gpt-4o:online`). */
 const ONLINE_MODEL = /:online(:|$)/i;
+
+/**
+ * Whether the request turns on OpenRouter's web search on an upstream of `provider`: on OpenRouter
+ * by the web plugin, `web_search_options` or a `:online` model; on an upstream of no known provider
+ * (maybe a relay in front of OpenRouter) by the plugin or a `:online` model, OpenRouter's own
+ * spellings. `web_search_options` elsewhere is the upstream's own (OpenAI's search models, refused
+ * by name; Perplexity's context size, whose request fee the catalog prices at the dearest size).
+ */
+function asksOpenRouterSearch(extras: ExtrasAsked, names: string[], provider: string | undefined): boolean {
+  if (provider !== undefined && provider !== 'openrouter') return false;
+  if (extras.webPlugin || names.some((n) => ONLINE_MODEL.test(n))) return true;
+  return provider === 'openrouter' && extras.webSearchOptions === true;
+}
 
 const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
   [model.name, requested ?? '', model.catalogId ?? ''].filter((n) => n !== '');
@@ -77,7 +91,7 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  * - A search model is refused on every route.
  * - A Responses or Messages request that may run web searches (`webSearches`) on a model with no
  *   per-search price (OpenAI and Anthropic bill every search) is refused.
- * - OpenRouter's web search (`extras.webPlugin`, a `:online` model) is refused: neither counted nor bounded.
+ * - OpenRouter's web search (asksOpenRouterSearch) is refused: neither counted nor bounded.
  * - Audio in or out (`extras`) of a model with no audio price for it is refused where the provider
  *   bills audio apart from text (`provider`: the upstream's catalog provider).
  */
@@ -91,7 +105,7 @@ export function unpricedPart(
   provider?: string,
 ): string | undefined {
   const names = namesOf(model, requested);
-  if (extras.webPlugin || names.some((n) => ONLINE_MODEL.test(n)))
+  if (asksOpenRouterSearch(extras, names, provider))
     return "asks for OpenRouter's web search (the web plugin, web_search_options or a :online model), billed apart from the tokens ($4 per 1,000 Exa results, or the model provider's own search price), which the answer's usage does not count and the request does not bound (docs/api.md#hosted-tools). Send it without web search, or use a web_search tool on /v1/responses or /v1/messages, which are metered";
   const audioWhy = unpricedAudio(model, names, extras, ts, provider);
   if (audioWhy !== undefined) return audioWhy;

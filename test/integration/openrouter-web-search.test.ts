@@ -17,7 +17,22 @@ upstreams:
     base_url: ${base}
     api_key: \${OPENAI_API_KEY}
     provider: openrouter
+  perplexity:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
+    provider: perplexity
+  relay:
+    base_url: ${base}
+    api_key: \${OPENAI_API_KEY}
 models:
+  sonar:
+    upstream: perplexity
+  gpt-4o-mini:
+    upstream: relay
+  relay/gpt-4o:online:
+    upstream: relay
+    input_per_mtok: 2.5
+    output_per_mtok: 10
   anthropic/claude-sonnet-4.6:
     upstream: openrouter
   openai/gpt-4o:online:
@@ -47,6 +62,11 @@ describe("OpenRouter's web search", () => {
       { model: 'anthropic/claude-sonnet-4.6', web_search_options: { search_context_size: 'low' } },
     ],
     ['a :online model', { model: 'openai/gpt-4o:online' }],
+    [
+      'the web plugin, through an upstream of no known provider',
+      { model: 'gpt-4o-mini', plugins: [{ id: 'web' }] },
+    ],
+    ['a :online model, through an upstream of no known provider', { model: 'relay/gpt-4o:online' }],
   ] as const)('is refused when asked by %s, forwarding nothing', async (_how, body) => {
     const { status, text, record } = await post(body);
     expect(status).toBe(400);
@@ -56,6 +76,20 @@ describe("OpenRouter's web search", () => {
     expect(t.up.received).toHaveLength(0);
     expect(record).toMatchObject({ status: 400, costUsd: 0 });
     expect(reserved).toHaveLength(0);
+  });
+
+  /*
+   * web_search_options elsewhere is the upstream's own: Perplexity's search context size (its request
+   * fee, which the catalog prices at the dearest size), Cherry Studio's web search on a relay.
+   */
+  it.each([
+    ['sonar', 'Perplexity'],
+    ['gpt-4o-mini', 'an upstream of no known provider'],
+  ])('forwards web_search_options to %s on %s', async (model) => {
+    const { status, record } = await post({ model, web_search_options: { search_context_size: 'high' } });
+    expect(status).toBe(200);
+    expect(t.up.received).toHaveLength(1);
+    expect(record).toMatchObject({ status: 200 });
   });
 
   it('leaves a request without it alone', async () => {
