@@ -88,7 +88,10 @@ export function meterMedia(
         }
         return failed ? nothing() : reservedCharge({ images: plan.n });
       }
-      if (trusted) {
+      // A stream cut after some of its n images reported usage: the others are still made and
+      // billed, as a generation cut short is (below), so the usage seen is not the bill.
+      const cutShort = !end.completed && images < plan.n;
+      if (trusted && !cutShort) {
         const units = { images: images || plan.n };
         const over = overCounted(reader, trusted, model, ts, bound);
         if (!over) return charged(trusted, 'provider', units);

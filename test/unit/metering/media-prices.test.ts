@@ -549,6 +549,32 @@ describe('the most an image or audio request can cost', () => {
     expect(b.outputTokens).toBeLessThanOrEqual(16_000);
   });
 
+  it('charges a stream of n images cut after its first image the reservation, not the one image seen', () => {
+    // The client left after the first of four streamed images: the other three are still made
+    // and billed, as any generation cut short is; the usage of the one seen is not the bill.
+    const model = catalogModel('gpt-image-1');
+    const ask = { n: 4, size: '1024x1024', quality: 'high', prompt: 'a lighthouse' };
+    const bound = boundImages(model, NOW, { ...ask, inputImages: 0, partialImages: 0 });
+    const reader = createMediaReader('openai-images');
+    reader.readEvent({
+      type: 'image_generation.completed',
+      usage: {
+        input_tokens: 9,
+        input_tokens_details: { text_tokens: 9, image_tokens: 0 },
+        output_tokens: 4_160,
+      },
+    });
+    const end = (completed: boolean) => ({ completed, upstreamStatus: 200, reachedUpstream: true });
+    const cut = meterMedia(end(false), reader, model, NOW, { kind: 'images', ...ask }, bound);
+    expect(cut).toMatchObject({ usageSource: 'reserved', costUsd: bound.usd, units: { images: 4 } });
+    expect(cut.costUsd).toBeGreaterThanOrEqual(
+      catalog('gpt-image-1', { input_tokens: 36, output_tokens: 4 * 4_160 }),
+    );
+    // All four seen, or the stream ended: the provider's usage.
+    const done = meterMedia(end(true), reader, model, NOW, { kind: 'images', ...ask }, bound);
+    expect(done.usageSource).toBe('provider');
+  });
+
   it('keeps every settled cost within its bound for the canned answers', () => {
     const model = catalogModel('gpt-image-1');
     const bound = boundImages(model, NOW, {
