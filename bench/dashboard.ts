@@ -39,8 +39,8 @@ function fill(path: string, now: number): { rollupRows: number } {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  // The store's own writer of a usage row and its rollup (what settle() writes for usage).
-  const recordUsage = createUsageRecorder(db);
+  // The store's own writer of a usage row and its rollups (what settle() writes for usage).
+  const recorder = createUsageRecorder(db);
   const spend = new Map<string, number>();
   const span = DAYS * 86_400_000 - 1;
   const start = now - span;
@@ -73,13 +73,14 @@ function fill(path: string, now: number): { rollupRows: number } {
         configRevision: 'bench',
         usageSource: 'provider',
       };
-      if (recordUsage(u)) {
+      if (recorder.record(u)) {
         for (const period of [`d:${day}`, `m:${monthOf(ts, TZ)}`]) {
           const id = `${key}\u0000${period}`;
           spend.set(id, (spend.get(id) ?? 0) + cost);
         }
       }
     }
+    recorder.flush();
   });
   for (let i = 0; i < RECORDS; i += 10_000) batch(i, Math.min(RECORDS, i + 10_000));
   const addSpend = db.prepare('INSERT INTO spend (key, period, spent_usd, reserved_usd) VALUES (?, ?, ?, 0)');

@@ -136,12 +136,13 @@ function fillDirect(path: string, start: number, span: number): void {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  // The store's own writer of a usage row and its rollup (what settle() writes for usage).
-  const recordUsage = createUsageRecorder(db);
+  // The store's own writer of a usage row and its rollups (what settle() writes for usage).
+  const recorder = createUsageRecorder(db);
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      recordUsage(record(i, start, span));
+      recorder.record(record(i, start, span));
     }
+    recorder.flush();
   });
   for (let i = 0; i < RECORDS; i += 10_000) batch(i, Math.min(RECORDS, i + 10_000));
   db.close();

@@ -873,6 +873,8 @@ describe('sqlite store on disk', () => {
         images: 2,
         audio_seconds: 61.5,
         characters: 1234,
+        // SQLite migration 13: the store's recorder wrote its rollups itself.
+        batch_rollup: 1,
       });
     } finally {
       db.close();

@@ -3,10 +3,10 @@ import type { Clock } from '../../clock.js';
 import { spendRowOf } from '../../windows/budget-subject.js';
 import { RECOVERED_ERROR_CODE, recoveredUsage } from '../recovered-usage.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
-import { createSpendCache, EPSILON } from './spend-cache.js';
+import { createSpendCache, EPSILON, type SpendCache } from './spend-cache.js';
 import { createSpendReads } from './spend-reads.js';
 import { createUnsweep } from './unsweep.js';
-import { createUsageRecorder } from './usage-writes.js';
+import { createUsageRecorder, type UsageRecorder } from './usage-writes.js';
 
 interface ReservationRow {
   id: string;
@@ -26,11 +26,32 @@ export interface SqliteBudget {
   settle(usage: UsageRecord, periods: string[]): Record<string, PeriodSpend> | undefined;
   /** First thing in every transaction that calls reserve or settle (see the spend cache below). */
   begin(): void;
+  /**
+   * Last thing in every such transaction, before its COMMIT: writes the rollups of the records
+   * its settles wrote, once per rollup row (usage-writes.ts).
+   */
+  end(): void;
   /** After such a transaction rolled back: what it wrote into the cache never happened. */
   rolledBack(): void;
   recoverReservations(now: number, all: boolean): number;
   getSpend(key: string, periods: string[]): Record<string, PeriodSpend>;
   getAllSpend(periods: string[]): Map<string, Record<string, number>>;
+}
+
+/** The spend cache's and the usage recorder's part in every transaction that reserves or settles. */
+function transactionHooks(spend: SpendCache, recorder: UsageRecorder) {
+  return {
+    begin() {
+      spend.begin();
+      // Sums left from a transaction that never reached `end` were rolled back with it.
+      recorder.discard();
+    },
+    end: recorder.flush,
+    rolledBack() {
+      spend.rolledBack();
+      recorder.discard();
+    },
+  };
 }
 
 /**
@@ -45,7 +66,6 @@ export interface SqliteBudget {
  */
 export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
   const spend = createSpendCache(db);
-  const { begin, rolledBack } = spend;
   const reads = createSpendReads(db);
   const usageExists = db.prepare<[string], { one: number }>(
     'SELECT 1 AS one FROM usage WHERE request_id = ?',
@@ -65,9 +85,11 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     'SELECT id, key, amount_usd, periods, created_at FROM reservations ORDER BY created_at',
   );
 
-  /** Inserts the usage row and its rollup; false when this request id was already recorded. */
-  const recordUsage = createUsageRecorder(db);
+  /** Inserts the usage row (its rollups at `end`); false when this request id was already recorded. */
+  const recorder = createUsageRecorder(db);
+  const recordUsage = recorder.record;
   const unsweep = createUnsweep(db);
+  const { begin, end, rolledBack } = transactionHooks(spend, recorder);
 
   const reserve = (r: ReserveRequest): ReserveResult => {
     // A limited window missing from `periods` would otherwise not see this reservation.
@@ -131,17 +153,12 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     const rows = all ? allReservations.all() : expiredReservations.all(now);
     for (const row of rows) {
       const periods = JSON.parse(row.periods) as string[];
-      const reservation = {
-        id: row.id,
-        key: row.key,
-        amountUsd: row.amount_usd,
-        periods,
-        createdAt: row.created_at,
-      };
-      const fresh = recordUsage(recoveredUsage(reservation, now));
+      const { id, key, amount_usd: amountUsd, created_at: createdAt } = row;
+      const fresh = recordUsage(recoveredUsage({ id, key, amountUsd, periods, createdAt }, now));
       spend.add(row.key, periods, fresh ? row.amount_usd : 0, -row.amount_usd);
       deleteReservation.run(row.id);
     }
+    end();
     return rows.length;
   });
 
@@ -149,6 +166,7 @@ export function createSqliteBudget(db: Database, clock: Clock): SqliteBudget {
     reserve,
     settle,
     begin,
+    end,
     rolledBack,
     recoverReservations(now, all) {
       try {

@@ -28,6 +28,8 @@ type Queued = BatchItem;
 export interface GroupCommitHooks {
   /** Runs first in every transaction, before its ops. */
   begin?: () => void;
+  /** Runs last in every transaction, after its ops and before its COMMIT (a throw fails the batch). */
+  end?: () => void;
   /** Runs after a transaction was rolled back (an op or the COMMIT failed). */
   rolledBack?: () => void;
 }
@@ -53,21 +55,26 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
   let queue: Queued[] = [];
   let scheduled = false;
   const begin = hooks.begin ?? (() => {});
+  const end = hooks.end ?? (() => {});
   const rolledBack = hooks.rolledBack ?? (() => {});
 
   const runAll = db.transaction((items: Queued[]) => {
     begin();
-    return items.map((item) => {
+    const values = items.map((item) => {
       try {
         return item.op();
       } catch (error) {
         throw new OpFailed(error);
       }
     });
+    end();
+    return values;
   });
   const runOne = db.transaction((item: Queued) => {
     begin();
-    return item.op();
+    const value = item.op();
+    end();
+    return value;
   });
 
   const commit = (items: Queued[]) => {

@@ -6,6 +6,7 @@ import {
   type UsageValue,
   usageColumnValues,
 } from '../usage-columns.js';
+import { createBatchRollup } from './batch-rollup.js';
 
 type SqliteValue = Exclude<UsageValue, boolean>;
 
@@ -14,29 +15,38 @@ const sqliteValue = (_column: string, v: UsageValue): SqliteValue =>
   typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
 /**
- * Writes one usage record and adds it to the daily rollup, as settle does, inside the caller's
- * transaction; false when this request id was already recorded (nothing written). The benches
- * fill their stores through this too, so they write what the store writes.
+ * Writes usage records inside the caller's transaction, as settle and the reservation sweep do.
+ * The benches fill their stores through this too, so they write what the store writes.
+ *
+ * The records' rollups (usage_daily, and the insight rollup usage_insight_days) are summed per
+ * row as records are written and upserted once per row by `flush`, which must run last in the
+ * same transaction (the group commit's `end` hook, the sweep's transaction); `discard` after a
+ * rollback. The records are marked batch_rollup = 1, so the insight trigger of SQLite migration
+ * 13 leaves them to `flush`; a record inserted any other way is rolled up by that trigger.
  */
-export type RecordUsage = (u: UsageRecord) => boolean;
+export interface UsageRecorder {
+  /** Writes one usage record; false when this request id was already recorded (nothing written). */
+  record(u: UsageRecord): boolean;
+  /** Writes the rollups of the records since the last flush (or discard). */
+  flush(): void;
+  /** Forgets them: their transaction rolled back. */
+  discard(): void;
+}
 
-export function createUsageRecorder(db: Database): RecordUsage {
-  const insertUsage = db.prepare<[SqliteValue[]]>(`
-    INSERT INTO usage (${USAGE_COLUMN_LIST}) VALUES (${STORED_USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
+export function createUsageRecorder(db: Database): UsageRecorder {
+  const insertUsage = db.prepare<SqliteValue[]>(`
+    INSERT INTO usage (${USAGE_COLUMN_LIST}, batch_rollup)
+    VALUES (${STORED_USAGE_COLUMN_NAMES.map(() => '?').join(', ')}, 1)
     ON CONFLICT (request_id) DO NOTHING`);
-  const addDaily = db.prepare<[string, string, string, number, number, number, number]>(`
-    INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (day, key, model, status) DO UPDATE SET
-      requests = requests + 1,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      cost_usd = cost_usd + excluded.cost_usd`);
-  return (u) => {
-    const inserted =
-      insertUsage.run(usageColumnValues(u, sqliteValue, STORED_USAGE_COLUMN_NAMES)).changes > 0;
-    if (inserted)
-      addDaily.run(u.day, u.key, u.model ?? '', u.status, u.inputTokens, u.outputTokens, u.costUsd);
-    return inserted;
+  const rollup = createBatchRollup(db);
+  return {
+    record(u) {
+      const inserted =
+        insertUsage.run(...usageColumnValues(u, sqliteValue, STORED_USAGE_COLUMN_NAMES)).changes > 0;
+      if (inserted) rollup.add(u);
+      return inserted;
+    },
+    flush: rollup.flush,
+    discard: rollup.discard,
   };
 }

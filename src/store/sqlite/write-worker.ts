@@ -30,7 +30,11 @@ db.pragma('foreign_keys = ON');
 // The reservation's timestamp is the main thread's clock, carried by the call (tests move it).
 let now = 0;
 const budget = createSqliteBudget(db, () => now);
-const group = createGroupCommit(db, { begin: budget.begin, rolledBack: budget.rolledBack });
+const group = createGroupCommit(db, {
+  begin: budget.begin,
+  end: budget.end,
+  rolledBack: budget.rolledBack,
+});
 const probe = createWriteProbe(db);
 
 /** A call's op for the batch's transaction (`recover` is not one: it runs in its own). */

@@ -35,6 +35,7 @@ export interface BudgetWriter {
 export function inThreadWriter(db: Database, budget: () => SqliteBudget): BudgetWriter {
   const group = createGroupCommit(db, {
     begin: () => budget().begin(),
+    end: () => budget().end(),
     rolledBack: () => budget().rolledBack(),
   });
   const probe = createWriteProbe(db);

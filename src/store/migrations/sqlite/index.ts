@@ -14,6 +14,7 @@ import { MIGRATION_8 } from './v8.js';
 import { MIGRATION_10 } from './v10.js';
 import { MIGRATION_11 } from './v11.js';
 import { MIGRATION_12 } from './v12.js';
+import { MIGRATION_13 } from './v13.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -27,4 +28,5 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   MIGRATION_10,
   MIGRATION_11,
   MIGRATION_12,
+  MIGRATION_13,
 ];
