@@ -208,4 +208,139 @@ describe('postgres store: spend row lock order', () => {
     const { rows: after } = await watcher.query("SELECT requests FROM usage_insight_days WHERE key = 'k3'");
     expect(after).toEqual([{ requests: '2' }]);
   });
+
+  it('a leased settle writes its spend rows first even when its answer reads none of them', async () => {
+    // An item with no period answers nothing, so the statement's main query reads no spend row;
+    // the lease's released reserve is still written to its spend row. Under migration 28 that
+    // write ran after the usage_daily and rollup upserts (the CTEs the main query does not read
+    // run last listed first); since migration 29 the usage_daily upsert reads it first.
+    const settler = await connect();
+    const holder = await connect();
+    const watcher = await connect();
+    await settler.query(
+      'SELECT * FROM tollgate_reserve($1, $2, $3::numeric, $4::text[], $5::text[], $6::numeric[], $7, $8)',
+      ['lease:k6', 'k6', '1', [DAY], [DAY], ['100'], FAR, 0],
+    );
+    const settleOne = (id: string, periods: string[]) =>
+      settler.query('SELECT * FROM tollgate_settle_leased($1::jsonb)', [
+        JSON.stringify([
+          {
+            ...settleColumns(id, 'k6', '0.01', Date.UTC(2026, 10, 26, 12)),
+            release: '0.1',
+            lease: 'lease:k6',
+            periods,
+          },
+        ]),
+      ]);
+    await settleOne('k6-first', [DAY]); // its usage_daily and rollup rows exist from here on
+    await holder.query('BEGIN');
+    await holder.query("SELECT 1 FROM spend WHERE key = 'k6' FOR UPDATE");
+    const { rows: pids } = await settler.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const settling = settleOne('k6-second', []);
+    settling.catch(() => undefined);
+    try {
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ waiting: boolean }>(
+          "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1",
+          [pids[0]?.pid],
+        );
+        if (rows[0]?.waiting) break;
+        if (i > 300) throw new Error('the leased settle never waited for the spend row');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Waiting for the spend row, it holds neither the usage_daily row nor the rollup row.
+      await watcher.query('BEGIN');
+      const { rows: daily } = await watcher.query(
+        "SELECT requests FROM usage_daily WHERE key = 'k6' FOR UPDATE NOWAIT",
+      );
+      expect(daily).toEqual([{ requests: '1' }]);
+      const { rows: rollup } = await watcher.query(
+        "SELECT requests FROM usage_insight_days WHERE key = 'k6' FOR UPDATE NOWAIT",
+      );
+      expect(rollup).toEqual([{ requests: '1' }]);
+    } finally {
+      await watcher.query('ROLLBACK');
+      await holder.query('COMMIT');
+    }
+    await settling;
+    const { rows: after } = await watcher.query(
+      "SELECT spent_usd::text, reserved_usd::text FROM spend WHERE key = 'k6' AND period = $1",
+      [DAY],
+    );
+    expect(after).toEqual([{ spent_usd: '0.01', reserved_usd: '0.8' }]);
+  });
+
+  // A usage_daily row another transaction inserts and has not committed yet cannot be locked
+  // ahead: the settle's own upsert of it waits. By then it must hold no rollup row (migration 29;
+  // under migration 26's CTE order, tollgate_settle_many's rollup upsert ran first and held it).
+  for (const fn of ['tollgate_settle_many', 'tollgate_settle_leased'] as const) {
+    it(`${fn} holds no rollup row while it waits for a usage_daily row being inserted`, async () => {
+      const key = `k-${fn}`;
+      const settler = await connect();
+      const holder = await connect();
+      const watcher = await connect();
+      const settleOne = (id: string, status: number) =>
+        settler.query(`SELECT * FROM ${fn}($1::jsonb)`, [
+          JSON.stringify([
+            {
+              ...settleColumns(id, key, '0.01', Date.UTC(2026, 10, 26, 12)),
+              status,
+              release: '0',
+              lease: `lease:${key}`,
+              periods: [DAY],
+            },
+          ]),
+        ]);
+      await settleOne(`${key}-first`, 200); // its rollup row (any status) exists from here on
+      // Another writer inserts the usage_daily row of status 500, the next settle's, and waits.
+      await holder.query('BEGIN');
+      await holder.query(
+        `INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+          VALUES ('2026-11-26', $1, 'gpt-4o-mini', 500, 0, 0, 0, 0)`,
+        [key],
+      );
+      const { rows: pids } = await settler.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const settling = settleOne(`${key}-second`, 500);
+      settling.catch(() => undefined);
+      try {
+        for (let i = 0; ; i++) {
+          const { rows } = await watcher.query<{ waiting: boolean }>(
+            "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1",
+            [pids[0]?.pid],
+          );
+          if (rows[0]?.waiting) break;
+          if (i > 300) throw new Error('the settle never waited for the usage_daily row');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        // It holds the key's spend row (charged first), not its rollup row.
+        await watcher.query('BEGIN');
+        await expect(
+          watcher.query('SELECT 1 FROM spend WHERE key = $1 FOR UPDATE NOWAIT', [key]),
+        ).rejects.toThrow(/lock/);
+        await watcher.query('ROLLBACK');
+        await watcher.query('BEGIN');
+        const { rows: rollup } = await watcher.query(
+          'SELECT requests FROM usage_insight_days WHERE key = $1 FOR UPDATE NOWAIT',
+          [key],
+        );
+        expect(rollup).toEqual([{ requests: '1' }]);
+      } finally {
+        await watcher.query('ROLLBACK');
+        await holder.query('COMMIT');
+      }
+      await settling;
+      const { rows: daily } = await watcher.query(
+        'SELECT status, requests FROM usage_daily WHERE key = $1 ORDER BY status',
+        [key],
+      );
+      expect(daily).toEqual([
+        { status: 200, requests: '1' },
+        { status: 500, requests: '1' },
+      ]);
+      const { rows: after } = await watcher.query('SELECT requests FROM usage_insight_days WHERE key = $1', [
+        key,
+      ]);
+      expect(after).toEqual([{ requests: '2' }]);
+    });
+  }
 });

@@ -31,6 +31,7 @@ import { MIGRATION_25 } from './v25.js';
 import { MIGRATION_26 } from './v26.js';
 import { MIGRATION_27 } from './v27.js';
 import { MIGRATION_28 } from './v28.js';
+import { MIGRATION_29 } from './v29.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_1,
@@ -60,4 +61,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   MIGRATION_26,
   MIGRATION_27,
   MIGRATION_28,
+  MIGRATION_29,
 ];
