@@ -24,6 +24,11 @@ export interface UsageReader {
   reasoned(): boolean;
   /** Where an Anthropic answer says inference ran (`usage.inference_geo`: `us` is billed 1.1 x). */
   inferenceGeo?(): string | undefined;
+  /**
+   * Whether the answer said which cache writes were 1-hour ones (Anthropic's `usage.cache_creation`);
+   * a reader without it never does (OpenAI-format usage counts all writes as one).
+   */
+  splitsCacheTtl?(): boolean;
 }
 
 export type UsageKind =
@@ -228,6 +233,7 @@ function createAnthropicReader(): UsageReader {
     webSearches: 0,
   };
   let seen = false;
+  let split = false;
   let final = false;
   let reasoned = false;
   let chars = 0;
@@ -240,6 +246,7 @@ function createAnthropicReader(): UsageReader {
     if (present(u.cache_read_input_tokens)) counts.cacheRead = num(u.cache_read_input_tokens);
     if (present(u.cache_creation_input_tokens)) counts.cacheWrite = num(u.cache_creation_input_tokens);
     if (isObject(u.cache_creation)) {
+      split = true;
       const c = u.cache_creation;
       if (present(c.ephemeral_5m_input_tokens)) counts.cacheWrite5m = num(c.ephemeral_5m_input_tokens);
       if (present(c.ephemeral_1h_input_tokens)) counts.cacheWrite1h = num(c.ephemeral_1h_input_tokens);
@@ -287,6 +294,7 @@ function createAnthropicReader(): UsageReader {
     final: () => final,
     reasoned: () => reasoned,
     inferenceGeo: () => geo,
+    splitsCacheTtl: () => split,
   };
 }
 

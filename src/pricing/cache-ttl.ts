@@ -8,7 +8,8 @@ import type { PricePeriod } from './pricing.js';
  * `usage.prompt_tokens_details.cache_write_tokens` (OpenRouter's usage accounting docs), and its
  * catalog entries carry the 5-minute price only. A model whose name is a Claude model's gets the
  * 1-hour price from its input price where the catalog has none (config/load/model-prices.ts), and
- * a request that asks for a 1-hour write on a route whose usage has no TTL breakdown is charged
+ * a request that asks for a 1-hour write whose answer's usage has no TTL breakdown (OpenAI-format
+ * usage; an Anthropic-format relay's without `cache_creation`) is charged
  * every write at it: exact when the request writes only 1-hour entries, the most it can be billed
  * when it mixes both (each 5-minute token then charged 0.75 x input over the bill).
  */

@@ -79,7 +79,7 @@ export async function exchange(
   // tell apart at the 1-hour price; US-only inference, asked for or the workspace's default (the
   // answer says), is billed 1.1 x.
   const listed = bound.webSearchTools ? searchPrices(target.model, bound.webSearchTools) : target.model;
-  const searched = bound.hourCache ? writesAtHourPrice(listed) : listed;
+  const searched = bound.hourCache && reader.splitsCacheTtl?.() !== true ? writesAtHourPrice(listed) : listed;
   const model =
     bound.usOnly || reader.inferenceGeo?.() === 'us' ? upliftPrices(searched, US_INFERENCE_UPLIFT) : searched;
   const metered = translator.meter

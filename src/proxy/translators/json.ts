@@ -116,8 +116,9 @@ export const jsonTranslator: Translator = {
     );
     const bound: RequestBound = { inputEstimate, mayReason, fitter };
     if (usOnly) bound.usOnly = true;
-    // OpenAI-format usage does not say which writes were 1-hour ones (OpenRouter's Claude models).
-    if (route.usage !== 'anthropic-messages' && asksHourCache(request.raw, parsed)) bound.hourCache = true;
+    // OpenAI-format usage does not say which writes were 1-hour ones (OpenRouter's Claude models), nor
+    // does an Anthropic-format relay's that drops `cache_creation`: such writes are charged at the 1-hour price.
+    if (asksHourCache(request.raw, parsed)) bound.hourCache = true;
     if (searchTools) bound.webSearchTools = searchTools;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     if (serverTools.set) bound.set = serverTools.set;

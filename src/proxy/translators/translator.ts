@@ -98,8 +98,8 @@ export interface RequestBound {
   /** It asks for Anthropic's US-only inference, billed at 1.1 x the model's prices (pricing/uplift.ts). */
   usOnly?: boolean;
   /**
-   * It asks for a 1-hour cache write on a route whose usage does not split writes by TTL: every write
-   * is charged at the 1-hour price (pricing/cache-ttl.ts).
+   * It asks for a 1-hour cache write: where the answer's usage does not split writes by TTL (the
+   * reader's `splitsCacheTtl`), every write is charged at the 1-hour price (pricing/cache-ttl.ts).
    */
   hourCache?: boolean;
   /** The Responses web search tools it lists, which set the per-search fee (pricing/search-fees.ts). */
