@@ -139,6 +139,14 @@ export interface ModelSection {
    */
   cache_write_per_mtok?: number;
   /**
+   * USD per million audio input tokens (an input_audio part on /v1/chat/completions or /v1/responses). Default: the catalog's; without one, audio input is charged as input where the provider bills audio at the text price, and refused where it bills audio apart (OpenAI, Azure, Mistral, Gemini Flash models: docs/api.md#audio-prices).
+   */
+  input_audio_per_mtok?: number;
+  /**
+   * USD per million audio output tokens (modalities with "audio"). Default: the catalog's; without one, audio output is charged as output where the provider bills audio at the text price, and refused where it bills audio apart (docs/api.md#audio-prices).
+   */
+  output_audio_per_mtok?: number;
+  /**
    * The most output one request may produce: a request that sets no output limit is sent with this one, and the budget reserves it. Default 16384 (the catalog has no output limits).
    */
   max_output_tokens?: number;

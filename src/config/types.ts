@@ -51,6 +51,8 @@ export interface ExplicitPrices {
   output?: number;
   cachedInput?: number;
   cacheWrite?: number;
+  inputAudio?: number;
+  outputAudio?: number;
 }
 
 /**

@@ -46,6 +46,12 @@ models:
     upstream: openai
     input_per_mtok: 1
     output_per_mtok: 4
+  house-voice:
+    upstream: openai
+    input_per_mtok: 2.5
+    output_per_mtok: 10
+    input_audio_per_mtok: 40
+    output_audio_per_mtok: 80
 keys:
   voice:
     hash: {{hash:voice}}
@@ -102,8 +108,31 @@ describe('audio prices', () => {
     expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
   });
 
+  it('charges a keys.yaml model its keys.yaml audio prices, within the hold', async () => {
+    t.up.next(
+      json(200, {
+        id: 'c',
+        object: 'chat.completion',
+        model: 'house-voice',
+        choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'stop' }],
+        usage: {
+          prompt_tokens: 1_000,
+          completion_tokens: 500,
+          total_tokens: 1_500,
+          prompt_tokens_details: { cached_tokens: 0, audio_tokens: 800 },
+          completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 400 },
+        },
+      }),
+    );
+    const { status, record } = await post('house-voice');
+    expect(status).toBe(200);
+    const bill = (200 * 2.5 + 800 * 40 + 100 * 10 + 400 * 80) / 1e6;
+    expect(Math.abs((record?.costUsd ?? 0) - bill)).toBeLessThan(1e-12);
+    expect(record?.costUsd).toBeLessThanOrEqual(reserved[0] ?? 0);
+  });
+
   it.each([
-    ['house-gpt', 'a model priced in keys.yaml'],
+    ['house-gpt', 'a model priced in keys.yaml without audio prices'],
     ['gpt-4o-audio-preview-2024-10-01', 'a snapshot whose audio price is unknown'],
     ['openai/gpt-4o-mini', "OpenRouter's entry for an OpenAI model, with no audio price"],
     ['google/gemini-2.5-flash', "OpenRouter's entry for a Gemini Flash model, which bills audio apart"],

@@ -26,6 +26,8 @@ export function explicitPrices(raw: ModelSection): ExplicitPrices {
   if (raw.output_per_mtok !== undefined) out.output = raw.output_per_mtok;
   if (raw.cached_input_per_mtok !== undefined) out.cachedInput = raw.cached_input_per_mtok;
   if (raw.cache_write_per_mtok !== undefined) out.cacheWrite = raw.cache_write_per_mtok;
+  if (raw.input_audio_per_mtok !== undefined) out.inputAudio = raw.input_audio_per_mtok;
+  if (raw.output_audio_per_mtok !== undefined) out.outputAudio = raw.output_audio_per_mtok;
   return out;
 }
 
@@ -75,19 +77,33 @@ function tableOf(e: ExplicitPrices, c: CatalogPrices, claude: boolean): PriceTab
   return table;
 }
 
+/** keys.yaml's audio prices over the table's (docs/api.md#audio-prices). */
+function withAudio(table: PriceTable, e: ExplicitPrices): PriceTable {
+  if (e.inputAudio !== undefined) table.inputAudio = flat(e.inputAudio);
+  if (e.outputAudio !== undefined) table.outputAudio = flat(e.outputAudio);
+  return table;
+}
+
 /** The table of a model the catalog does not know: explicit prices and the documented defaults. */
 function ownTable(e: ExplicitPrices, anthropic: boolean): PriceTable | undefined {
   if (e.input === undefined || e.output === undefined) return undefined;
   const input = flat(e.input);
-  return {
-    input,
-    cacheRead: e.cachedInput !== undefined ? flat(e.cachedInput) : input,
-    cacheWrite: flat(e.cacheWrite ?? (anthropic ? e.input * ANTHROPIC_WRITE : e.input)),
-    cacheWrite1h:
-      e.cacheWrite !== undefined ? flat(e.cacheWrite) : anthropic ? scaled(input, ANTHROPIC_WRITE_1H) : input,
-    output: flat(e.output),
-    perRequest: 0,
-  };
+  return withAudio(
+    {
+      input,
+      cacheRead: e.cachedInput !== undefined ? flat(e.cachedInput) : input,
+      cacheWrite: flat(e.cacheWrite ?? (anthropic ? e.input * ANTHROPIC_WRITE : e.input)),
+      cacheWrite1h:
+        e.cacheWrite !== undefined
+          ? flat(e.cacheWrite)
+          : anthropic
+            ? scaled(input, ANTHROPIC_WRITE_1H)
+            : input,
+      output: flat(e.output),
+      perRequest: 0,
+    },
+    e,
+  );
 }
 
 /**
@@ -109,12 +125,15 @@ export function buildModel(
     prices = catalog.periods.map((p) => {
       // Search fees the catalog leaves out: deep research's, web_search_preview's, a fixed input block.
       const period: PricePeriod = {
-        table: {
-          ...tableOf(explicit, p.prices, isClaudeModel(catalog.id)),
-          ...searchFeesOf(catalog, p.prices.perWebSearch, [name]),
-          // Audio prices the catalog leaves out (gpt-4o-audio-preview's).
-          ...audioPricesOf(catalog, p.prices),
-        },
+        // keys.yaml's audio prices win over those the catalog leaves out (gpt-4o-audio-preview's).
+        table: withAudio(
+          {
+            ...tableOf(explicit, p.prices, isClaudeModel(catalog.id)),
+            ...searchFeesOf(catalog, p.prices.perWebSearch, [name]),
+            ...audioPricesOf(catalog, p.prices),
+          },
+          explicit,
+        ),
       };
       if (p.from !== undefined) period.from = p.from;
       if (p.timeOfDay) period.timeOfDay = p.timeOfDay;

@@ -22,6 +22,8 @@ const FIELDS = [
   ['output_per_mtok', 'output', 'output'],
   ['cached_input_per_mtok', 'cachedInput', 'cacheRead'],
   ['cache_write_per_mtok', 'cacheWrite', 'cacheWrite'],
+  ['input_audio_per_mtok', 'inputAudio', 'inputAudio'],
+  ['output_audio_per_mtok', 'outputAudio', 'outputAudio'],
 ] as const;
 
 export function checkPrices({ raw, config, now }: RuleContext): Finding[] {

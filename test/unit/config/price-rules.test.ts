@@ -68,6 +68,17 @@ describe('price rules', () => {
     expect(r.config?.models['gpt-4o-mini']?.inputPerMtok).toBe(1.5);
   });
 
+  it("warns when an explicit audio price differs from the catalog's by more than half", () => {
+    const text = file(
+      '  gpt-4o-mini:\n    upstream: openai\n  gpt-realtime-mini:\n    upstream: openai\n    input_audio_per_mtok: 1\n  "claude-*":\n    upstream: anthropic\n',
+    );
+    const r = load(text);
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]?.path).toBe('models.gpt-realtime-mini.input_audio_per_mtok');
+    expect(r.warnings[0]?.message).toContain('sets input_audio_per_mtok: 1,');
+  });
+
   it('refuses a provider the catalog does not know', () => {
     const text = file(
       '  gpt-4o-mini:\n    upstream: openai\n  "claude-*":\n    upstream: anthropic\n',
