@@ -18,3 +18,21 @@ export function unmeteredPriceMode(body: Record<string, unknown>): string | unde
   if (body.service_tier === 'priority') return 'service_tier: "priority"';
   return undefined;
 }
+
+/** The tiers OpenAI's own API bills at the standard price or below: charged at the standard price. */
+const OPENAI_STANDARD_TIERS = new Set(['default', 'flex', 'scale']);
+
+/**
+ * OpenAI's own API: a request without `service_tier` (or with `"auto"`) is processed, and billed,
+ * at its project's default tier, which the project's owner can set to a dearer one (priority, at
+ * 1.7 to 2.5 x) where tollgate cannot see it. Such a request is sent with `"service_tier":
+ * "default"`, the standard tier at the standard price (docs/api.md#priced-modes). Any tier but the
+ * standard ones and flex (half price, charged at the standard price: more than the bill, never
+ * less) is refused, by name: a tier OpenAI adds later has no price tollgate knows either.
+ */
+export function openaiServiceTier(body: Record<string, unknown>): { send?: 'default'; unmetered?: string } {
+  const tier = body.service_tier;
+  if (tier === undefined || tier === null || tier === 'auto') return { send: 'default' };
+  if (typeof tier === 'string' && OPENAI_STANDARD_TIERS.has(tier)) return {};
+  return { unmetered: `service_tier: ${JSON.stringify(tier)}` };
+}

@@ -85,3 +85,71 @@ describe('modes billed at a multiple of the price', () => {
     expect(upstream.received.map((r) => r.json?.service_tier)).toEqual(['flex', 'default', 'auto']);
   });
 });
+
+describe("OpenAI's own API: the project's default tier", () => {
+  let openai: Harness;
+
+  beforeAll(async () => {
+    // The same fake, named as OpenAI's API: a project whose default tier is priority would bill a
+    // request without service_tier at priority prices.
+    const yaml = standardYaml(upstream.baseUrl).replace(
+      `  openai:\n    base_url: ${upstream.baseUrl}\n`,
+      `  openai:\n    base_url: ${upstream.baseUrl}\n    provider: openai\n`,
+    );
+    expect(yaml).toContain('provider: openai');
+    openai = await startGateway({ yaml });
+  });
+
+  afterAll(async () => {
+    await openai.close();
+  });
+
+  async function send(path: string, body: Record<string, unknown>) {
+    const res = await fetch(`${openai.baseURL}/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${openai.keys['cursor-dev']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        ...(path === 'responses' ? { input: 'hi' } : { messages: [{ role: 'user', content: 'hi' }] }),
+        ...body,
+      }),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  it.each(['chat/completions', 'responses'])(
+    'sends /v1/%s without a tier, or with auto, as the standard tier',
+    async (path) => {
+      expect((await send(path, {})).status).toBe(200);
+      expect((await send(path, { service_tier: 'auto' })).status).toBe(200);
+      expect((await send(path, { service_tier: 'auto', stream: true })).status).toBe(200);
+      expect(upstream.received.map((r) => r.json?.service_tier)).toEqual(['default', 'default', 'default']);
+    },
+  );
+
+  it('forwards the standard tier and flex as they are, and refuses a tier it has no price for', async () => {
+    for (const tier of ['default', 'flex'])
+      expect((await send('chat/completions', { service_tier: tier })).status).toBe(200);
+    expect(upstream.received.map((r) => r.json?.service_tier)).toEqual(['default', 'flex']);
+    for (const tier of ['priority', 'fast', 42]) {
+      const { status, text } = await send('responses', { service_tier: tier });
+      expect(status).toBe(400);
+      expect(text).toContain(`service_tier: ${JSON.stringify(JSON.stringify(tier)).slice(1, -1)}`);
+    }
+    expect(upstream.received).toHaveLength(2);
+  });
+
+  it('leaves the other routes and other providers alone', async () => {
+    // Embeddings take no tier; the harness's other gateway names no provider (a proxy, a local server).
+    const emb = await fetch(`${openai.baseURL}/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${openai.keys['cursor-dev']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hi' }),
+    });
+    expect(emb.status).toBe(200);
+    expect(
+      (await post('chat/completions', 'cursor-dev', { model: 'gpt-4o-mini', messages: [] })).status,
+    ).toBe(200);
+    expect(upstream.received.map((r) => 'service_tier' in (r.json ?? {}))).toEqual([false, false]);
+  });
+});

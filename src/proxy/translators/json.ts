@@ -4,7 +4,7 @@ import { mayReasonUnseen } from '../../metering/hidden-output.js';
 import { createUsageReader } from '../../metering/usage-reader.js';
 import { createOutputFitter } from '../../policy/fit-output.js';
 import { choiceCount, planOutput } from '../../policy/output-cap.js';
-import { unmeteredPriceMode } from '../../policy/price-modes.js';
+import { openaiServiceTier, unmeteredPriceMode } from '../../policy/price-modes.js';
 import { extrasAsked, unpricedPart } from '../../policy/priced-models.js';
 import { forcedUnmeteredTool, planServerTools } from '../../policy/server-tools.js';
 import { explainUnseenInput, planUnseenInput } from '../../policy/unseen-input.js';
@@ -14,6 +14,7 @@ import { searchPrices } from '../../pricing/search-fees.js';
 import { US_INFERENCE_UPLIFT, upliftPrices } from '../../pricing/uplift.js';
 import { prepareBody } from '../prepare-body.js';
 import { parseJsonBody } from '../read-body.js';
+import type { Route } from '../routes.js';
 import type { RequestBound, Translator } from './translator.js';
 
 /**
@@ -39,12 +40,7 @@ export const jsonTranslator: Translator = {
     }
     // A mode billed at a multiple of the model's price has no price to reserve or charge it at.
     const mode = route.free ? undefined : unmeteredPriceMode(request.fields);
-    if (mode !== undefined) {
-      throw new GatewayError(
-        'invalid_request',
-        `key '${key.name}' asked for ${mode}, which tollgate does not meter yet: the provider bills it at a multiple of the model's price (docs/api.md#priced-modes). Send the request without it.`,
-      );
-    }
+    if (mode !== undefined) throw unmeteredMode(key.name, mode);
     // A hosted tool billed apart from tokens is taken out of `tools` when only advertised (bound), but
     // one the request forces cannot be taken out without changing what it asks for.
     const forced = forcedUnmeteredTool(request.fields, route.kind);
@@ -121,7 +117,10 @@ export const jsonTranslator: Translator = {
     if (asksHourCache(request.raw, parsed)) bound.hourCache = true;
     if (searchTools) bound.webSearchTools = searchTools;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
-    if (serverTools.set) bound.set = serverTools.set;
+    const tier = openaiTier(parsed, route, target.upstream.provider);
+    if (tier.unmetered !== undefined) throw unmeteredMode(key.name, tier.unmetered);
+    if (serverTools.set || tier.send)
+      bound.set = { ...serverTools.set, ...(tier.send ? { service_tier: tier.send } : {}) };
     if (serverTools.removed) bound.toolsRemoved = serverTools.removed;
     return bound;
   },
@@ -130,3 +129,20 @@ export const jsonTranslator: Translator = {
 
   usageReader: (route) => createUsageReader(route.usage),
 };
+
+const unmeteredMode = (key: string, mode: string) =>
+  new GatewayError(
+    'invalid_request',
+    `key '${key}' asked for ${mode}, which tollgate does not meter yet: the provider bills it at a multiple of the model's price (docs/api.md#priced-modes). Send the request without it.`,
+  );
+
+/** The service tier sent to OpenAI's own chat and Responses APIs (price-modes.ts); nothing elsewhere. */
+function openaiTier(
+  parsed: Record<string, unknown>,
+  route: Route,
+  provider: string | undefined,
+): ReturnType<typeof openaiServiceTier> {
+  if (route.free || provider !== 'openai') return {};
+  if (route.kind !== 'chat' && route.kind !== 'responses') return {};
+  return openaiServiceTier(parsed);
+}
