@@ -35,21 +35,27 @@ import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUM
  */
 
 /** True when request `id` has a record: one primary-key lookup, never a join over the table. */
-const recorded = (id: string) => `((SELECT 1 FROM usage u WHERE u.request_id = ${id}) IS NOT NULL)`;
+export const recorded = (id: string) => `((SELECT 1 FROM usage u WHERE u.request_id = ${id}) IS NOT NULL)`;
 
 /** True when request `id` has no record, or only the one the sweep wrote (migration 17). */
-const sweptOrNone = (id: string) =>
+export const sweptOrNone = (id: string) =>
   `((SELECT u.status = 0 AND u.error_code = 'reservation_expired' AND u.usage_source = 'reserved'
       FROM usage u WHERE u.request_id = ${id}) IS NOT FALSE)`;
 
-const fromInserted = `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${HOUR_COLUMNS})
+/**
+ * The rollup rows of the records CTE `ins` inserted, in key order (the settles since this migration);
+ * with `also`, only once that condition holds.
+ */
+export const fromInserted = (
+  also?: string,
+) => `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${HOUR_COLUMNS})
           SELECT ${groupOf('u')}, ${SUM_NAMES.map((_, i) => `sum(s${i})`).join(', ')},
             ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN 1 ELSE 0 END)`).join(', ')},
             ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN cost_usd ELSE 0 END)`).join(', ')}
           FROM (SELECT u.*, ${hourOf('u')} AS hour, ${recordSums('u')
             .map((e, i) => `${e} AS s${i}`)
             .join(', ')}
-            FROM ins u WHERE u.key <> '') u
+            FROM ins u WHERE u.key <> ''${also ? ` AND ${also}` : ''}) u
           GROUP BY 1, 2, 3, 4, 5
           ORDER BY 2, 1, 3, 4, 5
           ON CONFLICT (${GROUP}) DO UPDATE SET
@@ -57,6 +63,38 @@ const fromInserted = `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${
               .map((c) => `${c} = d.${c} + EXCLUDED.${c}`)
               .join(', ')}
           RETURNING 1`;
+
+/** The columns of a leased settle's item (tollgate_settle_leased's p_items). */
+export const LEASED_ITEM_COLUMNS = `id text, lease text, ts bigint, day text, key text, model text,
+            upstream text, route text, status integer, "errorCode" text, "inputTokens" bigint,
+            "outputTokens" bigint, "cachedTokens" bigint, cost numeric, release numeric,
+            "latencyMs" double precision, stream boolean, "userAgent" text, ip text, "configRevision" text,
+            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text,
+            "requestFp" text, "prefixFp" text, "prefixTokens" integer, "outputLimit" integer,
+            images integer, "audioSeconds" double precision, characters integer`;
+
+/** The records of the settled requests, from CTE `items`; the caller adds its FROM. */
+export const INSERT_RECORDS = `INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
+            output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
+            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
+            output_limit, images, audio_seconds, characters)
+          SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
+            "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
+            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit",
+            images, "audioSeconds", characters`;
+
+/** The usage_daily rows of the fresh records (CTE `fresh`) in key order; with `after`, only once it holds. */
+export const rolled = (after?: string) => `rolled AS (
+          INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
+          SELECT f.day, f.key, coalesce(f.model, ''), f.status, count(*), sum(f."inputTokens"),
+            sum(f."outputTokens"), sum(f.cost)
+          FROM fresh f ${after ? `WHERE ${after} ` : ''}GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+          ON CONFLICT (day, key, model, status) DO UPDATE SET
+            requests = usage_daily.requests + EXCLUDED.requests,
+            input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
+            output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
+            cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
+          RETURNING 1)`;
 
 export const MIGRATION_21: Migration = {
   version: 21,
@@ -163,23 +201,10 @@ export const MIGRATION_21: Migration = {
       RETURN QUERY
       WITH items AS MATERIALIZED (
           SELECT DISTINCT ON (x.id) x.*
-          FROM jsonb_to_recordset(p_items) AS x(id text, lease text, ts bigint, day text, key text, model text,
-            upstream text, route text, status integer, "errorCode" text, "inputTokens" bigint,
-            "outputTokens" bigint, "cachedTokens" bigint, cost numeric, release numeric,
-            "latencyMs" double precision, stream boolean, "userAgent" text, ip text, "configRevision" text,
-            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text,
-            "requestFp" text, "prefixFp" text, "prefixTokens" integer, "outputLimit" integer,
-            images integer, "audioSeconds" double precision, characters integer)
+          FROM jsonb_to_recordset(p_items) AS x(${LEASED_ITEM_COLUMNS})
           ORDER BY x.id),
         ins AS (
-          INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-            output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
-            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
-            output_limit, images, audio_seconds, characters)
-          SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
-            "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
-            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit",
-            images, "audioSeconds", characters
+          ${INSERT_RECORDS}
           FROM items
           ON CONFLICT (request_id) DO NOTHING
           RETURNING *),
@@ -201,19 +226,9 @@ export const MIGRATION_21: Migration = {
           UPDATE spend s SET spent_usd = s.spent_usd + x.spent, reserved_usd = greatest(s.reserved_usd - x.rel, 0)
           FROM per_row x WHERE s.key = x.k AND s.period = x.per
           RETURNING s.key, s.period, s.spent_usd, s.reserved_usd),
-        rolled AS (
-          INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-          SELECT f.day, f.key, coalesce(f.model, ''), f.status, count(*), sum(f."inputTokens"),
-            sum(f."outputTokens"), sum(f.cost)
-          FROM fresh f GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-          ON CONFLICT (day, key, model, status) DO UPDATE SET
-            requests = usage_daily.requests + EXCLUDED.requests,
-            input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
-            output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
-            cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
-          RETURNING 1),
+        ${rolled()},
         insights AS (
-          ${fromInserted})
+          ${fromInserted()})
       -- The spend after the batch, once per key and period entry (budget gauges and alerts).
       SELECT DISTINCT ON (f.key, p) f.key, p, c.spent_usd, c.reserved_usd
         FROM fresh f CROSS JOIN LATERAL unnest(f.periods) AS p

@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUMS } from './v20.js';
+import { fromInserted, INSERT_RECORDS, LEASED_ITEM_COLUMNS, recorded, rolled } from './v21.js';
 
 /**
  * Migration 24: the leased settle reads the rows it touches by key, at any table size.
@@ -30,25 +30,6 @@ import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUM
  * 4.55 after (batch of 1 within the noise: 0.80 against 0.78 in four more pairs); with the
  * year of history 5.15 / 7.09 / 9.21 ms before, 0.74 / 2.67 / 4.69 after.
  */
-
-/** True when request `id` has a record: one primary-key lookup, never a join over the table. */
-const recorded = (id: string) => `((SELECT 1 FROM usage u WHERE u.request_id = ${id}) IS NOT NULL)`;
-
-const fromInserted = `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${HOUR_COLUMNS})
-          SELECT ${groupOf('u')}, ${SUM_NAMES.map((_, i) => `sum(s${i})`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN 1 ELSE 0 END)`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN cost_usd ELSE 0 END)`).join(', ')}
-          FROM (SELECT u.*, ${hourOf('u')} AS hour, ${recordSums('u')
-            .map((e, i) => `${e} AS s${i}`)
-            .join(', ')}
-            FROM ins u WHERE u.key <> '') u
-          GROUP BY 1, 2, 3, 4, 5
-          ORDER BY 2, 1, 3, 4, 5
-          ON CONFLICT (${GROUP}) DO UPDATE SET
-            ${[...SUM_NAMES, ...HOURS.map((h) => `n${h}`), ...HOURS.map((h) => `c${h}`)]
-              .map((c) => `${c} = d.${c} + EXCLUDED.${c}`)
-              .join(', ')}
-          RETURNING 1`;
 
 export const MIGRATION_24: Migration = {
   version: 24,
@@ -111,23 +92,10 @@ export const MIGRATION_24: Migration = {
       RETURN QUERY
       WITH items AS MATERIALIZED (
           SELECT DISTINCT ON (x.id) x.*
-          FROM jsonb_to_recordset(p_items) AS x(id text, lease text, ts bigint, day text, key text, model text,
-            upstream text, route text, status integer, "errorCode" text, "inputTokens" bigint,
-            "outputTokens" bigint, "cachedTokens" bigint, cost numeric, release numeric,
-            "latencyMs" double precision, stream boolean, "userAgent" text, ip text, "configRevision" text,
-            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text,
-            "requestFp" text, "prefixFp" text, "prefixTokens" integer, "outputLimit" integer,
-            images integer, "audioSeconds" double precision, characters integer)
+          FROM jsonb_to_recordset(p_items) AS x(${LEASED_ITEM_COLUMNS})
           ORDER BY x.id),
         ins AS (
-          INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-            output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
-            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
-            output_limit, images, audio_seconds, characters)
-          SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
-            "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
-            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit",
-            images, "audioSeconds", characters
+          ${INSERT_RECORDS}
           FROM items
           ON CONFLICT (request_id) DO NOTHING
           RETURNING *),
@@ -153,19 +121,9 @@ export const MIGRATION_24: Migration = {
           ON CONFLICT (key, period) DO UPDATE SET spent_usd = s.spent_usd + EXCLUDED.spent_usd,
             reserved_usd = greatest(s.reserved_usd - EXCLUDED.reserved_usd, 0)
           RETURNING s.key, s.period, s.spent_usd, s.reserved_usd),
-        rolled AS (
-          INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-          SELECT f.day, f.key, coalesce(f.model, ''), f.status, count(*), sum(f."inputTokens"),
-            sum(f."outputTokens"), sum(f.cost)
-          FROM fresh f GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-          ON CONFLICT (day, key, model, status) DO UPDATE SET
-            requests = usage_daily.requests + EXCLUDED.requests,
-            input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
-            output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
-            cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
-          RETURNING 1),
+        ${rolled()},
         insights AS (
-          ${fromInserted})
+          ${fromInserted()})
       -- The spend after the batch, once per key and period entry (budget gauges and alerts).
       SELECT DISTINCT ON (f.key, p) f.key, p, c.spent_usd, c.reserved_usd
         FROM fresh f CROSS JOIN LATERAL unnest(f.periods) AS p

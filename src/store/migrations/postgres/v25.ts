@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { sweptOrNone } from './v21.js';
 
 /**
  * Migration 25: the batched settle and the lease round find the rows they lock by primary key, at
@@ -34,11 +35,6 @@ import type { Migration } from '../migration.js';
  * 5,000 swept leases' charges (`npx tsx bench/lease-round-db.ts 4 --history [--upto 24]`): 2.83
  * and 2.72 ms before, 0.83 and 0.79 after.
  */
-
-/** True when request `id` has no record, or only the one the sweep wrote (migration 17). */
-const sweptOrNone = (id: string) =>
-  `((SELECT u.status = 0 AND u.error_code = 'reservation_expired' AND u.usage_source = 'reserved'
-      FROM usage u WHERE u.request_id = ${id}) IS NOT FALSE)`;
 
 export const MIGRATION_25: Migration = {
   version: 25,

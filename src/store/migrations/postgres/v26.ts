@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUMS } from './v20.js';
+import { fromInserted, INSERT_RECORDS, rolled, sweptOrNone } from './v21.js';
 
 /**
  * Migration 26: the batched settle (tollgate_settle_many: requests not served from a budget lease)
@@ -31,31 +31,10 @@ import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUM
  * answer, so an older replica calling it during a rolling deploy gets what it got.
  */
 
-/** True when request `id` has no record, or only the one the sweep wrote (migration 17). */
-const sweptOrNone = (id: string) =>
-  `((SELECT u.status = 0 AND u.error_code = 'reservation_expired' AND u.usage_source = 'reserved'
-      FROM usage u WHERE u.request_id = ${id}) IS NOT FALSE)`;
-
 /** True when request `id`'s record is one the sweep wrote: one primary-key lookup. */
 const sweptRecord = (id: string) =>
   `((SELECT u.status = 0 AND u.error_code = 'reservation_expired' AND u.usage_source = 'reserved'
       FROM usage u WHERE u.request_id = ${id}) IS TRUE)`;
-
-const fromInserted = `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${HOUR_COLUMNS})
-          SELECT ${groupOf('u')}, ${SUM_NAMES.map((_, i) => `sum(s${i})`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN 1 ELSE 0 END)`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN cost_usd ELSE 0 END)`).join(', ')}
-          FROM (SELECT u.*, ${hourOf('u')} AS hour, ${recordSums('u')
-            .map((e, i) => `${e} AS s${i}`)
-            .join(', ')}
-            FROM ins u WHERE u.key <> '') u
-          GROUP BY 1, 2, 3, 4, 5
-          ORDER BY 2, 1, 3, 4, 5
-          ON CONFLICT (${GROUP}) DO UPDATE SET
-            ${[...SUM_NAMES, ...HOURS.map((h) => `n${h}`), ...HOURS.map((h) => `c${h}`)]
-              .map((c) => `${c} = d.${c} + EXCLUDED.${c}`)
-              .join(', ')}
-          RETURNING 1`;
 
 const ITEM_COLUMNS = `id text, ts bigint, day text, key text, model text, upstream text, route text,
             status integer, "errorCode" text, "inputTokens" bigint, "outputTokens" bigint, "cachedTokens" bigint,
@@ -64,11 +43,15 @@ const ITEM_COLUMNS = `id text, ts bigint, day text, key text, model text, upstre
             "requestedModel" text, "keyHash" text, "requestFp" text, "prefixFp" text, "prefixTokens" integer,
             "outputLimit" integer, images integer, "audioSeconds" double precision, characters integer`;
 
-export const MIGRATION_26: Migration = {
-  version: 26,
-  name: 'the batched settle writes each spend, usage_daily and rollup row once per batch',
-  sql: `
-    CREATE OR REPLACE FUNCTION tollgate_settle_many(p_items jsonb)
+/**
+ * The text of tollgate_settle_many (this migration's, and migration 29's): `lockComment` is the
+ * comment on its locks, `writes` its usage_daily and rollup CTEs (`rolled`, `insights`), which
+ * come after `charged` and before the main query.
+ */
+export const settleMany = (
+  lockComment: string,
+  writes: string,
+) => `CREATE OR REPLACE FUNCTION tollgate_settle_many(p_items jsonb)
     RETURNS TABLE (o_n integer, o_fresh boolean, o_entry text, o_spent numeric, o_reserved numeric)
     LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
     DECLARE
@@ -79,7 +62,7 @@ export const MIGRATION_26: Migration = {
       held jsonb;
     BEGIN
       ids := ARRAY(SELECT i->>'id' FROM jsonb_array_elements(p_items) AS i);
-      -- Locks in the global order (migration 25): reservations by id, spend rows, usage_daily rows.
+      ${lockComment}
       locked := ARRAY(SELECT id FROM reservations WHERE id = ANY(ids) ORDER BY id FOR UPDATE);
       -- A record the sweep wrote does not make a settle a retry: it charges (tollgate_unsweep).
       INSERT INTO spend (key, period)
@@ -139,14 +122,7 @@ export const MIGRATION_26: Migration = {
             CROSS JOIN LATERAL jsonb_to_record(e.i) AS x(${ITEM_COLUMNS})
           ORDER BY x.id, e.n),
         ins AS (
-          INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-            output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
-            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
-            output_limit, images, audio_seconds, characters)
-          SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
-            "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
-            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit",
-            images, "audioSeconds", characters
+          ${INSERT_RECORDS}
           FROM items ORDER BY id
           ON CONFLICT (request_id) DO NOTHING
           RETURNING *),
@@ -173,19 +149,7 @@ export const MIGRATION_26: Migration = {
           ON CONFLICT (key, period) DO UPDATE SET spent_usd = s.spent_usd + EXCLUDED.spent_usd,
             reserved_usd = greatest(s.reserved_usd - EXCLUDED.reserved_usd, 0)
           RETURNING s.key, s.period, s.spent_usd, s.reserved_usd),
-        rolled AS (
-          INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-          SELECT f.day, f.key, coalesce(f.model, ''), f.status, count(*), sum(f."inputTokens"),
-            sum(f."outputTokens"), sum(f.cost)
-          FROM fresh f GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-          ON CONFLICT (day, key, model, status) DO UPDATE SET
-            requests = usage_daily.requests + EXCLUDED.requests,
-            input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
-            output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
-            cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
-          RETURNING 1),
-        insights AS (
-          ${fromInserted})
+        ${writes}
       -- Per item, the spend after the batch of every period it charged; an item that charged
       -- nothing (a retry, a second occurrence of an id) one row without spend.
       SELECT c.n, c.fresh, p, s.spent_usd, s.reserved_usd
@@ -197,6 +161,17 @@ export const MIGRATION_26: Migration = {
         WHERE NOT EXISTS (SELECT 1 FROM charges c WHERE c.n = e.n);
       PERFORM set_config('tollgate.rollup_by_statement', 'off', true);
     END
-    $fn$;
+    $fn$;`;
+
+export const MIGRATION_26: Migration = {
+  version: 26,
+  name: 'the batched settle writes each spend, usage_daily and rollup row once per batch',
+  sql: `
+    ${settleMany(
+      '-- Locks in the global order (migration 25): reservations by id, spend rows, usage_daily rows.',
+      `${rolled()},
+        insights AS (
+          ${fromInserted()})`,
+    )}
   `,
 };

@@ -1,5 +1,5 @@
 import type { Migration } from '../migration.js';
-import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUMS } from './v20.js';
+import { fromInserted, INSERT_RECORDS, LEASED_ITEM_COLUMNS, recorded, rolled } from './v21.js';
 
 /**
  * Migration 28: the leased settle takes its spend and usage_daily locks in its writing statement,
@@ -33,25 +33,6 @@ import { GROUP, groupOf, HOUR_COLUMNS, HOURS, hourOf, recordSums, SUM_NAMES, SUM
  * runs on the loaded VM: 1–13 % less database CPU per batch of 1 to 64 records (docs/postgres.md).
  */
 
-/** True when request `id` has a record: one primary-key lookup, never a join over the table. */
-const recorded = (id: string) => `((SELECT 1 FROM usage u WHERE u.request_id = ${id}) IS NOT NULL)`;
-
-const fromInserted = `INSERT INTO usage_insight_days AS d (${GROUP}, ${SUMS}, ${HOUR_COLUMNS})
-          SELECT ${groupOf('u')}, ${SUM_NAMES.map((_, i) => `sum(s${i})`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN 1 ELSE 0 END)`).join(', ')},
-            ${HOURS.map((h) => `sum(CASE WHEN hour = ${h} THEN cost_usd ELSE 0 END)`).join(', ')}
-          FROM (SELECT u.*, ${hourOf('u')} AS hour, ${recordSums('u')
-            .map((e, i) => `${e} AS s${i}`)
-            .join(', ')}
-            FROM ins u WHERE u.key <> '') u
-          GROUP BY 1, 2, 3, 4, 5
-          ORDER BY 2, 1, 3, 4, 5
-          ON CONFLICT (${GROUP}) DO UPDATE SET
-            ${[...SUM_NAMES, ...HOURS.map((h) => `n${h}`), ...HOURS.map((h) => `c${h}`)]
-              .map((c) => `${c} = d.${c} + EXCLUDED.${c}`)
-              .join(', ')}
-          RETURNING 1`;
-
 /** A batch with a swept lease: spend and usage_daily rows locked first, the sweep's charge given back. */
 const sweptPath = `
         INSERT INTO spend (key, period)
@@ -84,11 +65,14 @@ const sweptPath = `
           PERFORM tollgate_uncharge_lease(it.id, it.key, it.periods, it.rel);
         END LOOP;`;
 
-export const MIGRATION_28: Migration = {
-  version: 28,
-  name: 'the leased settle locks its spend and usage_daily rows in its writing statement',
-  sql: `
-    CREATE OR REPLACE FUNCTION tollgate_settle_leased(p_items jsonb)
+/**
+ * The text of tollgate_settle_leased (this migration's, and migration 29's): `writes` is its
+ * usage_daily and rollup CTEs (`rolled`, `insights`), which come after `charged` and before the
+ * main query.
+ */
+export const settleLeased = (
+  writes: string,
+) => `CREATE OR REPLACE FUNCTION tollgate_settle_leased(p_items jsonb)
     RETURNS TABLE (o_key text, o_entry text, o_spent numeric, o_reserved numeric)
     LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
     DECLARE
@@ -112,23 +96,10 @@ export const MIGRATION_28: Migration = {
       RETURN QUERY
       WITH items AS MATERIALIZED (
           SELECT DISTINCT ON (x.id) x.*
-          FROM jsonb_to_recordset(p_items) AS x(id text, lease text, ts bigint, day text, key text, model text,
-            upstream text, route text, status integer, "errorCode" text, "inputTokens" bigint,
-            "outputTokens" bigint, "cachedTokens" bigint, cost numeric, release numeric,
-            "latencyMs" double precision, stream boolean, "userAgent" text, ip text, "configRevision" text,
-            "usageSource" text, periods text[], "cacheWriteTokens" bigint, "requestedModel" text, "keyHash" text,
-            "requestFp" text, "prefixFp" text, "prefixTokens" integer, "outputLimit" integer,
-            images integer, "audioSeconds" double precision, characters integer)
+          FROM jsonb_to_recordset(p_items) AS x(${LEASED_ITEM_COLUMNS})
           ORDER BY x.id),
         ins AS (
-          INSERT INTO usage (request_id, ts, day, key, model, upstream, route, status, error_code, input_tokens,
-            output_tokens, cached_tokens, cost_usd, latency_ms, stream, user_agent, ip, config_revision,
-            usage_source, cache_write_tokens, requested_model, key_hash, request_fp, prefix_fp, prefix_tokens,
-            output_limit, images, audio_seconds, characters)
-          SELECT id, ts, day, key, model, upstream, route, status, "errorCode", "inputTokens", "outputTokens",
-            "cachedTokens", cost, "latencyMs", stream, "userAgent", ip, "configRevision", "usageSource",
-            "cacheWriteTokens", "requestedModel", "keyHash", "requestFp", "prefixFp", "prefixTokens", "outputLimit",
-            images, "audioSeconds", characters
+          ${INSERT_RECORDS}
           FROM items
           ON CONFLICT (request_id) DO NOTHING
           RETURNING *),
@@ -156,26 +127,22 @@ export const MIGRATION_28: Migration = {
             reserved_usd = greatest(s.reserved_usd
               - (SELECT x.rel FROM per_row x WHERE x.k = EXCLUDED.key AND x.per = EXCLUDED.period), 0)
           RETURNING s.key, s.period, s.spent_usd, s.reserved_usd),
-        -- Run after the main query, last first: usage_daily rows (rolled), then rollup rows.
-        insights AS (
-          ${fromInserted}),
-        rolled AS (
-          INSERT INTO usage_daily (day, key, model, status, requests, input_tokens, output_tokens, cost_usd)
-          SELECT f.day, f.key, coalesce(f.model, ''), f.status, count(*), sum(f."inputTokens"),
-            sum(f."outputTokens"), sum(f.cost)
-          FROM fresh f GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-          ON CONFLICT (day, key, model, status) DO UPDATE SET
-            requests = usage_daily.requests + EXCLUDED.requests,
-            input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
-            output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens,
-            cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
-          RETURNING 1)
+        ${writes}
       -- The spend after the batch, once per key and period entry (budget gauges and alerts).
       SELECT DISTINCT ON (f.key, p) f.key, p, c.spent_usd, c.reserved_usd
         FROM fresh f CROSS JOIN LATERAL unnest(f.periods) AS p
         JOIN charged c ON c.key = tollgate_subject(f.key, p) AND c.period = tollgate_period(p);
       setting := set_config('tollgate.rollup_by_statement', 'off', true);
     END
-    $fn$;
+    $fn$;`;
+
+export const MIGRATION_28: Migration = {
+  version: 28,
+  name: 'the leased settle locks its spend and usage_daily rows in its writing statement',
+  sql: `
+    ${settleLeased(`-- Run after the main query, last first: usage_daily rows (rolled), then rollup rows.
+        insights AS (
+          ${fromInserted()}),
+        ${rolled()}`)}
   `,
 };
