@@ -25,6 +25,14 @@ const IMAGE_OUTPUT_NAME = /(^|[/:])(gemini-[\w.-]*-image|gpt-[\d.]+-image)/i;
 const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
 
 /**
+ * Perplexity's deep research (`sonar-deep-research`, `perplexity/sonar-deep-research` on
+ * OpenRouter): each request runs as many web searches ($5 per 1,000) and as many reasoning ($3 per
+ * million) and citation tokens ($2 per million) as the model decides, billed on top of its input
+ * and output; no request field bounds them, so no reservation could hold.
+ */
+const DEEP_RESEARCH_NAME = /(^|[/:])sonar-deep-research/i;
+
+/**
  * What a request asks for that is billed apart from its text tokens: audio input (`input_audio`
  * parts), audio output (`modalities: ["audio"]`), and what turns on OpenRouter's web search
  * (`webPlugin`: the web plugin; `webSearchOptions`: `web_search_options`, which other upstreams
@@ -88,7 +96,7 @@ const namesOf = (model: ModelConfig, requested: string | undefined): string[] =>
  *   `completion_tokens_details.image_tokens`; a model named as an image model with no image output
  *   price (a relay's catalog entry carries text prices only) is refused unless keys.yaml sets its
  *   `output_per_mtok`.
- * - A search model is refused on every route.
+ * - A search model, and Perplexity's deep research, is refused on every route.
  * - A Responses or Messages request that may run web searches (`webSearches`) on a model with no
  *   per-search price (OpenAI and Anthropic bill every search) is refused.
  * - OpenRouter's web search (asksOpenRouterSearch) is refused: neither counted nor bounded.
@@ -109,6 +117,8 @@ export function unpricedPart(
     return "asks for OpenRouter's web search (the web plugin, web_search_options or a :online model), billed apart from the tokens ($4 per 1,000 Exa results, or the model provider's own search price), which the answer's usage does not count and the request does not bound (docs/api.md#hosted-tools). Send it without web search, or use a web_search tool on /v1/responses or /v1/messages, which are metered";
   const audioWhy = unpricedAudio(model, names, extras, ts, provider);
   if (audioWhy !== undefined) return audioWhy;
+  if (names.some((n) => DEEP_RESEARCH_NAME.test(n)))
+    return "is Perplexity's deep research: it runs as many web searches, reasoning tokens and citation tokens as it decides, billed on top of the input and output tokens, and no request field bounds them (docs/api.md#search-models). Use sonar-pro or sonar-reasoning-pro, whose answers are bounded by max_tokens";
   if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
     return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
   const table = priceAt(model.prices, ts);

@@ -41,6 +41,14 @@ models:
     upstream: openai
     input_per_mtok: 1
     output_per_mtok: 4
+  sonar-deep-research:
+    upstream: openai
+    input_per_mtok: 2
+    output_per_mtok: 8
+  perplexity/sonar-deep-research:
+    upstream: openai
+    input_per_mtok: 2
+    output_per_mtok: 8
 keys:
   research:
     hash: {{hash:research}}
@@ -162,8 +170,13 @@ describe('per-call search fees', () => {
     expect(served.status).toBe(200);
   });
 
-  it.each(['gpt-4o-search-preview', 'gpt-4o-mini-search-preview'])(
-    'refuses the chat search model %s, naming key and model, forwarding nothing',
+  it.each([
+    'gpt-4o-search-preview',
+    'gpt-4o-mini-search-preview',
+    'sonar-deep-research',
+    'perplexity/sonar-deep-research',
+  ])(
+    'refuses %s, whose searches chat completions neither counts nor bounds, naming key and model, forwarding nothing',
     async (model) => {
       const { status, text, record } = await post('chat/completions', {
         model,
