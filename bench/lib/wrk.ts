@@ -135,7 +135,9 @@ export function wrkLua(headers: Record<string, string>, body: string): string {
 /**
  * wrk against `t` for `seconds`; for a target made of replicas, one wrk per replica at once
  * (the 50 connections, or `totalConnections`, split between them: no load balancer in the way), requests summed, CPU
- * summed over every replica, RSS the largest replica's.
+ * summed over every replica, RSS the largest replica's. `leadInSeconds` of the same load run first,
+ * unmeasured: a target idle since its last turn (its PostgreSQL budget leases returned after two idle
+ * seconds, to be granted again as the load's rate is learnt) is measured busy, as the rows say.
  */
 export async function throughput(
   dir: string,
@@ -143,10 +145,12 @@ export async function throughput(
   mode: Mode,
   seconds: number,
   totalConnections = CONNECTIONS,
+  leadInSeconds = 0,
 ): Promise<Throughput> {
   const script = join(dir, `wrk-${t.id}-${mode}.lua`);
   writeFileSync(script, wrkLua(t.headers, BODIES[mode]));
   const parts = t.replicas ?? [t];
+  if (leadInSeconds > 0) await runWrk(parts, script, totalConnections, leadInSeconds);
   const pidSets = parts.map((p) => pidTree(p.child.pid as number));
   const rss = () => Math.max(...pidSets.map((pids) => rssOf(pids)));
   const cpu = () => cpuByPid(pidSets.flat());
@@ -159,28 +163,7 @@ export async function throughput(
   const db0 = onDb ? cpuByPid(await targetPostgresPids(t.database)) : new Map<number, number>();
   const xid0 = onDb ? await nextXid() : undefined;
   try {
-    const connections = Math.max(1, Math.round(totalConnections / parts.length));
-    const outs = await Promise.all(
-      parts.map((p) =>
-        run(
-          'taskset',
-          [
-            '-c',
-            String(LOAD_CPU),
-            'wrk',
-            '-t1',
-            `-c${connections}`,
-            `-d${seconds}s`,
-            '--timeout',
-            '5s',
-            '-s',
-            script,
-            `http://127.0.0.1:${p.port}${PATH}`,
-          ],
-          (seconds + 30) * 1000,
-        ),
-      ),
-    );
+    const outs = await runWrk(parts, script, totalConnections, seconds);
     const used = cpuBetween(cpu0, cpu());
     // A backend that started during the run counts from 0; one that exited during it is lost.
     let dbUsed = 0;
@@ -208,4 +191,35 @@ export async function throughput(
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** One wrk per part at once, pinned to the load CPU, the connections split between them; their outputs. */
+function runWrk(
+  parts: Target[],
+  script: string,
+  totalConnections: number,
+  seconds: number,
+): Promise<string[]> {
+  const connections = Math.max(1, Math.round(totalConnections / parts.length));
+  return Promise.all(
+    parts.map((p) =>
+      run(
+        'taskset',
+        [
+          '-c',
+          String(LOAD_CPU),
+          'wrk',
+          '-t1',
+          `-c${connections}`,
+          `-d${seconds}s`,
+          '--timeout',
+          '5s',
+          '-s',
+          script,
+          `http://127.0.0.1:${p.port}${PATH}`,
+        ],
+        (seconds + 30) * 1000,
+      ),
+    ),
+  );
 }
