@@ -7,15 +7,20 @@
  *
  * - Anthropic's fast mode, `speed: "fast"`: 6 x Claude Opus 4.6's price (12 x above 200k input
  *   tokens), 2 x on later Opus models.
- * - OpenAI's priority processing, `service_tier: "priority"`: 1.7 to 2.5 x the standard price
- *   (gpt-5 $2.50 / $20 per million input / output tokens against $1.25 / $10).
+ * - OpenAI's priority processing, `service_tier: "priority"` (or `"fast"`, OpenRouter's alias, or
+ *   `"ultrafast"`): 1.7 to 2.5 x the standard price (gpt-5 $2.50 / $20 per million input / output
+ *   tokens against $1.25 / $10).
  *
  * A cheaper mode (`service_tier: "flex"`) is charged at the standard price: more than the bill,
  * never less.
  */
+/** Priority processing by its names: OpenRouter takes `fast` for `priority`; OpenAI's project settings name `fast` and `ultrafast` tiers. */
+const PRIORITY_TIERS = new Set(['priority', 'fast', 'ultrafast']);
+
 export function unmeteredPriceMode(body: Record<string, unknown>): string | undefined {
   if (body.speed === 'fast') return 'speed: "fast"';
-  if (body.service_tier === 'priority') return 'service_tier: "priority"';
+  if (typeof body.service_tier === 'string' && PRIORITY_TIERS.has(body.service_tier))
+    return `service_tier: ${JSON.stringify(body.service_tier)}`;
   return undefined;
 }
 

@@ -58,17 +58,22 @@ describe('modes billed at a multiple of the price', () => {
     expect(await lastRecord()).toMatchObject({ status: 400, costUsd: 0 });
   });
 
-  it.each(['chat/completions', 'responses'])(
-    'refuses OpenAI priority processing on /v1/%s, forwarding nothing',
-    async (path) => {
+  it.each([
+    ['chat/completions', 'priority'],
+    ['responses', 'priority'],
+    ['chat/completions', 'fast'],
+    ['responses', 'ultrafast'],
+  ])(
+    'refuses OpenAI priority processing on /v1/%s (service_tier %s), forwarding nothing',
+    async (path, tier) => {
       const { status, body } = await post(path, 'cursor-dev', {
         model: 'gpt-4o-mini',
-        service_tier: 'priority',
+        service_tier: tier,
         ...(path === 'responses' ? { input: 'hi' } : { messages: [{ role: 'user', content: 'hi' }] }),
       });
       expect(status).toBe(400);
       expect(body).toMatchObject({ error: { code: 'invalid_request' } });
-      expect(JSON.stringify(body)).toContain('service_tier: \\"priority\\"');
+      expect(JSON.stringify(body)).toContain(`service_tier: \\"${tier}\\"`);
       expect(upstream.received).toHaveLength(0);
     },
   );
