@@ -7,6 +7,7 @@
  * the command that takes it, rather than repeat an old reading.
  */
 import type { Mode } from './configs.js';
+import type { ReloadTimes } from './measure.js';
 import type {
   FrameCost,
   LatencyLabel,
@@ -260,5 +261,40 @@ function stallsOf(s: TracedLatency): string {
     `absolute), tollgate’s event loop stalled over 5 ms ${s.stalls} times, ${ms(s.stallMs)} in all: GC covered ` +
     `${ms(s.gcMs)}, SQLite transactions ${ms(s.sqliteMs)}, the log’s writes to stdout ${ms(s.stdoutMs)}, and no ` +
     `traced event ${ms(s.untracedMs)} (the process not running, or code the trace does not time)`
+  );
+}
+
+const ms1 = (x: number) => `${x.toFixed(1)} ms`;
+
+/** A reload's steps, the costliest first (steps under 1 ms left out). */
+function stepsOf(t: ReloadTimes): string {
+  const steps = Object.entries(t.phases)
+    .filter(([, v]) => v >= 1)
+    .sort((a, b) => b[1] - a[1]);
+  return steps.map(([k, v]) => `${k} ${ms1(v)}`).join(', ') || 'no step over 1 ms';
+}
+
+/**
+ * Where the 10,000-key reloads' time went, from the gateway's own times for each (its `config
+ * reloaded` log lines, read after the reloads): the slowest one split into waiting behind another
+ * reload, the reload's steps, and the rest until /healthz served it (the signal, the event loop,
+ * the 1 ms poll).
+ */
+export function reloadCause(r: { runs: number[]; gateway?: ReloadTimes[] } | null | undefined): string {
+  const g = r?.gateway;
+  if (!r || !g || g.length !== r.runs.length || g.length === 0)
+    return (
+      'not measured in this run: the gateway logged no times for its reloads ' +
+      '(its `config reloaded` lines carry `queuedMs` and `phases` from this build on)'
+    );
+  const i = r.runs.indexOf(Math.max(...r.runs));
+  const [total, t] = [r.runs[i] as number, g[i] as ReloadTimes];
+  const rest = Math.max(0, total - t.queuedMs - t.ms);
+  const reloads = g.map((x) => ms1(x.ms)).join(', ');
+  return (
+    `by the gateway’s own times (its \`config reloaded\` log lines), the slowest reload (${ms1(total)} until ` +
+    `/healthz served it) waited ${ms1(t.queuedMs)} behind another reload, then took ${ms1(t.ms)}: ${stepsOf(t)}; ` +
+    `${ms1(rest)} besides (the signal, the event loop busy elsewhere, the 1 ms poll). The reloads themselves ` +
+    `took ${reloads}`
   );
 }

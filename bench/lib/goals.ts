@@ -4,7 +4,7 @@
  * Each row is goal, measured, met ("yes", "no" or "not measured") and a cause quoted from this
  * run's own figures, or "not measured" when the run took nothing that could name one.
  */
-import { causeOf, tailCause } from './causes.js';
+import { causeOf, reloadCause, tailCause } from './causes.js';
 import type { LeaseDbCpu, Previous, Report, TargetResult, UploadResult } from './report-types.js';
 
 export type Met = 'yes' | 'no' | 'not measured';
@@ -287,7 +287,7 @@ function keptRows(r: Report, tg: TargetResult): GoalRow[] {
       r.reloadMs?.max,
       (v) => v < 200,
       (v) => `${v.toFixed(1)} ms`,
-      none,
+      () => reloadCause(r.reloadMs),
     ),
   ];
 }

@@ -3,7 +3,7 @@
  * load CPU), the slow reader (RSS growth while a client reads a big stream at ~1 KiB/s), and the
  * reload time of a keys file (change → /healthz serves the new revision).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { BODIES, bigBody, LOAD_CPU, type Mode, PATH } from './configs.js';
 import type { OpenLoopArgs } from './open-loop.js';
@@ -127,4 +127,38 @@ export async function reloadMs(t: Target, round: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 1));
   }
   return performance.now() - start;
+}
+
+/** A reload's times as the gateway logs them (`config reloaded`, docs/operations.md). */
+export interface ReloadTimes {
+  /** From the reload's start to its log line. */
+  ms: number;
+  /** Waiting behind another reload before it started. */
+  queuedMs: number;
+  /** Milliseconds per step: read, hash, parse, schema, normalize, rules, report, torn, revision, index. */
+  phases: Record<string, number>;
+}
+
+/**
+ * The last `n` SIGHUP reloads' own times from the gateway's log (its `config reloaded` lines), in
+ * order, or undefined when the log has fewer (a build that logs no phases, or lines not flushed).
+ */
+export function reloadTimes(logFile: string, n: number): ReloadTimes[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const found: ReloadTimes[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"config reloaded"')) continue;
+    try {
+      const j = JSON.parse(line) as Partial<ReloadTimes> & { msg?: string; reason?: string };
+      if (j.msg !== 'config reloaded' || j.reason !== 'SIGHUP') continue;
+      if (typeof j.ms !== 'number' || typeof j.queuedMs !== 'number' || !j.phases) continue;
+      found.push({ ms: j.ms, queuedMs: j.queuedMs, phases: j.phases });
+    } catch {}
+  }
+  return found.length >= n ? found.slice(-n) : undefined;
 }

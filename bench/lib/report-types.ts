@@ -1,6 +1,6 @@
 /** The shapes of the suite's results, apart from their rendering so causes.ts and report.ts need not import each other. */
 import type { Mode } from './configs.js';
-import type { SlowReader } from './measure.js';
+import type { ReloadTimes, SlowReader } from './measure.js';
 
 export interface Summary {
   rps: number;
@@ -45,7 +45,11 @@ export interface Report {
   machine: { node: string; nginx: string; wrk: string; cpus: number; cpuModel: string; loadavg: number[] };
   targets: TargetResult[];
   slowReader: SlowReader[];
-  reloadMs: { runs: number[]; median: number; max: number } | null;
+  /**
+   * The 10,000-key reloads, ms until /healthz served each; `gateway` is each one's own times from
+   * the gateway's `config reloaded` log line, index-aligned with `runs` (absent when a build logs none).
+   */
+  reloadMs: { runs: number[]; median: number; max: number; gateway?: ReloadTimes[] } | null;
   /** The SQLite target's figures in the results file this run replaced, read before it was overwritten. */
   previous?: Previous;
   /** bench/upload.ts's result, when the `upload` row ran. */

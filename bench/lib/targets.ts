@@ -21,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** tollgate's keys.yaml. */
   configFile?: string;
+  /** Where the process's output goes (tollgate's JSON log). */
+  log?: string;
   /** PostgreSQL targets: the database's name (its backends' CPU is the database's share). */
   database?: string;
   /** Several processes measured as one (replicas on one database): wrk drives each at once. */
@@ -102,6 +104,7 @@ export async function startTollgate(
   const configFile = join(cfgDir, 'keys.yaml');
   writeFileSync(configFile, keysYaml(opts.upstreamPort, opts.keys));
   const store = opts.store ?? `sqlite:${join(dir, `data-${id}`, 't.db')}`;
+  const log = join(dir, `tollgate-${id}.log`);
   const { LOG_LEVEL: _, ...env } = process.env;
   const child = await startPinned(
     GATEWAY_CPU,
@@ -119,9 +122,9 @@ export async function startTollgate(
     ],
     {
       port,
-      log: join(dir, `tollgate-${id}.log`),
+      log,
       env: { ...env, ...opts.env, BENCH_UPSTREAM_KEY: 'sk-bench' },
     },
   );
-  return { id, name, port, child, configFile, headers: { authorization: `Bearer ${benchKey}` } };
+  return { id, name, port, child, configFile, log, headers: { authorization: `Bearer ${benchKey}` } };
 }

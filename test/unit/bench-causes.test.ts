@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { causeOf, growth } from '../../bench/lib/causes.js';
+import { causeOf, growth, reloadCause } from '../../bench/lib/causes.js';
 import type { TargetResult, Traced } from '../../bench/lib/report-types.js';
 import { selfShares } from '../../bench/lib/traced.js';
 
@@ -106,5 +106,33 @@ describe('the CPU passes’ frames', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the reload row’s cause', () => {
+  const times = (ms: number, queuedMs: number, parse: number) => ({
+    ms,
+    queuedMs,
+    phases: { read: 0.4, parse, rules: ms - parse - 0.4 },
+  });
+
+  it('splits the slowest reload by the gateway’s own times: the queue, its steps, the rest', () => {
+    const cause = reloadCause({
+      runs: [250, 900, 260],
+      gateway: [times(240, 0, 140), times(400, 450, 300), times(250, 0, 150)],
+    });
+    expect(cause).toContain('the slowest reload (900.0 ms until /healthz served it)');
+    expect(cause).toContain(
+      'waited 450.0 ms behind another reload, then took 400.0 ms: parse 300.0 ms, rules 99.6 ms;',
+    );
+    expect(cause).toContain('50.0 ms besides');
+    expect(cause).not.toContain('read');
+  });
+
+  it('says not measured when the gateway logged no times (an older build) or fewer than the runs', () => {
+    expect(reloadCause({ runs: [250, 900] })).toMatch(/^not measured in this run/);
+    expect(reloadCause({ runs: [250, 900], gateway: [times(240, 0, 140)] })).toMatch(
+      /^not measured in this run/,
+    );
   });
 });

@@ -33,7 +33,28 @@ function findLeakedKeys(text: string): Finding[] {
   return out;
 }
 
-export function loadConfig(text: string, opts: { file: string; now: number; env?: EnvCheck }): LoadResult {
+/**
+ * Milliseconds per step of a load (parse, schema, normalize, rules, report), added to what the
+ * object already holds: the hot reload logs them with each reload (reload-step.ts).
+ */
+export type PhaseTimings = Record<string, number>;
+
+/** A stopwatch that adds the time since its last lap to `timings[phase]`; a no-op without timings. */
+export function stopwatch(timings: PhaseTimings | undefined): (phase: string) => void {
+  if (!timings) return () => {};
+  let mark = performance.now();
+  return (phase) => {
+    const t = performance.now();
+    timings[phase] = (timings[phase] ?? 0) + (t - mark);
+    mark = t;
+  };
+}
+
+export function loadConfig(
+  text: string,
+  opts: { file: string; now: number; env?: EnvCheck; timings?: PhaseTimings },
+): LoadResult {
+  const lap = stopwatch(opts.timings);
   // Before anything walks the text: a 50 MB file would block the caller's event loop for seconds.
   const bytes = text.length > MAX_CONFIG_BYTES / 4 ? Buffer.byteLength(text, 'utf8') : text.length;
   if (bytes > MAX_CONFIG_BYTES) return { warnings: [], errors: [tooLargeProblem(opts.file, bytes)] };
@@ -51,7 +72,9 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
     return { doc, locator };
   };
 
-  const finish = (): LoadResult => {
+  // `phase`: what ran since the last lap (the step that found the problems, or the rules).
+  const finish = (phase: 'parse' | 'rules'): LoadResult => {
+    lap(phase);
     // A file that parsed cleanly is located with js-yaml; the `yaml` document is the fallback.
     const at =
       findings.length > 0 ? (locator ?? createFastLocator(text) ?? parsePrecisely().locator) : undefined;
@@ -70,6 +93,7 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     const errors = boundProblems(problems.filter((p) => p.severity === 'error'));
     const warnings = boundProblems(problems.filter((p) => p.severity === 'warning'));
+    lap('report');
     return errors.length === 0 && config ? { config, warnings, errors } : { warnings, errors };
   };
 
@@ -90,7 +114,7 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
     for (const w of doc.warnings) {
       findings.push({ path: [], offset: w.pos[0], severity: 'warning', message: `YAML: ${w.message}` });
     }
-    if (doc.errors.length > 0) return finish();
+    if (doc.errors.length > 0) return finish('parse');
     const duplicates = findDuplicateKeys(doc);
     for (const d of duplicates) {
       const { line } = at.position(d.firstOffset);
@@ -101,13 +125,13 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
         : `'${name}' appears twice in ${formatPath(d.path.slice(0, -1)) || 'the top level'} (first on line ${line})`;
       findings.push({ path: d.path, offset: d.offset, severity: 'error', message });
     }
-    if (duplicates.length > 0) return finish();
+    if (duplicates.length > 0) return finish('parse');
     try {
       data = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
       // yaml refuses aliases that expand too far (a "billion laughs" file) by throwing.
       findings.push({ path: [], offset: 0, severity: 'error', message: `YAML: ${(err as Error).message}` });
-      return finish();
+      return finish('parse');
     }
   }
 
@@ -119,24 +143,27 @@ export function loadConfig(text: string, opts: { file: string; now: number; env?
       severity: 'error',
       message: 'the file is empty: it needs at least `version: 1`',
     });
-    return finish();
+    return finish('parse');
   }
 
+  lap('parse');
   const schemaFindings = checkSchema(data);
+  lap('schema');
   // Loops, not push(...list): spreading 150,000 findings as arguments overflows the stack.
   for (const f of schemaFindings) findings.push(f);
   if (schemaFindings.length > 0) {
     // Rules and normalization assume the schema's shapes, so they see only the parts that passed it.
     for (const f of rulesOverValidParts(data, schemaFindings, opts.now)) findings.push(f);
-    return finish();
+    return finish('rules');
   }
 
   const raw = data as KeysFile;
   const normalized = normalizeConfig(raw, opts.now);
+  lap('normalize');
   for (const f of checkRules(raw, normalized, opts.now)) findings.push(f);
   if (opts.env) for (const f of checkEnvReferences(normalized, opts.env)) findings.push(f);
   config = normalized;
-  return finish();
+  return finish('rules');
 }
 
 /** key hash (`sha256:…`) → key config, for the lookup on every request. */

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { KEY_PATTERN_ALL } from '../../keys/format.js';
 import type { EnvCheck } from '../load/env-refs.js';
 import { MAX_CONFIG_BYTES, tooLargeProblem } from '../load/limits.js';
-import { loadConfig } from '../load/load.js';
+import { loadConfig, type PhaseTimings, stopwatch } from '../load/load.js';
 import type { Config, Problem } from '../types.js';
 import { contentRevision } from './revision.js';
 
@@ -27,13 +27,18 @@ export type Attempt =
 
 export type ValidAttempt = Extract<Attempt, { kind: 'valid' }>;
 
-/** Read → hash → parse and validate with the same function as `tollgate validate`. Never throws. */
+/**
+ * Read → hash → parse and validate with the same function as `tollgate validate`. Never throws.
+ * `timings` gets the milliseconds of each step (read, hash, then loadConfig's).
+ */
 export async function attempt(
   file: string,
   now: number,
   read: () => Promise<string>,
   env?: EnvCheck,
+  timings?: PhaseTimings,
 ): Promise<Attempt> {
+  const lap = stopwatch(timings);
   let text: string;
   try {
     // Refused before it is read: reading and hashing a runaway file is a cost of its own.
@@ -48,9 +53,11 @@ export async function attempt(
     const message = `cannot read the config file (${code}): ${err instanceof Error ? err.message : String(err)}`;
     return { kind: 'unreadable', errors: [problem(file, message)], fingerprint: `unreadable:${code}` };
   }
+  lap('read');
   const fingerprint = contentRevision(text);
+  lap('hash');
   try {
-    const result = loadConfig(text, { file, now, ...(env ? { env } : {}) });
+    const result = loadConfig(text, { file, now, ...(env ? { env } : {}), ...(timings ? { timings } : {}) });
     if (result.config && result.errors.length === 0) {
       return { kind: 'valid', config: result.config, warnings: scrub(result.warnings), text, fingerprint };
     }

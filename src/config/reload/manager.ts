@@ -3,7 +3,7 @@ import type { ConfigHolder } from '../../config/types.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../notifier.js';
 import type { Metrics } from '../../ops/metrics.js';
-import { buildKeyIndex } from '../load/load.js';
+import { buildKeyIndex, type PhaseTimings, stopwatch } from '../load/load.js';
 import type { LoadedConfig, Problem } from '../types.js';
 import { attempt, formatProblem, problem, type ValidAttempt } from './attempt.js';
 import type { GitRevision } from './git-revision.js';
@@ -83,12 +83,14 @@ function createBuilder(file: string, gitRevision: GitRevision) {
     }
     return sha ? `${fingerprint}@${sha}` : fingerprint;
   };
-  return async (a: ValidAttempt, now: number): Promise<LoadedConfig> => ({
-    config: a.config,
-    revision: await revisionOf(a.text, a.fingerprint),
-    loadedAt: now,
-    keysByHash: buildKeyIndex(a.config),
-  });
+  return async (a: ValidAttempt, now: number, timings?: PhaseTimings): Promise<LoadedConfig> => {
+    const lap = stopwatch(timings);
+    const revision = await revisionOf(a.text, a.fingerprint);
+    lap('revision');
+    const keysByHash = buildKeyIndex(a.config);
+    lap('index');
+    return { config: a.config, revision, loadedAt: now, keysByHash };
+  };
 }
 
 /**
@@ -142,7 +144,8 @@ export async function createConfigManager(deps: ConfigManagerDeps): Promise<Conf
     current: () => state.current,
     reload(reason) {
       // One reload at a time, in order: two swaps 0 ms apart must end on the final content.
-      const run = queue.then(() => reloadOnce(ctx, reason));
+      const queuedAt = performance.now();
+      const run = queue.then(() => reloadOnce(ctx, reason, queuedAt));
       queue = run.catch(() => undefined);
       return run.catch((err: unknown) => {
         log.error({ err, file, reason }, 'config reload failed unexpectedly; keeping the last good config');

@@ -4,6 +4,7 @@ import type { Notifier } from '../../notifier.js';
 import type { Metrics } from '../../ops/metrics.js';
 import { diffConfigs, renderDiff } from '../diff/diff.js';
 import { type EnvCheck, unsetReferences } from '../load/env-refs.js';
+import { type PhaseTimings, stopwatch } from '../load/load.js';
 import type { LoadedConfig, Problem } from '../types.js';
 import { type Attempt, attempt, formatProblem, type ValidAttempt } from './attempt.js';
 import { readSettled, type Sleep } from './read-settled.js';
@@ -38,16 +39,50 @@ export interface ReloadContext {
   settleMs: number;
   sleep: Sleep;
   vars: NodeJS.ProcessEnv | undefined;
-  /** The LoadedConfig a valid attempt becomes (its revision names the git commit too). */
-  build(a: ValidAttempt, now: number): Promise<LoadedConfig>;
+  /**
+   * The LoadedConfig a valid attempt becomes (its revision names the git commit too); `timings`
+   * gets its steps (revision, index).
+   */
+  build(a: ValidAttempt, now: number, timings?: PhaseTimings): Promise<LoadedConfig>;
   state: ServedState;
+}
+
+/** One reload as it runs: why, its clock reading, and where its time goes. */
+interface Run {
+  reason: string;
+  now: number;
+  /** performance.now() when the reload was asked for, and when it started (after any queue). */
+  queuedAt: number;
+  started: number;
+  /** Milliseconds per step: read, hash, parse, schema, normalize, rules, report, torn, revision, index. */
+  timings: PhaseTimings;
+}
+
+/**
+ * A reload's times for its log line: `ms` from its start to now, `queuedMs` spent waiting behind
+ * another reload, `phases` per step (0.1 ms). What it costs with 10,000 keys is read from these
+ * (bench/lib/measure.ts reads them from the log for `npm run bench`'s reload row).
+ */
+function timesOf(run: Run): { ms: number; queuedMs: number; phases: PhaseTimings } {
+  const phases: PhaseTimings = {};
+  for (const [k, v] of Object.entries(run.timings)) phases[k] = Math.round(v * 10) / 10;
+  return {
+    ms: Math.round((performance.now() - run.started) * 10) / 10,
+    queuedMs: Math.round((run.started - run.queuedAt) * 10) / 10,
+    phases,
+  };
 }
 
 /** Reasons that mean "the file system says something changed": the writer may not be done. */
 const SETTLED_REASONS = new Set(['watch', 'poll', 'watch-start']);
 
 /** Reads and validates the file; a valid one that looks like a write still under way is refused. */
-async function readAttempt(ctx: ReloadContext, reason: string, now: number): Promise<Attempt> {
+async function readAttempt(
+  ctx: ReloadContext,
+  reason: string,
+  now: number,
+  timings: PhaseTimings,
+): Promise<Attempt> {
   const { file, state, vars } = ctx;
   const read = () =>
     readSettled(file, {
@@ -58,12 +93,14 @@ async function readAttempt(ctx: ReloadContext, reason: string, now: number): Pro
   const env: EnvCheck | undefined = vars
     ? { vars, unsetIs: 'error', tolerate: unsetReferences(state.current.config, vars) }
     : undefined;
-  const a = await attempt(file, now, read, env);
+  const a = await attempt(file, now, read, env, timings);
   if (a.kind !== 'valid') return a;
+  const lap = stopwatch(timings);
   const torn = tornWriteProblem(file, a.text, a.config, {
     config: state.current.config,
     endsWithNewline: state.servedEndsWithNewline,
   });
+  lap('torn');
   return torn ? { kind: 'invalid', errors: [torn], fingerprint: a.fingerprint } : a;
 }
 
@@ -71,16 +108,22 @@ async function readAttempt(ctx: ReloadContext, reason: string, now: number): Pro
 function reject(
   ctx: ReloadContext,
   a: Extract<Attempt, { kind: 'invalid' | 'unreadable' }>,
-  reason: string,
-  now: number,
+  run: Run,
 ): ReloadResult {
   const { file, state, metrics } = ctx;
+  const { reason, now } = run;
   state.ok = false;
   state.lastError = a.errors;
   metrics.reloadAttempt(false);
   metrics.setReload(false, now, state.current.revision);
   ctx.log.error(
-    { file, reason, revision: state.current.revision, errors: a.errors.map(formatProblem) },
+    {
+      file,
+      reason,
+      revision: state.current.revision,
+      errors: a.errors.map(formatProblem),
+      ...timesOf(run),
+    },
     'config reload rejected; keeping the last good config',
   );
   ctx.notifier.configReloadFailed({
@@ -107,15 +150,10 @@ function lazySummary(ctx: ReloadContext, previous: LoadedConfig, next: LoadedCon
   };
 }
 
-async function apply(
-  ctx: ReloadContext,
-  a: ValidAttempt,
-  reason: string,
-  now: number,
-  started: number,
-): Promise<ReloadResult> {
+async function apply(ctx: ReloadContext, a: ValidAttempt, run: Run): Promise<ReloadResult> {
   const { file, state, metrics, log } = ctx;
-  const next = await ctx.build(a, now);
+  const { reason, now } = run;
+  const next = await ctx.build(a, now, run.timings);
   const previous = state.current;
   const recovered = !state.ok;
   const changed = next.revision !== previous.revision;
@@ -132,7 +170,7 @@ async function apply(
       reason,
       revision: state.current.revision,
       previousRevision: previous.revision,
-      ms: Math.round(performance.now() - started),
+      ...timesOf(run),
     },
     'config reloaded',
   );
@@ -147,12 +185,19 @@ async function apply(
   return { applied: true, changed, errors: [] };
 }
 
-/** One reload: read → hash (skip unchanged) → validate → swap, or keep the last good config. */
-export async function reloadOnce(ctx: ReloadContext, reason: string): Promise<ReloadResult> {
+/**
+ * One reload: read → hash (skip unchanged) → validate → swap, or keep the last good config.
+ * `queuedAt` (performance.now()) is when it was asked for: it may have waited behind another.
+ */
+export async function reloadOnce(
+  ctx: ReloadContext,
+  reason: string,
+  queuedAt = performance.now(),
+): Promise<ReloadResult> {
   const { file, state, log } = ctx;
   const now = ctx.clock();
-  const started = performance.now();
-  const a = await readAttempt(ctx, reason, now);
+  const run: Run = { reason, now, queuedAt, started: performance.now(), timings: {} };
+  const a = await readAttempt(ctx, reason, now, run.timings);
 
   if (a.kind === 'missing') {
     // A deleted file is a step of unlink+create or a mistake, never an instruction to serve nothing.
@@ -172,5 +217,5 @@ export async function reloadOnce(ctx: ReloadContext, reason: string): Promise<Re
   }
   state.lastFingerprint = a.fingerprint;
   state.lastAttemptAt = now;
-  return a.kind === 'valid' ? apply(ctx, a, reason, now, started) : reject(ctx, a, reason, now);
+  return a.kind === 'valid' ? apply(ctx, a, run) : reject(ctx, a, run);
 }

@@ -154,6 +154,60 @@ describe('createConfigManager', () => {
     expect(logs.some((l) => l.includes('config reloaded') && l.includes(after.revision))).toBe(true);
   });
 
+  it('logs each reload’s own times: the wait behind another reload and every step’s milliseconds', async () => {
+    // The first reload holds in its git lookup until the second is asked for.
+    let entered = () => {};
+    const inGit = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release = () => {};
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    const gitRevision: GitRevision = async () => {
+      if (++calls === 2) {
+        entered();
+        await released;
+      }
+      return null;
+    };
+    const { file, manager, logs } = await setup({ gitRevision });
+    writeFileSync(file, WITH_TWO);
+    const first = manager.reload('test');
+    await inGit;
+    writeFileSync(file, BASE);
+    // Asked for while the first runs: it waits in the queue, and says for how long.
+    const second = manager.reload('SIGHUP');
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await Promise.all([first, second]);
+    const lines = logs
+      .map(
+        (l) =>
+          JSON.parse(l) as { msg: string; reason?: string; ms?: number; queuedMs?: number; phases?: object },
+      )
+      .filter((l) => l.msg === 'config reloaded');
+    expect(lines.map((l) => l.reason)).toEqual(['test', 'SIGHUP']);
+    for (const l of lines) {
+      expect(l.ms).toBeGreaterThan(0);
+      expect(Object.keys(l.phases ?? {})).toEqual(
+        expect.arrayContaining([
+          'read',
+          'hash',
+          'parse',
+          'schema',
+          'normalize',
+          'rules',
+          'torn',
+          'revision',
+          'index',
+        ]),
+      );
+    }
+    expect(lines[1]?.queuedMs).toBeGreaterThan(0);
+  });
+
   it('does nothing, says nothing and notifies no one when the content is unchanged', async () => {
     const { manager, notifier, logs } = await setup();
     const before = manager.current();
