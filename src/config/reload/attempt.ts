@@ -21,23 +21,33 @@ export function problem(file: string, message: string): Problem {
 
 export type Attempt =
   | { kind: 'missing' }
+  /** The bytes hash to `unchangedFrom`: not validated again (the caller knows the outcome). */
+  | { kind: 'unchanged'; fingerprint: string }
   | { kind: 'unreadable'; errors: Problem[]; fingerprint: string }
   | { kind: 'invalid'; errors: Problem[]; fingerprint: string }
   | { kind: 'valid'; config: Config; warnings: Problem[]; text: string; fingerprint: string };
 
 export type ValidAttempt = Extract<Attempt, { kind: 'valid' }>;
 
-/**
- * Read → hash → parse and validate with the same function as `tollgate validate`. Never throws.
- * `timings` gets the milliseconds of each step (read, hash, then loadConfig's).
- */
+export interface AttemptOptions {
+  env?: EnvCheck;
+  /** Gets the milliseconds of each step (read, hash, then loadConfig's). */
+  timings?: PhaseTimings;
+  /**
+   * The fingerprint of bytes already validated: the same bytes again are `unchanged`, not parsed
+   * and validated again (with 10,000 keys that is most of a reload's time).
+   */
+  unchangedFrom?: string;
+}
+
+/** Read → hash → parse and validate with the same function as `tollgate validate`. Never throws. */
 export async function attempt(
   file: string,
   now: number,
   read: () => Promise<string>,
-  env?: EnvCheck,
-  timings?: PhaseTimings,
+  opts: AttemptOptions = {},
 ): Promise<Attempt> {
+  const { env, timings } = opts;
   const lap = stopwatch(timings);
   let text: string;
   try {
@@ -56,6 +66,7 @@ export async function attempt(
   lap('read');
   const fingerprint = contentRevision(text);
   lap('hash');
+  if (fingerprint === opts.unchangedFrom) return { kind: 'unchanged', fingerprint };
   try {
     const result = loadConfig(text, { file, now, ...(env ? { env } : {}), ...(timings ? { timings } : {}) });
     if (result.config && result.errors.length === 0) {

@@ -62,11 +62,12 @@ async function loadFirst(deps: ConfigManagerDeps, now: number, pause: Sleep): Pr
     file,
     now,
     () => readSettled(file, { settleMs: 0, sleep: pause }),
-    vars ? { vars, unsetIs: 'warning' } : undefined,
+    vars ? { env: { vars, unsetIs: 'warning' } } : {},
   );
   if (first.kind === 'missing') throw new Error(`cannot read config file ${file}: it does not exist`);
   if (first.kind !== 'valid') {
-    const lines = first.errors.map(formatProblem).join('\n');
+    // (Never `unchanged`: there is no fingerprint to compare with at start.)
+    const lines = ('errors' in first ? first.errors : []).map(formatProblem).join('\n');
     throw new Error(`config file ${file} is invalid; tollgate will not start:\n${lines}`);
   }
   return first;

@@ -93,7 +93,16 @@ async function readAttempt(
   const env: EnvCheck | undefined = vars
     ? { vars, unsetIs: 'error', tolerate: unsetReferences(state.current.config, vars) }
     : undefined;
-  const a = await attempt(file, now, read, env, timings);
+  // Bytes already validated are not validated again: only the last outcome matters for them
+  // (reloadOnce), except on SIGHUP, which re-checks. A watcher event and a poll follow every
+  // change that a SIGHUP has already applied, and with 10,000 keys each re-validation was a whole
+  // reload's CPU, which a SIGHUP right after then waited behind.
+  const unchangedFrom = reason === 'SIGHUP' ? undefined : state.lastFingerprint;
+  const a = await attempt(file, now, read, {
+    ...(env ? { env } : {}),
+    timings,
+    ...(unchangedFrom ? { unchangedFrom } : {}),
+  });
   if (a.kind !== 'valid') return a;
   const lap = stopwatch(timings);
   const torn = tornWriteProblem(file, a.text, a.config, {
@@ -212,7 +221,7 @@ export async function reloadOnce(
   state.missingLogged = false;
   // Unchanged bytes: nothing to do, and nothing to say (the poll runs every few hundred ms).
   // An operator's SIGHUP is an explicit ask: it re-checks (e.g. a `git commit` of the same bytes).
-  if (a.fingerprint === state.lastFingerprint && reason !== 'SIGHUP') {
+  if (a.kind === 'unchanged' || (a.fingerprint === state.lastFingerprint && reason !== 'SIGHUP')) {
     return { applied: state.ok, changed: false, errors: state.ok ? [] : (state.lastError ?? []) };
   }
   state.lastFingerprint = a.fingerprint;
