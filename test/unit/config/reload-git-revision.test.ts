@@ -90,4 +90,34 @@ describe('gitRevision', () => {
     git(dir, 'commit', '-q', '-am', 'new');
     expect(await revisionOf(file, 'version: 1\n# new\n')).toBe(git(dir, 'log', '-1', '--format=%h'));
   });
+
+  it('spawns no git for a file with no repository around it (no .git above, no GIT_DIR), and does inside one', async () => {
+    const asked: string[][] = [];
+    const counting = (_cwd: string, args: string[]) => {
+      asked.push(args);
+      return Promise.resolve(null);
+    };
+    const outside = join(tempDir(), 'keys.yaml');
+    writeFileSync(outside, 'version: 1\n');
+    expect(await createGitRevision({ git: counting, env: {} })(outside, 'version: 1\n')).toBeNull();
+    expect(asked).toEqual([]);
+    // GIT_DIR points git at a repository wherever the file is: git is asked.
+    await createGitRevision({ git: counting, env: { GIT_DIR: '/elsewhere/.git' } })(outside, 'version: 1\n');
+    expect(asked).toHaveLength(1);
+    const { file } = repoWith('version: 1\n');
+    await createGitRevision({ git: counting, env: {} })(file, 'version: 1\n');
+    expect(asked).toHaveLength(2);
+  });
+
+  it('picks up a repository created around the file after a load outside one', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, 'version: 1\n');
+    const revisionOf = createGitRevision();
+    expect(await revisionOf(file, 'version: 1\n')).toBeNull();
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-q', '-m', 'first');
+    expect(await revisionOf(file, 'version: 1\n')).toBe(git(dir, 'log', '-1', '--format=%h'));
+  });
 });
