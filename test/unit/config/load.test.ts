@@ -261,6 +261,12 @@ describe('loadConfig problems, each with its line and column', () => {
     expect(p.path).toBe('keys.two.hash[1]');
   });
 
+  it('reports a single hash used by two keys at the second key’s hash', () => {
+    const text = baseConfig(`  one:\n    hash: ${HASH_A}\n  two:\n    hash: ${HASH_A}\n`);
+    const p = expectOneError(text, HASH_A, /key 'two' has the same hash as key 'one'/, 2);
+    expect(p.path).toBe('keys.two.hash');
+  });
+
   it('reports a hash listed twice in one key', () => {
     const text = baseConfig(`  one:\n    hash: [${HASH_A}, ${HASH_A}]\n`);
     expectOneError(text, HASH_A, /key 'one' lists the same hash twice/, 2);
