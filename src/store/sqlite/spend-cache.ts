@@ -74,7 +74,10 @@ export function createSpendCache(db: Database): SpendCache {
     return found;
   };
   // One upsert for all of a request's rows (3 for a key with a daily limit, 6 with a group), by
-  // row count. Positional parameters: binding an object by name costs more than the statement.
+  // row count. Positional parameters: binding an object by name costs more than the statement,
+  // and they are passed spread, as arguments: an array passed whole is bound element by element
+  // through V8's API, ~450 instructions a parameter (callgrind: 44,000 against 38,500 per
+  // 12-parameter upsert).
   const upserts = new Map<number, Statement<unknown[]>>();
   const upsertOf = (rows: number) => {
     let stmt = upserts.get(rows);
@@ -100,7 +103,7 @@ export function createSpendCache(db: Database): SpendCache {
       args.push(subject, period, after.spent_usd, after.reserved_usd);
       if (out) out[p] = { spentUsd: after.spent_usd, reservedUsd: after.reserved_usd };
     }
-    upsertOf(periods.length).run(args);
+    upsertOf(periods.length).run(...args);
   };
   return {
     begin() {
