@@ -7,14 +7,14 @@
  *
  * - Anthropic's fast mode, `speed: "fast"`: 6 x Claude Opus 4.6's price (12 x above 200k input
  *   tokens), 2 x on later Opus models.
- * - OpenAI's priority processing, `service_tier: "priority"` (or `"fast"`, OpenRouter's alias, or
- *   `"ultrafast"`): 1.7 to 2.5 x the standard price (gpt-5 $2.50 / $20 per million input / output
- *   tokens against $1.25 / $10).
+ * - OpenAI's priority processing, `service_tier: "priority"` (or `"fast"`, OpenRouter's alias):
+ *   1.7 to 2.5 x the standard price (gpt-5 $2.50 / $20 per million input / output tokens against
+ *   $1.25 / $10); `"ultrafast"`, a dearer tier still.
  *
  * A cheaper mode (`service_tier: "flex"`) is charged at the standard price: more than the bill,
  * never less.
  */
-/** Priority processing by its names: OpenRouter takes `fast` for `priority`; OpenAI's project settings name `fast` and `ultrafast` tiers. */
+/** Priority processing by its names: OpenRouter takes `fast` for `priority`; `ultrafast` is dearer still. */
 const PRIORITY_TIERS = new Set(['priority', 'fast', 'ultrafast']);
 
 export function unmeteredPriceMode(body: Record<string, unknown>): string | undefined {
@@ -35,9 +35,15 @@ const OPENAI_STANDARD_TIERS = new Set(['default', 'flex', 'scale']);
  * standard ones and flex (half price, charged at the standard price: more than the bill, never
  * less) is refused, by name: a tier OpenAI adds later has no price tollgate knows either.
  */
-export function openaiServiceTier(body: Record<string, unknown>): { send?: 'default'; unmetered?: string } {
+export function openaiServiceTier(body: Record<string, unknown>): { send?: 'default'; unknown?: string } {
   const tier = body.service_tier;
   if (tier === undefined || tier === null || tier === 'auto') return { send: 'default' };
   if (typeof tier === 'string' && OPENAI_STANDARD_TIERS.has(tier)) return {};
-  return { unmetered: `service_tier: ${JSON.stringify(tier)}` };
+  return { unknown: `service_tier: ${shortJson(tier)}` };
+}
+
+/** A value as JSON, cut to 40 characters: an error names what was asked without echoing a whole body. */
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
 }

@@ -64,12 +64,17 @@ export interface CatalogModel {
 /** The catalog provider of an upstream: its `provider`, else the one whose API URL `baseUrl` is. */
 export function providerOf(upstream: { provider?: string; baseUrl: string }): string | undefined {
   if (upstream.provider !== undefined) return upstream.provider;
+  // OpenAI's data-residency endpoints (eu.api.openai.com, us.api.openai.com), which the catalog's
+  // own match (api.openai.com) misses.
+  if (OPENAI_REGIONAL.test(upstream.baseUrl)) return 'openai';
   try {
     return findProvider({ providerApiUrl: upstream.baseUrl })?.id;
   } catch {
     return undefined;
   }
 }
+
+const OPENAI_REGIONAL = /^https:\/\/[a-z0-9-]+\.api\.openai\.com(\/|$)/i;
 
 /** Whether the catalog has a provider of this id. */
 export function isCatalogProvider(id: string): boolean {

@@ -47,6 +47,10 @@ export function prepareBody(
     next ??= { ...parsed };
     for (const field of output.inject.fields) next[field] = output.inject.value;
   }
+  if (set && !next) {
+    const added = insertFields(raw, parsed, set);
+    if (added) return { body: added, stream, hideUsageChunk };
+  }
   if (set) {
     next = { ...(next ?? parsed) };
     // A field set to undefined is left out: a request whose every tool was taken out goes without `tools`.
@@ -56,4 +60,28 @@ export function prepareBody(
     }
   }
   return { body: next ? Buffer.from(JSON.stringify(next), 'utf8') : raw, stream, hideUsageChunk };
+}
+
+/**
+ * The client's bytes with `set`'s fields written in after the opening brace, when that is all that
+ * changes: every field is new to the body. Serializing the parsed body again would change what
+ * JSON.parse cannot keep (an integer above 2^53 such as a `seed`, the order of integer-like keys in
+ * a JSON schema, 1e400). Undefined when a field replaces or removes one the body has.
+ */
+function insertFields(
+  raw: Buffer,
+  parsed: Record<string, unknown>,
+  set: Record<string, unknown>,
+): Buffer | undefined {
+  let head = '';
+  for (const [field, value] of Object.entries(set)) {
+    if (value === undefined || Object.hasOwn(parsed, field)) return undefined;
+    head += `${JSON.stringify(field)}:${JSON.stringify(value)},`;
+  }
+  let at = 0;
+  while (at < raw.length && (raw[at] === 0x20 || raw[at] === 0x09 || raw[at] === 0x0a || raw[at] === 0x0d))
+    at++;
+  // parseJsonBody took an object, and an object with a model in it is not empty.
+  if (raw[at] !== 0x7b || Object.keys(parsed).length === 0) return undefined;
+  return Buffer.concat([raw.subarray(0, at + 1), Buffer.from(head, 'utf8'), raw.subarray(at + 1)]);
 }

@@ -132,16 +132,32 @@ describe("OpenAI's own API: the project's default tier", () => {
     },
   );
 
-  it('forwards the standard tier and flex as they are, and refuses a tier it has no price for', async () => {
-    for (const tier of ['default', 'flex'])
+  it('forwards the standard tier, flex and scale as they are, and refuses a tier it has no price for', async () => {
+    for (const tier of ['default', 'flex', 'scale'])
       expect((await send('chat/completions', { service_tier: tier })).status).toBe(200);
-    expect(upstream.received.map((r) => r.json?.service_tier)).toEqual(['default', 'flex']);
-    for (const tier of ['priority', 'fast', 42]) {
+    expect(upstream.received.map((r) => r.json?.service_tier)).toEqual(['default', 'flex', 'scale']);
+    for (const tier of ['priority', 'fast', 'standard', 42]) {
       const { status, text } = await send('responses', { service_tier: tier });
       expect(status).toBe(400);
       expect(text).toContain(`service_tier: ${JSON.stringify(JSON.stringify(tier)).slice(1, -1)}`);
     }
-    expect(upstream.received).toHaveLength(2);
+    // A tier it does not know is named, not called a multiple; a long value is cut, not echoed whole.
+    const { text } = await send('responses', { service_tier: 'x'.repeat(10_000) });
+    expect(text).toContain('which tollgate has no price for');
+    expect(text.length).toBeLessThan(600);
+    expect(upstream.received).toHaveLength(3);
+  });
+
+  it('adds the tier to the client’s own bytes, so what JSON.parse cannot keep goes as sent', async () => {
+    // An integer above 2^53 and integer-like keys in a schema would change if the body were serialized again.
+    const raw = `{"model":"gpt-4o-mini","seed":12345678901234567891,"max_completion_tokens":100,"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object","properties":{"b":{},"10":{}}}}},"messages":[{"role":"user","content":"hi"}]}`;
+    const res = await fetch(`${openai.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${openai.keys['cursor-dev']}`, 'content-type': 'application/json' },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.received[0]?.body).toBe(`{"service_tier":"default",${raw.slice(1)}`);
   });
 
   it('leaves the other routes and other providers alone', async () => {

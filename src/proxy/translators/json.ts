@@ -118,7 +118,11 @@ export const jsonTranslator: Translator = {
     if (searchTools) bound.webSearchTools = searchTools;
     if (unseen) bound.why = explainUnseenInput(unseen, target.model);
     const tier = openaiTier(parsed, route, target.upstream.provider);
-    if (tier.unmetered !== undefined) throw unmeteredMode(key.name, tier.unmetered);
+    if (tier.unknown !== undefined)
+      throw new GatewayError(
+        'invalid_request',
+        `key '${key.name}' asked for ${tier.unknown}, a tier OpenAI may bill above the standard price, which tollgate has no price for (docs/api.md#priced-modes). Send default, flex or scale, or leave service_tier out.`,
+      );
     if (serverTools.set || tier.send)
       bound.set = { ...serverTools.set, ...(tier.send ? { service_tier: tier.send } : {}) };
     if (serverTools.removed) bound.toolsRemoved = serverTools.removed;

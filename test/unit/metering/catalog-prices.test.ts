@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/config/load/model-prices.js';
 import type { UpstreamConfig } from '../../../src/config/types.js';
 import { createUsageReader, type UsageKind } from '../../../src/metering/usage-reader.js';
-import { lookupCatalog } from '../../../src/pricing/catalog.js';
+import { lookupCatalog, providerOf } from '../../../src/pricing/catalog.js';
 import { costOf } from '../../../src/pricing/pricing.js';
 
 /**
@@ -407,5 +407,16 @@ describe('metered cost equals the price catalog', () => {
     }, 0);
     const billed = (100 * 3 + 2_000 * 3.75 + 300 * 15 + 120 * 3 + 2_000 * 0.3 + 280 * 15) / 1e6;
     expect(total).toBeCloseTo(billed, 12);
+  });
+});
+
+describe('the provider an upstream is recognised as', () => {
+  it("takes OpenAI's data-residency endpoints for OpenAI, and nothing else that merely mentions it", () => {
+    expect(providerOf({ baseUrl: 'https://api.openai.com/v1' })).toBe('openai');
+    expect(providerOf({ baseUrl: 'https://eu.api.openai.com/v1' })).toBe('openai');
+    expect(providerOf({ baseUrl: 'https://us.api.openai.com/v1' })).toBe('openai');
+    expect(providerOf({ baseUrl: 'https://eu.api.openai.com.example.net/v1' })).toBeUndefined();
+    expect(providerOf({ baseUrl: 'https://gateway.example.net/api.openai.com/v1' })).toBeUndefined();
+    expect(providerOf({ baseUrl: 'https://eu.api.openai.com/v1', provider: 'azure' })).toBe('azure');
   });
 });
