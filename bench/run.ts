@@ -57,8 +57,8 @@ import { CONNECTIONS, type Throughput, throughput } from './lib/wrk.js';
 /**
  * Each measured run follows this much of the same load, unmeasured: targets take turns, and one
  * idle since its last turn would be measured starting (a PostgreSQL replica's budget leases go back
- * after two idle seconds and are leased again as the load's rate is learnt: in a 5-second run, 15 to
- * 60% more database CPU per request than the same load measured busy).
+ * after two idle seconds and are leased again as the load's rate is learnt: in a 5-second run, 7 to
+ * 150% more database CPU per request than the same load after 1 s of lead-in, docs/postgres.md).
  */
 const LEAD_IN_S = 1;
 

@@ -28,9 +28,11 @@ const SEARCH_MODEL_NAME = /(^|[/:])gpt-[\w.-]*-search-(preview|api)/i;
  * Perplexity's deep research (`sonar-deep-research`, `perplexity/sonar-deep-research` on
  * OpenRouter): each request runs as many web searches ($5 per 1,000) and as many reasoning ($3 per
  * million) and citation tokens ($2 per million) as the model decides, billed on top of its input
- * and output; no request field bounds them, so no reservation could hold.
+ * and output; no request field bounds them, so no reservation could hold. The same for its Pro
+ * Search, multi-step and billed at fees of its own: OpenRouter's `perplexity/sonar-pro-search`, and
+ * `web_search_options.search_type` "pro" or "auto" (ExtrasAsked.proSearch).
  */
-const DEEP_RESEARCH_NAME = /(^|[/:])sonar-deep-research/i;
+const DEEP_RESEARCH_NAME = /(^|[/:])sonar-(deep-research|pro-search)/i;
 
 /**
  * What a request asks for that is billed apart from its text tokens: audio input (`input_audio`
@@ -43,6 +45,8 @@ export interface ExtrasAsked {
   output: boolean;
   webPlugin?: boolean;
   webSearchOptions?: boolean;
+  /** Perplexity's Pro Search: `web_search_options.search_type` "pro" or "auto". */
+  proSearch?: boolean;
 }
 
 const MAX_DEPTH = 32;
@@ -63,7 +67,13 @@ const isWebPlugin = (p: unknown): boolean =>
 export function extrasAsked(raw: Buffer, fields: Record<string, unknown>): ExtrasAsked {
   const modalities = fields.modalities;
   const plugins = fields.plugins;
+  const options = fields.web_search_options;
+  const searchType =
+    options !== null && typeof options === 'object'
+      ? (options as Record<string, unknown>).search_type
+      : undefined;
   return {
+    proSearch: searchType === 'pro' || searchType === 'auto',
     input: raw.includes('input_audio') && hasInputAudio(fields, 0),
     output: Array.isArray(modalities) && modalities.includes('audio'),
     webPlugin: Array.isArray(plugins) && plugins.some(isWebPlugin),
@@ -117,8 +127,10 @@ export function unpricedPart(
     return "asks for OpenRouter's web search (the web plugin, web_search_options or a :online model), billed apart from the tokens ($4 per 1,000 Exa results, or the model provider's own search price), which the answer's usage does not count and the request does not bound (docs/api.md#hosted-tools). Send it without web search, or use a web_search tool on /v1/responses or /v1/messages, which are metered";
   const audioWhy = unpricedAudio(model, names, extras, ts, provider);
   if (audioWhy !== undefined) return audioWhy;
+  if (extras.proSearch)
+    return 'asks for Perplexity\'s Pro Search (web_search_options.search_type "pro" or "auto"): a multi-step search billed at fees of its own that the request does not bound (docs/api.md#search-models). Send it with search_type "fast" or without it';
   if (names.some((n) => DEEP_RESEARCH_NAME.test(n)))
-    return "is Perplexity's deep research: it runs as many web searches, reasoning tokens and citation tokens as it decides, billed on top of the input and output tokens, and no request field bounds them (docs/api.md#search-models). Use sonar-pro or sonar-reasoning-pro, whose answers are bounded by max_tokens";
+    return "is Perplexity's deep research or Pro Search: it runs as many web searches (and reasoning and citation tokens) as it decides, billed on top of the input and output tokens, and no request field bounds them (docs/api.md#search-models). Use sonar-pro or sonar-reasoning-pro, whose answers are bounded by max_tokens";
   if (names.some((n) => SEARCH_MODEL_NAME.test(n)))
     return 'is a search model: OpenAI bills every web search it runs on top of the tokens, and chat completions neither reports nor bounds how many it runs (docs/api.md#search-models). Use a model with the web_search tool on /v1/responses, which max_tool_calls bounds';
   const table = priceAt(model.prices, ts);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LEASE_CHARGE_KEPT_MS } from '../../src/store/postgres/leases/lease-charges.js';
 import type { Pool } from '../../src/store/postgres/pool.js';
 import type { BudgetWindow } from '../../src/store/types.js';
@@ -35,7 +35,8 @@ describe('postgres store: the charges of swept leases', () => {
   const t = leaseDatabase();
   const logged: { level: number; record?: { requestId: string }; msg: string }[] = [];
 
-  afterEach(() => {
+  // Before each, not after: the helper's own after-each closes the manager, which may still log.
+  beforeEach(() => {
     logged.length = 0;
   });
 

@@ -49,6 +49,10 @@ models:
     upstream: openai
     input_per_mtok: 2
     output_per_mtok: 8
+  perplexity/sonar-pro-search:
+    upstream: openai
+    input_per_mtok: 3
+    output_per_mtok: 15
 keys:
   research:
     hash: {{hash:research}}
@@ -175,6 +179,7 @@ describe('per-call search fees', () => {
     'gpt-4o-mini-search-preview',
     'sonar-deep-research',
     'perplexity/sonar-deep-research',
+    'perplexity/sonar-pro-search',
   ])(
     'refuses %s, whose searches chat completions neither counts nor bounds, naming key and model, forwarding nothing',
     async (model) => {
@@ -191,6 +196,28 @@ describe('per-call search fees', () => {
       expect(reserved).toHaveLength(0);
     },
   );
+
+  it("refuses Perplexity's Pro Search (search_type pro or auto), forwarding nothing, and serves the default fast search", async () => {
+    for (const searchType of ['pro', 'auto']) {
+      const { status, text, record } = await post('chat/completions', {
+        model: 'house-gpt',
+        stream: true,
+        web_search_options: { search_type: searchType },
+        messages: [{ role: 'user', content: 'What happened today?' }],
+      });
+      expect(status).toBe(400);
+      expect(text).toContain('Pro Search');
+      expect(record).toMatchObject({ status: 400, costUsd: 0 });
+    }
+    expect(t.up.received).toHaveLength(0);
+    const served = await post('chat/completions', {
+      model: 'house-gpt',
+      web_search_options: { search_type: 'fast' },
+      messages: [{ role: 'user', content: 'What happened today?' }],
+    });
+    expect(served.status).toBe(200);
+    expect(t.up.received).toHaveLength(1);
+  });
 
   it('refuses a Responses web search on a model with no search price, and serves it without one', async () => {
     const refused = await post('responses', {
