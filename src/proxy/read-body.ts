@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { checkJsonDepth } from './json-depth.js';
+import { repeatedField } from './json-duplicates.js';
 
 /** Prompts with images and long contexts run to tens of MB; beyond this the request is refused. */
 export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
@@ -58,8 +59,9 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promis
 /** The body as a JSON object no deeper than MAX_JSON_DEPTH, or invalid_request. */
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new GatewayError('invalid_request', 'the request body is not valid JSON.');
   }
@@ -67,5 +69,13 @@ export function parseJsonBody(body: Buffer): Record<string, unknown> {
     throw new GatewayError('invalid_request', 'the request body must be a JSON object.');
   }
   checkJsonDepth(parsed, body.length);
+  const repeated = repeatedField(text);
+  if (repeated !== undefined) {
+    const name = repeated.length > 40 ? `${repeated.slice(0, 39)}…` : repeated;
+    throw new GatewayError(
+      'invalid_request',
+      `the request body names the field ${JSON.stringify(name)} twice in one object; JSON parsers differ on which copy counts, so the upstream could run another request than the one checked. Send each field once.`,
+    );
+  }
   return parsed as Record<string, unknown>;
 }

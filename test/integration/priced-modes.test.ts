@@ -78,6 +78,21 @@ describe('modes billed at a multiple of the price', () => {
     },
   );
 
+  it('refuses a body that names a field twice (read two ways by parsers), forwarding nothing', async () => {
+    // JSON.parse keeps the last copy: the gateway would bound 100 tokens and a parser keeping the
+    // first would run 16,000.
+    const res = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.keys['cursor-dev']}`, 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o-mini","max_completion_tokens":16000,"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":100}',
+    });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_request' } });
+    expect(text).toContain('max_completion_tokens');
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('forwards flex and the standard tiers as they are', async () => {
     for (const tier of ['flex', 'default', 'auto']) {
       const { status } = await post('chat/completions', 'cursor-dev', {
