@@ -3,10 +3,13 @@
  * each build is `node DIST/cli.js serve` with the bench's 10,000-key keys.yaml, pinned like the
  * bench (bench/lib/targets.ts), and a block is the row's protocol exactly: five times, append a
  * comment to keys.yaml + SIGHUP, poll /healthz every 1 ms until it serves the new revision, wait
- * 300 ms. Blocks alternate between the builds (2 s apart, so one build's leftover work does not
- * land in another's block); per build it prints each block's max, the median and max of all its
- * reloads, the gateway's CPU per block (/proc, all threads, until 1.5 s after its last reload:
- * GC and the watcher's own reloads included), and the cause the row would print for its slowest block.
+ * 300 ms. Blocks alternate between the builds (0.5 s apart, after 1.5 s for the last one's
+ * leftover work, so none lands in another's block); per build it prints each block's max, the
+ * median and max of all its reloads, the gateway's CPU per block (/proc, all threads, until 1.5 s
+ * after its last reload: GC and the watcher's own reloads included), the median of each of the
+ * gateway's own reload times (its `config reloaded` log lines; a build that logs none shows
+ * none), and the cause the row would print for its slowest block. A DIST outside the repository's
+ * root needs ../schemas and ../package.json beside it.
  *
  *   npx tsx bench/reload-10k.ts [--blocks 4] [DIST ...]   (default: dist)
  */
@@ -74,6 +77,14 @@ try {
         `median ${median(all).toFixed(1)} ms, max ${Math.max(...all).toFixed(1)} ms; gateway CPU per block of 5: ` +
         `median ${median(bs.map((x) => x.cpuMs)).toFixed(0)} ms`,
     );
+    const times = bs.flatMap((x) => x.gateway ?? []);
+    const phases = [...new Set(times.flatMap((x) => Object.keys(x.phases)))];
+    if (times.length)
+      console.log(
+        `  the gateway's own times, median of ${times.length}: reload ${median(times.map((x) => x.ms)).toFixed(1)} ms, ` +
+          `queued ${median(times.map((x) => x.queuedMs)).toFixed(1)} ms; ` +
+          phases.map((p) => `${p} ${median(times.map((x) => x.phases[p] ?? 0)).toFixed(1)}`).join(', '),
+      );
     console.log(`  cause (slowest block): ${reloadCause(worst)}`);
   }
 } finally {
