@@ -84,7 +84,7 @@ export interface UpstreamSection {
    */
   format?: 'openai' | 'anthropic';
   /**
-   * The price catalog's provider id for this upstream (e.g. openai, anthropic, google, mistral, openrouter), used to look up the prices of its models that set none. Default: the provider whose API the base_url points at (OpenAI's regional hosts such as eu.api.openai.com too); when none matches (a proxy, a local server), models are looked up by name alone. With openai, chat and Responses requests that set no service_tier (or auto) are sent with service_tier default, and other tiers than default, flex and scale are refused (docs/api.md#priced-modes): leave it out for a local server that refuses fields it does not know.
+   * The price catalog's provider id for this upstream (e.g. openai, anthropic, google, mistral, openrouter), used to look up the prices of its models that set none. Default: the provider whose API the base_url points at, OpenAI's regional hosts included; when none matches (a proxy, a local server), models are looked up by name alone. With openai, chat and Responses requests that set no service_tier (or auto) are sent with service_tier default, and other tiers than default, flex and scale are refused (docs/api.md#priced-modes): leave it out for a local server that refuses fields it does not know.
    */
   provider?: string;
   /**

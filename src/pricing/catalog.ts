@@ -66,7 +66,7 @@ export function providerOf(upstream: { provider?: string; baseUrl: string }): st
   if (upstream.provider !== undefined) return upstream.provider;
   // OpenAI's data-residency endpoints (eu.api.openai.com, us.api.openai.com), which the catalog's
   // own match (api.openai.com) misses.
-  if (OPENAI_REGIONAL.test(upstream.baseUrl)) return 'openai';
+  if (isOpenAIRegional(upstream.baseUrl)) return 'openai';
   try {
     return findProvider({ providerApiUrl: upstream.baseUrl })?.id;
   } catch {
@@ -74,7 +74,14 @@ export function providerOf(upstream: { provider?: string; baseUrl: string }): st
   }
 }
 
-const OPENAI_REGIONAL = /^https:\/\/[a-z0-9-]+\.api\.openai\.com(\/|$)/i;
+function isOpenAIRegional(baseUrl: string): boolean {
+  try {
+    const url = new URL(baseUrl);
+    return url.protocol === 'https:' && /^[a-z0-9-]+\.api\.openai\.com\.?$/i.test(url.hostname);
+  } catch {
+    return false;
+  }
+}
 
 /** Whether the catalog has a provider of this id. */
 export function isCatalogProvider(id: string): boolean {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { checkJsonDepth } from './json-depth.js';
@@ -58,6 +59,9 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promis
 
 /** The body as a JSON object no deeper than MAX_JSON_DEPTH, or invalid_request. */
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
+  // Bytes that are not UTF-8 decode to U+FFFD here and otherwise upstream, where two names the
+  // gateway sees as different could be one (and the client's own bytes are what is forwarded).
+  if (!isUtf8(body)) throw new GatewayError('invalid_request', 'the request body is not valid UTF-8.');
   let parsed: unknown;
   const text = body.toString('utf8');
   try {

@@ -418,5 +418,12 @@ describe('the provider an upstream is recognised as', () => {
     expect(providerOf({ baseUrl: 'https://eu.api.openai.com.example.net/v1' })).toBeUndefined();
     expect(providerOf({ baseUrl: 'https://gateway.example.net/api.openai.com/v1' })).toBeUndefined();
     expect(providerOf({ baseUrl: 'https://eu.api.openai.com/v1', provider: 'azure' })).toBe('azure');
+    for (const spelled of [
+      'https://eu.api.openai.com:443/v1',
+      'https://EU.api.openai.com./v1',
+      'https://u@us.api.openai.com/v1',
+    ])
+      expect(providerOf({ baseUrl: spelled })).toBe('openai');
+    expect(providerOf({ baseUrl: 'http://eu.api.openai.com/v1' })).toBeUndefined();
   });
 });
