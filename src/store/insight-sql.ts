@@ -84,8 +84,8 @@ export function groupsSql(q: InsightQuery, p: Placeholder): string {
     GROUP BY key, model, user_agent, ip`;
 }
 
-/** The rollup's sums, in the columns recordSums names. */
-const ROLLUP_SUMS = [
+/** The rollup's sums, in the columns recordSums names (migration 11's column order on SQLite). */
+export const ROLLUP_SUMS = [
   'requests',
   'errors',
   'with_input',
@@ -104,7 +104,7 @@ const ROLLUP_SUMS = [
   'small_cost_usd',
   'capped_requests',
   'capped_cost_usd',
-];
+] as const;
 
 function rollupGroupsSql(q: InsightQuery, p: Placeholder, plan: InsightPlan): string | null {
   if (!plan.days) return null;

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { ROLLUP_SUMS } from '../insight-sql.js';
 import type { UsageRecord } from '../types.js';
 
 /**
@@ -20,27 +21,6 @@ export interface BatchRollup {
 }
 
 const HOURS = 24;
-/** The 18 sums of migration 11, in its column order. */
-const SUM_NAMES = [
-  'requests',
-  'errors',
-  'with_input',
-  'input_tokens',
-  'cached_tokens',
-  'cache_write_tokens',
-  'output_tokens',
-  'cost_usd',
-  'long_requests',
-  'long_cost_usd',
-  'small_requests',
-  'small_input_tokens',
-  'small_cached_tokens',
-  'small_cache_write_tokens',
-  'small_output_tokens',
-  'small_cost_usd',
-  'capped_requests',
-  'capped_cost_usd',
-] as const;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const LONG_INPUT_TOKENS = 32_000;
@@ -58,7 +38,7 @@ interface Pending {
   userAgent: string;
   ip: string;
   hour: number;
-  /** SUM_NAMES' sums, then n<hour>, c<hour>. */
+  /** ROLLUP_SUMS' sums, then n<hour>, c<hour>. */
   sums: number[];
 }
 
@@ -103,7 +83,7 @@ type DailyParams = [string, string, string, number, number, number, number, numb
 
 /** The upsert of one rollup row's share of UTC hour `h`. */
 function insightUpsert(h: number): string {
-  const columns = [...SUM_NAMES, `n${h}`, `c${h}`];
+  const columns = [...ROLLUP_SUMS, `n${h}`, `c${h}`];
   return `INSERT INTO usage_insight_days (key, day, model, user_agent, ip, ${columns.join(', ')})
     VALUES (?, ?, ?, ?, ?, ${columns.map(() => '?').join(', ')})
     ON CONFLICT (key, day, model, user_agent, ip) DO UPDATE SET
