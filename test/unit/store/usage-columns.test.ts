@@ -9,39 +9,9 @@ import {
   usageColumnValues,
   usageFromRow,
 } from '../../../src/store/usage-columns.js';
+import { fullUsageRecord } from '../../helpers/usage-record.js';
 
-// Required<…>: a field added to UsageRecord fails to compile here until the sample has it.
-const full: Required<UsageRecord> = {
-  requestId: 'r1',
-  ts: 1_764_000_000_000,
-  day: '2026-11-26',
-  key: 'codex',
-  model: 'gpt-5',
-  upstream: 'openai',
-  route: '/v1/chat/completions',
-  status: 200,
-  errorCode: null,
-  inputTokens: 1200,
-  outputTokens: 300,
-  cachedTokens: 1000,
-  cacheWriteTokens: 50,
-  costUsd: 0.0123,
-  latencyMs: 812,
-  stream: true,
-  userAgent: 'codex/1.0',
-  ip: '10.0.0.1',
-  configRevision: 'abc123',
-  usageSource: 'provider',
-  requestedModel: 'gpt-5-latest',
-  keyHash: '0123456789ab',
-  requestFp: '0123456789abcdef0123456789abcdef',
-  prefixFp: 'fedcba9876543210fedcba9876543210',
-  prefixTokens: 2048,
-  outputLimit: 4096,
-  images: 2,
-  audioSeconds: 61.5,
-  characters: 1234,
-};
+const full: Required<UsageRecord> = { ...fullUsageRecord, errorCode: null };
 
 const rowOf = (u: UsageRecord, stream: (s: boolean) => number | boolean): UsageDbRow => {
   const values = usageColumnValues(
