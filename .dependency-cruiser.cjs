@@ -7,8 +7,8 @@
 const FLOORS = [
   {
     name: 'base',
-    paths: ['^src/(clock|csv)\\.ts$', '^src/pricing/'],
-    home: 'src/clock.ts, src/csv.ts or src/pricing/ (prices, the catalog, money)',
+    paths: ['^src/(clock|csv|in-flight)\\.ts$', '^src/pricing/'],
+    home: 'src/clock.ts, src/csv.ts, src/in-flight.ts or src/pricing/ (prices, the catalog, money)',
   },
   {
     name: 'vocabulary',

@@ -17,12 +17,13 @@
  *   npm run bench:ab -- dist /path/to/other/dist [--batches 150] [--batch 100] [--connections 50] [--warmup 3000]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BODIES, type Mode, PATH } from './lib/configs.js';
+import type { Mode } from './lib/configs.js';
 import { cleanUp, onCleanUp } from './lib/procs.js';
+import { sendBatch } from './lib/send-batch.js';
 import { startTollgate, startUpstream, type Target } from './lib/targets.js';
 
 const { values, positionals } = parseArgs({
@@ -62,35 +63,6 @@ function peakRssMb(pid: number): number {
   return Number(kb) / 1024;
 }
 
-/** Sends `n` requests of `mode` to `t`, CONCURRENCY at a time; throws on a non-200. */
-async function send(t: Target, agent: Agent, mode: Mode, n: number): Promise<void> {
-  const body = BODIES[mode];
-  const headers = {
-    ...t.headers,
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-  };
-  let next = 0;
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port: t.port, path: PATH, method: 'POST', agent, headers },
-        (res) => {
-          res.resume();
-          res.once('end', () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
-          );
-        },
-      );
-      req.once('error', reject);
-      req.end(body);
-    });
-  const lane = async () => {
-    while (next++ < n) await one();
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))] as number;
@@ -107,7 +79,11 @@ try {
   }
   const agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: CONCURRENCY }));
   for (const [i, t] of targets.entries())
-    for (const mode of modes) await send(t, agents[i] as Agent, mode, Number(values.warmup));
+    for (const mode of modes)
+      await sendBatch(t, mode, Number(values.warmup), {
+        agent: agents[i] as Agent,
+        connections: CONCURRENCY,
+      });
   const us = targets.map(() => ({ json: [] as number[], sse: [] as number[] }));
   for (let b = 0; b < batches; b++) {
     for (const mode of modes) {
@@ -116,7 +92,7 @@ try {
         const t = targets[i] as Target;
         const pid = t.child.pid as number;
         const before = onCpuNs(pid);
-        await send(t, agents[i] as Agent, mode, batch);
+        await sendBatch(t, mode, batch, { agent: agents[i] as Agent, connections: CONCURRENCY });
         us[i]?.[mode].push((onCpuNs(pid) - before) / batch / 1000);
       }
     }

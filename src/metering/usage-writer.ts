@@ -1,3 +1,4 @@
+import { createInFlight } from '../in-flight.js';
 import type { Logger } from '../log.js';
 import type { BudgetStore, PeriodSpend, UsageRecord } from '../store/types.js';
 
@@ -67,7 +68,8 @@ export function createUsageWriter(
   const backgroundMs = options.backgroundMs ?? 5_000;
   const maxBacklog = options.maxBacklog ?? 100_000;
   const maxWaitMs = options.maxWaitMs ?? 10_000;
-  const inLine = new Set<Promise<unknown>>();
+  // Not a Set: one entry per request on a structure that lives for good (in-flight.ts says why).
+  const inLine = createInFlight<Promise<unknown>>();
   const backlog = new Map<string, Backlogged>();
   let timer: NodeJS.Timeout | null = null;
   let pass: Promise<void> | null = null;
@@ -146,15 +148,15 @@ export function createUsageWriter(
         toBacklog(record, periods);
         return NOT_WRITTEN;
       })();
-      inLine.add(job);
-      void job.finally(() => inLine.delete(job));
+      const slot = inLine.add(job);
+      void job.finally(() => inLine.delete(slot));
       return withinMaxWait(job, maxWaitMs, deps.log, record);
     },
     pending: () => inLine.size + backlog.size,
     async flush(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       const done = (async () => {
-        await Promise.allSettled([...inLine]);
+        await Promise.allSettled(inLine.values());
         while (backlog.size > 0 && !closed && Date.now() < deadline) {
           if (timer) clearTimeout(timer);
           timer = null;

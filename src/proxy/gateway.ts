@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toGatewayError } from '../errors.js';
+import { createInFlight } from '../in-flight.js';
 import { createUsageWriter, type UsageWriterOptions } from '../metering/usage-writer.js';
 import { createLocalDayCache } from '../windows/local-day.js';
 import { createContext, type RequestContext } from './context.js';
@@ -39,7 +40,8 @@ export function createGateway(
     finish: createFinisher(deps, writer),
     ...(options.uploadLimits ? { uploadLimits: options.uploadLimits } : {}),
   });
-  const active = new Set<ServerResponse>();
+  // Not a Set: one entry per request on a structure that lives for good (in-flight.ts says why).
+  const active = createInFlight<ServerResponse>();
   let waiters: Array<() => void> = [];
 
   const idle = () =>
@@ -72,14 +74,14 @@ export function createGateway(
           setCorsHeaders(res, allowOrigin);
         }
       }
-      active.add(res);
+      const slot = active.add(res);
       serve(ctx, req, res)
         .catch((err: unknown) => {
           deps.log.error({ err, requestId: ctx.requestId }, 'unhandled error in the request path');
           if (!res.writableEnded) res.destroy();
         })
         .finally(() => {
-          active.delete(res);
+          active.delete(slot);
           if (active.size === 0) {
             const wake = waiters;
             waiters = [];
@@ -95,7 +97,7 @@ export function createGateway(
           { inFlight: active.size },
           'grace period over; cutting off the requests still in flight',
         );
-        for (const res of active) res.destroy();
+        for (const res of active.values()) res.destroy();
         await Promise.race([idle(), sleep(2_000)]);
       }
       // Records that failed while the store was away are retried now, then any left are logged whole.

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { type Clock, systemClock } from '../../clock.js';
+import { createInFlight, type InFlight } from '../../in-flight.js';
 import type { PeriodSpend, ReserveRequest, ReserveResult, UsageRecord } from '../types.js';
 import type { SqliteBudget } from './budget.js';
 import { createGroupCommit } from './group-commit.js';
@@ -101,7 +102,7 @@ export interface WorkerWriterOptions {
   spawn?: (data: WriterData) => WriterThread;
 }
 
-function answer(w: WriterThread, pending: Map<number, Pending>, replies: WriteReply[]): void {
+function answer(w: WriterThread, pending: InFlight<Pending>, replies: WriteReply[]): void {
   for (const reply of replies) {
     const p = pending.get(reply.id);
     if (!p) continue;
@@ -146,11 +147,7 @@ async function closeWorker(w: WriterThread, deadlineMs: number): Promise<void> {
  * fired). It fires when the oldest call still unanswered was posted `deadlineMs` ago (`late`),
  * or is set again for the next one.
  */
-function watchDeadline(
-  deadlineMs: number,
-  pending: Map<number, Pending>,
-  late: () => void,
-): { posted(): void } {
+function watchDeadline(deadlineMs: number, pending: InFlight<Pending>, late: () => void): { posted(): void } {
   let timer: NodeJS.Timeout | null = null;
   const arm = (ms: number) => {
     timer = setTimeout(check, ms);
@@ -202,7 +199,8 @@ export function workerWriter(path: string, options: WorkerWriterOptions = {}): B
   let worker: WriterThread | null = null;
   let closing: Promise<void> | null = null;
   let nextId = 1;
-  const pending = new Map<number, Pending>();
+  // Not a Map: one entry per call on a structure that lives for good (in-flight.ts says why).
+  const pending = createInFlight<Pending>();
   let queue: WriteCall[] = [];
   let scheduled = false;
   let auto = false;

@@ -1,0 +1,86 @@
+/**
+ * How much of every request the gateway promotes to V8's old generation, and what its GC costs:
+ * each build (a `dist/` folder) runs under `node --trace-gc-nvp` (SQLite, 10 keys, pinned like
+ * `npm run bench`), takes a warm-up and then `--requests` of one mode 50 at a time, and the log's
+ * young collections are summed. `--full-gc-every-ms` also forces a full collection that often, as
+ * a process that runs for hours gets anyway: a structure that promotes what passes through it once
+ * it is old (src/in-flight.ts) shows only after one. Informational, not a test:
+ *
+ *   npm run build && npx tsx bench/gc-promotion.ts dist [OTHER/dist …] [--mode json] [--requests 20000]
+ *        [--full-gc-every-ms 2500]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Mode } from './lib/configs.js';
+import { cleanUp, onCleanUp } from './lib/procs.js';
+import { sendBatch } from './lib/send-batch.js';
+import { startTollgate, startUpstream } from './lib/targets.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    mode: { type: 'string', default: 'json' },
+    requests: { type: 'string', default: '20000' },
+    'full-gc-every-ms': { type: 'string' },
+  },
+});
+const mode = values.mode as Mode;
+const requests = Number(values.requests);
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-gc-'));
+onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Nanoseconds on CPU of every thread of `pid` so far. */
+function onCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return total;
+}
+
+/** The young collections (`gc=s`) of a --trace-gc-nvp log after its first `skip`. */
+function scavenges(log: string, skip: number): { count: number; promoted: number; pauseMs: number } {
+  const lines = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' gc=s '));
+  let promoted = 0;
+  let pauseMs = 0;
+  for (const l of lines.slice(skip)) {
+    promoted += Number(/ promoted=(\d+)/.exec(l)?.[1] ?? 0);
+    pauseMs += Number(/ pause=([\d.]+)/.exec(l)?.[1] ?? 0);
+  }
+  return { count: lines.length - skip, promoted, pauseMs };
+}
+
+try {
+  const upstream = await startUpstream(dir);
+  const every = values['full-gc-every-ms'];
+  for (const [i, dist] of (positionals.length > 0 ? positionals : ['dist']).entries()) {
+    const t = await startTollgate(dir, `gc${i}`, dist, {
+      upstreamPort: upstream.port,
+      keys: 10,
+      dist,
+      nodeArgs: ['--trace-gc-nvp', ...(every ? ['--import', resolve('bench/lib/force-gc.mjs')] : [])],
+      ...(every ? { env: { FORCE_GC_EVERY_MS: every } } : {}),
+    });
+    await sendBatch(t, mode, 5_000);
+    const skip = scavenges(t.log as string, 0).count;
+    const cpu = onCpuNs(t.child.pid as number);
+    await sendBatch(t, mode, requests);
+    const cpuUs = (onCpuNs(t.child.pid as number) - cpu) / requests / 1000;
+    const s = scavenges(t.log as string, skip);
+    console.log(
+      `${dist} (${mode}${every ? `, a full GC every ${every} ms` : ''}): promoted ${(s.promoted / requests / 1024).toFixed(2)} KB/request, ` +
+        `${s.count} young collections (${(s.pauseMs / s.count).toFixed(2)} ms each), CPU ${cpuUs.toFixed(0)} µs/request (all threads)`,
+    );
+    t.child.kill('SIGTERM');
+  }
+} finally {
+  await cleanUp();
+}

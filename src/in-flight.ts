@@ -1,0 +1,64 @@
+/**
+ * The requests (or calls) in flight, by number, for a structure that lives as long as the process
+ * and gains and loses an entry on every request: the gateway's open responses, the usage writes
+ * under way, the SQLite worker's unanswered calls.
+ *
+ * Not a Map or a Set, because of how V8 collects them. A Map or Set retires its hash table when it
+ * grows or sheds deleted entries, and the retired table keeps every entry it held and a pointer to
+ * the table that replaced it (live iterators follow it). While the table is young that is free.
+ * Once a full collection under load has moved it to the old generation, each retired table is old
+ * garbage that the young generation's collector still treats as a root: its successor and every
+ * request it holds survive, are promoted, retire in turn, and so on until the next full
+ * collection, which starts the chain again. Measured under load (bench/gc-promotion.ts): 4.7 KB
+ * of every request promoted instead of 0.5, and the gateway's CPU per request up by a fifth.
+ *
+ * The entries live in a null-prototype object keyed by integer ids: V8 keeps them as elements
+ * whose old backing stores point nowhere once replaced, so a finished request's objects die
+ * young. Integer keys iterate in ascending order: `values()` yields the oldest first.
+ */
+export interface InFlight<V> {
+  /** Adds `value` under a new id (ascending from 1), returned for `delete`. */
+  add(value: V): number;
+  /** Adds or replaces the entry for `id` (a positive integer the caller numbers). */
+  set(id: number, value: V): void;
+  get(id: number): V | undefined;
+  /** Removes the entry for `id`; false if there was none. */
+  delete(id: number): boolean;
+  clear(): void;
+  readonly size: number;
+  /** The entries, oldest id first (a copy: entries may be deleted while it is walked). */
+  values(): V[];
+}
+
+export function createInFlight<V>(): InFlight<V> {
+  let byId: Record<number, V> = Object.create(null);
+  let size = 0;
+  let lastId = 0;
+  const set = (id: number, value: V) => {
+    if (!(id in byId)) size++;
+    byId[id] = value;
+  };
+  return {
+    add(value) {
+      const id = ++lastId;
+      set(id, value);
+      return id;
+    },
+    set,
+    get: (id) => byId[id],
+    delete(id) {
+      if (!(id in byId)) return false;
+      delete byId[id];
+      size--;
+      return true;
+    },
+    clear() {
+      byId = Object.create(null);
+      size = 0;
+    },
+    get size() {
+      return size;
+    },
+    values: () => Object.values(byId),
+  };
+}
