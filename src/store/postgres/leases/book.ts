@@ -1,3 +1,4 @@
+import { createInFlight, type InFlight } from '../../../in-flight.js';
 import type { BudgetWindow } from '../../types.js';
 import { type Demand, type DemandOptions, leaseSize, newDemand, noteDemand } from './demand.js';
 import { nanoUp } from './money.js';
@@ -172,7 +173,7 @@ export const signatureOf = (p: LeasePlan): string =>
 interface BookState {
   active: Map<string, Lease>;
   draining: Set<Lease>;
-  holds: Map<string, Hold>;
+  holds: InFlight<Hold, string>;
   /** Settles given up (their lease closed without them): where they draw if they land later. */
   givenUp: Map<string, LeasedSettle>;
   demand: Map<string, { plan: LeasePlan; d: Demand }>;
@@ -250,7 +251,7 @@ function planGrants(s: BookState, o: LeaseBookOptions, now: number): GrantAsk[] 
 
 /** What the next round asks the database; the releases it plans leave the book now. */
 function planRound(s: BookState, o: LeaseBookOptions, now: number): RoundPlan {
-  for (const [id, h] of s.holds) {
+  for (const [id, h] of s.holds.entries()) {
     // Waited long enough: its cost stays in the lease, charged when the closed lease is swept.
     if (h.settlingSince !== null && now - h.settlingSince > o.settleGiveUpMs) {
       s.holds.delete(id);
@@ -324,7 +325,8 @@ export function createLeaseBook(o: LeaseBookOptions) {
   const state: BookState = {
     active: new Map(),
     draining: new Set(),
-    holds: new Map(),
+    // Not a Map: one entry per request on a structure that lives for good (in-flight.ts says why).
+    holds: createInFlight<Hold, string>(),
     givenUp: new Map(),
     demand: new Map(),
   };

@@ -1,3 +1,4 @@
+import { createInFlight } from '../../../in-flight.js';
 import type { SlotRequest } from '../../types.js';
 
 /**
@@ -195,8 +196,8 @@ function leaseOfGrant(g: RateGrant, r: { requests: number; tokens: number } | un
 
 export function createRateBook(o: RateBookOptions) {
   const plans = new Map<string, PlanState>();
-  /** Request id → the lease it took from and the tokens it was admitted with. */
-  const taken = new Map<string, { lease: RateLease; tokens: number }>();
+  /** Request id → the lease it took from and the tokens it was admitted with (not a Map: in-flight.ts). */
+  const taken = createInFlight<{ lease: RateLease; tokens: number }, string>();
 
   const leaseOf = (id: string) => [...plans.values()].flatMap((p) => p.leases).find((l) => l.id === id);
 
@@ -205,7 +206,7 @@ export function createRateBook(o: RateBookOptions) {
     const kept = p.leases.filter((l) => now < l.stamp + WINDOW_MS);
     if (kept.length === p.leases.length) return;
     p.leases = kept;
-    for (const [id, t] of taken) if (now >= t.lease.stamp + WINDOW_MS) taken.delete(id);
+    for (const [id, t] of taken.entries()) if (now >= t.lease.stamp + WINDOW_MS) taken.delete(id);
   };
 
   return {

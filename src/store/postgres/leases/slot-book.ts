@@ -1,3 +1,4 @@
+import { createInFlight, type InFlight } from '../../../in-flight.js';
 import type { SlotRequest } from '../../types.js';
 
 /**
@@ -185,9 +186,9 @@ function applyPart(p: PlanState, part: SlotRoundPart, r: SlotRoundResult[number]
 interface BookState {
   plans: Map<string, PlanState>;
   /** Request id → the slot it took. */
-  taken: Map<string, { plan: PlanState; slot: Slot }>;
+  taken: InFlight<{ plan: PlanState; slot: Slot }, string>;
   /** Request id → the plan it holds a database slot of, and until when that counts. */
-  inDb: Map<string, { plan: PlanState; leaseUntil: number }>;
+  inDb: InFlight<{ plan: PlanState; leaseUntil: number }, string>;
   /** Key → its current plan's signature: a reload's new limits or group replace the old plan. */
   current: Map<string, string>;
 }
@@ -222,7 +223,7 @@ function planFor(st: BookState, plan: SlotPlan, now: number): PlanState {
  * rounds; a request that never ended, past its own lease), database slots past their lease.
  */
 function forget(st: BookState, now: number): void {
-  for (const [id, d] of st.inDb)
+  for (const [id, d] of st.inDb.entries())
     if (d.leaseUntil <= now) {
       st.inDb.delete(id);
       d.plan.inDb = Math.max(0, d.plan.inDb - 1);
@@ -236,7 +237,13 @@ function forget(st: BookState, now: number): void {
 }
 
 export function createSlotBook(o: SlotBookOptions) {
-  const st: BookState = { plans: new Map(), taken: new Map(), inDb: new Map(), current: new Map() };
+  // taken and inDb gain and lose an entry per request: not Maps (in-flight.ts says why).
+  const st: BookState = {
+    plans: new Map(),
+    taken: createInFlight(),
+    inDb: createInFlight(),
+    current: new Map(),
+  };
   const { plans, taken, inDb, current } = st;
   let served = 0;
 
@@ -337,7 +344,7 @@ export function createSlotBook(o: SlotBookOptions) {
 
     /** The ids of the slots serving a request now (their rows must outlast those requests). */
     slotsInUse(): string[] {
-      return [...taken.values()].map((t) => t.slot.id);
+      return taken.values().map((t) => t.slot.id);
     },
 
     /** Slots held (their rows in the database), those serving a request, and requests served from them. */
