@@ -183,6 +183,7 @@ function applyPart(p: PlanState, part: SlotRoundPart, r: SlotRoundResult[number]
       p.slots.push({ id: `${part.grant.id}:${k}`, until: part.grant.until, user: null });
 }
 
+/** taken and inDb gain and lose an entry per request: not Maps (in-flight.ts says why). */
 interface BookState {
   plans: Map<string, PlanState>;
   /** Request id → the slot it took. */
@@ -236,14 +237,15 @@ function forget(st: BookState, now: number): void {
     });
 }
 
+const emptyState = (): BookState => ({
+  plans: new Map(),
+  taken: createInFlight(),
+  inDb: createInFlight(),
+  current: new Map(),
+});
+
 export function createSlotBook(o: SlotBookOptions) {
-  // taken and inDb gain and lose an entry per request: not Maps (in-flight.ts says why).
-  const st: BookState = {
-    plans: new Map(),
-    taken: createInFlight(),
-    inDb: createInFlight(),
-    current: new Map(),
-  };
+  const st = emptyState();
   const { plans, taken, inDb, current } = st;
   let served = 0;
 
