@@ -9,8 +9,8 @@
  * Once a full collection under load has moved it to the old generation, each retired table is old
  * garbage that the young generation's collector still treats as a root: its successor and every
  * request it holds survive, are promoted, retire in turn, and so on until the next full
- * collection, which starts the chain again. Measured under load (bench/gc-promotion.ts): 4.7 KB
- * of every request promoted instead of 0.5, and the gateway's CPU per request up by a fifth.
+ * collection, which starts the chain again. Measured under load (bench/gc-promotion.ts): 4.5-5 KB
+ * of every request promoted instead of 0.1-0.5, and young collections twice as long.
  *
  * The entries live in a null-prototype object keyed by their ids: V8 keeps them as elements
  * (integer ids) or as a dictionary (a request's id), whose old backing stores point nowhere once
