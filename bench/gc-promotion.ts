@@ -10,6 +10,7 @@
  *        [--full-gc-every-ms 2500] [--store sqlite|pg (a database of its own on the machine's PostgreSQL)]
  *        [--heap-prof DIR]
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,18 +53,37 @@ function onCpuNs(pid: number): number {
   return total;
 }
 
-/** The young collections (`gc=s`) of a --trace-gc-nvp log after its first `skip`. */
+/**
+ * The main thread's young collections (`gc=s`) in a --trace-gc-nvp log, after its first `skip`:
+ * every isolate writes there (the SQLite checkpointer's worker too), each line prefixed with
+ * `[pid:isolate]`; the main thread's is the one that collects most.
+ */
 function scavenges(log: string, skip: number): { count: number; promoted: number; pauseMs: number } {
-  const lines = readFileSync(log, 'utf8')
+  const all = readFileSync(log, 'utf8')
     .split('\n')
     .filter((l) => l.includes(' gc=s '));
+  const isolateOf = (l: string) => /^\[\d+:(0x[0-9a-f]+)\]/.exec(l)?.[1] ?? '';
+  const counts = new Map<string, number>();
+  for (const l of all) counts.set(isolateOf(l), (counts.get(isolateOf(l)) ?? 0) + 1);
+  const main = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const lines = all.filter((l) => isolateOf(l) === main);
   let promoted = 0;
   let pauseMs = 0;
   for (const l of lines.slice(skip)) {
     promoted += Number(/ promoted=(\d+)/.exec(l)?.[1] ?? 0);
     pauseMs += Number(/ pause=([\d.]+)/.exec(l)?.[1] ?? 0);
   }
-  return { count: lines.length - skip, promoted, pauseMs };
+  return { count: Math.max(0, lines.length - skip), promoted, pauseMs };
+}
+
+/** Stops `child` (SIGTERM, so a --heap-prof profile is written), SIGKILL after 10 s. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 try {
@@ -96,10 +116,9 @@ try {
     const s = scavenges(t.log as string, skip);
     console.log(
       `${dist} (${values.store}, ${mode}${every ? `, a full GC every ${every} ms` : ''}): promoted ${(s.promoted / requests / 1024).toFixed(2)} KB/request, ` +
-        `${s.count} young collections (${(s.pauseMs / s.count).toFixed(2)} ms each), CPU ${cpuUs.toFixed(0)} µs/request (all threads)`,
+        `${s.count} young collections (${s.count ? (s.pauseMs / s.count).toFixed(2) : '–'} ms each), CPU ${cpuUs.toFixed(0)} µs/request (all threads)`,
     );
-    t.child.kill('SIGTERM');
-    await new Promise((r) => t.child.once('exit', r));
+    await stop(t.child);
   }
 } finally {
   await cleanUp();

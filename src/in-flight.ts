@@ -15,7 +15,10 @@
  * The entries live in a null-prototype object keyed by their ids: V8 keeps them as elements
  * (integer ids) or as a dictionary (a request's id), whose old backing stores point nowhere once
  * replaced, so a finished request's objects die young. Integer ids iterate in ascending order and
- * other ids in the order they were added: `values()` yields the oldest first.
+ * other ids in the order they were added: `values()` yields the oldest first, provided string ids
+ * never look like integers (a request's id never does: request-id.ts).
+ * A string id itself still goes to the old generation (V8 keeps a property name there), ~70
+ * bytes, but not the entry it names.
  */
 export interface InFlight<V, K extends number | string = number> {
   /** Adds `value` under a new id (ascending from 1), returned for `delete`. */

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ownEntry } from '../config/own.js';
 import type { ConfigHolder } from '../config/types.js';
+import { createInFlight } from '../in-flight.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notifier.js';
 import type { KillSwitch } from '../policy/kill-switch.js';
@@ -51,15 +52,17 @@ export function createSlackNotifier(deps: {
   const { store, config, clock, log, queue } = deps;
   const o = deps.options ?? {};
   const refusedAggregateMs = o.refusedAggregateMs ?? 60_000;
-  const pending = new Set<Promise<void>>();
+  // Not a Set: past a threshold, one entry per request for good (in-flight.ts says why).
+  const pending = createInFlight<Promise<void>>();
   let stopped = false;
 
   const background: Background = (what, task) => {
     if (stopped) return;
+    let slot = 0;
     const p = task()
       .catch((err: unknown) => log.warn({ err }, `Slack alert check failed: ${what}`))
-      .finally(() => pending.delete(p));
-    pending.add(p);
+      .finally(() => pending.delete(slot));
+    slot = pending.add(p);
   };
 
   const alerts = createAlertSender({ store, config, clock, log, queue });
@@ -137,7 +140,7 @@ export function createSlackNotifier(deps: {
     },
 
     async flush() {
-      while (pending.size > 0) await Promise.all([...pending]);
+      while (pending.size > 0) await Promise.all(pending.values());
       await queue.idle();
     },
 

@@ -1,3 +1,4 @@
+import { createInFlight, type InFlight } from '../in-flight.js';
 import type { SlotEnd, SlotLimits, SlotRequest, SlotResult } from './types.js';
 
 const WINDOW_MS = 60_000;
@@ -22,8 +23,8 @@ interface SubjectState {
   tokenHead: number;
   tokenSum: number;
   tokenById: Map<string, TokenEvent>;
-  /** In-flight request id → lease end. */
-  inFlight: Map<string, number>;
+  /** In-flight request id → lease end (not a Map: in-flight.ts). */
+  inFlight: InFlight<number, string>;
 }
 
 /** Counted requests of a subject. */
@@ -67,7 +68,7 @@ export function createMemoryRateLimiter(): RateLimiter {
         tokenHead: 0,
         tokenSum: 0,
         tokenById: new Map(),
-        inFlight: new Map(),
+        inFlight: createInFlight(),
       };
       subjects.set(subject, s);
     }
@@ -84,7 +85,7 @@ export function createMemoryRateLimiter(): RateLimiter {
     }
     [s.tokens, s.tokenHead] = compact(s.tokens, s.tokenHead);
     if (s.tokenById.size === 0) s.tokenSum = 0;
-    for (const [id, leaseUntil] of s.inFlight) if (leaseUntil <= now) s.inFlight.delete(id);
+    for (const [id, leaseUntil] of s.inFlight.entries()) if (leaseUntil <= now) s.inFlight.delete(id);
   };
 
   /** Why this subject refuses the request, or undefined when it fits. */
