@@ -16,12 +16,13 @@
  *
  *   npm run bench:ab -- dist /path/to/other/dist [--batches 150] [--batch 100] [--connections 50] [--warmup 3000]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Mode } from './lib/configs.js';
+import { onCpuNs } from './lib/proc-stats.js';
 import { cleanUp, onCleanUp } from './lib/procs.js';
 import { sendBatch } from './lib/send-batch.js';
 import { startTollgate, startUpstream, type Target } from './lib/targets.js';
@@ -43,19 +44,6 @@ const CONCURRENCY = Number(values.connections);
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
 onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
 const log = (s: string) => console.error(`[ab] ${s}`);
-
-/** Nanoseconds on CPU of every thread of `pid` so far. */
-function onCpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return total;
-}
 
 /** The most RSS `pid` has had (VmHWM), in MB. */
 function peakRssMb(pid: number): number {

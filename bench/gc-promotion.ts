@@ -11,12 +11,13 @@
  *        [--heap-prof DIR]
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestDatabase } from '../test/helpers/pg.js';
 import type { Mode } from './lib/configs.js';
+import { onCpuNs } from './lib/proc-stats.js';
 import { cleanUp, onCleanUp } from './lib/procs.js';
 import { sendBatch } from './lib/send-batch.js';
 import { startTollgate, startUpstream } from './lib/targets.js';
@@ -39,19 +40,6 @@ const heapProf = values['heap-prof']
   : [];
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-gc-'));
 onCleanUp(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Nanoseconds on CPU of every thread of `pid` so far. */
-function onCpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return total;
-}
 
 /**
  * The main thread's young collections (`gc=s`) in a --trace-gc-nvp log, after its first `skip`:

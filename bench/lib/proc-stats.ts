@@ -3,7 +3,7 @@
  * sum over a set of pids (nginx: master + worker). Clock ticks come from `getconf CLK_TCK`.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU time (utime + stime) of a process in µs, from the text of /proc/<pid>/stat. */
 export function cpuMicros(stat: string, ticksPerSecond: number): number {
@@ -72,3 +72,19 @@ export const rssOf = (pids: readonly number[]): number =>
     const status = procFile(p, 'status');
     return status === undefined ? sum : sum + rssMb(status);
   }, 0);
+
+/**
+ * Nanoseconds on CPU of every thread of `pid` so far, from /proc/<pid>/task/<tid>/schedstat (not
+ * rounded to clock ticks).
+ */
+export function onCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return total;
+}
